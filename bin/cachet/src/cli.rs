@@ -1,0 +1,24 @@
+//! The command line. Names here are a contract: docs and tests rely on them.
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+/// Cachet: an Ethereum node for permissioned networks whose keys are safe.
+#[derive(Debug, Parser)]
+#[command(name = "cachet", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax, e.g. `info,cachet=debug`); also `RUST_LOG`.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub(crate) log: Option<String>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Every `cachet` command.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create or manage master keys.
+    #[command(subcommand)]
+    MasterKey(cmd::master_key::MasterKeyCommand),
+}

@@ -1,0 +1,21 @@
+//! `cachet`: parses the command line, runs the command, maps the outcome to an exit code.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod cmd;
+mod exit;
+
+use clap::Parser as _;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    cmd::init_tracing(cli.log.as_deref());
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return exit::report(&exit::Failure::internal(format!("starting the runtime: {e}"))),
+    };
+    match runtime.block_on(cmd::run(cli.command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(failure) => exit::report(&failure),
+    }
+}

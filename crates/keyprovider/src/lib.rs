@@ -1,0 +1,28 @@
+//! Cachet's key set and its encrypted bundle.
+//!
+//! A node holds four private keys: the devp2p **node key**, the clique **sealing key** (or the
+//! node key again, Besu/Quorum style), a **wallet** account and the private-transaction-manager
+//! (**PTM**) X25519 keypair. On disk they exist only inside `<datadir>/keys.cachet`, sealed with
+//! AES-256-GCM under one data key that a [`cachet_kms::MasterKey`] wraps. Unlocking is exactly
+//! one master-key call.
+//!
+//! Once unlocked, keys live in [`UnlockedKeys`] (locked memory, zeroized on drop or on
+//! [`UnlockedKeys::wipe`]) and are used through handles: [`SigningKey`] implements alloy's
+//! `Signer`/`SignerSync`, [`NodeKey`] adds [`Ecdh`] for RLPx. No handle gives out key bytes
+//! except through methods named `secret_*`.
+//!
+//! ## Feature flags
+//! - `test-utils`: [`UnlockedKeys::from_secrets_for_tests`] for other crates' tests.
+//!
+//! Format: `docs/key-bundle.md`.
+#![forbid(unsafe_code)]
+
+mod error;
+mod hardening;
+mod identity;
+mod keys;
+
+pub use error::{Error, Result};
+pub use hardening::{HardeningReport, harden_process};
+pub use identity::{PublicIdentities, SealingKeyMode, address_of, enode_id_hex};
+pub use keys::{Ecdh, KeyRole, NodeKey, PtmKey, SigningKey, UnlockedKeys};

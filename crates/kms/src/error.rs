@@ -1,0 +1,234 @@
+//! Master-key errors, classified once where the backend's answer arrives.
+
+use std::path::PathBuf;
+
+/// Result alias for master-key operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Boxed source error from a backend SDK.
+pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong with a master key.
+///
+/// Display says what failed, on which key, and what to check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The master key refused this principal (AWS `AccessDenied`, HTTP 401/403).
+    #[error("{operation} denied for master key {key}: the node's principal may no longer be allowed kms:{operation} on it; check the IAM policy, key policy and grants")]
+    AccessDenied {
+        /// The key reference or ARN.
+        key: String,
+        /// The KMS operation name.
+        operation: &'static str,
+        /// The backend's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// The master key is disabled.
+    #[error("master key {key} is disabled: enable it (aws kms enable-key) or rotate the bundle to another key")]
+    KeyDisabled {
+        /// The key reference or ARN.
+        key: String,
+        /// The backend's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// The master key is pending deletion or otherwise unusable (AWS `KMSInvalidState`).
+    #[error("master key {key} is not usable in its current state (pending deletion or import): cancel the deletion (aws kms cancel-key-deletion) and enable it")]
+    KeyPendingDeletion {
+        /// The key reference or ARN.
+        key: String,
+        /// The backend's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// The master key does not exist.
+    #[error("master key {key} was not found: check the key reference, the region and the account")]
+    KeyNotFound {
+        /// The key reference or ARN.
+        key: String,
+        /// The backend's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// The data key was wrapped by a different master key.
+    #[error("the data key was not wrapped by master key {key}: this bundle belongs to another master key; pass the right one")]
+    WrongMasterKey {
+        /// The key reference or ARN.
+        key: String,
+    },
+    /// The wrapped data key is damaged or bound to another encryption context.
+    #[error("master key {key} could not decrypt the wrapped data key: the bundle is corrupt or its encryption context (node, chain) was changed")]
+    InvalidCiphertext {
+        /// The key reference or ARN.
+        key: String,
+        /// The backend's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// The backend asked us to slow down.
+    #[error("{operation} on master key {key} was throttled")]
+    Throttled {
+        /// The key reference or ARN.
+        key: String,
+        /// The KMS operation name.
+        operation: &'static str,
+        /// The backend's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// The backend could not be reached or failed on its side (5xx, timeout, connection).
+    #[error("{operation} on master key {key} failed in transit: check network access to the KMS endpoint")]
+    Unavailable {
+        /// The key reference or ARN.
+        key: String,
+        /// The KMS operation name.
+        operation: &'static str,
+        /// The backend's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// Transient failures did not clear before the deadline.
+    #[error("{operation} on master key {key} did not succeed within {seconds} s ({attempts} attempts): KMS is unreachable; check the endpoint, network and --kms-timeout")]
+    DeadlineExceeded {
+        /// The key reference or ARN.
+        key: String,
+        /// The KMS operation name.
+        operation: &'static str,
+        /// The deadline in seconds.
+        seconds: u64,
+        /// How many calls were made.
+        attempts: u32,
+        /// The last transient error.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// A local master-key file is readable by group or others.
+    #[error("master key file {path} has mode {mode:o}, readable by group or others: run chmod 600 on it")]
+    InsecurePermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A local master-key file does not hold exactly 32 bytes.
+    #[error("master key file {path} is not a cachet local master key: {reason}")]
+    BadKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// `master-key new` refuses to replace an existing file.
+    #[error("master key file {path} already exists: refusing to overwrite it (a lost master key makes every bundle under it undecryptable)")]
+    AlreadyExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A master-key reference string is malformed.
+    #[error("invalid master key reference {given:?}: {reason}")]
+    InvalidReference {
+        /// What the operator wrote.
+        given: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The backend named in a reference is not compiled in.
+    #[error("master key backend {backend} is not built into this cachet (enable the `{backend}` feature)")]
+    BackendUnavailable {
+        /// The backend name.
+        backend: &'static str,
+    },
+    /// The operator's configuration contradicts itself.
+    #[error("master key configuration for {key}: {reason}")]
+    Config {
+        /// The key reference.
+        key: String,
+        /// What conflicts.
+        reason: String,
+    },
+    /// A file operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What we were doing.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A broken invariant inside cachet.
+    #[error("{0} (this is a bug in cachet)")]
+    Internal(&'static str),
+}
+
+/// How the caller (and the operator) should treat an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Access to the master key is denied or revoked; retrying cannot help.
+    Denied,
+    /// The master key could not be reached; retrying later may help.
+    Unreachable,
+    /// The ciphertext is corrupt or bound to another context.
+    Ciphertext,
+    /// A key file has unsafe permissions.
+    Permissions,
+    /// The operator's input is wrong.
+    Usage,
+    /// A local I/O failure or a bug.
+    Local,
+}
+
+impl Error {
+    /// True for failures that may clear on retry (throttling, 5xx, timeouts, connections).
+    pub const fn is_transient(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Unavailable { .. })
+    }
+
+    /// The class that decides retries, audit outcome and exit code.
+    pub const fn class(&self) -> ErrorClass {
+        match self {
+            Self::AccessDenied { .. }
+            | Self::KeyDisabled { .. }
+            | Self::KeyPendingDeletion { .. }
+            | Self::KeyNotFound { .. }
+            | Self::WrongMasterKey { .. } => ErrorClass::Denied,
+            Self::Throttled { .. } | Self::Unavailable { .. } | Self::DeadlineExceeded { .. } => {
+                ErrorClass::Unreachable
+            }
+            Self::InvalidCiphertext { .. } => ErrorClass::Ciphertext,
+            Self::InsecurePermissions { .. } => ErrorClass::Permissions,
+            Self::BadKeyFile { .. }
+            | Self::AlreadyExists { .. }
+            | Self::InvalidReference { .. }
+            | Self::BackendUnavailable { .. }
+            | Self::Config { .. } => ErrorClass::Usage,
+            Self::Io { .. } | Self::Internal(_) => ErrorClass::Local,
+        }
+    }
+
+    /// A short stable name for the audit log (`access-denied`, `throttled`, ...).
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::AccessDenied { .. } => "access-denied",
+            Self::KeyDisabled { .. } => "key-disabled",
+            Self::KeyPendingDeletion { .. } => "key-pending-deletion",
+            Self::KeyNotFound { .. } => "key-not-found",
+            Self::WrongMasterKey { .. } => "wrong-master-key",
+            Self::InvalidCiphertext { .. } => "invalid-ciphertext",
+            Self::Throttled { .. } => "throttled",
+            Self::Unavailable { .. } => "unavailable",
+            Self::DeadlineExceeded { .. } => "deadline-exceeded",
+            Self::InsecurePermissions { .. } => "insecure-permissions",
+            Self::BadKeyFile { .. } => "bad-key-file",
+            Self::AlreadyExists { .. } => "already-exists",
+            Self::InvalidReference { .. } => "invalid-reference",
+            Self::BackendUnavailable { .. } => "backend-unavailable",
+            Self::Config { .. } => "config",
+            Self::Io { .. } => "io",
+            Self::Internal(_) => "internal",
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Master keys for Cachet's envelope encryption.
+//!
+//! A node's key bundle is sealed under a 256-bit *data key*; the data key is stored only wrapped
+//! (encrypted) by a *master key* that lives outside the data directory. This crate defines the
+//! [`MasterKey`] trait and its backends:
+//!
+//! - [`LocalMasterKey`] (`local:PATH`): a 32-byte key file, mode 0600, for devnets and tests. It
+//!   binds every wrapped data key to its [`EncryptionContext`] exactly as AWS KMS does, so a
+//!   context mismatch fails the same way on both.
+//! - `aws-kms:KEY` (feature `aws`): AWS KMS.
+//!
+//! Every call returns a [`CallRecord`] (operation, key, request id, latency) for the audit log.
+//!
+//! ## Feature flags
+//! - `aws`: the AWS KMS backend.
+//!
+//! See `docs/key-bundle.md` for where wrapped data keys are stored.
+#![forbid(unsafe_code)]
+
+mod context;
+mod data_key;
+mod error;
+mod local;
+mod master_key;
+mod reference;
+
+pub use context::EncryptionContext;
+pub use data_key::{DataKey, WrappedDataKey};
+pub use error::{BoxedSource, Error, ErrorClass, Result};
+pub use local::LocalMasterKey;
+pub use master_key::{CallRecord, GeneratedDataKey, MasterKey, Unwrapped};
+pub use reference::{MasterKeyRef, MasterKeySpec};
