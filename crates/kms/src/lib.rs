@@ -22,6 +22,7 @@ mod data_key;
 mod error;
 mod local;
 mod master_key;
+mod open;
 mod reference;
 
 pub use context::EncryptionContext;
@@ -29,4 +30,5 @@ pub use data_key::{DataKey, WrappedDataKey};
 pub use error::{BoxedSource, Error, ErrorClass, Result};
 pub use local::LocalMasterKey;
 pub use master_key::{CallRecord, GeneratedDataKey, MasterKey, Unwrapped};
+pub use open::{KmsConfig, open_for_init, open_recorded};
 pub use reference::{MasterKeyRef, MasterKeySpec};

@@ -1,0 +1,53 @@
+//! Opening a master key from what the operator typed (init) or what a bundle recorded (unlock).
+
+use std::time::Duration;
+
+use crate::{Error, LocalMasterKey, MasterKey, MasterKeyRef, MasterKeySpec, Result};
+
+/// Backend settings from the command line; only the AWS backend reads them.
+#[derive(Clone, Debug, Default)]
+pub struct KmsConfig {
+    /// `--kms-region`; otherwise the standard AWS chain (env, profile) or the key ARN's region.
+    pub region: Option<String>,
+    /// `--kms-endpoint` (also `AWS_ENDPOINT_URL_KMS`), for emulators and VPC endpoints.
+    pub endpoint: Option<String>,
+    /// `--aws-profile`.
+    pub profile: Option<String>,
+    /// `--kms-timeout`: total deadline for one operation, retries included. `None` = default.
+    pub timeout: Option<Duration>,
+}
+
+/// Opens the master key an operator named at `init` (or as a `rotate` target). An AWS alias is
+/// resolved to its key ARN here (`DescribeKey`), and the ARN is what the bundle records.
+///
+/// # Errors
+/// Any [`Error`] of the backend; [`Error::BackendUnavailable`] when it is not compiled in.
+pub async fn open_for_init(spec: &MasterKeySpec, config: &KmsConfig) -> Result<Box<dyn MasterKey>> {
+    let _ = config;
+    match spec {
+        MasterKeySpec::Local(path) => Ok(Box::new(LocalMasterKey::open(path)?)),
+        MasterKeySpec::AwsKms(_) => Err(Error::BackendUnavailable { backend: "aws" }),
+    }
+}
+
+/// Opens the master key a bundle recorded, pinned to its recorded key id: a local key file must
+/// have the recorded fingerprint; an AWS call names the recorded key ARN, never the alias.
+///
+/// # Errors
+/// [`Error::WrongMasterKey`] when a local file holds another key; any backend [`Error`].
+pub async fn open_recorded(
+    reference: &MasterKeyRef,
+    config: &KmsConfig,
+) -> Result<Box<dyn MasterKey>> {
+    let _ = config;
+    match MasterKeySpec::parse(&reference.given)? {
+        MasterKeySpec::Local(path) => {
+            let key = LocalMasterKey::open(&path)?;
+            if key.reference().key_id != reference.key_id {
+                return Err(Error::WrongMasterKey { key: reference.given.clone() });
+            }
+            Ok(Box::new(key))
+        }
+        MasterKeySpec::AwsKms(_) => Err(Error::BackendUnavailable { backend: "aws" }),
+    }
+}
