@@ -116,8 +116,21 @@ impl Bundle {
         Ok(self)
     }
 
+    /// Replaces the header, as an attacker editing the file would (checksum recomputed by
+    /// [`Self::encode`]); for tests of tamper detection.
+    #[cfg(any(test, feature = "test-utils"))]
+    pub fn with_header_for_tests(mut self, header: BundleHeader) -> Result<Self> {
+        self.header_bytes = serde_json::to_vec(&header)
+            .map_err(|_| Error::Internal("bundle header does not serialise"))?;
+        self.header = header;
+        Ok(self)
+    }
+
     /// Serialises the bundle, checksum included.
-    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+    ///
+    /// # Errors
+    /// [`Error::Internal`] only.
+    pub fn encode(&self) -> Result<Vec<u8>> {
         let mut out = self.associated_data();
         out.extend_from_slice(&(self.master_bytes.len() as u32).to_be_bytes());
         out.extend_from_slice(&self.master_bytes);

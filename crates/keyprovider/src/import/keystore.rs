@@ -112,7 +112,7 @@ pub fn parse_keystore_v3(json: &[u8], password: &[u8], path: &Path) -> Result<Se
                     "scrypt parameters demand more than 1 GiB of memory".into()
                 ));
             }
-            let params = scrypt::Params::new(p.n.trailing_zeros() as u8, p.r, p.p, 32)
+            let params = scrypt::Params::new(p.n.trailing_zeros() as u8, p.r, p.p)
                 .map_err(|e| err(format!("scrypt parameters: {e}")))?;
             let salt = hex_field("kdfparams.salt", &p.salt)?;
             scrypt::scrypt(password, &salt, &params, derived.as_mut())

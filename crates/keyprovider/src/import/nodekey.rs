@@ -83,9 +83,14 @@ fn decode_hex32(hex_part: &[u8], path: &Path) -> Result<SecretKey> {
             reason: format!("want 64 hex characters, found {}", hex_part.len()),
         });
     }
-    hex::decode_to_slice(hex_part, key.as_mut()).map_err(|_| Error::Import {
+    hex::decode_to_slice(hex_part, key.as_mut()).map_err(|e| Error::Import {
         path: path.to_path_buf(),
-        reason: "invalid hex character in private key".into(),
+        reason: match e {
+            hex::FromHexError::InvalidHexCharacter { c, .. } => {
+                format!("invalid hex character {c:?} in private key")
+            }
+            _ => "invalid hex in private key".into(),
+        },
     })?;
     secp_from_bytes(&key, path)
 }
