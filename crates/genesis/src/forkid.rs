@@ -158,7 +158,7 @@ impl ForkSchedule {
             if self.sum(i) == remote.hash {
                 // Rule 1a: the remote's next fork already passed locally, unknown to us.
                 let passed = remote.next > 0
-                    && (head >= remote.next
+                    && (head_number >= remote.next
                         || (remote.next > TIMESTAMP_THRESHOLD && head_time >= remote.next));
                 return if passed { Err(incompatible) } else { Ok(()) };
             }
