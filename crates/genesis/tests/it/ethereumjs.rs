@@ -2,7 +2,8 @@
 //!
 //! `tests/peers/genesis-hash.mjs` runs `@ethereumjs/common` `createCommonFromGethGenesis`,
 //! `@ethereumjs/blockchain` (genesis state root from `parseGethGenesisState`) and
-//! `@ethereumjs/block` (header RLP and hash) over each file.
+//! `@ethereumjs/block` (header RLP and hash) over each file, and the EIP-2124 fork id at each
+//! hardfork EthereumJS schedules (`Common.forkHash`, `nextHardforkBlockOrTimestamp`).
 
 use alloy_primitives::hex;
 use cachet_genesis::RaftMarker;
@@ -17,12 +18,13 @@ use crate::{genesis_path, load};
 /// EthereumJS stores zero storage values and does not left-pad short storage keys (geth omits
 /// the first and pads the second), and reads keys case-sensitively (geth does not: the 7nodes
 /// raft file spells `mixhash`, so EthereumJS gets a copy spelled `mixHash`).
-const FILES: [(&str, RaftMarker); 10] = [
+const FILES: [(&str, RaftMarker); 11] = [
     ("goerli.json", RaftMarker::FromGenesis),
     ("clique-london-alloc.json", RaftMarker::FromGenesis),
     ("clique-london-basefee.json", RaftMarker::FromGenesis),
     ("clique-berlin-london-later.json", RaftMarker::FromGenesis),
     ("clique-cancun.json", RaftMarker::FromGenesis),
+    ("clique-shanghai-cancun-later.json", RaftMarker::FromGenesis),
     ("besu-qbft.json", RaftMarker::FromGenesis),
     ("7nodes-clique-genesis.json", RaftMarker::FromGenesis),
     ("7nodes-istanbul-genesis.json", RaftMarker::FromGenesis),
@@ -53,6 +55,7 @@ fn accepts_genesis_hashes_computed_by_ethereumjs() {
     );
     let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(results.len(), FILES.len());
+    let mut checked_fork_ids = 0;
     for ((name, raft), theirs) in FILES.iter().zip(&results) {
         assert_eq!(theirs["file"], *name);
         let genesis = load(name, *raft);
@@ -72,5 +75,31 @@ fn accepts_genesis_hashes_computed_by_ethereumjs() {
             theirs["hash"].as_str().unwrap(),
             "{name}"
         );
+
+        let schedule = genesis.fork_schedule();
+        let last_block = schedule.fork_blocks().last().copied().unwrap_or(0);
+        let fork_ids = theirs["forkIds"].as_array().unwrap();
+        assert!(!fork_ids.is_empty(), "{name}: no fork ids from EthereumJS");
+        for fork in fork_ids {
+            // At a block fork: that block, genesis time. At a time fork: every block fork
+            // passed, that time.
+            let (number, time) = match (fork["block"].as_u64(), fork["timestamp"].as_u64()) {
+                (Some(block), _) => (block, genesis.timestamp),
+                (None, Some(time)) => (last_block, time),
+                (None, None) => panic!("{name}: {fork}"),
+            };
+            let ours = schedule.fork_id(number, time);
+            assert_eq!(
+                ours.hash.to_string(),
+                fork["hash"].as_str().unwrap(),
+                "{name} {fork}"
+            );
+            assert_eq!(ours.next, fork["next"].as_u64().unwrap(), "{name} {fork}");
+            checked_fork_ids += 1;
+        }
     }
+    assert!(
+        checked_fork_ids > 50,
+        "only {checked_fork_ids} fork ids compared"
+    );
 }
