@@ -242,3 +242,34 @@ impl Decodable for ForkId {
         Ok(Self { hash, next })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn round_trips_any_fork_id(hash in any::<[u8; 4]>(), next in any::<u64>()) {
+            let id = ForkId { hash: ForkHash(hash), next };
+            let mut out = Vec::new();
+            id.encode(&mut out);
+            prop_assert_eq!(out.len(), id.length());
+            let mut slice = out.as_slice();
+            prop_assert_eq!(ForkId::decode(&mut slice).unwrap(), id);
+            prop_assert!(slice.is_empty());
+        }
+
+        #[test]
+        fn rejects_or_decodes_any_bytes_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let mut slice = bytes.as_slice();
+            if let Ok(id) = ForkId::decode(&mut slice) {
+                // Whatever decodes re-encodes to the bytes it consumed (canonical RLP only).
+                let mut out = Vec::new();
+                id.encode(&mut out);
+                prop_assert_eq!(&out[..], &bytes[..bytes.len() - slice.len()]);
+            }
+        }
+    }
+}
