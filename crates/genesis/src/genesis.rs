@@ -96,6 +96,24 @@ impl Genesis {
     /// # Errors
     /// [`Error::Json`] for malformed JSON; [`Error::MissingField`] / [`Error::InvalidField`]
     /// naming the field; [`Error::NoEngine`] / [`Error::ConflictingEngines`].
+    ///
+    /// # Examples
+    /// ```
+    /// use cachet_genesis::{Engine, Genesis, RaftMarker};
+    ///
+    /// let json = br#"{
+    ///   "config": {"chainId": 1337, "londonBlock": 0, "clique": {"period": 5, "epoch": 30000}},
+    ///   "gasLimit": "0x1c9c380", "difficulty": "0x1", "timestamp": "1700000000",
+    ///   "alloc": {"0x0000000000000000000000000000000000000001": {"balance": "0x1"}}
+    /// }"#;
+    /// let genesis = Genesis::from_json(json, RaftMarker::FromGenesis)?;
+    /// assert_eq!(genesis.engine(), &Engine::Clique { period: 5, epoch: 30000 });
+    /// // London at genesis without baseFeePerGas: 1 gwei, as geth.
+    /// assert_eq!(genesis.header().base_fee_per_gas, Some(alloy_primitives::U256::from(1_000_000_000u64)));
+    /// let fork_id = genesis.fork_id(0, genesis.timestamp);
+    /// assert_eq!(fork_id.next, 0);
+    /// # Ok::<(), cachet_genesis::Error>(())
+    /// ```
     pub fn from_json(text: &[u8], raft: RaftMarker) -> Result<Self> {
         let value: Value = serde_json::from_slice(text).map_err(|source| Error::Json {
             line: source.line(),
