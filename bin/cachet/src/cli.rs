@@ -21,4 +21,7 @@ pub(crate) enum Command {
     /// Create or manage master keys.
     #[command(subcommand)]
     MasterKey(cmd::master_key::MasterKeyCommand),
+    /// Recover, verify and produce block seals (clique, ibft, ibft2, qbft, raft).
+    #[command(subcommand)]
+    Seal(cmd::seal::SealCommand),
 }

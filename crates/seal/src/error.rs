@@ -204,6 +204,9 @@ pub enum Error {
         /// The id.
         raft_id: u16,
     },
+    /// Raft verification needs the member map.
+    #[error("raft verification needs the raft-id to enode map: pass --raft-members")]
+    MissingRaftMembers,
     /// The raft signature does not match the member's enode.
     #[error("raft: block signed by {recovered} but raft id {raft_id} is {expected}")]
     RaftSignerMismatch {

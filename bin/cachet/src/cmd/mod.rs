@@ -1,6 +1,7 @@
 //! One module per command group; each returns `Result<(), Failure>`.
 
 pub(crate) mod master_key;
+pub(crate) mod seal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,6 +12,7 @@ use crate::exit::Failure;
 pub(crate) async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::MasterKey(c) => master_key::run(c).await,
+        Command::Seal(c) => seal::run(c).await,
     }
 }
 
@@ -20,5 +22,8 @@ pub(crate) fn init_tracing(filter: Option<&str>) {
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("warn,cachet=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
