@@ -34,4 +34,7 @@ pub(crate) enum Command {
     /// Audit log commands.
     #[command(subcommand)]
     Audit(cmd::keys::AuditCommand),
+    /// Recover, verify and produce block seals (clique, ibft, ibft2, qbft, raft).
+    #[command(subcommand)]
+    Seal(cmd::seal::SealCommand),
 }
