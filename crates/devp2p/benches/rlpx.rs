@@ -1,1 +1,2 @@
+//! RLPx benchmarks (filled in below).
 fn main() {}

@@ -407,4 +407,4 @@ fn keccak(parts: &[&[u8]]) -> [u8; 32] {
 
 #[cfg(test)]
 #[path = "handshake_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -6,6 +6,8 @@ mod ephemeral;
 pub(crate) mod handshake;
 mod mac;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 
