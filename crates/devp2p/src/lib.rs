@@ -25,6 +25,7 @@
 
 mod cursor;
 mod error;
+pub mod eth;
 pub mod p2p;
 pub mod rlpx;
 
