@@ -26,6 +26,7 @@
 mod cursor;
 mod error;
 pub mod eth;
+pub mod net;
 pub mod p2p;
 pub mod rlpx;
 

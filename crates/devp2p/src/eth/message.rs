@@ -20,19 +20,19 @@ pub const MAX_ITEMS: usize = 4096;
 pub mod id {
     /// Status.
     pub const STATUS: u64 = 0x00;
-    /// NewBlockHashes.
+    /// `NewBlockHashes`.
     pub const NEW_BLOCK_HASHES: u64 = 0x01;
     /// Transactions.
     pub const TRANSACTIONS: u64 = 0x02;
-    /// GetBlockHeaders.
+    /// `GetBlockHeaders`.
     pub const GET_BLOCK_HEADERS: u64 = 0x03;
-    /// BlockHeaders.
+    /// `BlockHeaders`.
     pub const BLOCK_HEADERS: u64 = 0x04;
-    /// GetBlockBodies.
+    /// `GetBlockBodies`.
     pub const GET_BLOCK_BODIES: u64 = 0x05;
-    /// BlockBodies.
+    /// `BlockBodies`.
     pub const BLOCK_BODIES: u64 = 0x06;
-    /// NewBlock.
+    /// `NewBlock`.
     pub const NEW_BLOCK: u64 = 0x07;
 }
 
@@ -51,11 +51,11 @@ pub enum BlockId {
 pub enum EthMessage {
     /// 0x00 Status.
     Status(Status),
-    /// 0x01 NewBlockHashes: `[[hash, number], ...]`.
+    /// 0x01 `NewBlockHashes`: `[[hash, number], ...]`.
     NewBlockHashes(Vec<(B256, u64)>),
     /// 0x02 Transactions: the whole `[tx, ...]` list, passed through.
     Transactions(Bytes),
-    /// 0x03 GetBlockHeaders.
+    /// 0x03 `GetBlockHeaders`.
     GetBlockHeaders {
         /// Request id echoed by the response.
         request_id: u64,
@@ -68,28 +68,28 @@ pub enum EthMessage {
         /// Descending when true.
         reverse: bool,
     },
-    /// 0x04 BlockHeaders: each header as one raw RLP item.
+    /// 0x04 `BlockHeaders`: each header as one raw RLP item.
     BlockHeaders {
         /// The request's id.
         request_id: u64,
         /// Raw header RLP items.
         headers: Vec<Bytes>,
     },
-    /// 0x05 GetBlockBodies.
+    /// 0x05 `GetBlockBodies`.
     GetBlockBodies {
         /// Request id echoed by the response.
         request_id: u64,
         /// Block hashes.
         hashes: Vec<B256>,
     },
-    /// 0x06 BlockBodies: each body as one raw RLP item.
+    /// 0x06 `BlockBodies`: each body as one raw RLP item.
     BlockBodies {
         /// The request's id.
         request_id: u64,
         /// Raw body RLP items.
         bodies: Vec<Bytes>,
     },
-    /// 0x07 NewBlock: the block as one raw RLP item and its total difficulty.
+    /// 0x07 `NewBlock`: the block as one raw RLP item and its total difficulty.
     NewBlock {
         /// The raw block RLP item.
         block: Bytes,

@@ -1,4 +1,4 @@
-//! eth/68: Status with the EIP-2124 fork id and the messages a PoA node needs to sync and
+//! eth/68: Status with the EIP-2124 fork id and the messages a proof-of-authority node needs to sync and
 //! announce blocks.
 
 mod forkid;

@@ -105,7 +105,7 @@ mod tests {
         for n in 0..enc.len() {
             assert!(Status::decode(&enc[..n]).is_err(), "prefix {n}");
         }
-        let mut long = enc.clone();
+        let mut long = enc;
         long.push(0);
         assert!(matches!(
             Status::decode(&long),
