@@ -34,4 +34,6 @@ pub(crate) enum Command {
     /// Audit log commands.
     #[command(subcommand)]
     Audit(cmd::keys::AuditCommand),
+    /// Run the devp2p stack alone on the node's unlocked key (connectivity checks).
+    P2p(cmd::p2p::P2pArgs),
 }

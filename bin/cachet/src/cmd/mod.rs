@@ -2,6 +2,7 @@
 
 pub(crate) mod keys;
 pub(crate) mod master_key;
+pub(crate) mod p2p;
 
 use tracing_subscriber::EnvFilter;
 
@@ -18,6 +19,7 @@ pub(crate) async fn run(command: Command) -> Result<(), Failure> {
         Command::Rotate(args) => keys::rotate(args).await,
         Command::Destroy(args) => keys::destroy(args),
         Command::Audit(c) => keys::audit(c),
+        Command::P2p(args) => p2p::run(args).await,
     }
 }
 
