@@ -26,6 +26,8 @@
 mod cursor;
 mod error;
 pub mod eth;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 pub mod p2p;
 pub mod rlpx;

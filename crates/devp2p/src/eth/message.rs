@@ -381,4 +381,4 @@ fn raw_list(out: &mut Vec<u8>, items: &[Vec<u8>]) {
 
 #[cfg(test)]
 #[path = "message_tests.rs"]
-mod tests;
+pub(crate) mod tests;

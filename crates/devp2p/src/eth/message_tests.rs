@@ -10,7 +10,7 @@ fn header_item() -> Bytes {
     Bytes::from_static(&[0xc3, 0x01, 0x02, 0x03])
 }
 
-fn samples() -> Vec<EthMessage> {
+pub(crate) fn samples() -> Vec<EthMessage> {
     vec![
         EthMessage::Status(Status {
             version: 68,

@@ -9,6 +9,9 @@ pub use forkid::{ForkId, ForkIdMismatch, ForkSchedule};
 pub use message::{BlockId, ETH68_MESSAGES, EthMessage, MAX_ITEMS, id};
 pub use status::{ETH_VERSION, Status};
 
+#[cfg(test)]
+pub(crate) use message::tests::samples as message_samples;
+
 use crate::p2p::{Capability, Protocol};
 
 /// The eth/68 protocol as we advertise it.
