@@ -2,7 +2,12 @@
 //! handshakes/s vs raw secp256k1 ECDH, and frame throughput vs raw AES-256-CTR + keccak256.
 //!
 //! `cargo bench -p cachet-devp2p --bench rlpx` prints a table.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, reason = "benchmark binary")]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark binary"
+)]
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +23,11 @@ const FRAME_BYTES: usize = 64 * 1024;
 const TOTAL_BYTES: usize = 256 * 1024 * 1024;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let (hs, hs_time) = rt.block_on(handshakes());
     let ecdh = ecdh_baseline();
     let (frame_mbs, frame_time) = rt.block_on(frames());
@@ -71,7 +80,9 @@ async fn handshakes() -> (f64, Duration) {
 
 fn ecdh_baseline() -> f64 {
     let k = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key();
-    let peer = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key().public_key();
+    let peer = UnlockedKeys::generate_for_tests(SealingKeyMode::Node)
+        .node_key()
+        .public_key();
     let n = 3000;
     let start = Instant::now();
     for _ in 0..n {

@@ -305,3 +305,29 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn round_trips_any_fork_id(hash in proptest::array::uniform4(any::<u8>()), next in any::<u64>()) {
+            let id = ForkId { hash, next };
+            let mut out = Vec::new();
+            id.encode(&mut out);
+            let mut buf = &out[..];
+            prop_assert_eq!(ForkId::decode(&mut buf).unwrap(), id);
+            prop_assert!(buf.is_empty());
+        }
+
+        #[test]
+        fn agrees_with_itself_at_any_head(blocks in proptest::collection::vec(0u64..1000, 0..6), head in 0u64..2000) {
+            // A node always accepts its own fork id.
+            let s = ForkSchedule::new(B256::repeat_byte(7), &blocks, &[], 0);
+            prop_assert_eq!(s.validate(head, 0, &s.fork_id(head, 0)), Ok(()));
+        }
+    }
+}

@@ -230,3 +230,20 @@ fn round_trips_auth_and_ack_bodies() {
     assert_eq!(Ack::decode_eip8(&ack.encode_eip8()).unwrap(), ack);
     assert_eq!(Ack::decode_legacy(&ack.encode_legacy()).unwrap(), ack);
 }
+
+proptest::proptest! {
+    #[test]
+    fn round_trips_any_auth_and_ack(sig in proptest::array::uniform32(0u8..), nonce in proptest::array::uniform32(0u8..), version in 0u64.., padding in 0usize..300) {
+        let v = Vectors::load();
+        let mut signature = [0u8; 65];
+        signature[..32].copy_from_slice(&sig);
+        let auth = Auth { signature, initiator: public(&v, "static_key_a"), nonce, version };
+        let mut body = auth.encode_eip8();
+        body.resize(body.len() + padding, 0xee);
+        proptest::prop_assert_eq!(Auth::decode_eip8(&body).unwrap(), auth);
+        let ack = Ack { ephemeral: public(&v, "ephemeral_key_b"), nonce, version };
+        let mut body = ack.encode_eip8();
+        body.resize(body.len() + padding, 0xee);
+        proptest::prop_assert_eq!(Ack::decode_eip8(&body).unwrap(), ack);
+    }
+}
