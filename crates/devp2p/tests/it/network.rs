@@ -186,3 +186,34 @@ async fn times_out_a_peer_that_never_speaks() {
     .unwrap();
     assert!(matches!(n, Ok(0) | Err(_)));
 }
+
+#[tokio::test]
+async fn survives_garbage_connections_and_still_accepts_peers() {
+    let g = B256::repeat_byte(6);
+    let (a, mut arx, _ka) = start(g, |c| c.handshake_timeout = Duration::from_millis(500)).await;
+    let addr = a.local_enode().addr;
+    let junk: [&[u8]; 5] = [
+        &[0xff; 600],
+        &[0x04; 307],
+        &[0x01, 0x80],
+        &[0x00, 0x10, 1, 2, 3],
+        &[],
+    ];
+    for bytes in junk {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, bytes)
+            .await
+            .unwrap();
+        drop(s);
+    }
+    let (b, mut brx, _kb) = start(g, |_| {}).await;
+    b.dial(a.local_enode());
+    assert!(matches!(
+        next(&mut arx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+    assert!(matches!(
+        next(&mut brx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+}
