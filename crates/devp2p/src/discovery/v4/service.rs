@@ -311,7 +311,11 @@ impl Service {
                 return;
             }
         };
-        if packet.message.expiration().is_some_and(|t| t < unix_now()) {
+        if packet
+            .message
+            .expiration()
+            .is_some_and(|t| is_expired(t, unix_now()))
+        {
             trace!(target: "cachet::devp2p::discv4", %from, message = packet.message.name(), "expired");
             return;
         }
@@ -587,6 +591,13 @@ fn bounded_insert(
     map.insert(key, now);
 }
 
+/// Whether a packet's expiration has passed. Like geth, the field is read as a signed 64-bit
+/// time: values of 2^63 and above are negative, hence expired (geth's conformance suite sends
+/// `-(now + 20)` as an expired timestamp).
+pub(crate) fn is_expired(expiration: u64, now: u64) -> bool {
+    i64::try_from(expiration).is_err() || expiration < now
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -596,4 +607,21 @@ fn unix_now() -> u64 {
 
 fn expiry() -> u64 {
     unix_now() + EXPIRATION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_expired;
+
+    #[test]
+    fn rejects_past_and_negative_expirations() {
+        let now = 1_800_000_000;
+        assert!(!is_expired(now, now));
+        assert!(!is_expired(now + 20, now));
+        assert!(is_expired(now - 1, now));
+        // geth's suite: uint64(-(now + 20)).
+        assert!(is_expired((now + 20).wrapping_neg(), now));
+        assert!(is_expired(1 << 63, now));
+        assert!(!is_expired(i64::MAX as u64, now));
+    }
 }
