@@ -1,11 +1,25 @@
 //! Entry points for `crates/devp2p/fuzz` (cargo-fuzz); `cargo test` runs them over the corpus.
 
-use crate::discovery::v4::{Message, decode_packet};
+use sha3::{Digest, Keccak256};
 
-/// Decodes any bytes as a discv4 packet; must never panic. When a packet decodes, its body
-/// re-encodes and decodes to the same message (EIP-8 extras aside, the message is stable).
+use crate::discovery::error::DecodeError;
+use crate::discovery::v4::{Message, Packet, decode_packet};
+
+/// Decodes any bytes as a discv4 packet; must never panic. The input is decoded twice: as
+/// given, and with its hash recomputed, so that mutations get past the hash check into
+/// signature recovery and the message decoders. A decoded message re-encodes to a body that
+/// decodes to the same message.
 pub fn discv4_packet(data: &[u8]) {
-    if let Ok(packet) = decode_packet(data) {
+    check(decode_packet(data));
+    if let Some(signed) = data.get(32..) {
+        let mut fixed = Keccak256::digest(signed).to_vec();
+        fixed.extend_from_slice(signed);
+        check(decode_packet(&fixed));
+    }
+}
+
+fn check(decoded: Result<Packet, DecodeError>) {
+    if let Ok(packet) = decoded {
         let message = packet.message;
         let body = message.encode_body();
         let again = Message::decode_body(message.packet_type(), &body);

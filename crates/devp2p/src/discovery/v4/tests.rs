@@ -452,3 +452,34 @@ fn runs_fuzz_target_over_corpus() {
     }
     assert!(n >= 5, "corpus at {} has {n} files", dir.display());
 }
+
+#[test]
+fn accepts_seeds_signed_by_pyrlp_and_eth_keys() {
+    // Written by tests/py/discv4_seeds.py (PyPI rlp 5.0.0, eth-keys 0.8.0, EIP-8 test key).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/discv4_packet");
+    let signer = NodeId(hex64(&vectors()["signer_node_id"]));
+    let read = |name: &str| decode_packet(&std::fs::read(dir.join(name)).unwrap()).unwrap();
+    let ping = read("seed-ping-enrseq");
+    assert_eq!(ping.node_id, signer);
+    assert!(matches!(
+        ping.message,
+        Message::Ping(Ping {
+            enr_seq: Some(7),
+            expiration: 2_000_000_000,
+            ..
+        })
+    ));
+    assert_eq!(
+        read("seed-enrrequest").message,
+        Message::EnrRequest(EnrRequest {
+            expiration: 2_000_000_000
+        })
+    );
+    match read("seed-enrresponse").message {
+        Message::EnrResponse(r) => {
+            assert_eq!(r.request_hash, [0x11; 32]);
+            assert_eq!(r.enr.len(), 3 + 65 + 1 + 3 + 3);
+        }
+        other => panic!("{other:?}"),
+    }
+}
