@@ -111,3 +111,100 @@ pub enum Error {
     #[error("{0} (this is a bug in cachet)")]
     Internal(&'static str),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_every_error_message_as_written() {
+        let addr: SocketAddr = "127.0.0.1:30303".parse().unwrap();
+        let decode = [
+            (
+                DecodeError::TooLarge { len: 1281 },
+                "discv4 packet of 1281 bytes exceeds the 1280-byte limit: the peer is broken or hostile",
+            ),
+            (
+                DecodeError::TooShort { len: 97 },
+                "discv4 packet of 97 bytes is shorter than its 98-byte header: the peer is broken or not speaking discv4",
+            ),
+            (
+                DecodeError::HashMismatch,
+                "discv4 packet hash does not match its contents: corrupted or not discv4",
+            ),
+            (
+                DecodeError::BadSignature,
+                "discv4 packet signature does not recover a public key: the peer is broken or hostile",
+            ),
+            (
+                DecodeError::UnknownType(7),
+                "discv4 packet type 0x07 is unknown: ignored (EIP-8)",
+            ),
+            (
+                DecodeError::Rlp {
+                    message: "ping",
+                    reason: alloy_rlp::Error::InputTooShort,
+                },
+                "discv4 ping body does not decode: input too short",
+            ),
+            (
+                DecodeError::IpLength {
+                    message: "neighbors",
+                    len: 5,
+                },
+                "discv4 neighbors carries an ip address of 5 bytes: expected 4 or 16",
+            ),
+            (
+                DecodeError::Enr {
+                    reason: "too big".into(),
+                },
+                "node record from the peer is invalid: too big",
+            ),
+        ];
+        for (error, text) in decode {
+            assert_eq!(error.to_string(), text);
+        }
+        let ours = [
+            (
+                Error::Bind {
+                    addr,
+                    source: std::io::Error::other("x"),
+                },
+                "cannot bind the discovery udp socket on 127.0.0.1:30303: check that the port is free and the address is local",
+            ),
+            (
+                Error::Signing(cachet_keyprovider::Error::KeysWiped),
+                "the node key cannot sign discovery packets: the keys were wiped, restart the node",
+            ),
+            (
+                Error::Enr { reason: "r".into() },
+                "cannot build the local node record: r",
+            ),
+            (
+                Error::EnodeUrl {
+                    url: "enode://x".into(),
+                },
+                "invalid enode url \"enode://x\": expected enode://<128 hex>@ip:tcp[?discport=udp]",
+            ),
+            (
+                Error::Discv5 {
+                    addr,
+                    reason: "busy".into(),
+                },
+                "discv5 failed to start on 127.0.0.1:30303: busy: check that the port is free",
+            ),
+            (
+                Error::Stopped,
+                "the discovery service has stopped: check the log for the cause",
+            ),
+            (
+                Error::Timeout { peer: addr },
+                "no discovery reply from 127.0.0.1:30303 in time: check that the peer is running and reachable over udp",
+            ),
+            (Error::Internal("oops"), "oops (this is a bug in cachet)"),
+        ];
+        for (error, text) in ours {
+            assert_eq!(error.to_string(), text);
+        }
+    }
+}
