@@ -34,4 +34,6 @@ pub(crate) enum Command {
     /// Audit log commands.
     #[command(subcommand)]
     Audit(cmd::keys::AuditCommand),
+    /// Print a genesis file's chain id, engine, state root, genesis hash and EIP-2124 fork id.
+    Genesis(cmd::genesis::GenesisArgs),
 }
