@@ -3,6 +3,8 @@
 pub(crate) mod genesis;
 pub(crate) mod keys;
 pub(crate) mod master_key;
+pub(crate) mod p2p;
+pub(crate) mod seal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -20,6 +22,8 @@ pub(crate) async fn run(command: Command) -> Result<(), Failure> {
         Command::Destroy(args) => keys::destroy(args),
         Command::Audit(c) => keys::audit(c),
         Command::Genesis(args) => genesis::run(args),
+        Command::Seal(c) => seal::run(c).await,
+        Command::P2p(args) => p2p::run(args).await,
     }
 }
 

@@ -2,3 +2,4 @@
 
 mod genesis;
 mod keys;
+mod p2p;
