@@ -179,3 +179,26 @@ async fn rejects_packets_past_the_rate_limit() {
     }
     assert_eq!(pongs, 3);
 }
+
+#[tokio::test]
+async fn accepts_bootnodes_and_fills_the_table_by_lookup() {
+    let (a, _) = spawn_local(81).await;
+    let (b, _) = spawn_local(82).await;
+    a.ping(b.local_record()).await.unwrap();
+    let mut config = crate::support::config("127.0.0.1:0");
+    config.bootnodes = vec![a.local_record()];
+    let (c, _) = crate::support::spawn(83, config).await;
+    let mut table = Vec::new();
+    for _ in 0..40 {
+        table = c.table().await.unwrap();
+        if table.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(table.contains(&a.local_record()), "{table:?}");
+    assert!(
+        table.contains(&b.local_record()),
+        "B not found through the bootnode: {table:?}"
+    );
+}
