@@ -41,4 +41,8 @@ pub(crate) enum Command {
     Seal(cmd::seal::SealCommand),
     /// Run the devp2p stack alone on the node's unlocked key (connectivity checks).
     P2p(cmd::p2p::P2pArgs),
+    /// Run a node: unlock its keys, follow and seal the chain, serve JSON-RPC.
+    Node(cmd::node::NodeArgs),
+    /// Start a local devnet (master key, bundles, genesis, N node processes) until Ctrl-C.
+    Devnet(cmd::devnet::DevnetArgs),
 }

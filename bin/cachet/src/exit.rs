@@ -84,6 +84,21 @@ impl From<cachet_genesis::Error> for Failure {
     }
 }
 
+impl From<cachet_node::Error> for Failure {
+    fn from(e: cachet_node::Error) -> Self {
+        use cachet_node::Error as E;
+        match e {
+            E::Unlock(k) => k.into(),
+            E::Genesis(g) => g.into(),
+            E::KeysRevoked(_) => Self::new(Code::Denied, e.to_string()),
+            E::Config(_) | E::UnsupportedEngine(_) | E::Rpc { .. } | E::Network(_) => {
+                Self::new(Code::Usage, e.to_string())
+            }
+            _ => Self::new(Code::Failure, e.to_string()),
+        }
+    }
+}
+
 /// Prints the failure on stderr and returns its exit code.
 pub(crate) fn report(failure: &Failure) -> ExitCode {
     eprintln!("error: {}", failure.message);

@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
             )));
         }
     };
-    match runtime.block_on(cmd::run(cli.command)) {
+    match runtime.block_on(cmd::run(cli.command, cli.log.clone())) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(failure) => exit::report(&failure),
     }

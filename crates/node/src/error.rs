@@ -76,4 +76,61 @@ pub enum Error {
         /// Which invariant failed.
         what: String,
     },
+    /// Unlocking the keys failed (exit code by the key provider's class).
+    #[error("unlocking the node's keys failed: {0}")]
+    Unlock(#[from] cachet_keyprovider::Error),
+    /// The genesis file is unusable.
+    #[error("genesis: {0}")]
+    Genesis(#[from] cachet_genesis::Error),
+    /// A block or header failed its seal or header rules.
+    #[error("block {number}: {source}")]
+    Seal {
+        /// The block number.
+        number: u64,
+        /// The seal crate's error.
+        #[source]
+        source: cachet_seal::Error,
+    },
+    /// A header or block could not be decoded.
+    #[error("undecodable {what}: {reason}")]
+    Decode {
+        /// What was decoded.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A block breaks a chain rule (parent, timestamp, gas limit, roots).
+    #[error("block {number} rejected: {rule}")]
+    InvalidBlock {
+        /// The block number.
+        number: u64,
+        /// The rule that failed.
+        rule: String,
+    },
+    /// The seal journal could not be opened or written.
+    #[error("seal journal: {0}; check <datadir>/seal-journal and the disk")]
+    Journal(cachet_seal::Error),
+    /// The devp2p service failed to start.
+    #[error("devp2p: {0}; check --port and --addr")]
+    Network(#[from] cachet_devp2p::Error),
+    /// The JSON-RPC server could not bind.
+    #[error("JSON-RPC server on {addr}: {source}; check --http.addr and --http.port")]
+    Rpc {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine in the genesis is not one this node can seal or follow yet.
+    #[error("engine {0} is not supported by this node yet: use a clique genesis")]
+    UnsupportedEngine(&'static str),
+    /// The master key was revoked while running: sealing stopped and the keys were wiped.
+    #[error(
+        "master key revoked while running ({0}): sealing stopped and keys wiped; restore KMS access and restart"
+    )]
+    KeysRevoked(String),
+    /// Invalid configuration.
+    #[error("configuration: {0}")]
+    Config(String),
 }

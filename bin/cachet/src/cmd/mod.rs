@@ -1,8 +1,10 @@
 //! One module per command group; each returns `Result<(), Failure>`.
 
+pub(crate) mod devnet;
 pub(crate) mod genesis;
 pub(crate) mod keys;
 pub(crate) mod master_key;
+pub(crate) mod node;
 pub(crate) mod p2p;
 pub(crate) mod seal;
 
@@ -12,7 +14,7 @@ use crate::cli::Command;
 use crate::exit::Failure;
 
 /// Runs one command.
-pub(crate) async fn run(command: Command) -> Result<(), Failure> {
+pub(crate) async fn run(command: Command, log: Option<String>) -> Result<(), Failure> {
     match command {
         Command::MasterKey(c) => master_key::run(c).await,
         Command::Init(args) => keys::init(args).await,
@@ -24,6 +26,8 @@ pub(crate) async fn run(command: Command) -> Result<(), Failure> {
         Command::Genesis(args) => genesis::run(args),
         Command::Seal(c) => seal::run(c).await,
         Command::P2p(args) => p2p::run(args).await,
+        Command::Node(args) => node::run(args).await,
+        Command::Devnet(args) => devnet::run(args, log).await,
     }
 }
 

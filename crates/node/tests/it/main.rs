@@ -1,4 +1,6 @@
 //! Integration tests for `cachet-node`.
 
+mod clique;
 mod crash;
+mod rpc;
 mod store;

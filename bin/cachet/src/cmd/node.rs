@@ -1,0 +1,114 @@
+//! `cachet node` and `cachet devnet`: parse flags, call `cachet_node`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use cachet_devp2p::net::Enode;
+use cachet_node::{Controls, NodeConfig};
+use clap::Args;
+use tokio::sync::watch;
+
+use crate::cmd::emit;
+use crate::cmd::keys::KmsArgs;
+use crate::exit::Failure;
+
+/// `cachet node`.
+#[derive(Debug, Args)]
+pub(crate) struct NodeArgs {
+    /// The node's data directory (holds `keys.cachet`; the chain and seal journal go here).
+    #[arg(long)]
+    datadir: PathBuf,
+    /// geth-format `genesis.json`.
+    #[arg(long, value_name = "FILE")]
+    genesis: PathBuf,
+    /// Network id announced in eth Status (default: the genesis chain id).
+    #[arg(long = "networkid")]
+    network_id: Option<u64>,
+    /// RLPx TCP port (0 picks a free one).
+    #[arg(long, default_value_t = 30303)]
+    port: u16,
+    /// RLPx listen address.
+    #[arg(long, default_value = "0.0.0.0")]
+    addr: IpAddr,
+    /// Enode URLs to dial and keep dialling, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ENODE,…")]
+    bootnodes: Vec<String>,
+    /// Most peers.
+    #[arg(long = "maxpeers", default_value_t = 25)]
+    max_peers: usize,
+    /// JSON-RPC HTTP listen address.
+    #[arg(long = "http.addr", default_value = "127.0.0.1")]
+    http_addr: IpAddr,
+    /// JSON-RPC HTTP port (0 picks a free one).
+    #[arg(long = "http.port", default_value_t = 8545)]
+    http_port: u16,
+    /// Disable JSON-RPC.
+    #[arg(long = "nohttp")]
+    no_http: bool,
+    /// Seal blocks when the sealing key is an authorised clique signer.
+    #[arg(long)]
+    mine: bool,
+    #[command(flatten)]
+    kms: KmsArgs,
+}
+
+/// Runs the node until SIGINT/SIGTERM; prints one JSON line when it listens.
+pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
+    let bootnodes = args
+        .bootnodes
+        .iter()
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            b.parse::<Enode>()
+                .map_err(|e| Failure::usage(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = NodeConfig {
+        datadir: args.datadir,
+        genesis: args.genesis,
+        network_id: args.network_id,
+        p2p_listen: SocketAddr::new(args.addr, args.port),
+        bootnodes,
+        max_peers: args.max_peers,
+        http: (!args.no_http).then_some(SocketAddr::new(args.http_addr, args.http_port)),
+        mine: args.mine,
+        kms: args.kms.config(),
+    };
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tx.send_replace(true);
+    });
+    let controls = Controls {
+        shutdown: rx,
+        key_status: None,
+    };
+    cachet_node::run(config, controls, |s| {
+        emit(
+            &serde_json::json!({
+                "enode": s.enode,
+                "rpc": s.rpc_url,
+                "signer": s.signer,
+                "genesis": s.genesis_hash,
+            })
+            .to_string(),
+        );
+    })
+    .await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,258 @@
+//! The JSON-RPC server (jsonrpsee, HTTP): geth-compatible `web3`, `net`, `eth`, `debug`,
+//! `admin`, `clique` and `istanbul` methods and the built-in wallet (`eth_accounts`,
+//! `eth_sign`, `personal_sign`). Every parameter is parsed defensively: malformed input gets a
+//! JSON-RPC error (-32602), never a panic.
+
+mod json;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use alloy_primitives::Address;
+use alloy_signer::SignerSync as _;
+use cachet_devp2p::net::{Enode, Network};
+use cachet_keyprovider::SigningKey;
+use jsonrpsee::server::{Server, ServerHandle};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::{Extensions, RpcModule};
+use serde_json::{Value, json};
+
+use crate::chain::Chain;
+use crate::clique::Proposals;
+use crate::error::{Error, Result};
+use json::{
+    SERVER_ERROR, arg_address, arg_block_number, arg_bytes, arg_hash, arg_str, args, block_json,
+    data, err, invalid, qty, qty256,
+};
+
+/// What the methods read.
+#[allow(missing_debug_implementations)] // holds the network service and a signing key handle
+pub struct RpcContext {
+    /// The chain.
+    pub chain: Arc<Chain>,
+    /// The network service.
+    pub net: Arc<Network>,
+    /// Pending clique votes.
+    pub proposals: Proposals,
+    /// The wallet account.
+    pub wallet: SigningKey,
+    /// The network id (`net_version`).
+    pub network_id: u64,
+    /// `web3_clientVersion`.
+    pub client_version: String,
+}
+
+type R = std::result::Result<Value, ErrorObjectOwned>;
+
+fn internal(e: &Error) -> ErrorObjectOwned {
+    err(SERVER_ERROR, e.to_string())
+}
+
+/// Starts the HTTP server on `addr`; returns its handle and bound address.
+///
+/// # Errors
+/// [`Error::Rpc`] when the address cannot be bound.
+pub async fn start(addr: SocketAddr, ctx: RpcContext) -> Result<(ServerHandle, SocketAddr)> {
+    let server = Server::builder()
+        .build(addr)
+        .await
+        .map_err(|source| Error::Rpc { addr, source })?;
+    let bound = server
+        .local_addr()
+        .map_err(|source| Error::Rpc { addr, source })?;
+    let module = module(ctx)?;
+    Ok((server.start(module), bound))
+}
+
+fn reg(
+    m: &mut RpcModule<RpcContext>,
+    name: &'static str,
+    f: fn(&RpcContext, &[Value]) -> R,
+) -> Result<()> {
+    m.register_method(
+        name,
+        move |params: Params<'_>, ctx: &RpcContext, _: &Extensions| {
+            let a = args(&params)?;
+            f(ctx, &a)
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| Error::Config(format!("registering {name}: {e}")))
+}
+
+/// The module with every method.
+///
+/// # Errors
+/// [`Error::Config`] on a duplicate method name (a bug).
+pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
+    let mut m = RpcModule::new(ctx);
+    reg(&mut m, "web3_clientVersion", |c, _| {
+        Ok(json!(c.client_version))
+    })?;
+    reg(&mut m, "net_version", |c, _| {
+        Ok(json!(c.network_id.to_string()))
+    })?;
+    reg(&mut m, "net_listening", |_, _| Ok(json!(true)))?;
+    reg(&mut m, "net_peerCount", |c, _| {
+        Ok(qty(c.net.peers().len() as u64))
+    })?;
+    reg(&mut m, "eth_chainId", |c, _| Ok(qty(c.chain.chain_id())))?;
+    reg(&mut m, "eth_blockNumber", |c, _| {
+        Ok(qty(c.chain.head().header.number))
+    })?;
+    reg(&mut m, "eth_syncing", |_, _| Ok(json!(false)))?;
+    reg(&mut m, "eth_getBlockByNumber", |c, a| {
+        let n = arg_block_number(&c.chain, a, 0)?;
+        match c
+            .chain
+            .store()
+            .canonical_hash(n)
+            .map_err(|e| internal(&e))?
+        {
+            Some(h) => block_json(&c.chain, &h),
+            None => Ok(Value::Null),
+        }
+    })?;
+    reg(&mut m, "eth_getBlockByHash", |c, a| {
+        block_json(&c.chain, &arg_hash(a, 0)?)
+    })?;
+    reg(&mut m, "debug_getRawHeader", |c, a| {
+        let n = arg_block_number(&c.chain, a, 0)?;
+        match c.chain.header_rlp_by_number(n).map_err(|e| internal(&e))? {
+            Some(h) => Ok(data(&h)),
+            None => Ok(Value::Null),
+        }
+    })?;
+    reg(&mut m, "admin_nodeInfo", |c, _| Ok(node_info(c)))?;
+    reg(&mut m, "admin_peers", |c, _| Ok(peers(c)))?;
+    reg(&mut m, "admin_addPeer", |c, a| {
+        let url = arg_str(a, 0, "enode")?;
+        let enode: Enode = url
+            .parse()
+            .map_err(|e: cachet_devp2p::Error| invalid(e.to_string()))?;
+        c.net.dial(enode);
+        Ok(json!(true))
+    })?;
+    reg(&mut m, "clique_getSigners", |c, a| {
+        let n = arg_block_number(&c.chain, a, 0)?;
+        let hash = c
+            .chain
+            .store()
+            .canonical_hash(n)
+            .map_err(|e| internal(&e))?;
+        let snap = hash.and_then(|h| c.chain.snapshot(&h));
+        match snap {
+            Some(s) => Ok(json!(s.signers.iter().collect::<Vec<_>>())),
+            None => Err(err(SERVER_ERROR, format!("no snapshot kept for block {n}"))),
+        }
+    })?;
+    reg(&mut m, "clique_proposals", |c, _| {
+        let p = c
+            .proposals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(json!(
+            p.iter()
+                .map(|(a, b)| (a.to_string(), Value::Bool(*b)))
+                .collect::<serde_json::Map<_, _>>()
+        ))
+    })?;
+    reg(&mut m, "clique_propose", |c, a| {
+        let target = arg_address(a, 0)?;
+        let auth = a
+            .get(1)
+            .and_then(Value::as_bool)
+            .ok_or_else(|| invalid("parameter 1 must be a boolean (authorize)"))?;
+        c.proposals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(target, auth);
+        Ok(Value::Null)
+    })?;
+    reg(&mut m, "clique_discard", |c, a| {
+        let target = arg_address(a, 0)?;
+        c.proposals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&target);
+        Ok(Value::Null)
+    })?;
+    reg(&mut m, "istanbul_getValidators", |_, _| {
+        Err(err(
+            SERVER_ERROR,
+            "this chain runs clique: use clique_getSigners",
+        ))
+    })?;
+    reg(&mut m, "eth_accounts", |c, _| {
+        Ok(json!([c.wallet.address()]))
+    })?;
+    reg(&mut m, "eth_sign", |c, a| {
+        let who = arg_address(a, 0)?;
+        let msg = arg_bytes(a, 1)?;
+        sign(c, who, &msg)
+    })?;
+    reg(&mut m, "personal_sign", |c, a| {
+        let msg = arg_bytes(a, 0)?;
+        let who = arg_address(a, 1)?;
+        sign(c, who, &msg)
+    })?;
+    Ok(m)
+}
+
+/// EIP-191 personal message signature by the wallet account (v = 27/28, as geth).
+fn sign(c: &RpcContext, who: Address, msg: &[u8]) -> R {
+    if who != c.wallet.address() {
+        return Err(err(SERVER_ERROR, format!("unknown account {who}")));
+    }
+    let sig = c
+        .wallet
+        .sign_message_sync(msg)
+        .map_err(|e| err(SERVER_ERROR, format!("signing failed: {e}")))?;
+    Ok(data(&sig.as_bytes()))
+}
+
+fn node_info(c: &RpcContext) -> Value {
+    let enode = c.net.local_enode();
+    let head = c.chain.head();
+    json!({
+        "enode": enode.to_string(),
+        "id": hex::encode(alloy_primitives::keccak256(enode.id.0)),
+        "name": c.client_version,
+        "ip": enode.addr.ip().to_string(),
+        "listenAddr": enode.addr.to_string(),
+        "ports": { "discovery": 0, "listener": enode.addr.port() },
+        "protocols": { "eth": {
+            "network": c.network_id,
+            "difficulty": qty256(head.total_difficulty),
+            "genesis": c.chain.genesis_hash(),
+            "head": head.hash,
+            "consensus": "clique",
+        }},
+    })
+}
+
+fn peers(c: &RpcContext) -> Value {
+    let list: Vec<Value> = c
+        .net
+        .peers()
+        .iter()
+        .map(|p| {
+            json!({
+                "enode": Enode { id: p.id, addr: p.addr, discport: None }.to_string(),
+                "id": hex::encode(alloy_primitives::keccak256(p.id.0)),
+                "name": p.hello.client_id,
+                "caps": p.hello.capabilities.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "network": {
+                    "remoteAddress": p.addr.to_string(),
+                    "inbound": matches!(p.direction, cachet_devp2p::net::Direction::Inbound),
+                },
+                "protocols": { "eth": {
+                    "version": p.status.version,
+                    "difficulty": qty256(p.status.total_difficulty),
+                    "head": p.status.head,
+                }},
+            })
+        })
+        .collect();
+    Value::Array(list)
+}

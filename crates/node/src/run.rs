@@ -1,0 +1,171 @@
+//! Startup and shutdown: config → unlock (one master-key call, nothing listens before) →
+//! genesis and chain store → devp2p on the node key → clique sealer on the sealing key →
+//! JSON-RPC; then wait for a stop (SIGINT/SIGTERM via `stop`, or the key status turning
+//! [`KeyStatus::Revoked`]).
+
+use std::sync::Arc;
+
+use cachet_devp2p::eth::ForkSchedule;
+use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig};
+use cachet_genesis::{Genesis, RaftMarker};
+use tokio::sync::watch;
+
+use crate::chain::Chain;
+use crate::clique::{CliqueSealer, Proposals};
+use crate::config::{NodeConfig, Started};
+use crate::error::{Error, Result};
+use crate::rpc::{self, RpcContext};
+use crate::store::ChainStore;
+
+/// The master key's status while the node runs (fed by the KMS lease when configured).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KeyStatus {
+    /// Keys usable.
+    #[default]
+    Valid,
+    /// Access revoked (or degraded past the grace period): stop sealing, wipe keys, exit 10.
+    Revoked(String),
+}
+
+/// How the node is told to stop.
+#[derive(Debug)]
+pub struct Controls {
+    /// Becomes true on SIGINT/SIGTERM.
+    pub shutdown: watch::Receiver<bool>,
+    /// The master key's status; `None` when no lease watches it.
+    pub key_status: Option<watch::Receiver<KeyStatus>>,
+}
+
+/// Runs the node until stopped. `on_started` is called once everything listens.
+///
+/// # Errors
+/// [`Error::Unlock`] (exit codes 10–14 by class), [`Error::Genesis`], store, network or RPC
+/// bind errors; [`Error::KeysRevoked`] when the key status turns revoked.
+pub async fn run(
+    config: NodeConfig,
+    controls: Controls,
+    on_started: impl FnOnce(&Started),
+) -> Result<()> {
+    let genesis = Genesis::from_file(&config.genesis, RaftMarker::FromGenesis)?;
+    // Nothing listens before the keys are unlocked.
+    let unlocked = cachet_keyprovider::unlock(&config.datadir, &config.kms).await?;
+    let keys = &unlocked.keys;
+    let store = ChainStore::open(&config.datadir.join("chain.redb"))?;
+    let chain = Arc::new(Chain::open(store, genesis)?);
+    let genesis_hash = chain.genesis_hash();
+    let g = chain.genesis();
+    let head = chain.head();
+    let network_id = config.network_id.unwrap_or(chain.chain_id());
+    let net_chain = ChainConfig {
+        network_id,
+        genesis: genesis_hash,
+        forks: ForkSchedule::new(
+            genesis_hash,
+            &g.config.fork_id_blocks(),
+            &g.config.fork_id_times(g.timestamp),
+            g.timestamp,
+        ),
+    };
+    let net_head = ChainHead {
+        number: head.header.number,
+        hash: head.hash,
+        total_difficulty: head.total_difficulty,
+        timestamp: head.header.timestamp,
+    };
+    let mut net_config = NetworkConfig::new(config.p2p_listen, net_chain, net_head);
+    net_config.bootnodes = config.bootnodes.clone();
+    net_config.max_peers = config.max_peers;
+    let (net, events) = Network::start(keys.node_key(), net_config).await?;
+    let net = Arc::new(net);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (seal_tx, seal_rx) = watch::channel(true);
+    let proposals = Proposals::default();
+    let sealing_key = keys.sealing_key();
+    let signer = sealing_key.address();
+    let sealer_task = if config.mine {
+        let sealer = CliqueSealer::new(
+            chain.clone(),
+            &config.datadir,
+            sealing_key,
+            proposals.clone(),
+        )?;
+        Some(tokio::spawn(sealer.run(seal_rx)))
+    } else {
+        None
+    };
+    let sync_task = tokio::spawn(crate::sync::run(
+        chain.clone(),
+        net.clone(),
+        events,
+        stop_rx,
+    ));
+
+    let client_version = format!("cachet/v{}", env!("CARGO_PKG_VERSION"));
+    let rpc = match config.http {
+        Some(addr) => {
+            let ctx = RpcContext {
+                chain: chain.clone(),
+                net: net.clone(),
+                proposals,
+                wallet: keys.wallet_key(),
+                network_id,
+                client_version,
+            };
+            Some(rpc::start(addr, ctx).await?)
+        }
+        None => None,
+    };
+    on_started(&Started {
+        enode: net.local_enode().to_string(),
+        rpc_url: rpc.as_ref().map(|(_, a)| format!("http://{a}")),
+        signer,
+        genesis_hash,
+    });
+
+    let mut shutdown = controls.shutdown;
+    let mut key_status = controls.key_status;
+    let outcome = loop {
+        tokio::select! {
+            r = shutdown.changed() => {
+                if r.is_err() || *shutdown.borrow() { break Ok(()); }
+            }
+            status = next_status(&mut key_status) => {
+                if let Some(KeyStatus::Revoked(why)) = status {
+                    tracing::error!(target: "cachet::node", reason = %why, "master key revoked: stopping sealing and wiping keys");
+                    break Err(Error::KeysRevoked(why));
+                }
+            }
+        }
+    };
+    seal_tx.send_replace(false);
+    if let Some(t) = sealer_task {
+        let _ = t.await;
+    }
+    if outcome.is_err() {
+        keys.wipe();
+    }
+    if let Some((handle, _)) = rpc {
+        let _ = handle.stop();
+    }
+    net.shutdown();
+    stop_tx.send_replace(true);
+    let _ = sync_task.await;
+    drop(unlocked);
+    tracing::info!(target: "cachet::node", "stopped");
+    outcome
+}
+
+/// The next status change, or pending forever when there is no status channel.
+async fn next_status(rx: &mut Option<watch::Receiver<KeyStatus>>) -> Option<KeyStatus> {
+    match rx {
+        Some(r) => {
+            if r.changed().await.is_err() {
+                *rx = None;
+                return None;
+            }
+            Some(r.borrow_and_update().clone())
+        }
+        None => std::future::pending().await,
+    }
+}

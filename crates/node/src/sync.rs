@@ -1,0 +1,288 @@
+//! The eth/68 side of the node: serves headers and bodies, downloads blocks from peers whose
+//! head is ahead (headers, then bodies, verified block by block through [`Chain::import`]),
+//! imports announced blocks, drops peers that send invalid blocks, and announces every new
+//! head (`NewBlock` and `NewBlockHashes`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alloy_primitives::{B256, Bytes, keccak256};
+use cachet_devp2p::eth::{BlockId, EthMessage};
+use cachet_devp2p::net::{ChainHead, Network, NetworkEvent, PeerId};
+use cachet_devp2p::p2p::DisconnectReason;
+use tokio::sync::{mpsc, watch};
+
+use crate::block;
+use crate::chain::{Chain, HeadInfo, Imported};
+use crate::error::Error;
+
+/// Headers requested per round trip.
+const BATCH: u64 = 128;
+/// Most headers served per request (geth's `maxHeadersServe`).
+const MAX_SERVE: u64 = 1024;
+
+/// Per-peer download state.
+#[derive(Default)]
+struct Download {
+    /// Headers waiting for their bodies.
+    headers: Vec<Bytes>,
+}
+
+/// Runs the network side until `events` closes or `stop` fires.
+pub async fn run(
+    chain: Arc<Chain>,
+    net: Arc<Network>,
+    mut events: mpsc::Receiver<NetworkEvent>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut heads = chain.subscribe();
+    let mut downloads: HashMap<PeerId, Download> = HashMap::new();
+    let mut next_id: u64 = 1;
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { break };
+                handle(&chain, &net, ev, &mut downloads, &mut next_id).await;
+            }
+            r = heads.changed() => {
+                if r.is_err() { break }
+                let head = heads.borrow_and_update().clone();
+                announce(&chain, &net, &head);
+            }
+            r = stop.changed() => { if r.is_err() || *stop.borrow() { break } }
+        }
+    }
+}
+
+fn announce(chain: &Chain, net: &Network, head: &HeadInfo) {
+    net.update_head(ChainHead {
+        number: head.header.number,
+        hash: head.hash,
+        total_difficulty: head.total_difficulty,
+        timestamp: head.header.timestamp,
+    });
+    let Ok(Some(header_rlp)) = chain.header_rlp_by_hash(&head.hash) else {
+        return;
+    };
+    let body = chain
+        .store()
+        .body_by_hash(&head.hash)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| block::EMPTY_BODY_RLP.to_vec());
+    let Ok(block_rlp) = block::block_rlp(&header_rlp, &body) else {
+        return;
+    };
+    let sent = net.broadcast(&EthMessage::NewBlock {
+        block: Bytes::from(block_rlp),
+        total_difficulty: head.total_difficulty,
+    });
+    net.broadcast(&EthMessage::NewBlockHashes(vec![(
+        head.hash,
+        head.header.number,
+    )]));
+    tracing::debug!(target: "cachet::sync", number = head.header.number, peers = sent, "announced block");
+}
+
+async fn request_headers(net: &Network, peer: &PeerId, from: u64, next_id: &mut u64) {
+    *next_id += 1;
+    let _ = net
+        .send(
+            peer,
+            EthMessage::GetBlockHeaders {
+                request_id: *next_id,
+                start: BlockId::Number(from),
+                limit: BATCH,
+                skip: 0,
+                reverse: false,
+            },
+        )
+        .await;
+}
+
+fn drop_peer(net: &Network, peer: &PeerId, err: &Error) {
+    tracing::warn!(target: "cachet::sync", %peer, error = %err, "dropping peer: it sent an invalid block");
+    net.disconnect(peer, DisconnectReason::UselessPeer);
+}
+
+async fn handle(
+    chain: &Chain,
+    net: &Network,
+    ev: NetworkEvent,
+    downloads: &mut HashMap<PeerId, Download>,
+    next_id: &mut u64,
+) {
+    match ev {
+        NetworkEvent::PeerConnected(info) => {
+            tracing::info!(target: "cachet::sync", peer = %info.id, client = %info.hello.client_id, td = %info.status.total_difficulty, "peer connected");
+            let head = chain.head();
+            if info.status.total_difficulty > head.total_difficulty {
+                downloads.insert(info.id, Download::default());
+                request_headers(net, &info.id, sync_start(chain), next_id).await;
+            }
+        }
+        NetworkEvent::PeerDisconnected {
+            peer,
+            reason,
+            cause,
+        } => {
+            tracing::info!(target: "cachet::sync", %peer, %reason, %cause, "peer disconnected");
+            downloads.remove(&peer);
+        }
+        NetworkEvent::Message { peer, message } => {
+            on_message(chain, net, peer, message, downloads, next_id).await;
+        }
+        _ => {}
+    }
+}
+
+/// Where a download starts: a little below the head so a peer on a sibling branch links up.
+fn sync_start(chain: &Chain) -> u64 {
+    chain.head().header.number.saturating_sub(8).max(1)
+}
+
+async fn on_message(
+    chain: &Chain,
+    net: &Network,
+    peer: PeerId,
+    message: EthMessage,
+    downloads: &mut HashMap<PeerId, Download>,
+    next_id: &mut u64,
+) {
+    match message {
+        EthMessage::GetBlockHeaders {
+            request_id,
+            start,
+            limit,
+            skip,
+            reverse,
+        } => {
+            let headers = serve_headers(chain, start, limit, skip, reverse);
+            let _ = net
+                .send(
+                    &peer,
+                    EthMessage::BlockHeaders {
+                        request_id,
+                        headers,
+                    },
+                )
+                .await;
+        }
+        EthMessage::GetBlockBodies { request_id, hashes } => {
+            let bodies = hashes
+                .iter()
+                .take(MAX_SERVE as usize)
+                .map_while(|h| chain.store().body_by_hash(h).ok().flatten())
+                .map(Bytes::from)
+                .collect();
+            let _ = net
+                .send(&peer, EthMessage::BlockBodies { request_id, bodies })
+                .await;
+        }
+        EthMessage::BlockHeaders { headers, .. } => {
+            if headers.is_empty() {
+                downloads.remove(&peer);
+                return;
+            }
+            let hashes: Vec<B256> = headers.iter().map(keccak256).collect();
+            downloads.entry(peer).or_default().headers = headers;
+            *next_id += 1;
+            let _ = net
+                .send(
+                    &peer,
+                    EthMessage::GetBlockBodies {
+                        request_id: *next_id,
+                        hashes,
+                    },
+                )
+                .await;
+        }
+        EthMessage::BlockBodies { bodies, .. } => {
+            let Some(dl) = downloads.get_mut(&peer) else {
+                return;
+            };
+            let headers = std::mem::take(&mut dl.headers);
+            let full = headers.len() as u64 == BATCH;
+            let mut last = None;
+            for (h, b) in headers.iter().zip(bodies.iter()) {
+                match chain.import(h, b) {
+                    Ok(_) => last = Some(()),
+                    Err(e) => {
+                        drop_peer(net, &peer, &e);
+                        downloads.remove(&peer);
+                        return;
+                    }
+                }
+            }
+            if full && last.is_some() {
+                let from = chain.head().header.number.saturating_add(1);
+                request_headers(net, &peer, from, next_id).await;
+            } else {
+                downloads.remove(&peer);
+                tracing::info!(target: "cachet::sync", %peer, head = chain.head().header.number, "sync round done");
+            }
+        }
+        EthMessage::NewBlock { block, .. } => {
+            let (header, body) = match block::split_block(&block) {
+                Ok(parts) => parts,
+                Err(e) => return drop_peer(net, &peer, &e),
+            };
+            match chain.import(&header, &body) {
+                Ok(Imported::Head | Imported::Side | Imported::Known) => {}
+                Err(Error::UnknownParent { .. }) => {
+                    downloads.insert(peer, Download::default());
+                    request_headers(net, &peer, sync_start(chain), next_id).await;
+                }
+                Err(e) => drop_peer(net, &peer, &e),
+            }
+        }
+        EthMessage::NewBlockHashes(list) => {
+            let head = chain.head().header.number;
+            if list.iter().any(|(_, n)| *n > head) && !downloads.contains_key(&peer) {
+                downloads.insert(peer, Download::default());
+                request_headers(net, &peer, sync_start(chain), next_id).await;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Headers for a `GetBlockHeaders` request, from the canonical chain.
+fn serve_headers(
+    chain: &Chain,
+    start: BlockId,
+    limit: u64,
+    skip: u64,
+    reverse: bool,
+) -> Vec<Bytes> {
+    let first = match start {
+        BlockId::Number(n) => Some(n),
+        BlockId::Hash(h) => chain
+            .store()
+            .block_info(&h)
+            .ok()
+            .flatten()
+            .filter(|i| chain.store().canonical_hash(i.number).ok().flatten() == Some(h))
+            .map(|i| i.number),
+    };
+    let Some(mut n) = first else {
+        return Vec::new();
+    };
+    let step = skip.saturating_add(1);
+    let mut out = Vec::new();
+    for _ in 0..limit.min(MAX_SERVE) {
+        match chain.header_rlp_by_number(n) {
+            Ok(Some(h)) => out.push(Bytes::from(h)),
+            _ => break,
+        }
+        n = if reverse {
+            match n.checked_sub(step) {
+                Some(v) => v,
+                None => break,
+            }
+        } else {
+            n.saturating_add(step)
+        };
+    }
+    out
+}
