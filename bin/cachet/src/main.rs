@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
             )));
         }
     };
-    match runtime.block_on(cmd::run(cli.command, cli.log.clone())) {
+    match runtime.block_on(cmd::run(cli.command, cli.log)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(failure) => exit::report(&failure),
     }

@@ -115,7 +115,7 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
 /// Waits for the first child to exit.
 async fn futures_select_all<F, T>(futs: &mut [std::pin::Pin<Box<F>>]) -> (T, usize, ())
 where
-    F: std::future::Future<Output = T>,
+    F: Future<Output = T>,
 {
     std::future::poll_fn(|cx| {
         for (i, f) in futs.iter_mut().enumerate() {

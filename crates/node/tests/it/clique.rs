@@ -53,7 +53,7 @@ fn accepts_three_signers_rotating_in_turn_across_checkpoints() {
             CliqueSealer::new(chain.clone(), &d, k.sealing_key(), Proposals::default()).unwrap()
         })
         .collect();
-    let mut sorted = addrs.clone();
+    let mut sorted = addrs;
     sorted.sort();
     for n in 1..=10u64 {
         // The in-turn signer (index n mod 3 in the sorted list) seals with difficulty 2.
@@ -93,13 +93,8 @@ fn accepts_out_of_turn_block_with_difficulty_one() {
         .iter()
         .find(|k| k.sealing_key().address() == sorted[0])
         .unwrap();
-    let mut s = CliqueSealer::new(
-        chain.clone(),
-        dir.path(),
-        k.sealing_key(),
-        Proposals::default(),
-    )
-    .unwrap();
+    let mut s =
+        CliqueSealer::new(chain, dir.path(), k.sealing_key(), Proposals::default()).unwrap();
     let h = s.seal_now(GENESIS_TIME + 1).unwrap().unwrap();
     assert_eq!(h.difficulty, U256::from(1));
 }
@@ -118,7 +113,7 @@ fn rejects_block_sealed_by_an_outsider() {
         &genesis_json(&[outsider.sealing_key().address()], 1),
     );
     let mut s = CliqueSealer::new(
-        other.clone(),
+        other,
         other_dir.path(),
         outsider.sealing_key(),
         Proposals::default(),
@@ -126,7 +121,7 @@ fn rejects_block_sealed_by_an_outsider() {
     .unwrap();
     let forged = s.seal_now(GENESIS_TIME + 1).unwrap().unwrap();
     // … which differs in its parent; give it ours and re-seal so only the signer is wrong.
-    let mut h = forged.clone();
+    let mut h = forged;
     h.parent_hash = chain.head().hash;
     let forged = cachet_seal::clique::sign_header(&h, &outsider.sealing_key()).unwrap();
     let err = chain.import(&forged.encode(), &EMPTY_BODY_RLP).unwrap_err();
@@ -144,13 +139,8 @@ fn rejects_tampered_block_and_nonempty_body() {
     let genesis = genesis_json(&[k.sealing_key().address()], 1);
     let src_dir = tempfile::tempdir().unwrap();
     let src = open_chain(src_dir.path(), &genesis);
-    let mut s = CliqueSealer::new(
-        src.clone(),
-        src_dir.path(),
-        k.sealing_key(),
-        Proposals::default(),
-    )
-    .unwrap();
+    let mut s =
+        CliqueSealer::new(src, src_dir.path(), k.sealing_key(), Proposals::default()).unwrap();
     let h = s.seal_now(GENESIS_TIME + 1).unwrap().unwrap();
     let chain = open_chain(dir.path(), &genesis);
     // Tampered gas limit: the seal no longer recovers to the signer.
@@ -170,7 +160,7 @@ fn rejects_tampered_block_and_nonempty_body() {
         Imported::Known
     );
     // A different extraData vanity changes the hash and breaks the seal.
-    let mut vanity = h.clone();
+    let mut vanity = h;
     let mut e = vanity.extra_data.to_vec();
     e[0] = 1;
     vanity.extra_data = Bytes::from(e);
@@ -200,13 +190,8 @@ fn round_trips_head_and_snapshot_across_restart() {
     assert_eq!(chain.head(), head);
     assert_eq!(chain.signers(), vec![k.sealing_key().address()]);
     // The journal refuses nothing for the next height: sealing continues.
-    let mut s = CliqueSealer::new(
-        chain.clone(),
-        dir.path(),
-        k.sealing_key(),
-        Proposals::default(),
-    )
-    .unwrap();
+    let mut s =
+        CliqueSealer::new(chain, dir.path(), k.sealing_key(), Proposals::default()).unwrap();
     assert_eq!(s.seal_now(GENESIS_TIME + 7).unwrap().unwrap().number, 7);
 }
 
