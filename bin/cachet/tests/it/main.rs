@@ -3,4 +3,5 @@
 mod cli_docs;
 mod genesis;
 mod keys;
+mod node;
 mod p2p;
