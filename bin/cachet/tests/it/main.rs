@@ -1,6 +1,7 @@
 //! CLI tests: run the built `cachet` and check exit codes and messages for each error class.
 
 mod cli_docs;
+mod ethereumjs;
 mod genesis;
 mod keys;
 mod node;

@@ -13,7 +13,7 @@ use cachet_seal::{Engine, Header, JournalKey, SealJournal, clique};
 use rand::Rng as _;
 use serde_json::{Value, json};
 
-fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
+pub(crate) fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
     let body = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -29,7 +29,7 @@ fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
     Some(v["result"].clone())
 }
 
-fn number(port: u16) -> u64 {
+pub(crate) fn number(port: u16) -> u64 {
     rpc(port, "eth_blockNumber", json!([]))
         .and_then(|v| v.as_str().map(str::to_owned))
         .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
@@ -43,7 +43,7 @@ fn raw_header(port: u16, n: u64) -> Header {
 }
 
 /// A base port unlikely to collide with parallel tests (ports base..base+5 are used).
-fn base_port(salt: u16) -> u16 {
+pub(crate) fn base_port(salt: u16) -> u16 {
     20_000
         + ((std::process::id() as u16)
             .wrapping_mul(13)
@@ -51,7 +51,7 @@ fn base_port(salt: u16) -> u16 {
             % 20_000)
 }
 
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
         if f() {
@@ -62,7 +62,7 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
-fn devnet(dir: &Path, nodes: usize, p2p: u16, http: u16) -> Child {
+pub(crate) fn devnet(dir: &Path, nodes: usize, p2p: u16, http: u16) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cachet"))
         .args(["devnet", "--period", "1", "--nodes", &nodes.to_string()])
         .arg("--dir")
@@ -82,7 +82,7 @@ fn devnet(dir: &Path, nodes: usize, p2p: u16, http: u16) -> Child {
     child
 }
 
-fn interrupt(child: &mut Child) {
+pub(crate) fn interrupt(child: &mut Child) {
     let _ = Command::new("kill")
         .arg("-INT")
         .arg(child.id().to_string())
