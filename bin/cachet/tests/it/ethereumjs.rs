@@ -106,3 +106,120 @@ fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
     );
     assert!(mismatches.is_empty(), "hash mismatches: {mismatches:?}");
 }
+
+#[test]
+#[ignore = "needs ethereumjs: run scripts/test"]
+fn accepts_chain_sealed_by_ethereumjs_and_verifies_it() {
+    use rand::Rng as _;
+    let ejs = ethereumjs();
+    let dir = tempfile::tempdir().unwrap();
+    let secret: [u8; 32] = rand::thread_rng().r#gen();
+    let keys =
+        cachet_keyprovider::UnlockedKeys::from_secrets_for_tests(secret, None, [7; 32], [9; 32])
+            .unwrap();
+    let signer = keys.node_key().signer().address();
+    std::fs::write(dir.path().join("signer.key"), hex::encode(secret)).unwrap();
+    let genesis = json!({
+        "config": {"chainId": 1337, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0,
+            "eip158Block": 0, "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
+            "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
+            "clique": {"period": 1, "epoch": 30000}},
+        "nonce": "0x0",
+        "timestamp": format!("{:#x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()),
+        "extraData": format!("0x{}{}{}", "00".repeat(32), hex::encode(signer), "00".repeat(65)),
+        "gasLimit": "0x1c9c380", "difficulty": "0x1",
+        "mixHash": "0x0000000000000000000000000000000000000000000000000000000000000000",
+        "coinbase": "0x0000000000000000000000000000000000000000", "alloc": {}
+    });
+    let gpath = dir.path().join("genesis.json");
+    std::fs::write(&gpath, genesis.to_string()).unwrap();
+    let (p2p, http) = (base_port(4), base_port(4) + 10);
+    let (ejs_p2p, ejs_http) = (base_port(4) + 20, base_port(4) + 21);
+    let log = std::fs::File::create(dir.path().join("ethereumjs.log")).unwrap();
+    let mut client = Command::new(&ejs)
+        .arg("--gethGenesis")
+        .arg(&gpath)
+        .arg("--dataDir")
+        .arg(dir.path().join("ejs"))
+        .args(["--port", &ejs_p2p.to_string(), "--extIP", "127.0.0.1"])
+        .args([
+            "--discDns",
+            "false",
+            "--discV4",
+            "false",
+            "--mine",
+            "--isSingleNode",
+        ])
+        .arg("--unlock")
+        .arg(dir.path().join("signer.key"))
+        .args([
+            "--rpc",
+            "--rpcPort",
+            &ejs_http.to_string(),
+            "--rpcAddr",
+            "127.0.0.1",
+        ])
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn ethereumjs");
+    let sealing = wait_until(Duration::from_secs(90), || number(ejs_http) >= 20);
+    // A Cachet node (not a signer) with its own bundle follows it.
+    let exe = env!("CARGO_BIN_EXE_cachet");
+    let mk = dir.path().join("master.key");
+    let datadir = dir.path().join("cachet");
+    let ok = |c: &mut Command| c.stdout(Stdio::null()).status().unwrap().success();
+    assert!(ok(Command::new(exe)
+        .arg("master-key")
+        .arg("new")
+        .arg(format!("local:{}", mk.display()))));
+    assert!(ok(Command::new(exe)
+        .arg("init")
+        .arg("--datadir")
+        .arg(&datadir)
+        .arg("--master-key")
+        .arg(format!("local:{}", mk.display()))));
+    let ejs_id = rpc(ejs_http, "admin_nodeInfo", json!([]))
+        .and_then(|v| v["enode"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let id = ejs_id
+        .trim_start_matches("enode://")
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut node = Command::new(exe)
+        .arg("node")
+        .arg("--datadir")
+        .arg(&datadir)
+        .arg("--genesis")
+        .arg(&gpath)
+        .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .arg("--bootnodes")
+        .arg(format!("enode://{id}@127.0.0.1:{ejs_p2p}"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let synced = wait_until(Duration::from_secs(90), || number(http) >= 20);
+    let mut mismatches = Vec::new();
+    if synced {
+        for n in 1..=20u64 {
+            let q = json!([format!("{n:#x}"), false]);
+            let a = rpc(http, "eth_getBlockByNumber", q.clone()).unwrap()["hash"].clone();
+            let b = rpc(ejs_http, "eth_getBlockByNumber", q).unwrap()["hash"].clone();
+            if a != b {
+                mismatches.push((n, a, b));
+            }
+        }
+    }
+    let signers = rpc(http, "clique_getSigners", json!(["latest"]));
+    let (ours, theirs) = (number(http), number(ejs_http));
+    let _ = node.kill();
+    let _ = node.wait();
+    let _ = client.kill();
+    let _ = client.wait();
+    assert!(sealing, "ethereumjs sealed only {theirs} blocks");
+    assert!(synced, "cachet reached {ours}, ethereumjs {theirs}");
+    assert!(mismatches.is_empty(), "hash mismatches: {mismatches:?}");
+    assert_eq!(signers, Some(json!([signer])));
+}
