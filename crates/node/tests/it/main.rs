@@ -3,4 +3,5 @@
 mod clique;
 mod crash;
 mod rpc;
+mod run;
 mod store;
