@@ -2,7 +2,8 @@
 //! chain sealed by a Cachet node, validating every seal with its own clique consensus, and its
 //! JSON-RPC returns the same block hashes as ours.
 //!
-//! The client binary is `tests/peers/node_modules/.bin/ethereumjs`, or `$CACHET_ETHEREUMJS`.
+//! The client binary is `tests/peers/ethereumjs-client/node_modules/.bin/ethereumjs` (its own npm
+//! tree: next to `@ethereumjs/util` 10.1.3 its statemanager fails to load), or `$CACHET_ETHEREUMJS`.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -14,12 +15,12 @@ use super::node::{base_port, devnet, interrupt, number, rpc, wait_until};
 
 fn ethereumjs() -> PathBuf {
     let bin = std::env::var_os("CACHET_ETHEREUMJS").map_or_else(
-        || cachet_testkit::node_peers_dir().join("node_modules/.bin/ethereumjs"),
+        || cachet_testkit::node_peers_dir().join("ethereumjs-client/node_modules/.bin/ethereumjs"),
         PathBuf::from,
     );
     assert!(
         bin.exists(),
-        "{} missing: run scripts/install-test-peers (npm @ethereumjs/client@0.10.5)",
+        "{} missing: run scripts/install-test-peers (npm ci in tests/peers/ethereumjs-client)",
         bin.display()
     );
     bin
