@@ -21,6 +21,19 @@ pub(crate) enum Command {
     /// Create or manage master keys.
     #[command(subcommand)]
     MasterKey(cmd::master_key::MasterKeyCommand),
+    /// Create a node's key bundle (generate or import its keys) under a master key.
+    Init(cmd::keys::InitArgs),
+    /// Print a node's public identities from its bundle header (no master-key call).
+    Inspect(cmd::keys::InspectArgs),
+    /// Decrypt a node's bundle to check it (one master-key call).
+    Unlock(cmd::keys::UnlockArgs),
+    /// Move a bundle to another master key; the node's keys and identity do not change.
+    Rotate(cmd::keys::RotateArgs),
+    /// Erase a node's key bundle.
+    Destroy(cmd::keys::DestroyArgs),
+    /// Audit log commands.
+    #[command(subcommand)]
+    Audit(cmd::keys::AuditCommand),
     /// Recover, verify and produce block seals (clique, ibft, ibft2, qbft, raft).
     #[command(subcommand)]
     Seal(cmd::seal::SealCommand),

@@ -32,7 +32,10 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn usage(message: impl Into<String>) -> Self {
@@ -53,6 +56,22 @@ impl From<cachet_kms::Error> for Failure {
             ErrorClass::Permissions => Code::Permissions,
             ErrorClass::Usage => Code::Usage,
             ErrorClass::Local => Code::Failure,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<cachet_keyprovider::Error> for Failure {
+    fn from(e: cachet_keyprovider::Error) -> Self {
+        use cachet_keyprovider::ErrorClass as C;
+        let code = match e.class() {
+            C::Denied => Code::Denied,
+            C::Unreachable => Code::Unreachable,
+            C::Corrupt => Code::Corrupt,
+            C::Permissions => Code::Permissions,
+            C::DatadirState => Code::DatadirState,
+            C::Usage => Code::Usage,
+            _ => Code::Failure,
         };
         Self::new(code, e.to_string())
     }

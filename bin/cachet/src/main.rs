@@ -12,7 +12,11 @@ fn main() -> std::process::ExitCode {
     cmd::init_tracing(cli.log.as_deref());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
-        Err(e) => return exit::report(&exit::Failure::internal(format!("starting the runtime: {e}"))),
+        Err(e) => {
+            return exit::report(&exit::Failure::internal(format!(
+                "starting the runtime: {e}"
+            )));
+        }
     };
     match runtime.block_on(cmd::run(cli.command)) {
         Ok(()) => std::process::ExitCode::SUCCESS,

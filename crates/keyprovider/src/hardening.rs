@@ -25,13 +25,22 @@ impl HardeningReport {
 pub fn harden_process() -> HardeningReport {
     let not_dumpable =
         set_dumpable_behavior(DumpableBehavior::NotDumpable).map_err(|e| e.to_string());
-    let no_core_dumps = setrlimit(Resource::Core, Rlimit { current: Some(0), maximum: Some(0) })
-        .map_err(|e| e.to_string());
+    let no_core_dumps = setrlimit(
+        Resource::Core,
+        Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    )
+    .map_err(|e| e.to_string());
     if let Err(e) = &not_dumpable {
         tracing::warn!(target: "cachet::keyprovider", error = %e, "could not mark the process non-dumpable");
     }
     if let Err(e) = &no_core_dumps {
         tracing::warn!(target: "cachet::keyprovider", error = %e, "could not disable core dumps");
     }
-    HardeningReport { not_dumpable, no_core_dumps }
+    HardeningReport {
+        not_dumpable,
+        no_core_dumps,
+    }
 }

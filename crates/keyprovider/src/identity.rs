@@ -50,7 +50,11 @@ pub struct PublicIdentities {
 impl PublicIdentities {
     /// `enode://<id>@host:tcp[?discport=udp]`, with `discport` only when it differs.
     pub fn enode_url(&self, host: &str, tcp: u16, udp: u16) -> String {
-        let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
         if tcp == udp {
             format!("enode://{}@{host}:{tcp}", self.enode_id)
         } else {
@@ -87,7 +91,11 @@ mod lowercase_address {
         let text = String::deserialize(d)?;
         let hex_part = text
             .strip_prefix("0x")
-            .filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+            .filter(|h| {
+                h.len() == 40
+                    && h.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
             .ok_or_else(|| serde::de::Error::custom("expected 0x and 40 lowercase hex digits"))?;
         let bytes = hex::decode(hex_part).map_err(serde::de::Error::custom)?;
         Ok(Address::from_slice(&bytes))

@@ -28,6 +28,7 @@ pub enum KeyRole {
 }
 
 impl KeyRole {
+    #[cfg(any(test, feature = "test-utils"))]
     const fn name(self) -> &'static str {
         match self {
             Self::Node => "node key",
@@ -116,7 +117,10 @@ impl Vault {
                 None
             }
         };
-        Self { secrets, _mlock: mlock }
+        Self {
+            secrets,
+            _mlock: mlock,
+        }
     }
 }
 
@@ -134,7 +138,10 @@ impl Shared {
     fn with_secrets<R>(&self, f: impl FnOnce(&KeySecrets) -> R) -> Result<R> {
         // A poisoned lock means a panic while signing; the secrets are still intact.
         let guard = self.vault.read().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().map(|vault| f(&vault.secrets)).ok_or(Error::KeysWiped)
+        guard
+            .as_ref()
+            .map(|vault| f(&vault.secrets))
+            .ok_or(Error::KeysWiped)
     }
 }
 
@@ -159,7 +166,9 @@ impl UnlockedKeys {
             identities,
             vault: RwLock::new(Some(vault)),
         };
-        Self { shared: Arc::new(shared) }
+        Self {
+            shared: Arc::new(shared),
+        }
     }
 
     /// Builds a key set from raw throwaway keys, with no master key or bundle involved.
@@ -177,8 +186,10 @@ impl UnlockedKeys {
         ptm: [u8; 32],
     ) -> Result<Self> {
         let secp = |role: KeyRole, bytes: [u8; 32]| {
-            SecretKey::from_byte_array(&bytes)
-                .map_err(|_| Error::InvalidKey { role: role.name(), curve: "secp256k1" })
+            SecretKey::from_byte_array(&bytes).map_err(|_| Error::InvalidKey {
+                role: role.name(),
+                curve: "secp256k1",
+            })
         };
         Ok(Self::from_secrets(Box::new(KeySecrets {
             node: secp(KeyRole::Node, node)?,
@@ -192,10 +203,6 @@ impl UnlockedKeys {
     #[cfg(any(test, feature = "test-utils"))]
     pub fn generate_for_tests(mode: SealingKeyMode) -> Self {
         Self::from_secrets(Box::new(KeySecrets::generate(mode)))
-    }
-
-    pub(crate) fn with_secrets<R>(&self, f: impl FnOnce(&KeySecrets) -> R) -> Result<R> {
-        self.shared.with_secrets(f)
     }
 
     /// The public identities of this key set.
@@ -225,7 +232,9 @@ impl UnlockedKeys {
 
     /// The private-transaction-manager keypair.
     pub fn ptm_key(&self) -> PtmKey {
-        PtmKey { shared: self.shared.clone() }
+        PtmKey {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Erases every secret now, for all handles. Later signing fails with [`Error::KeysWiped`].
@@ -236,7 +245,11 @@ impl UnlockedKeys {
 
     /// True after [`Self::wipe`].
     pub fn is_wiped(&self) -> bool {
-        self.shared.vault.read().unwrap_or_else(|p| p.into_inner()).is_none()
+        self.shared
+            .vault
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
     }
 
     fn signing_key(&self, role: KeyRole) -> SigningKey {
@@ -286,9 +299,9 @@ impl SigningKey {
     /// [`Error::KeysWiped`] after the key set was wiped.
     pub fn sign_digest(&self, digest: &[u8; 32]) -> Result<[u8; 65]> {
         let message = Message::from_digest(*digest);
-        let sig = self.shared.with_secrets(|s| {
-            SECP256K1.sign_ecdsa_recoverable(&message, s.secp(self.role))
-        })?;
+        let sig = self
+            .shared
+            .with_secrets(|s| SECP256K1.sign_ecdsa_recoverable(&message, s.secp(self.role)))?;
         let (recovery_id, rs) = sig.serialize_compact();
         let mut out = [0u8; 65];
         out[..64].copy_from_slice(&rs);
@@ -323,7 +336,9 @@ impl fmt::Debug for SigningKey {
 
 impl alloy_signer::SignerSync for SigningKey {
     fn sign_hash_sync(&self, hash: &B256) -> alloy_signer::Result<Signature> {
-        let sig = self.sign_digest(&hash.0).map_err(|e| alloy_signer::Error::other(e))?;
+        let sig = self
+            .sign_digest(&hash.0)
+            .map_err(alloy_signer::Error::other)?;
         Ok(Signature::from_bytes_and_parity(&sig[..64], sig[64] == 1))
     }
 
@@ -397,7 +412,9 @@ impl NodeKey {
     /// The bytes leave Cachet's locked memory. Hand them straight to the library and let the
     /// returned buffer drop (it zeroizes).
     pub fn secret_bytes(&self) -> Result<Zeroizing<[u8; 32]>> {
-        self.0.shared.with_secrets(|s| Zeroizing::new(s.node.secret_bytes()))
+        self.0
+            .shared
+            .with_secrets(|s| Zeroizing::new(s.node.secret_bytes()))
     }
 }
 
@@ -442,7 +459,9 @@ impl PtmKey {
 
 impl fmt::Debug for PtmKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PtmKey").field("public_key", &self.shared.identities.ptm_public_key).finish()
+        f.debug_struct("PtmKey")
+            .field("public_key", &self.shared.identities.ptm_public_key)
+            .finish()
     }
 }
 
@@ -469,8 +488,14 @@ mod tests {
     fn derives_the_7nodes_identity() {
         let keys = keys();
         assert_eq!(keys.identities().enode_id, NODE1_ENODE);
-        assert_eq!(keys.identities().node_address.to_string().to_lowercase(), NODE1_ADDRESS);
-        assert_eq!(keys.identities().sealer_address, keys.identities().node_address);
+        assert_eq!(
+            keys.identities().node_address.to_string().to_lowercase(),
+            NODE1_ADDRESS
+        );
+        assert_eq!(
+            keys.identities().sealer_address,
+            keys.identities().node_address
+        );
         assert_eq!(hex::encode(keys.node_key().enode_id()), NODE1_ENODE);
     }
 
@@ -478,8 +503,13 @@ mod tests {
     fn signatures_recover_to_the_address_and_are_low_s() {
         let keys = keys();
         let digest = [0x42u8; 32];
-        let sig = keys.wallet_key().sign_hash_sync(&B256::from(digest)).unwrap();
-        let recovered = sig.recover_address_from_prehash(&B256::from(digest)).unwrap();
+        let sig = keys
+            .wallet_key()
+            .sign_hash_sync(&B256::from(digest))
+            .unwrap();
+        let recovered = sig
+            .recover_address_from_prehash(&B256::from(digest))
+            .unwrap();
         assert_eq!(recovered, keys.wallet_key().address());
         let raw = keys.wallet_key().sign_digest(&digest).unwrap();
         assert!(raw[64] <= 1);
@@ -491,7 +521,10 @@ mod tests {
     fn ecdh_agrees_with_the_peer() {
         let a = keys().node_key();
         let b = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate).node_key();
-        assert_eq!(*a.ecdh_x(&b.public_key()).unwrap(), *b.ecdh_x(&a.public_key()).unwrap());
+        assert_eq!(
+            *a.ecdh_x(&b.public_key()).unwrap(),
+            *b.ecdh_x(&a.public_key()).unwrap()
+        );
     }
 
     #[test]
@@ -501,15 +534,26 @@ mod tests {
         let ptm = keys.ptm_key();
         keys.wipe();
         assert!(matches!(node.sign_digest(&[1; 32]), Err(Error::KeysWiped)));
-        assert!(matches!(node.ecdh_x(&node.public_key()), Err(Error::KeysWiped)));
-        assert!(matches!(ptm.diffie_hellman(&[1; 32]), Err(Error::KeysWiped)));
+        assert!(matches!(
+            node.ecdh_x(&node.public_key()),
+            Err(Error::KeysWiped)
+        ));
+        assert!(matches!(
+            ptm.diffie_hellman(&[1; 32]),
+            Err(Error::KeysWiped)
+        ));
         assert!(keys.is_wiped());
     }
 
     #[test]
     fn debug_output_holds_no_secret() {
         let keys = keys();
-        let shown = format!("{keys:?} {:?} {:?} {:?}", keys.node_key(), keys.wallet_key(), keys.ptm_key());
+        let shown = format!(
+            "{keys:?} {:?} {:?} {:?}",
+            keys.node_key(),
+            keys.wallet_key(),
+            keys.ptm_key()
+        );
         assert!(!shown.contains(NODE1));
         assert!(!shown.contains(&hex::encode([7u8; 32])));
     }

@@ -4,12 +4,15 @@
 //! node key again, Besu/Quorum style), a **wallet** account and the private-transaction-manager
 //! (**PTM**) X25519 keypair. On disk they exist only inside `<datadir>/keys.cachet`, sealed with
 //! AES-256-GCM under one data key that a [`cachet_kms::MasterKey`] wraps. Unlocking is exactly
-//! one master-key call.
+//! one master-key call ([`unlock`]).
 //!
 //! Once unlocked, keys live in [`UnlockedKeys`] (locked memory, zeroized on drop or on
 //! [`UnlockedKeys::wipe`]) and are used through handles: [`SigningKey`] implements alloy's
 //! `Signer`/`SignerSync`, [`NodeKey`] adds [`Ecdh`] for RLPx. No handle gives out key bytes
 //! except through methods named `secret_*`.
+//!
+//! Every init, unlock, import, rotate and destroy is recorded in the hash-chained
+//! [`AuditLog`].
 //!
 //! ## Feature flags
 //! - `test-utils`: [`UnlockedKeys::from_secrets_for_tests`] for other crates' tests.
@@ -17,12 +20,24 @@
 //! Format: `docs/key-bundle.md`.
 #![forbid(unsafe_code)]
 
+mod audit;
+mod bundle;
+mod datadir;
 mod error;
 mod hardening;
 mod identity;
+pub mod import;
 mod keys;
+mod provider;
+mod sealed;
 
-pub use error::{Error, Result};
+pub use audit::{AuditCall, AuditEvent, AuditLog, AuditReport};
+pub use bundle::{Bundle, BundleHeader, MasterKeySection, fuzzing};
+pub use error::{Error, ErrorClass, Result};
 pub use hardening::{HardeningReport, harden_process};
 pub use identity::{PublicIdentities, SealingKeyMode, address_of, enode_id_hex};
 pub use keys::{Ecdh, KeyRole, NodeKey, PtmKey, SigningKey, UnlockedKeys};
+pub use provider::{
+    CONTEXT_CHAIN, CONTEXT_NODE, CONTEXT_PURPOSE, InitOptions, Initialised, LoadedBundle,
+    UnlockTiming, Unlocked, context_for, destroy, init, rotate, unlock,
+};

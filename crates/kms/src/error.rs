@@ -15,7 +15,9 @@ pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum Error {
     /// The master key refused this principal (AWS `AccessDenied`, HTTP 401/403).
-    #[error("{operation} denied for master key {key}: the node's principal may no longer be allowed kms:{operation} on it; check the IAM policy, key policy and grants")]
+    #[error(
+        "{operation} denied for master key {key}: the node's principal may no longer be allowed kms:{operation} on it; check the IAM policy, key policy and grants"
+    )]
     AccessDenied {
         /// The key reference or ARN.
         key: String,
@@ -26,7 +28,9 @@ pub enum Error {
         source: Option<BoxedSource>,
     },
     /// The master key is disabled.
-    #[error("master key {key} is disabled: enable it (aws kms enable-key) or rotate the bundle to another key")]
+    #[error(
+        "master key {key} is disabled: enable it (aws kms enable-key) or rotate the bundle to another key"
+    )]
     KeyDisabled {
         /// The key reference or ARN.
         key: String,
@@ -35,7 +39,9 @@ pub enum Error {
         source: Option<BoxedSource>,
     },
     /// The master key is pending deletion or otherwise unusable (AWS `KMSInvalidState`).
-    #[error("master key {key} is not usable in its current state (pending deletion or import): cancel the deletion (aws kms cancel-key-deletion) and enable it")]
+    #[error(
+        "master key {key} is not usable in its current state (pending deletion or import): cancel the deletion (aws kms cancel-key-deletion) and enable it"
+    )]
     KeyPendingDeletion {
         /// The key reference or ARN.
         key: String,
@@ -53,13 +59,17 @@ pub enum Error {
         source: Option<BoxedSource>,
     },
     /// The data key was wrapped by a different master key.
-    #[error("the data key was not wrapped by master key {key}: this bundle belongs to another master key; pass the right one")]
+    #[error(
+        "the data key was not wrapped by master key {key}: this bundle belongs to another master key; pass the right one"
+    )]
     WrongMasterKey {
         /// The key reference or ARN.
         key: String,
     },
     /// The wrapped data key is damaged or bound to another encryption context.
-    #[error("master key {key} could not decrypt the wrapped data key: the bundle is corrupt or its encryption context (node, chain) was changed")]
+    #[error(
+        "master key {key} could not decrypt the wrapped data key: the bundle is corrupt or its encryption context (node, chain) was changed"
+    )]
     InvalidCiphertext {
         /// The key reference or ARN.
         key: String,
@@ -79,7 +89,9 @@ pub enum Error {
         source: Option<BoxedSource>,
     },
     /// The backend could not be reached or failed on its side (5xx, timeout, connection).
-    #[error("{operation} on master key {key} failed in transit: check network access to the KMS endpoint")]
+    #[error(
+        "{operation} on master key {key} failed in transit: check network access to the KMS endpoint"
+    )]
     Unavailable {
         /// The key reference or ARN.
         key: String,
@@ -90,7 +102,9 @@ pub enum Error {
         source: Option<BoxedSource>,
     },
     /// Transient failures did not clear before the deadline.
-    #[error("{operation} on master key {key} did not succeed within {seconds} s ({attempts} attempts): KMS is unreachable; check the endpoint, network and --kms-timeout")]
+    #[error(
+        "{operation} on master key {key} did not succeed within {seconds} s ({attempts} attempts): KMS is unreachable; check the endpoint, network and --kms-timeout"
+    )]
     DeadlineExceeded {
         /// The key reference or ARN.
         key: String,
@@ -105,7 +119,9 @@ pub enum Error {
         source: Option<BoxedSource>,
     },
     /// A local master-key file is readable by group or others.
-    #[error("master key file {path} has mode {mode:o}, readable by group or others: run chmod 600 on it")]
+    #[error(
+        "master key file {path} has mode {mode:o}, readable by group or others: run chmod 600 on it"
+    )]
     InsecurePermissions {
         /// The file.
         path: PathBuf,
@@ -121,7 +137,9 @@ pub enum Error {
         reason: &'static str,
     },
     /// `master-key new` refuses to replace an existing file.
-    #[error("master key file {path} already exists: refusing to overwrite it (a lost master key makes every bundle under it undecryptable)")]
+    #[error(
+        "master key file {path} already exists: refusing to overwrite it (a lost master key makes every bundle under it undecryptable)"
+    )]
     AlreadyExists {
         /// The file.
         path: PathBuf,
@@ -135,7 +153,9 @@ pub enum Error {
         reason: String,
     },
     /// The backend named in a reference is not compiled in.
-    #[error("master key backend {backend} is not built into this cachet (enable the `{backend}` feature)")]
+    #[error(
+        "master key backend {backend} is not built into this cachet (enable the `{backend}` feature)"
+    )]
     BackendUnavailable {
         /// The backend name.
         backend: &'static str,

@@ -55,12 +55,18 @@ impl LocalMasterKey {
 
         let tmp = dir.join(format!(
             ".{}.tmp-{}",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("master.key"),
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("master.key"),
             std::process::id()
         ));
         let io = |action: &'static str, path: &Path| {
             let path = path.to_path_buf();
-            move |source| Error::Io { action, path, source }
+            move |source| Error::Io {
+                action,
+                path,
+                source,
+            }
         };
         let mut file = OpenOptions::new()
             .write(true)
@@ -81,7 +87,9 @@ impl LocalMasterKey {
         });
         let _ = fs::remove_file(&tmp);
         linked?;
-        File::open(&dir).and_then(|d| d.sync_all()).map_err(io("fsync", &dir))?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("fsync", &dir))?;
         Ok(Self::from_parts(path, key))
     }
 
@@ -100,22 +108,38 @@ impl LocalMasterKey {
                     source: Some(Box::new(e)),
                 });
             }
-            Err(source) => return Err(Error::Io { action: "stat", path, source }),
+            Err(source) => {
+                return Err(Error::Io {
+                    action: "stat",
+                    path,
+                    source,
+                });
+            }
         };
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(Error::InsecurePermissions { path, mode });
         }
         if !meta.is_file() {
-            return Err(Error::BadKeyFile { path, reason: "not a regular file" });
+            return Err(Error::BadKeyFile {
+                path,
+                reason: "not a regular file",
+            });
         }
         if meta.len() != 32 {
-            return Err(Error::BadKeyFile { path, reason: "expected exactly 32 bytes" });
+            return Err(Error::BadKeyFile {
+                path,
+                reason: "expected exactly 32 bytes",
+            });
         }
         let mut key = Zeroizing::new([0u8; 32]);
         File::open(&path)
             .and_then(|mut f| f.read_exact(key.as_mut()))
-            .map_err(|source| Error::Io { action: "read", path: path.clone(), source })?;
+            .map_err(|source| Error::Io {
+                action: "read",
+                path: path.clone(),
+                source,
+            })?;
         Ok(Self::from_parts(path, key))
     }
 
@@ -125,10 +149,17 @@ impl LocalMasterKey {
     }
 
     fn from_parts(path: PathBuf, key: Zeroizing<[u8; 32]>) -> Self {
-        let digest = Sha256::new().chain_update(FINGERPRINT_LABEL).chain_update(key.as_ref()).finalize();
+        let digest = Sha256::new()
+            .chain_update(FINGERPRINT_LABEL)
+            .chain_update(key.as_ref())
+            .finalize();
         let mut fingerprint = [0u8; 8];
         fingerprint.copy_from_slice(&digest[..8]);
-        Self { path, key, fingerprint }
+        Self {
+            path,
+            key,
+            fingerprint,
+        }
     }
 
     fn key_id(&self) -> String {
@@ -159,7 +190,13 @@ impl LocalMasterKey {
         let aad = [AAD_LABEL, &context.canonical_bytes()].concat();
         let sealed = self
             .cipher()
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.expose_secret(), aad: &aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.expose_secret(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| Error::Internal("AES-GCM encryption of a 32-byte key failed"))?;
         let mut out = Vec::with_capacity(WRAPPED_LEN);
         out.extend_from_slice(MAGIC);
@@ -170,20 +207,31 @@ impl LocalMasterKey {
     }
 
     fn unwrap(&self, wrapped: &WrappedDataKey, context: &EncryptionContext) -> Result<DataKey> {
-        let invalid = || Error::InvalidCiphertext { key: self.display_ref(), source: None };
+        let invalid = || Error::InvalidCiphertext {
+            key: self.display_ref(),
+            source: None,
+        };
         let bytes = wrapped.as_bytes();
         if bytes.len() != WRAPPED_LEN || !bytes.starts_with(MAGIC) {
             return Err(invalid());
         }
         let (fingerprint, rest) = bytes[4..].split_at(8);
         if fingerprint != self.fingerprint {
-            return Err(Error::WrongMasterKey { key: self.display_ref() });
+            return Err(Error::WrongMasterKey {
+                key: self.display_ref(),
+            });
         }
         let (nonce, sealed) = rest.split_at(12);
         let aad = [AAD_LABEL, &context.canonical_bytes()].concat();
         let plain = Zeroizing::new(
             self.cipher()
-                .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: &aad })
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: sealed,
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| invalid())?,
         );
         let mut key = Zeroizing::new([0u8; 32]);
@@ -204,14 +252,21 @@ impl std::fmt::Debug for LocalMasterKey {
 #[async_trait]
 impl MasterKey for LocalMasterKey {
     fn reference(&self) -> MasterKeyRef {
-        MasterKeyRef { given: self.display_ref(), key_id: self.key_id() }
+        MasterKeyRef {
+            given: self.display_ref(),
+            key_id: self.key_id(),
+        }
     }
 
     async fn generate_data_key(&self, context: &EncryptionContext) -> Result<GeneratedDataKey> {
         let started = Instant::now();
         let plaintext = DataKey::generate();
         let wrapped = self.wrap(&plaintext, context)?;
-        Ok(GeneratedDataKey { plaintext, wrapped, call: self.record("GenerateDataKey", started) })
+        Ok(GeneratedDataKey {
+            plaintext,
+            wrapped,
+            call: self.record("GenerateDataKey", started),
+        })
     }
 
     async fn decrypt_data_key(
@@ -221,7 +276,10 @@ impl MasterKey for LocalMasterKey {
     ) -> Result<Unwrapped> {
         let started = Instant::now();
         let plaintext = self.unwrap(wrapped, context)?;
-        Ok(Unwrapped { plaintext, call: self.record("Decrypt", started) })
+        Ok(Unwrapped {
+            plaintext,
+            call: self.record("Decrypt", started),
+        })
     }
 
     async fn wrap_data_key(
@@ -248,7 +306,9 @@ mod tests {
     use super::*;
 
     fn ctx(node: &str) -> EncryptionContext {
-        EncryptionContext::new().with("cachet:purpose", "key-bundle").with("cachet:node", node)
+        EncryptionContext::new()
+            .with("cachet:purpose", "key-bundle")
+            .with("cachet:node", node)
     }
 
     #[tokio::test]
@@ -256,8 +316,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mk = LocalMasterKey::create(&dir.path().join("mk")).unwrap();
         let generated = mk.generate_data_key(&ctx("a")).await.unwrap();
-        let back = mk.decrypt_data_key(&generated.wrapped, &ctx("a")).await.unwrap();
-        assert_eq!(back.plaintext.expose_secret(), generated.plaintext.expose_secret());
+        let back = mk
+            .decrypt_data_key(&generated.wrapped, &ctx("a"))
+            .await
+            .unwrap();
+        assert_eq!(
+            back.plaintext.expose_secret(),
+            generated.plaintext.expose_secret()
+        );
         assert_eq!(generated.wrapped.as_bytes().len(), WRAPPED_LEN);
     }
 
@@ -266,8 +332,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mk = LocalMasterKey::create(&dir.path().join("mk")).unwrap();
         let generated = mk.generate_data_key(&ctx("a")).await.unwrap();
-        for other in [ctx("b"), ctx("a").with("extra", "1"), EncryptionContext::new()] {
-            let err = mk.decrypt_data_key(&generated.wrapped, &other).await.unwrap_err();
+        for other in [
+            ctx("b"),
+            ctx("a").with("extra", "1"),
+            EncryptionContext::new(),
+        ] {
+            let err = mk
+                .decrypt_data_key(&generated.wrapped, &other)
+                .await
+                .unwrap_err();
             assert!(matches!(err, Error::InvalidCiphertext { .. }), "{err}");
         }
     }
@@ -278,7 +351,10 @@ mod tests {
         let a = LocalMasterKey::create(&dir.path().join("a")).unwrap();
         let b = LocalMasterKey::create(&dir.path().join("b")).unwrap();
         let generated = a.generate_data_key(&ctx("a")).await.unwrap();
-        let err = b.decrypt_data_key(&generated.wrapped, &ctx("a")).await.unwrap_err();
+        let err = b
+            .decrypt_data_key(&generated.wrapped, &ctx("a"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::WrongMasterKey { .. }), "{err}");
     }
 
@@ -295,7 +371,10 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(err, Error::InvalidCiphertext { .. } | Error::WrongMasterKey { .. }),
+                matches!(
+                    err,
+                    Error::InvalidCiphertext { .. } | Error::WrongMasterKey { .. }
+                ),
                 "byte {i}: {err}"
             );
         }
@@ -307,9 +386,15 @@ mod tests {
         let path = dir.path().join("mk");
         LocalMasterKey::create(&path).unwrap();
         let before = fs::read(&path).unwrap();
-        assert!(matches!(LocalMasterKey::create(&path), Err(Error::AlreadyExists { .. })));
+        assert!(matches!(
+            LocalMasterKey::create(&path),
+            Err(Error::AlreadyExists { .. })
+        ));
         assert_eq!(fs::read(&path).unwrap(), before);
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // Nothing else left in the directory (no temp file).
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
@@ -327,7 +412,10 @@ mod tests {
         let short = dir.path().join("short");
         fs::write(&short, [0u8; 31]).unwrap();
         fs::set_permissions(&short, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(LocalMasterKey::open(&short), Err(Error::BadKeyFile { .. })));
+        assert!(matches!(
+            LocalMasterKey::open(&short),
+            Err(Error::BadKeyFile { .. })
+        ));
         assert!(matches!(
             LocalMasterKey::open(&dir.path().join("missing")),
             Err(Error::KeyNotFound { .. })

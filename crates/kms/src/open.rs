@@ -44,7 +44,9 @@ pub async fn open_recorded(
         MasterKeySpec::Local(path) => {
             let key = LocalMasterKey::open(&path)?;
             if key.reference().key_id != reference.key_id {
-                return Err(Error::WrongMasterKey { key: reference.given.clone() });
+                return Err(Error::WrongMasterKey {
+                    key: reference.given.clone(),
+                });
             }
             Ok(Box::new(key))
         }

@@ -29,7 +29,9 @@ impl MasterKeySpec {
         };
         if let Some(path) = given.strip_prefix("local:") {
             if path.is_empty() {
-                return Err(invalid("local: needs a file path, as in local:/etc/cachet/master.key"));
+                return Err(invalid(
+                    "local: needs a file path, as in local:/etc/cachet/master.key",
+                ));
             }
             return Ok(Self::Local(PathBuf::from(path)));
         }
@@ -65,8 +67,14 @@ mod tests {
             MasterKeySpec::parse("local:/k").unwrap(),
             MasterKeySpec::Local("/k".into())
         );
-        assert_eq!(MasterKeySpec::parse("aws-kms").unwrap(), MasterKeySpec::AwsKms(None));
-        assert_eq!(MasterKeySpec::parse("aws-kms:").unwrap(), MasterKeySpec::AwsKms(None));
+        assert_eq!(
+            MasterKeySpec::parse("aws-kms").unwrap(),
+            MasterKeySpec::AwsKms(None)
+        );
+        assert_eq!(
+            MasterKeySpec::parse("aws-kms:").unwrap(),
+            MasterKeySpec::AwsKms(None)
+        );
         assert_eq!(
             MasterKeySpec::parse("aws-kms:alias/x").unwrap(),
             MasterKeySpec::AwsKms(Some("alias/x".into()))
@@ -77,7 +85,10 @@ mod tests {
     fn rejects_unknown_scheme_and_empty_path() {
         for bad in ["", "local:", "file:/k", "/k", "pkcs11:x"] {
             let err = MasterKeySpec::parse(bad).unwrap_err();
-            assert!(matches!(err, Error::InvalidReference { .. }), "{bad}: {err}");
+            assert!(
+                matches!(err, Error::InvalidReference { .. }),
+                "{bad}: {err}"
+            );
         }
     }
 }

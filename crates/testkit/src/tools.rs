@@ -5,7 +5,10 @@ use std::process::{Command, Output};
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// The test venv's Python (`.venv-test/bin/python`, or `$CACHET_TEST_VENV/bin/python`).

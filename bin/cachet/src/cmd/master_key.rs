@@ -20,7 +20,7 @@ pub(crate) async fn run(command: MasterKeyCommand) -> Result<(), Failure> {
         MasterKeyCommand::New { reference } => match MasterKeySpec::parse(&reference)? {
             MasterKeySpec::Local(path) => {
                 let key = LocalMasterKey::create(&path)?;
-                println!("{}", key.reference().given);
+                super::emit(&key.reference().given);
                 Ok(())
             }
             MasterKeySpec::AwsKms(_) => Err(Failure::usage(

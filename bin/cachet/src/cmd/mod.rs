@@ -1,5 +1,6 @@
 //! One module per command group; each returns `Result<(), Failure>`.
 
+pub(crate) mod keys;
 pub(crate) mod master_key;
 pub(crate) mod seal;
 
@@ -12,8 +13,23 @@ use crate::exit::Failure;
 pub(crate) async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::MasterKey(c) => master_key::run(c).await,
+        Command::Init(args) => keys::init(args).await,
+        Command::Inspect(args) => keys::inspect(args),
+        Command::Unlock(args) => keys::unlock(args).await,
+        Command::Rotate(args) => keys::rotate(args).await,
+        Command::Destroy(args) => keys::destroy(args),
+        Command::Audit(c) => keys::audit(c),
         Command::Seal(c) => seal::run(c).await,
     }
+}
+
+/// Writes one line of command output to stdout. A closed stdout (`| head`) is not an error
+/// worth a panic: the command's work is done either way.
+pub(crate) fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
 }
 
 /// Logs go to stderr so that stdout carries only command output (JSON, enodes).
@@ -21,9 +37,10 @@ pub(crate) fn init_tracing(filter: Option<&str>) {
     let filter = filter
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("warn,cachet=info"));
+        .unwrap_or_else(|| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -1,0 +1,403 @@
+//! Key commands: `init`, `inspect`, `unlock`, `rotate`, `destroy`, `audit verify`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use cachet_keyprovider::import::{self, ImportedKeys};
+use cachet_keyprovider::{AuditLog, InitOptions, LoadedBundle, PublicIdentities, SealingKeyMode};
+use cachet_kms::{KmsConfig, MasterKeySpec};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::exit::{Code, Failure};
+
+/// Master-key backend settings shared by every command that calls a master key.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct KmsArgs {
+    /// AWS region for KMS (default: the ARN's region, then the standard AWS chain).
+    #[arg(long, value_name = "REGION")]
+    pub(crate) kms_region: Option<String>,
+    /// KMS endpoint URL (emulators, VPC endpoints); also `AWS_ENDPOINT_URL_KMS`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) kms_endpoint: Option<String>,
+    /// AWS profile for credentials.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) aws_profile: Option<String>,
+    /// Total deadline for one master-key operation, retries included (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub(crate) kms_timeout: u64,
+}
+
+impl KmsArgs {
+    pub(crate) fn config(&self) -> KmsConfig {
+        KmsConfig {
+            region: self.kms_region.clone(),
+            endpoint: self.kms_endpoint.clone(),
+            profile: self.aws_profile.clone(),
+            timeout: Some(std::time::Duration::from_secs(self.kms_timeout)),
+        }
+    }
+}
+
+/// `--sealing-key`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum SealingKeyArg {
+    /// A sealing key of its own (geth style).
+    Separate,
+    /// The node key also seals clique blocks (Besu style).
+    Node,
+}
+
+/// `--keystore-role`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum KeystoreRole {
+    /// The keystore key becomes the clique sealing key.
+    Sealer,
+    /// The keystore key becomes the wallet account.
+    Wallet,
+}
+
+/// `cachet init`.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The node's data directory (created with mode 0700).
+    #[arg(long)]
+    datadir: PathBuf,
+    /// Master key: `local:PATH` or `aws-kms:KEY`.
+    #[arg(long, value_name = "REF")]
+    master_key: String,
+    /// Chain id bound into the bundle's encryption context.
+    #[arg(long, default_value_t = 1337)]
+    chain_id: u64,
+    /// Whether clique seals with a separate key or with the node key.
+    #[arg(long, value_enum, default_value_t = SealingKeyArg::Separate)]
+    sealing_key: SealingKeyArg,
+    /// Import the node key from a geth `nodekey` file.
+    #[arg(long, value_name = "FILE", conflicts_with = "import_besu_key")]
+    import_nodekey: Option<PathBuf>,
+    /// Import the node key from a Besu `key` file.
+    #[arg(long, value_name = "FILE")]
+    import_besu_key: Option<PathBuf>,
+    /// Import a geth keystore V3 file (see --keystore-role).
+    #[arg(long, value_name = "FILE", requires = "keystore_role")]
+    import_keystore: Option<PathBuf>,
+    /// What the imported keystore key becomes.
+    #[arg(long, value_enum)]
+    keystore_role: Option<KeystoreRole>,
+    /// Import the PTM keypair from a Tessera private key file.
+    #[arg(long, value_name = "FILE")]
+    import_tessera_key: Option<PathBuf>,
+    /// File holding the keystore / Tessera password (otherwise prompted on a terminal).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// After a successful init, overwrite and delete the imported plaintext key files.
+    #[arg(long)]
+    shred_source: bool,
+    #[command(flatten)]
+    kms: KmsArgs,
+}
+
+/// `cachet inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The node's data directory.
+    #[arg(long)]
+    datadir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `cachet unlock`.
+#[derive(Debug, Args)]
+pub(crate) struct UnlockArgs {
+    /// The node's data directory.
+    #[arg(long)]
+    datadir: PathBuf,
+    /// Decrypt the bundle once, check the keys and print the identities (never secrets).
+    #[arg(long)]
+    check: bool,
+    #[command(flatten)]
+    kms: KmsArgs,
+}
+
+/// `cachet rotate`.
+#[derive(Debug, Args)]
+pub(crate) struct RotateArgs {
+    /// The node's data directory.
+    #[arg(long)]
+    datadir: PathBuf,
+    /// The new master key: `local:PATH` or `aws-kms:KEY`.
+    #[arg(long, value_name = "REF")]
+    to: String,
+    #[command(flatten)]
+    kms: KmsArgs,
+}
+
+/// `cachet destroy`.
+#[derive(Debug, Args)]
+pub(crate) struct DestroyArgs {
+    /// The node's data directory.
+    #[arg(long)]
+    datadir: PathBuf,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    yes: bool,
+}
+
+/// `cachet audit`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the audit log's hash chain and report the first broken link.
+    Verify {
+        /// The node's data directory.
+        #[arg(long)]
+        datadir: PathBuf,
+    },
+}
+
+pub(crate) async fn init(args: InitArgs) -> Result<(), Failure> {
+    report_hardening();
+    let spec = MasterKeySpec::parse(&args.master_key)?;
+    let mode = match args.sealing_key {
+        SealingKeyArg::Separate => SealingKeyMode::Separate,
+        SealingKeyArg::Node => SealingKeyMode::Node,
+    };
+    let imported = read_imports(&args, mode)?;
+    let master_key = cachet_kms::open_for_init(&spec, &args.kms.config()).await?;
+    let options = InitOptions {
+        datadir: args.datadir.clone(),
+        chain_id: args.chain_id,
+        sealing_key: mode,
+    };
+    let sources = imported.sources().to_vec();
+    let initialised = cachet_keyprovider::init(&options, master_key.as_ref(), imported).await?;
+    super::emit(
+        &serde_json::to_string_pretty(&identities_json(&initialised.identities))
+            .unwrap_or_default(),
+    );
+    eprintln!(
+        "created {} under {}",
+        initialised.bundle_path.display(),
+        initialised.master_key.given
+    );
+    if !sources.is_empty() {
+        if args.shred_source {
+            import::shred_sources(&sources)?;
+            for s in &sources {
+                eprintln!("shredded plaintext source {}", s.path.display());
+            }
+        } else {
+            eprintln!(
+                "these plaintext key files are still on disk; delete them once you have a backup of the bundle, or rerun with --shred-source next time:"
+            );
+            for s in &sources {
+                eprintln!("  {} ({} {})", s.path.display(), s.role, s.format);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
+    let bundle = LoadedBundle::load(&args.datadir)?;
+    let header = bundle.header();
+    let mut out = identities_json(&header.identities);
+    out["master_key"] = json!(bundle.master_key().given);
+    out["master_key_id"] = json!(bundle.master_key().key_id);
+    out["encryption_context"] = json!(header.encryption_context);
+    out["created"] = json!(header.created);
+    out["format"] = json!(header.format);
+    if args.json {
+        super::emit(&serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        let id = &header.identities;
+        super::emit(&format!("enode id:        {}", id.enode_id));
+        super::emit(&format!(
+            "node address:    {}",
+            out["node_address"].as_str().unwrap_or_default()
+        ));
+        super::emit(&format!(
+            "sealer address:  {} ({})",
+            out["sealer_address"].as_str().unwrap_or_default(),
+            id.sealing_key
+        ));
+        super::emit(&format!(
+            "wallet address:  {}",
+            out["wallet_address"].as_str().unwrap_or_default()
+        ));
+        super::emit(&format!("ptm public key:  {}", id.ptm_public_key));
+        super::emit(&format!(
+            "master key:      {} ({})",
+            bundle.master_key().given,
+            bundle.master_key().key_id
+        ));
+        super::emit(&format!(
+            "context:         {}",
+            serde_json::to_string(&header.encryption_context).unwrap_or_default()
+        ));
+        super::emit(&format!("created:         {}", header.created));
+    }
+    Ok(())
+}
+
+pub(crate) async fn unlock(args: UnlockArgs) -> Result<(), Failure> {
+    if !args.check {
+        return Err(Failure::usage(
+            "nothing to do: pass --check (decrypt once and verify)",
+        ));
+    }
+    report_hardening();
+    let unlocked = cachet_keyprovider::unlock(&args.datadir, &args.kms.config()).await?;
+    let mut out = identities_json(unlocked.keys.identities());
+    out["master_key"] = json!(unlocked.bundle.master_key().given);
+    out["memory_locked"] = json!(unlocked.keys.memory_locked());
+    out["unlocked"] = json!(true);
+    super::emit(&serde_json::to_string_pretty(&out).unwrap_or_default());
+    unlocked.keys.wipe();
+    Ok(())
+}
+
+pub(crate) async fn rotate(args: RotateArgs) -> Result<(), Failure> {
+    let config = args.kms.config();
+    let bundle = LoadedBundle::load(&args.datadir)?;
+    let from = cachet_kms::open_recorded(bundle.master_key(), &config).await?;
+    let target = cachet_kms::open_for_init(&MasterKeySpec::parse(&args.to)?, &config).await?;
+    let reference =
+        cachet_keyprovider::rotate(&args.datadir, from.as_ref(), target.as_ref()).await?;
+    super::emit(
+        &json!({"master_key": reference.given, "master_key_id": reference.key_id}).to_string(),
+    );
+    Ok(())
+}
+
+pub(crate) fn destroy(args: DestroyArgs) -> Result<(), Failure> {
+    let bundle = LoadedBundle::load(&args.datadir)?;
+    let node = lowercase(&bundle.header().identities.node_address);
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::usage(
+                "refusing to destroy keys without confirmation: pass --yes",
+            ));
+        }
+        eprint!("This erases the keys of node {node} for good. Type the node address to confirm: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        if answer.trim() != node {
+            return Err(Failure::usage(
+                "confirmation did not match; nothing was destroyed",
+            ));
+        }
+    }
+    let identities = cachet_keyprovider::destroy(&args.datadir)?;
+    super::emit(&format!(
+        "destroyed the key bundle of node {}",
+        lowercase(&identities.node_address)
+    ));
+    Ok(())
+}
+
+pub(crate) fn audit(command: AuditCommand) -> Result<(), Failure> {
+    match command {
+        AuditCommand::Verify { datadir } => {
+            let report = AuditLog::new(&datadir).verify()?;
+            match report.first_broken {
+                None => {
+                    super::emit(&format!("audit log intact: {} records", report.valid_lines));
+                    Ok(())
+                }
+                Some((line, why)) => Err(Failure::new(
+                    Code::Corrupt,
+                    format!(
+                        "audit log {} is broken at line {line}: {why} ({} records before it are intact)",
+                        datadir.join("audit.log").display(),
+                        report.valid_lines
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+fn read_imports(args: &InitArgs, mode: SealingKeyMode) -> Result<ImportedKeys, Failure> {
+    let mut imported = ImportedKeys::none();
+    if let Some(path) = &args.import_nodekey {
+        imported.set_node(import::read_geth_nodekey(path)?, "geth-nodekey", path);
+    }
+    if let Some(path) = &args.import_besu_key {
+        imported.set_node(import::read_besu_key(path)?, "besu-key", path);
+    }
+    if let Some(path) = &args.import_keystore {
+        let password = read_password(args.password_file.as_deref(), path)?;
+        let key = import::read_keystore_v3(path, &password)?;
+        match args.keystore_role {
+            Some(KeystoreRole::Sealer) if matches!(mode, SealingKeyMode::Node) => {
+                return Err(Failure::usage(
+                    "--keystore-role sealer conflicts with --sealing-key node (the node key seals)",
+                ));
+            }
+            Some(KeystoreRole::Sealer) => imported.set_sealer(key, "keystore-v3", path),
+            Some(KeystoreRole::Wallet) | None => imported.set_wallet(key, "keystore-v3", path),
+        }
+    }
+    if let Some(path) = &args.import_tessera_key {
+        let password = if args.password_file.is_some() || std::io::stdin().is_terminal() {
+            Some(read_password(args.password_file.as_deref(), path)?)
+        } else {
+            None
+        };
+        imported.set_ptm(
+            import::read_tessera_key(path, password.as_deref().map(|p| p.as_slice()))?,
+            path,
+        );
+    }
+    Ok(imported)
+}
+
+/// The password: the file's first line (geth's --password convention), or a terminal prompt.
+fn read_password(file: Option<&Path>, for_key: &Path) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    if let Some(file) = file {
+        let bytes = Zeroizing::new(std::fs::read(file).map_err(|e| {
+            Failure::usage(format!("reading password file {}: {e}", file.display()))
+        })?);
+        let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        return Ok(Zeroizing::new(line.to_vec()));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(format!(
+            "{} needs a password: pass --password-file",
+            for_key.display()
+        )));
+    }
+    let password = rpassword::prompt_password(format!("password for {}: ", for_key.display()))
+        .map_err(|e| Failure::usage(format!("reading the password: {e}")))?;
+    Ok(Zeroizing::new(Zeroizing::new(password).as_bytes().to_vec()))
+}
+
+fn identities_json(id: &PublicIdentities) -> serde_json::Value {
+    json!({
+        "enode_id": id.enode_id,
+        "node_address": lowercase(&id.node_address),
+        "sealer_address": lowercase(&id.sealer_address),
+        "sealing_key": id.sealing_key,
+        "wallet_address": lowercase(&id.wallet_address),
+        "ptm_public_key": id.ptm_public_key,
+    })
+}
+
+fn lowercase(address: &alloy_primitives::Address) -> String {
+    format!("0x{}", hex::encode(address.as_slice()))
+}
+
+fn report_hardening() {
+    let report = cachet_keyprovider::harden_process();
+    if !report.complete() {
+        tracing::warn!(target: "cachet::keyprovider", ?report, "process hardening incomplete");
+    }
+}

@@ -1,0 +1,237 @@
+//! `cachet master-key / init / inspect / unlock / rotate / destroy / audit`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn cachet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cachet")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited by signal")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn s(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+    fn master(&self, name: &str) -> String {
+        let reference = format!("local:{}", self.s(name));
+        let out = cachet(&["master-key", "new", &reference]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        reference
+    }
+    fn init(&self, datadir: &str, master: &str, extra: &[&str]) -> Output {
+        let d = self.s(datadir);
+        let mut args = vec!["init", "--datadir", &d, "--master-key", master];
+        args.extend_from_slice(extra);
+        cachet(&args)
+    }
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn master_key_new_refuses_to_overwrite() {
+    let f = Fixture::new();
+    let reference = f.master("mk");
+    let before = std::fs::read(f.path("mk")).unwrap();
+    let out = cachet(&["master-key", "new", &reference]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("already exists: refusing to overwrite it"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(f.path("mk")).unwrap(), before);
+    assert_eq!(std::fs::metadata(f.path("mk")).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn init_inspect_and_unlock_agree() {
+    let f = Fixture::new();
+    let mk = f.master("mk");
+    let out = f.init("d", &mk, &["--chain-id", "2024", "--sealing-key", "node"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let created = json(&out);
+    let inspect = json(&cachet(&["inspect", "--datadir", &f.s("d"), "--json"]));
+    for field in ["enode_id", "node_address", "sealer_address", "wallet_address", "ptm_public_key"] {
+        assert_eq!(inspect[field], created[field], "{field}");
+    }
+    assert_eq!(inspect["enode_id"].as_str().unwrap().len(), 128);
+    assert_eq!(inspect["sealer_address"], inspect["node_address"], "--sealing-key node");
+    assert_eq!(inspect["master_key"], mk);
+    assert_eq!(inspect["encryption_context"]["cachet:chain"], "2024");
+    assert_eq!(inspect["encryption_context"]["cachet:node"], inspect["node_address"]);
+    assert!(inspect["created"].as_str().unwrap().ends_with('Z'));
+    let wallet = inspect["wallet_address"].as_str().unwrap();
+    assert!(wallet.starts_with("0x") && wallet.len() == 42 && wallet == wallet.to_lowercase());
+
+    let unlocked = cachet(&["unlock", "--check", "--datadir", &f.s("d")]);
+    assert_eq!(code(&unlocked), 0, "{}", stderr(&unlocked));
+    assert_eq!(json(&unlocked)["enode_id"], inspect["enode_id"]);
+}
+
+#[test]
+fn exit_codes_name_each_failure_class() {
+    let f = Fixture::new();
+    let mk = f.master("mk");
+    let d = f.s("d");
+
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 14, "not initialised: {}", stderr(&out));
+    assert!(stderr(&out).contains("has no key bundle"));
+
+    assert_eq!(code(&f.init("d", &mk, &[])), 0);
+    let out = f.init("d", &mk, &[]);
+    assert_eq!(code(&out), 14, "already initialised: {}", stderr(&out));
+
+    let out = f.init("e", "file:/nowhere", &[]);
+    assert_eq!(code(&out), 2, "bad reference: {}", stderr(&out));
+    assert!(stderr(&out).contains("expected local:PATH or aws-kms:KEY"));
+
+    let bundle = f.path("d/keys.cachet");
+    std::fs::set_permissions(&bundle, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 13, "group-readable: {}", stderr(&out));
+    assert!(stderr(&out).contains("chmod 600"));
+    std::fs::set_permissions(&bundle, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let original = std::fs::read(&bundle).unwrap();
+    let mut flipped = original.clone();
+    flipped[original.len() / 2] ^= 0x20;
+    std::fs::write(&bundle, &flipped).unwrap();
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 12, "corrupt: {}", stderr(&out));
+    assert!(stderr(&out).contains("is corrupt"));
+    std::fs::write(&bundle, &original).unwrap();
+
+    // Replace the master key file with another key: the pinned fingerprint no longer matches.
+    let other = f.master("other");
+    std::fs::rename(f.path("other"), f.path("mk")).unwrap();
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 10, "wrong master key: {}", stderr(&out));
+    assert!(stderr(&out).contains("belongs to another master key"), "{}", stderr(&out));
+    let _ = other;
+
+    // A missing master key file is also a denial: the node cannot prove access.
+    std::fs::remove_file(f.path("mk")).unwrap();
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 10, "missing master key: {}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+#[test]
+fn audit_verify_reports_the_first_broken_link() {
+    let f = Fixture::new();
+    let mk = f.master("mk");
+    assert_eq!(code(&f.init("d", &mk, &[])), 0);
+    for _ in 0..3 {
+        assert_eq!(code(&cachet(&["unlock", "--check", "--datadir", &f.s("d")])), 0);
+    }
+    let out = cachet(&["audit", "verify", "--datadir", &f.s("d")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 records"));
+
+    let log = f.path("d/audit.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&log, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[3])).unwrap();
+    let out = cachet(&["audit", "verify", "--datadir", &f.s("d")]);
+    assert_eq!(code(&out), 12);
+    assert!(stderr(&out).contains("broken at line 3"), "{}", stderr(&out));
+}
+
+#[test]
+fn imports_name_the_plaintext_sources_and_shred_them_on_request() {
+    let f = Fixture::new();
+    let mk = f.master("mk");
+    let key = "9bdd6a2e7cc1ca4a4019029df3834d2633ea6e14034d6dcc3b944396fe13a08b";
+    std::fs::write(f.path("nodekey"), format!("{key}\n")).unwrap();
+    let out = f.init("d", &mk, &["--import-nodekey", &f.s("nodekey")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&f.s("nodekey")), "names the source: {}", stderr(&out));
+    assert!(f.path("nodekey").exists());
+    // nodekey.json quorum-examples-7nodes-nodekey2
+    assert_eq!(
+        json(&out)["enode_id"],
+        "0ba6b9f606a43a95edc6247cdb1c1e105145817be7bcafd6b2c0ba15d58145f0dc1a194f70ba73cd6f4cdd6864edc7687f311254c7555cc32e4d45aeb1b80416"
+    );
+
+    std::fs::write(f.path("besu-key"), format!("0x{key}")).unwrap();
+    let out = f.init("e", &mk, &["--import-besu-key", &f.s("besu-key"), "--shred-source"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!f.path("besu-key").exists(), "shredded");
+
+    std::fs::write(f.path("bad"), "not a key").unwrap();
+    let out = f.init("g", &mk, &["--import-nodekey", &f.s("bad")]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot import"));
+    assert!(!f.path("g/keys.cachet").exists());
+}
+
+#[test]
+fn destroy_needs_confirmation_then_erases() {
+    let f = Fixture::new();
+    let mk = f.master("mk");
+    assert_eq!(code(&f.init("d", &mk, &[])), 0);
+    let out = cachet(&["destroy", "--datadir", &f.s("d")]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(f.path("d/keys.cachet").exists());
+    let out = cachet(&["destroy", "--datadir", &f.s("d"), "--yes"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!f.path("d/keys.cachet").exists());
+    assert_eq!(code(&cachet(&["unlock", "--check", "--datadir", &f.s("d")])), 14);
+}
+
+/// SIGKILL at random moments of `init` leaves no bundle or a complete one that unlocks.
+#[test]
+fn init_killed_at_random_points_leaves_nothing_or_a_whole_bundle() {
+    let f = Fixture::new();
+    let mk = f.master("mk");
+    let mut complete = 0;
+    let mut absent = 0;
+    for i in 0..40u64 {
+        let datadir = f.path(&format!("d{i}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cachet"))
+            .args(["init", "--datadir", datadir.to_str().unwrap(), "--master-key", &mk])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rand::random::<u64>() % 12_000));
+        let _ = child.kill();
+        let _ = child.wait();
+        if has_bundle(&datadir) {
+            let out = cachet(&["unlock", "--check", "--datadir", datadir.to_str().unwrap()]);
+            assert_eq!(code(&out), 0, "run {i}: a bundle exists but does not unlock: {}", stderr(&out));
+            complete += 1;
+        } else {
+            absent += 1;
+        }
+    }
+    eprintln!("complete bundles: {complete}, none: {absent}");
+}
+
+fn has_bundle(datadir: &Path) -> bool {
+    datadir.join("keys.cachet").exists()
+}

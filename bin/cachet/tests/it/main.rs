@@ -1,0 +1,3 @@
+//! CLI tests: run the built `cachet` and check exit codes and messages for each error class.
+
+mod keys;
