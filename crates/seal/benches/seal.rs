@@ -84,7 +84,7 @@ fn bench(c: &mut Criterion) {
 
     let extra = BftExtra {
         vanity: vec![0; 32],
-        validators: vals.clone(),
+        validators: vals,
         ..BftExtra::default()
     };
     let mut i2 = header(ibft2::encode_extra(&extra), ISTANBUL_DIGEST);
