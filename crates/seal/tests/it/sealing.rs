@@ -483,3 +483,81 @@ fn accepts_error_messages_as_written() {
         assert_eq!(e.to_string(), want);
     }
 }
+
+#[test]
+fn round_trips_random_extra_data_for_every_engine() {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..300 {
+        let n = rng.gen_range(0..8);
+        let validators: Vec<Address> = (0..n)
+            .map(|_| Address::from(rng.r#gen::<[u8; 20]>()))
+            .collect();
+        let seals: Vec<[u8; 65]> = (0..rng.gen_range(0..4))
+            .map(|_| [rng.r#gen::<u8>(); 65])
+            .collect();
+        let vote = match rng.gen_range(0..3) {
+            0 => None,
+            k => Some(Vote {
+                recipient: Address::from(rng.r#gen::<[u8; 20]>()),
+                authorize: k == 1,
+            }),
+        };
+        let vanity_len = rng.gen_range(0..=32);
+        let e = BftExtra {
+            vanity: vec![rng.r#gen(); vanity_len],
+            validators: validators.clone(),
+            vote,
+            round: rng.r#gen(),
+            committed_seals: seals.clone(),
+        };
+        assert_eq!(ibft2::decode_extra(&ibft2::encode_extra(&e)).unwrap(), e);
+        assert_eq!(qbft::decode_extra(&qbft::encode_extra(&e)).unwrap(), e);
+        let seal = if rng.r#gen() {
+            vec![]
+        } else {
+            vec![rng.r#gen(); 65]
+        };
+        let i = IstanbulExtra {
+            vanity: rng.r#gen(),
+            validators: validators.clone(),
+            seal,
+            committed_seals: seals,
+        };
+        assert_eq!(IstanbulExtra::decode(&i.encode()).unwrap(), i);
+        let c = CliqueExtra {
+            vanity: rng.r#gen(),
+            signers: validators,
+            seal: [rng.r#gen(); 65],
+        };
+        assert_eq!(CliqueExtra::decode(&c.encode()).unwrap(), c);
+        let r = raft::RaftSeal {
+            raft_id: rng.r#gen(),
+            signature: [rng.r#gen(); 65],
+        };
+        assert_eq!(raft::RaftSeal::decode(&r.encode()).unwrap(), r);
+    }
+}
+
+#[test]
+fn accepts_a_header_at_the_size_cap_and_rejects_one_byte_more() {
+    let base = Header::default().encode().len();
+    // At this size the extraData prefix grows by 2 bytes and the list prefix by 1 (over 64 KiB).
+    let extra_len = cachet_seal::MAX_HEADER_BYTES - base - 4;
+    let h = Header {
+        extra_data: Bytes::from(vec![1u8; extra_len]),
+        ..Header::default()
+    };
+    let enc = h.encode();
+    assert_eq!(enc.len(), cachet_seal::MAX_HEADER_BYTES);
+    assert_eq!(Header::decode(&enc).unwrap(), h);
+    let over = Header {
+        extra_data: Bytes::from(vec![1u8; extra_len + 1]),
+        ..Header::default()
+    }
+    .encode();
+    assert!(matches!(
+        Header::decode(&over),
+        Err(DecodeError::TooLarge { .. })
+    ));
+}
