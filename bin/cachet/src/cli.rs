@@ -37,4 +37,6 @@ pub(crate) enum Command {
     /// Recover, verify and produce block seals (clique, ibft, ibft2, qbft, raft).
     #[command(subcommand)]
     Seal(cmd::seal::SealCommand),
+    /// Run the devp2p stack alone on the node's unlocked key (connectivity checks).
+    P2p(cmd::p2p::P2pArgs),
 }

@@ -1,3 +1,4 @@
 //! CLI tests: run the built `cachet` and check exit codes and messages for each error class.
 
 mod keys;
+mod p2p;

@@ -1,0 +1,174 @@
+//! `cachet p2p`: unlock, listen, print the enode; real peers connect to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Hash the interop scripts and this test agree on (the genesis crate computes real ones).
+const GENESIS_HASH: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
+
+fn cachet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cachet")
+}
+
+fn genesis() -> PathBuf {
+    cachet_testkit::workspace_root().join("crates/devp2p/testdata/genesis/interop-clique.json")
+}
+
+/// A running `cachet p2p`, killed when dropped.
+struct Node {
+    child: Child,
+    enode: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mk = format!("local:{}", dir.path().join("mk").display());
+        let data = dir.path().join("data").display().to_string();
+        assert!(cachet(&["master-key", "new", &mk]).status.success());
+        let out = cachet(&["init", "--datadir", &data, "--master-key", &mk]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cachet"))
+            .args([
+                "p2p",
+                "--datadir",
+                &data,
+                "--genesis",
+                genesis().to_str().unwrap(),
+            ])
+            .args([
+                "--genesis-hash",
+                GENESIS_HASH,
+                "--port",
+                "0",
+                "--addr",
+                "127.0.0.1",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let enode = line.trim().to_owned();
+        assert!(
+            enode.starts_with("enode://"),
+            "cachet p2p printed {enode:?}"
+        );
+        // The enode's id is the one `cachet inspect` reports for the datadir.
+        let inspect = cachet(&["inspect", "--datadir", &data, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        let id = v["enode_id"]
+            .as_str()
+            .or_else(|| v["identities"]["enode_id"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            enode.contains(&id) && id.len() == 128,
+            "inspect {v} vs {enode}"
+        );
+        Self {
+            child,
+            enode,
+            _dir: dir,
+        }
+    }
+}
+
+#[test]
+fn p2p_refuses_to_start_without_a_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("none").display().to_string();
+    let out = cachet(&[
+        "p2p",
+        "--datadir",
+        &data,
+        "--genesis",
+        genesis().to_str().unwrap(),
+        "--genesis-hash",
+        GENESIS_HASH,
+        "--port",
+        "0",
+    ]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "printed an enode without keys");
+}
+
+#[test]
+#[ignore = "needs ethereumjs: run scripts/test"]
+fn ethereumjs_connects_to_cachet_p2p() {
+    let node = Node::start();
+    let out = cachet_testkit::run_node_script(
+        "rlpx-peer.mjs",
+        &[
+            "dial",
+            genesis().to_str().unwrap(),
+            GENESIS_HASH,
+            &node.enode,
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["event"] == "done")
+        .unwrap();
+    let id = node
+        .enode
+        .trim_start_matches("enode://")
+        .split('@')
+        .next()
+        .unwrap();
+    assert_eq!(done["remoteId"].as_str().unwrap(), id);
+    assert_eq!(
+        done["status"]["genesisHash"].as_str().unwrap(),
+        GENESIS_HASH
+    );
+}
+
+#[test]
+#[ignore = "needs geth's devp2p tool: run scripts/test"]
+fn geth_devp2p_rlpx_ping_succeeds() {
+    let tool = cachet_testkit::go_tool("devp2p")
+        .expect(".tools/devp2p is missing: run scripts/install-test-peers (needs Go)");
+    let node = Node::start();
+    let out = Command::new(tool)
+        .args(["rlpx", "ping", &node.enode])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "devp2p rlpx ping failed: {text}");
+    // It prints the Hello it got: our client id and eth/68.
+    assert!(text.contains("cachet/") && text.contains("eth"), "{text}");
+    std::thread::sleep(Duration::from_millis(100));
+}

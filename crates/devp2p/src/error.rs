@@ -1,0 +1,381 @@
+//! devp2p errors: [`DecodeError`] for bad bytes from a peer (answer: disconnect), [`Error`] for
+//! everything else.
+
+use std::net::SocketAddr;
+
+use crate::p2p::DisconnectReason;
+
+/// Result alias for devp2p operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A peer sent bytes that do not decode. The only answer is to disconnect it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input ended before the encoding said it would.
+    #[error("{what} is truncated: the peer sent fewer bytes than its encoding declares")]
+    Truncated {
+        /// The structure being decoded.
+        what: &'static str,
+    },
+    /// Bytes were left over after a structure that must fill its input.
+    #[error("{what} has {extra} trailing bytes: the peer's encoding is not canonical")]
+    TrailingBytes {
+        /// The structure being decoded.
+        what: &'static str,
+        /// How many bytes were left.
+        extra: usize,
+    },
+    /// A length exceeded its cap.
+    #[error(
+        "{what} is {size} bytes (or items), over the cap of {cap}: the peer sent more than the protocol allows"
+    )]
+    TooLarge {
+        /// The structure being decoded.
+        what: &'static str,
+        /// The size the peer declared.
+        size: usize,
+        /// Our cap.
+        cap: usize,
+    },
+    /// The RLP was malformed.
+    #[error("{what} is not valid rlp ({reason}): the peer's encoding is broken")]
+    Rlp {
+        /// The structure being decoded.
+        what: &'static str,
+        /// What alloy-rlp found (a static description, no peer bytes).
+        reason: &'static str,
+    },
+    /// An ECIES message failed its HMAC: not encrypted to our node key, or corrupted.
+    #[error(
+        "ecies message failed its mac check: the peer dialled another node key or the bytes were corrupted"
+    )]
+    EciesMac,
+    /// A public key did not lie on secp256k1.
+    #[error("{what} is not a valid secp256k1 public key")]
+    InvalidPublicKey {
+        /// Which key.
+        what: &'static str,
+    },
+    /// The auth message signature does not recover to a public key.
+    #[error("auth signature does not recover to a public key: the peer's handshake is broken")]
+    InvalidSignature,
+    /// A pre-EIP-8 auth carried an ephemeral-key hash that does not match its signature.
+    #[error("pre-eip-8 auth carries the wrong ephemeral key hash: the peer's handshake is broken")]
+    EphemeralKeyHash,
+    /// A frame header failed its MAC.
+    #[error(
+        "rlpx frame header mac mismatch: the connection is corrupted or not from the handshake peer"
+    )]
+    HeaderMac,
+    /// A frame body failed its MAC.
+    #[error("rlpx frame mac mismatch: the connection is corrupted or not from the handshake peer")]
+    FrameMac,
+    /// A compressed message did not decompress.
+    #[error("snappy payload does not decompress: the peer's compression is broken")]
+    Snappy,
+    /// A message id outside every negotiated capability.
+    #[error("message id {id:#x} is outside every negotiated capability")]
+    UnknownMessage {
+        /// The id the peer sent.
+        id: u64,
+    },
+    /// A field had a value the protocol forbids.
+    #[error("{what} has an invalid value: {reason}")]
+    InvalidValue {
+        /// The field.
+        what: &'static str,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+}
+
+impl DecodeError {
+    /// Wraps an alloy-rlp error for `what`.
+    pub(crate) fn rlp(what: &'static str, e: alloy_rlp::Error) -> Self {
+        let reason = match e {
+            alloy_rlp::Error::Overflow => "integer overflow",
+            alloy_rlp::Error::LeadingZero => "leading zero",
+            alloy_rlp::Error::InputTooShort => return Self::Truncated { what },
+            alloy_rlp::Error::NonCanonicalSingleByte => "non-canonical single byte",
+            alloy_rlp::Error::NonCanonicalSize => "non-canonical size",
+            alloy_rlp::Error::UnexpectedLength => "unexpected length",
+            alloy_rlp::Error::UnexpectedString => "expected a list, got a string",
+            alloy_rlp::Error::UnexpectedList => "expected a string, got a list",
+            alloy_rlp::Error::ListLengthMismatch { .. } => "list length mismatch",
+            alloy_rlp::Error::Custom(_) => "invalid value",
+        };
+        Self::Rlp { what, reason }
+    }
+}
+
+/// What went wrong in the networking stack.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A peer sent bytes that do not decode.
+    #[error("peer {peer} sent bad data: {source}")]
+    Decode {
+        /// The peer's address.
+        peer: PeerLabel,
+        /// What was wrong.
+        #[source]
+        source: DecodeError,
+    },
+    /// A socket operation failed.
+    #[error("{action} {peer}: {source}")]
+    Io {
+        /// What we were doing.
+        action: &'static str,
+        /// The peer or local address.
+        peer: PeerLabel,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Binding the listening socket failed.
+    #[error(
+        "cannot listen on {addr}: {source}; check that the port is free and the address is local"
+    )]
+    Listen {
+        /// The address we tried.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The node key could not be used (wiped after revocation).
+    #[error("the node key is unavailable: {0}")]
+    NodeKey(#[source] cachet_keyprovider::Error),
+    /// A step did not finish in time.
+    #[error(
+        "{step} with {peer} timed out after {secs}s: check that the peer is reachable and speaks devp2p"
+    )]
+    Timeout {
+        /// Which step.
+        step: &'static str,
+        /// The peer.
+        peer: PeerLabel,
+        /// The limit.
+        secs: u64,
+    },
+    /// The peer disconnected us (or we it) with a reason.
+    #[error("peer {peer} disconnected: {reason}")]
+    Disconnected {
+        /// The peer.
+        peer: PeerLabel,
+        /// The reason given.
+        reason: DisconnectReason,
+    },
+    /// The peer closed the TCP connection.
+    #[error("peer {peer} closed the connection")]
+    Closed {
+        /// The peer.
+        peer: PeerLabel,
+    },
+    /// The peer broke the protocol in a way that decodes but is not allowed.
+    #[error("peer {peer} broke the protocol: {reason}")]
+    Protocol {
+        /// The peer.
+        peer: PeerLabel,
+        /// What it did.
+        reason: &'static str,
+    },
+    /// The peer is on another chain or network.
+    #[error(
+        "peer {peer} is on another network: {reason}; check --genesis and the peer's network id"
+    )]
+    IncompatibleChain {
+        /// The peer.
+        peer: PeerLabel,
+        /// What differs.
+        reason: String,
+    },
+    /// An enode URL did not parse.
+    #[error(
+        "invalid enode url {url:?}: {reason}; expected enode://<128 hex>@ip:port[?discport=udp]"
+    )]
+    InvalidEnode {
+        /// The URL (public).
+        url: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The network service has stopped.
+    #[error("the devp2p service has stopped")]
+    ServiceStopped,
+    /// A broken invariant inside cachet.
+    #[error("{0} (this is a bug in cachet)")]
+    Internal(&'static str),
+}
+
+impl Error {
+    /// Wraps a decode error from `peer`.
+    pub(crate) fn decode(peer: impl Into<PeerLabel>, source: DecodeError) -> Self {
+        Self::Decode {
+            peer: peer.into(),
+            source,
+        }
+    }
+
+    /// The disconnect reason to send a peer after this error.
+    pub fn disconnect_reason(&self) -> DisconnectReason {
+        match self {
+            Self::Decode { .. } | Self::Protocol { .. } => DisconnectReason::ProtocolBreach,
+            Self::Timeout { .. } => DisconnectReason::PingTimeout,
+            Self::IncompatibleChain { .. } => DisconnectReason::UselessPeer,
+            Self::Io { .. } | Self::Closed { .. } => DisconnectReason::TcpError,
+            Self::Disconnected { reason, .. } => *reason,
+            _ => DisconnectReason::Requested,
+        }
+    }
+}
+
+/// A peer's address (and node id once known) for messages. Public information only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerLabel(pub String);
+
+impl std::fmt::Display for PeerLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<SocketAddr> for PeerLabel {
+    fn from(addr: SocketAddr) -> Self {
+        Self(addr.to_string())
+    }
+}
+
+impl From<&str> for PeerLabel {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_every_variant() {
+        let peer = || PeerLabel::from("127.0.0.1:30303");
+        let cases: Vec<(Error, &str)> = vec![
+            (
+                Error::decode(peer(), DecodeError::Truncated { what: "auth" }),
+                "peer 127.0.0.1:30303 sent bad data: auth is truncated: the peer sent fewer bytes than its encoding declares",
+            ),
+            (
+                Error::Timeout {
+                    step: "rlpx handshake",
+                    peer: peer(),
+                    secs: 5,
+                },
+                "rlpx handshake with 127.0.0.1:30303 timed out after 5s: check that the peer is reachable and speaks devp2p",
+            ),
+            (
+                Error::Disconnected {
+                    peer: peer(),
+                    reason: DisconnectReason::TooManyPeers,
+                },
+                "peer 127.0.0.1:30303 disconnected: too many peers",
+            ),
+            (
+                Error::Closed { peer: peer() },
+                "peer 127.0.0.1:30303 closed the connection",
+            ),
+            (
+                Error::Protocol {
+                    peer: peer(),
+                    reason: "second hello",
+                },
+                "peer 127.0.0.1:30303 broke the protocol: second hello",
+            ),
+            (
+                Error::IncompatibleChain {
+                    peer: peer(),
+                    reason: "genesis differs".into(),
+                },
+                "peer 127.0.0.1:30303 is on another network: genesis differs; check --genesis and the peer's network id",
+            ),
+            (
+                Error::InvalidEnode {
+                    url: "enode://x".into(),
+                    reason: "bad id",
+                },
+                "invalid enode url \"enode://x\": bad id; expected enode://<128 hex>@ip:port[?discport=udp]",
+            ),
+            (Error::ServiceStopped, "the devp2p service has stopped"),
+            (Error::Internal("x"), "x (this is a bug in cachet)"),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+        let decode: Vec<(DecodeError, &str)> = vec![
+            (
+                DecodeError::TrailingBytes {
+                    what: "hello",
+                    extra: 2,
+                },
+                "hello has 2 trailing bytes: the peer's encoding is not canonical",
+            ),
+            (
+                DecodeError::TooLarge {
+                    what: "frame",
+                    size: 9,
+                    cap: 8,
+                },
+                "frame is 9 bytes (or items), over the cap of 8: the peer sent more than the protocol allows",
+            ),
+            (
+                DecodeError::Rlp {
+                    what: "status",
+                    reason: "leading zero",
+                },
+                "status is not valid rlp (leading zero): the peer's encoding is broken",
+            ),
+            (
+                DecodeError::EciesMac,
+                "ecies message failed its mac check: the peer dialled another node key or the bytes were corrupted",
+            ),
+            (
+                DecodeError::InvalidPublicKey { what: "hello id" },
+                "hello id is not a valid secp256k1 public key",
+            ),
+            (
+                DecodeError::InvalidSignature,
+                "auth signature does not recover to a public key: the peer's handshake is broken",
+            ),
+            (
+                DecodeError::EphemeralKeyHash,
+                "pre-eip-8 auth carries the wrong ephemeral key hash: the peer's handshake is broken",
+            ),
+            (
+                DecodeError::HeaderMac,
+                "rlpx frame header mac mismatch: the connection is corrupted or not from the handshake peer",
+            ),
+            (
+                DecodeError::FrameMac,
+                "rlpx frame mac mismatch: the connection is corrupted or not from the handshake peer",
+            ),
+            (
+                DecodeError::Snappy,
+                "snappy payload does not decompress: the peer's compression is broken",
+            ),
+            (
+                DecodeError::UnknownMessage { id: 0x33 },
+                "message id 0x33 is outside every negotiated capability",
+            ),
+            (
+                DecodeError::InvalidValue {
+                    what: "hello",
+                    reason: "x",
+                },
+                "hello has an invalid value: x",
+            ),
+        ];
+        for (e, text) in decode {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! eth/68 messages (devp2p `caps/eth.md`). Headers, bodies, blocks and transactions travel as
+//! raw RLP items: the wire layer checks they are well-formed single items and the node decodes
+//! them.
+
+use alloy_primitives::{B256, Bytes, U256};
+use alloy_rlp::{BufMut, Decodable, Encodable, Header};
+
+use crate::DecodeError;
+use crate::cursor::rlp;
+use crate::eth::Status;
+
+/// How many message ids eth/68 uses (0x00–0x10).
+pub const ETH68_MESSAGES: u64 = 17;
+/// Cap on items in one list (hashes, headers, bodies). geth serves at most 1024 headers or
+/// bodies per request and the spec's soft limit for announcements is 4096 items; a larger list
+/// is refused so one message cannot make us hold millions of small allocations.
+pub const MAX_ITEMS: usize = 4096;
+
+/// Message ids relative to the eth offset.
+pub mod id {
+    /// Status.
+    pub const STATUS: u64 = 0x00;
+    /// `NewBlockHashes`.
+    pub const NEW_BLOCK_HASHES: u64 = 0x01;
+    /// Transactions.
+    pub const TRANSACTIONS: u64 = 0x02;
+    /// `GetBlockHeaders`.
+    pub const GET_BLOCK_HEADERS: u64 = 0x03;
+    /// `BlockHeaders`.
+    pub const BLOCK_HEADERS: u64 = 0x04;
+    /// `GetBlockBodies`.
+    pub const GET_BLOCK_BODIES: u64 = 0x05;
+    /// `BlockBodies`.
+    pub const BLOCK_BODIES: u64 = 0x06;
+    /// `NewBlock`.
+    pub const NEW_BLOCK: u64 = 0x07;
+}
+
+/// Where a header request starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockId {
+    /// By hash.
+    Hash(B256),
+    /// By number.
+    Number(u64),
+}
+
+/// An eth/68 message. Ids without a variant here arrive as [`EthMessage::Other`], undecoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EthMessage {
+    /// 0x00 Status.
+    Status(Status),
+    /// 0x01 `NewBlockHashes`: `[[hash, number], ...]`.
+    NewBlockHashes(Vec<(B256, u64)>),
+    /// 0x02 Transactions: the whole `[tx, ...]` list, passed through.
+    Transactions(Bytes),
+    /// 0x03 `GetBlockHeaders`.
+    GetBlockHeaders {
+        /// Request id echoed by the response.
+        request_id: u64,
+        /// First block.
+        start: BlockId,
+        /// Most headers wanted.
+        limit: u64,
+        /// Blocks skipped between headers.
+        skip: u64,
+        /// Descending when true.
+        reverse: bool,
+    },
+    /// 0x04 `BlockHeaders`: each header as one raw RLP item.
+    BlockHeaders {
+        /// The request's id.
+        request_id: u64,
+        /// Raw header RLP items.
+        headers: Vec<Bytes>,
+    },
+    /// 0x05 `GetBlockBodies`.
+    GetBlockBodies {
+        /// Request id echoed by the response.
+        request_id: u64,
+        /// Block hashes.
+        hashes: Vec<B256>,
+    },
+    /// 0x06 `BlockBodies`: each body as one raw RLP item.
+    BlockBodies {
+        /// The request's id.
+        request_id: u64,
+        /// Raw body RLP items.
+        bodies: Vec<Bytes>,
+    },
+    /// 0x07 `NewBlock`: the block as one raw RLP item and its total difficulty.
+    NewBlock {
+        /// The raw block RLP item.
+        block: Bytes,
+        /// Total difficulty including this block.
+        total_difficulty: U256,
+    },
+    /// Any other eth/68 message (pooled transactions, receipts), undecoded.
+    Other {
+        /// Id relative to the eth offset.
+        id: u64,
+        /// Message data.
+        data: Bytes,
+    },
+}
+
+impl EthMessage {
+    /// The id relative to the eth offset.
+    pub fn id(&self) -> u64 {
+        match self {
+            Self::Status(_) => id::STATUS,
+            Self::NewBlockHashes(_) => id::NEW_BLOCK_HASHES,
+            Self::Transactions(_) => id::TRANSACTIONS,
+            Self::GetBlockHeaders { .. } => id::GET_BLOCK_HEADERS,
+            Self::BlockHeaders { .. } => id::BLOCK_HEADERS,
+            Self::GetBlockBodies { .. } => id::GET_BLOCK_BODIES,
+            Self::BlockBodies { .. } => id::BLOCK_BODIES,
+            Self::NewBlock { .. } => id::NEW_BLOCK,
+            Self::Other { id, .. } => *id,
+        }
+    }
+
+    /// Encodes the message data.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Self::Status(s) => return s.encode(),
+            Self::NewBlockHashes(items) => {
+                let enc: Vec<Vec<u8>> = items.iter().map(|(h, n)| list(&[h, n])).collect();
+                raw_list(&mut out, &enc);
+            }
+            Self::Transactions(data) | Self::Other { data, .. } => out.extend_from_slice(data),
+            Self::GetBlockHeaders {
+                request_id,
+                start,
+                limit,
+                skip,
+                reverse,
+            } => {
+                let start: Vec<u8> = match start {
+                    BlockId::Hash(h) => alloy_rlp::encode(h),
+                    BlockId::Number(n) => alloy_rlp::encode(n),
+                };
+                let inner = [
+                    start,
+                    alloy_rlp::encode(limit),
+                    alloy_rlp::encode(skip),
+                    alloy_rlp::encode(u64::from(*reverse)),
+                ];
+                let mut body = Vec::new();
+                raw_list(&mut body, &inner);
+                raw_list(&mut out, &[alloy_rlp::encode(request_id), body]);
+            }
+            Self::BlockHeaders {
+                request_id,
+                headers: items,
+            }
+            | Self::BlockBodies {
+                request_id,
+                bodies: items,
+            } => {
+                let mut body = Vec::new();
+                let raws: Vec<Vec<u8>> = items.iter().map(|b| b.to_vec()).collect();
+                raw_list(&mut body, &raws);
+                raw_list(&mut out, &[alloy_rlp::encode(request_id), body]);
+            }
+            Self::GetBlockBodies { request_id, hashes } => {
+                let mut body = Vec::new();
+                let enc: Vec<Vec<u8>> = hashes.iter().map(alloy_rlp::encode).collect();
+                raw_list(&mut body, &enc);
+                raw_list(&mut out, &[alloy_rlp::encode(request_id), body]);
+            }
+            Self::NewBlock {
+                block,
+                total_difficulty,
+            } => {
+                raw_list(
+                    &mut out,
+                    &[block.to_vec(), alloy_rlp::encode(total_difficulty)],
+                );
+            }
+        }
+        out
+    }
+
+    /// Decodes message data for an id relative to the eth offset. Strict: no trailing bytes,
+    /// exact element counts, lists capped at [`MAX_ITEMS`].
+    ///
+    /// # Errors
+    /// [`DecodeError`] when malformed.
+    pub fn decode(id: u64, data: &[u8]) -> Result<Self, DecodeError> {
+        let mut buf = data;
+        let msg = match id {
+            id::STATUS => return Status::decode(data).map(Self::Status),
+            id::NEW_BLOCK_HASHES => {
+                const WHAT: &str = "new block hashes";
+                let mut items = rlp::list(&mut buf, WHAT)?;
+                let mut out = Vec::new();
+                while !items.is_empty() {
+                    cap(out.len(), WHAT)?;
+                    let mut pair = rlp::list(&mut items, WHAT)?;
+                    let hash = B256::from(rlp::array::<32>(&mut pair, WHAT)?);
+                    let number = rlp::u64(&mut pair, WHAT)?;
+                    rlp::finish(pair, WHAT)?;
+                    out.push((hash, number));
+                }
+                Self::NewBlockHashes(out)
+            }
+            id::TRANSACTIONS => {
+                let raw = rlp::raw(&mut buf, "transactions")?;
+                let mut check = raw;
+                rlp::list(&mut check, "transactions")?;
+                Self::Transactions(Bytes::copy_from_slice(raw))
+            }
+            id::GET_BLOCK_HEADERS => {
+                const WHAT: &str = "get block headers";
+                let mut outer = rlp::list(&mut buf, WHAT)?;
+                let request_id = rlp::u64(&mut outer, WHAT)?;
+                let mut q = rlp::list(&mut outer, WHAT)?;
+                rlp::finish(outer, WHAT)?;
+                let start_raw = rlp::bytes(&mut q, WHAT)?;
+                let start = if start_raw.len() == 32 {
+                    BlockId::Hash(B256::from_slice(start_raw))
+                } else {
+                    BlockId::Number(number_from_be(start_raw, WHAT)?)
+                };
+                let limit = rlp::u64(&mut q, WHAT)?;
+                let skip = rlp::u64(&mut q, WHAT)?;
+                let reverse = match rlp::u64(&mut q, WHAT)? {
+                    0 => false,
+                    1 => true,
+                    _ => {
+                        return Err(DecodeError::InvalidValue {
+                            what: WHAT,
+                            reason: "reverse is not 0 or 1",
+                        });
+                    }
+                };
+                rlp::finish(q, WHAT)?;
+                Self::GetBlockHeaders {
+                    request_id,
+                    start,
+                    limit,
+                    skip,
+                    reverse,
+                }
+            }
+            id::BLOCK_HEADERS | id::BLOCK_BODIES => {
+                let what = if id == id::BLOCK_HEADERS {
+                    "block headers"
+                } else {
+                    "block bodies"
+                };
+                let mut outer = rlp::list(&mut buf, what)?;
+                let request_id = rlp::u64(&mut outer, what)?;
+                let mut items = rlp::list(&mut outer, what)?;
+                rlp::finish(outer, what)?;
+                let mut out = Vec::new();
+                while !items.is_empty() {
+                    cap(out.len(), what)?;
+                    let item = rlp::raw(&mut items, what)?;
+                    if item.first().is_none_or(|b| *b < 0xc0) {
+                        return Err(DecodeError::InvalidValue {
+                            what,
+                            reason: "item is not a list",
+                        });
+                    }
+                    out.push(Bytes::copy_from_slice(item));
+                }
+                if id == id::BLOCK_HEADERS {
+                    Self::BlockHeaders {
+                        request_id,
+                        headers: out,
+                    }
+                } else {
+                    Self::BlockBodies {
+                        request_id,
+                        bodies: out,
+                    }
+                }
+            }
+            id::GET_BLOCK_BODIES => {
+                const WHAT: &str = "get block bodies";
+                let mut outer = rlp::list(&mut buf, WHAT)?;
+                let request_id = rlp::u64(&mut outer, WHAT)?;
+                let mut items = rlp::list(&mut outer, WHAT)?;
+                rlp::finish(outer, WHAT)?;
+                let mut hashes = Vec::new();
+                while !items.is_empty() {
+                    cap(hashes.len(), WHAT)?;
+                    hashes.push(B256::from(rlp::array::<32>(&mut items, WHAT)?));
+                }
+                Self::GetBlockBodies { request_id, hashes }
+            }
+            id::NEW_BLOCK => {
+                const WHAT: &str = "new block";
+                let mut outer = rlp::list(&mut buf, WHAT)?;
+                let block = rlp::raw(&mut outer, WHAT)?;
+                if block.first().is_none_or(|b| *b < 0xc0) {
+                    return Err(DecodeError::InvalidValue {
+                        what: WHAT,
+                        reason: "block is not a list",
+                    });
+                }
+                let total_difficulty =
+                    U256::decode(&mut outer).map_err(|e| DecodeError::rlp(WHAT, e))?;
+                rlp::finish(outer, WHAT)?;
+                Self::NewBlock {
+                    block: Bytes::copy_from_slice(block),
+                    total_difficulty,
+                }
+            }
+            other if other < ETH68_MESSAGES => {
+                let raw = rlp::raw(&mut buf, "eth message")?;
+                Self::Other {
+                    id: other,
+                    data: Bytes::copy_from_slice(raw),
+                }
+            }
+            other => return Err(DecodeError::UnknownMessage { id: other }),
+        };
+        rlp::finish(buf, "eth message")?;
+        Ok(msg)
+    }
+}
+
+fn cap(len: usize, what: &'static str) -> Result<(), DecodeError> {
+    if len >= MAX_ITEMS {
+        return Err(DecodeError::TooLarge {
+            what,
+            size: len + 1,
+            cap: MAX_ITEMS,
+        });
+    }
+    Ok(())
+}
+
+/// A block number given as an RLP string payload (≤ 8 bytes, canonical: no leading zero).
+fn number_from_be(bytes: &[u8], what: &'static str) -> Result<u64, DecodeError> {
+    if bytes.len() > 8 {
+        return Err(DecodeError::InvalidValue {
+            what,
+            reason: "start block is neither a hash nor a u64",
+        });
+    }
+    if bytes.first() == Some(&0) {
+        return Err(DecodeError::Rlp {
+            what,
+            reason: "leading zero",
+        });
+    }
+    Ok(bytes.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b)))
+}
+
+fn list(fields: &[&dyn Encodable]) -> Vec<u8> {
+    let payload_length = fields.iter().map(|f| f.length()).sum();
+    let mut out = Vec::with_capacity(payload_length + 3);
+    Header {
+        list: true,
+        payload_length,
+    }
+    .encode(&mut out);
+    for f in fields {
+        f.encode(&mut out as &mut dyn BufMut);
+    }
+    out
+}
+
+fn raw_list(out: &mut Vec<u8>, items: &[Vec<u8>]) {
+    let payload_length = items.iter().map(Vec::len).sum();
+    Header {
+        list: true,
+        payload_length,
+    }
+    .encode(out);
+    for i in items {
+        out.extend_from_slice(i);
+    }
+}
+
+#[cfg(test)]
+#[path = "message_tests.rs"]
+pub(crate) mod tests;

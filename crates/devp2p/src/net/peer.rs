@@ -1,0 +1,319 @@
+//! One task per peer: handshake (RLPx, Hello, Status) under a timeout, then the message loop
+//! with pings and an idle limit.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::SinkExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::eth::{EthMessage, Status, eth68, id as eth_id};
+use crate::net::network::{PEER_QUEUE, PeerEntry, Shared, direction};
+use crate::net::{Enode, NetworkEvent, PeerId, PeerInfo};
+use crate::p2p::message::{self, DISCONNECT, EMPTY_LIST, PING, PONG};
+use crate::p2p::{BASE_PROTOCOL_LENGTH, DisconnectReason, Session};
+use crate::rlpx::{self, RlpxStream};
+use crate::{Error, PeerLabel, Result};
+
+/// What the handle asks a peer task to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Send an eth message.
+    Send(EthMessage),
+    /// Disconnect with a reason.
+    Disconnect(DisconnectReason),
+}
+
+/// How the connection started.
+#[derive(Debug)]
+pub(crate) enum Origin {
+    /// We dial this node.
+    Dial(Enode),
+    /// The node dialled us.
+    Accepted(TcpStream, SocketAddr),
+}
+
+/// Runs a peer from TCP connect or accept to the end, logging failures.
+pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
+    shared.pending.fetch_add(1, Ordering::Relaxed);
+    let dial = matches!(origin, Origin::Dial(_));
+    let (label, addr) = match &origin {
+        Origin::Dial(e) => (PeerLabel(e.to_string()), e.addr),
+        Origin::Accepted(_, addr) => (PeerLabel::from(*addr), *addr),
+    };
+    let timeout = shared.config.handshake_timeout;
+    let established =
+        tokio::time::timeout(timeout, establish(&shared, origin, label.clone())).await;
+    shared.pending.fetch_sub(1, Ordering::Relaxed);
+    let (session, id, status) = match established {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            tracing::info!(target: "cachet::devp2p", peer = %label, error = %e, "peer handshake failed");
+            return;
+        }
+        Err(_) => {
+            let e = Error::Timeout {
+                step: "devp2p handshake",
+                peer: label,
+                secs: timeout.as_secs(),
+            };
+            tracing::info!(target: "cachet::devp2p", error = %e, "peer handshake failed");
+            return;
+        }
+    };
+    let info = PeerInfo {
+        id,
+        addr,
+        direction: direction(dial),
+        hello: session.remote_hello().clone(),
+        status,
+    };
+    let (tx, rx) = mpsc::channel(PEER_QUEUE);
+    let refused = {
+        let mut peers = shared.peers();
+        if peers.contains_key(&id) {
+            Some(DisconnectReason::AlreadyConnected)
+        } else if peers.len() >= shared.config.max_peers {
+            Some(DisconnectReason::TooManyPeers)
+        } else {
+            peers.insert(
+                id,
+                PeerEntry {
+                    tx,
+                    info: info.clone(),
+                },
+            );
+            None
+        }
+    };
+    let mut session = session;
+    if let Some(reason) = refused {
+        session.disconnect(reason).await;
+        return;
+    }
+    if shared
+        .events
+        .send(NetworkEvent::PeerConnected(info))
+        .await
+        .is_err()
+    {
+        shared.peers().remove(&id);
+        session.disconnect(DisconnectReason::ClientQuitting).await;
+        return;
+    }
+    let (reason, cause) = match serve(&shared, &mut session, id, rx).await {
+        Ok(reason) => (reason, reason.to_string()),
+        Err(e) => {
+            let reason = e.disconnect_reason();
+            if !matches!(
+                e,
+                Error::Disconnected { .. } | Error::Closed { .. } | Error::Io { .. }
+            ) {
+                session.disconnect(reason).await;
+            }
+            (reason, e.to_string())
+        }
+    };
+    shared.peers().remove(&id);
+    tracing::info!(target: "cachet::devp2p", peer = %id, %reason, %cause, "peer disconnected");
+    let _ = shared
+        .events
+        .send(NetworkEvent::PeerDisconnected {
+            peer: id,
+            reason,
+            cause,
+        })
+        .await;
+}
+
+/// TCP, RLPx, capacity check, Hello and Status.
+async fn establish(
+    shared: &Arc<Shared>,
+    origin: Origin,
+    label: PeerLabel,
+) -> Result<(Session<TcpStream>, PeerId, Status)> {
+    let (mut rlpx, remote) = match origin {
+        Origin::Dial(enode) => {
+            let key = enode.public_key()?;
+            let tcp = TcpStream::connect(enode.addr)
+                .await
+                .map_err(|source| Error::Io {
+                    action: "connecting to",
+                    peer: label.clone(),
+                    source,
+                })?;
+            let _ = tcp.set_nodelay(true);
+            (
+                rlpx::connect(tcp, &shared.key, key, label.clone()).await?,
+                key,
+            )
+        }
+        Origin::Accepted(tcp, _) => {
+            let _ = tcp.set_nodelay(true);
+            rlpx::accept(tcp, &shared.key, label.clone()).await?
+        }
+    };
+    let id = PeerId::from_public_key(&remote);
+    let label = PeerLabel(format!("{id:?}@{label}"));
+    // Refuse before Hello when full: Disconnect is the one message allowed in Hello's place.
+    if shared.peers().len() >= shared.config.max_peers {
+        return Err(refuse(&mut rlpx, label, DisconnectReason::TooManyPeers).await);
+    }
+    if shared.peers().contains_key(&id) {
+        return Err(refuse(&mut rlpx, label, DisconnectReason::AlreadyConnected).await);
+    }
+    let mut session =
+        Session::handshake(rlpx, &shared.hello(), &[eth68()], remote, label.clone()).await?;
+    let offset = eth_offset(&session)?;
+    session
+        .send(offset + eth_id::STATUS, &shared.status().encode())
+        .await?;
+    let status = loop {
+        let (msg_id, data) = session.recv().await?;
+        match msg_id {
+            PING => session.send(PONG, &EMPTY_LIST).await?,
+            id if id < BASE_PROTOCOL_LENGTH => {}
+            id if id == offset + eth_id::STATUS => {
+                break Status::decode(&data).map_err(|e| Error::decode(label.clone(), e))?;
+            }
+            _ => {
+                return Err(Error::Protocol {
+                    peer: label,
+                    reason: "eth message before status",
+                });
+            }
+        }
+    };
+    if let Err(e) = check_status(shared, &status, &label) {
+        session.disconnect(e.disconnect_reason()).await;
+        return Err(e);
+    }
+    Ok((session, id, status))
+}
+
+/// The message loop of an established peer. Returns the reason we disconnected, or the error.
+async fn serve(
+    shared: &Arc<Shared>,
+    session: &mut Session<TcpStream>,
+    id: PeerId,
+    mut rx: mpsc::Receiver<Command>,
+) -> Result<DisconnectReason> {
+    let offset = eth_offset(session)?;
+    let mut stop = shared.shutdown.subscribe();
+    let mut ping = tokio::time::interval(shared.config.ping_interval);
+    ping.tick().await;
+    let mut last_seen = Instant::now();
+    loop {
+        let idle = tokio::time::sleep_until(last_seen + shared.config.idle_timeout);
+        tokio::select! {
+            r = session.recv() => {
+                let (msg_id, data) = r?;
+                last_seen = Instant::now();
+                match msg_id {
+                    PING => session.send(PONG, &EMPTY_LIST).await?,
+                    PONG => {}
+                    // Reserved p2p ids: ignored for forward compatibility.
+                    m if m < BASE_PROTOCOL_LENGTH => {}
+                    m => {
+                        let rel = m.checked_sub(offset).filter(|r| *r < crate::eth::ETH68_MESSAGES);
+                        let Some(rel) = rel else {
+                            return Err(Error::decode(session.peer().clone(), crate::DecodeError::UnknownMessage { id: m }));
+                        };
+                        if rel == eth_id::STATUS {
+                            return Err(Error::Protocol { peer: session.peer().clone(), reason: "second status" });
+                        }
+                        let message = EthMessage::decode(rel, &data).map_err(|e| Error::decode(session.peer().clone(), e))?;
+                        if shared.events.send(NetworkEvent::Message { peer: id, message }).await.is_err() {
+                            session.disconnect(DisconnectReason::ClientQuitting).await;
+                            return Ok(DisconnectReason::ClientQuitting);
+                        }
+                    }
+                }
+            }
+            cmd = rx.recv() => {
+                // `None`: the handle's entry (and sender) is gone; end the session.
+                let reason = match cmd {
+                    Some(Command::Send(m)) => {
+                        session.send(offset + m.id(), &m.encode()).await?;
+                        continue;
+                    }
+                    Some(Command::Disconnect(reason)) => reason,
+                    None => DisconnectReason::Requested,
+                };
+                session.disconnect(reason).await;
+                return Ok(reason);
+            }
+            _ = ping.tick() => session.send(PING, &EMPTY_LIST).await?,
+            () = idle => {
+                session.disconnect(DisconnectReason::PingTimeout).await;
+                return Ok(DisconnectReason::PingTimeout);
+            }
+            _ = stop.changed() => {
+                session.disconnect(DisconnectReason::ClientQuitting).await;
+                return Ok(DisconnectReason::ClientQuitting);
+            }
+        }
+    }
+}
+
+fn eth_offset(session: &Session<TcpStream>) -> Result<u64> {
+    session
+        .shared()
+        .iter()
+        .find(|c| c.capability.name == "eth")
+        .map(|c| c.offset)
+        .ok_or_else(|| Error::Protocol {
+            peer: session.peer().clone(),
+            reason: "no shared eth capability",
+        })
+}
+
+fn check_status(shared: &Shared, status: &Status, label: &PeerLabel) -> Result<()> {
+    let chain = &shared.config.chain;
+    let bad = |reason: String| {
+        Err(Error::IncompatibleChain {
+            peer: label.clone(),
+            reason,
+        })
+    };
+    if status.version != crate::eth::ETH_VERSION {
+        return Err(Error::Protocol {
+            peer: label.clone(),
+            reason: "status version differs from the negotiated eth version",
+        });
+    }
+    if status.network_id != chain.network_id {
+        return bad(format!(
+            "network id {} (ours {})",
+            status.network_id, chain.network_id
+        ));
+    }
+    if status.genesis != chain.genesis {
+        return bad(format!(
+            "genesis {} (ours {})",
+            status.genesis, chain.genesis
+        ));
+    }
+    let head = *shared.head.borrow();
+    if let Err(m) = chain
+        .forks
+        .validate(head.number, head.timestamp, &status.fork_id)
+    {
+        return bad(format!("fork id {}: {m}", status.fork_id));
+    }
+    Ok(())
+}
+
+async fn refuse(
+    rlpx: &mut RlpxStream<TcpStream>,
+    peer: PeerLabel,
+    reason: DisconnectReason,
+) -> Error {
+    let frame = message::join(DISCONNECT, &reason.encode(), false);
+    let _ = rlpx.send(&frame[..]).await;
+    let _ = rlpx.close().await;
+    Error::Disconnected { peer, reason }
+}

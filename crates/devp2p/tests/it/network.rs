@@ -1,0 +1,219 @@
+//! Two Cachet services on loopback.
+
+use std::time::Duration;
+
+use alloy_primitives::{B256, U256};
+use cachet_devp2p::eth::{BlockId, EthMessage, ForkSchedule};
+use cachet_devp2p::net::{ChainConfig, ChainHead, Direction, Network, NetworkConfig, NetworkEvent};
+use cachet_devp2p::p2p::DisconnectReason;
+use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
+use tokio::sync::mpsc::Receiver;
+
+pub(crate) fn chain(genesis: B256) -> (ChainConfig, ChainHead) {
+    let chain = ChainConfig {
+        network_id: 1337,
+        genesis,
+        forks: ForkSchedule::new(genesis, &[], &[], 0),
+    };
+    let head = ChainHead {
+        number: 0,
+        hash: genesis,
+        total_difficulty: U256::from(1u64),
+        timestamp: 0,
+    };
+    (chain, head)
+}
+
+pub(crate) async fn start(
+    genesis: B256,
+    tweak: impl FnOnce(&mut NetworkConfig),
+) -> (Network, Receiver<NetworkEvent>, UnlockedKeys) {
+    let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Node);
+    let (c, h) = chain(genesis);
+    let mut config = NetworkConfig::new("127.0.0.1:0".parse().unwrap(), c, h);
+    tweak(&mut config);
+    let (net, rx) = Network::start(keys.node_key(), config).await.unwrap();
+    (net, rx, keys)
+}
+
+pub(crate) async fn next(rx: &mut Receiver<NetworkEvent>) -> NetworkEvent {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("event within 10s")
+        .expect("service running")
+}
+
+#[tokio::test]
+async fn connects_exchanges_status_and_messages_both_ways() {
+    let g = B256::repeat_byte(0x11);
+    let (a, mut arx, akeys) = start(g, |_| {}).await;
+    let (b, mut brx, bkeys) = start(g, |_| {}).await;
+    a.dial(b.local_enode());
+    let (NetworkEvent::PeerConnected(pa), NetworkEvent::PeerConnected(pb)) =
+        (next(&mut arx).await, next(&mut brx).await)
+    else {
+        panic!("expected connections");
+    };
+    assert_eq!(pa.id.0, bkeys.node_key().enode_id());
+    assert_eq!(pb.id.0, akeys.node_key().enode_id());
+    assert_eq!(pa.direction, Direction::Outbound);
+    assert_eq!(pb.direction, Direction::Inbound);
+    assert_eq!(pa.status.genesis, g);
+    assert_eq!(pa.hello.capabilities[0].to_string(), "eth/68");
+
+    let req = EthMessage::GetBlockHeaders {
+        request_id: 7,
+        start: BlockId::Number(0),
+        limit: 1,
+        skip: 0,
+        reverse: false,
+    };
+    a.send(&pa.id, req.clone()).await.unwrap();
+    assert_eq!(
+        next(&mut brx).await,
+        NetworkEvent::Message {
+            peer: pb.id,
+            message: req
+        }
+    );
+    let resp = EthMessage::BlockHeaders {
+        request_id: 7,
+        headers: vec![alloy_primitives::Bytes::from_static(&[0xc1, 0x80])],
+    };
+    b.send(&pb.id, resp.clone()).await.unwrap();
+    assert_eq!(
+        next(&mut arx).await,
+        NetworkEvent::Message {
+            peer: pa.id,
+            message: resp
+        }
+    );
+    let big = EthMessage::Transactions(alloy_primitives::Bytes::from(alloy_rlp::encode(vec![
+        alloy_primitives::Bytes::from(vec![7u8; 3_000_000]),
+    ])));
+    assert_eq!(b.broadcast(&big), 1);
+    assert_eq!(
+        next(&mut arx).await,
+        NetworkEvent::Message {
+            peer: pa.id,
+            message: big
+        }
+    );
+
+    a.disconnect(&pa.id, DisconnectReason::UselessPeer);
+    match next(&mut brx).await {
+        NetworkEvent::PeerDisconnected { peer, reason, .. } => {
+            assert_eq!(peer, pb.id);
+            assert_eq!(reason, DisconnectReason::UselessPeer);
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(matches!(
+        next(&mut arx).await,
+        NetworkEvent::PeerDisconnected { .. }
+    ));
+}
+
+#[tokio::test]
+async fn rejects_peers_on_another_genesis() {
+    let (a, mut arx, _k1) = start(B256::repeat_byte(1), |_| {}).await;
+    let (b, mut brx, _k2) = start(B256::repeat_byte(2), |_| {}).await;
+    a.dial(b.local_enode());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(arx.try_recv().is_err());
+    assert!(brx.try_recv().is_err());
+    assert!(a.peers().is_empty() && b.peers().is_empty());
+}
+
+#[tokio::test]
+async fn refuses_peers_over_the_limit() {
+    let g = B256::repeat_byte(3);
+    let (hub, mut hrx, _k) = start(g, |c| c.max_peers = 1).await;
+    let (a, mut arx, _ka) = start(g, |_| {}).await;
+    let (b, mut brx, _kb) = start(g, |_| {}).await;
+    a.dial(hub.local_enode());
+    assert!(matches!(
+        next(&mut hrx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+    assert!(matches!(
+        next(&mut arx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+    b.dial(hub.local_enode());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(brx.try_recv().is_err());
+    assert_eq!(hub.peers().len(), 1);
+}
+
+#[tokio::test]
+async fn keeps_pinged_peers_past_the_idle_limit() {
+    let g = B256::repeat_byte(4);
+    let fast = |c: &mut NetworkConfig| {
+        c.ping_interval = Duration::from_millis(200);
+        c.idle_timeout = Duration::from_millis(700);
+    };
+    let (a, mut arx, _ka) = start(g, fast).await;
+    let (b, mut brx, _kb) = start(g, fast).await;
+    a.dial(b.local_enode());
+    assert!(matches!(
+        next(&mut arx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+    assert!(matches!(
+        next(&mut brx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+    // Pings every 200 ms keep both alive well past the 700 ms idle limit.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(a.peers().len(), 1);
+    assert_eq!(b.peers().len(), 1);
+}
+
+#[tokio::test]
+async fn times_out_a_peer_that_never_speaks() {
+    let g = B256::repeat_byte(5);
+    let (a, _arx, _ka) = start(g, |c| c.handshake_timeout = Duration::from_millis(300)).await;
+    let addr = a.local_enode().addr;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The service closes the socket after the handshake timeout.
+    let mut buf = [0u8; 1];
+    let n = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut s, &mut buf),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(n, Ok(0) | Err(_)));
+}
+
+#[tokio::test]
+async fn survives_garbage_connections_and_still_accepts_peers() {
+    let g = B256::repeat_byte(6);
+    let (a, mut arx, _ka) = start(g, |c| c.handshake_timeout = Duration::from_millis(500)).await;
+    let addr = a.local_enode().addr;
+    let junk: [&[u8]; 5] = [
+        &[0xff; 600],
+        &[0x04; 307],
+        &[0x01, 0x80],
+        &[0x00, 0x10, 1, 2, 3],
+        &[],
+    ];
+    for bytes in junk {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, bytes)
+            .await
+            .unwrap();
+        drop(s);
+    }
+    let (b, mut brx, _kb) = start(g, |_| {}).await;
+    b.dial(a.local_enode());
+    assert!(matches!(
+        next(&mut arx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+    assert!(matches!(
+        next(&mut brx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+}
