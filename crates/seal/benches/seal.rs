@@ -182,57 +182,57 @@ fn paired_table() {
             "clique seal",
             true,
             Box::new(|| {
-                black_box(clique::sign_header(&ch, &sealer).unwrap();
-            })),
+                black_box(clique::sign_header(&ch, &sealer).unwrap());
+            }),
         ),
         (
             "clique recover",
             false,
             Box::new(|| {
-                black_box(clique::recover_signer(&ch_sealed).unwrap();
-            })),
+                black_box(clique::recover_signer(&ch_sealed).unwrap());
+            }),
         ),
         (
             "ibft seal",
             true,
             Box::new(|| {
-                black_box(ibft::sign_proposal(&ih, signer).unwrap();
-            })),
+                black_box(ibft::sign_proposal(&ih, signer).unwrap());
+            }),
         ),
         (
             "ibft recover",
             false,
             Box::new(|| {
-                black_box(ibft::recover_proposer(&ih_sealed).unwrap();
-            })),
+                black_box(ibft::recover_proposer(&ih_sealed).unwrap());
+            }),
         ),
         (
             "ibft2 seal",
             true,
             Box::new(|| {
-                black_box(ibft2::sign_commit(&i2, signer).unwrap();
-            })),
+                black_box(ibft2::sign_commit(&i2, signer).unwrap());
+            }),
         ),
         (
             "ibft2 recover",
             false,
             Box::new(|| {
-                black_box(ibft2::recover(&i2_sealed).unwrap();
-            })),
+                black_box(ibft2::recover(&i2_sealed).unwrap());
+            }),
         ),
         (
             "qbft seal",
             true,
             Box::new(|| {
-                black_box(qbft::sign_commit(&q, signer).unwrap();
-            })),
+                black_box(qbft::sign_commit(&q, signer).unwrap());
+            }),
         ),
         (
             "qbft recover",
             false,
             Box::new(|| {
-                black_box(qbft::recover(&q_sealed).unwrap();
-            })),
+                black_box(qbft::recover(&q_sealed).unwrap());
+            }),
         ),
         (
             "raft seal+selfcheck",
@@ -247,8 +247,8 @@ fn paired_table() {
             "raft recover",
             false,
             Box::new(|| {
-                black_box(raft::recover(&rh_sealed).unwrap();
-            })),
+                black_box(raft::recover(&rh_sealed).unwrap());
+            }),
         ),
     ];
     let time = |f: &dyn Fn(), n: u32| {
