@@ -231,6 +231,16 @@ fn rejects_bad_input_with_a_clear_error_and_no_panic() {
                 "--engine".into(),
                 "clique".into(),
                 "--header".into(),
+                "/nonexistent/h.json".into(),
+            ],
+            2,
+            "--header: no such file",
+        ),
+        (
+            vec![
+                "--engine".into(),
+                "clique".into(),
+                "--header".into(),
                 good[..good.len() - 4].into(),
             ],
             2,

@@ -190,6 +190,8 @@ fn read_header(arg: &str) -> Result<Header, Failure> {
     let path = Path::new(arg);
     let text = if path.is_file() {
         read_file(path, "header")?
+    } else if arg.contains('/') {
+        return Err(Failure::usage(format!("--header: no such file {arg}")));
     } else {
         arg.to_owned()
     };

@@ -33,7 +33,7 @@ fn spawn_child(
     let mut child = Command::new(exe)
         .args([
             "--exact",
-            "journal_kill::child_process",
+            "journal_kill::accepts_journal_writes_as_a_killed_child",
             "--nocapture",
             "--test-threads=1",
             "--include-ignored",
@@ -60,7 +60,7 @@ fn spawn_child(
 
 /// The child side. Without the environment variable (a normal test run) there is nothing to do.
 #[test]
-fn child_process() {
+fn accepts_journal_writes_as_a_killed_child() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
