@@ -561,3 +561,163 @@ fn accepts_a_header_at_the_size_cap_and_rejects_one_byte_more() {
         Err(DecodeError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn accepts_every_remaining_error_message_as_written() {
+    let p = std::path::PathBuf::from("/d/seal-journal");
+    let a = Address::repeat_byte(0xab);
+    let cases: Vec<(Error, &str)> = vec![
+        (
+            Error::Decode(DecodeError::Truncated { what: "header" }),
+            "header: input truncated: check that the whole value was copied",
+        ),
+        (
+            Error::Decode(DecodeError::TrailingBytes {
+                what: "header",
+                extra: 2,
+            }),
+            "header: 2 trailing bytes after the value: check for concatenated input",
+        ),
+        (
+            Error::Decode(DecodeError::ExpectedString { what: "x" }),
+            "x: expected an rlp string, found a list",
+        ),
+        (
+            Error::Decode(DecodeError::ExpectedList { what: "x" }),
+            "x: expected an rlp list, found a string",
+        ),
+        (
+            Error::Decode(DecodeError::IntegerOverflow {
+                what: "header.number",
+                max_bytes: 8,
+            }),
+            "header.number: integer too large (at most 8 bytes)",
+        ),
+        (
+            Error::Decode(DecodeError::TooLarge {
+                what: "header",
+                cap: 1,
+                found: 2,
+            }),
+            "header: 2 bytes exceeds the cap of 1 bytes",
+        ),
+        (
+            Error::Decode(DecodeError::WrongItemCount {
+                what: "qbft extraData",
+                expected: "5",
+                found: 4,
+            }),
+            "qbft extraData: expected 5 items, found 4",
+        ),
+        (
+            Error::Decode(DecodeError::ExtraTooShort {
+                engine: "clique",
+                min: 97,
+                found: 3,
+            }),
+            "clique extraData is 3 bytes, shorter than the minimum 97: is this the right engine?",
+        ),
+        (
+            Error::Decode(DecodeError::SignerSectionLength { found: 7 }),
+            "clique extraData signer section is 7 bytes, not a multiple of 20",
+        ),
+        (
+            Error::Decode(DecodeError::InvalidVote {
+                what: "v",
+                allowed: "a",
+            }),
+            "v: invalid vote encoding (allowed: a)",
+        ),
+        (
+            Error::Decode(DecodeError::InvalidHex {
+                what: "h",
+                reason: "r".into(),
+            }),
+            "h: invalid hex: r",
+        ),
+        (
+            Error::Decode(DecodeError::InvalidJson {
+                what: "j",
+                reason: "r".into(),
+            }),
+            "j: invalid json: r",
+        ),
+        (
+            Error::HeaderRule {
+                engine: "qbft",
+                rule: "r".into(),
+            },
+            "qbft header rule broken: r",
+        ),
+        (
+            Error::Unauthorized {
+                engine: "clique",
+                signer: a,
+            },
+            "clique: 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB is not in the signer/validator set",
+        ),
+        (
+            Error::DuplicateCommitter {
+                engine: "ibft",
+                signer: a,
+            },
+            "ibft: committer 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB appears more than once",
+        ),
+        (
+            Error::MissingRaftMembers,
+            "raft verification needs the raft-id to enode map: pass --raft-members",
+        ),
+        (
+            Error::RaftSignerMismatch {
+                raft_id: 2,
+                recovered: a,
+                expected: Address::ZERO,
+            },
+            "raft: block signed by 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB but raft id 2 is 0x0000000000000000000000000000000000000000",
+        ),
+        (
+            Error::RaftSelfCheck {
+                raft_id: 2,
+                reason: "r".into(),
+            },
+            "raft: own signature for raft id 2 failed verification (r): block withheld, check the node key and the member map",
+        ),
+        (
+            Error::Signer(alloy_signer::Error::other("x")),
+            "signing failed: x",
+        ),
+        (
+            Error::JournalIo {
+                path: p.clone(),
+                op: "fsync",
+                source: std::io::Error::other("x"),
+            },
+            "seal journal /d/seal-journal: fsync failed: check the datadir's disk and permissions",
+        ),
+        (
+            Error::JournalLocked { path: p.clone() },
+            "seal journal /d/seal-journal is locked by another process: is another cachet running on this datadir?",
+        ),
+        (
+            Error::JournalCorrupt {
+                path: p,
+                line: 3,
+                reason: "checksum mismatch".into(),
+            },
+            "seal journal /d/seal-journal line 3 is corrupt: checksum mismatch; restore the file from backup, never delete it",
+        ),
+        (
+            Error::Equivocation {
+                engine: "clique",
+                height: 1,
+                round: None,
+                signed: B256::ZERO,
+                requested: B256::ZERO,
+            },
+            "refusing to seal: clique height 1 already sealed 0x0000000000000000000000000000000000000000000000000000000000000000 and now asked for 0x0000000000000000000000000000000000000000000000000000000000000000: this would equivocate; check for a second node with the same key or a reorg of the local chain",
+        ),
+    ];
+    for (e, want) in cases {
+        assert_eq!(e.to_string(), want);
+    }
+}
