@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 
 use alloy_primitives::{B256, U256};
 use cachet_devp2p::eth::ForkSchedule;
-use cachet_devp2p::net::{ChainConfig, ChainHead, Enode, Network, NetworkConfig, NetworkEvent};
+use cachet_devp2p::net::{
+    ChainConfig, ChainHead, Direction, Enode, Network, NetworkConfig, NetworkEvent,
+};
 use clap::Args;
+use serde_json::json;
 
 use crate::cmd::emit;
 use crate::cmd::keys::KmsArgs;
@@ -44,7 +47,7 @@ pub(crate) struct P2pArgs {
 }
 
 /// Unlocks the keys (one master-key call), then listens, prints the enode, dials bootnodes and
-/// logs every peer's Hello and Status until interrupted.
+/// prints every peer's Hello and Status (JSON lines) until interrupted.
 pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
     let (chain_id, forks) = read_genesis(&args.genesis)?;
     let bootnodes = args
@@ -97,6 +100,7 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Prints one JSON line per peer event on stdout (after the enode line) and logs it.
 fn log_event(ev: &NetworkEvent) {
     match ev {
         NetworkEvent::PeerConnected(p) => {
@@ -106,27 +110,37 @@ fn log_event(ev: &NetworkEvent) {
                 .iter()
                 .map(ToString::to_string)
                 .collect();
-            tracing::info!(
-                target: "cachet::p2p",
-                peer = %p.id,
-                addr = %p.addr,
-                direction = ?p.direction,
-                client = %p.hello.client_id,
-                p2p_version = p.hello.protocol_version,
-                caps = %caps.join(","),
-                "hello"
+            let direction = match p.direction {
+                Direction::Inbound => "inbound",
+                Direction::Outbound => "outbound",
+            };
+            emit(
+                &json!({
+                    "event": "hello",
+                    "peer": p.id.to_string(),
+                    "addr": p.addr.to_string(),
+                    "direction": direction,
+                    "client_id": p.hello.client_id,
+                    "p2p_version": p.hello.protocol_version,
+                    "capabilities": caps,
+                })
+                .to_string(),
             );
-            tracing::info!(
-                target: "cachet::p2p",
-                peer = %p.id,
-                eth = p.status.version,
-                network_id = p.status.network_id,
-                td = %p.status.total_difficulty,
-                head = %p.status.head,
-                genesis = %p.status.genesis,
-                fork_id = %p.status.fork_id,
-                "status"
+            emit(
+                &json!({
+                    "event": "status",
+                    "peer": p.id.to_string(),
+                    "eth_version": p.status.version,
+                    "network_id": p.status.network_id,
+                    "total_difficulty": p.status.total_difficulty.to_string(),
+                    "head": p.status.head.to_string(),
+                    "genesis": p.status.genesis.to_string(),
+                    "fork_hash": format!("0x{}", hex::encode(p.status.fork_id.hash)),
+                    "fork_next": p.status.fork_id.next,
+                })
+                .to_string(),
             );
+            tracing::info!(target: "cachet::p2p", peer = %p.id, addr = %p.addr, client = %p.hello.client_id, "peer connected");
         }
         NetworkEvent::Message { peer, message } => {
             tracing::debug!(target: "cachet::p2p", %peer, id = message.id(), "eth message");
@@ -136,7 +150,16 @@ fn log_event(ev: &NetworkEvent) {
             reason,
             cause,
         } => {
-            tracing::info!(target: "cachet::p2p", %peer, %reason, %cause, "disconnected");
+            emit(
+                &json!({
+                    "event": "disconnected",
+                    "peer": peer.to_string(),
+                    "reason": reason.to_string(),
+                    "cause": cause,
+                })
+                .to_string(),
+            );
+            tracing::info!(target: "cachet::p2p", %peer, %reason, %cause, "peer disconnected");
         }
         _ => {}
     }

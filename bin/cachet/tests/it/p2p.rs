@@ -24,6 +24,7 @@ fn genesis() -> PathBuf {
 struct Node {
     child: Child,
     enode: String,
+    lines: std::sync::mpsc::Receiver<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -67,11 +68,16 @@ impl Node {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let enode = line.trim().to_owned();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let enode = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("cachet p2p printed its enode");
         assert!(
             enode.starts_with("enode://"),
             "cachet p2p printed {enode:?}"
@@ -91,6 +97,7 @@ impl Node {
         Self {
             child,
             enode,
+            lines,
             _dir: dir,
         }
     }
@@ -150,6 +157,31 @@ fn ethereumjs_connects_to_cachet_p2p() {
         done["status"]["genesisHash"].as_str().unwrap(),
         GENESIS_HASH
     );
+    // cachet p2p printed the peer's Hello and Status.
+    let line = |n: &Node| -> serde_json::Value {
+        serde_json::from_str(&n.lines.recv_timeout(Duration::from_secs(5)).unwrap()).unwrap()
+    };
+    let hello = line(&node);
+    assert_eq!(hello["event"], "hello");
+    let ready: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["event"] == "ready")
+        .unwrap();
+    assert_eq!(hello["peer"], ready["id"]);
+    assert!(
+        hello["client_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("ethereumjs-devp2p"),
+        "{hello}"
+    );
+    assert_eq!(hello["capabilities"], serde_json::json!(["eth/68"]));
+    let status = line(&node);
+    assert_eq!(status["event"], "status");
+    assert_eq!(status["network_id"], 1337);
+    assert_eq!(status["genesis"], GENESIS_HASH);
+    assert_eq!(status["fork_next"], 10);
 }
 
 #[test]
