@@ -36,4 +36,7 @@ pub(crate) enum Command {
     Audit(cmd::keys::AuditCommand),
     /// Run the devp2p stack alone on the node's unlocked key (connectivity checks).
     P2p(cmd::p2p::P2pArgs),
+    /// Recover, verify and produce block seals (clique, ibft, ibft2, qbft, raft).
+    #[command(subcommand)]
+    Seal(cmd::seal::SealCommand),
 }

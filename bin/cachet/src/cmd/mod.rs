@@ -3,6 +3,7 @@
 pub(crate) mod keys;
 pub(crate) mod master_key;
 pub(crate) mod p2p;
+pub(crate) mod seal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -20,6 +21,7 @@ pub(crate) async fn run(command: Command) -> Result<(), Failure> {
         Command::Destroy(args) => keys::destroy(args),
         Command::Audit(c) => keys::audit(c),
         Command::P2p(args) => p2p::run(args).await,
+        Command::Seal(c) => seal::run(c).await,
     }
 }
 

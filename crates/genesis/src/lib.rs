@@ -1,0 +1,43 @@
+//! Cachet's chain spec: a geth-format `genesis.json`, the consensus engine it selects, the
+//! genesis block (state root from `alloc`, header, hash) and the EIP-2124 fork identifier.
+//!
+//! The moving parts:
+//! - [`Genesis`] parses the file as geth does (hex or decimal quantities, case-insensitive
+//!   keys, unknown keys ignored) and names the field in every [`Error`].
+//! - [`ChainConfig`] holds the chain id, the block- and time-based forks ([`Fork`]) and the
+//!   consensus section; [`Engine`] is what the sealer runs (clique, IBFT, QBFT or Raft).
+//! - [`Genesis::state_root`], [`Genesis::header`] and [`Genesis::hash`] compute the genesis
+//!   block exactly as geth's `ToBlock` does; [`GenesisHeader::rlp`] is its encoding.
+//! - [`ForkSchedule`] computes [`ForkId`]s and validates a remote peer's fork id
+//!   ([EIP-2124](https://eips.ethereum.org/EIPS/eip-2124)).
+//!
+//! `docs/genesis.md` lists the fields read, how the engine is chosen and the Raft marker.
+//!
+//! ## Feature flags
+//! None.
+#![forbid(unsafe_code)]
+#![warn(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+mod config;
+mod engine;
+mod error;
+mod fork;
+mod forkid;
+mod genesis;
+mod header;
+mod json;
+mod state;
+
+pub use config::ChainConfig;
+pub use engine::{DEFAULT_EPOCH, Engine, IbftFlavour, RaftMarker};
+pub use error::{Error, Result};
+pub use fork::{Fork, ForkCondition};
+pub use forkid::{ForkHash, ForkId, ForkSchedule};
+pub use genesis::{Genesis, GenesisAccount};
+pub use header::{EMPTY_OMMERS_HASH, EMPTY_REQUESTS_HASH, GenesisHeader, INITIAL_BASE_FEE};
+pub use state::state_root;

@@ -1,0 +1,454 @@
+//! [`ChainStore`]: opening, inserting blocks and reading them back.
+
+use std::path::{Path, PathBuf};
+
+use alloy_primitives::{B256, U256};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use super::tables::{BLOCKS, BODIES, CANONICAL, HEAD, HEADERS, POINTERS, decode_info, encode_info};
+use crate::error::{Error, Result};
+
+/// The chain database of one node (`<datadir>/chain.redb`).
+#[derive(Debug)]
+pub struct ChainStore {
+    db: Database,
+    path: PathBuf,
+}
+
+/// A block to store: its raw RLP and the fields the index needs, decoded by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockRecord<'a> {
+    /// Block number.
+    pub number: u64,
+    /// Block hash (keccak256 of `header_rlp`, or the engine's block hash for IBFT/QBFT).
+    pub hash: B256,
+    /// Parent hash; ignored for block 0.
+    pub parent_hash: B256,
+    /// Header difficulty (added to the parent's total difficulty).
+    pub difficulty: U256,
+    /// The header's RLP.
+    pub header_rlp: &'a [u8],
+    /// The body's RLP (transactions and ommers, as eth/68 `BlockBodies` carries it).
+    pub body_rlp: &'a [u8],
+}
+
+/// The canonical head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+    /// Total difficulty up to and including this block.
+    pub total_difficulty: U256,
+}
+
+/// What the store knows about a block besides its RLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Block number.
+    pub number: u64,
+    /// Parent hash.
+    pub parent_hash: B256,
+    /// Total difficulty up to and including this block.
+    pub total_difficulty: U256,
+}
+
+impl ChainStore {
+    /// Opens the store at `path`, creating it (and its tables) if absent.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the file cannot be opened or created, e.g. another process holds it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = Database::create(path).map_err(|e| store_error(path, "open", e))?;
+        let store = Self {
+            db,
+            path: path.to_owned(),
+        };
+        let txn = store
+            .db
+            .begin_write()
+            .map_err(|e| store.err("begin write", e))?;
+        {
+            // Creating the tables up front lets readers open them without special cases.
+            txn.open_table(HEADERS)
+                .map_err(|e| store.err("create tables", e))?;
+            txn.open_table(BODIES)
+                .map_err(|e| store.err("create tables", e))?;
+            txn.open_table(BLOCKS)
+                .map_err(|e| store.err("create tables", e))?;
+            txn.open_table(CANONICAL)
+                .map_err(|e| store.err("create tables", e))?;
+            txn.open_table(POINTERS)
+                .map_err(|e| store.err("create tables", e))?;
+        }
+        txn.commit().map_err(|e| store.err("commit", e))?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores a block and, if `make_canonical`, makes it the head: the canonical index is
+    /// rewritten back to the common ancestor and entries above the new head are removed.
+    /// Everything commits in one durable transaction. Storing a block already present with
+    /// the same contents is a no-op apart from `make_canonical`.
+    ///
+    /// Block 0 is the genesis; a store whose canonical block 0 differs rejects it.
+    ///
+    /// # Errors
+    /// [`Error::UnknownParent`], [`Error::NumberMismatch`], [`Error::GenesisMismatch`],
+    /// [`Error::ConflictingBlock`], or [`Error::Store`].
+    pub fn insert_block(&self, block: &BlockRecord<'_>, make_canonical: bool) -> Result<()> {
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(|e| self.err("begin write", e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| self.err("set durability", e))?;
+        {
+            let mut headers = txn
+                .open_table(HEADERS)
+                .map_err(|e| self.err("open headers", e))?;
+            let mut bodies = txn
+                .open_table(BODIES)
+                .map_err(|e| self.err("open bodies", e))?;
+            let mut blocks = txn
+                .open_table(BLOCKS)
+                .map_err(|e| self.err("open blocks", e))?;
+            let mut canonical = txn
+                .open_table(CANONICAL)
+                .map_err(|e| self.err("open canonical", e))?;
+            let mut pointers = txn
+                .open_table(POINTERS)
+                .map_err(|e| self.err("open pointers", e))?;
+            let key = block.hash.0;
+
+            let parent_td = if block.number == 0 {
+                if let Some(stored) = canonical.get(0).map_err(|e| self.err("read", e))? {
+                    let stored = B256::from(*stored.value());
+                    if stored != block.hash {
+                        return Err(Error::GenesisMismatch {
+                            stored,
+                            given: block.hash,
+                        });
+                    }
+                }
+                U256::ZERO
+            } else {
+                let parent = blocks
+                    .get(&block.parent_hash.0)
+                    .map_err(|e| self.err("read", e))?
+                    .map(|v| decode_info(v.value()))
+                    .ok_or(Error::UnknownParent {
+                        number: block.number,
+                        hash: block.hash,
+                        parent: block.parent_hash,
+                    })?;
+                if parent.0.checked_add(1) != Some(block.number) {
+                    return Err(Error::NumberMismatch {
+                        hash: block.hash,
+                        number: block.number,
+                        parent_number: parent.0,
+                    });
+                }
+                parent.2
+            };
+            let parent_hash = if block.number == 0 {
+                B256::ZERO
+            } else {
+                block.parent_hash
+            };
+            let td = parent_td.saturating_add(block.difficulty);
+            let info = encode_info(block.number, parent_hash, td);
+
+            let existing = blocks
+                .get(&key)
+                .map_err(|e| self.err("read", e))?
+                .map(|v| *v.value());
+            match existing {
+                Some(stored) => {
+                    let same_header = headers
+                        .get(&key)
+                        .map_err(|e| self.err("read", e))?
+                        .is_some_and(|h| h.value() == block.header_rlp);
+                    if stored != info || !same_header {
+                        return Err(Error::ConflictingBlock { hash: block.hash });
+                    }
+                }
+                None => {
+                    headers
+                        .insert(&key, block.header_rlp)
+                        .map_err(|e| self.err("write", e))?;
+                    bodies
+                        .insert(&key, block.body_rlp)
+                        .map_err(|e| self.err("write", e))?;
+                    blocks
+                        .insert(&key, &info)
+                        .map_err(|e| self.err("write", e))?;
+                }
+            }
+
+            if make_canonical {
+                // Remove canonical entries above the new head (reorg to a shorter chain).
+                let above: Vec<u64> = canonical
+                    .range(block.number.saturating_add(1)..)
+                    .map_err(|e| self.err("read", e))?
+                    .map(|entry| entry.map(|(k, _)| k.value()))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| self.err("read", e))?;
+                for n in above {
+                    canonical.remove(n).map_err(|e| self.err("write", e))?;
+                }
+                // Point the index at the new chain back to the common ancestor.
+                let (mut number, mut hash) = (block.number, block.hash);
+                loop {
+                    let current = canonical.get(number).map_err(|e| self.err("read", e))?;
+                    if current.map(|v| B256::from(*v.value())) == Some(hash) {
+                        break;
+                    }
+                    canonical
+                        .insert(number, &hash.0)
+                        .map_err(|e| self.err("write", e))?;
+                    if number == 0 {
+                        break;
+                    }
+                    let info = blocks
+                        .get(&hash.0)
+                        .map_err(|e| self.err("read", e))?
+                        .map(|v| decode_info(v.value()))
+                        .ok_or_else(|| self.corrupt(format!("block {hash} has no index entry")))?;
+                    (number, hash) = (number - 1, info.1);
+                }
+                pointers
+                    .insert(HEAD, &block.hash.0)
+                    .map_err(|e| self.err("write", e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.err("commit", e))?;
+        Ok(())
+    }
+
+    /// The canonical head, or `None` for an empty store.
+    ///
+    /// # Errors
+    /// [`Error::Store`], or [`Error::Corrupt`] if the head names an unknown block.
+    pub fn head(&self) -> Result<Option<Head>> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.err("begin read", e))?;
+        let pointers = txn
+            .open_table(POINTERS)
+            .map_err(|e| self.err("open pointers", e))?;
+        let Some(hash) = pointers.get(HEAD).map_err(|e| self.err("read", e))? else {
+            return Ok(None);
+        };
+        let hash = B256::from(*hash.value());
+        let info = self
+            .block_info(&hash)?
+            .ok_or_else(|| self.corrupt(format!("head {hash} has no index entry")))?;
+        Ok(Some(Head {
+            number: info.number,
+            hash,
+            total_difficulty: info.total_difficulty,
+        }))
+    }
+
+    /// The index entry of a stored block.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn block_info(&self, hash: &B256) -> Result<Option<BlockInfo>> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.err("begin read", e))?;
+        let blocks = txn
+            .open_table(BLOCKS)
+            .map_err(|e| self.err("open blocks", e))?;
+        let info = blocks.get(&hash.0).map_err(|e| self.err("read", e))?;
+        Ok(info.map(|v| {
+            let (number, parent_hash, total_difficulty) = decode_info(v.value());
+            BlockInfo {
+                number,
+                parent_hash,
+                total_difficulty,
+            }
+        }))
+    }
+
+    /// A header's RLP by block hash.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn header_by_hash(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.err("begin read", e))?;
+        let headers = txn
+            .open_table(HEADERS)
+            .map_err(|e| self.err("open headers", e))?;
+        let header = headers.get(&hash.0).map_err(|e| self.err("read", e))?;
+        Ok(header.map(|v| v.value().to_vec()))
+    }
+
+    /// The canonical header's RLP at `number`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn header_by_number(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        match self.canonical_hash(number)? {
+            Some(hash) => self.header_by_hash(&hash),
+            None => Ok(None),
+        }
+    }
+
+    /// A body's RLP by block hash.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn body_by_hash(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.err("begin read", e))?;
+        let bodies = txn
+            .open_table(BODIES)
+            .map_err(|e| self.err("open bodies", e))?;
+        let body = bodies.get(&hash.0).map_err(|e| self.err("read", e))?;
+        Ok(body.map(|v| v.value().to_vec()))
+    }
+
+    /// The canonical block hash at `number`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn canonical_hash(&self, number: u64) -> Result<Option<B256>> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.err("begin read", e))?;
+        let canonical = txn
+            .open_table(CANONICAL)
+            .map_err(|e| self.err("open canonical", e))?;
+        let hash = canonical.get(number).map_err(|e| self.err("read", e))?;
+        Ok(hash.map(|v| B256::from(*v.value())))
+    }
+
+    /// Checks the store's invariants from one snapshot: the head's block is present; every
+    /// canonical number 0..=head has a header, a body and an index entry with that number;
+    /// each links to the previous by parent hash; nothing is canonical above the head.
+    /// Returns the head (`None` for an empty store). Cost: one pass over the canonical chain.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the first broken invariant, or [`Error::Store`].
+    pub fn check(&self) -> Result<Option<Head>> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.err("begin read", e))?;
+        let headers = txn
+            .open_table(HEADERS)
+            .map_err(|e| self.err("open headers", e))?;
+        let bodies = txn
+            .open_table(BODIES)
+            .map_err(|e| self.err("open bodies", e))?;
+        let blocks = txn
+            .open_table(BLOCKS)
+            .map_err(|e| self.err("open blocks", e))?;
+        let canonical = txn
+            .open_table(CANONICAL)
+            .map_err(|e| self.err("open canonical", e))?;
+        let pointers = txn
+            .open_table(POINTERS)
+            .map_err(|e| self.err("open pointers", e))?;
+        let Some(head) = pointers.get(HEAD).map_err(|e| self.err("read", e))? else {
+            let entries = canonical.len().map_err(|e| self.err("read", e))?;
+            if entries != 0 {
+                return Err(self.corrupt(format!("no head but {entries} canonical entries")));
+            }
+            return Ok(None);
+        };
+        let head_hash = B256::from(*head.value());
+        let (head_number, _, head_td) = blocks
+            .get(&head_hash.0)
+            .map_err(|e| self.err("read", e))?
+            .map(|v| decode_info(v.value()))
+            .ok_or_else(|| self.corrupt(format!("head {head_hash} has no index entry")))?;
+        let entries = canonical.len().map_err(|e| self.err("read", e))?;
+        if entries != head_number.saturating_add(1) {
+            return Err(self.corrupt(format!(
+                "{entries} canonical entries for head number {head_number}"
+            )));
+        }
+        let mut expected_parent = B256::ZERO;
+        for number in 0..=head_number {
+            let hash = canonical
+                .get(number)
+                .map_err(|e| self.err("read", e))?
+                .map(|v| B256::from(*v.value()))
+                .ok_or_else(|| self.corrupt(format!("no canonical block {number}")))?;
+            let (stored_number, parent, _) = blocks
+                .get(&hash.0)
+                .map_err(|e| self.err("read", e))?
+                .map(|v| decode_info(v.value()))
+                .ok_or_else(|| {
+                    self.corrupt(format!(
+                        "canonical block {number} ({hash}) has no index entry"
+                    ))
+                })?;
+            if stored_number != number || parent != expected_parent {
+                return Err(self.corrupt(format!(
+                    "canonical block {number} ({hash}) is indexed as number {stored_number} with parent {parent}"
+                )));
+            }
+            if headers
+                .get(&hash.0)
+                .map_err(|e| self.err("read", e))?
+                .is_none()
+                || bodies
+                    .get(&hash.0)
+                    .map_err(|e| self.err("read", e))?
+                    .is_none()
+            {
+                return Err(self.corrupt(format!(
+                    "canonical block {number} ({hash}) lacks its header or body"
+                )));
+            }
+            expected_parent = hash;
+        }
+        if expected_parent != head_hash {
+            return Err(self.corrupt(format!(
+                "canonical tip is {expected_parent}, head is {head_hash}"
+            )));
+        }
+        Ok(Some(Head {
+            number: head_number,
+            hash: head_hash,
+            total_difficulty: head_td,
+        }))
+    }
+
+    fn err(&self, operation: &'static str, source: impl Into<redb::Error>) -> Error {
+        store_error(&self.path, operation, source)
+    }
+
+    fn corrupt(&self, what: String) -> Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            what,
+        }
+    }
+}
+
+fn store_error(path: &Path, operation: &'static str, source: impl Into<redb::Error>) -> Error {
+    Error::Store {
+        path: path.to_owned(),
+        operation,
+        source: Box::new(source.into()),
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests for `cachet-node`.
+
+mod crash;
+mod store;

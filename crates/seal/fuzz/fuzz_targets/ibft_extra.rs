@@ -1,0 +1,4 @@
+//! Fuzz target: `cachet_seal::fuzzing::ibft_extra`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cachet_seal::fuzzing::ibft_extra(data));
