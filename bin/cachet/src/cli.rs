@@ -34,9 +34,11 @@ pub(crate) enum Command {
     /// Audit log commands.
     #[command(subcommand)]
     Audit(cmd::keys::AuditCommand),
-    /// Run the devp2p stack alone on the node's unlocked key (connectivity checks).
-    P2p(cmd::p2p::P2pArgs),
+    /// Print a genesis file's chain id, engine, state root, genesis hash and EIP-2124 fork id.
+    Genesis(cmd::genesis::GenesisArgs),
     /// Recover, verify and produce block seals (clique, ibft, ibft2, qbft, raft).
     #[command(subcommand)]
     Seal(cmd::seal::SealCommand),
+    /// Run the devp2p stack alone on the node's unlocked key (connectivity checks).
+    P2p(cmd::p2p::P2pArgs),
 }

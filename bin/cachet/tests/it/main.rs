@@ -1,4 +1,6 @@
 //! CLI tests: run the built `cachet` and check exit codes and messages for each error class.
 
+mod cli_docs;
+mod genesis;
 mod keys;
 mod p2p;
