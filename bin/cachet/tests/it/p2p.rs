@@ -5,8 +5,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Hash the interop scripts and this test agree on (the genesis crate computes real ones).
-const GENESIS_HASH: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
+/// The interop genesis' hash, as the genesis crate computes it.
+fn genesis_hash() -> String {
+    let g = cachet_genesis::Genesis::from_file(&genesis(), cachet_genesis::RaftMarker::FromGenesis)
+        .unwrap();
+    g.hash().to_string()
+}
 
 fn cachet(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cachet"))
@@ -24,6 +28,7 @@ fn genesis() -> PathBuf {
 struct Node {
     child: Child,
     enode: String,
+    lines: std::sync::mpsc::Receiver<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -54,24 +59,22 @@ impl Node {
                 "--genesis",
                 genesis().to_str().unwrap(),
             ])
-            .args([
-                "--genesis-hash",
-                GENESIS_HASH,
-                "--port",
-                "0",
-                "--addr",
-                "127.0.0.1",
-            ])
+            .args(["--port", "0", "--addr", "127.0.0.1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let enode = line.trim().to_owned();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let enode = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("cachet p2p printed its enode");
         assert!(
             enode.starts_with("enode://"),
             "cachet p2p printed {enode:?}"
@@ -91,6 +94,7 @@ impl Node {
         Self {
             child,
             enode,
+            lines,
             _dir: dir,
         }
     }
@@ -106,8 +110,6 @@ fn p2p_refuses_to_start_without_a_bundle() {
         &data,
         "--genesis",
         genesis().to_str().unwrap(),
-        "--genesis-hash",
-        GENESIS_HASH,
         "--port",
         "0",
     ]);
@@ -119,14 +121,10 @@ fn p2p_refuses_to_start_without_a_bundle() {
 #[ignore = "needs ethereumjs: run scripts/test"]
 fn ethereumjs_connects_to_cachet_p2p() {
     let node = Node::start();
+    let hash = genesis_hash();
     let out = cachet_testkit::run_node_script(
         "rlpx-peer.mjs",
-        &[
-            "dial",
-            genesis().to_str().unwrap(),
-            GENESIS_HASH,
-            &node.enode,
-        ],
+        &["dial", genesis().to_str().unwrap(), &hash, &node.enode],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -146,10 +144,32 @@ fn ethereumjs_connects_to_cachet_p2p() {
         .next()
         .unwrap();
     assert_eq!(done["remoteId"].as_str().unwrap(), id);
-    assert_eq!(
-        done["status"]["genesisHash"].as_str().unwrap(),
-        GENESIS_HASH
+    assert_eq!(done["status"]["genesisHash"].as_str().unwrap(), hash);
+    // cachet p2p printed the peer's Hello and Status.
+    let line = |n: &Node| -> serde_json::Value {
+        serde_json::from_str(&n.lines.recv_timeout(Duration::from_secs(5)).unwrap()).unwrap()
+    };
+    let hello = line(&node);
+    assert_eq!(hello["event"], "hello");
+    let ready: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["event"] == "ready")
+        .unwrap();
+    assert_eq!(hello["peer"], ready["id"]);
+    assert!(
+        hello["client_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("ethereumjs-devp2p"),
+        "{hello}"
     );
+    assert_eq!(hello["capabilities"], serde_json::json!(["eth/68"]));
+    let status = line(&node);
+    assert_eq!(status["event"], "status");
+    assert_eq!(status["network_id"], 1337);
+    assert_eq!(status["genesis"], hash.as_str());
+    assert_eq!(status["fork_next"], 10);
 }
 
 #[test]
