@@ -35,7 +35,10 @@ fn collect(path: Vec<String>, out: &mut BTreeMap<String, String>) {
         child.push(sub);
         collect(child, out);
     }
-    let name = std::iter::once("cachet".to_owned()).chain(path).collect::<Vec<_>>().join("-");
+    let name = std::iter::once("cachet".to_owned())
+        .chain(path)
+        .collect::<Vec<_>>()
+        .join("-");
     out.insert(format!("{name}.txt"), text);
 }
 
@@ -59,9 +62,15 @@ fn cli_reference_matches_help_output() {
         .collect();
     on_disk.sort();
     let expected: Vec<String> = pages.keys().cloned().collect();
-    assert_eq!(on_disk, expected, "docs/cli pages differ from the commands: run scripts/update-cli-docs");
+    assert_eq!(
+        on_disk, expected,
+        "docs/cli pages differ from the commands: run scripts/update-cli-docs"
+    );
     for (name, text) in &pages {
         let stored = std::fs::read_to_string(dir.join(name)).unwrap();
-        assert_eq!(&stored, text, "docs/cli/{name} is stale: run scripts/update-cli-docs");
+        assert_eq!(
+            &stored, text,
+            "docs/cli/{name} is stale: run scripts/update-cli-docs"
+        );
     }
 }
