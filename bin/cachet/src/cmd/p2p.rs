@@ -3,6 +3,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use cachet_devp2p::discovery::{
+    self, Discv4, Discv4Config, Discv5Config, Discv5Service, NodeRecord,
+};
 use cachet_devp2p::eth::ForkSchedule;
 use cachet_devp2p::net::{
     ChainConfig, ChainHead, Direction, Enode, Network, NetworkConfig, NetworkEvent,
@@ -43,6 +46,15 @@ pub(crate) struct P2pArgs {
     /// Most peers.
     #[arg(long, default_value_t = 25)]
     max_peers: usize,
+    /// UDP port for discv4 (default: the RLPx port, as geth does).
+    #[arg(long, value_name = "PORT")]
+    discovery_port: Option<u16>,
+    /// Do not run discovery (geth's `--nodiscover`).
+    #[arg(long)]
+    nodiscover: bool,
+    /// Also run discv5 on this UDP port (it cannot share discv4's socket).
+    #[arg(long, value_name = "PORT")]
+    discv5_port: Option<u16>,
     #[command(flatten)]
     kms: KmsArgs,
 }
@@ -63,6 +75,15 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
         .filter(|b| !b.is_empty())
         .map(|b| {
             b.parse::<Enode>()
+                .map_err(|e| Failure::usage(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let discovery_bootnodes = args
+        .bootnodes
+        .iter()
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            b.parse::<NodeRecord>()
                 .map_err(|e| Failure::usage(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -88,10 +109,45 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
     let mut config = NetworkConfig::new(SocketAddr::new(args.addr, args.port), chain, head);
     config.bootnodes = bootnodes;
     config.max_peers = args.max_peers;
+    let fork_id = chain_fork_id(&config.chain.forks, &config.head);
     let (net, mut events) = Network::start(unlocked.keys.node_key(), config)
         .await
         .map_err(|e| Failure::new(Code::Failure, e.to_string()))?;
-    emit(&net.local_enode().to_string());
+    let mut enode = net.local_enode();
+    // Discovery answers on UDP for the same node key; peers find our RLPx port in Ping and ENR.
+    let discv4 = if args.nodiscover {
+        None
+    } else {
+        let udp = args.discovery_port.unwrap_or(enode.addr.port());
+        let mut d4 = Discv4Config::new(SocketAddr::new(args.addr, udp), enode.addr.port());
+        d4.bootnodes = discovery_bootnodes;
+        d4.fork_id = Some(fork_id);
+        let (handle, _events) = Discv4::spawn(unlocked.keys.node_key(), d4)
+            .await
+            .map_err(|e| Failure::new(Code::Failure, format!("discv4: {e}")))?;
+        let udp = handle.local_record().endpoint.udp;
+        enode.discport = (udp != enode.addr.port()).then_some(udp);
+        Some(handle)
+    };
+    let discv5 = match args.discv5_port {
+        Some(port) => {
+            let d5 = Discv5Config {
+                listen: SocketAddr::new(args.addr, port),
+                external_ip: None,
+                tcp_port: enode.addr.port(),
+                fork_id: Some(fork_id),
+                enr_seq: 1,
+                bootnodes: Vec::new(),
+            };
+            let service = Discv5Service::spawn(&unlocked.keys.node_key(), d5)
+                .await
+                .map_err(|e| Failure::new(Code::Failure, format!("discv5: {e}")))?;
+            emit(&json!({"event": "discv5", "enr": service.local_enr().to_base64()}).to_string());
+            Some(service)
+        }
+        None => None,
+    };
+    emit(&enode.to_string());
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
@@ -104,8 +160,21 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
             }
         }
     }
+    if let Some(handle) = discv4 {
+        handle.shutdown().await;
+    }
+    drop(discv5);
     drop(unlocked);
     Ok(())
+}
+
+/// Our fork id at the chain head, in the form discovery puts in the ENR.
+fn chain_fork_id(forks: &ForkSchedule, head: &ChainHead) -> discovery::ForkId {
+    let id = forks.fork_id(head.number, head.timestamp);
+    discovery::ForkId {
+        hash: id.hash,
+        next: id.next,
+    }
 }
 
 /// Prints one JSON line per peer event on stdout (after the enode line) and logs it.

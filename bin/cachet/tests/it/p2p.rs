@@ -192,3 +192,43 @@ fn geth_devp2p_rlpx_ping_succeeds() {
     assert!(text.contains("cachet/") && text.contains("eth"), "{text}");
     std::thread::sleep(Duration::from_millis(100));
 }
+
+/// `cachet p2p` serves discv4 on the node key: geth's tool pings it and its conformance suite
+/// (the one hive's devp2p simulator runs) passes against the real command, not a test harness.
+#[test]
+#[ignore = "needs geth's devp2p tool (Go): run scripts/test"]
+fn geth_devp2p_discv4_suite_passes_against_cachet_p2p() {
+    let tool = cachet_testkit::go_tool("devp2p")
+        .expect(".tools/devp2p is missing: run scripts/install-test-peers (needs Go)");
+    let node = Node::start();
+    let ping = Command::new(&tool)
+        .args(["discv4", "ping", &node.enode])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&ping.stdout).to_string() + &String::from_utf8_lossy(&ping.stderr);
+    assert!(
+        ping.status.success() && text.contains("node responded to ping"),
+        "{text}"
+    );
+
+    let suite = Command::new(&tool)
+        .args([
+            "discv4",
+            "test",
+            "-remote",
+            &node.enode,
+            "-listen1",
+            "127.0.0.1",
+            "-listen2",
+            "127.0.0.2",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&suite.stdout).to_string()
+        + &String::from_utf8_lossy(&suite.stderr);
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("-- FAIL")).collect();
+    let passed = text.lines().filter(|l| l.starts_with("-- OK")).count();
+    assert!(failed.is_empty(), "failing cases: {failed:?}\n{text}");
+    assert!(passed >= 15, "only {passed} cases ran:\n{text}");
+}
