@@ -231,6 +231,16 @@ fn rejects_bad_input_with_a_clear_error_and_no_panic() {
                 "--engine".into(),
                 "clique".into(),
                 "--header".into(),
+                "/nonexistent/h.json".into(),
+            ],
+            2,
+            "--header: no such file",
+        ),
+        (
+            vec![
+                "--engine".into(),
+                "clique".into(),
+                "--header".into(),
                 good[..good.len() - 4].into(),
             ],
             2,
@@ -315,4 +325,134 @@ fn rejects_bad_input_with_a_clear_error_and_no_panic() {
             assert!(!err.contains("panicked"), "{full:?}: {err}");
         }
     }
+}
+
+/// A datadir initialised with the 7nodes node key that signed the raft and QBFT vectors.
+fn datadir_with_vector_key(dir: &std::path::Path, nodekey: &str) -> String {
+    let mk = format!("local:{}", dir.join("master.key").display());
+    let out = cachet(&["master-key", "new", &mk]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = dir.join("nodekey");
+    std::fs::write(&key, nodekey).unwrap();
+    let d = dir.join("node").to_str().unwrap().to_owned();
+    let out = cachet(&[
+        "init",
+        "--datadir",
+        &d,
+        "--master-key",
+        &mk,
+        "--import-nodekey",
+        key.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    d
+}
+
+#[test]
+fn accepts_sign_and_commit_through_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let raft = &vectors("raft")[0];
+    let d = datadir_with_vector_key(dir.path(), raft["nodekey"].as_str().unwrap());
+    let rlp = raft["signing_header_rlp"].as_str().unwrap();
+    let out = cachet(&[
+        "seal",
+        "sign",
+        "--datadir",
+        &d,
+        "--engine",
+        "raft",
+        "--raft-id",
+        "5",
+        "--header",
+        rlp,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sealed = String::from_utf8(out.stdout).unwrap();
+    let j = stdout_json(&cachet(&[
+        "seal",
+        "recover",
+        "--engine",
+        "raft",
+        "--header",
+        sealed.trim(),
+    ]));
+    assert_eq!(j["signer"], raft["node_address"]);
+    assert_eq!(j["raft_id"], 5);
+    assert!(
+        sealed
+            .trim()
+            .contains(&raft["extra_data"].as_str().unwrap()[2..]),
+        "extraData differs from the vector"
+    );
+    // The same block again is fine; a different block at the same height is refused.
+    let out = cachet(&[
+        "seal",
+        "sign",
+        "--datadir",
+        &d,
+        "--engine",
+        "raft",
+        "--raft-id",
+        "5",
+        "--header",
+        rlp,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut other: Value = raft["signing_header"].clone();
+    other["gasUsed"] = "0x5".into();
+    let other_file = dir.path().join("other.json");
+    std::fs::write(&other_file, other.to_string()).unwrap();
+    let out = cachet(&[
+        "seal",
+        "sign",
+        "--datadir",
+        &d,
+        "--engine",
+        "raft",
+        "--raft-id",
+        "5",
+        "--header",
+        other_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("refusing to seal: raft height 1 already sealed"),
+        "{}",
+        stderr(&out)
+    );
+
+    // QBFT committed seal of the vector block, byte for byte.
+    let q = case("qbft", "qbft-computed-round0-novote");
+    let out = cachet(&[
+        "seal",
+        "commit",
+        "--datadir",
+        &d,
+        "--engine",
+        "qbft",
+        "--header",
+        q["header_rlp"].as_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let want = q["committed_seals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["signer"] == raft["node_address"])
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        want["seal"].as_str().unwrap()
+    );
+    let out = cachet(&[
+        "seal",
+        "commit",
+        "--datadir",
+        &d,
+        "--engine",
+        "clique",
+        "--header",
+        q["header_rlp"].as_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -20,7 +20,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 const HANDSHAKES: usize = 300;
 const FRAME_BYTES: usize = 64 * 1024;
-const TOTAL_BYTES: usize = 256 * 1024 * 1024;
+const TOTAL_BYTES: usize = 128 * 1024 * 1024;
+/// Each measurement is repeated and the best round kept: the machine is shared, and the best
+/// round is the one least disturbed by other processes.
+const ROUNDS: usize = 3;
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -28,20 +31,33 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (hs, hs_time) = rt.block_on(handshakes());
-    let ecdh = ecdh_baseline();
-    let (frame_mbs, frame_time) = rt.block_on(frames());
-    let (aes_mbs, keccak_mbs, both_mbs) = crypto_baseline();
+    let (mut hs, mut hs_time, mut ecdh) = (0f64, Duration::ZERO, 0f64);
+    let (mut frame_mbs, mut frame_time) = (0f64, Duration::ZERO);
+    let (mut aes_mbs, mut keccak_mbs, mut both_mbs) = (0f64, 0f64, 0f64);
+    for _ in 0..ROUNDS {
+        let (h, t) = rt.block_on(handshakes());
+        if h > hs {
+            (hs, hs_time) = (h, t);
+        }
+        ecdh = ecdh.max(ecdh_baseline());
+        let (f, t) = rt.block_on(frames());
+        if f > frame_mbs {
+            (frame_mbs, frame_time) = (f, t);
+        }
+        let (a, k, b) = crypto_baseline();
+        (aes_mbs, keccak_mbs, both_mbs) = (aes_mbs.max(a), keccak_mbs.max(k), both_mbs.max(b));
+    }
 
+    println!("best of {ROUNDS} rounds");
     println!("| measurement | value | baseline (same run) | ratio |");
     println!("|---|---|---|---|");
     println!(
-        "| RLPx handshakes over loopback TCP (both sides, {HANDSHAKES} in {:.2}s) | {hs:.0}/s | secp256k1 ECDH {ecdh:.0}/s | {:.4} handshakes per ECDH-time |",
+        "| RLPx handshakes over loopback TCP (both sides, {HANDSHAKES} in {:.2}s) | {hs:.0}/s | secp256k1 ECDH {ecdh:.0}/s | one handshake = {:.1} ECDH times (it needs ~8 ECDH, 3 key generations, 1 sign, 1 recover) |",
         hs_time.as_secs_f64(),
-        hs / ecdh
+        ecdh / hs
     );
     println!(
-        "| RLPx frames, 64 KiB, loopback TCP, encrypt+MAC+decrypt+verify ({} MiB in {:.2}s) | {frame_mbs:.0} MB/s | AES-256-CTR {aes_mbs:.0} MB/s, keccak256 {keccak_mbs:.0} MB/s, both {both_mbs:.0} MB/s | {:.2} of AES+keccak |",
+        "| RLPx frames, 64 KiB, loopback TCP, encrypt+MAC+decrypt+verify ({} MiB in {:.2}s) | {frame_mbs:.0} MB/s | AES-256-CTR {aes_mbs:.0} MB/s, keccak256 {keccak_mbs:.0} MB/s, both {both_mbs:.0} MB/s | {:.2} of AES+keccak (each byte is encrypted+MACed by the sender and verified+decrypted by the receiver, on 2 threads) |",
         TOTAL_BYTES >> 20,
         frame_time.as_secs_f64(),
         frame_mbs / both_mbs

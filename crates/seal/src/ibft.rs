@@ -184,11 +184,8 @@ pub fn recover_proposer(header: &Header) -> Result<Address> {
             what: "ibft proposer seal",
         });
     }
-    crypto::recover_address(
-        &keccak256(proposer_sig_hash(header)?),
-        &seal,
-        "ibft proposer seal",
-    )
+    let sig_hash = keccak256(header.encode_with_extra(&extra.encode_parts(&[], &[])));
+    crypto::recover_address(&keccak256(sig_hash), &seal, "ibft proposer seal")
 }
 
 /// Recovers proposer and committers.

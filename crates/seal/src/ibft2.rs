@@ -88,12 +88,27 @@ pub fn with_committed_seals(header: &Header, seals: &[[u8; 65]]) -> Result<Heade
 /// Undecodable extraData or an unrecoverable seal.
 pub fn recover(header: &Header) -> Result<BftSeals> {
     let extra = decode_extra(&header.extra_data)?;
-    let digest = commit_digest(header)?;
     Ok(BftSeals {
         block_hash: block_hash(header)?,
         proposer: header.beneficiary,
-        committers: bft::recover_committers(&digest, &extra.committed_seals)?,
+        committers: committers_of(header, &extra)?,
     })
+}
+
+/// Recovers only the committers, in seal order (one extraData decode, one digest).
+///
+/// # Errors
+/// Undecodable extraData or an unrecoverable seal.
+pub fn recover_committers(header: &Header) -> Result<Vec<alloy_primitives::Address>> {
+    let extra = decode_extra(&header.extra_data)?;
+    committers_of(header, &extra)
+}
+
+fn committers_of(header: &Header, extra: &BftExtra) -> Result<Vec<alloy_primitives::Address>> {
+    let digest = keccak256(
+        header.encode_with_extra(&extra.encode_with(Flavour::Ibft2, Part::ForCommitSeal)),
+    );
+    bft::recover_committers(&digest, &extra.committed_seals)
 }
 
 /// Verifies the header rules (`IstanbulDigest`, difficulty 1, empty ommers, nonce 0), the seals,

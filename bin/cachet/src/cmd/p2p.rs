@@ -1,12 +1,18 @@
 //! `cachet p2p`: the devp2p stack alone on the node's unlocked key, for connectivity checks.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use alloy_primitives::{B256, U256};
+use cachet_devp2p::discovery::{
+    self, Discv4, Discv4Config, Discv5Config, Discv5Service, NodeRecord,
+};
 use cachet_devp2p::eth::ForkSchedule;
-use cachet_devp2p::net::{ChainConfig, ChainHead, Enode, Network, NetworkConfig, NetworkEvent};
+use cachet_devp2p::net::{
+    ChainConfig, ChainHead, Direction, Enode, Network, NetworkConfig, NetworkEvent,
+};
+use cachet_genesis::{Genesis, RaftMarker};
 use clap::Args;
+use serde_json::json;
 
 use crate::cmd::emit;
 use crate::cmd::keys::KmsArgs;
@@ -18,12 +24,13 @@ pub(crate) struct P2pArgs {
     /// The node's data directory (holds `keys.cachet`).
     #[arg(long)]
     datadir: PathBuf,
-    /// geth-format `genesis.json`: its `config` gives the chain id and the fork schedule.
+    /// geth-format `genesis.json`: gives the genesis hash, the chain id (default network id)
+    /// and the EIP-2124 fork schedule.
     #[arg(long, value_name = "FILE")]
     genesis: PathBuf,
-    /// The genesis block hash. Needed until cachet computes it from --genesis.
-    #[arg(long, value_name = "HASH")]
-    genesis_hash: B256,
+    /// The genesis is a Quorum Raft network without `"raft": true` (GoQuorum's `--raft`).
+    #[arg(long)]
+    raft: bool,
     /// Network id announced in eth Status (default: the genesis chain id).
     #[arg(long)]
     network_id: Option<u64>,
@@ -39,14 +46,29 @@ pub(crate) struct P2pArgs {
     /// Most peers.
     #[arg(long, default_value_t = 25)]
     max_peers: usize,
+    /// UDP port for discv4 (default: the RLPx port, as geth does).
+    #[arg(long, value_name = "PORT")]
+    discovery_port: Option<u16>,
+    /// Do not run discovery (geth's `--nodiscover`).
+    #[arg(long)]
+    nodiscover: bool,
+    /// Also run discv5 on this UDP port (it cannot share discv4's socket).
+    #[arg(long, value_name = "PORT")]
+    discv5_port: Option<u16>,
     #[command(flatten)]
     kms: KmsArgs,
 }
 
 /// Unlocks the keys (one master-key call), then listens, prints the enode, dials bootnodes and
-/// logs every peer's Hello and Status until interrupted.
+/// prints every peer's Hello and Status (JSON lines) until interrupted.
 pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
-    let (chain_id, forks) = read_genesis(&args.genesis)?;
+    let raft = if args.raft {
+        RaftMarker::Flag
+    } else {
+        RaftMarker::FromGenesis
+    };
+    let genesis =
+        Genesis::from_file(&args.genesis, raft).map_err(|e| Failure::usage(e.to_string()))?;
     let bootnodes = args
         .bootnodes
         .iter()
@@ -56,31 +78,76 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::usage(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let discovery_bootnodes = args
+        .bootnodes
+        .iter()
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            b.parse::<NodeRecord>()
+                .map_err(|e| Failure::usage(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let hash = genesis.hash();
     let chain = ChainConfig {
-        network_id: args.network_id.unwrap_or(chain_id),
-        genesis: args.genesis_hash,
+        network_id: args.network_id.unwrap_or(genesis.config.chain_id),
+        genesis: hash,
         forks: ForkSchedule::new(
-            args.genesis_hash,
-            &forks.blocks,
-            &forks.times,
-            forks.genesis_time,
+            hash,
+            &genesis.config.fork_id_blocks(),
+            &genesis.config.fork_id_times(genesis.timestamp),
+            genesis.timestamp,
         ),
     };
     let head = ChainHead {
         number: 0,
-        hash: args.genesis_hash,
-        total_difficulty: forks.difficulty,
-        timestamp: forks.genesis_time,
+        hash,
+        total_difficulty: genesis.difficulty,
+        timestamp: genesis.timestamp,
     };
     // Nothing listens before the keys are unlocked.
     let unlocked = cachet_keyprovider::unlock(&args.datadir, &args.kms.config()).await?;
     let mut config = NetworkConfig::new(SocketAddr::new(args.addr, args.port), chain, head);
     config.bootnodes = bootnodes;
     config.max_peers = args.max_peers;
+    let fork_id = chain_fork_id(&config.chain.forks, &config.head);
     let (net, mut events) = Network::start(unlocked.keys.node_key(), config)
         .await
         .map_err(|e| Failure::new(Code::Failure, e.to_string()))?;
-    emit(&net.local_enode().to_string());
+    let mut enode = net.local_enode();
+    // Discovery answers on UDP for the same node key; peers find our RLPx port in Ping and ENR.
+    let discv4 = if args.nodiscover {
+        None
+    } else {
+        let udp = args.discovery_port.unwrap_or(enode.addr.port());
+        let mut d4 = Discv4Config::new(SocketAddr::new(args.addr, udp), enode.addr.port());
+        d4.bootnodes = discovery_bootnodes;
+        d4.fork_id = Some(fork_id);
+        let (handle, _events) = Discv4::spawn(unlocked.keys.node_key(), d4)
+            .await
+            .map_err(|e| Failure::new(Code::Failure, format!("discv4: {e}")))?;
+        let udp = handle.local_record().endpoint.udp;
+        enode.discport = (udp != enode.addr.port()).then_some(udp);
+        Some(handle)
+    };
+    let discv5 = match args.discv5_port {
+        Some(port) => {
+            let d5 = Discv5Config {
+                listen: SocketAddr::new(args.addr, port),
+                external_ip: None,
+                tcp_port: enode.addr.port(),
+                fork_id: Some(fork_id),
+                enr_seq: 1,
+                bootnodes: Vec::new(),
+            };
+            let service = Discv5Service::spawn(&unlocked.keys.node_key(), d5)
+                .await
+                .map_err(|e| Failure::new(Code::Failure, format!("discv5: {e}")))?;
+            emit(&json!({"event": "discv5", "enr": service.local_enr().to_base64()}).to_string());
+            Some(service)
+        }
+        None => None,
+    };
+    emit(&enode.to_string());
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
@@ -93,10 +160,24 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
             }
         }
     }
+    if let Some(handle) = discv4 {
+        handle.shutdown().await;
+    }
+    drop(discv5);
     drop(unlocked);
     Ok(())
 }
 
+/// Our fork id at the chain head, in the form discovery puts in the ENR.
+fn chain_fork_id(forks: &ForkSchedule, head: &ChainHead) -> discovery::ForkId {
+    let id = forks.fork_id(head.number, head.timestamp);
+    discovery::ForkId {
+        hash: id.hash,
+        next: id.next,
+    }
+}
+
+/// Prints one JSON line per peer event on stdout (after the enode line) and logs it.
 fn log_event(ev: &NetworkEvent) {
     match ev {
         NetworkEvent::PeerConnected(p) => {
@@ -106,27 +187,37 @@ fn log_event(ev: &NetworkEvent) {
                 .iter()
                 .map(ToString::to_string)
                 .collect();
-            tracing::info!(
-                target: "cachet::p2p",
-                peer = %p.id,
-                addr = %p.addr,
-                direction = ?p.direction,
-                client = %p.hello.client_id,
-                p2p_version = p.hello.protocol_version,
-                caps = %caps.join(","),
-                "hello"
+            let direction = match p.direction {
+                Direction::Inbound => "inbound",
+                Direction::Outbound => "outbound",
+            };
+            emit(
+                &json!({
+                    "event": "hello",
+                    "peer": p.id.to_string(),
+                    "addr": p.addr.to_string(),
+                    "direction": direction,
+                    "client_id": p.hello.client_id,
+                    "p2p_version": p.hello.protocol_version,
+                    "capabilities": caps,
+                })
+                .to_string(),
             );
-            tracing::info!(
-                target: "cachet::p2p",
-                peer = %p.id,
-                eth = p.status.version,
-                network_id = p.status.network_id,
-                td = %p.status.total_difficulty,
-                head = %p.status.head,
-                genesis = %p.status.genesis,
-                fork_id = %p.status.fork_id,
-                "status"
+            emit(
+                &json!({
+                    "event": "status",
+                    "peer": p.id.to_string(),
+                    "eth_version": p.status.version,
+                    "network_id": p.status.network_id,
+                    "total_difficulty": p.status.total_difficulty.to_string(),
+                    "head": p.status.head.to_string(),
+                    "genesis": p.status.genesis.to_string(),
+                    "fork_hash": format!("0x{}", hex::encode(p.status.fork_id.hash)),
+                    "fork_next": p.status.fork_id.next,
+                })
+                .to_string(),
             );
+            tracing::info!(target: "cachet::p2p", peer = %p.id, addr = %p.addr, client = %p.hello.client_id, "peer connected");
         }
         NetworkEvent::Message { peer, message } => {
             tracing::debug!(target: "cachet::p2p", %peer, id = message.id(), "eth message");
@@ -136,104 +227,17 @@ fn log_event(ev: &NetworkEvent) {
             reason,
             cause,
         } => {
-            tracing::info!(target: "cachet::p2p", %peer, %reason, %cause, "disconnected");
+            emit(
+                &json!({
+                    "event": "disconnected",
+                    "peer": peer.to_string(),
+                    "reason": reason.to_string(),
+                    "cause": cause,
+                })
+                .to_string(),
+            );
+            tracing::info!(target: "cachet::p2p", %peer, %reason, %cause, "peer disconnected");
         }
         _ => {}
-    }
-}
-
-/// The fork schedule fields of a geth genesis `config`.
-struct Forks {
-    blocks: Vec<u64>,
-    times: Vec<u64>,
-    genesis_time: u64,
-    difficulty: U256,
-}
-
-/// geth's block-number forks, in `ChainConfig` order (all count towards the fork id).
-const BLOCK_FORKS: &[&str] = &[
-    "homesteadBlock",
-    "daoForkBlock",
-    "eip150Block",
-    "eip155Block",
-    "eip158Block",
-    "byzantiumBlock",
-    "constantinopleBlock",
-    "petersburgBlock",
-    "istanbulBlock",
-    "muirGlacierBlock",
-    "berlinBlock",
-    "londonBlock",
-    "arrowGlacierBlock",
-    "grayGlacierBlock",
-    "mergeNetsplitBlock",
-];
-/// geth's timestamp forks.
-const TIME_FORKS: &[&str] = &[
-    "shanghaiTime",
-    "cancunTime",
-    "pragueTime",
-    "osakaTime",
-    "bpo1Time",
-    "bpo2Time",
-    "bpo3Time",
-    "bpo4Time",
-    "bpo5Time",
-    "amsterdamTime",
-    "verkleTime",
-];
-
-/// Reads the chain id and fork schedule from a geth genesis. (The genesis crate replaces this
-/// once it lands, with the genesis hash computed too.)
-fn read_genesis(path: &Path) -> Result<(u64, Forks), Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::usage(format!("cannot read genesis {}: {e}", path.display())))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Failure::usage(format!("genesis {} is not JSON: {e}", path.display())))?;
-    let bad = |field: &str| {
-        Failure::usage(format!(
-            "genesis {}: {field} is not a number",
-            path.display()
-        ))
-    };
-    let config = &v["config"];
-    let chain_id = number(&config["chainId"]).ok_or_else(|| bad("config.chainId"))?;
-    let collect = |names: &[&str]| -> Result<Vec<u64>, Failure> {
-        names
-            .iter()
-            .filter(|n| !config[**n].is_null())
-            .map(|n| number(&config[*n]).ok_or_else(|| bad(n)))
-            .collect()
-    };
-    let forks = Forks {
-        blocks: collect(BLOCK_FORKS)?,
-        times: collect(TIME_FORKS)?,
-        genesis_time: if v["timestamp"].is_null() {
-            0
-        } else {
-            number(&v["timestamp"]).ok_or_else(|| bad("timestamp"))?
-        },
-        difficulty: if v["difficulty"].is_null() {
-            U256::from(1u64)
-        } else {
-            v["difficulty"]
-                .as_str()
-                .and_then(|s| U256::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-                .or_else(|| v["difficulty"].as_u64().map(U256::from))
-                .ok_or_else(|| bad("difficulty"))?
-        },
-    };
-    Ok((chain_id, forks))
-}
-
-/// A JSON number or a `0x` hex / decimal string.
-fn number(v: &serde_json::Value) -> Option<u64> {
-    match v {
-        serde_json::Value::Number(n) => n.as_u64(),
-        serde_json::Value::String(s) => match s.strip_prefix("0x") {
-            Some(hex) => u64::from_str_radix(hex, 16).ok(),
-            None => s.parse().ok(),
-        },
-        _ => None,
     }
 }

@@ -1,4 +1,5 @@
-//! `cachet seal recover|verify`: who sealed a header, and is the seal valid.
+//! `cachet seal recover|verify|sign|commit`: who sealed a header, is the seal valid, and sealing
+//! with this node's unlocked keys through the sealing journal.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,36 @@ pub(crate) enum SealCommand {
     Recover(HeaderArgs),
     /// Verify a sealed header; exit 0 only if the seal (and with --validators the quorum) is valid.
     Verify(HeaderArgs),
+    /// Seal a header with this node's key (clique: sealing key; others: node key) through the
+    /// journal, and print the sealed header RLP.
+    Sign(SignArgs),
+    /// Print this node's committed seal for a BFT proposal (through the journal).
+    Commit(SignArgs),
+}
+
+/// `cachet seal sign|commit`.
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// The node's data directory (key bundle and `seal-journal`).
+    #[arg(long)]
+    datadir: PathBuf,
+    /// Engine: clique, ibft, ibft2, qbft or raft (commit: ibft, ibft2 or qbft).
+    #[arg(long, value_parser = parse_engine)]
+    engine: Engine,
+    /// Header RLP hex, or a file holding RLP hex or `eth_getBlockByNumber` JSON.
+    #[arg(long, value_name = "H")]
+    header: String,
+    /// The consensus round (ibft, ibft2, qbft).
+    #[arg(long, default_value_t = 0)]
+    round: u32,
+    /// This node's raft id (raft).
+    #[arg(long)]
+    raft_id: Option<u16>,
+    /// Raft members to verify the fresh signature against (default: this node under --raft-id).
+    #[arg(long, value_name = "F")]
+    raft_members: Option<PathBuf>,
+    #[command(flatten)]
+    kms: super::keys::KmsArgs,
 }
 
 /// Which committed-seal threshold to apply.
@@ -87,13 +118,65 @@ pub(crate) async fn run(command: SealCommand) -> Result<(), Failure> {
             println!("{json}");
             Ok(())
         }
+        SealCommand::Sign(args) => sign(args, false).await,
+        SealCommand::Commit(args) => sign(args, true).await,
     }
+}
+
+async fn sign(args: SignArgs, commit: bool) -> Result<(), Failure> {
+    let header = read_header(&args.header)?;
+    if commit && !args.engine.has_rounds() {
+        return Err(Failure::usage(format!(
+            "seal commit is for ibft, ibft2 and qbft, not {}",
+            args.engine
+        )));
+    }
+    if args.engine == Engine::Raft && args.raft_id.is_none() {
+        return Err(Failure::usage("raft sealing needs --raft-id"));
+    }
+    let members = args.raft_members.as_deref().map(read_members).transpose()?;
+    let unlocked = cachet_keyprovider::unlock(&args.datadir, &args.kms.config()).await?;
+    let keys = unlocked.keys;
+    let result = (|| {
+        let mut sealer = cachet_seal::Sealer::open(&args.datadir)?;
+        let node = keys.node_key();
+        let signer = node.signer();
+        let out: Vec<u8> = match (args.engine, commit) {
+            (Engine::Clique, _) => sealer.clique(&header, &keys.sealing_key())?.encode(),
+            (Engine::Ibft, false) => sealer.ibft_propose(&header, args.round, signer)?.encode(),
+            (Engine::Ibft, true) => sealer.ibft_commit(&header, args.round, signer)?.to_vec(),
+            (Engine::Ibft2 | Engine::Qbft, false) => sealer
+                .bft_propose(args.engine, &header, args.round, signer.address(), signer)?
+                .encode(),
+            (Engine::Ibft2 | Engine::Qbft, true) => {
+                sealer.bft_commit(args.engine, &header, signer)?.to_vec()
+            }
+            (Engine::Raft, _) => {
+                let id = args.raft_id.unwrap_or_default();
+                let members = members.clone().unwrap_or_else(|| {
+                    let mut m = RaftMembers::new();
+                    m.insert(id, signer.public_key());
+                    m
+                });
+                sealer.raft(&header, id, signer, &members)?.encode()
+            }
+        };
+        Ok::<_, SealError>(out)
+    })();
+    keys.wipe();
+    let out = result.map_err(seal_failure)?;
+    super::emit(&format!("0x{}", hex::encode(out)));
+    Ok(())
 }
 
 /// Malformed input is a usage error (exit 2); a seal or rule failure is exit 1.
 fn seal_failure(e: SealError) -> Failure {
     match e {
         SealError::Decode(_) | SealError::MissingRaftMembers => Failure::usage(e.to_string()),
+        SealError::Equivocation { .. } => Failure::new(Code::Failure, e.to_string()),
+        SealError::JournalLocked { .. }
+        | SealError::JournalIo { .. }
+        | SealError::JournalCorrupt { .. } => Failure::new(Code::DatadirState, e.to_string()),
         other => Failure::new(Code::Failure, format!("invalid seal: {other}")),
     }
 }
@@ -107,6 +190,8 @@ fn read_header(arg: &str) -> Result<Header, Failure> {
     let path = Path::new(arg);
     let text = if path.is_file() {
         read_file(path, "header")?
+    } else if arg.contains('/') {
+        return Err(Failure::usage(format!("--header: no such file {arg}")));
     } else {
         arg.to_owned()
     };

@@ -5,8 +5,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Hash the interop scripts and this test agree on (the genesis crate computes real ones).
-const GENESIS_HASH: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
+/// The interop genesis' hash, as the genesis crate computes it.
+fn genesis_hash() -> String {
+    let g = cachet_genesis::Genesis::from_file(&genesis(), cachet_genesis::RaftMarker::FromGenesis)
+        .unwrap();
+    g.hash().to_string()
+}
 
 fn cachet(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cachet"))
@@ -24,6 +28,7 @@ fn genesis() -> PathBuf {
 struct Node {
     child: Child,
     enode: String,
+    lines: std::sync::mpsc::Receiver<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -54,24 +59,22 @@ impl Node {
                 "--genesis",
                 genesis().to_str().unwrap(),
             ])
-            .args([
-                "--genesis-hash",
-                GENESIS_HASH,
-                "--port",
-                "0",
-                "--addr",
-                "127.0.0.1",
-            ])
+            .args(["--port", "0", "--addr", "127.0.0.1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let enode = line.trim().to_owned();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let enode = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("cachet p2p printed its enode");
         assert!(
             enode.starts_with("enode://"),
             "cachet p2p printed {enode:?}"
@@ -91,6 +94,7 @@ impl Node {
         Self {
             child,
             enode,
+            lines,
             _dir: dir,
         }
     }
@@ -106,8 +110,6 @@ fn p2p_refuses_to_start_without_a_bundle() {
         &data,
         "--genesis",
         genesis().to_str().unwrap(),
-        "--genesis-hash",
-        GENESIS_HASH,
         "--port",
         "0",
     ]);
@@ -119,14 +121,10 @@ fn p2p_refuses_to_start_without_a_bundle() {
 #[ignore = "needs ethereumjs: run scripts/test"]
 fn ethereumjs_connects_to_cachet_p2p() {
     let node = Node::start();
+    let hash = genesis_hash();
     let out = cachet_testkit::run_node_script(
         "rlpx-peer.mjs",
-        &[
-            "dial",
-            genesis().to_str().unwrap(),
-            GENESIS_HASH,
-            &node.enode,
-        ],
+        &["dial", genesis().to_str().unwrap(), &hash, &node.enode],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -146,10 +144,32 @@ fn ethereumjs_connects_to_cachet_p2p() {
         .next()
         .unwrap();
     assert_eq!(done["remoteId"].as_str().unwrap(), id);
-    assert_eq!(
-        done["status"]["genesisHash"].as_str().unwrap(),
-        GENESIS_HASH
+    assert_eq!(done["status"]["genesisHash"].as_str().unwrap(), hash);
+    // cachet p2p printed the peer's Hello and Status.
+    let line = |n: &Node| -> serde_json::Value {
+        serde_json::from_str(&n.lines.recv_timeout(Duration::from_secs(5)).unwrap()).unwrap()
+    };
+    let hello = line(&node);
+    assert_eq!(hello["event"], "hello");
+    let ready: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["event"] == "ready")
+        .unwrap();
+    assert_eq!(hello["peer"], ready["id"]);
+    assert!(
+        hello["client_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("ethereumjs-devp2p"),
+        "{hello}"
     );
+    assert_eq!(hello["capabilities"], serde_json::json!(["eth/68"]));
+    let status = line(&node);
+    assert_eq!(status["event"], "status");
+    assert_eq!(status["network_id"], 1337);
+    assert_eq!(status["genesis"], hash.as_str());
+    assert_eq!(status["fork_next"], 10);
 }
 
 #[test]
@@ -171,4 +191,44 @@ fn geth_devp2p_rlpx_ping_succeeds() {
     // It prints the Hello it got: our client id and eth/68.
     assert!(text.contains("cachet/") && text.contains("eth"), "{text}");
     std::thread::sleep(Duration::from_millis(100));
+}
+
+/// `cachet p2p` serves discv4 on the node key: geth's tool pings it and its conformance suite
+/// (the one hive's devp2p simulator runs) passes against the real command, not a test harness.
+#[test]
+#[ignore = "needs geth's devp2p tool (Go): run scripts/test"]
+fn geth_devp2p_discv4_suite_passes_against_cachet_p2p() {
+    let tool = cachet_testkit::go_tool("devp2p")
+        .expect(".tools/devp2p is missing: run scripts/install-test-peers (needs Go)");
+    let node = Node::start();
+    let ping = Command::new(&tool)
+        .args(["discv4", "ping", &node.enode])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&ping.stdout).to_string() + &String::from_utf8_lossy(&ping.stderr);
+    assert!(
+        ping.status.success() && text.contains("node responded to ping"),
+        "{text}"
+    );
+
+    let suite = Command::new(&tool)
+        .args([
+            "discv4",
+            "test",
+            "-remote",
+            &node.enode,
+            "-listen1",
+            "127.0.0.1",
+            "-listen2",
+            "127.0.0.2",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&suite.stdout).to_string()
+        + &String::from_utf8_lossy(&suite.stderr);
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("-- FAIL")).collect();
+    let passed = text.lines().filter(|l| l.starts_with("-- OK")).count();
+    assert!(failed.is_empty(), "failing cases: {failed:?}\n{text}");
+    assert!(passed >= 15, "only {passed} cases ran:\n{text}");
 }

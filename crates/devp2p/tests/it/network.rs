@@ -217,3 +217,61 @@ async fn survives_garbage_connections_and_still_accepts_peers() {
         NetworkEvent::PeerConnected(_)
     ));
 }
+
+#[tokio::test]
+async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
+    use cachet_devp2p::eth::{Status, eth68};
+    use cachet_devp2p::p2p::{Capability, Hello, Session};
+    use cachet_keyprovider::Ecdh;
+
+    let g = B256::repeat_byte(7);
+    let (a, mut arx, akeys) = start(g, |c| {
+        c.ping_interval = Duration::from_secs(60);
+        c.idle_timeout = Duration::from_millis(600);
+    })
+    .await;
+    // A hand-driven peer: handshake, Hello, Status, then silence (it never reads, so never pongs).
+    let me = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key();
+    let tcp = tokio::net::TcpStream::connect(a.local_enode().addr)
+        .await
+        .unwrap();
+    let rlpx = cachet_devp2p::rlpx::connect(tcp, &me, akeys.node_key().public_key(), "a".into())
+        .await
+        .unwrap();
+    let hello = Hello {
+        protocol_version: 5,
+        client_id: "silent".into(),
+        capabilities: vec![Capability::new("eth", 68)],
+        listen_port: 0,
+        id: me.public_key(),
+    };
+    let mut session = Session::handshake(
+        rlpx,
+        &hello,
+        &[eth68()],
+        akeys.node_key().public_key(),
+        "a".into(),
+    )
+    .await
+    .unwrap();
+    let (c, h) = chain(g);
+    let status = Status {
+        version: 68,
+        network_id: c.network_id,
+        total_difficulty: h.total_difficulty,
+        head: h.hash,
+        genesis: g,
+        fork_id: c.forks.fork_id(0, 0),
+    };
+    session.send(0x10, &status.encode()).await.unwrap();
+    assert!(matches!(
+        next(&mut arx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+    match next(&mut arx).await {
+        NetworkEvent::PeerDisconnected { reason, .. } => {
+            assert_eq!(reason, DisconnectReason::PingTimeout)
+        }
+        e => panic!("{e:?}"),
+    }
+}

@@ -483,3 +483,241 @@ fn accepts_error_messages_as_written() {
         assert_eq!(e.to_string(), want);
     }
 }
+
+#[test]
+fn round_trips_random_extra_data_for_every_engine() {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..300 {
+        let n = rng.gen_range(0..8);
+        let validators: Vec<Address> = (0..n)
+            .map(|_| Address::from(rng.r#gen::<[u8; 20]>()))
+            .collect();
+        let seals: Vec<[u8; 65]> = (0..rng.gen_range(0..4))
+            .map(|_| [rng.r#gen::<u8>(); 65])
+            .collect();
+        let vote = match rng.gen_range(0..3) {
+            0 => None,
+            k => Some(Vote {
+                recipient: Address::from(rng.r#gen::<[u8; 20]>()),
+                authorize: k == 1,
+            }),
+        };
+        let vanity_len = rng.gen_range(0..=32);
+        let e = BftExtra {
+            vanity: vec![rng.r#gen(); vanity_len],
+            validators: validators.clone(),
+            vote,
+            round: rng.r#gen(),
+            committed_seals: seals.clone(),
+        };
+        assert_eq!(ibft2::decode_extra(&ibft2::encode_extra(&e)).unwrap(), e);
+        assert_eq!(qbft::decode_extra(&qbft::encode_extra(&e)).unwrap(), e);
+        let seal = if rng.r#gen() {
+            vec![]
+        } else {
+            vec![rng.r#gen(); 65]
+        };
+        let i = IstanbulExtra {
+            vanity: rng.r#gen(),
+            validators: validators.clone(),
+            seal,
+            committed_seals: seals,
+        };
+        assert_eq!(IstanbulExtra::decode(&i.encode()).unwrap(), i);
+        let c = CliqueExtra {
+            vanity: rng.r#gen(),
+            signers: validators,
+            seal: [rng.r#gen(); 65],
+        };
+        assert_eq!(CliqueExtra::decode(&c.encode()).unwrap(), c);
+        let r = raft::RaftSeal {
+            raft_id: rng.r#gen(),
+            signature: [rng.r#gen(); 65],
+        };
+        assert_eq!(raft::RaftSeal::decode(&r.encode()).unwrap(), r);
+    }
+}
+
+#[test]
+fn accepts_a_header_at_the_size_cap_and_rejects_one_byte_more() {
+    let base = Header::default().encode().len();
+    // At this size the extraData prefix grows by 2 bytes and the list prefix by 1 (over 64 KiB).
+    let extra_len = cachet_seal::MAX_HEADER_BYTES - base - 4;
+    let h = Header {
+        extra_data: Bytes::from(vec![1u8; extra_len]),
+        ..Header::default()
+    };
+    let enc = h.encode();
+    assert_eq!(enc.len(), cachet_seal::MAX_HEADER_BYTES);
+    assert_eq!(Header::decode(&enc).unwrap(), h);
+    let over = Header {
+        extra_data: Bytes::from(vec![1u8; extra_len + 1]),
+        ..Header::default()
+    }
+    .encode();
+    assert!(matches!(
+        Header::decode(&over),
+        Err(DecodeError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn accepts_every_remaining_error_message_as_written() {
+    let p = std::path::PathBuf::from("/d/seal-journal");
+    let a = Address::repeat_byte(0xab);
+    let cases: Vec<(Error, &str)> = vec![
+        (
+            Error::Decode(DecodeError::Truncated { what: "header" }),
+            "header: input truncated: check that the whole value was copied",
+        ),
+        (
+            Error::Decode(DecodeError::TrailingBytes {
+                what: "header",
+                extra: 2,
+            }),
+            "header: 2 trailing bytes after the value: check for concatenated input",
+        ),
+        (
+            Error::Decode(DecodeError::ExpectedString { what: "x" }),
+            "x: expected an rlp string, found a list",
+        ),
+        (
+            Error::Decode(DecodeError::ExpectedList { what: "x" }),
+            "x: expected an rlp list, found a string",
+        ),
+        (
+            Error::Decode(DecodeError::IntegerOverflow {
+                what: "header.number",
+                max_bytes: 8,
+            }),
+            "header.number: integer too large (at most 8 bytes)",
+        ),
+        (
+            Error::Decode(DecodeError::TooLarge {
+                what: "header",
+                cap: 1,
+                found: 2,
+            }),
+            "header: 2 bytes exceeds the cap of 1 bytes",
+        ),
+        (
+            Error::Decode(DecodeError::WrongItemCount {
+                what: "qbft extraData",
+                expected: "5",
+                found: 4,
+            }),
+            "qbft extraData: expected 5 items, found 4",
+        ),
+        (
+            Error::Decode(DecodeError::ExtraTooShort {
+                engine: "clique",
+                min: 97,
+                found: 3,
+            }),
+            "clique extraData is 3 bytes, shorter than the minimum 97: is this the right engine?",
+        ),
+        (
+            Error::Decode(DecodeError::SignerSectionLength { found: 7 }),
+            "clique extraData signer section is 7 bytes, not a multiple of 20",
+        ),
+        (
+            Error::Decode(DecodeError::InvalidVote {
+                what: "v",
+                allowed: "a",
+            }),
+            "v: invalid vote encoding (allowed: a)",
+        ),
+        (
+            Error::Decode(DecodeError::InvalidHex {
+                what: "h",
+                reason: "r".into(),
+            }),
+            "h: invalid hex: r",
+        ),
+        (
+            Error::Decode(DecodeError::InvalidJson {
+                what: "j",
+                reason: "r".into(),
+            }),
+            "j: invalid json: r",
+        ),
+        (
+            Error::HeaderRule {
+                engine: "qbft",
+                rule: "r".into(),
+            },
+            "qbft header rule broken: r",
+        ),
+        (
+            Error::Unauthorized {
+                engine: "clique",
+                signer: a,
+            },
+            "clique: 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB is not in the signer/validator set",
+        ),
+        (
+            Error::DuplicateCommitter {
+                engine: "ibft",
+                signer: a,
+            },
+            "ibft: committer 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB appears more than once",
+        ),
+        (
+            Error::MissingRaftMembers,
+            "raft verification needs the raft-id to enode map: pass --raft-members",
+        ),
+        (
+            Error::RaftSignerMismatch {
+                raft_id: 2,
+                recovered: a,
+                expected: Address::ZERO,
+            },
+            "raft: block signed by 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB but raft id 2 is 0x0000000000000000000000000000000000000000",
+        ),
+        (
+            Error::RaftSelfCheck {
+                raft_id: 2,
+                reason: "r".into(),
+            },
+            "raft: own signature for raft id 2 failed verification (r): block withheld, check the node key and the member map",
+        ),
+        (
+            Error::Signer(alloy_signer::Error::other("x")),
+            "signing failed: x",
+        ),
+        (
+            Error::JournalIo {
+                path: p.clone(),
+                op: "fsync",
+                source: std::io::Error::other("x"),
+            },
+            "seal journal /d/seal-journal: fsync failed: check the datadir's disk and permissions",
+        ),
+        (
+            Error::JournalLocked { path: p.clone() },
+            "seal journal /d/seal-journal is locked by another process: is another cachet running on this datadir?",
+        ),
+        (
+            Error::JournalCorrupt {
+                path: p,
+                line: 3,
+                reason: "checksum mismatch".into(),
+            },
+            "seal journal /d/seal-journal line 3 is corrupt: checksum mismatch; restore the file from backup, never delete it",
+        ),
+        (
+            Error::Equivocation {
+                engine: "clique",
+                height: 1,
+                round: None,
+                signed: B256::ZERO,
+                requested: B256::ZERO,
+            },
+            "refusing to seal: clique height 1 already sealed 0x0000000000000000000000000000000000000000000000000000000000000000 and now asked for 0x0000000000000000000000000000000000000000000000000000000000000000: this would equivocate; check for a second node with the same key or a reorg of the local chain",
+        ),
+    ];
+    for (e, want) in cases {
+        assert_eq!(e.to_string(), want);
+    }
+}
