@@ -77,6 +77,19 @@ pub enum Error {
         #[source]
         source: Option<BoxedSource>,
     },
+    /// KMS refused the request for a reason cachet does not model (an unexpected 4xx).
+    #[error(
+        "kms refused {operation} on master key {key}: check that it is a symmetric ENCRYPT_DECRYPT key in the configured account and region"
+    )]
+    Rejected {
+        /// The key reference or ARN.
+        key: String,
+        /// The KMS operation name.
+        operation: &'static str,
+        /// The backend's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
     /// The backend asked us to slow down.
     #[error("{operation} on master key {key} was throttled")]
     Throttled {
@@ -214,7 +227,8 @@ impl Error {
             | Self::KeyDisabled { .. }
             | Self::KeyPendingDeletion { .. }
             | Self::KeyNotFound { .. }
-            | Self::WrongMasterKey { .. } => ErrorClass::Denied,
+            | Self::WrongMasterKey { .. }
+            | Self::Rejected { .. } => ErrorClass::Denied,
             Self::Throttled { .. } | Self::Unavailable { .. } | Self::DeadlineExceeded { .. } => {
                 ErrorClass::Unreachable
             }
@@ -229,6 +243,18 @@ impl Error {
         }
     }
 
+    /// The backend's request id for the failed call (AWS `x-amzn-RequestId`), when it answered:
+    /// what the audit log records to find the matching CloudTrail event.
+    pub fn request_id(&self) -> Option<&str> {
+        #[cfg(feature = "aws")]
+        {
+            let source = std::error::Error::source(self)?;
+            crate::aws::request_id_of(source)
+        }
+        #[cfg(not(feature = "aws"))]
+        None
+    }
+
     /// A short stable name for the audit log (`access-denied`, `throttled`, ...).
     pub const fn code(&self) -> &'static str {
         match self {
@@ -238,6 +264,7 @@ impl Error {
             Self::KeyNotFound { .. } => "key-not-found",
             Self::WrongMasterKey { .. } => "wrong-master-key",
             Self::InvalidCiphertext { .. } => "invalid-ciphertext",
+            Self::Rejected { .. } => "rejected",
             Self::Throttled { .. } => "throttled",
             Self::Unavailable { .. } => "unavailable",
             Self::DeadlineExceeded { .. } => "deadline-exceeded",

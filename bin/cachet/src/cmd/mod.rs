@@ -2,8 +2,9 @@
 
 pub(crate) mod keys;
 pub(crate) mod master_key;
-pub(crate) mod seal;
 pub(crate) mod p2p;
+pub(crate) mod seal;
+pub(crate) mod watch;
 
 use tracing_subscriber::EnvFilter;
 

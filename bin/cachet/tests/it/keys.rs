@@ -27,7 +27,9 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -50,7 +52,8 @@ impl Fixture {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[test]
@@ -60,9 +63,20 @@ fn master_key_new_refuses_to_overwrite() {
     let before = std::fs::read(f.path("mk")).unwrap();
     let out = cachet(&["master-key", "new", &reference]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("already exists: refusing to overwrite it"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already exists: refusing to overwrite it"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read(f.path("mk")).unwrap(), before);
-    assert_eq!(std::fs::metadata(f.path("mk")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(f.path("mk"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
 }
 
 #[test]
@@ -73,14 +87,26 @@ fn init_inspect_and_unlock_agree() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let created = json(&out);
     let inspect = json(&cachet(&["inspect", "--datadir", &f.s("d"), "--json"]));
-    for field in ["enode_id", "node_address", "sealer_address", "wallet_address", "ptm_public_key"] {
+    for field in [
+        "enode_id",
+        "node_address",
+        "sealer_address",
+        "wallet_address",
+        "ptm_public_key",
+    ] {
         assert_eq!(inspect[field], created[field], "{field}");
     }
     assert_eq!(inspect["enode_id"].as_str().unwrap().len(), 128);
-    assert_eq!(inspect["sealer_address"], inspect["node_address"], "--sealing-key node");
+    assert_eq!(
+        inspect["sealer_address"], inspect["node_address"],
+        "--sealing-key node"
+    );
     assert_eq!(inspect["master_key"], mk);
     assert_eq!(inspect["encryption_context"]["cachet:chain"], "2024");
-    assert_eq!(inspect["encryption_context"]["cachet:node"], inspect["node_address"]);
+    assert_eq!(
+        inspect["encryption_context"]["cachet:node"],
+        inspect["node_address"]
+    );
     assert!(inspect["created"].as_str().unwrap().ends_with('Z'));
     let wallet = inspect["wallet_address"].as_str().unwrap();
     assert!(wallet.starts_with("0x") && wallet.len() == 42 && wallet == wallet.to_lowercase());
@@ -129,7 +155,11 @@ fn exit_codes_name_each_failure_class() {
     std::fs::rename(f.path("other"), f.path("mk")).unwrap();
     let out = cachet(&["unlock", "--check", "--datadir", &d]);
     assert_eq!(code(&out), 10, "wrong master key: {}", stderr(&out));
-    assert!(stderr(&out).contains("belongs to another master key"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("belongs to another master key"),
+        "{}",
+        stderr(&out)
+    );
     let _ = other;
 
     // A missing master key file is also a denial: the node cannot prove access.
@@ -145,7 +175,10 @@ fn audit_verify_reports_the_first_broken_link() {
     let mk = f.master("mk");
     assert_eq!(code(&f.init("d", &mk, &[])), 0);
     for _ in 0..3 {
-        assert_eq!(code(&cachet(&["unlock", "--check", "--datadir", &f.s("d")])), 0);
+        assert_eq!(
+            code(&cachet(&["unlock", "--check", "--datadir", &f.s("d")])),
+            0
+        );
     }
     let out = cachet(&["audit", "verify", "--datadir", &f.s("d")]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -157,7 +190,11 @@ fn audit_verify_reports_the_first_broken_link() {
     std::fs::write(&log, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[3])).unwrap();
     let out = cachet(&["audit", "verify", "--datadir", &f.s("d")]);
     assert_eq!(code(&out), 12);
-    assert!(stderr(&out).contains("broken at line 3"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("broken at line 3"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -168,7 +205,11 @@ fn imports_name_the_plaintext_sources_and_shred_them_on_request() {
     std::fs::write(f.path("nodekey"), format!("{key}\n")).unwrap();
     let out = f.init("d", &mk, &["--import-nodekey", &f.s("nodekey")]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stderr(&out).contains(&f.s("nodekey")), "names the source: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&f.s("nodekey")),
+        "names the source: {}",
+        stderr(&out)
+    );
     assert!(f.path("nodekey").exists());
     // nodekey.json quorum-examples-7nodes-nodekey2
     assert_eq!(
@@ -177,7 +218,11 @@ fn imports_name_the_plaintext_sources_and_shred_them_on_request() {
     );
 
     std::fs::write(f.path("besu-key"), format!("0x{key}")).unwrap();
-    let out = f.init("e", &mk, &["--import-besu-key", &f.s("besu-key"), "--shred-source"]);
+    let out = f.init(
+        "e",
+        &mk,
+        &["--import-besu-key", &f.s("besu-key"), "--shred-source"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(!f.path("besu-key").exists(), "shredded");
 
@@ -199,7 +244,10 @@ fn destroy_needs_confirmation_then_erases() {
     let out = cachet(&["destroy", "--datadir", &f.s("d"), "--yes"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(!f.path("d/keys.cachet").exists());
-    assert_eq!(code(&cachet(&["unlock", "--check", "--datadir", &f.s("d")])), 14);
+    assert_eq!(
+        code(&cachet(&["unlock", "--check", "--datadir", &f.s("d")])),
+        14
+    );
 }
 
 /// SIGKILL at random moments of `init` leaves no bundle or a complete one that unlocks.
@@ -212,7 +260,13 @@ fn init_killed_at_random_points_leaves_nothing_or_a_whole_bundle() {
     for i in 0..40u64 {
         let datadir = f.path(&format!("d{i}"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_cachet"))
-            .args(["init", "--datadir", datadir.to_str().unwrap(), "--master-key", &mk])
+            .args([
+                "init",
+                "--datadir",
+                datadir.to_str().unwrap(),
+                "--master-key",
+                &mk,
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -223,7 +277,12 @@ fn init_killed_at_random_points_leaves_nothing_or_a_whole_bundle() {
         let _ = child.wait();
         if has_bundle(&datadir) {
             let out = cachet(&["unlock", "--check", "--datadir", datadir.to_str().unwrap()]);
-            assert_eq!(code(&out), 0, "run {i}: a bundle exists but does not unlock: {}", stderr(&out));
+            assert_eq!(
+                code(&out),
+                0,
+                "run {i}: a bundle exists but does not unlock: {}",
+                stderr(&out)
+            );
             complete += 1;
         } else {
             absent += 1;
