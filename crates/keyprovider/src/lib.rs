@@ -12,7 +12,8 @@
 //! except through methods named `secret_*`.
 //!
 //! Every init, unlock, import, rotate and destroy is recorded in the hash-chained
-//! [`AuditLog`].
+//! [`AuditLog`]. While keys are held, a [`Lease`] re-proves access to the master key every
+//! recheck interval and reports [`LeaseState`] (healthy, degraded, revoked).
 //!
 //! ## Feature flags
 //! - `test-utils`: [`UnlockedKeys::from_secrets_for_tests`] for other crates' tests.

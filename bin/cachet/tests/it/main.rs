@@ -1,4 +1,5 @@
 //! CLI tests: run the built `cachet` and check exit codes and messages for each error class.
 
+mod aws;
 mod keys;
 mod p2p;
