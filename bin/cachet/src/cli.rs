@@ -34,6 +34,8 @@ pub(crate) enum Command {
     /// Audit log commands.
     #[command(subcommand)]
     Audit(cmd::keys::AuditCommand),
+    /// Print a genesis file's chain id, engine, state root, genesis hash and EIP-2124 fork id.
+    Genesis(cmd::genesis::GenesisArgs),
     /// Recover, verify and produce block seals (clique, ibft, ibft2, qbft, raft).
     #[command(subcommand)]
     Seal(cmd::seal::SealCommand),

@@ -77,6 +77,13 @@ impl From<cachet_keyprovider::Error> for Failure {
     }
 }
 
+impl From<cachet_genesis::Error> for Failure {
+    /// Every genesis error is the operator's to fix: the file, its path or a field.
+    fn from(e: cachet_genesis::Error) -> Self {
+        Self::new(Code::Usage, e.to_string())
+    }
+}
+
 /// Prints the failure on stderr and returns its exit code.
 pub(crate) fn report(failure: &Failure) -> ExitCode {
     eprintln!("error: {}", failure.message);

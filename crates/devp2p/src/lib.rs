@@ -6,6 +6,8 @@
 //!   Disconnect, Ping/Pong.
 //! - [`eth`]: eth/68 messages and Status with the EIP-2124 fork id.
 //! - [`net`]: the async service the node builds on: listen, dial, per-peer tasks, events.
+//! - [`discovery`]: discv4 (our own codec, bonding, Kademlia table) and discv5 (sigp `discv5`),
+//!   both on the node key, with an ENR carrying the eth fork id.
 //!
 //! The node key is used only through [`cachet_keyprovider::Ecdh`] (RLPx); one-time handshake
 //! keys and nonces are generated here and erased after use.
@@ -24,6 +26,7 @@
 )]
 
 mod cursor;
+pub mod discovery;
 mod error;
 pub mod eth;
 #[doc(hidden)]

@@ -30,7 +30,8 @@ pub struct Genesis {
     pub extra_data: Bytes,
     /// `gasLimit`; 0 in the file means geth's default 4712388.
     pub gas_limit: u64,
-    /// `difficulty`; absent means 0 for proof-of-authority engines (geth's rule without `ethash`).
+    /// `difficulty`; absent means 0 (current geth without `ethash`), or 131072 when
+    /// `config.isQuorum` is set (GoQuorum's `ToBlock`).
     pub difficulty: U256,
     /// `mixHash`.
     pub mix_hash: B256,
@@ -67,6 +68,9 @@ pub struct GenesisAccount {
 
 /// geth's `params.GenesisGasLimit`, used when `gasLimit` is 0 or absent.
 const GENESIS_GAS_LIMIT: u64 = 4_712_388;
+
+/// geth's `params.GenesisDifficulty`, GoQuorum's default when `difficulty` is absent.
+const GENESIS_DIFFICULTY: u64 = 131_072;
 
 impl Genesis {
     /// Reads and parses a genesis file.
@@ -129,6 +133,12 @@ impl Genesis {
             Some(v) => parse_alloc(&Obj::new("alloc", v)?)?,
             None => BTreeMap::new(),
         };
+        let difficulty = match top.u256("difficulty")? {
+            Some(d) => d,
+            // GoQuorum's `ToBlock` uses geth's old default; current geth uses 0 without ethash.
+            None if config.is_quorum => U256::from(GENESIS_DIFFICULTY),
+            None => U256::ZERO,
+        };
         Ok(Self {
             config,
             nonce: top.u64("nonce")?.unwrap_or(0),
@@ -138,7 +148,7 @@ impl Genesis {
                 None | Some(0) => GENESIS_GAS_LIMIT,
                 Some(g) => g,
             },
-            difficulty: top.u256("difficulty")?.unwrap_or(U256::ZERO),
+            difficulty,
             mix_hash: top.b256("mixHash")?.unwrap_or_default(),
             coinbase: top.address("coinbase")?.unwrap_or_default(),
             base_fee_per_gas: top.u256("baseFeePerGas")?,

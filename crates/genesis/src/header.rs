@@ -112,6 +112,16 @@ impl GenesisHeader {
         keccak256(self.rlp())
     }
 
+    /// The genesis block's body RLP: no transactions and no ommers (`0xc2c0c0`), plus an
+    /// empty withdrawals list once Shanghai is active (`0xc3c0c0c0`).
+    pub fn body_rlp(&self) -> Vec<u8> {
+        if self.withdrawals_root.is_some() {
+            vec![0xc3, 0xc0, 0xc0, 0xc0]
+        } else {
+            vec![0xc2, 0xc0, 0xc0]
+        }
+    }
+
     fn payload_length(&self) -> usize {
         let mut n = self.parent_hash.length()
             + self.ommers_hash.length()

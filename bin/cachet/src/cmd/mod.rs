@@ -1,5 +1,6 @@
 //! One module per command group; each returns `Result<(), Failure>`.
 
+pub(crate) mod genesis;
 pub(crate) mod keys;
 pub(crate) mod master_key;
 pub(crate) mod p2p;
@@ -21,6 +22,7 @@ pub(crate) async fn run(command: Command) -> Result<(), Failure> {
         Command::Rotate(args) => keys::rotate(args).await,
         Command::Destroy(args) => keys::destroy(args),
         Command::Audit(c) => keys::audit(c),
+        Command::Genesis(args) => genesis::run(args),
         Command::Seal(c) => seal::run(c).await,
         Command::P2p(args) => p2p::run(args).await,
     }

@@ -118,4 +118,6 @@ fn accepts_fork_dependent_header_fields() {
         ),
         (Some(0), Some(0), None)
     );
+    assert_eq!(cancun.body_rlp(), [0xc3, 0xc0, 0xc0, 0xc0]);
+    assert_eq!(london.body_rlp(), [0xc2, 0xc0, 0xc0]);
 }

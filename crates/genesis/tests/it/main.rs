@@ -4,6 +4,7 @@ mod ethereumjs;
 mod forkid;
 mod hashes;
 mod parse;
+mod pyevm;
 
 use std::path::PathBuf;
 

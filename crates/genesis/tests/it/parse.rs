@@ -27,6 +27,20 @@ fn accepts_minimal_genesis_with_defaults() {
 }
 
 #[test]
+fn accepts_absent_difficulty_as_geth_or_goquorum_does() {
+    assert_eq!(
+        parse(base()).unwrap().difficulty,
+        alloy_primitives::U256::ZERO
+    );
+    let mut quorum = base();
+    quorum["config"]["isQuorum"] = json!(true);
+    assert_eq!(
+        parse(quorum).unwrap().difficulty,
+        alloy_primitives::U256::from(131_072)
+    );
+}
+
+#[test]
 fn rejects_missing_config_and_chain_id() {
     assert_eq!(field_of(parse(json!({"alloc": {}})).unwrap_err()), "config");
     let mut v = base();

@@ -231,6 +231,30 @@ impl ChainStore {
         Ok(())
     }
 
+    /// Stores the genesis block of `genesis` as block 0 and head of an empty store; on a
+    /// store that already has it, checks it is the same. Returns the genesis hash.
+    ///
+    /// # Errors
+    /// [`Error::GenesisMismatch`] if the store was created for another genesis, or
+    /// [`Error::Store`].
+    pub fn init_genesis(&self, genesis: &cachet_genesis::Genesis) -> Result<B256> {
+        let header = genesis.header();
+        let header_rlp = header.rlp();
+        let hash = alloy_primitives::keccak256(&header_rlp);
+        let record = BlockRecord {
+            number: 0,
+            hash,
+            parent_hash: B256::ZERO,
+            difficulty: header.difficulty,
+            header_rlp: &header_rlp,
+            body_rlp: &header.body_rlp(),
+        };
+        // Only an empty store gets a head here: a restart must not move an existing head.
+        let empty = self.head()?.is_none();
+        self.insert_block(&record, empty)?;
+        Ok(hash)
+    }
+
     /// The canonical head, or `None` for an empty store.
     ///
     /// # Errors

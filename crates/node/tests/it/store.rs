@@ -220,3 +220,31 @@ fn error_messages_say_what_to_check() {
         )
     );
 }
+
+#[test]
+fn accepts_genesis_once_and_rejects_another_chain() {
+    use cachet_genesis::{Genesis, RaftMarker};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/genesis");
+    let goerli = Genesis::from_file(&root.join("goerli.json"), RaftMarker::FromGenesis).unwrap();
+    let rinkeby = Genesis::from_file(&root.join("rinkeby.json"), RaftMarker::FromGenesis).unwrap();
+    let c = open();
+    let hash = c.store.init_genesis(&goerli).unwrap();
+    assert_eq!(hash, goerli.hash());
+    let head = c.store.check().unwrap().unwrap();
+    assert_eq!(
+        (head.number, head.hash, head.total_difficulty),
+        (0, hash, U256::from(1))
+    );
+    assert_eq!(
+        c.store.header_by_number(0).unwrap(),
+        Some(goerli.header().rlp())
+    );
+    // A child moves the head; init_genesis again (a restart) leaves it there.
+    let child = put(&c.store, 1, hash, 0, true);
+    assert_eq!(c.store.init_genesis(&goerli).unwrap(), hash);
+    assert_eq!(c.store.head().unwrap().unwrap().hash, child);
+    assert!(matches!(
+        c.store.init_genesis(&rinkeby),
+        Err(Error::GenesisMismatch { .. })
+    ));
+}
