@@ -31,7 +31,10 @@ fn main() {
             .env("AWS_REGION", MOTO_REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/nonexistent/cachet-bench/config")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/cachet-bench/credentials")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/cachet-bench/credentials",
+            )
             .env_remove("AWS_PROFILE")
             .status()
             .unwrap();
@@ -56,11 +59,17 @@ async fn bench() {
     let master_key = cachet_kms::open_for_init(&MasterKeySpec::AwsKms(None), &config)
         .await
         .unwrap();
-    let options =
-        InitOptions { datadir: datadir.clone(), chain_id: 1337, sealing_key: SealingKeyMode::Separate };
-    cachet_keyprovider::init(&options, master_key.as_ref(), ImportedKeys::none()).await.unwrap();
+    let options = InitOptions {
+        datadir: datadir.clone(),
+        chain_id: 1337,
+        sealing_key: SealingKeyMode::Separate,
+    };
+    cachet_keyprovider::init(&options, master_key.as_ref(), ImportedKeys::none())
+        .await
+        .unwrap();
 
-    let (mut total, mut kms, mut local, mut calls) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut total, mut kms, mut local, mut calls) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let before = counter.load(Ordering::SeqCst);
         let started = Instant::now();
@@ -74,13 +83,18 @@ async fn bench() {
 
     // Baseline: Decrypt alone, through a client built once.
     let loaded = cachet_keyprovider::LoadedBundle::load(&datadir).unwrap();
-    let key = cachet_kms::open_recorded(loaded.master_key(), &config).await.unwrap();
+    let key = cachet_kms::open_recorded(loaded.master_key(), &config)
+        .await
+        .unwrap();
     let mut baseline = Vec::new();
     for _ in 0..ROUNDS {
         let started = Instant::now();
-        key.decrypt_data_key(loaded.wrapped_data_key(), &loaded.header().encryption_context)
-            .await
-            .unwrap();
+        key.decrypt_data_key(
+            loaded.wrapped_data_key(),
+            &loaded.header().encryption_context,
+        )
+        .await
+        .unwrap();
         baseline.push(started.elapsed());
     }
 
@@ -89,16 +103,33 @@ async fn bench() {
     println!("unlock against moto on 127.0.0.1, {ROUNDS} rounds, medians");
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| KMS calls per unlock (counted by the proxy) | {per_unlock_min}..={per_unlock_max} |");
-    println!("| unlock, total (incl. SDK client setup) | {:.2} ms |", ms(median(total.clone())));
-    println!("| KMS round trip (Decrypt, retries incl.) | {:.2} ms |", ms(median(kms.clone())));
-    println!("| local work (AES-GCM, key parsing, identity check, mlock) | {:.3} ms |", ms(median(local)));
-    println!("| baseline: Decrypt with a warm client | {:.2} ms |", ms(median(baseline.clone())));
+    println!(
+        "| KMS calls per unlock (counted by the proxy) | {per_unlock_min}..={per_unlock_max} |"
+    );
+    println!(
+        "| unlock, total (incl. SDK client setup) | {:.2} ms |",
+        ms(median(total.clone()))
+    );
+    println!(
+        "| KMS round trip (Decrypt, retries incl.) | {:.2} ms |",
+        ms(median(kms.clone()))
+    );
+    println!(
+        "| local work (AES-GCM, key parsing, identity check, mlock) | {:.3} ms |",
+        ms(median(local))
+    );
+    println!(
+        "| baseline: Decrypt with a warm client | {:.2} ms |",
+        ms(median(baseline.clone()))
+    );
     println!(
         "| ratio unlock KMS part / baseline | {:.2} |",
         ms(median(kms)) / ms(median(baseline))
     );
-    assert!(calls.iter().all(|&c| c == 1), "an unlock made other than one KMS call: {calls:?}");
+    assert!(
+        calls.iter().all(|&c| c == 1),
+        "an unlock made other than one KMS call: {calls:?}"
+    );
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -116,7 +147,9 @@ fn counting_proxy(upstream: u16, counter: Arc<AtomicUsize>) -> u16 {
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
             let counter = Arc::clone(&counter);
             let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
             std::thread::spawn(move || pump(client, server, Some(counter)));

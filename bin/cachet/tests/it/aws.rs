@@ -30,7 +30,10 @@ fn command(moto: &MotoServer, user: Option<&AwsUser>, args: &[&str]) -> Command 
         .env("AWS_ENDPOINT_URL_KMS", moto.endpoint())
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/cachet-test/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/cachet-test/credentials");
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/cachet-test/credentials",
+        );
     cmd
 }
 
@@ -70,13 +73,21 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
         })
         .collect()
 }
 
-const IDENTITY: [&str; 5] =
-    ["enode_id", "node_address", "sealer_address", "wallet_address", "ptm_public_key"];
+const IDENTITY: [&str; 5] = [
+    "enode_id",
+    "node_address",
+    "sealer_address",
+    "wallet_address",
+    "ptm_public_key",
+];
 
 #[test]
 #[ignore = "needs moto: run scripts/test"]
@@ -87,11 +98,19 @@ fn unlock_check_exits_10_once_revoked_and_changes_nothing_but_the_audit_log() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("d").display().to_string();
     let reference = format!("aws-kms:{}", setup.alias);
-    let out = run(&moto, node, &["init", "--datadir", &d, "--master-key", &reference]);
+    let out = run(
+        &moto,
+        node,
+        &["init", "--datadir", &d, "--master-key", &reference],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let header = inspect(&moto, &d);
     assert_eq!(header["master_key"], reference.as_str());
-    assert_eq!(header["master_key_id"], setup.key_arn.as_str(), "the bundle pins the key ARN");
+    assert_eq!(
+        header["master_key_id"],
+        setup.key_arn.as_str(),
+        "the bundle pins the key ARN"
+    );
     let unlock = ["unlock", "--check", "--datadir", &d, "--kms-timeout", "10"];
     let out = run(&moto, node, &unlock);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -102,12 +121,21 @@ fn unlock_check_exits_10_once_revoked_and_changes_nothing_but_the_audit_log() {
     assert_eq!(code(&out), 10, "{}", stderr(&out));
     let message = stderr(&out);
     assert!(message.contains(&setup.key_arn), "{message}");
-    assert!(message.contains("may no longer be allowed kms:Decrypt"), "{message}");
-    assert!(!message.contains(&setup.node.secret_access_key), "credentials never printed");
+    assert!(
+        message.contains("may no longer be allowed kms:Decrypt"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&setup.node.secret_access_key),
+        "credentials never printed"
+    );
 
     // Byte-identical except the one appended audit line.
     let after = snapshot(Path::new(&d));
-    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
     for (name, bytes) in &before {
         if name == "audit.log" {
             let grown = &after[name];
@@ -115,7 +143,10 @@ fn unlock_check_exits_10_once_revoked_and_changes_nothing_but_the_audit_log() {
             let added = std::str::from_utf8(&grown[bytes.len()..]).unwrap();
             assert_eq!(added.lines().count(), 1, "{added}");
             let line: serde_json::Value = serde_json::from_str(added.trim_end()).unwrap();
-            assert_eq!((line["op"].as_str(), line["outcome"].as_str()), (Some("unlock"), Some("error")));
+            assert_eq!(
+                (line["op"].as_str(), line["outcome"].as_str()),
+                (Some("unlock"), Some("error"))
+            );
             assert_eq!(line["error_class"], "denied");
         } else {
             assert_eq!(&after[name], bytes, "{name} changed");
@@ -153,14 +184,27 @@ fn unlock_watch_exits_10_within_two_rechecks_of_the_revocation() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("d").display().to_string();
     let reference = format!("aws-kms:{}", setup.alias);
-    let out = run(&moto, node, &["init", "--datadir", &d, "--master-key", &reference]);
+    let out = run(
+        &moto,
+        node,
+        &["init", "--datadir", &d, "--master-key", &reference],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
     let recheck = RECHECK.to_string();
     let mut child = command(
         &moto,
         node,
-        &["unlock", "--watch", "--datadir", &d, "--kms-recheck", &recheck, "--kms-grace", "600"],
+        &[
+            "unlock",
+            "--watch",
+            "--datadir",
+            &d,
+            "--kms-recheck",
+            &recheck,
+            "--kms-grace",
+            "600",
+        ],
     )
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
@@ -176,10 +220,14 @@ fn unlock_watch_exits_10_within_two_rechecks_of_the_revocation() {
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(60)).expect("unlock --watch never unlocked");
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("unlock --watch never unlocked");
     // Survives healthy checks.
     std::thread::sleep(Duration::from_secs(RECHECK + 1));
-    assert!(child.try_wait().unwrap().is_none(), "exited while access was intact");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited while access was intact"
+    );
 
     moto.detach_policy(&setup.admin, &setup.node.name, &setup.node_policy_arn);
     let exit = wait_exit(&mut child, Duration::from_secs(2 * RECHECK));
@@ -189,12 +237,20 @@ fn unlock_watch_exits_10_within_two_rechecks_of_the_revocation() {
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(exit, Some(10), "not revoked within 2 × recheck: {err}");
-    assert!(err.contains("keys wiped") && err.contains(&setup.key_arn), "{err}");
+    assert!(
+        err.contains("keys wiped") && err.contains(&setup.key_arn),
+        "{err}"
+    );
     let audit = audit_lines(&d);
     let last = audit.last().unwrap();
     assert_eq!(last["op"], "revoked");
     assert_eq!(last["details"]["keys_wiped"], true);
-    assert!(audit.iter().any(|l| l["op"] == "lease" && l["outcome"] == "ok"), "healthy checks audited");
+    assert!(
+        audit
+            .iter()
+            .any(|l| l["op"] == "lease" && l["outcome"] == "ok"),
+        "healthy checks audited"
+    );
 }
 
 #[test]
@@ -204,7 +260,19 @@ fn rejects_an_edited_encryption_context_with_12() {
     moto.create_key(None, Some("alias/cachet"));
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("d").display().to_string();
-    let out = run(&moto, None, &["init", "--datadir", &d, "--master-key", "aws-kms", "--chain-id", "1337"]);
+    let out = run(
+        &moto,
+        None,
+        &[
+            "init",
+            "--datadir",
+            &d,
+            "--master-key",
+            "aws-kms",
+            "--chain-id",
+            "1337",
+        ],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(inspect(&moto, &d)["master_key"], "aws-kms:alias/cachet");
 
@@ -213,7 +281,10 @@ fn rejects_an_edited_encryption_context_with_12() {
     let path = Path::new(&d).join("keys.cachet");
     let mut bytes = std::fs::read(&path).unwrap();
     let needle = br#""cachet:chain":"1337""#;
-    let at = bytes.windows(needle.len()).position(|w| w == needle).expect("context in header");
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("context in header");
     bytes[at + needle.len() - 2] = b'8';
     let body = bytes.len() - 32;
     let digest = Sha256::digest(&bytes[..body]);
@@ -222,7 +293,11 @@ fn rejects_an_edited_encryption_context_with_12() {
 
     let out = run(&moto, None, &["unlock", "--check", "--datadir", &d]);
     assert_eq!(code(&out), 12, "{}", stderr(&out));
-    assert!(stderr(&out).contains("encryption context"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("encryption context"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -234,9 +309,23 @@ fn rotates_aws_to_aws_to_local_to_aws_keeping_the_identity() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("d").display().to_string();
     let local = dir.path().join("master.key").display().to_string();
-    let out = run(&moto, None, &["master-key", "new", &format!("local:{local}")]);
+    let out = run(
+        &moto,
+        None,
+        &["master-key", "new", &format!("local:{local}")],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let out = run(&moto, None, &["init", "--datadir", &d, "--master-key", "aws-kms:alias/cachet-a"]);
+    let out = run(
+        &moto,
+        None,
+        &[
+            "init",
+            "--datadir",
+            &d,
+            "--master-key",
+            "aws-kms:alias/cachet-a",
+        ],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let identity = inspect(&moto, &d);
     let rotate_to = |to: &str| {
@@ -256,14 +345,24 @@ fn rotates_aws_to_aws_to_local_to_aws_keeping_the_identity() {
     assert_eq!(now["master_key_id"], key_b.as_str());
     let audit = audit_lines(&d);
     let rotation = audit.iter().rev().find(|l| l["op"] == "rotate").unwrap();
-    let ops: Vec<_> = rotation["calls"].as_array().unwrap().iter().map(|c| c["operation"].clone()).collect();
+    let ops: Vec<_> = rotation["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["operation"].clone())
+        .collect();
     assert_eq!(ops, ["ReEncrypt"]);
     assert!(rotation["calls"][0]["request_id"].is_string());
     assert_eq!(audit.last().unwrap()["calls"][0]["key_id"], key_b.as_str());
 
     // aws → local, then the AWS keys are not needed: unlock with KMS unreachable still works.
     let now = rotate_to(&format!("local:{local}"));
-    assert!(now["master_key_id"].as_str().unwrap().starts_with("local-sha256:"));
+    assert!(
+        now["master_key_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("local-sha256:")
+    );
     let offline = Command::new(env!("CARGO_BIN_EXE_cachet"))
         .args(["unlock", "--check", "--datadir", &d])
         .env("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:9")
