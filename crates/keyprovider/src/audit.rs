@@ -118,7 +118,35 @@ impl AuditEvent {
         self.outcome = "error".to_owned();
         self.error_class = Some(error.class_name().to_owned());
         self.error = Some(error.to_string());
+        if let Error::MasterKey(e) = error {
+            self = self.with_request_id(e);
+        }
         self
+    }
+
+    /// Marks the event failed with a master-key error (the lease's checks).
+    pub fn failed_master_key(mut self, error: &cachet_kms::Error) -> Self {
+        use cachet_kms::ErrorClass as C;
+        self.outcome = "error".to_owned();
+        let class = match error.class() {
+            C::Denied => "denied",
+            C::Unreachable => "unreachable",
+            C::Ciphertext => "corrupt",
+            C::Permissions => "permissions",
+            C::Usage => "usage",
+            _ => "local",
+        };
+        self.error_class = Some(class.to_owned());
+        self.error = Some(error.to_string());
+        self.with_request_id(error)
+    }
+
+    /// The AWS request id of a failed call that KMS answered, to find it in CloudTrail.
+    fn with_request_id(self, error: &cachet_kms::Error) -> Self {
+        match error.request_id() {
+            Some(id) => self.detail("request_id", id),
+            None => self,
+        }
     }
 }
 

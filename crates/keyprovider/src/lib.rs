@@ -12,7 +12,8 @@
 //! except through methods named `secret_*`.
 //!
 //! Every init, unlock, import, rotate and destroy is recorded in the hash-chained
-//! [`AuditLog`].
+//! [`AuditLog`]. While keys are held, a [`Lease`] re-proves access to the master key every
+//! recheck interval and reports [`LeaseState`] (healthy, degraded, revoked).
 //!
 //! ## Feature flags
 //! - `test-utils`: [`UnlockedKeys::from_secrets_for_tests`] for other crates' tests.
@@ -28,6 +29,7 @@ mod hardening;
 mod identity;
 pub mod import;
 mod keys;
+mod lease;
 mod provider;
 mod sealed;
 
@@ -37,6 +39,9 @@ pub use error::{Error, ErrorClass, Result};
 pub use hardening::{HardeningReport, harden_process};
 pub use identity::{PublicIdentities, SealingKeyMode, address_of, enode_id_hex};
 pub use keys::{Ecdh, KeyRole, NodeKey, PtmKey, SigningKey, UnlockedKeys};
+pub use lease::{
+    DEFAULT_GRACE, DEFAULT_RECHECK, Lease, LeaseCheck, LeaseConfig, LeaseObserver, LeaseState,
+};
 pub use provider::{
     CONTEXT_CHAIN, CONTEXT_NODE, CONTEXT_PURPOSE, InitOptions, Initialised, LoadedBundle,
     UnlockTiming, Unlocked, context_for, destroy, init, rotate, unlock,

@@ -77,6 +77,19 @@ pub enum Error {
         #[source]
         source: Option<BoxedSource>,
     },
+    /// KMS refused the request for a reason cachet does not model (an unexpected 4xx).
+    #[error(
+        "kms refused {operation} on master key {key}: check that it is a symmetric ENCRYPT_DECRYPT key in the configured account and region"
+    )]
+    Rejected {
+        /// The key reference or ARN.
+        key: String,
+        /// The KMS operation name.
+        operation: &'static str,
+        /// The backend's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
     /// The backend asked us to slow down.
     #[error("{operation} on master key {key} was throttled")]
     Throttled {
@@ -214,7 +227,8 @@ impl Error {
             | Self::KeyDisabled { .. }
             | Self::KeyPendingDeletion { .. }
             | Self::KeyNotFound { .. }
-            | Self::WrongMasterKey { .. } => ErrorClass::Denied,
+            | Self::WrongMasterKey { .. }
+            | Self::Rejected { .. } => ErrorClass::Denied,
             Self::Throttled { .. } | Self::Unavailable { .. } | Self::DeadlineExceeded { .. } => {
                 ErrorClass::Unreachable
             }
@@ -229,6 +243,18 @@ impl Error {
         }
     }
 
+    /// The backend's request id for the failed call (AWS `x-amzn-RequestId`), when it answered:
+    /// what the audit log records to find the matching CloudTrail event.
+    pub fn request_id(&self) -> Option<&str> {
+        #[cfg(feature = "aws")]
+        {
+            let source = std::error::Error::source(self)?;
+            crate::aws::request_id_of(source)
+        }
+        #[cfg(not(feature = "aws"))]
+        None
+    }
+
     /// A short stable name for the audit log (`access-denied`, `throttled`, ...).
     pub const fn code(&self) -> &'static str {
         match self {
@@ -238,6 +264,7 @@ impl Error {
             Self::KeyNotFound { .. } => "key-not-found",
             Self::WrongMasterKey { .. } => "wrong-master-key",
             Self::InvalidCiphertext { .. } => "invalid-ciphertext",
+            Self::Rejected { .. } => "rejected",
             Self::Throttled { .. } => "throttled",
             Self::Unavailable { .. } => "unavailable",
             Self::DeadlineExceeded { .. } => "deadline-exceeded",
@@ -249,6 +276,153 @@ impl Error {
             Self::Config { .. } => "config",
             Self::Io { .. } => "io",
             Self::Internal(_) => "internal",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    /// Every variant an AWS call can produce, with the exact text an operator reads.
+    #[test]
+    fn aws_errors_name_the_key_and_what_to_check() {
+        let key = || ARN.to_owned();
+        let cases: Vec<(Error, String, ErrorClass, &str)> = vec![
+            (
+                Error::AccessDenied {
+                    key: key(),
+                    operation: "Decrypt",
+                    source: None,
+                },
+                format!(
+                    "Decrypt denied for master key {ARN}: the node's principal may no longer be allowed kms:Decrypt on it; check the IAM policy, key policy and grants"
+                ),
+                ErrorClass::Denied,
+                "access-denied",
+            ),
+            (
+                Error::KeyDisabled {
+                    key: key(),
+                    source: None,
+                },
+                format!(
+                    "master key {ARN} is disabled: enable it (aws kms enable-key) or rotate the bundle to another key"
+                ),
+                ErrorClass::Denied,
+                "key-disabled",
+            ),
+            (
+                Error::KeyPendingDeletion {
+                    key: key(),
+                    source: None,
+                },
+                format!(
+                    "master key {ARN} is not usable in its current state (pending deletion or import): cancel the deletion (aws kms cancel-key-deletion) and enable it"
+                ),
+                ErrorClass::Denied,
+                "key-pending-deletion",
+            ),
+            (
+                Error::KeyNotFound {
+                    key: key(),
+                    source: None,
+                },
+                format!(
+                    "master key {ARN} was not found: check the key reference, the region and the account"
+                ),
+                ErrorClass::Denied,
+                "key-not-found",
+            ),
+            (
+                Error::WrongMasterKey { key: key() },
+                format!(
+                    "the data key was not wrapped by master key {ARN}: this bundle belongs to another master key; pass the right one"
+                ),
+                ErrorClass::Denied,
+                "wrong-master-key",
+            ),
+            (
+                Error::Rejected {
+                    key: key(),
+                    operation: "Decrypt",
+                    source: None,
+                },
+                format!(
+                    "kms refused Decrypt on master key {ARN}: check that it is a symmetric ENCRYPT_DECRYPT key in the configured account and region"
+                ),
+                ErrorClass::Denied,
+                "rejected",
+            ),
+            (
+                Error::InvalidCiphertext {
+                    key: key(),
+                    source: None,
+                },
+                format!(
+                    "master key {ARN} could not decrypt the wrapped data key: the bundle is corrupt or its encryption context (node, chain) was changed"
+                ),
+                ErrorClass::Ciphertext,
+                "invalid-ciphertext",
+            ),
+            (
+                Error::Throttled {
+                    key: key(),
+                    operation: "Decrypt",
+                    source: None,
+                },
+                format!("Decrypt on master key {ARN} was throttled"),
+                ErrorClass::Unreachable,
+                "throttled",
+            ),
+            (
+                Error::Unavailable {
+                    key: key(),
+                    operation: "Decrypt",
+                    source: None,
+                },
+                format!(
+                    "Decrypt on master key {ARN} failed in transit: check network access to the KMS endpoint"
+                ),
+                ErrorClass::Unreachable,
+                "unavailable",
+            ),
+            (
+                Error::DeadlineExceeded {
+                    key: key(),
+                    operation: "Decrypt",
+                    seconds: 30,
+                    attempts: 9,
+                    source: None,
+                },
+                format!(
+                    "Decrypt on master key {ARN} did not succeed within 30 s (9 attempts): KMS is unreachable; check the endpoint, network and --kms-timeout"
+                ),
+                ErrorClass::Unreachable,
+                "deadline-exceeded",
+            ),
+            (
+                Error::Config {
+                    key: "aws-kms:alias/cachet".into(),
+                    reason: "no AWS region is configured".into(),
+                },
+                "master key configuration for aws-kms:alias/cachet: no AWS region is configured"
+                    .to_owned(),
+                ErrorClass::Usage,
+                "config",
+            ),
+        ];
+        for (error, text, class, code) in cases {
+            assert_eq!(error.to_string(), text);
+            assert_eq!((error.class(), error.code()), (class, code), "{text}");
+            assert_eq!(
+                error.is_transient(),
+                matches!(code, "throttled" | "unavailable"),
+                "{text}"
+            );
+            assert_eq!(error.request_id(), None);
         }
     }
 }

@@ -7,7 +7,8 @@
 //! - [`LocalMasterKey`] (`local:PATH`): a 32-byte key file, mode 0600, for devnets and tests. It
 //!   binds every wrapped data key to its [`EncryptionContext`] exactly as AWS KMS does, so a
 //!   context mismatch fails the same way on both.
-//! - `aws-kms:KEY` (feature `aws`): AWS KMS.
+//! - `AwsKmsKey` (`aws-kms:KEY`, feature `aws`): AWS KMS through `aws-sdk-kms`, every call
+//!   pinned to the key ARN, transient failures retried under one deadline.
 //!
 //! Every call returns a [`CallRecord`] (operation, key, request id, latency) for the audit log.
 //!
@@ -17,6 +18,8 @@
 //! See `docs/key-bundle.md` for where wrapped data keys are stored.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "aws")]
+mod aws;
 mod context;
 mod data_key;
 mod error;
@@ -25,6 +28,8 @@ mod master_key;
 mod open;
 mod reference;
 
+#[cfg(feature = "aws")]
+pub use aws::{Arn, AwsKeyRef, AwsKmsKey, DEFAULT_ALIAS, DEFAULT_DEADLINE};
 pub use context::EncryptionContext;
 pub use data_key::{DataKey, WrappedDataKey};
 pub use error::{BoxedSource, Error, ErrorClass, Result};

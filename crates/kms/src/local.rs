@@ -5,6 +5,9 @@
 //! associated data `b"cachet-local-wrap-v1" ‖ context.canonical_bytes()`. The fingerprint lets a
 //! wrong master key fail as [`Error::WrongMasterKey`] (AWS `IncorrectKeyException`) rather than
 //! as a corrupt ciphertext.
+//!
+//! Decrypting re-reads the key file each time, so deleting or replacing it revokes access the
+//! way an IAM change revokes an AWS key (the lease relies on this).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -275,7 +278,15 @@ impl MasterKey for LocalMasterKey {
         context: &EncryptionContext,
     ) -> Result<Unwrapped> {
         let started = Instant::now();
-        let plaintext = self.unwrap(wrapped, context)?;
+        // Every decrypt re-reads the key file, as every KMS call re-checks access: deleting or
+        // replacing the file revokes this key, and a running node's lease notices.
+        let current = Self::open(&self.path)?;
+        if current.fingerprint != self.fingerprint {
+            return Err(Error::WrongMasterKey {
+                key: self.display_ref(),
+            });
+        }
+        let plaintext = current.unwrap(wrapped, context)?;
         Ok(Unwrapped {
             plaintext,
             call: self.record("Decrypt", started),

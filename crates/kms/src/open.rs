@@ -23,10 +23,17 @@ pub struct KmsConfig {
 /// # Errors
 /// Any [`Error`] of the backend; [`Error::BackendUnavailable`] when it is not compiled in.
 pub async fn open_for_init(spec: &MasterKeySpec, config: &KmsConfig) -> Result<Box<dyn MasterKey>> {
-    let _ = config;
     match spec {
         MasterKeySpec::Local(path) => Ok(Box::new(LocalMasterKey::open(path)?)),
-        MasterKeySpec::AwsKms(_) => Err(Error::BackendUnavailable { backend: "aws" }),
+        #[cfg(feature = "aws")]
+        MasterKeySpec::AwsKms(key) => Ok(Box::new(
+            crate::AwsKmsKey::open_for_init(key.as_deref(), config).await?,
+        )),
+        #[cfg(not(feature = "aws"))]
+        MasterKeySpec::AwsKms(_) => {
+            let _ = config;
+            Err(Error::BackendUnavailable { backend: "aws" })
+        }
     }
 }
 
@@ -39,7 +46,6 @@ pub async fn open_recorded(
     reference: &MasterKeyRef,
     config: &KmsConfig,
 ) -> Result<Box<dyn MasterKey>> {
-    let _ = config;
     match MasterKeySpec::parse(&reference.given)? {
         MasterKeySpec::Local(path) => {
             let key = LocalMasterKey::open(&path)?;
@@ -50,6 +56,14 @@ pub async fn open_recorded(
             }
             Ok(Box::new(key))
         }
-        MasterKeySpec::AwsKms(_) => Err(Error::BackendUnavailable { backend: "aws" }),
+        #[cfg(feature = "aws")]
+        MasterKeySpec::AwsKms(_) => Ok(Box::new(
+            crate::AwsKmsKey::open_recorded(reference, config).await?,
+        )),
+        #[cfg(not(feature = "aws"))]
+        MasterKeySpec::AwsKms(_) => {
+            let _ = config;
+            Err(Error::BackendUnavailable { backend: "aws" })
+        }
     }
 }

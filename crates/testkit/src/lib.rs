@@ -6,6 +6,11 @@
 //! never skips itself: if the peer is missing it fails, naming the install step.
 #![forbid(unsafe_code)]
 
+mod moto;
 mod tools;
 
+pub use moto::{
+    ADMIN_BOOTSTRAP_ACTIONS, AwsUser, MOTO_ACCOUNT, MOTO_REGION, MotoServer, RevocationSetup,
+    moto_server,
+};
 pub use tools::{go_tool, node_peers_dir, python, run_node_script, run_python, workspace_root};

@@ -118,8 +118,14 @@ pub(crate) struct UnlockArgs {
     /// Decrypt the bundle once, check the keys and print the identities (never secrets).
     #[arg(long)]
     check: bool,
+    /// Hold the keys and re-prove master-key access every --kms-recheck, as the node does;
+    /// exit 10 (keys wiped) when access is revoked or unreachable past --kms-grace.
+    #[arg(long, conflicts_with = "check")]
+    watch: bool,
     #[command(flatten)]
     kms: KmsArgs,
+    #[command(flatten)]
+    lease: super::watch::LeaseArgs,
 }
 
 /// `cachet rotate`.
@@ -243,9 +249,9 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
 }
 
 pub(crate) async fn unlock(args: UnlockArgs) -> Result<(), Failure> {
-    if !args.check {
+    if !args.check && !args.watch {
         return Err(Failure::usage(
-            "nothing to do: pass --check (decrypt once and verify)",
+            "nothing to do: pass --check (decrypt once and verify) or --watch (hold the keys)",
         ));
     }
     report_hardening();
@@ -255,6 +261,9 @@ pub(crate) async fn unlock(args: UnlockArgs) -> Result<(), Failure> {
     out["memory_locked"] = json!(unlocked.keys.memory_locked());
     out["unlocked"] = json!(true);
     super::emit(&serde_json::to_string_pretty(&out).unwrap_or_default());
+    if args.watch {
+        return super::watch::watch(unlocked, &args.datadir, &args.lease).await;
+    }
     unlocked.keys.wipe();
     Ok(())
 }

@@ -7,6 +7,7 @@ pub(crate) mod master_key;
 pub(crate) mod node;
 pub(crate) mod p2p;
 pub(crate) mod seal;
+pub(crate) mod watch;
 
 use tracing_subscriber::EnvFilter;
 

@@ -1,5 +1,6 @@
 //! CLI tests: run the built `cachet` and check exit codes and messages for each error class.
 
+mod aws;
 mod cli_docs;
 mod ethereumjs;
 mod genesis;

@@ -1,0 +1,108 @@
+//! `cachet unlock --watch`: hold the keys and act on the master-key lease exactly as the node
+//! will. Revoked (or degraded past `--kms-grace`) → zeroize, audit, exit 10.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cachet_keyprovider::{AuditEvent, AuditLog, Lease, LeaseConfig, LeaseState, Unlocked};
+use clap::Args;
+
+use crate::exit::{Code, Failure};
+
+/// Lease timing (`unlock --watch`; the node reads the same flags).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LeaseArgs {
+    /// Seconds between re-proofs of master-key access (one Decrypt each, plaintext discarded).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) kms_recheck: u64,
+    /// Seconds transient master-key failures are tolerated before the keys are wiped.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub(crate) kms_grace: u64,
+}
+
+impl LeaseArgs {
+    pub(crate) fn config(&self) -> LeaseConfig {
+        LeaseConfig {
+            recheck: Duration::from_secs(self.kms_recheck),
+            grace: Duration::from_secs(self.kms_grace),
+        }
+    }
+}
+
+/// Holds `unlocked` until the lease is revoked (exit 10) or the process is interrupted (exit 0).
+pub(crate) async fn watch(
+    unlocked: Unlocked,
+    datadir: &Path,
+    args: &LeaseArgs,
+) -> Result<(), Failure> {
+    let reference = unlocked.bundle.master_key().clone();
+    let context = unlocked.bundle.header().encryption_context.clone();
+    let audit = AuditLog::new(datadir);
+    let observer = {
+        let audit = audit.clone();
+        let (reference, context) = (reference.clone(), context.clone());
+        Box::new(move |check: &cachet_keyprovider::LeaseCheck| {
+            let event = AuditEvent::new("lease").with_key(&reference, &context);
+            audit.record(match check {
+                Ok(call) => event.with_calls([call]),
+                Err(e) => event.failed_master_key(e),
+            });
+        })
+    };
+    let lease = Lease::start_observed(
+        Arc::clone(&unlocked.master_key),
+        unlocked.bundle.wrapped_data_key().clone(),
+        context.clone(),
+        args.config(),
+        observer,
+    );
+    let mut states = lease.subscribe();
+    eprintln!(
+        "holding the keys of node {}; re-proving access to {} every {} s",
+        unlocked.keys.identities().enode_id,
+        reference.key_id,
+        args.kms_recheck
+    );
+    loop {
+        tokio::select! {
+            changed = states.changed() => {
+                if changed.is_err() {
+                    unlocked.keys.wipe();
+                    return Err(Failure::internal("the master-key lease stopped (this is a bug in cachet)"));
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                unlocked.keys.wipe();
+                eprintln!("interrupted: keys wiped");
+                return Ok(());
+            }
+        }
+        let state = states.borrow_and_update().clone();
+        match state {
+            LeaseState::Healthy => {
+                tracing::debug!(target: "cachet::keyprovider", "master key lease healthy");
+            }
+            LeaseState::Degraded { since, error } => {
+                eprintln!(
+                    "warning: master key unreachable for {} s (tolerated for {} s): {error}",
+                    since.elapsed().as_secs(),
+                    args.kms_grace
+                );
+            }
+            LeaseState::Revoked { error } => {
+                unlocked.keys.wipe();
+                audit.record(
+                    AuditEvent::new("revoked")
+                        .with_key(&reference, &context)
+                        .failed_master_key(&error)
+                        .detail("keys_wiped", true),
+                );
+                return Err(Failure::new(
+                    Code::Denied,
+                    format!("master key access lost, keys wiped: {error}"),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! `cachet` against AWS KMS as emulated by moto, through the real SDK over HTTP: revocation at
+//! start (exit 10, datadir unchanged but for one audit line) and while running (`unlock
+//! --watch`), an edited encryption context (exit 12), and rotation aws → aws (ReEncrypt),
+//! aws → local, local → aws with the identity unchanged.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use cachet_testkit::{AwsUser, MOTO_REGION, MotoServer};
+use sha2::{Digest, Sha256};
+
+/// `cachet` with the standard AWS chain pointed at moto: credentials from the environment, no
+/// shared config files, no instance metadata.
+fn command(moto: &MotoServer, user: Option<&AwsUser>, args: &[&str]) -> Command {
+    let (id, secret) = user.map_or(("testing", "testing"), |u| {
+        (u.access_key_id.as_str(), u.secret_access_key.as_str())
+    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cachet"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_ACCESS_KEY_ID", id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", MOTO_REGION)
+        .env("AWS_ENDPOINT_URL_KMS", moto.endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/cachet-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/cachet-test/credentials",
+        );
+    cmd
+}
+
+fn run(moto: &MotoServer, user: Option<&AwsUser>, args: &[&str]) -> Output {
+    command(moto, user, args).output().expect("run cachet")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited by signal")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn inspect(moto: &MotoServer, datadir: &str) -> serde_json::Value {
+    let out = run(moto, None, &["inspect", "--datadir", datadir, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    json(&out)
+}
+
+fn audit_lines(datadir: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(Path::new(datadir).join("audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+const IDENTITY: [&str; 5] = [
+    "enode_id",
+    "node_address",
+    "sealer_address",
+    "wallet_address",
+    "ptm_public_key",
+];
+
+#[test]
+#[ignore = "needs moto: run scripts/test"]
+fn unlock_check_exits_10_once_revoked_and_changes_nothing_but_the_audit_log() {
+    let moto = MotoServer::start_with_iam();
+    let setup = moto.setup_revocation();
+    let node = Some(&setup.node);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d").display().to_string();
+    let reference = format!("aws-kms:{}", setup.alias);
+    let out = run(
+        &moto,
+        node,
+        &["init", "--datadir", &d, "--master-key", &reference],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let header = inspect(&moto, &d);
+    assert_eq!(header["master_key"], reference.as_str());
+    assert_eq!(
+        header["master_key_id"],
+        setup.key_arn.as_str(),
+        "the bundle pins the key ARN"
+    );
+    let unlock = ["unlock", "--check", "--datadir", &d, "--kms-timeout", "10"];
+    let out = run(&moto, node, &unlock);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    moto.detach_policy(&setup.admin, &setup.node.name, &setup.node_policy_arn);
+    let before = snapshot(Path::new(&d));
+    let out = run(&moto, node, &unlock);
+    assert_eq!(code(&out), 10, "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains(&setup.key_arn), "{message}");
+    assert!(
+        message.contains("may no longer be allowed kms:Decrypt"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&setup.node.secret_access_key),
+        "credentials never printed"
+    );
+
+    // Byte-identical except the one appended audit line.
+    let after = snapshot(Path::new(&d));
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &before {
+        if name == "audit.log" {
+            let grown = &after[name];
+            assert!(grown.starts_with(bytes), "audit.log was only appended to");
+            let added = std::str::from_utf8(&grown[bytes.len()..]).unwrap();
+            assert_eq!(added.lines().count(), 1, "{added}");
+            let line: serde_json::Value = serde_json::from_str(added.trim_end()).unwrap();
+            assert_eq!(
+                (line["op"].as_str(), line["outcome"].as_str()),
+                (Some("unlock"), Some("error"))
+            );
+            assert_eq!(line["error_class"], "denied");
+        } else {
+            assert_eq!(&after[name], bytes, "{name} changed");
+        }
+    }
+
+    moto.attach_policy(&setup.admin, &setup.node.name, &setup.node_policy_arn);
+    let out = run(&moto, node, &unlock);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let last = audit_lines(&d).pop().unwrap();
+    assert_eq!(last["calls"][0]["operation"], "Decrypt");
+    assert_eq!(last["calls"][0]["key_id"], setup.key_arn.as_str());
+    assert!(last["calls"][0]["request_id"].is_string(), "{last}");
+}
+
+/// Waits for the child's exit, at most `limit`.
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+#[test]
+#[ignore = "needs moto: run scripts/test"]
+fn unlock_watch_exits_10_within_two_rechecks_of_the_revocation() {
+    const RECHECK: u64 = 4;
+    let moto = MotoServer::start_with_iam();
+    let setup = moto.setup_revocation();
+    let node = Some(&setup.node);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d").display().to_string();
+    let reference = format!("aws-kms:{}", setup.alias);
+    let out = run(
+        &moto,
+        node,
+        &["init", "--datadir", &d, "--master-key", &reference],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let recheck = RECHECK.to_string();
+    let mut child = command(
+        &moto,
+        node,
+        &[
+            "unlock",
+            "--watch",
+            "--datadir",
+            &d,
+            "--kms-recheck",
+            &recheck,
+            "--kms-grace",
+            "600",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // The identities JSON on stdout means the keys are unlocked and held.
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if line.unwrap_or_default().contains("\"unlocked\": true") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("unlock --watch never unlocked");
+    // Survives healthy checks.
+    std::thread::sleep(Duration::from_secs(RECHECK + 1));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited while access was intact"
+    );
+
+    moto.detach_policy(&setup.admin, &setup.node.name, &setup.node_policy_arn);
+    let exit = wait_exit(&mut child, Duration::from_secs(2 * RECHECK));
+    if exit.is_none() {
+        let _ = child.kill();
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(exit, Some(10), "not revoked within 2 × recheck: {err}");
+    assert!(
+        err.contains("keys wiped") && err.contains(&setup.key_arn),
+        "{err}"
+    );
+    let audit = audit_lines(&d);
+    let last = audit.last().unwrap();
+    assert_eq!(last["op"], "revoked");
+    assert_eq!(last["details"]["keys_wiped"], true);
+    assert!(
+        audit
+            .iter()
+            .any(|l| l["op"] == "lease" && l["outcome"] == "ok"),
+        "healthy checks audited"
+    );
+}
+
+#[test]
+#[ignore = "needs moto: run scripts/test"]
+fn rejects_an_edited_encryption_context_with_12() {
+    let moto = MotoServer::start();
+    moto.create_key(None, Some("alias/cachet"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d").display().to_string();
+    let out = run(
+        &moto,
+        None,
+        &[
+            "init",
+            "--datadir",
+            &d,
+            "--master-key",
+            "aws-kms",
+            "--chain-id",
+            "1337",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(inspect(&moto, &d)["master_key"], "aws-kms:alias/cachet");
+
+    // Change the chain id in the header and fix the trailing checksum, so that only the
+    // encryption context (checked by KMS) and the AEAD can notice.
+    let path = Path::new(&d).join("keys.cachet");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let needle = br#""cachet:chain":"1337""#;
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("context in header");
+    bytes[at + needle.len() - 2] = b'8';
+    let body = bytes.len() - 32;
+    let digest = Sha256::digest(&bytes[..body]);
+    bytes[body..].copy_from_slice(&digest);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let out = run(&moto, None, &["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 12, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("encryption context"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+#[ignore = "needs moto: run scripts/test"]
+fn rotates_aws_to_aws_to_local_to_aws_keeping_the_identity() {
+    let moto = MotoServer::start();
+    let key_a = moto.create_key(None, Some("alias/cachet-a"));
+    let key_b = moto.create_key(None, Some("alias/cachet-b"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d").display().to_string();
+    let local = dir.path().join("master.key").display().to_string();
+    let out = run(
+        &moto,
+        None,
+        &["master-key", "new", &format!("local:{local}")],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = run(
+        &moto,
+        None,
+        &[
+            "init",
+            "--datadir",
+            &d,
+            "--master-key",
+            "aws-kms:alias/cachet-a",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let identity = inspect(&moto, &d);
+    let rotate_to = |to: &str| {
+        let out = run(&moto, None, &["rotate", "--datadir", &d, "--to", to]);
+        assert_eq!(code(&out), 0, "{to}: {}", stderr(&out));
+        let now = inspect(&moto, &d);
+        for field in IDENTITY {
+            assert_eq!(now[field], identity[field], "{to}: {field} changed");
+        }
+        let unlocked = run(&moto, None, &["unlock", "--check", "--datadir", &d]);
+        assert_eq!(code(&unlocked), 0, "{to}: {}", stderr(&unlocked));
+        now
+    };
+
+    // aws → aws: one ReEncrypt, the data key never leaves KMS; unlock then calls key B only.
+    let now = rotate_to("aws-kms:alias/cachet-b");
+    assert_eq!(now["master_key_id"], key_b.as_str());
+    let audit = audit_lines(&d);
+    let rotation = audit.iter().rev().find(|l| l["op"] == "rotate").unwrap();
+    let ops: Vec<_> = rotation["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["operation"].clone())
+        .collect();
+    assert_eq!(ops, ["ReEncrypt"]);
+    assert!(rotation["calls"][0]["request_id"].is_string());
+    assert_eq!(audit.last().unwrap()["calls"][0]["key_id"], key_b.as_str());
+
+    // aws → local, then the AWS keys are not needed: unlock with KMS unreachable still works.
+    let now = rotate_to(&format!("local:{local}"));
+    assert!(
+        now["master_key_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("local-sha256:")
+    );
+    let offline = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(["unlock", "--check", "--datadir", &d])
+        .env("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(code(&offline), 0, "{}", stderr(&offline));
+
+    // local → aws, then the local key file is not needed.
+    let now = rotate_to("aws-kms:alias/cachet-a");
+    assert_eq!(now["master_key_id"], key_a.as_str());
+    std::fs::remove_file(&local).unwrap();
+    let out = run(&moto, None, &["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
