@@ -123,6 +123,35 @@ impl Lease {
         Self { state, task }
     }
 
+    /// As [`Lease::start`] for an unlocked bundle, recording every check (`lease`) in the
+    /// datadir's audit log, as every decryption must be.
+    pub fn start_audited(
+        unlocked: &crate::Unlocked,
+        datadir: &std::path::Path,
+        config: LeaseConfig,
+    ) -> Self {
+        let reference = unlocked.bundle.master_key().clone();
+        let context = unlocked.bundle.header().encryption_context.clone();
+        let audit = crate::AuditLog::new(datadir);
+        let observer = {
+            let context = context.clone();
+            Box::new(move |check: &LeaseCheck| {
+                let event = crate::AuditEvent::new("lease").with_key(&reference, &context);
+                audit.record(match check {
+                    Ok(call) => event.with_calls([call]),
+                    Err(e) => event.failed_master_key(e),
+                });
+            })
+        };
+        Self::start_observed(
+            Arc::clone(&unlocked.master_key),
+            unlocked.bundle.wrapped_data_key().clone(),
+            context,
+            config,
+            observer,
+        )
+    }
+
     /// The latest state.
     pub fn state(&self) -> LeaseState {
         self.state.borrow().clone()

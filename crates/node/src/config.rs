@@ -27,6 +27,8 @@ pub struct NodeConfig {
     pub mine: bool,
     /// Master-key access.
     pub kms: KmsConfig,
+    /// The master-key lease (`--kms-recheck`, `--kms-grace`); `None` = checked only at start.
+    pub lease: Option<cachet_keyprovider::LeaseConfig>,
 }
 
 /// Files and lines the node writes for scripts (the devnet reads them).

@@ -124,7 +124,20 @@ pub async fn run(
     });
 
     let mut shutdown = controls.shutdown;
-    let mut key_status = controls.key_status;
+    // The lease re-proves master-key access while the node runs; its verdict arrives as a
+    // KeyStatus like any other (tests and embedders may pass their own channel instead).
+    let _lease;
+    let mut key_status = match (controls.key_status, config.lease) {
+        (Some(status), _) => Some(status),
+        (None, Some(lease_config)) => {
+            let lease =
+                cachet_keyprovider::Lease::start_audited(&unlocked, &config.datadir, lease_config);
+            let status = lease_status(&lease);
+            _lease = lease;
+            Some(status)
+        }
+        (None, None) => None,
+    };
     let outcome = loop {
         tokio::select! {
             r = shutdown.changed() => {
@@ -142,7 +155,19 @@ pub async fn run(
     if let Some(t) = sealer_task {
         let _ = t.await;
     }
-    if outcome.is_err() {
+    if let Err(Error::KeysRevoked(why)) = &outcome {
+        keys.wipe();
+        cachet_keyprovider::AuditLog::new(&config.datadir).record(
+            cachet_keyprovider::AuditEvent::new("revoked")
+                .with_key(
+                    unlocked.bundle.master_key(),
+                    &unlocked.bundle.header().encryption_context,
+                )
+                .detail("error", why.clone())
+                .detail("keys_wiped", true)
+                .detail("sealing_stopped", true),
+        );
+    } else if outcome.is_err() {
         keys.wipe();
     }
     if let Some((handle, _)) = rpc {
@@ -154,6 +179,30 @@ pub async fn run(
     drop(unlocked);
     tracing::info!(target: "cachet::node", "stopped");
     outcome
+}
+
+/// Maps the lease's states to [`KeyStatus`]: Revoked (definitive, or degraded past the grace
+/// period) → `Revoked`; Degraded is logged and tolerated.
+fn lease_status(lease: &cachet_keyprovider::Lease) -> watch::Receiver<KeyStatus> {
+    use cachet_keyprovider::LeaseState;
+    let mut states = lease.subscribe();
+    let (tx, rx) = watch::channel(KeyStatus::Valid);
+    tokio::spawn(async move {
+        while states.changed().await.is_ok() {
+            let state = states.borrow_and_update().clone();
+            match state {
+                LeaseState::Healthy => {}
+                LeaseState::Degraded { since, error } => {
+                    tracing::warn!(target: "cachet::node", error = %error, seconds = since.elapsed().as_secs(), "master key unreachable; sealing continues within --kms-grace");
+                }
+                LeaseState::Revoked { error } => {
+                    tx.send_replace(KeyStatus::Revoked(error.to_string()));
+                    return;
+                }
+            }
+        }
+    });
+    rx
 }
 
 /// The next status change, or pending forever when there is no status channel.

@@ -50,6 +50,8 @@ pub(crate) struct NodeArgs {
     mine: bool,
     #[command(flatten)]
     kms: KmsArgs,
+    #[command(flatten)]
+    lease: crate::cmd::watch::LeaseArgs,
 }
 
 /// Runs the node until SIGINT/SIGTERM; prints one JSON line when it listens.
@@ -73,6 +75,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
         http: (!args.no_http).then_some(SocketAddr::new(args.http_addr, args.http_port)),
         mine: args.mine,
         kms: args.kms.config(),
+        lease: Some(args.lease.config()),
     };
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {

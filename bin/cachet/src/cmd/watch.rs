@@ -2,7 +2,6 @@
 //! will. Revoked (or degraded past `--kms-grace`) → zeroize, audit, exit 10.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cachet_keyprovider::{AuditEvent, AuditLog, Lease, LeaseConfig, LeaseState, Unlocked};
@@ -39,24 +38,7 @@ pub(crate) async fn watch(
     let reference = unlocked.bundle.master_key().clone();
     let context = unlocked.bundle.header().encryption_context.clone();
     let audit = AuditLog::new(datadir);
-    let observer = {
-        let audit = audit.clone();
-        let (reference, context) = (reference.clone(), context.clone());
-        Box::new(move |check: &cachet_keyprovider::LeaseCheck| {
-            let event = AuditEvent::new("lease").with_key(&reference, &context);
-            audit.record(match check {
-                Ok(call) => event.with_calls([call]),
-                Err(e) => event.failed_master_key(e),
-            });
-        })
-    };
-    let lease = Lease::start_observed(
-        Arc::clone(&unlocked.master_key),
-        unlocked.bundle.wrapped_data_key().clone(),
-        context.clone(),
-        args.config(),
-        observer,
-    );
+    let lease = Lease::start_audited(&unlocked, datadir, args.config());
     let mut states = lease.subscribe();
     eprintln!(
         "holding the keys of node {}; re-proving access to {} every {} s",

@@ -200,3 +200,68 @@ fn accepts_restart_after_sigkill_without_conflicting_seals() {
         );
     }
 }
+
+/// The lease reaches a running node: once its master key is gone, the next re-proof fails
+/// definitively, the node stops sealing, wipes its keys, audits it and exits 10 — and it
+/// cannot start again.
+#[test]
+fn revoked_master_key_stops_a_sealing_node_with_exit_10() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("net");
+    let (p2p, http) = (base_port(3), base_port(3) + 10);
+    let mut net = devnet(&root, 1, p2p, http);
+    assert!(wait_until(Duration::from_secs(30), || number(http) >= 1));
+    interrupt(&mut net);
+    let datadir = root.join("node0");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_cachet"))
+            .arg("node")
+            .arg("--datadir")
+            .arg(&datadir)
+            .arg("--genesis")
+            .arg(root.join("genesis.json"))
+            .args([
+                "--port",
+                &p2p.to_string(),
+                "--http.port",
+                &http.to_string(),
+                "--mine",
+            ])
+            .args(["--kms-recheck", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn cachet node")
+    };
+    let mut child = start();
+    let before = number(http);
+    assert!(
+        wait_until(Duration::from_secs(30), || number(http) > before),
+        "sealing"
+    );
+    std::fs::remove_file(root.join("master.key")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node kept running after its master key was revoked"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(10), "exit 10 on revocation");
+    let audit = std::fs::read_to_string(datadir.join("audit.log")).unwrap();
+    let last = audit.lines().last().unwrap();
+    assert!(
+        last.contains("\"op\":\"revoked\"") && last.contains("keys_wiped"),
+        "{last}"
+    );
+    let mut again = start();
+    assert_eq!(
+        again.wait().unwrap().code(),
+        Some(10),
+        "a revoked node does not start"
+    );
+}

@@ -25,6 +25,7 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
     )
     .unwrap();
     NodeConfig {
+        lease: None,
         datadir: dir.join("node"),
         genesis: dir.join("genesis.json"),
         network_id: None,
