@@ -137,20 +137,7 @@ fn accepts_restart_after_sigkill_without_conflicting_seals() {
     interrupt(&mut net);
     let datadir = root.join("node0");
     let node = || {
-        Command::new(env!("CARGO_BIN_EXE_cachet"))
-            .arg("node")
-            .arg("--datadir")
-            .arg(&datadir)
-            .arg("--genesis")
-            .arg(root.join("genesis.json"))
-            .args([
-                "--port",
-                &p2p.to_string(),
-                "--http.port",
-                &http.to_string(),
-                "--mine",
-            ])
-            .stdout(Stdio::null())
+        sealing_node(&root, p2p, http, &[])
             .spawn()
             .expect("spawn cachet node")
     };
@@ -201,6 +188,27 @@ fn accepts_restart_after_sigkill_without_conflicting_seals() {
     }
 }
 
+/// `cachet node --mine` for the devnet's first node under `root`, stdout discarded.
+fn sealing_node(root: &Path, p2p: u16, http: u16, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cachet"));
+    command
+        .arg("node")
+        .arg("--datadir")
+        .arg(root.join("node0"))
+        .arg("--genesis")
+        .arg(root.join("genesis.json"))
+        .args([
+            "--port",
+            &p2p.to_string(),
+            "--http.port",
+            &http.to_string(),
+            "--mine",
+        ])
+        .args(extra)
+        .stdout(Stdio::null());
+    command
+}
+
 /// The lease reaches a running node: once its master key is gone, the next re-proof fails
 /// definitively, the node stops sealing, wipes its keys, audits it and exits 10 — and it
 /// cannot start again.
@@ -214,21 +222,7 @@ fn revoked_master_key_stops_a_sealing_node_with_exit_10() {
     interrupt(&mut net);
     let datadir = root.join("node0");
     let start = || {
-        Command::new(env!("CARGO_BIN_EXE_cachet"))
-            .arg("node")
-            .arg("--datadir")
-            .arg(&datadir)
-            .arg("--genesis")
-            .arg(root.join("genesis.json"))
-            .args([
-                "--port",
-                &p2p.to_string(),
-                "--http.port",
-                &http.to_string(),
-                "--mine",
-            ])
-            .args(["--kms-recheck", "1"])
-            .stdout(Stdio::null())
+        sealing_node(&root, p2p, http, &["--kms-recheck", "1"])
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn cachet node")
