@@ -21,6 +21,8 @@ pub struct NodeConfig {
     pub bootnodes: Vec<Enode>,
     /// `--maxpeers`.
     pub max_peers: usize,
+    /// Discovery (`--discovery.port`, `--discv5.port`); `None` = `--nodiscover`.
+    pub discovery: Option<crate::discovery::DiscoveryConfig>,
     /// JSON-RPC listen address (`--http.addr`/`--http.port`); `None` disables it.
     pub http: Option<SocketAddr>,
     /// `--mine`: seal blocks when the sealing key is an authorised signer.
@@ -42,4 +44,6 @@ pub struct Started {
     pub signer: alloy_primitives::Address,
     /// The genesis hash.
     pub genesis_hash: alloy_primitives::B256,
+    /// Our discv5 ENR when discv5 runs.
+    pub enr: Option<String>,
 }

@@ -113,6 +113,10 @@ pub enum Error {
     /// The devp2p service failed to start.
     #[error("devp2p: {0}; check --port and --addr")]
     Network(#[from] cachet_devp2p::Error),
+    /// A discovery socket could not be bound (check `--discovery.port`/`--discv5.port`) or
+    /// the node record could not be signed.
+    #[error("discovery: {0}; check --discovery.port and --discv5.port")]
+    Discovery(String),
     /// The JSON-RPC server could not bind.
     #[error("JSON-RPC server on {addr}: {source}; check --http.addr and --http.port")]
     Rpc {

@@ -9,6 +9,7 @@
 //!   epoch checkpoints, `clique_propose` votes; every seal goes through the seal journal.
 //! - [`sync`]: serves and downloads headers/bodies over eth/68, imports announced blocks, drops
 //!   peers sending invalid ones, announces new heads.
+//! - [`discovery`]: discv4 (and optionally discv5) on UDP; found nodes are dialled.
 //! - [`rpc`]: geth-compatible JSON-RPC over HTTP (jsonrpsee).
 //! - [`devnet`]: `cachet devnet` (master key, bundles, genesis, child processes).
 //! - [`run::run`]: startup order (unlock before anything listens) and shutdown.
@@ -22,6 +23,7 @@ pub mod chain;
 pub mod clique;
 mod config;
 pub mod devnet;
+pub mod discovery;
 mod error;
 pub mod rpc;
 pub mod run;

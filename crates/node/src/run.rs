@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::chain::Chain;
 use crate::clique::{CliqueSealer, Proposals};
 use crate::config::{NodeConfig, Started};
+use crate::discovery::Discovery;
 use crate::error::{Error, Result};
 use crate::rpc::{self, RpcContext};
 use crate::store::ChainStore;
@@ -75,8 +76,35 @@ pub async fn run(
     let mut net_config = NetworkConfig::new(config.p2p_listen, net_chain, net_head);
     net_config.bootnodes = config.bootnodes.clone();
     net_config.max_peers = config.max_peers;
+    let forks = net_config.chain.forks.clone();
     let (net, events) = Network::start(keys.node_key(), net_config).await?;
     let net = Arc::new(net);
+    let mut enode = net.local_enode();
+    let discovery = match &config.discovery {
+        Some(d) => {
+            let started = Discovery::start(
+                keys.node_key(),
+                d,
+                config.p2p_listen.ip(),
+                enode,
+                &config.bootnodes,
+                crate::discovery::fork_id_at(&forks, &net_head),
+                net.clone(),
+            )
+            .await;
+            let started = match started {
+                Ok(s) => s,
+                Err(e) => {
+                    net.shutdown();
+                    return Err(e);
+                }
+            };
+            let udp = started.v4_port();
+            enode.discport = (udp != enode.addr.port()).then_some(udp);
+            Some(started)
+        }
+        None => None,
+    };
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (seal_tx, seal_rx) = watch::channel(true);
@@ -117,7 +145,8 @@ pub async fn run(
         None => None,
     };
     on_started(&Started {
-        enode: net.local_enode().to_string(),
+        enode: enode.to_string(),
+        enr: discovery.as_ref().and_then(Discovery::v5_enr),
         rpc_url: rpc.as_ref().map(|(_, a)| format!("http://{a}")),
         signer,
         genesis_hash,
@@ -174,6 +203,9 @@ pub async fn run(
         let _ = handle.stop();
     }
     net.shutdown();
+    if let Some(d) = discovery {
+        d.shutdown().await;
+    }
     stop_tx.send_replace(true);
     let _ = sync_task.await;
     drop(unlocked);

@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use cachet_devp2p::net::Enode;
+use cachet_node::discovery::DiscoveryConfig;
 use cachet_node::{Controls, NodeConfig};
 use clap::Args;
 use tokio::sync::watch;
@@ -36,6 +37,15 @@ pub(crate) struct NodeArgs {
     /// Most peers.
     #[arg(long = "maxpeers", default_value_t = 25)]
     max_peers: usize,
+    /// Do not run discovery; peers come only from --bootnodes and `admin_addPeer`.
+    #[arg(long)]
+    nodiscover: bool,
+    /// UDP port for discv4 (default: the RLPx port, as geth does).
+    #[arg(long = "discovery.port", value_name = "PORT")]
+    discovery_port: Option<u16>,
+    /// Also run discv5 on this UDP port (it cannot share discv4's socket).
+    #[arg(long = "discv5.port", value_name = "PORT")]
+    discv5_port: Option<u16>,
     /// JSON-RPC HTTP listen address.
     #[arg(long = "http.addr", default_value = "127.0.0.1")]
     http_addr: IpAddr,
@@ -72,6 +82,10 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
         p2p_listen: SocketAddr::new(args.addr, args.port),
         bootnodes,
         max_peers: args.max_peers,
+        discovery: (!args.nodiscover).then_some(DiscoveryConfig {
+            v4_port: args.discovery_port,
+            v5_port: args.discv5_port,
+        }),
         http: (!args.no_http).then_some(SocketAddr::new(args.http_addr, args.http_port)),
         mine: args.mine,
         kms: args.kms.config(),
@@ -93,6 +107,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
                 "rpc": s.rpc_url,
                 "signer": s.signer,
                 "genesis": s.genesis_hash,
+                "enr": s.enr,
             })
             .to_string(),
         );

@@ -3,9 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use cachet_devp2p::discovery::{
-    self, Discv4, Discv4Config, Discv5Config, Discv5Service, NodeRecord,
-};
+use cachet_devp2p::discovery::{Discv4, Discv4Config, Discv5Config, Discv5Service, NodeRecord};
 use cachet_devp2p::eth::ForkSchedule;
 use cachet_devp2p::net::{
     ChainConfig, ChainHead, Direction, Enode, Network, NetworkConfig, NetworkEvent,
@@ -109,7 +107,7 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
     let mut config = NetworkConfig::new(SocketAddr::new(args.addr, args.port), chain, head);
     config.bootnodes = bootnodes;
     config.max_peers = args.max_peers;
-    let fork_id = chain_fork_id(&config.chain.forks, &config.head);
+    let fork_id = cachet_node::discovery::fork_id_at(&config.chain.forks, &config.head);
     let (net, mut events) = Network::start(unlocked.keys.node_key(), config)
         .await
         .map_err(|e| Failure::new(Code::Failure, e.to_string()))?;
@@ -166,15 +164,6 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
     drop(discv5);
     drop(unlocked);
     Ok(())
-}
-
-/// Our fork id at the chain head, in the form discovery puts in the ENR.
-fn chain_fork_id(forks: &ForkSchedule, head: &ChainHead) -> discovery::ForkId {
-    let id = forks.fork_id(head.number, head.timestamp);
-    discovery::ForkId {
-        hash: id.hash,
-        next: id.next,
-    }
 }
 
 /// Prints one JSON line per peer event on stdout (after the enode line) and logs it.

@@ -30,7 +30,7 @@ async fn post(addr: SocketAddr, body: &str) -> (u16, String) {
     (status, body)
 }
 
-async fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
+pub(crate) async fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
     let (_, body) = post(
         addr,
         &json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string(),

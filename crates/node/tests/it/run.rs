@@ -32,6 +32,7 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
         p2p_listen: SocketAddr::from(([127, 0, 0, 1], free_port())),
         bootnodes: Vec::new(),
         max_peers: 5,
+        discovery: None,
         http: Some(SocketAddr::from(([127, 0, 0, 1], free_port()))),
         mine: true,
         kms: KmsConfig::default(),
@@ -97,4 +98,110 @@ async fn accepts_revocation_stopping_the_node_with_keys_revoked() {
         .unwrap()
         .unwrap_err();
     assert!(matches!(err, Error::KeysRevoked(_)), "{err}");
+}
+
+/// Starts a node with its own bundle and master key under `dir/<name>`; returns the task and
+/// its "started" report.
+async fn start_node(
+    dir: &std::path::Path,
+    name: &str,
+    genesis: &std::path::Path,
+    bootnodes: Vec<cachet_devp2p::net::Enode>,
+    shutdown: watch::Receiver<bool>,
+) -> (
+    tokio::task::JoinHandle<cachet_node::Result<()>>,
+    cachet_node::Started,
+    SocketAddr,
+) {
+    let master = LocalMasterKey::create(&dir.join(format!("{name}.key"))).unwrap();
+    let datadir = dir.join(name);
+    cachet_keyprovider::init(
+        &InitOptions {
+            datadir: datadir.clone(),
+            chain_id: 1337,
+            sealing_key: SealingKeyMode::Separate,
+        },
+        &master,
+        ImportedKeys::default(),
+    )
+    .await
+    .unwrap();
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let cfg = NodeConfig {
+        lease: None,
+        datadir,
+        genesis: genesis.to_owned(),
+        network_id: None,
+        p2p_listen: SocketAddr::from(([127, 0, 0, 1], free_port())),
+        bootnodes,
+        max_peers: 5,
+        discovery: Some(cachet_node::discovery::DiscoveryConfig::default()),
+        http: Some(http),
+        mine: false,
+        kms: KmsConfig::default(),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(cachet_node::run(
+        cfg,
+        Controls {
+            shutdown,
+            key_status: None,
+        },
+        move |s| {
+            let _ = tx.send(s.clone());
+        },
+    ));
+    let started = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    (task, started, http)
+}
+
+/// B and C know only A; C finds B through A's discv4 table and connects to it.
+#[tokio::test]
+async fn accepts_a_peer_found_only_through_discovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = dir.path().join("genesis.json");
+    std::fs::write(
+        &genesis,
+        super::clique::genesis_json(&[alloy_primitives::Address::ZERO], 1),
+    )
+    .unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    let (a, a_started, _) = start_node(dir.path(), "a", &genesis, Vec::new(), stop.clone()).await;
+    let boot: cachet_devp2p::net::Enode = a_started.enode.parse().unwrap();
+    let (b, b_started, b_http) =
+        start_node(dir.path(), "b", &genesis, vec![boot], stop.clone()).await;
+    // Give B time to bond with A so that A's table holds B when C asks.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (c, c_started, _) = start_node(dir.path(), "c", &genesis, vec![boot], stop.clone()).await;
+    let c_enode: cachet_devp2p::net::Enode = c_started.enode.parse().unwrap();
+    // admin_peers shows geth's node id: keccak256 of the public key.
+    let c_id = hex::encode(alloy_primitives::keccak256(c_enode.id.0));
+    let mut found = false;
+    for _ in 0..60 {
+        let peers = super::rpc::call(b_http, "admin_peers", serde_json::json!([])).await;
+        let ids: Vec<String> = peers["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        if ids.contains(&c_id) {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_ne!(b_started.enode, c_started.enode);
+    stop_tx.send_replace(true);
+    for t in [a, b, c] {
+        tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+    assert!(found, "B never connected to C (C knows only A)");
 }
