@@ -10,6 +10,7 @@
 //! - [`sync`]: serves and downloads headers/bodies over eth/68, imports announced blocks, drops
 //!   peers sending invalid ones, announces new heads.
 //! - [`discovery`]: discv4 (and optionally discv5) on UDP; found nodes are dialled.
+//! - [`import`]: blocks from RLP files (`cachet import`), verified like a peer's.
 //! - [`rpc`]: geth-compatible JSON-RPC over HTTP (jsonrpsee).
 //! - [`devnet`]: `cachet devnet` (master key, bundles, genesis, child processes).
 //! - [`run::run`]: startup order (unlock before anything listens) and shutdown.
@@ -25,6 +26,7 @@ mod config;
 pub mod devnet;
 pub mod discovery;
 mod error;
+pub mod import;
 pub mod rpc;
 pub mod run;
 pub mod store;

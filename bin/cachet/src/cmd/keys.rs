@@ -79,6 +79,10 @@ pub(crate) struct InitArgs {
     /// Import the node key from a Besu `key` file.
     #[arg(long, value_name = "FILE")]
     import_besu_key: Option<PathBuf>,
+    /// Import the clique sealing key from a raw hex private-key file (geth `account import`
+    /// format, 64 hex characters; a pipe such as `<(printf %s "$KEY")` keeps it off disk).
+    #[arg(long, value_name = "FILE")]
+    import_sealing_key: Option<PathBuf>,
     /// Import a geth keystore V3 file (see --keystore-role).
     #[arg(long, value_name = "FILE", requires = "keystore_role")]
     import_keystore: Option<PathBuf>,
@@ -341,6 +345,14 @@ fn read_imports(args: &InitArgs, mode: SealingKeyMode) -> Result<ImportedKeys, F
     if let Some(path) = &args.import_besu_key {
         imported.set_node(import::read_besu_key(path)?, "besu-key", path);
     }
+    if let Some(path) = &args.import_sealing_key {
+        if matches!(mode, SealingKeyMode::Node) {
+            return Err(Failure::usage(
+                "--import-sealing-key conflicts with --sealing-key node (the node key seals)",
+            ));
+        }
+        imported.set_sealer(import::read_geth_nodekey(path)?, "raw-hex", path);
+    }
     if let Some(path) = &args.import_keystore {
         let password = read_password(args.password_file.as_deref(), path)?;
         let key = import::read_keystore_v3(path, &password)?;
@@ -348,6 +360,11 @@ fn read_imports(args: &InitArgs, mode: SealingKeyMode) -> Result<ImportedKeys, F
             Some(KeystoreRole::Sealer) if matches!(mode, SealingKeyMode::Node) => {
                 return Err(Failure::usage(
                     "--keystore-role sealer conflicts with --sealing-key node (the node key seals)",
+                ));
+            }
+            Some(KeystoreRole::Sealer) if args.import_sealing_key.is_some() => {
+                return Err(Failure::usage(
+                    "--keystore-role sealer conflicts with --import-sealing-key (one sealing key)",
                 ));
             }
             Some(KeystoreRole::Sealer) => imported.set_sealer(key, "keystore-v3", path),

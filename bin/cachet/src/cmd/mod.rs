@@ -2,6 +2,7 @@
 
 pub(crate) mod devnet;
 pub(crate) mod genesis;
+pub(crate) mod import;
 pub(crate) mod keys;
 pub(crate) mod master_key;
 pub(crate) mod node;
@@ -28,6 +29,7 @@ pub(crate) async fn run(command: Command, log: Option<String>) -> Result<(), Fai
         Command::Seal(c) => seal::run(c).await,
         Command::P2p(args) => p2p::run(args).await,
         Command::Node(args) => node::run(args).await,
+        Command::Import(args) => import::run(args),
         Command::Devnet(args) => devnet::run(args, log).await,
     }
 }

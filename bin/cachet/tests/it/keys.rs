@@ -233,6 +233,36 @@ fn imports_name_the_plaintext_sources_and_shred_them_on_request() {
     assert!(!f.path("g/keys.cachet").exists());
 }
 
+/// hive's smoke/clique suite hands the node this key and expects blocks signed by this address
+/// (ethereum/hive `simulators/smoke/clique/clique.go`: `HIVE_CLIQUE_PRIVATEKEY`, `HIVE_MINER`).
+#[test]
+fn imports_a_raw_hex_sealing_key_from_a_pipe() {
+    let f = Fixture::new();
+    let mk = f.master("mk");
+    let key = "9c647b8b7c4e7c3490668fb6c11473619db80c93704c70893d3813af4090c39c";
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "\"$0\" init --datadir {} --master-key {mk} --import-sealing-key <(printf %s {key})",
+            f.s("d")
+        ))
+        .arg(env!("CARGO_BIN_EXE_cachet"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["sealer_address"],
+        "0x658bdf435d810c91414ec09147daa6db62406379"
+    );
+    let out = f.init(
+        "e",
+        &mk,
+        &["--import-sealing-key", "/dev/null", "--sealing-key", "node"],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(!f.path("e/keys.cachet").exists());
+}
+
 #[test]
 fn destroy_needs_confirmation_then_erases() {
     let f = Fixture::new();

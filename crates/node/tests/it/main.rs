@@ -2,6 +2,7 @@
 
 mod clique;
 mod crash;
+mod import;
 mod rpc;
 mod run;
 mod store;
