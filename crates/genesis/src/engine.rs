@@ -61,6 +61,10 @@ pub enum Engine {
     },
     /// Quorum Raft: no consensus section; marked by `"raft": true` in `config` or `--raft`.
     Raft,
+    /// `config.ethash` and no PoA section: a proof-of-work (or test) chain. Cachet seals and
+    /// imports nothing on it; a node still runs discovery and answers eth Status (what hive's
+    /// discovery suites need).
+    Ethash,
 }
 
 /// How the caller marks a Raft network whose genesis has no `"raft": true` (GoQuorum selects
@@ -90,6 +94,7 @@ impl Engine {
         let [only] = found.as_slice() else {
             return match found.as_slice() {
                 [first, second, ..] => Err(Error::ConflictingEngines { first, second }),
+                [] if config.has("ethash") => Ok(Self::Ethash),
                 _ => Err(Error::NoEngine),
             };
         };
@@ -109,6 +114,7 @@ impl Engine {
             Self::Ibft { .. } => "ibft",
             Self::Qbft { .. } => "qbft",
             Self::Raft => "raft",
+            Self::Ethash => "ethash",
         }
     }
 }
@@ -212,6 +218,21 @@ mod tests {
 
     fn engine(config: Value, raft: RaftMarker) -> Result<Engine> {
         Engine::from_config(&Obj::new("config", &config).unwrap(), raft)
+    }
+
+    #[test]
+    fn accepts_ethash_only_without_a_poa_section() {
+        let pow = engine(json!({"ethash": {}}), RaftMarker::FromGenesis);
+        assert_eq!(pow.unwrap(), Engine::Ethash);
+        let both = engine(
+            json!({"ethash": {}, "clique": {"period": 1}}),
+            RaftMarker::FromGenesis,
+        );
+        assert_eq!(both.unwrap().name(), "clique");
+        assert!(matches!(
+            engine(json!({}), RaftMarker::FromGenesis),
+            Err(Error::NoEngine)
+        ));
     }
 
     #[test]
