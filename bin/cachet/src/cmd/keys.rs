@@ -192,6 +192,8 @@ pub(crate) async fn init(args: InitArgs) -> Result<(), Failure> {
         initialised.bundle_path.display(),
         initialised.master_key.given
     );
+    // A pipe (`<(printf …)`) leaves nothing behind to shred or warn about.
+    let sources: Vec<_> = sources.into_iter().filter(|s| s.is_on_disk()).collect();
     if !sources.is_empty() {
         if args.shred_source {
             import::shred_sources(&sources)?;

@@ -240,11 +240,14 @@ fn imports_a_raw_hex_sealing_key_from_a_pipe() {
     let f = Fixture::new();
     let mk = f.master("mk");
     let key = "9c647b8b7c4e7c3490668fb6c11473619db80c93704c70893d3813af4090c39c";
+    std::fs::write(f.path("nodekey"), "11".repeat(32)).unwrap();
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!(
-            "\"$0\" init --datadir {} --master-key {mk} --import-sealing-key <(printf %s {key})",
-            f.s("d")
+            "\"$0\" init --datadir {} --master-key {mk} --import-sealing-key <(printf %s {key}) \
+             --import-nodekey {} --shred-source",
+            f.s("d"),
+            f.s("nodekey"),
         ))
         .arg(env!("CARGO_BIN_EXE_cachet"))
         .output()
@@ -254,6 +257,9 @@ fn imports_a_raw_hex_sealing_key_from_a_pipe() {
         json(&out)["sealer_address"],
         "0x658bdf435d810c91414ec09147daa6db62406379"
     );
+    // The regular file is shredded; the pipe is neither shredded nor reported as left on disk.
+    assert!(!f.path("nodekey").exists());
+    assert!(!stderr(&out).contains("/dev/fd"), "{}", stderr(&out));
     let out = f.init(
         "e",
         &mk,

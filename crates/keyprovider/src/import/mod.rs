@@ -29,10 +29,19 @@ const MAX_IMPORT_FILE: u64 = 64 * 1024;
 pub struct ImportSource {
     /// `node`, `sealer`, `wallet` or `ptm`.
     pub role: &'static str,
-    /// `geth-nodekey`, `besu-key`, `keystore-v3`, `tessera`.
+    /// `geth-nodekey`, `raw-hex`, `besu-key`, `keystore-v3`, `tessera`.
     pub format: &'static str,
     /// The file.
     pub path: PathBuf,
+}
+
+impl ImportSource {
+    /// True unless the source is known not to be a regular file: a pipe such as
+    /// `<(printf …)` or a terminal leaves nothing on disk to shred or warn about. A path that
+    /// cannot be examined counts as on disk, so that shredding reports the error.
+    pub fn is_on_disk(&self) -> bool {
+        std::fs::metadata(&self.path).map_or(true, |m| m.is_file())
+    }
 }
 
 /// Keys taken from existing files; any key not imported is generated at `init`.
@@ -145,7 +154,7 @@ impl std::fmt::Debug for ImportedKeys {
 /// # Errors
 /// I/O errors; files already shredded before the error stay shredded.
 pub fn shred_sources(sources: &[ImportSource]) -> Result<()> {
-    for source in sources {
+    for source in sources.iter().filter(|s| s.is_on_disk()) {
         crate::datadir::shred(&source.path)?;
     }
     Ok(())
