@@ -4,6 +4,7 @@ mod aws;
 mod cli_docs;
 mod ethereumjs;
 mod genesis;
+mod hive;
 mod keys;
 mod node;
 mod p2p;
