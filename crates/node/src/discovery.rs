@@ -9,8 +9,7 @@ use cachet_devp2p::discovery::{
     Discv4, Discv4Config, Discv4Event, Discv4Handle, Discv5Config, Discv5Service, Endpoint, ForkId,
     NodeId, NodeRecord,
 };
-use cachet_devp2p::eth::ForkSchedule;
-use cachet_devp2p::net::{ChainHead, Enode, Network, PeerId};
+use cachet_devp2p::net::{Enode, Network, PeerId};
 use cachet_keyprovider::NodeKey;
 use tokio::sync::mpsc;
 
@@ -43,7 +42,7 @@ impl std::fmt::Debug for Discovery {
 
 impl Discovery {
     /// Binds discv4 (and discv5 when asked) on `listen_ip`, announcing `enode`'s TCP port and
-    /// `fork_id` (see [`fork_id_at`]); bonds with `bootnodes`; dials what it finds through `net`.
+    /// `fork_id` (at the chain head); bonds with `bootnodes`; dials what it finds through `net`.
     ///
     /// # Errors
     /// [`Error::Discovery`] when a socket cannot be bound or the ENR cannot be signed.
@@ -102,15 +101,6 @@ impl Discovery {
     pub async fn shutdown(self) {
         self.v4.shutdown().await;
         drop(self.v5);
-    }
-}
-
-/// Our EIP-2124 fork id at `head`, in the form discovery puts in the ENR.
-pub fn fork_id_at(forks: &ForkSchedule, head: &ChainHead) -> ForkId {
-    let id = forks.fork_id(head.number, head.timestamp);
-    ForkId {
-        hash: id.hash,
-        next: id.next,
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use cachet_devp2p::eth::ForkSchedule;
 use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig};
 use cachet_genesis::{Genesis, RaftMarker};
 use tokio::sync::watch;
@@ -60,12 +59,7 @@ pub async fn run(
     let net_chain = ChainConfig {
         network_id,
         genesis: genesis_hash,
-        forks: ForkSchedule::new(
-            genesis_hash,
-            &g.config.fork_id_blocks(),
-            &g.config.fork_id_times(g.timestamp),
-            g.timestamp,
-        ),
+        forks: g.fork_schedule(),
     };
     let net_head = ChainHead {
         number: head.header.number,
@@ -88,7 +82,7 @@ pub async fn run(
                 config.p2p_listen.ip(),
                 enode,
                 &config.bootnodes,
-                crate::discovery::fork_id_at(&forks, &net_head),
+                forks.fork_id(net_head.number, net_head.timestamp),
                 net.clone(),
             )
             .await;

@@ -4,7 +4,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use cachet_devp2p::discovery::{Discv4, Discv4Config, Discv5Config, Discv5Service, NodeRecord};
-use cachet_devp2p::eth::ForkSchedule;
 use cachet_devp2p::net::{
     ChainConfig, ChainHead, Direction, Enode, Network, NetworkConfig, NetworkEvent,
 };
@@ -89,12 +88,7 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
     let chain = ChainConfig {
         network_id: args.network_id.unwrap_or(genesis.config.chain_id),
         genesis: hash,
-        forks: ForkSchedule::new(
-            hash,
-            &genesis.config.fork_id_blocks(),
-            &genesis.config.fork_id_times(genesis.timestamp),
-            genesis.timestamp,
-        ),
+        forks: genesis.fork_schedule(),
     };
     let head = ChainHead {
         number: 0,
@@ -107,7 +101,10 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
     let mut config = NetworkConfig::new(SocketAddr::new(args.addr, args.port), chain, head);
     config.bootnodes = bootnodes;
     config.max_peers = args.max_peers;
-    let fork_id = cachet_node::discovery::fork_id_at(&config.chain.forks, &config.head);
+    let fork_id = config
+        .chain
+        .forks
+        .fork_id(config.head.number, config.head.timestamp);
     let (net, mut events) = Network::start(unlocked.keys.node_key(), config)
         .await
         .map_err(|e| Failure::new(Code::Failure, e.to_string()))?;
@@ -201,7 +198,7 @@ fn log_event(ev: &NetworkEvent) {
                     "total_difficulty": p.status.total_difficulty.to_string(),
                     "head": p.status.head.to_string(),
                     "genesis": p.status.genesis.to_string(),
-                    "fork_hash": format!("0x{}", hex::encode(p.status.fork_id.hash)),
+                    "fork_hash": p.status.fork_id.hash.to_string(),
                     "fork_next": p.status.fork_id.next,
                 })
                 .to_string(),

@@ -13,31 +13,7 @@ use cachet_keyprovider::{Ecdh, NodeKey};
 
 use crate::discovery::error::Error;
 
-/// The EIP-2124 fork identifier, as the genesis crate computes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ForkId {
-    /// CRC32 of the genesis hash and the passed fork blocks.
-    pub hash: [u8; 4],
-    /// The next fork block or time (0 if none).
-    pub next: u64,
-}
-
-impl Encodable for ForkId {
-    fn encode(&self, out: &mut dyn BufMut) {
-        Header {
-            list: true,
-            payload_length: self.hash.length() + self.next.length(),
-        }
-        .encode(out);
-        self.hash.encode(out);
-        self.next.encode(out);
-    }
-
-    fn length(&self) -> usize {
-        let payload = self.hash.length() + self.next.length();
-        payload + alloy_rlp::length_of_length(payload)
-    }
-}
+pub use cachet_genesis::ForkId;
 
 /// The `eth` ENR entry: `[[fork-hash, fork-next]]` (a list whose first element is the fork id).
 struct EthEntry(ForkId);
@@ -236,7 +212,7 @@ mod tests {
     fn accepts_eth_entry_as_geth_encodes_it() {
         let key = node_key(&"11".repeat(32));
         let fork_id = ForkId {
-            hash: [0xfc, 0x64, 0xec, 0x04],
+            hash: cachet_genesis::ForkHash([0xfc, 0x64, 0xec, 0x04]),
             next: 1_150_000,
         };
         let fields = EnrFields {

@@ -19,7 +19,7 @@ pub(crate) fn samples() -> Vec<EthMessage> {
             head: B256::repeat_byte(1),
             genesis: B256::repeat_byte(2),
             fork_id: ForkId {
-                hash: [9; 4],
+                hash: crate::eth::ForkHash([9; 4]),
                 next: 0,
             },
         }),

@@ -5,7 +5,7 @@ mod forkid;
 mod message;
 mod status;
 
-pub use forkid::{ForkId, ForkIdMismatch, ForkSchedule};
+pub use forkid::{ForkHash, ForkId, ForkSchedule};
 pub use message::{BlockId, ETH68_MESSAGES, EthMessage, MAX_ITEMS, id};
 pub use status::{ETH_VERSION, Status};
 

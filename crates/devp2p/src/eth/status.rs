@@ -32,7 +32,7 @@ impl Status {
     /// Encodes the message data.
     pub fn encode(&self) -> Vec<u8> {
         let mut fork = Vec::with_capacity(16);
-        self.fork_id.encode(&mut fork);
+        crate::eth::forkid::encode(&self.fork_id, &mut fork);
         let payload_length = self.version.length()
             + self.network_id.length()
             + self.total_difficulty.length()
@@ -68,7 +68,7 @@ impl Status {
         let total_difficulty = U256::decode(&mut list).map_err(|e| DecodeError::rlp(WHAT, e))?;
         let head = B256::from(rlp::array::<32>(&mut list, WHAT)?);
         let genesis = B256::from(rlp::array::<32>(&mut list, WHAT)?);
-        let fork_id = ForkId::decode(&mut list)?;
+        let fork_id = crate::eth::forkid::decode(&mut list)?;
         rlp::finish(list, WHAT)?;
         Ok(Self {
             version,
@@ -93,7 +93,7 @@ mod tests {
             head: B256::repeat_byte(2),
             genesis: B256::repeat_byte(3),
             fork_id: ForkId {
-                hash: [1, 2, 3, 4],
+                hash: crate::eth::ForkHash([1, 2, 3, 4]),
                 next: 0,
             },
         }
@@ -116,7 +116,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn round_trips_any_status(v in 0u64.., n in 0u64.., td in proptest::array::uniform32(0u8..), h in proptest::array::uniform32(0u8..), fh in proptest::array::uniform4(0u8..), next in 0u64..) {
-            let s = Status { version: v, network_id: n, total_difficulty: U256::from_be_bytes(td), head: B256::from(h), genesis: B256::from(h), fork_id: ForkId { hash: fh, next } };
+            let s = Status { version: v, network_id: n, total_difficulty: U256::from_be_bytes(td), head: B256::from(h), genesis: B256::from(h), fork_id: ForkId { hash: crate::eth::ForkHash(fh), next } };
             proptest::prop_assert_eq!(Status::decode(&s.encode()).unwrap(), s);
         }
     }

@@ -300,7 +300,7 @@ fn check_status(shared: &Shared, status: &Status, label: &PeerLabel) -> Result<(
     let head = *shared.head.borrow();
     if let Err(m) = chain
         .forks
-        .validate(head.number, head.timestamp, &status.fork_id)
+        .validate(status.fork_id, head.number, head.timestamp)
     {
         return bad(format!("fork id {}: {m}", status.fork_id));
     }

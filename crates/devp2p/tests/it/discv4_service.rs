@@ -48,7 +48,7 @@ async fn accepts_findnode_and_lookup_through_a_third_node() {
 async fn accepts_enr_request_with_fork_id() {
     let mut config = crate::support::config("127.0.0.1:0");
     config.fork_id = Some(cachet_devp2p::discovery::ForkId {
-        hash: [1, 2, 3, 4],
+        hash: cachet_devp2p::eth::ForkHash([1, 2, 3, 4]),
         next: 5,
     });
     let (a, _) = crate::support::spawn(21, config).await;

@@ -32,7 +32,7 @@ fn config(fork_id: Option<ForkId>) -> Discv5Config {
 }
 
 const FORK: ForkId = ForkId {
-    hash: [0xfc, 0x64, 0xec, 0x04],
+    hash: cachet_devp2p::eth::ForkHash([0xfc, 0x64, 0xec, 0x04]),
     next: 1_150_000,
 };
 

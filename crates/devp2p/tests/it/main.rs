@@ -4,7 +4,6 @@ mod discv4_service;
 mod discv5_peers;
 mod ethereumjs;
 mod fuzz_corpus;
-mod genesis_forkid;
 mod geth;
 mod network;
 mod peers;

@@ -13,7 +13,7 @@ pub(crate) fn chain(genesis: B256) -> (ChainConfig, ChainHead) {
     let chain = ChainConfig {
         network_id: 1337,
         genesis,
-        forks: ForkSchedule::new(genesis, &[], &[], 0),
+        forks: ForkSchedule::new(genesis, vec![], vec![]),
     };
     let head = ChainHead {
         number: 0,

@@ -87,7 +87,7 @@ async fn cachet() -> (Network, Receiver<NetworkEvent>, UnlockedKeys) {
     let chain = ChainConfig {
         network_id: 1337,
         genesis,
-        forks: ForkSchedule::new(genesis, &[0, 10], &[], 0),
+        forks: ForkSchedule::new(genesis, vec![0, 10], vec![]),
     };
     let head = ChainHead {
         number: 0,
@@ -129,10 +129,10 @@ fn check(ready: &Value, done: &Value, ours: &PeerInfo, net: &Network, keys: &Unl
         ours.hello.client_id
     );
     // Status both ways, with one fork id computed independently on each side.
-    let ours_fork = ForkSchedule::new(B256::from(GENESIS), &[0, 10], &[], 0).fork_id(0, 0);
+    let ours_fork = ForkSchedule::new(B256::from(GENESIS), vec![0, 10], vec![]).fork_id(0, 0);
     assert_eq!(
         ready["forkHash"].as_str().unwrap(),
-        format!("0x{}", hex::encode(ours_fork.hash))
+        format!("0x{}", hex::encode(ours_fork.hash.0))
     );
     assert_eq!(ready["forkNext"], "10");
     assert_eq!(ours.status.fork_id, ours_fork);
@@ -144,7 +144,7 @@ fn check(ready: &Value, done: &Value, ours: &PeerInfo, net: &Network, keys: &Unl
     );
     assert_eq!(
         done["status"]["forkHash"].as_str().unwrap(),
-        format!("0x{}", hex::encode(ours_fork.hash))
+        format!("0x{}", hex::encode(ours_fork.hash.0))
     );
     assert_eq!(done["status"]["forkNext"], "0x0a");
     assert_eq!(done["status"]["networkId"], "0x0539");

@@ -69,7 +69,7 @@ async fn fixture() -> Fixture {
         ChainConfig {
             network_id: 1337,
             genesis: gh,
-            forks: ForkSchedule::new(gh, &[], &[], 0),
+            forks: ForkSchedule::new(gh, vec![], vec![]),
         },
         ChainHead {
             number: 0,
