@@ -209,8 +209,12 @@ def smoke_clique(c):
     header = c.rpc("debug_getRawHeader", ["0x1"])
     want = keys.PrivateKey(bytes.fromhex(CLIQUE_KEY)).public_key.to_checksum_address().lower()
     got = recover_signers([header])[0]
-    return check("smoke/clique: py-evm recovers HIVE_CLIQUE_PRIVATEKEY's address", got == want,
-                 f"signer {got}, key's address {want}")
+    check("smoke/clique: py-evm recovers HIVE_CLIQUE_PRIVATEKEY's address", got == want,
+          f"signer {got}, key's address {want}")
+    extra = c.rpc("eth_getBlockByNumber", ["0x1", False])["extraData"]
+    vanity = bytes.fromhex(extra[2:66])
+    want_vanity = c.env["HIVE_MINER_EXTRA"].encode().ljust(32, b"\0")
+    return check("HIVE_MINER_EXTRA is block 1's clique vanity", vanity == want_vanity, extra[:66])
 
 
 def run(cachet, devp2p_tool):
@@ -221,7 +225,8 @@ def run(cachet, devp2p_tool):
         root_a.mkdir()
         shutil.copy(TESTDATA / "smoke-clique-genesis.json", root_a / "genesis.json")
         (root_a / "nodekey").write_text(NODE_KEY)
-        a = Container(root_a, SMOKE_CLIQUE_ENV, cachet).start()
+        a = Container(root_a, dict(SMOKE_CLIQUE_ENV, HIVE_MINER_EXTRA="cachet hive run-local"),
+                      cachet).start()
         smoke_clique(a)
 
         # 2. enode.sh: a valid enode whose id is the node key's public key.

@@ -1,21 +1,25 @@
-//! [`Chain`]: the verified chain: store + genesis + the clique snapshot per recent block.
+//! [`Chain`]: the verified chain: store + genesis + the consensus engine (and, on clique, the
+//! snapshot per recent block).
 //!
 //! Every block enters through [`Chain::import`], sealed locally or received from a peer: the
-//! header rules against the parent, the clique rules against the parent's snapshot (signer
-//! authorised, not recently signed, difficulty, checkpoint signer list, seal recovery), and an
-//! empty body. A block whose total difficulty beats the head's becomes the head (the store
-//! rewrites the canonical index back to the common ancestor).
+//! header rules against the parent, the engine's rules (clique: against the parent's snapshot
+//! — signer authorised, not recently signed, difficulty, checkpoint signer list, seal recovery;
+//! IBFT/QBFT/Raft: see [`crate::consensus`]), and an empty body. Blocks are keyed by the
+//! engine's block hash ([`Consensus::hash`]). A block whose total difficulty beats the head's
+//! becomes the head (the store rewrites the canonical index back to the common ancestor).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use alloy_primitives::{Address, B256, U256, keccak256};
-use cachet_genesis::{Engine, Fork, Genesis};
-use cachet_seal::Header;
+use cachet_genesis::{Fork, Genesis};
 use cachet_seal::clique::Snapshot;
+use cachet_seal::{Header, RaftMembers};
 use tokio::sync::watch;
 
 use crate::block::{self, EMPTY_ROOT_HASH};
+pub use crate::consensus::CliqueParams;
+use crate::consensus::Consensus;
 use crate::error::{Error, Result};
 use crate::store::{BlockRecord, ChainStore};
 
@@ -44,15 +48,6 @@ pub enum Imported {
     Head,
 }
 
-/// Clique parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CliqueParams {
-    /// Seconds between blocks.
-    pub period: u64,
-    /// Blocks per epoch.
-    pub epoch: u64,
-}
-
 struct State {
     head: HeadInfo,
     snapshots: HashMap<B256, Snapshot>,
@@ -63,7 +58,7 @@ pub struct Chain {
     store: ChainStore,
     genesis: Genesis,
     genesis_hash: B256,
-    clique: CliqueParams,
+    consensus: Consensus,
     state: Mutex<State>,
     head_tx: watch::Sender<HeadInfo>,
 }
@@ -77,51 +72,60 @@ impl std::fmt::Debug for Chain {
 }
 
 impl Chain {
-    /// Opens the chain on `store`: stores the genesis (or checks it), then replays the
-    /// canonical chain to rebuild the clique snapshot at the head, verifying every block.
+    /// Opens the chain on `store` with no raft members (a raft chain opened this way accepts
+    /// no minted block; see [`Self::open_with`]).
     ///
     /// # Errors
-    /// [`Error::UnsupportedEngine`] for non-clique genesis files, store errors, or a stored
-    /// block that no longer verifies ([`Error::Seal`]).
+    /// As [`Self::open_with`].
     pub fn open(store: ChainStore, genesis: Genesis) -> Result<Self> {
-        let clique = match genesis.engine() {
-            Engine::Clique { period, epoch } => CliqueParams {
-                period: *period,
-                epoch: if *epoch == 0 {
-                    cachet_genesis::DEFAULT_EPOCH
-                } else {
-                    *epoch
-                },
-            },
-            Engine::Ibft { .. } => return Err(Error::UnsupportedEngine("ibft")),
-            Engine::Qbft { .. } => return Err(Error::UnsupportedEngine("qbft")),
-            Engine::Raft => return Err(Error::UnsupportedEngine("raft")),
-            _ => return Err(Error::UnsupportedEngine("unknown")),
-        };
+        Self::open_with(store, genesis, RaftMembers::new())
+    }
+
+    /// Opens the chain on `store`: stores the genesis (or checks it), then, on clique, replays
+    /// the canonical chain to rebuild the snapshot at the head, verifying every block (the
+    /// other engines keep no per-block state; their stored blocks were verified on import).
+    /// `raft_members` are the minters a raft chain accepts (ignored by other engines).
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedEngine`] for engines this node cannot follow (QBFT validator
+    /// contracts), store errors, or a stored block that no longer verifies ([`Error::Seal`]).
+    pub fn open_with(
+        store: ChainStore,
+        genesis: Genesis,
+        raft_members: RaftMembers,
+    ) -> Result<Self> {
+        let consensus = Consensus::from_genesis(&genesis, raft_members)?;
         let genesis_hash = store.init_genesis(&genesis)?;
         let genesis_rlp = genesis.header().rlp();
         let genesis_header = decode_header(&genesis_rlp)?;
-        let mut snap = Snapshot::from_checkpoint(&genesis_header, clique.epoch)
-            .map_err(|source| Error::Seal { number: 0, source })?;
         let head = store.head()?.ok_or_else(|| Error::Corrupt {
             path: store.path().to_owned(),
             what: "no head after storing the genesis".into(),
         })?;
-        let mut header = genesis_header;
-        let mut snapshots = HashMap::new();
-        for n in 1..=head.number {
-            let rlp = store.header_by_number(n)?.ok_or_else(|| Error::Corrupt {
+        let canonical = |n: u64| {
+            store.header_by_number(n)?.ok_or_else(|| Error::Corrupt {
                 path: store.path().to_owned(),
                 what: format!("canonical block {n} missing below head {}", head.number),
-            })?;
-            header = decode_header(&rlp)?;
-            snap.apply(&header)
-                .map_err(|source| Error::Seal { number: n, source })?;
-            if n + SNAPSHOT_DEPTH >= head.number {
-                snapshots.insert(keccak256(&rlp), snap.clone());
+            })
+        };
+        let mut header = genesis_header;
+        let mut snapshots = HashMap::new();
+        if let Consensus::Clique(clique) = &consensus {
+            let mut snap = Snapshot::from_checkpoint(&header, clique.epoch)
+                .map_err(|source| Error::Seal { number: 0, source })?;
+            for n in 1..=head.number {
+                let rlp = canonical(n)?;
+                header = decode_header(&rlp)?;
+                snap.apply(&header)
+                    .map_err(|source| Error::Seal { number: n, source })?;
+                if n + SNAPSHOT_DEPTH >= head.number {
+                    snapshots.insert(keccak256(&rlp), snap.clone());
+                }
             }
+            snapshots.insert(head.hash, snap);
+        } else if head.number > 0 {
+            header = decode_header(&canonical(head.number)?)?;
         }
-        snapshots.insert(head.hash, snap);
         let info = HeadInfo {
             header,
             hash: head.hash,
@@ -132,7 +136,7 @@ impl Chain {
             store,
             genesis,
             genesis_hash,
-            clique,
+            consensus,
             state: Mutex::new(State {
                 head: info,
                 snapshots,
@@ -162,9 +166,29 @@ impl Chain {
         self.genesis.config.chain_id
     }
 
-    /// Clique parameters.
+    /// Clique parameters (on other engines: period 0 and the default epoch; meaningful only
+    /// on clique chains).
     pub fn clique(&self) -> CliqueParams {
-        self.clique
+        match &self.consensus {
+            Consensus::Clique(p) => *p,
+            _ => CliqueParams {
+                period: 0,
+                epoch: cachet_genesis::DEFAULT_EPOCH,
+            },
+        }
+    }
+
+    /// The consensus engine.
+    pub fn consensus(&self) -> &Consensus {
+        &self.consensus
+    }
+
+    /// The engine's hash of a header's RLP; keccak of the bytes when they do not decode (such
+    /// a header is refused by [`Self::import`] anyway).
+    pub fn hash_rlp(&self, header_rlp: &[u8]) -> B256 {
+        decode_header(header_rlp)
+            .and_then(|h| self.consensus.hash(&h))
+            .unwrap_or_else(|_| keccak256(header_rlp))
     }
 
     /// The store (reads).
@@ -209,14 +233,17 @@ impl Chain {
     /// [`Error::Decode`], [`Error::InvalidBlock`], [`Error::Seal`], [`Error::UnknownParent`], or
     /// store errors. Nothing is stored on error.
     pub fn import(&self, header_rlp: &[u8], body_rlp: &[u8]) -> Result<Imported> {
-        let hash = keccak256(header_rlp);
+        let header = decode_header(header_rlp)?;
+        let hash = self.consensus.hash(&header)?;
         if self.store.block_info(&hash)?.is_some() {
             return Ok(Imported::Known);
         }
-        let header = decode_header(header_rlp)?;
+        let clique = matches!(self.consensus, Consensus::Clique(_));
+        // Clique needs the parent's snapshot (kept SNAPSHOT_DEPTH blocks deep); the other
+        // engines only the parent header.
         let parent_snap = self.snapshot(&header.parent_hash);
         let parent_rlp = self.store.header_by_hash(&header.parent_hash)?;
-        let (Some(mut snap), Some(parent_rlp)) = (parent_snap, parent_rlp) else {
+        let (true, Some(parent_rlp)) = (!clique || parent_snap.is_some(), parent_rlp) else {
             return Err(Error::UnknownParent {
                 number: header.number,
                 hash,
@@ -229,10 +256,11 @@ impl Chain {
             number: header.number,
             rule,
         };
-        if header.timestamp < parent.timestamp.saturating_add(self.clique.period) {
+        let period = self.clique().period;
+        if clique && header.timestamp < parent.timestamp.saturating_add(period) {
             return Err(invalid(format!(
                 "timestamp {} earlier than parent's + period ({} + {})",
-                header.timestamp, parent.timestamp, self.clique.period
+                header.timestamp, parent.timestamp, period
             )));
         }
         let london = self.london(header.number, header.timestamp);
@@ -262,10 +290,19 @@ impl Chain {
                 "an empty block must keep its parent's state root".into(),
             ));
         }
-        snap.apply(&header).map_err(|source| Error::Seal {
-            number: header.number,
-            source,
-        })?;
+        let snap = match parent_snap {
+            Some(mut snap) => {
+                snap.apply(&header).map_err(|source| Error::Seal {
+                    number: header.number,
+                    source,
+                })?;
+                Some(snap)
+            }
+            None => {
+                self.consensus.verify(&header, &parent)?;
+                None
+            }
+        };
         let mut st = self.state();
         let parent_td = self
             .store
@@ -285,7 +322,9 @@ impl Chain {
             },
             make_head,
         )?;
-        st.snapshots.insert(hash, snap);
+        if let Some(snap) = snap {
+            st.snapshots.insert(hash, snap);
+        }
         if !make_head {
             return Ok(Imported::Side);
         }

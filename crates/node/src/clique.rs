@@ -22,9 +22,9 @@ use tokio::sync::watch;
 use crate::block::{self, EMPTY_BODY_RLP};
 use crate::chain::{Chain, HeadInfo};
 use crate::error::{Error, Result};
+use crate::pending::write_synced;
 
-/// The file holding the header being sealed.
-pub const SEALING_FILE: &str = "sealing.rlp";
+pub use crate::pending::SEALING_FILE;
 
 /// Pending `clique_propose` votes: target → authorize.
 pub type Proposals = Arc<Mutex<HashMap<Address, bool>>>;
@@ -36,6 +36,7 @@ pub struct CliqueSealer {
     key: SigningKey,
     proposals: Proposals,
     sealing_file: PathBuf,
+    vanity: [u8; clique::EXTRA_VANITY],
 }
 
 impl std::fmt::Debug for CliqueSealer {
@@ -71,7 +72,25 @@ impl CliqueSealer {
             key,
             proposals,
             sealing_file: datadir.join(SEALING_FILE),
+            vanity: [0; clique::EXTRA_VANITY],
         })
+    }
+
+    /// Sets the 32-byte vanity that starts every sealed block's extraData (`--miner.extradata`,
+    /// zero-padded as geth pads it).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `extra` is longer than 32 bytes.
+    pub fn with_vanity(mut self, extra: &[u8]) -> Result<Self> {
+        let slot = self.vanity.get_mut(..extra.len()).ok_or_else(|| {
+            Error::Config(format!(
+                "--miner.extradata is {} bytes; clique allows {}",
+                extra.len(),
+                clique::EXTRA_VANITY
+            ))
+        })?;
+        slot.copy_from_slice(extra);
+        Ok(self)
     }
 
     /// The signer address.
@@ -90,7 +109,7 @@ impl CliqueSealer {
         let period = self.chain.clique().period.max(1);
         let timestamp = head.header.timestamp.saturating_add(period).max(now);
         let checkpoint = number.is_multiple_of(self.chain.clique().epoch);
-        let mut extra = vec![0u8; clique::EXTRA_VANITY];
+        let mut extra = self.vanity.to_vec();
         if checkpoint {
             for s in &snap.signers {
                 extra.extend_from_slice(s.as_slice());
@@ -231,17 +250,4 @@ impl CliqueSealer {
         );
         Ok(sealed)
     }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }

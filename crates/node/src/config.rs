@@ -27,10 +27,39 @@ pub struct NodeConfig {
     pub http: Option<SocketAddr>,
     /// `--mine`: seal blocks when the sealing key is an authorised signer.
     pub mine: bool,
+    /// `--miner.extradata`: the clique vanity (at most 32 bytes; zero-padded).
+    pub extra_data: Vec<u8>,
     /// Master-key access.
     pub kms: KmsConfig,
     /// The master-key lease (`--kms-recheck`, `--kms-grace`); `None` = checked only at start.
     pub lease: Option<cachet_keyprovider::LeaseConfig>,
+    /// Quorum Raft options (GoQuorum's flag names).
+    pub raft: RaftConfig,
+}
+
+/// Quorum Raft options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftConfig {
+    /// `--raft`: the genesis is a raft network even without `"raft": true` in its config.
+    pub flag: bool,
+    /// `--raft-id`: this node's raft id; with `--mine` it mints as that id.
+    pub raft_id: Option<u16>,
+    /// `--raftblocktime`: milliseconds between minted blocks.
+    pub block_time_ms: u64,
+    /// `--raft-members`: raft id → enode of the other minters whose blocks are accepted
+    /// (`raft_cluster` JSON or `{"<raft id>": "<enode>"}`).
+    pub members: Option<PathBuf>,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        Self {
+            flag: false,
+            raft_id: None,
+            block_time_ms: crate::raft::DEFAULT_RAFT_BLOCK_TIME_MS,
+            members: None,
+        }
+    }
 }
 
 /// Files and lines the node writes for scripts (the devnet reads them).
@@ -40,7 +69,7 @@ pub struct Started {
     pub enode: String,
     /// JSON-RPC URL, when enabled.
     pub rpc_url: Option<String>,
-    /// The sealing address.
+    /// The sealing address (clique: the sealing key's; IBFT/QBFT/Raft: the node key's).
     pub signer: alloy_primitives::Address,
     /// The genesis hash.
     pub genesis_hash: alloy_primitives::B256,

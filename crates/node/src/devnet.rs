@@ -1,5 +1,11 @@
-//! `cachet devnet`: a local master key, N node bundles and a clique genesis in one directory,
-//! then the nodes as child processes (`cachet node …`, the same binary).
+//! `cachet devnet`: a local master key, N node bundles and a genesis in one directory, then
+//! the nodes as child processes (`cachet node …`, the same binary).
+//!
+//! - clique: every node is a signer (its sealing key);
+//! - ibft (GoQuorum `istanbul`), ibft2 (Besu), qbft: node 0's node-key address is the single
+//!   validator in the genesis extraData; the other nodes follow (multi-validator BFT is not
+//!   built yet);
+//! - raft: one node, raft id 1, minting every `--period` seconds (`--raftblocktime`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -8,6 +14,8 @@ use alloy_primitives::Address;
 use cachet_keyprovider::import::ImportedKeys;
 use cachet_keyprovider::{InitOptions, SealingKeyMode};
 use cachet_kms::LocalMasterKey;
+use cachet_seal::Engine;
+use cachet_seal::bft::{BftExtra, ISTANBUL_DIGEST};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
@@ -17,11 +25,14 @@ use crate::error::{Error, Result};
 /// Devnet parameters.
 #[derive(Debug, Clone)]
 pub struct DevnetConfig {
+    /// The consensus engine.
+    pub engine: Engine,
     /// The directory (created; must be empty or absent).
     pub dir: PathBuf,
     /// Seconds between blocks.
     pub period: u64,
-    /// Number of nodes (all signers).
+    /// Number of nodes (clique: all signers; BFT: node 0 validates, the others follow;
+    /// raft: exactly 1).
     pub nodes: usize,
     /// Chain id.
     pub chain_id: u64,
@@ -36,8 +47,10 @@ pub struct DevnetConfig {
 pub struct DevnetNode {
     /// Its datadir.
     pub datadir: PathBuf,
-    /// Its sealing address.
+    /// Its sealing address (clique: the sealing key's; other engines: the node key's).
     pub signer: Address,
+    /// True when it seals (every clique node; node 0 otherwise).
+    pub seals: bool,
     /// Its enode URL on 127.0.0.1.
     pub enode: String,
     /// RLPx port.
@@ -53,9 +66,15 @@ fn cfg(e: impl std::fmt::Display) -> Error {
 /// Creates the master key, the bundles and `genesis.json` in `config.dir`.
 ///
 /// # Errors
-/// [`Error::Config`] if the directory is not empty, key-provider errors.
+/// [`Error::Config`] if the directory is not empty or a raft devnet has more than one node,
+/// key-provider errors.
 pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
     let dir = &config.dir;
+    if config.engine == Engine::Raft && config.nodes != 1 {
+        return Err(cfg(
+            "a raft devnet runs one node (Cachet mints alone; raft consensus between nodes is not built yet): use --nodes 1",
+        ));
+    }
     if dir.exists() && std::fs::read_dir(dir).map_err(cfg)?.next().is_some() {
         return Err(cfg(format!(
             "devnet directory {} is not empty: pass a fresh --dir",
@@ -75,40 +94,104 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
         let init = cachet_keyprovider::init(&options, &master, ImportedKeys::default()).await?;
         let p2p_port = config.p2p_port.saturating_add(i as u16);
         nodes.push(DevnetNode {
-            signer: init.identities.sealer_address,
+            signer: if config.engine == Engine::Clique {
+                init.identities.sealer_address
+            } else {
+                init.identities.node_address
+            },
+            seals: config.engine == Engine::Clique || i == 0,
             enode: format!("enode://{}@127.0.0.1:{p2p_port}", init.identities.enode_id),
             datadir,
             p2p_port,
             http_port: config.http_port.saturating_add(i as u16),
         });
     }
-    let mut extra = "0x".to_owned() + &"00".repeat(32);
-    let mut signers: Vec<Address> = nodes.iter().map(|n| n.signer).collect();
-    signers.sort();
-    for s in &signers {
-        extra.push_str(&hex::encode(s));
-    }
-    extra.push_str(&"00".repeat(65));
-    let genesis = json!({
-        "config": {
-            "chainId": config.chain_id,
-            "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
-            "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
-            "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
-            "clique": { "period": config.period, "epoch": 30000 }
-        },
-        "nonce": "0x0",
-        "timestamp": format!("{:#x}", now()),
-        "extraData": extra,
-        "gasLimit": "0x1c9c380",
-        "difficulty": "0x1",
-        "mixHash": "0x0000000000000000000000000000000000000000000000000000000000000000",
-        "coinbase": "0x0000000000000000000000000000000000000000",
-        "alloc": nodes.iter().map(|n| (format!("{:x}", n.signer), json!({"balance": "0x3635c9adc5dea00000"}))).collect::<serde_json::Map<_, _>>(),
-    });
+    let genesis = genesis_json(config, &nodes);
     let text = serde_json::to_string_pretty(&genesis).map_err(cfg)?;
     std::fs::write(dir.join("genesis.json"), text).map_err(cfg)?;
     Ok(nodes)
+}
+
+/// The devnet genesis: the engine's section and extraData (sealers listed), the same forks
+/// as a clique devnet (raft: no London, as GoQuorum's minter sets no base fee).
+fn genesis_json(config: &DevnetConfig, nodes: &[DevnetNode]) -> serde_json::Value {
+    let mut sealers: Vec<Address> = nodes.iter().filter(|n| n.seals).map(|n| n.signer).collect();
+    sealers.sort();
+    let extra;
+    let mut mix = alloy_primitives::B256::ZERO;
+    let mut difficulty = "0x1";
+    let mut fork_config = json!({
+        "chainId": config.chain_id,
+        "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
+        "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
+        "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
+    });
+    let section = match config.engine {
+        Engine::Clique => {
+            let mut bytes = vec![0u8; 32];
+            for s in &sealers {
+                bytes.extend_from_slice(s.as_slice());
+            }
+            bytes.extend_from_slice(&[0u8; 65]);
+            extra = bytes;
+            ("clique", json!({ "period": config.period, "epoch": 30000 }))
+        }
+        Engine::Ibft => {
+            mix = ISTANBUL_DIGEST;
+            extra = cachet_seal::ibft::IstanbulExtra {
+                vanity: [0u8; 32],
+                validators: sealers,
+                seal: Vec::new(),
+                committed_seals: Vec::new(),
+            }
+            .encode();
+            (
+                "istanbul",
+                json!({ "epoch": 30000, "policy": 0, "ceil2Nby3Block": 0, "blockperiodseconds": config.period }),
+            )
+        }
+        Engine::Ibft2 | Engine::Qbft => {
+            mix = ISTANBUL_DIGEST;
+            let bft = BftExtra {
+                vanity: vec![0u8; 32],
+                validators: sealers,
+                ..BftExtra::default()
+            };
+            let (name, bytes) = if config.engine == Engine::Ibft2 {
+                ("ibft2", cachet_seal::ibft2::encode_extra(&bft))
+            } else {
+                ("qbft", cachet_seal::qbft::encode_extra(&bft))
+            };
+            extra = bytes;
+            (
+                name,
+                json!({ "blockperiodseconds": config.period, "epochlength": 30000, "requesttimeoutseconds": 10 }),
+            )
+        }
+        Engine::Raft => {
+            difficulty = "0x0";
+            extra = vec![0u8; 32];
+            if let Some(map) = fork_config.as_object_mut() {
+                map.remove("londonBlock");
+                map.insert("isQuorum".into(), json!(true));
+            }
+            ("raft", json!(true))
+        }
+    };
+    if let Some(map) = fork_config.as_object_mut() {
+        map.insert(section.0.into(), section.1);
+    }
+    json!({
+        "config": fork_config,
+        "nonce": "0x0",
+        "timestamp": format!("{:#x}", if config.engine == Engine::Raft { 0 } else { now() }),
+        "extraData": format!("0x{}", hex::encode(&extra)),
+        "gasLimit": "0x1c9c380",
+        "difficulty": difficulty,
+        "mixHash": mix,
+        "coinbase": "0x0000000000000000000000000000000000000000",
+        "alloc": nodes.iter().map(|n| (format!("{:x}", n.signer), json!({"balance": "0x3635c9adc5dea00000"}))).collect::<serde_json::Map<_, _>>(),
+    })
 }
 
 fn now() -> u64 {
@@ -123,7 +206,14 @@ fn now() -> u64 {
 ///
 /// # Errors
 /// [`Error::Config`] when the process cannot be started.
-pub fn spawn(exe: &Path, dir: &Path, nodes: &[DevnetNode], i: usize, log: &str) -> Result<Child> {
+pub fn spawn(
+    exe: &Path,
+    config: &DevnetConfig,
+    nodes: &[DevnetNode],
+    i: usize,
+    log: &str,
+) -> Result<Child> {
+    let dir = &config.dir;
     let node = nodes.get(i).ok_or_else(|| cfg("no such devnet node"))?;
     let bootnodes: Vec<&str> = nodes
         .iter()
@@ -146,8 +236,16 @@ pub fn spawn(exe: &Path, dir: &Path, nodes: &[DevnetNode], i: usize, log: &str) 
         .arg("--port")
         .arg(node.p2p_port.to_string())
         .arg("--http.port")
-        .arg(node.http_port.to_string())
-        .arg("--mine");
+        .arg(node.http_port.to_string());
+    if node.seals {
+        cmd.arg("--mine");
+    }
+    if config.engine == Engine::Raft {
+        cmd.arg("--raft-id")
+            .arg("1")
+            .arg("--raftblocktime")
+            .arg(config.period.max(1).saturating_mul(1000).to_string());
+    }
     if !bootnodes.is_empty() {
         cmd.arg("--bootnodes").arg(bootnodes.join(","));
     }

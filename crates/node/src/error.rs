@@ -127,7 +127,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The engine in the genesis is not one this node can seal or follow yet.
-    #[error("engine {0} is not supported by this node yet: use a clique genesis")]
+    #[error(
+        "engine {0} is not supported by this node yet: use a clique, istanbul (IBFT), ibft2, qbft or raft genesis"
+    )]
     UnsupportedEngine(&'static str),
     /// The master key was revoked while running: sealing stopped and the keys were wiped.
     #[error(

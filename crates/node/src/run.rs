@@ -1,19 +1,25 @@
 //! Startup and shutdown: config → unlock (one master-key call, nothing listens before) →
-//! genesis and chain store → devp2p on the node key → clique sealer on the sealing key →
-//! JSON-RPC; then wait for a stop (SIGINT/SIGTERM via `stop`, or the key status turning
+//! genesis and chain store → devp2p on the node key → the engine's sealer (clique: the sealing
+//! key; IBFT/QBFT and the raft minter: the node key) → JSON-RPC; then wait for a stop (SIGINT/SIGTERM via `stop`, or the key status turning
 //! [`KeyStatus::Revoked`]).
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig};
 use cachet_genesis::{Genesis, RaftMarker};
+use cachet_seal::RaftMembers;
 use tokio::sync::watch;
 
+use crate::bft::BftSealer;
 use crate::chain::Chain;
 use crate::clique::{CliqueSealer, Proposals};
 use crate::config::{NodeConfig, Started};
+use crate::consensus::Consensus;
 use crate::discovery::Discovery;
 use crate::error::{Error, Result};
+use crate::raft::RaftMinter;
 use crate::rpc::{self, RpcContext};
 use crate::store::ChainStore;
 
@@ -46,12 +52,41 @@ pub async fn run(
     controls: Controls,
     on_started: impl FnOnce(&Started),
 ) -> Result<()> {
-    let genesis = Genesis::from_file(&config.genesis, RaftMarker::FromGenesis)?;
+    let marker = if config.raft.flag {
+        RaftMarker::Flag
+    } else {
+        RaftMarker::FromGenesis
+    };
+    let genesis = Genesis::from_file(&config.genesis, marker)?;
+    if config.mine
+        && *genesis.engine() == cachet_genesis::Engine::Raft
+        && config.raft.raft_id.is_none()
+    {
+        return Err(Error::Config(
+            "minting on a raft chain (--mine) needs --raft-id".into(),
+        ));
+    }
+    let mut raft_members = match &config.raft.members {
+        Some(path) => read_raft_members(path)?,
+        None => RaftMembers::new(),
+    };
     // Nothing listens before the keys are unlocked.
     let unlocked = cachet_keyprovider::unlock(&config.datadir, &config.kms).await?;
     let keys = &unlocked.keys;
+    let node_key = keys.node_key();
+    if let Some(id) = config.raft.raft_id {
+        let own = node_key.signer().public_key();
+        match raft_members.get(id) {
+            Some(k) if *k != own => {
+                return Err(Error::Config(format!(
+                    "--raft-members gives raft id {id} to another enode than this node's: check --raft-id"
+                )));
+            }
+            _ => raft_members.insert(id, own),
+        }
+    }
     let store = ChainStore::open(&config.datadir.join("chain.redb"))?;
-    let chain = Arc::new(Chain::open(store, genesis)?);
+    let chain = Arc::new(Chain::open_with(store, genesis, raft_members)?);
     let genesis_hash = chain.genesis_hash();
     let g = chain.genesis();
     let head = chain.head();
@@ -104,17 +139,45 @@ pub async fn run(
     let (seal_tx, seal_rx) = watch::channel(true);
     let proposals = Proposals::default();
     let sealing_key = keys.sealing_key();
-    let signer = sealing_key.address();
-    let sealer_task = if config.mine {
-        let sealer = CliqueSealer::new(
-            chain.clone(),
-            &config.datadir,
-            sealing_key,
-            proposals.clone(),
-        )?;
-        Some(tokio::spawn(sealer.run(seal_rx)))
-    } else {
-        None
+    let signer = match chain.consensus() {
+        Consensus::Clique(_) => sealing_key.address(),
+        _ => node_key.signer().address(),
+    };
+    let sealer_task = match (config.mine, chain.consensus()) {
+        (false, _) => None,
+        (true, Consensus::Clique(_)) => {
+            let sealer = CliqueSealer::new(
+                chain.clone(),
+                &config.datadir,
+                sealing_key,
+                proposals.clone(),
+            )?
+            .with_vanity(&config.extra_data)?;
+            Some(tokio::spawn(sealer.run(seal_rx)))
+        }
+        (true, Consensus::Bft(_)) => {
+            let sealer = BftSealer::new(chain.clone(), &config.datadir, node_key.clone())?;
+            Some(tokio::spawn(sealer.run(seal_rx)))
+        }
+        (true, Consensus::Raft(_)) => {
+            let raft_id = config.raft.raft_id.ok_or_else(|| {
+                Error::Config("minting on a raft chain (--mine) needs --raft-id".into())
+            })?;
+            let minter = RaftMinter::new(
+                chain.clone(),
+                &config.datadir,
+                node_key.clone(),
+                raft_id,
+                Duration::from_millis(config.raft.block_time_ms),
+            )?;
+            Some(tokio::spawn(minter.run(seal_rx)))
+        }
+        (true, Consensus::Ethash) => {
+            return Err(Error::Config(
+                "--mine on an ethash genesis: cachet seals clique, IBFT, QBFT and raft chains only"
+                    .into(),
+            ));
+        }
     };
     let sync_task = tokio::spawn(crate::sync::run(
         chain.clone(),
@@ -205,6 +268,14 @@ pub async fn run(
     drop(unlocked);
     tracing::info!(target: "cachet::node", "stopped");
     outcome
+}
+
+/// Reads `--raft-members`.
+fn read_raft_members(path: &Path) -> Result<RaftMembers> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("--raft-members {}: {e}", path.display())))?;
+    RaftMembers::from_json(&text)
+        .map_err(|e| Error::Config(format!("--raft-members {}: {e}", path.display())))
 }
 
 /// Maps the lease's states to [`KeyStatus`]: Revoked (definitive, or degraded past the grace

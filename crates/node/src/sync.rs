@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_primitives::{B256, Bytes};
 use cachet_devp2p::eth::{BlockId, EthMessage};
 use cachet_devp2p::net::{ChainHead, Network, NetworkEvent, PeerId};
 use cachet_devp2p::p2p::DisconnectReason;
@@ -184,7 +184,7 @@ async fn on_message(
                 downloads.remove(&peer);
                 return;
             }
-            let hashes: Vec<B256> = headers.iter().map(keccak256).collect();
+            let hashes: Vec<B256> = headers.iter().map(|h| chain.hash_rlp(h)).collect();
             downloads.entry(peer).or_default().headers = headers;
             *next_id += 1;
             let _ = net

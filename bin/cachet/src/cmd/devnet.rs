@@ -1,4 +1,4 @@
-//! `cachet devnet`: a local clique network of N nodes (child processes) until Ctrl-C.
+//! `cachet devnet`: a local network of N nodes (child processes) until Ctrl-C.
 
 use std::path::PathBuf;
 
@@ -11,14 +11,28 @@ use crate::exit::Failure;
 /// `--engine`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum EngineArg {
-    /// Clique proof of authority.
+    /// Clique proof of authority (every node signs).
     Clique,
-    /// IBFT (not yet).
+    /// GoQuorum IBFT (`istanbul`): node 0 is the single validator.
     Ibft,
-    /// QBFT (not yet).
+    /// Besu IBFT 2.0: node 0 is the single validator.
+    Ibft2,
+    /// QBFT: node 0 is the single validator.
     Qbft,
-    /// Quorum Raft (not yet).
+    /// Quorum Raft: one node, raft id 1, minting every --period seconds.
     Raft,
+}
+
+impl EngineArg {
+    fn engine(self) -> cachet_seal::Engine {
+        match self {
+            Self::Clique => cachet_seal::Engine::Clique,
+            Self::Ibft => cachet_seal::Engine::Ibft,
+            Self::Ibft2 => cachet_seal::Engine::Ibft2,
+            Self::Qbft => cachet_seal::Engine::Qbft,
+            Self::Raft => cachet_seal::Engine::Raft,
+        }
+    }
 }
 
 /// `cachet devnet`.
@@ -30,10 +44,11 @@ pub(crate) struct DevnetArgs {
     /// Directory for keys, genesis and chains (default: a fresh directory under the temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Seconds between blocks.
+    /// Seconds between blocks (raft: the minting interval).
     #[arg(long, default_value_t = 2)]
     period: u64,
-    /// Number of nodes (all signers).
+    /// Number of nodes (clique: all signers; ibft/ibft2/qbft: node 0 validates, the others
+    /// follow; raft: 1).
     #[arg(long, default_value_t = 1)]
     nodes: usize,
     /// Chain id.
@@ -48,9 +63,9 @@ pub(crate) struct DevnetArgs {
 }
 
 pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Failure> {
-    if !matches!(args.engine, EngineArg::Clique) {
+    if matches!(args.engine, EngineArg::Raft) && args.nodes != 1 {
         return Err(Failure::usage(
-            "only --engine clique runs in this version (IBFT/QBFT/Raft sealing is not built yet)",
+            "--engine raft runs one node (raft consensus between nodes is not built yet): use --nodes 1",
         ));
     }
     if args.nodes == 0 || args.nodes > 32 {
@@ -60,6 +75,7 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
         std::env::temp_dir().join(format!("cachet-devnet-{}", std::process::id()))
     });
     let config = DevnetConfig {
+        engine: args.engine.engine(),
         dir: dir.clone(),
         period: args.period,
         nodes: args.nodes,
@@ -77,10 +93,11 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
     ));
     let mut children = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
-        let mut child = devnet::spawn(&exe, &dir, &nodes, i, &log)?;
+        let mut child = devnet::spawn(&exe, &config, &nodes, i, &log)?;
         devnet::started_line(&mut child).await?;
+        let role = if n.seals { "signer" } else { "follower" };
         emit(&format!(
-            "node{i}: enode {} rpc http://127.0.0.1:{} signer {} log {}",
+            "node{i}: enode {} rpc http://127.0.0.1:{} {role} {} log {}",
             n.enode,
             n.http_port,
             n.signer,

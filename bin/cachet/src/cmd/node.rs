@@ -55,9 +55,27 @@ pub(crate) struct NodeArgs {
     /// Disable JSON-RPC.
     #[arg(long = "nohttp")]
     no_http: bool,
-    /// Seal blocks when the sealing key is an authorised clique signer.
+    /// Seal blocks: clique with the sealing key when it is an authorised signer; IBFT/QBFT
+    /// with the node key when its address is the only validator; raft: mint as `--raft-id`.
     #[arg(long)]
     mine: bool,
+    /// Clique vanity for sealed blocks: the text's bytes, at most 32 (geth's flag; zero-padded).
+    #[arg(long = "miner.extradata", value_name = "TEXT", default_value = "")]
+    miner_extradata: String,
+    /// The genesis is a Quorum Raft network without `"raft": true` (GoQuorum's `--raft`).
+    #[arg(long)]
+    raft: bool,
+    /// This node's raft id (1..=65535); with `--mine` it mints as this id.
+    #[arg(long = "raft-id", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    raft_id: Option<u16>,
+    /// Milliseconds between raft blocks (GoQuorum's default; Cachet mints on this timer).
+    #[arg(long = "raftblocktime", value_name = "MS", default_value_t = cachet_node::raft::DEFAULT_RAFT_BLOCK_TIME_MS,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    raft_block_time: u64,
+    /// Raft members whose blocks are accepted: `raft_cluster` JSON (raftId, nodeId) or
+    /// {"<raft id>": "<enode>"} (this node is added under --raft-id).
+    #[arg(long = "raft-members", value_name = "FILE")]
+    raft_members: Option<PathBuf>,
     #[command(flatten)]
     kms: KmsArgs,
     #[command(flatten)]
@@ -75,6 +93,12 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::usage(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if args.miner_extradata.len() > 32 {
+        return Err(Failure::usage(format!(
+            "--miner.extradata is {} bytes; clique's vanity holds 32",
+            args.miner_extradata.len()
+        )));
+    }
     let config = NodeConfig {
         datadir: args.datadir,
         genesis: args.genesis,
@@ -88,8 +112,15 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
         }),
         http: (!args.no_http).then_some(SocketAddr::new(args.http_addr, args.http_port)),
         mine: args.mine,
+        extra_data: args.miner_extradata.into_bytes(),
         kms: args.kms.config(),
         lease: Some(args.lease.config()),
+        raft: cachet_node::RaftConfig {
+            flag: args.raft,
+            raft_id: args.raft_id,
+            block_time_ms: args.raft_block_time,
+            members: args.raft_members,
+        },
     };
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {

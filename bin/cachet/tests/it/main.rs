@@ -2,6 +2,7 @@
 
 mod aws;
 mod cli_docs;
+mod engines;
 mod ethereumjs;
 mod genesis;
 mod hive;

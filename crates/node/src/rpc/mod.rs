@@ -177,11 +177,23 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
             .remove(&target);
         Ok(Value::Null)
     })?;
-    reg(&mut m, "istanbul_getValidators", |_, _| {
-        Err(err(
-            SERVER_ERROR,
-            "this chain runs clique: use clique_getSigners",
-        ))
+    reg(&mut m, "istanbul_getValidators", |c, _| {
+        // The BFT validator set is fixed (the genesis list), so every block has the same one.
+        match c.chain.consensus() {
+            crate::consensus::Consensus::Bft(p) => Ok(json!(p.validators)),
+            crate::consensus::Consensus::Raft(_) => Err(err(
+                SERVER_ERROR,
+                "this chain runs raft: it has no validators (blocks are minted by the raft leader; see --raft-members)",
+            )),
+            crate::consensus::Consensus::Clique(_) => Err(err(
+                SERVER_ERROR,
+                "this chain runs clique: use clique_getSigners",
+            )),
+            crate::consensus::Consensus::Ethash => Err(err(
+                SERVER_ERROR,
+                "this chain runs ethash: it has no validators",
+            )),
+        }
     })?;
     reg(&mut m, "eth_accounts", |c, _| {
         Ok(json!([c.wallet.address()]))
@@ -226,7 +238,7 @@ fn node_info(c: &RpcContext) -> Value {
             "difficulty": qty256(head.total_difficulty),
             "genesis": c.chain.genesis_hash(),
             "head": head.hash,
-            "consensus": "clique",
+            "consensus": c.chain.consensus().name(),
         }},
     })
 }

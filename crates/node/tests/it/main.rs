@@ -2,6 +2,7 @@
 
 mod clique;
 mod crash;
+mod engines;
 mod import;
 mod rpc;
 mod run;

@@ -35,7 +35,9 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
         discovery: None,
         http: Some(SocketAddr::from(([127, 0, 0, 1], free_port()))),
         mine: true,
+        extra_data: Vec::new(),
         kms: KmsConfig::default(),
+        raft: Default::default(),
     }
 }
 
@@ -136,8 +138,10 @@ async fn start_node(
         bootnodes,
         max_peers: 5,
         discovery: Some(cachet_node::discovery::DiscoveryConfig::default()),
+        raft: Default::default(),
         http: Some(http),
         mine: false,
+        extra_data: Vec::new(),
         kms: KmsConfig::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -1,0 +1,391 @@
+//! `cachet devnet --engine ibft|ibft2|qbft|raft` and `cachet node` as processes: the single
+//! validator (raft: minter) seals at least 3 blocks with its node key; an independent Python
+//! decoder (`tests/py/engine_seals.py`: `rlp`, `eth-hash`, `eth-keys` (`PyPI`), following
+//! seal-formats.md) recovers the node address `cachet inspect` reports from every seal and
+//! recomputes each block hash from the raw headers; a second, non-validator node syncs over
+//! eth/68 and reports the same head; a sealing node killed with SIGKILL and restarted resumes with the
+//! journal holding exactly the canonical block at each height.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use cachet_seal::{Engine, Header, JournalKey, SealJournal, ibft, ibft2, qbft, raft};
+use rand::Rng as _;
+use serde_json::{Value, json};
+
+use super::node::{base_port, interrupt, number, rpc, wait_until};
+
+fn cachet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cachet")
+}
+
+fn devnet(engine: Engine, dir: &Path, p2p: u16, http: u16) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(["devnet", "--engine", engine.name(), "--period", "1"])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn cachet devnet");
+    let out = child.stdout.take().expect("stdout");
+    for line in BufReader::new(out).lines() {
+        if line.expect("line").starts_with("running") {
+            break;
+        }
+    }
+    child
+}
+
+fn inspect(datadir: &Path) -> Value {
+    let out = cachet(&["inspect", "--datadir", datadir.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn raw_hex(port: u16, n: u64) -> String {
+    rpc(port, "debug_getRawHeader", json!([format!("{n:#x}")]))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no raw header {n}"))
+}
+
+fn block_hash(port: u16, tag: &str) -> Option<String> {
+    rpc(port, "eth_getBlockByNumber", json!([tag, false]))
+        .and_then(|b| b["hash"].as_str().map(str::to_owned))
+}
+
+/// The sealing node of the devnet under `root`, as `cachet node` (stdout and stderr dropped).
+fn sealing_node(engine: Engine, root: &Path, p2p: u16, http: u16) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cachet"));
+    c.arg("node")
+        .arg("--datadir")
+        .arg(root.join("node0"))
+        .arg("--genesis")
+        .arg(root.join("genesis.json"))
+        .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .arg("--mine")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if engine == Engine::Raft {
+        c.args(["--raft-id", "1", "--raftblocktime", "700"]);
+    }
+    c
+}
+
+/// The journal hash the sealer records for a canonical block (see `cachet_seal::Sealer`).
+fn journal_hash(engine: Engine, h: &Header) -> alloy_primitives::B256 {
+    match engine {
+        Engine::Ibft => ibft::proposer_sig_hash(h).unwrap(),
+        Engine::Ibft2 => ibft2::block_hash(h).unwrap(),
+        Engine::Qbft => qbft::block_hash(h).unwrap(),
+        _ => raft::signing_hash(h),
+    }
+}
+
+fn engine_end_to_end(engine: Engine, salt: u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("net");
+    let (p2p, http) = (base_port(salt), base_port(salt) + 10);
+    let mut net = devnet(engine, &root, p2p, http);
+    let id = inspect(&root.join("node0"));
+    let me = id["node_address"].as_str().unwrap().to_lowercase();
+    let enode = format!(
+        "enode://{}@127.0.0.1:{p2p}",
+        id["enode_id"].as_str().unwrap()
+    );
+
+    // A second, non-validator node with its own keys follows over eth/68.
+    let fdir = root.join("follower");
+    let out = cachet(&[
+        "init",
+        "--datadir",
+        fdir.to_str().unwrap(),
+        "--master-key",
+        &format!("local:{}", root.join("master.key").display()),
+        "--chain-id",
+        "1337",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let members = root.join("raft-members.json");
+    std::fs::write(&members, json!({"1": enode}).to_string()).unwrap();
+    let fhttp = http + 5;
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .arg("node")
+        .arg("--datadir")
+        .arg(&fdir)
+        .arg("--genesis")
+        .arg(root.join("genesis.json"))
+        .args([
+            "--port",
+            &(p2p + 5).to_string(),
+            "--http.port",
+            &fhttp.to_string(),
+        ])
+        .args(["--bootnodes", &enode])
+        .arg("--raft-members")
+        .arg(&members)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(root.join("follower.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+
+    let sealed = wait_until(Duration::from_secs(60), || number(http) >= 3);
+    let synced = wait_until(Duration::from_secs(60), || {
+        let (a, b) = (block_hash(http, "latest"), block_hash(fhttp, "latest"));
+        a.is_some() && a == b && number(fhttp) >= 3
+    });
+    let heights = (number(http), number(fhttp));
+    let _ = follower.kill();
+    let _ = follower.wait();
+    if !(sealed && synced) {
+        interrupt(&mut net);
+        let log = std::fs::read_to_string(root.join("follower.log")).unwrap_or_default();
+        panic!("{engine}: sealed {sealed}, follower synced {synced}, heights {heights:?}\n{log}");
+    }
+
+    // Independent check of every seal and hash.
+    let head = number(http);
+    let raws: Vec<String> = (1..=head).map(|n| raw_hex(http, n)).collect();
+    let mut args = vec![engine.name()];
+    args.extend(raws.iter().map(String::as_str));
+    let out = cachet_testkit::run_python("engine_seals.py", &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blocks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(blocks.len() as u64, head);
+    let mut parent = block_hash(http, "0x0").unwrap();
+    for (i, b) in blocks.iter().enumerate() {
+        let n = i as u64 + 1;
+        assert_eq!(b["number"], n);
+        assert_eq!(
+            b["parent"].as_str().unwrap(),
+            parent,
+            "{engine}: block {n} parent"
+        );
+        assert_eq!(
+            b["proposer"].as_str().unwrap(),
+            me,
+            "{engine}: block {n} signer"
+        );
+        let hash = block_hash(http, &format!("{n:#x}")).unwrap();
+        assert_eq!(
+            b["hash"].as_str().unwrap(),
+            hash,
+            "{engine}: block {n} hash"
+        );
+        if engine == Engine::Raft {
+            assert_eq!(b["raft_id"], 1);
+            assert!(
+                b["timestamp"].as_u64().unwrap() > 1_000_000_000_000_000_000,
+                "ns"
+            );
+            assert_eq!(b["nonce"], "0x0000000000000000");
+        } else {
+            assert_eq!(
+                b["committers"],
+                json!([me]),
+                "{engine}: block {n} committers"
+            );
+            assert_eq!(b["validators"], json!([me]));
+            assert_eq!(b["difficulty"], 1);
+            assert_eq!(
+                b["mix"],
+                "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365"
+            );
+        }
+        parent = hash;
+    }
+    let validators = rpc(http, "istanbul_getValidators", json!([]));
+    if engine == Engine::Raft {
+        assert_eq!(validators, Some(Value::Null), "raft answers with an error");
+    } else {
+        assert_eq!(validators, Some(json!([me])));
+    }
+    interrupt(&mut net);
+
+    // SIGKILL the sealing node at random moments; it resumes, and the journal holds exactly
+    // the canonical block at every height.
+    let mut rng = rand::thread_rng();
+    for _ in 0..3 {
+        let mut child = sealing_node(engine, &root, p2p, http).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rng.gen_range(800..3000)));
+        child.kill().unwrap();
+        let _ = child.wait();
+    }
+    let mut child = sealing_node(engine, &root, p2p, http).spawn().unwrap();
+    let before = number(http);
+    let grew = wait_until(Duration::from_secs(30), || {
+        number(http) > before.max(head) + 1
+    });
+    let head = number(http);
+    let mut headers = Vec::new();
+    for n in 1..=head {
+        let bytes = hex::decode(raw_hex(http, n).trim_start_matches("0x")).unwrap();
+        headers.push(Header::decode(&bytes).unwrap());
+    }
+    interrupt(&mut child);
+    assert!(
+        grew,
+        "{engine}: the restarted node keeps sealing (head {head})"
+    );
+    let journal = SealJournal::open(&root.join("node0")).unwrap();
+    for h in &headers {
+        assert_eq!(
+            journal.get(&JournalKey::new(engine, h.number, 0)),
+            Some(journal_hash(engine, h)),
+            "{engine}: journal at {}",
+            h.number
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs python (.venv-test): run scripts/test"]
+fn accepts_ibft_devnet_checked_by_python_and_synced() {
+    engine_end_to_end(Engine::Ibft, 11);
+}
+
+#[test]
+#[ignore = "needs python (.venv-test): run scripts/test"]
+fn accepts_ibft2_devnet_checked_by_python_and_synced() {
+    engine_end_to_end(Engine::Ibft2, 12);
+}
+
+#[test]
+#[ignore = "needs python (.venv-test): run scripts/test"]
+fn accepts_qbft_devnet_checked_by_python_and_synced() {
+    engine_end_to_end(Engine::Qbft, 13);
+}
+
+#[test]
+#[ignore = "needs python (.venv-test): run scripts/test"]
+fn accepts_raft_devnet_checked_by_python_and_synced() {
+    engine_end_to_end(Engine::Raft, 14);
+}
+
+#[test]
+fn rejects_raft_devnet_with_more_than_one_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cachet(&[
+        "devnet",
+        "--engine",
+        "raft",
+        "--nodes",
+        "2",
+        "--dir",
+        dir.path().join("net").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--nodes 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn vector(file: &str, name: &str) -> Value {
+    let path = cachet_testkit::workspace_root()
+        .join("testdata/vectors")
+        .join(format!("{file}.json"));
+    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    cases.into_iter().find(|c| c["name"] == name).unwrap()
+}
+
+fn python_check(engine: &str, header_hex: &str) -> Value {
+    let out = cachet_testkit::run_python("engine_seals.py", &[engine, header_hex]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    v[0].clone()
+}
+
+/// The Python decoder the end-to-end tests rely on reproduces stated vectors: a real GoQuorum
+/// IBFT block 1 (`ibft1-quorum-real-block1`: proposer, committers and hash stated by Besu's
+/// ibftlegacy tests from a Quorum chain export), Besu's IBFT 2.0 hashing test replica and the
+/// computed raft signature (raft id 5, 7nodes node key).
+#[test]
+#[ignore = "needs python (.venv-test): run scripts/test"]
+fn accepts_python_decoder_on_shared_vectors() {
+    let c = vector("ibft", "ibft1-quorum-real-block1");
+    let got = python_check("ibft", c["header_rlp"].as_str().unwrap());
+    assert_eq!(got["proposer"], c["proposer"]);
+    assert_eq!(got["committers"], c["committers"]);
+    assert_eq!(got["hash"], c["block_hash"]);
+
+    let c = vector("ibft", "ibft2-besu-BftBlockHashingTest-replica");
+    let got = python_check("ibft2", c["header_rlp"].as_str().unwrap());
+    let signers: Vec<Value> = c["committed_seals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["signer"].clone())
+        .collect();
+    assert_eq!(got["committers"], Value::Array(signers));
+    assert_eq!(got["hash"], c["block_hash"]);
+
+    let c = vector("raft", "raft-computed-TestSignHeader-shape-raftid5");
+    let signing = hex::decode(
+        c["signing_header_rlp"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+    );
+    let extra = hex::decode(c["extra_data"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let sealed = Header {
+        extra_data: extra.into(),
+        ..Header::decode(&signing.unwrap()).unwrap()
+    };
+    let got = python_check("raft", &format!("0x{}", hex::encode(sealed.encode())));
+    assert_eq!(got["proposer"], c["node_address"]);
+    assert_eq!(got["raft_id"], c["raft_id"]);
+}
+
+#[test]
+fn rejects_raft_minting_without_raft_id_before_unlocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = dir.path().join("genesis.json");
+    std::fs::write(
+        &genesis,
+        r#"{"config":{"chainId":10,"isQuorum":true,"homesteadBlock":0},"difficulty":"0x0","gasLimit":"0xe0000000","alloc":{}}"#,
+    )
+    .unwrap();
+    // GoQuorum's genesis has no raft marker: --raft selects raft; no bundle exists (the check
+    // comes before the unlock).
+    let out = cachet(&[
+        "node",
+        "--datadir",
+        dir.path().join("d").to_str().unwrap(),
+        "--genesis",
+        genesis.to_str().unwrap(),
+        "--raft",
+        "--mine",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--raft-id"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
