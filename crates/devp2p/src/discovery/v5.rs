@@ -64,6 +64,9 @@ impl Discv5Service {
             config.listen.ip(),
             config.listen.port(),
         ))
+        // sigp's default re-pings table nodes every 5 minutes; geth revalidates new nodes
+        // within seconds, and hive's discv5 suite (FindnodeResults) waits a minute for that.
+        .ping_interval(std::time::Duration::from_secs(10))
         .build();
         let fail = |reason: String| Error::Discv5 {
             addr: config.listen,
