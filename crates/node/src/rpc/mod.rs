@@ -1,9 +1,10 @@
 //! The JSON-RPC server (jsonrpsee, HTTP): geth-compatible `web3`, `net`, `eth`, `debug`,
 //! `admin`, `clique` and `istanbul` methods and the built-in wallet (`eth_accounts`,
-//! `eth_sign`, `personal_sign`). Every parameter is parsed defensively: malformed input gets a
+//! `eth_sign`, `personal_sign`, `eth_signTransaction`). Every parameter is parsed defensively: malformed input gets a
 //! JSON-RPC error (-32602), never a panic.
 
 mod json;
+mod sign_tx;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -196,6 +197,7 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
         let who = arg_address(a, 1)?;
         sign(c, who, &msg)
     })?;
+    reg(&mut m, "eth_signTransaction", sign_tx::sign_transaction)?;
     Ok(m)
 }
 

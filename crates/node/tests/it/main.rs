@@ -4,4 +4,5 @@ mod clique;
 mod crash;
 mod rpc;
 mod run;
+mod sign_tx;
 mod store;

@@ -30,7 +30,7 @@ async fn post(addr: SocketAddr, body: &str) -> (u16, String) {
     (status, body)
 }
 
-async fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
+pub(crate) async fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
     let (_, body) = post(
         addr,
         &json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string(),
@@ -39,14 +39,14 @@ async fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{method}: {e}: {body}"))
 }
 
-struct Fixture {
-    addr: SocketAddr,
-    keys: UnlockedKeys,
-    chain: Arc<Chain>,
+pub(crate) struct Fixture {
+    pub(crate) addr: SocketAddr,
+    pub(crate) keys: UnlockedKeys,
+    pub(crate) chain: Arc<Chain>,
     _dir: tempfile::TempDir,
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
     let dir = tempfile::tempdir().unwrap();
     let genesis = super::clique::genesis_json(&[keys.sealing_key().address()], 1);
