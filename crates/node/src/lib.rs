@@ -9,6 +9,7 @@
 //!   epoch checkpoints, `clique_propose` votes; every seal goes through the seal journal.
 //! - [`sync`]: serves and downloads headers/bodies over eth/68, imports announced blocks, drops
 //!   peers sending invalid ones, announces new heads.
+//! - [`sync_status::SyncStatus`]: download progress for `eth_syncing`.
 //! - [`rpc`]: geth-compatible JSON-RPC over HTTP (jsonrpsee).
 //! - [`devnet`]: `cachet devnet` (master key, bundles, genesis, child processes).
 //! - [`run::run`]: startup order (unlock before anything listens) and shutdown.
@@ -27,6 +28,7 @@ pub mod rpc;
 pub mod run;
 pub mod store;
 pub mod sync;
+pub mod sync_status;
 
 pub use config::{NodeConfig, Started};
 pub use error::{Error, Result};

@@ -94,11 +94,13 @@ pub async fn run(
     } else {
         None
     };
+    let sync_status = crate::sync_status::SyncStatus::default();
     let sync_task = tokio::spawn(crate::sync::run(
         chain.clone(),
         net.clone(),
         events,
         stop_rx,
+        sync_status.clone(),
     ));
 
     let client_version = format!("cachet/v{}", env!("CARGO_PKG_VERSION"));
@@ -111,6 +113,7 @@ pub async fn run(
                 wallet: keys.wallet_key(),
                 network_id,
                 client_version,
+                sync: sync_status,
             };
             Some(rpc::start(addr, ctx).await?)
         }

@@ -6,3 +6,4 @@ mod rpc;
 mod run;
 mod sign_tx;
 mod store;
+mod syncing;

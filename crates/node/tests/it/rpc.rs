@@ -86,6 +86,7 @@ pub(crate) async fn fixture() -> Fixture {
         wallet: keys.wallet_key(),
         network_id: 1337,
         client_version: "cachet/test".into(),
+        sync: Default::default(),
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await
