@@ -409,6 +409,49 @@ pub(super) fn tx_json(envelope: &TxEnvelope) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A JSON value as a hostile client might send it for one field.
+    fn any_field() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[0-9a-fA-FxX]{0,80}".prop_map(Value::String),
+            "0x[0-9a-f]{0,70}".prop_map(Value::String),
+            ".{0,20}".prop_map(Value::String),
+            Just(json!([{"address": "0x1", "storageKeys": [1]}])),
+            Just(json!({})),
+        ]
+    }
+
+    proptest! {
+        /// Any request object parses to a request or a -32602, and building gives a
+        /// transaction or a -32000: never a panic.
+        #[test]
+        fn rejects_arbitrary_requests_without_panicking(
+            fields in proptest::collection::vec(
+                (prop_oneof![
+                    Just("from"), Just("to"), Just("gas"), Just("gasPrice"),
+                    Just("maxFeePerGas"), Just("maxPriorityFeePerGas"), Just("value"),
+                    Just("data"), Just("input"), Just("nonce"), Just("accessList"),
+                    Just("type"), Just("chainId"),
+                ], any_field()),
+                0..13,
+            )
+        ) {
+            let obj: Map<String, Value> =
+                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            match TxRequest::parse(&Value::Object(obj)) {
+                Ok(req) => {
+                    if let Err(e) = req.build(1337) {
+                        prop_assert_eq!(e.code(), SERVER_ERROR);
+                    }
+                }
+                Err(e) => prop_assert_eq!(e.code(), -32602),
+            }
+        }
+    }
 
     fn req(v: Value) -> TxRequest {
         TxRequest::parse(&v).unwrap()
