@@ -14,6 +14,7 @@ use alloy_eips::eip2718::Encodable2718 as _;
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256};
 use alloy_signer::SignerSync as _;
+use cachet_keyprovider::SigningKey;
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::{Map, Value, json};
 
@@ -279,14 +280,22 @@ impl TxRequest {
 }
 
 fn signed<T: SignableTransaction<Signature>>(
-    c: &RpcContext,
+    key: &SigningKey,
     tx: T,
 ) -> Result<Signed<T>, ErrorObjectOwned> {
-    let sig = c
-        .wallet
+    let sig = key
         .sign_hash_sync(&tx.signature_hash())
         .map_err(|e| err(SERVER_ERROR, format!("signing failed: {e}")))?;
     Ok(tx.into_signed(sig))
+}
+
+/// Signs `tx` with `key` into its EIP-2718 envelope.
+fn sign_envelope(key: &SigningKey, tx: Unsigned) -> Result<TxEnvelope, ErrorObjectOwned> {
+    Ok(match tx {
+        Unsigned::Legacy(tx) => TxEnvelope::Legacy(signed(key, tx)?),
+        Unsigned::Eip2930(tx) => TxEnvelope::Eip2930(signed(key, tx)?),
+        Unsigned::Eip1559(tx) => TxEnvelope::Eip1559(signed(key, tx)?),
+    })
 }
 
 /// `eth_signTransaction`.
@@ -303,11 +312,7 @@ pub(super) fn sign_transaction(c: &RpcContext, a: &[Value]) -> R {
             ));
         }
     }
-    let envelope = match req.build(c.chain.chain_id())? {
-        Unsigned::Legacy(tx) => TxEnvelope::Legacy(signed(c, tx)?),
-        Unsigned::Eip2930(tx) => TxEnvelope::Eip2930(signed(c, tx)?),
-        Unsigned::Eip1559(tx) => TxEnvelope::Eip1559(signed(c, tx)?),
-    };
+    let envelope = sign_envelope(&c.wallet, req.build(c.chain.chain_id())?)?;
     Ok(json!({
         "raw": data(&envelope.encoded_2718()),
         "tx": tx_json(&envelope),
@@ -514,6 +519,39 @@ mod tests {
             assert_eq!(e.code(), SERVER_ERROR, "{v}");
             assert!(e.message().contains(needle), "{v}: {}", e.message());
         }
+    }
+
+    /// The worked example of EIP-155 (eips.ethereum.org/EIPS/eip-155, "Example"): private key
+    /// 0x4646…46, nonce 9, gas price 20 gwei, gas 21000, to 0x3535…35, 1 ether, chain id 1.
+    /// RFC 6979 signatures are deterministic, so the raw transaction is byte-exact.
+    #[test]
+    fn accepts_eip155_example_byte_exact() {
+        let keys = cachet_keyprovider::UnlockedKeys::from_secrets_for_tests(
+            [1; 32], None, [0x46; 32], [2; 32],
+        )
+        .unwrap();
+        let wallet = keys.wallet_key();
+        let tx = req(json!({
+            "nonce": "0x9", "gasPrice": "0x4a817c800", "gas": "0x5208",
+            "to": "0x3535353535353535353535353535353535353535",
+            "value": "0xde0b6b3a7640000", "data": "0x",
+        }))
+        .build(1)
+        .unwrap();
+        let envelope = sign_envelope(&wallet, tx).unwrap();
+        assert_eq!(
+            hex::encode(envelope.encoded_2718()),
+            "f86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a76400008025a028ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761aecb703304b3800ccf555c9f3dc64214b297fb1966a3b6d83"
+        );
+        let j = tx_json(&envelope);
+        assert_eq!(j["v"], "0x25");
+        assert_eq!(j["chainId"], "0x1");
+        assert_eq!(
+            wallet.address(),
+            "0x9d8a62f656a8d1615c1294fd71e9cfb3e4855a4f"
+                .parse::<Address>()
+                .unwrap()
+        );
     }
 
     #[test]
