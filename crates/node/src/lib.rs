@@ -17,6 +17,7 @@
 //!   peers sending invalid ones, announces new heads.
 //! - [`discovery`]: discv4 (and optionally discv5) on UDP; found nodes are dialled.
 //! - [`import`]: blocks from RLP files (`cachet import`), verified like a peer's.
+//! - [`sync_status::SyncStatus`]: download progress for `eth_syncing`.
 //! - [`rpc`]: geth-compatible JSON-RPC over HTTP (jsonrpsee).
 //! - [`devnet`]: `cachet devnet` (master key, bundles, genesis per engine, child processes).
 //! - [`run::run`]: startup order (unlock before anything listens) and shutdown.
@@ -41,6 +42,7 @@ pub mod rpc;
 pub mod run;
 pub mod store;
 pub mod sync;
+pub mod sync_status;
 
 pub use config::{NodeConfig, RaftConfig, Started};
 pub use error::{Error, Result};

@@ -179,11 +179,13 @@ pub async fn run(
             ));
         }
     };
+    let sync_status = crate::sync_status::SyncStatus::default();
     let sync_task = tokio::spawn(crate::sync::run(
         chain.clone(),
         net.clone(),
         events,
         stop_rx,
+        sync_status.clone(),
     ));
 
     let client_version = format!("cachet/v{}", env!("CARGO_PKG_VERSION"));
@@ -196,6 +198,7 @@ pub async fn run(
                 wallet: keys.wallet_key(),
                 network_id,
                 client_version,
+                sync: sync_status,
             };
             Some(rpc::start(addr, ctx).await?)
         }

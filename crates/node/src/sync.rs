@@ -13,8 +13,9 @@ use cachet_devp2p::p2p::DisconnectReason;
 use tokio::sync::{mpsc, watch};
 
 use crate::block;
-use crate::chain::{Chain, HeadInfo, Imported};
+use crate::chain::{Chain, HeadInfo, Imported, decode_header};
 use crate::error::Error;
+use crate::sync_status::SyncStatus;
 
 /// Headers requested per round trip.
 const BATCH: u64 = 128;
@@ -26,14 +27,18 @@ const MAX_SERVE: u64 = 1024;
 struct Download {
     /// Headers waiting for their bodies.
     headers: Vec<Bytes>,
+    /// The request id asking for the peer's head header (its number is the highest block).
+    head_probe: Option<u64>,
 }
 
-/// Runs the network side until `events` closes or `stop` fires.
+/// Runs the network side until `events` closes or `stop` fires; `status` tracks downloads for
+/// `eth_syncing`.
 pub async fn run(
     chain: Arc<Chain>,
     net: Arc<Network>,
     mut events: mpsc::Receiver<NetworkEvent>,
     mut stop: watch::Receiver<bool>,
+    status: SyncStatus,
 ) {
     let mut heads = chain.subscribe();
     let mut downloads: HashMap<PeerId, Download> = HashMap::new();
@@ -42,7 +47,13 @@ pub async fn run(
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { break };
-                handle(&chain, &net, ev, &mut downloads, &mut next_id).await;
+                handle(&chain, &net, ev, &mut downloads, &mut next_id, &status).await;
+                let head = chain.head().header.number;
+                if downloads.is_empty() {
+                    status.finish(head);
+                } else {
+                    status.begin(head);
+                }
             }
             r = heads.changed() => {
                 if r.is_err() { break }
@@ -111,13 +122,35 @@ async fn handle(
     ev: NetworkEvent,
     downloads: &mut HashMap<PeerId, Download>,
     next_id: &mut u64,
+    status: &SyncStatus,
 ) {
     match ev {
         NetworkEvent::PeerConnected(info) => {
             tracing::info!(target: "cachet::sync", peer = %info.id, client = %info.hello.client_id, td = %info.status.total_difficulty, "peer connected");
             let head = chain.head();
             if info.status.total_difficulty > head.total_difficulty {
-                downloads.insert(info.id, Download::default());
+                // First the peer's head header (for eth_syncing's highestBlock), then the blocks.
+                *next_id += 1;
+                let probe = *next_id;
+                let _ = net
+                    .send(
+                        &info.id,
+                        EthMessage::GetBlockHeaders {
+                            request_id: probe,
+                            start: BlockId::Hash(info.status.head),
+                            limit: 1,
+                            skip: 0,
+                            reverse: false,
+                        },
+                    )
+                    .await;
+                downloads.insert(
+                    info.id,
+                    Download {
+                        head_probe: Some(probe),
+                        ..Download::default()
+                    },
+                );
                 request_headers(net, &info.id, sync_start(chain), next_id).await;
             }
         }
@@ -130,7 +163,7 @@ async fn handle(
             downloads.remove(&peer);
         }
         NetworkEvent::Message { peer, message } => {
-            on_message(chain, net, peer, message, downloads, next_id).await;
+            on_message(chain, net, peer, message, downloads, next_id, status).await;
         }
         _ => {}
     }
@@ -148,6 +181,7 @@ async fn on_message(
     message: EthMessage,
     downloads: &mut HashMap<PeerId, Download>,
     next_id: &mut u64,
+    status: &SyncStatus,
 ) {
     match message {
         EthMessage::GetBlockHeaders {
@@ -179,7 +213,22 @@ async fn on_message(
                 .send(&peer, EthMessage::BlockBodies { request_id, bodies })
                 .await;
         }
-        EthMessage::BlockHeaders { headers, .. } => {
+        EthMessage::BlockHeaders {
+            request_id,
+            headers,
+        } => {
+            if let Some(dl) = downloads.get_mut(&peer)
+                && dl.head_probe == Some(request_id)
+            {
+                dl.head_probe = None;
+                if let Some(h) = headers.first().and_then(|h| decode_header(h).ok()) {
+                    status.saw_block(h.number);
+                }
+                return;
+            }
+            if let Some(h) = headers.last().and_then(|h| decode_header(h).ok()) {
+                status.saw_block(h.number);
+            }
             if headers.is_empty() {
                 downloads.remove(&peer);
                 return;
@@ -229,7 +278,8 @@ async fn on_message(
             };
             match chain.import(&header, &body) {
                 Ok(Imported::Head | Imported::Side | Imported::Known) => {}
-                Err(Error::UnknownParent { .. }) => {
+                Err(Error::UnknownParent { number, .. }) => {
+                    status.saw_block(number);
                     downloads.insert(peer, Download::default());
                     request_headers(net, &peer, sync_start(chain), next_id).await;
                 }
@@ -238,6 +288,9 @@ async fn on_message(
         }
         EthMessage::NewBlockHashes(list) => {
             let head = chain.head().header.number;
+            if let Some(n) = list.iter().map(|(_, n)| *n).max().filter(|n| *n > head) {
+                status.saw_block(n);
+            }
             if list.iter().any(|(_, n)| *n > head) && !downloads.contains_key(&peer) {
                 downloads.insert(peer, Download::default());
                 request_headers(net, &peer, sync_start(chain), next_id).await;

@@ -190,11 +190,16 @@ fn accepts_restart_after_sigkill_without_conflicting_seals() {
 
 /// `cachet node --mine` for the devnet's first node under `root`, stdout discarded.
 fn sealing_node(root: &Path, p2p: u16, http: u16, extra: &[&str]) -> Command {
+    devnet_node(root, 0, p2p, http, extra)
+}
+
+/// `cachet node --mine` for the devnet's node `i` under `root`, stdout discarded.
+fn devnet_node(root: &Path, i: usize, p2p: u16, http: u16, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cachet"));
     command
         .arg("node")
         .arg("--datadir")
-        .arg(root.join("node0"))
+        .arg(root.join(format!("node{i}")))
         .arg("--genesis")
         .arg(root.join("genesis.json"))
         .args([
@@ -258,4 +263,148 @@ fn revoked_master_key_stops_a_sealing_node_with_exit_10() {
         Some(10),
         "a revoked node does not start"
     );
+}
+
+fn cachet(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(args)
+        .output()
+        .expect("run cachet");
+    assert!(
+        out.status.success(),
+        "cachet {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// Three processes, three bundles, each under its own local master key: revoking one node's
+/// master key (its key file deleted) makes that node exit 10 and leave the signer rotation,
+/// while the other two keep sealing (with 3 signers the recently-signed limit is 2 blocks, so
+/// two signers can alternate) and agree on every new block, none sealed by the revoked signer.
+#[test]
+fn revoked_master_key_takes_one_of_three_signers_out_while_two_keep_sealing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("net");
+    let (p2p, http) = (base_port(4), base_port(4) + 10);
+    // Bundles and genesis from the devnet, then each bundle moved to its own master key.
+    let mut net = devnet(&root, 3, p2p, http);
+    let ready = wait_until(Duration::from_secs(60), || number(http) >= 1);
+    interrupt(&mut net);
+    assert!(ready, "the devnet sealed a block");
+    let mut enodes = Vec::new();
+    let mut sealers = Vec::new();
+    for i in 0..3u16 {
+        let datadir = root.join(format!("node{i}"));
+        let datadir = datadir.to_str().unwrap();
+        let key = format!("local:{}", root.join(format!("master-{i}.key")).display());
+        cachet(&["master-key", "new", &key]);
+        cachet(&["rotate", "--datadir", datadir, "--to", &key]);
+        let id: Value =
+            serde_json::from_slice(&cachet(&["inspect", "--datadir", datadir, "--json"]).stdout)
+                .unwrap();
+        enodes.push(format!(
+            "enode://{}@127.0.0.1:{}",
+            id["enode_id"].as_str().unwrap(),
+            p2p + i
+        ));
+        sealers.push(
+            id["sealer_address"]
+                .as_str()
+                .unwrap()
+                .parse::<Address>()
+                .unwrap(),
+        );
+    }
+    std::fs::remove_file(root.join("master.key")).unwrap();
+    let ports = [http, http + 1, http + 2];
+    let mut children: Vec<Child> = (0..3usize)
+        .map(|i| {
+            let others: Vec<&str> = (0..3)
+                .filter(|j| *j != i)
+                .map(|j| enodes[j].as_str())
+                .collect();
+            devnet_node(
+                &root,
+                i,
+                p2p + i as u16,
+                ports[i],
+                &["--kms-recheck", "1", "--bootnodes", &others.join(",")],
+            )
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn cachet node")
+        })
+        .collect();
+    let stop_all = |children: &mut Vec<Child>| {
+        for c in children.iter_mut() {
+            interrupt(c);
+        }
+    };
+    let start = ports.iter().map(|p| number(*p)).max().unwrap_or(0);
+    if !wait_until(Duration::from_secs(60), || {
+        ports.iter().all(|p| number(*p) >= start + 4)
+    }) {
+        let heights: Vec<u64> = ports.iter().map(|p| number(*p)).collect();
+        stop_all(&mut children);
+        panic!("the three nodes did not seal together: {heights:?}");
+    }
+    // Revoke node 2's master key.
+    std::fs::remove_file(root.join("master-2.key")).unwrap();
+    let status = wait_exit(&mut children[2], Duration::from_secs(30));
+    let Some(status) = status else {
+        stop_all(&mut children);
+        panic!("the node kept running after its master key was revoked");
+    };
+    assert_eq!(status.code(), Some(10), "exit 10 on revocation");
+    let audit = std::fs::read_to_string(root.join("node2/audit.log")).unwrap();
+    assert!(
+        audit.lines().last().unwrap().contains("\"op\":\"revoked\""),
+        "{audit}"
+    );
+    // Blocks sealed after the exit (a block in flight may still carry node 2's seal).
+    let after = number(ports[0]).max(number(ports[1])) + 1;
+    let target = after + 6;
+    let continued = wait_until(Duration::from_secs(60), || {
+        ports[..2].iter().all(|p| number(*p) >= target)
+    });
+    let heights: Vec<u64> = ports[..2].iter().map(|p| number(*p)).collect();
+    if !continued {
+        stop_all(&mut children);
+        panic!("the two remaining signers stopped at {heights:?}, wanted {target}");
+    }
+    let signers: Vec<Address> =
+        serde_json::from_value(rpc(ports[0], "clique_getSigners", json!(["latest"])).unwrap())
+            .unwrap();
+    let mut sealed_by = std::collections::BTreeSet::new();
+    for n in after + 1..=target {
+        let h0 = raw_header(ports[0], n);
+        let h1 = raw_header(ports[1], n);
+        assert_eq!(
+            h0.hash_slow(),
+            h1.hash_slow(),
+            "nodes disagree at block {n}"
+        );
+        let signer = clique::recover_signer(&h0).unwrap();
+        assert_ne!(signer, sealers[2], "block {n} sealed by the revoked signer");
+        assert!(signers.contains(&signer), "block {n} sealed by a signer");
+        sealed_by.insert(signer);
+    }
+    assert_eq!(
+        sealed_by,
+        [sealers[0], sealers[1]].into_iter().collect(),
+        "both remaining signers seal"
+    );
+    stop_all(&mut children);
 }

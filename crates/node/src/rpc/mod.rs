@@ -1,9 +1,10 @@
 //! The JSON-RPC server (jsonrpsee, HTTP): geth-compatible `web3`, `net`, `eth`, `debug`,
 //! `admin`, `clique` and `istanbul` methods and the built-in wallet (`eth_accounts`,
-//! `eth_sign`, `personal_sign`). Every parameter is parsed defensively: malformed input gets a
+//! `eth_sign`, `personal_sign`, `eth_signTransaction`). Every parameter is parsed defensively: malformed input gets a
 //! JSON-RPC error (-32602), never a panic.
 
 mod json;
+mod sign_tx;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 use crate::chain::Chain;
 use crate::clique::Proposals;
 use crate::error::{Error, Result};
+use crate::sync_status::SyncStatus;
 use json::{
     SERVER_ERROR, arg_address, arg_block_number, arg_bytes, arg_hash, arg_str, args, block_json,
     data, err, invalid, qty, qty256,
@@ -40,6 +42,8 @@ pub struct RpcContext {
     pub network_id: u64,
     /// `web3_clientVersion`.
     pub client_version: String,
+    /// Download progress (`eth_syncing`).
+    pub sync: SyncStatus,
 }
 
 type R = std::result::Result<Value, ErrorObjectOwned>;
@@ -100,7 +104,16 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
     reg(&mut m, "eth_blockNumber", |c, _| {
         Ok(qty(c.chain.head().header.number))
     })?;
-    reg(&mut m, "eth_syncing", |_, _| Ok(json!(false)))?;
+    reg(&mut m, "eth_syncing", |c, _| {
+        Ok(match c.sync.progress(c.chain.head().header.number) {
+            Some(p) => json!({
+                "startingBlock": qty(p.starting_block),
+                "currentBlock": qty(p.current_block),
+                "highestBlock": qty(p.highest_block),
+            }),
+            None => json!(false),
+        })
+    })?;
     reg(&mut m, "eth_getBlockByNumber", |c, a| {
         let n = arg_block_number(&c.chain, a, 0)?;
         match c
@@ -208,6 +221,7 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
         let who = arg_address(a, 1)?;
         sign(c, who, &msg)
     })?;
+    reg(&mut m, "eth_signTransaction", sign_tx::sign_transaction)?;
     Ok(m)
 }
 

@@ -6,4 +6,6 @@ mod engines;
 mod import;
 mod rpc;
 mod run;
+mod sign_tx;
 mod store;
+mod syncing;

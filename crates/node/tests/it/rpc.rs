@@ -39,14 +39,14 @@ pub(crate) async fn call(addr: SocketAddr, method: &str, params: Value) -> Value
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{method}: {e}: {body}"))
 }
 
-struct Fixture {
-    addr: SocketAddr,
-    keys: UnlockedKeys,
-    chain: Arc<Chain>,
+pub(crate) struct Fixture {
+    pub(crate) addr: SocketAddr,
+    pub(crate) keys: UnlockedKeys,
+    pub(crate) chain: Arc<Chain>,
     _dir: tempfile::TempDir,
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
     let dir = tempfile::tempdir().unwrap();
     let genesis = super::clique::genesis_json(&[keys.sealing_key().address()], 1);
@@ -86,6 +86,7 @@ async fn fixture() -> Fixture {
         wallet: keys.wallet_key(),
         network_id: 1337,
         client_version: "cachet/test".into(),
+        sync: Default::default(),
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await
