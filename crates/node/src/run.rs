@@ -199,6 +199,7 @@ pub async fn run(
                 network_id,
                 client_version,
                 sync: sync_status,
+                discovery_port: discovery.as_ref().map(Discovery::v4_port),
             };
             Some(rpc::start(addr, ctx).await?)
         }

@@ -44,6 +44,8 @@ pub struct RpcContext {
     pub client_version: String,
     /// Download progress (`eth_syncing`).
     pub sync: SyncStatus,
+    /// discv4's UDP port when discovery runs (`admin_nodeInfo`'s `ports.discovery`).
+    pub discovery_port: Option<u16>,
 }
 
 type R = std::result::Result<Value, ErrorObjectOwned>;
@@ -238,7 +240,8 @@ fn sign(c: &RpcContext, who: Address, msg: &[u8]) -> R {
 }
 
 fn node_info(c: &RpcContext) -> Value {
-    let enode = c.net.local_enode();
+    let mut enode = c.net.local_enode();
+    enode.discport = c.discovery_port.filter(|p| *p != enode.addr.port());
     let head = c.chain.head();
     json!({
         "enode": enode.to_string(),
@@ -246,7 +249,7 @@ fn node_info(c: &RpcContext) -> Value {
         "name": c.client_version,
         "ip": enode.addr.ip().to_string(),
         "listenAddr": enode.addr.to_string(),
-        "ports": { "discovery": 0, "listener": enode.addr.port() },
+        "ports": { "discovery": c.discovery_port.unwrap_or(0), "listener": enode.addr.port() },
         "protocols": { "eth": {
             "network": c.network_id,
             "difficulty": qty256(head.total_difficulty),

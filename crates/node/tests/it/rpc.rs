@@ -87,6 +87,7 @@ pub(crate) async fn fixture() -> Fixture {
         network_id: 1337,
         client_version: "cachet/test".into(),
         sync: Default::default(),
+        discovery_port: None,
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await

@@ -199,6 +199,13 @@ async fn accepts_a_peer_found_only_through_discovery() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_ne!(b_started.enode, c_started.enode);
+    let info = super::rpc::call(b_http, "admin_nodeInfo", serde_json::json!([])).await;
+    let b_enode: cachet_devp2p::net::Enode = b_started.enode.parse().unwrap();
+    assert_eq!(
+        info["result"]["ports"]["discovery"],
+        b_enode.addr.port(),
+        "discv4 shares the RLPx port by default: {info}"
+    );
     stop_tx.send_replace(true);
     for t in [a, b, c] {
         tokio::time::timeout(Duration::from_secs(30), t)
