@@ -66,6 +66,12 @@ pub async fn run(
             "minting on a raft chain (--mine) needs --raft-id".into(),
         ));
     }
+    if config.mine && *genesis.engine() == cachet_genesis::Engine::Ethash {
+        return Err(Error::Config(
+            "--mine on an ethash genesis: cachet seals clique, IBFT, QBFT and raft chains only"
+                .into(),
+        ));
+    }
     let mut raft_members = match &config.raft.members {
         Some(path) => read_raft_members(path)?,
         None => RaftMembers::new(),
@@ -172,12 +178,8 @@ pub async fn run(
             )?;
             Some(tokio::spawn(minter.run(seal_rx)))
         }
-        (true, Consensus::Ethash) => {
-            return Err(Error::Config(
-                "--mine on an ethash genesis: cachet seals clique, IBFT, QBFT and raft chains only"
-                    .into(),
-            ));
-        }
+        // Refused before the unlock (above).
+        (true, Consensus::Ethash) => None,
     };
     let sync_status = crate::sync_status::SyncStatus::default();
     let sync_task = tokio::spawn(crate::sync::run(

@@ -408,3 +408,30 @@ fn revoked_master_key_takes_one_of_three_signers_out_while_two_keep_sealing() {
     );
     stop_all(&mut children);
 }
+
+/// An ethash genesis (hive's devp2p simulator's) runs a non-sealing node; asking it to seal is a
+/// usage error found before the unlock, so it needs no bundle and nothing listens.
+#[test]
+fn refuses_mine_on_an_ethash_genesis_before_unlocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hive/testdata/devp2p-genesis.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args([
+            "node",
+            "--mine",
+            "--port",
+            "0",
+            "--http.port",
+            "0",
+            "--datadir",
+        ])
+        .arg(dir.path().join("no-bundle-here"))
+        .arg("--genesis")
+        .arg(genesis)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("ethash"), "{stderr}");
+}
