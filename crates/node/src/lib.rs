@@ -20,6 +20,7 @@
 //! - [`sync_status::SyncStatus`]: download progress for `eth_syncing`.
 //! - [`rpc`]: geth-compatible JSON-RPC over HTTP (jsonrpsee).
 //! - [`devnet`]: `cachet devnet` (master key, bundles, genesis per engine, child processes).
+//! - [`exit`]: every crate's error → the documented exit codes (one place).
 //! - [`run::run`]: startup order (unlock before anything listens) and shutdown.
 //!
 //! ## Feature flags
@@ -35,6 +36,7 @@ pub mod consensus;
 pub mod devnet;
 pub mod discovery;
 mod error;
+pub mod exit;
 pub mod import;
 mod pending;
 pub mod raft;

@@ -1,0 +1,106 @@
+//! The one place that maps failures to exit codes (documented in `docs/operations.md`): every
+//! crate's error becomes a [`Failure`] with a [`Code`]; the binary prints it and exits with it.
+
+use cachet_kms::ErrorClass;
+
+/// Exit codes; a contract with operators and scripts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// Anything not listed below.
+    Failure = 1,
+    /// Bad command line or input the operator can fix.
+    Usage = 2,
+    /// Master key access denied or revoked.
+    Denied = 10,
+    /// Master key unreachable: transient errors did not clear in time.
+    Unreachable = 11,
+    /// Bundle corrupt, tampered with, or bound to another context.
+    Corrupt = 12,
+    /// A key file or the bundle is readable by group or others.
+    Permissions = 13,
+    /// The datadir is not initialised, or already is.
+    DatadirState = 14,
+}
+
+/// A failed command: what to print and how to exit.
+#[derive(Debug)]
+pub struct Failure {
+    /// How to exit.
+    pub code: Code,
+    /// What to print (after `error: `).
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with this code.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Exit 2: something the operator can fix on the command line or in a file.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Code::Usage, message)
+    }
+
+    /// Exit 1.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(Code::Failure, message)
+    }
+}
+
+impl From<cachet_kms::Error> for Failure {
+    fn from(e: cachet_kms::Error) -> Self {
+        let code = match e.class() {
+            ErrorClass::Denied => Code::Denied,
+            ErrorClass::Unreachable => Code::Unreachable,
+            ErrorClass::Ciphertext => Code::Corrupt,
+            ErrorClass::Permissions => Code::Permissions,
+            ErrorClass::Usage => Code::Usage,
+            ErrorClass::Local => Code::Failure,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<cachet_keyprovider::Error> for Failure {
+    fn from(e: cachet_keyprovider::Error) -> Self {
+        use cachet_keyprovider::ErrorClass as C;
+        let code = match e.class() {
+            C::Denied => Code::Denied,
+            C::Unreachable => Code::Unreachable,
+            C::Corrupt => Code::Corrupt,
+            C::Permissions => Code::Permissions,
+            C::DatadirState => Code::DatadirState,
+            C::Usage => Code::Usage,
+            _ => Code::Failure,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<cachet_genesis::Error> for Failure {
+    /// Every genesis error is the operator's to fix: the file, its path or a field.
+    fn from(e: cachet_genesis::Error) -> Self {
+        Self::new(Code::Usage, e.to_string())
+    }
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Self {
+        use crate::Error as E;
+        match e {
+            E::Unlock(k) => k.into(),
+            E::Genesis(g) => g.into(),
+            E::KeysRevoked(_) => Self::new(Code::Denied, e.to_string()),
+            E::Config(_)
+            | E::UnsupportedEngine(_)
+            | E::Rpc { .. }
+            | E::Network(_)
+            | E::Discovery(_) => Self::new(Code::Usage, e.to_string()),
+            _ => Self::new(Code::Failure, e.to_string()),
+        }
+    }
+}
