@@ -10,7 +10,7 @@ use crate::config::ChainConfig;
 use crate::engine::{Engine, RaftMarker};
 use crate::error::{Error, Result};
 use crate::forkid::{ForkId, ForkSchedule};
-use crate::header::GenesisHeader;
+use crate::header::genesis_header;
 use crate::json::{self, Obj, invalid};
 
 /// Largest genesis file read (a permissioned chain's alloc with contract code fits easily;
@@ -172,13 +172,13 @@ impl Genesis {
     }
 
     /// The genesis block header, as geth's `Genesis.ToBlock` builds it.
-    pub fn header(&self) -> GenesisHeader {
-        GenesisHeader::from_genesis(self)
+    pub fn header(&self) -> cachet_seal::Header {
+        genesis_header(self)
     }
 
     /// The genesis block hash: keccak256 of the header's RLP.
     pub fn hash(&self) -> B256 {
-        self.header().hash()
+        self.header().hash_slow()
     }
 
     /// The EIP-2124 fork schedule (genesis hash and fork list); build it once and reuse it.

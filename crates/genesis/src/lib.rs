@@ -7,7 +7,7 @@
 //! - [`ChainConfig`] holds the chain id, the block- and time-based forks ([`Fork`]) and the
 //!   consensus section; [`Engine`] is what the sealer runs (clique, IBFT, QBFT or Raft).
 //! - [`Genesis::state_root`], [`Genesis::header`] and [`Genesis::hash`] compute the genesis
-//!   block exactly as geth's `ToBlock` does; [`GenesisHeader::rlp`] is its encoding.
+//!   block exactly as geth's `ToBlock` does, as the seal crate's `Header` (one header type).
 //! - [`ForkSchedule`] computes [`ForkId`]s and validates a remote peer's fork id
 //!   ([EIP-2124](https://eips.ethereum.org/EIPS/eip-2124)).
 //!
@@ -39,5 +39,5 @@ pub use error::{Error, Result};
 pub use fork::{Fork, ForkCondition};
 pub use forkid::{ForkHash, ForkId, ForkSchedule};
 pub use genesis::{Genesis, GenesisAccount};
-pub use header::{EMPTY_OMMERS_HASH, EMPTY_REQUESTS_HASH, GenesisHeader, INITIAL_BASE_FEE};
+pub use header::{EMPTY_OMMERS_HASH, EMPTY_REQUESTS_HASH, INITIAL_BASE_FEE, genesis_body_rlp};
 pub use state::state_root;

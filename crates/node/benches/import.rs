@@ -35,7 +35,7 @@ fn main() {
     let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
     let key = keys.sealing_key();
     let g = Genesis::from_json(&genesis(key.address()), RaftMarker::FromGenesis).expect("genesis");
-    let genesis_header = decode_header(&g.header().rlp()).expect("genesis header");
+    let genesis_header = g.header();
     // Build the chain (signing is not measured).
     let mut headers: Vec<Header> = Vec::with_capacity(BLOCKS as usize);
     let mut parent = genesis_header.clone();

@@ -96,8 +96,7 @@ impl Chain {
     ) -> Result<Self> {
         let consensus = Consensus::from_genesis(&genesis, raft_members)?;
         let genesis_hash = store.init_genesis(&genesis)?;
-        let genesis_rlp = genesis.header().rlp();
-        let genesis_header = decode_header(&genesis_rlp)?;
+        let genesis_header = genesis.header();
         let head = store.head()?.ok_or_else(|| Error::Corrupt {
             path: store.path().to_owned(),
             what: "no head after storing the genesis".into(),

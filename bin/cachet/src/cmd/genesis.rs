@@ -46,7 +46,7 @@ pub(crate) fn run(args: GenesisArgs) -> Result<(), Failure> {
         "chain_id": genesis.config.chain_id,
         "engine": engine_json(genesis.engine()),
         "state_root": header.state_root.to_string(),
-        "genesis_hash": header.hash().to_string(),
+        "genesis_hash": header.hash_slow().to_string(),
         "base_fee_per_gas": header.base_fee_per_gas.map(|f| f.to_string()),
         "accounts": genesis.alloc.len(),
         "forks": forks,
@@ -62,7 +62,7 @@ pub(crate) fn run(args: GenesisArgs) -> Result<(), Failure> {
     super::emit(&format!("engine:        {}", out["engine"]));
     super::emit(&format!("accounts:      {}", genesis.alloc.len()));
     super::emit(&format!("state root:    {}", header.state_root));
-    super::emit(&format!("genesis hash:  {}", header.hash()));
+    super::emit(&format!("genesis hash:  {}", header.hash_slow()));
     super::emit(&format!("fork id:       {fork_id}"));
     Ok(())
 }

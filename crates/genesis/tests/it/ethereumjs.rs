@@ -66,7 +66,7 @@ fn accepts_genesis_hashes_computed_by_ethereumjs() {
             "{name}: state root"
         );
         assert_eq!(
-            hex::encode_prefixed(header.rlp()),
+            hex::encode_prefixed(header.encode()),
             theirs["headerRlp"].as_str().unwrap(),
             "{name}: header RLP"
         );

@@ -239,7 +239,7 @@ impl ChainStore {
     /// [`Error::Store`].
     pub fn init_genesis(&self, genesis: &cachet_genesis::Genesis) -> Result<B256> {
         let header = genesis.header();
-        let header_rlp = header.rlp();
+        let header_rlp = header.encode();
         let hash = alloy_primitives::keccak256(&header_rlp);
         let record = BlockRecord {
             number: 0,
@@ -247,7 +247,7 @@ impl ChainStore {
             parent_hash: B256::ZERO,
             difficulty: header.difficulty,
             header_rlp: &header_rlp,
-            body_rlp: &header.body_rlp(),
+            body_rlp: &cachet_genesis::genesis_body_rlp(&header),
         };
         // Only an empty store gets a head here: a restart must not move an existing head.
         let empty = self.head()?.is_none();

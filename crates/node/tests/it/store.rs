@@ -237,7 +237,7 @@ fn accepts_genesis_once_and_rejects_another_chain() {
     );
     assert_eq!(
         c.store.header_by_number(0).unwrap(),
-        Some(goerli.header().rlp())
+        Some(goerli.header().encode())
     );
     // A child moves the head; init_genesis again (a restart) leaves it there.
     let child = put(&c.store, 1, hash, 0, true);
