@@ -1,38 +1,38 @@
 //! Besu IBFT 2.0 (`seal-formats.md` §2.2): `RLP([vanity, validators, vote, round(4 bytes), seals])`,
 //! proposer = coinbase, commit seals over the header with a 4-item extraData.
 
-use alloy_primitives::{B64, B256, Bytes, keccak256};
+use alloy_primitives::{Address, B256};
 use alloy_signer::SignerSync;
 
 pub use crate::bft::BftExtra;
-use crate::bft::{self, BftSeals, Flavour, Part, Threshold};
+use crate::bft::{BftSeals, Flavour, Part, Threshold};
 use crate::crypto;
-use crate::error::{DecodeError, Error, Result};
+use crate::error::{DecodeError, Result};
 use crate::header::Header;
 
-const ENGINE: &str = "ibft2";
+const FLAVOUR: Flavour = Flavour::Ibft2;
 
 /// Decodes IBFT 2.0 extraData (vote `0x80`/`[addr,0x81ff]`/`[addr,0x00]`, round exactly 4 bytes).
 ///
 /// # Errors
 /// A [`DecodeError`] naming the part that is wrong.
 pub fn decode_extra(extra: &[u8]) -> Result<BftExtra, DecodeError> {
-    BftExtra::decode_with(extra, Flavour::Ibft2)
+    BftExtra::decode_with(extra, FLAVOUR)
 }
 
 /// Encodes IBFT 2.0 extraData.
 pub fn encode_extra(extra: &BftExtra) -> Vec<u8> {
-    extra.encode_with(Flavour::Ibft2, Part::Full)
+    extra.encode_with(FLAVOUR, Part::Full)
 }
 
 /// The extraData committed seals cover (seals removed; see [`commit_digest`]).
 pub fn commit_seal_extra(extra: &BftExtra) -> Vec<u8> {
-    extra.encode_with(Flavour::Ibft2, Part::ForCommitSeal)
+    extra.encode_with(FLAVOUR, Part::ForCommitSeal)
 }
 
 /// The extraData the block hash covers (see [`block_hash`]).
 pub fn block_hash_extra(extra: &BftExtra) -> Vec<u8> {
-    extra.encode_with(Flavour::Ibft2, Part::ForBlockHash)
+    extra.encode_with(FLAVOUR, Part::ForBlockHash)
 }
 
 /// The digest committers sign: keccak of the header with extraData `[vanity, validators, vote, round]`.
@@ -40,10 +40,7 @@ pub fn block_hash_extra(extra: &BftExtra) -> Vec<u8> {
 /// # Errors
 /// When extraData does not decode.
 pub fn commit_digest(header: &Header) -> Result<B256> {
-    let extra = decode_extra(&header.extra_data)?;
-    Ok(keccak256(header.encode_with_extra(
-        &extra.encode_with(Flavour::Ibft2, Part::ForCommitSeal),
-    )))
+    FLAVOUR.commit_digest(header)
 }
 
 /// The block hash: keccak of the header with extraData `[vanity, validators, vote]`; the genesis
@@ -52,19 +49,13 @@ pub fn commit_digest(header: &Header) -> Result<B256> {
 /// # Errors
 /// When extraData does not decode.
 pub fn block_hash(header: &Header) -> Result<B256> {
-    if header.number == 0 {
-        return Ok(header.hash_slow());
-    }
-    let extra = decode_extra(&header.extra_data)?;
-    Ok(keccak256(header.encode_with_extra(
-        &extra.encode_with(Flavour::Ibft2, Part::ForBlockHash),
-    )))
+    FLAVOUR.block_hash(header)
 }
 
 /// This validator's committed seal for `header` (signs [`commit_digest`] directly).
 ///
 /// # Errors
-/// As [`commit_digest`], or [`Error::Signer`].
+/// As [`commit_digest`], or [`crate::Error::Signer`].
 pub fn sign_commit(header: &Header, signer: &dyn SignerSync) -> Result<[u8; 65]> {
     crypto::sign(signer, &commit_digest(header)?)
 }
@@ -74,12 +65,7 @@ pub fn sign_commit(header: &Header, signer: &dyn SignerSync) -> Result<[u8; 65]>
 /// # Errors
 /// When extraData does not decode.
 pub fn with_committed_seals(header: &Header, seals: &[[u8; 65]]) -> Result<Header> {
-    let mut extra = decode_extra(&header.extra_data)?;
-    extra.committed_seals = seals.to_vec();
-    Ok(Header {
-        extra_data: Bytes::from(encode_extra(&extra)),
-        ..header.clone()
-    })
+    FLAVOUR.with_committed_seals(header, seals)
 }
 
 /// Recovers proposer (coinbase) and committers.
@@ -87,56 +73,26 @@ pub fn with_committed_seals(header: &Header, seals: &[[u8; 65]]) -> Result<Heade
 /// # Errors
 /// Undecodable extraData or an unrecoverable seal.
 pub fn recover(header: &Header) -> Result<BftSeals> {
-    let extra = decode_extra(&header.extra_data)?;
-    Ok(BftSeals {
-        block_hash: block_hash(header)?,
-        proposer: header.beneficiary,
-        committers: committers_of(header, &extra)?,
-    })
+    FLAVOUR.recover(header)
 }
 
 /// Recovers only the committers, in seal order (one extraData decode, one digest).
 ///
 /// # Errors
 /// Undecodable extraData or an unrecoverable seal.
-pub fn recover_committers(header: &Header) -> Result<Vec<alloy_primitives::Address>> {
-    let extra = decode_extra(&header.extra_data)?;
-    committers_of(header, &extra)
+pub fn recover_committers(header: &Header) -> Result<Vec<Address>> {
+    FLAVOUR.recover_committers(header)
 }
 
-fn committers_of(header: &Header, extra: &BftExtra) -> Result<Vec<alloy_primitives::Address>> {
-    let digest = keccak256(
-        header.encode_with_extra(&extra.encode_with(Flavour::Ibft2, Part::ForCommitSeal)),
-    );
-    bft::recover_committers(&digest, &extra.committed_seals)
-}
-
-/// Verifies the header rules (`IstanbulDigest`, difficulty 1, empty ommers, nonce 0), the seals,
-/// and with `validators` that the proposer is one and the committers meet `threshold`.
+/// Verifies the header rules (`IstanbulDigest`, difficulty 1, empty ommers, nonce 0), the seals, and with `validators` that the proposer is
+/// one and the committers meet `threshold`.
 ///
 /// # Errors
 /// The first broken rule.
 pub fn verify(
     header: &Header,
-    validators: Option<&[alloy_primitives::Address]>,
+    validators: Option<&[Address]>,
     threshold: Threshold,
 ) -> Result<BftSeals> {
-    bft::verify_common_fields(ENGINE, header, true)?;
-    if header.nonce != B64::ZERO {
-        return Err(Error::HeaderRule {
-            engine: ENGINE,
-            rule: format!("nonce must be zero, found {}", header.nonce),
-        });
-    }
-    let seals = recover(header)?;
-    if let Some(vals) = validators {
-        if !vals.contains(&seals.proposer) {
-            return Err(Error::Unauthorized {
-                engine: ENGINE,
-                signer: seals.proposer,
-            });
-        }
-        bft::check_quorum(ENGINE, &seals.committers, vals, threshold)?;
-    }
-    Ok(seals)
+    FLAVOUR.verify(header, validators, threshold)
 }

@@ -42,6 +42,7 @@ pub mod qbft;
 pub mod raft;
 mod rlp;
 mod sealer;
+mod single_list;
 
 #[doc(hidden)]
 pub mod fuzzing;

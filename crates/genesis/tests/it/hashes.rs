@@ -118,6 +118,12 @@ fn accepts_fork_dependent_header_fields() {
         ),
         (Some(0), Some(0), None)
     );
-    assert_eq!(cachet_genesis::genesis_body_rlp(&cancun), [0xc3, 0xc0, 0xc0, 0xc0]);
-    assert_eq!(cachet_genesis::genesis_body_rlp(&london), [0xc2, 0xc0, 0xc0]);
+    assert_eq!(
+        cachet_genesis::genesis_body_rlp(&cancun),
+        [0xc3, 0xc0, 0xc0, 0xc0]
+    );
+    assert_eq!(
+        cachet_genesis::genesis_body_rlp(&london),
+        [0xc2, 0xc0, 0xc0]
+    );
 }
