@@ -286,22 +286,36 @@ impl ChainStore {
     /// # Errors
     /// [`Error::Store`].
     pub fn block_info(&self, hash: &B256) -> Result<Option<BlockInfo>> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(|e| self.err("begin read", e))?;
-        let blocks = txn
-            .open_table(BLOCKS)
-            .map_err(|e| self.err("open blocks", e))?;
-        let info = blocks.get(&hash.0).map_err(|e| self.err("read", e))?;
-        Ok(info.map(|v| {
-            let (number, parent_hash, total_difficulty) = decode_info(v.value());
+        self.read_one(BLOCKS, &hash.0, |v| {
+            let (number, parent_hash, total_difficulty) = decode_info(v);
             BlockInfo {
                 number,
                 parent_hash,
                 total_difficulty,
             }
-        }))
+        })
+    }
+
+    /// One value from `table` in its own read transaction, mapped while it is borrowed.
+    fn read_one<'k, K, V, T>(
+        &self,
+        table: redb::TableDefinition<'_, K, V>,
+        key: impl std::borrow::Borrow<K::SelfType<'k>>,
+        map: impl FnOnce(V::SelfType<'_>) -> T,
+    ) -> Result<Option<T>>
+    where
+        K: redb::Key + 'static,
+        V: redb::Value + 'static,
+    {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.err("begin read", e))?;
+        let t = txn
+            .open_table(table)
+            .map_err(|e| self.err("open table", e))?;
+        let found = t.get(key).map_err(|e| self.err("read", e))?;
+        Ok(found.map(|guard| map(guard.value())))
     }
 
     /// A header's RLP by block hash.
@@ -309,15 +323,7 @@ impl ChainStore {
     /// # Errors
     /// [`Error::Store`].
     pub fn header_by_hash(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(|e| self.err("begin read", e))?;
-        let headers = txn
-            .open_table(HEADERS)
-            .map_err(|e| self.err("open headers", e))?;
-        let header = headers.get(&hash.0).map_err(|e| self.err("read", e))?;
-        Ok(header.map(|v| v.value().to_vec()))
+        self.read_one(HEADERS, &hash.0, <[u8]>::to_vec)
     }
 
     /// The canonical header's RLP at `number`.
@@ -336,15 +342,7 @@ impl ChainStore {
     /// # Errors
     /// [`Error::Store`].
     pub fn body_by_hash(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(|e| self.err("begin read", e))?;
-        let bodies = txn
-            .open_table(BODIES)
-            .map_err(|e| self.err("open bodies", e))?;
-        let body = bodies.get(&hash.0).map_err(|e| self.err("read", e))?;
-        Ok(body.map(|v| v.value().to_vec()))
+        self.read_one(BODIES, &hash.0, <[u8]>::to_vec)
     }
 
     /// The canonical block hash at `number`.
@@ -352,15 +350,7 @@ impl ChainStore {
     /// # Errors
     /// [`Error::Store`].
     pub fn canonical_hash(&self, number: u64) -> Result<Option<B256>> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(|e| self.err("begin read", e))?;
-        let canonical = txn
-            .open_table(CANONICAL)
-            .map_err(|e| self.err("open canonical", e))?;
-        let hash = canonical.get(number).map_err(|e| self.err("read", e))?;
-        Ok(hash.map(|v| B256::from(*v.value())))
+        self.read_one(CANONICAL, number, |v| B256::from(*v))
     }
 
     /// Checks the store's invariants from one snapshot: the head's block is present; every
