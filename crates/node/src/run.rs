@@ -1,7 +1,7 @@
 //! Startup and shutdown: config → unlock (one master-key call, nothing listens before) →
-//! genesis and chain store → devp2p on the node key → the engine's sealer (clique: the sealing
-//! key; IBFT/QBFT and the raft minter: the node key) → JSON-RPC; then wait for a stop (SIGINT/SIGTERM via `stop`, or the key status turning
-//! [`KeyStatus::Revoked`]).
+//! genesis and chain store → devp2p and discovery on the node key → the engine's sealer
+//! (clique: the sealing key; IBFT/QBFT and the raft minter: the node key) → JSON-RPC; then wait
+//! for a stop (SIGINT/SIGTERM via `stop`, or the key status turning [`KeyStatus::Revoked`]).
 
 use std::path::Path;
 use std::sync::Arc;
