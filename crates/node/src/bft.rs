@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
 use cachet_keyprovider::NodeKey;
@@ -40,13 +40,6 @@ impl std::fmt::Debug for BftSealer {
             .field("validator", &self.address())
             .finish_non_exhaustive()
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 impl BftSealer {
@@ -151,14 +144,14 @@ impl BftSealer {
                 break;
             }
             let head = heads.borrow_and_update().clone();
-            let Some(header) = self.build(&head, now_secs()) else {
+            let Some(header) = self.build(&head, block::now_secs()) else {
                 tokio::select! {
                     r = heads.changed() => if r.is_err() { break },
                     r = allowed.changed() => if r.is_err() { break },
                 }
                 continue;
             };
-            let delay = Duration::from_secs(header.timestamp.saturating_sub(now_secs()));
+            let delay = Duration::from_secs(header.timestamp.saturating_sub(block::now_secs()));
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 r = heads.changed() => { if r.is_err() { break } continue; }

@@ -20,6 +20,14 @@ pub const EMPTY_BODY_RLP: [u8; 3] = [0xc2, 0xc0, 0xc0];
 /// Smallest gas limit geth accepts.
 pub const MIN_GAS_LIMIT: u64 = 5000;
 
+/// Unix time in seconds (block timestamps of every engine but raft).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
 /// The EIP-1559 base fee of the block after `parent` (elasticity 2, change denominator 8).
 /// `None` when London is not active at the child.
 pub fn next_base_fee(

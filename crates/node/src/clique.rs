@@ -8,9 +8,9 @@
 //! recorded (same seal hash, so the journal allows it) instead of stalling.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
 use cachet_keyprovider::SigningKey;
@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use crate::block::{self, EMPTY_BODY_RLP};
 use crate::chain::{Chain, HeadInfo};
 use crate::error::{Error, Result};
-use crate::pending::write_synced;
+use crate::pending::PendingHeader;
 
 pub use crate::pending::SEALING_FILE;
 
@@ -35,7 +35,7 @@ pub struct CliqueSealer {
     sealer: Sealer,
     key: SigningKey,
     proposals: Proposals,
-    sealing_file: PathBuf,
+    pending: PendingHeader,
     vanity: [u8; clique::EXTRA_VANITY],
 }
 
@@ -45,13 +45,6 @@ impl std::fmt::Debug for CliqueSealer {
             .field("signer", &self.key.address())
             .finish_non_exhaustive()
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 impl CliqueSealer {
@@ -71,7 +64,7 @@ impl CliqueSealer {
             sealer,
             key,
             proposals,
-            sealing_file: datadir.join(SEALING_FILE),
+            pending: PendingHeader::new(datadir),
             vanity: [0; clique::EXTRA_VANITY],
         })
     }
@@ -147,20 +140,6 @@ impl CliqueSealer {
         Some(header)
     }
 
-    /// The header recorded in `sealing.rlp` when it is a child of the same parent: after a
-    /// crash it is the one the journal may already hold, so it is sealed again unchanged.
-    fn recorded(&self, header: &Header) -> Option<Header> {
-        let bytes = std::fs::read(&self.sealing_file).ok()?;
-        let prev = Header::decode(&bytes).ok()?;
-        (prev.number == header.number && prev.parent_hash == header.parent_hash).then_some(prev)
-    }
-
-    fn remember(&self, header: &Header) -> Result<()> {
-        write_synced(&self.sealing_file, &header.encode()).map_err(|e| {
-            Error::Config(format!("cannot write {}: {e}", self.sealing_file.display()))
-        })
-    }
-
     /// Runs until `allowed` turns false or is dropped.
     pub async fn run(mut self, mut allowed: watch::Receiver<bool>) {
         let mut heads = self.chain.subscribe();
@@ -173,7 +152,7 @@ impl CliqueSealer {
             let snap = self.chain.snapshot(&head.hash);
             let planned = snap
                 .as_ref()
-                .and_then(|s| self.build(&head, s, now_secs()).map(|h| (h, s.clone())));
+                .and_then(|s| self.build(&head, s, block::now_secs()).map(|h| (h, s.clone())));
             let Some((header, snap)) = planned else {
                 tokio::select! {
                     r = heads.changed() => if r.is_err() { break },
@@ -181,7 +160,7 @@ impl CliqueSealer {
                 }
                 continue;
             };
-            let mut delay = Duration::from_secs(header.timestamp.saturating_sub(now_secs()));
+            let mut delay = Duration::from_secs(header.timestamp.saturating_sub(block::now_secs()));
             let in_turn = header.difficulty == U256::from(clique::DIFF_IN_TURN);
             if !in_turn {
                 let wiggle_ms = (snap.signers.len() as u64 / 2 + 1) * 500;
@@ -224,13 +203,7 @@ impl CliqueSealer {
 
     /// Seals and imports one block.
     fn produce(&mut self, header: &Header) -> Result<Header> {
-        let header = match self.recorded(header) {
-            Some(prev) => prev,
-            None => {
-                self.remember(header)?;
-                header.clone()
-            }
-        };
+        let header = self.pending.take_or_record(header)?;
         let sealed = self
             .sealer
             .clique(&header, &self.key)

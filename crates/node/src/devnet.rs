@@ -184,7 +184,7 @@ fn genesis_json(config: &DevnetConfig, nodes: &[DevnetNode]) -> serde_json::Valu
     json!({
         "config": fork_config,
         "nonce": "0x0",
-        "timestamp": format!("{:#x}", if config.engine == Engine::Raft { 0 } else { now() }),
+        "timestamp": format!("{:#x}", if config.engine == Engine::Raft { 0 } else { crate::block::now_secs() }),
         "extraData": format!("0x{}", hex::encode(&extra)),
         "gasLimit": "0x1c9c380",
         "difficulty": difficulty,
@@ -192,13 +192,6 @@ fn genesis_json(config: &DevnetConfig, nodes: &[DevnetNode]) -> serde_json::Valu
         "coinbase": "0x0000000000000000000000000000000000000000",
         "alloc": nodes.iter().map(|n| (format!("{:x}", n.signer), json!({"balance": "0x3635c9adc5dea00000"}))).collect::<serde_json::Map<_, _>>(),
     })
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 /// Starts node `i` as a child process of `exe` (`cachet node …`), its log in
