@@ -47,6 +47,7 @@ fn main() {
         extra.extend_from_slice(&[0u8; 65]);
         let h = empty_child(
             &parent,
+            parent.hash_slow(),
             parent.timestamp + 1,
             U256::from(2),
             extra,

@@ -117,14 +117,9 @@ impl BftSealer {
                 }
             }
         };
-        let base_fee = block::next_base_fee(
-            &head.header,
-            self.chain.london(number, timestamp),
-            self.chain.london(head.header.number, head.header.timestamp),
-        );
-        let mut header =
-            block::empty_child(&head.header, timestamp, U256::from(1), extra, base_fee);
-        header.parent_hash = head.hash;
+        let mut header = self
+            .chain
+            .empty_child(head, timestamp, U256::from(1), extra);
         header.mix_hash = ISTANBUL_DIGEST;
         Some(header)
     }

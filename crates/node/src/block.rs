@@ -56,17 +56,19 @@ pub fn next_base_fee(
     }
 }
 
-/// An unsealed empty child of `parent`: roots carried over or empty, gas limit unchanged,
-/// `extra_data` and `difficulty` as given (the engine fills them).
+/// An unsealed empty child of `parent` (whose block hash, as its engine defines it, is
+/// `parent_hash`): roots carried over or empty, gas limit unchanged, `extra_data` and
+/// `difficulty` as given (the engine fills them).
 pub fn empty_child(
     parent: &Header,
+    parent_hash: B256,
     timestamp: u64,
     difficulty: U256,
     extra_data: Vec<u8>,
     base_fee: Option<U256>,
 ) -> Header {
     Header {
-        parent_hash: parent.hash_slow(),
+        parent_hash,
         ommers_hash: EMPTY_OMMERS_HASH,
         state_root: parent.state_root,
         transactions_root: EMPTY_ROOT_HASH,

@@ -226,6 +226,35 @@ impl Chain {
             .is_active(Fork::London, number, timestamp)
     }
 
+    /// The base fee the child of `parent` at `timestamp` must carry (`None` before London).
+    pub fn base_fee_after(&self, parent: &Header, timestamp: u64) -> Option<U256> {
+        let number = parent.number.saturating_add(1);
+        block::next_base_fee(
+            parent,
+            self.london(number, timestamp),
+            self.london(parent.number, parent.timestamp),
+        )
+    }
+
+    /// An unsealed empty child of `head` (its hash as the parent hash, the base fee this chain
+    /// requires); the engine fills difficulty and extraData.
+    pub fn empty_child(
+        &self,
+        head: &HeadInfo,
+        timestamp: u64,
+        difficulty: U256,
+        extra: Vec<u8>,
+    ) -> Header {
+        block::empty_child(
+            &head.header,
+            head.hash,
+            timestamp,
+            difficulty,
+            extra,
+            self.base_fee_after(&head.header, timestamp),
+        )
+    }
+
     /// Verifies and stores a block.
     ///
     /// # Errors
@@ -262,12 +291,7 @@ impl Chain {
                 header.timestamp, parent.timestamp, period
             )));
         }
-        let london = self.london(header.number, header.timestamp);
-        let expected_fee = block::next_base_fee(
-            &parent,
-            london,
-            self.london(parent.number, parent.timestamp),
-        );
+        let expected_fee = self.base_fee_after(&parent, header.timestamp);
         if header.base_fee_per_gas != expected_fee {
             return Err(invalid(format!(
                 "base fee {:?}, expected {:?}",

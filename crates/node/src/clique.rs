@@ -109,18 +109,9 @@ impl CliqueSealer {
             }
         }
         extra.extend_from_slice(&[0u8; clique::EXTRA_SEAL]);
-        let base_fee = block::next_base_fee(
-            &head.header,
-            self.chain.london(number, timestamp),
-            self.chain.london(head.header.number, head.header.timestamp),
-        );
-        let mut header = block::empty_child(
-            &head.header,
-            timestamp,
-            snap.difficulty(number, &me),
-            extra,
-            base_fee,
-        );
+        let mut header =
+            self.chain
+                .empty_child(head, timestamp, snap.difficulty(number, &me), extra);
         if !checkpoint {
             let proposals = self
                 .proposals
@@ -150,9 +141,10 @@ impl CliqueSealer {
             }
             let head = heads.borrow_and_update().clone();
             let snap = self.chain.snapshot(&head.hash);
-            let planned = snap
-                .as_ref()
-                .and_then(|s| self.build(&head, s, block::now_secs()).map(|h| (h, s.clone())));
+            let planned = snap.as_ref().and_then(|s| {
+                self.build(&head, s, block::now_secs())
+                    .map(|h| (h, s.clone()))
+            });
             let Some((header, snap)) = planned else {
                 tokio::select! {
                     r = heads.changed() => if r.is_err() { break },

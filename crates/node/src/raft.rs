@@ -17,7 +17,7 @@ use cachet_keyprovider::NodeKey;
 use cachet_seal::{Header, RaftMembers, Sealer};
 use tokio::sync::watch;
 
-use crate::block::{self, EMPTY_BODY_RLP};
+use crate::block::EMPTY_BODY_RLP;
 use crate::chain::{Chain, HeadInfo};
 use crate::consensus::{Consensus, raft_difficulty};
 use crate::error::{Error, Result};
@@ -100,22 +100,9 @@ impl RaftMinter {
 
     /// The unsealed child of `head` at `now_ns` (nanoseconds).
     pub fn build(&self, head: &HeadInfo, now_ns: u64) -> Header {
-        let number = head.header.number.saturating_add(1);
         let timestamp = now_ns.max(head.header.timestamp.saturating_add(1));
-        let base_fee = block::next_base_fee(
-            &head.header,
-            self.chain.london(number, timestamp),
-            self.chain.london(head.header.number, head.header.timestamp),
-        );
-        let mut header = block::empty_child(
-            &head.header,
-            timestamp,
-            raft_difficulty(&head.header),
-            Vec::new(),
-            base_fee,
-        );
-        header.parent_hash = head.hash;
-        header
+        self.chain
+            .empty_child(head, timestamp, raft_difficulty(&head.header), Vec::new())
     }
 
     /// Runs until `allowed` turns false or is dropped.
