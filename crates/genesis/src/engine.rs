@@ -78,6 +78,17 @@ pub enum RaftMarker {
     Flag,
 }
 
+impl RaftMarker {
+    /// [`Self::Flag`] when the operator passed `--raft`, else [`Self::FromGenesis`].
+    pub const fn from_flag(raft_flag: bool) -> Self {
+        if raft_flag {
+            Self::Flag
+        } else {
+            Self::FromGenesis
+        }
+    }
+}
+
 impl Engine {
     /// Derives the engine from a genesis `config` object.
     pub(crate) fn from_config(config: &Obj<'_>, raft: RaftMarker) -> Result<Self> {

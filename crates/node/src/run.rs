@@ -52,11 +52,7 @@ pub async fn run(
     controls: Controls,
     on_started: impl FnOnce(&Started),
 ) -> Result<()> {
-    let marker = if config.raft.flag {
-        RaftMarker::Flag
-    } else {
-        RaftMarker::FromGenesis
-    };
+    let marker = RaftMarker::from_flag(config.raft.flag);
     let genesis = Genesis::from_file(&config.genesis, marker)?;
     if config.mine
         && *genesis.engine() == cachet_genesis::Engine::Raft

@@ -24,11 +24,7 @@ pub(crate) struct GenesisArgs {
 
 /// Prints chain id, engine, state root, genesis hash, fork list and the fork id at genesis.
 pub(crate) fn run(args: GenesisArgs) -> Result<(), Failure> {
-    let marker = if args.raft {
-        RaftMarker::Flag
-    } else {
-        RaftMarker::FromGenesis
-    };
+    let marker = RaftMarker::from_flag(args.raft);
     let genesis = Genesis::from_file(&args.genesis, marker)?;
     let header = genesis.header();
     let schedule = genesis.fork_schedule();

@@ -32,11 +32,7 @@ pub(crate) struct ImportArgs {
 /// Imports every block, verifying each as if a peer had sent it; stops at the first failure
 /// (earlier blocks stay imported) and prints one JSON line with the counts and the head.
 pub(crate) fn run(args: ImportArgs) -> Result<(), Failure> {
-    let marker = if args.raft {
-        RaftMarker::Flag
-    } else {
-        RaftMarker::FromGenesis
-    };
+    let marker = RaftMarker::from_flag(args.raft);
     let genesis = Genesis::from_file(&args.genesis, marker)?;
     std::fs::create_dir_all(&args.datadir)
         .map_err(|e| Failure::usage(format!("creating {}: {e}", args.datadir.display())))?;

@@ -34,6 +34,23 @@ pub(crate) async fn run(command: Command, log: Option<String>) -> Result<(), Fai
     }
 }
 
+/// Parses a comma-separated flag's items (`--bootnodes`), skipping empty ones; a bad item is a
+/// usage error naming it.
+pub(crate) fn parse_items<T>(items: &[String]) -> Result<Vec<T>, Failure>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    items
+        .iter()
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse()
+                .map_err(|e: T::Err| Failure::usage(e.to_string()))
+        })
+        .collect()
+}
+
 /// Writes one line of command output to stdout. A closed stdout (`| head`) is not an error
 /// worth a panic: the command's work is done either way.
 pub(crate) fn emit(text: &str) {

@@ -84,15 +84,7 @@ pub(crate) struct NodeArgs {
 
 /// Runs the node until SIGINT/SIGTERM; prints one JSON line when it listens.
 pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
-    let bootnodes = args
-        .bootnodes
-        .iter()
-        .filter(|b| !b.is_empty())
-        .map(|b| {
-            b.parse::<Enode>()
-                .map_err(|e| Failure::usage(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let bootnodes: Vec<Enode> = super::parse_items(&args.bootnodes)?;
     if args.miner_extradata.len() > 32 {
         return Err(Failure::usage(format!(
             "--miner.extradata is {} bytes; clique's vanity holds 32",

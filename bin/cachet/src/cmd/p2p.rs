@@ -59,31 +59,11 @@ pub(crate) struct P2pArgs {
 /// Unlocks the keys (one master-key call), then listens, prints the enode, dials bootnodes and
 /// prints every peer's Hello and Status (JSON lines) until interrupted.
 pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
-    let raft = if args.raft {
-        RaftMarker::Flag
-    } else {
-        RaftMarker::FromGenesis
-    };
+    let raft = RaftMarker::from_flag(args.raft);
     let genesis =
         Genesis::from_file(&args.genesis, raft).map_err(|e| Failure::usage(e.to_string()))?;
-    let bootnodes = args
-        .bootnodes
-        .iter()
-        .filter(|b| !b.is_empty())
-        .map(|b| {
-            b.parse::<Enode>()
-                .map_err(|e| Failure::usage(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let discovery_bootnodes = args
-        .bootnodes
-        .iter()
-        .filter(|b| !b.is_empty())
-        .map(|b| {
-            b.parse::<NodeRecord>()
-                .map_err(|e| Failure::usage(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let bootnodes: Vec<Enode> = super::parse_items(&args.bootnodes)?;
+    let discovery_bootnodes: Vec<NodeRecord> = super::parse_items(&args.bootnodes)?;
     let hash = genesis.hash();
     let chain = ChainConfig {
         network_id: args.network_id.unwrap_or(genesis.config.chain_id),
