@@ -116,8 +116,8 @@ fn node_record(enode: &Enode) -> NodeRecord {
     }
 }
 
-/// Dials every node discv4 adds to its table that announces a TCP port; the network refuses
-/// dials beyond `--maxpeers` and to peers it already has.
+/// Dials every node discv4 adds to its table that announces a TCP port; the network itself
+/// skips peers it already has or is dialling, and refuses peers beyond `--maxpeers`.
 async fn dial_found(mut events: mpsc::Receiver<Discv4Event>, net: Arc<Network>) {
     while let Some(event) = events.recv().await {
         let Discv4Event::NodeAdded(node) = event else {
@@ -126,13 +126,9 @@ async fn dial_found(mut events: mpsc::Receiver<Discv4Event>, net: Arc<Network>) 
         if node.endpoint.tcp == 0 {
             continue;
         }
-        let id = PeerId(node.id.0);
-        if net.peers().iter().any(|p| p.id == id) {
-            continue;
-        }
         tracing::debug!(target: "cachet::discovery", node = %node, "dialling a discovered node");
         net.dial(Enode {
-            id,
+            id: PeerId(node.id.0),
             addr: SocketAddr::new(node.endpoint.ip, node.endpoint.tcp),
             discport: None,
         });

@@ -107,7 +107,10 @@ pub async fn run(
     let mut net_config = NetworkConfig::new(config.p2p_listen, net_chain, net_head);
     net_config.bootnodes = config.bootnodes.clone();
     net_config.max_peers = config.max_peers;
-    let forks = net_config.chain.forks.clone();
+    let fork_id = net_config
+        .chain
+        .forks
+        .fork_id(net_head.number, net_head.timestamp);
     let (net, events) = Network::start(keys.node_key(), net_config).await?;
     let net = Arc::new(net);
     let mut enode = net.local_enode();
@@ -119,7 +122,7 @@ pub async fn run(
                 config.p2p_listen.ip(),
                 enode,
                 &config.bootnodes,
-                forks.fork_id(net_head.number, net_head.timestamp),
+                fork_id,
                 net.clone(),
             )
             .await;
