@@ -1,0 +1,14 @@
+//! Cachet's ground floor: the types every other crate shares, with no key material and no I/O
+//! beyond the one atomic-write helper.
+//!
+//! The moving parts (filled in by the foundations work, issue 11):
+//! - the block header and block/body RLP,
+//! - one bounded RLP reader for untrusted bytes,
+//! - the EIP-2124 fork id,
+//! - node id / enode,
+//! - the small capability traits (ECDH, node signer),
+//! - the one atomic file write.
+//!
+//! ## Feature flags
+//! None.
+#![forbid(unsafe_code)]
