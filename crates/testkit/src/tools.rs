@@ -42,10 +42,21 @@ pub fn node_peers_dir() -> PathBuf {
     dir
 }
 
-/// A Go tool installed into `.tools/` (geth's `devp2p`), or `None` where Go is not available.
-pub fn go_tool(name: &str) -> Option<PathBuf> {
+/// A Go tool installed into `.tools/` by `scripts/install-test-peers` (geth's `devp2p`).
+///
+/// # Panics
+/// When the tool is missing: a conformance test never substitutes another check, so it fails
+/// here naming the install step (Go ≥ 1.25, then `scripts/install-test-peers`).
+pub fn go_tool(name: &str) -> PathBuf {
     let path = workspace_root().join(".tools").join(name);
-    path.exists().then_some(path)
+    assert!(
+        path.exists(),
+        "{} is missing: install Go >= 1.25 (https://go.dev/doc/install; Debian 12's golang-go \
+         is 1.19, too old for geth v1.17.10) and run scripts/install-test-peers, which runs \
+         `GOBIN=$PWD/.tools go install github.com/ethereum/go-ethereum/cmd/{name}@v1.17.10`",
+        path.display()
+    );
+    path
 }
 
 /// Runs `node tests/peers/<script> args…` and returns its output.

@@ -30,8 +30,8 @@ async fn accepts_ethereumjs_dpt_ping_and_findnode_both_ways() {
     dpt_both_ways().await;
 }
 
-/// Also the fallback probe of the geth test where Go is not installed.
-pub(crate) async fn dpt_both_ways() {
+/// EthereumJS's `DPT` pings A and asks it for neighbours; A pings it back.
+async fn dpt_both_ways() {
     let (a, _) = spawn_local(51).await;
     let (b, _) = spawn_local(52).await;
     // A knows B, so A's Neighbors to EthereumJS must contain B.

@@ -8,18 +8,7 @@ use crate::support::spawn;
 #[tokio::test]
 #[ignore = "needs geth's devp2p tool (Go): run scripts/test"]
 async fn accepts_geth_devp2p_discv4_ping_and_conformance_suite() {
-    let Some(tool) = cachet_testkit::go_tool("devp2p") else {
-        assert!(
-            std::process::Command::new("go")
-                .arg("version")
-                .output()
-                .is_err(),
-            "Go is installed but .tools/devp2p is missing: run scripts/install-test-peers"
-        );
-        eprintln!("note: Go is not installed; running the EthereumJS discv4 probe instead");
-        crate::ethereumjs::dpt_both_ways().await;
-        return;
-    };
+    let tool = cachet_testkit::go_tool("devp2p");
     // Listen on 127.0.0.1: the suite's second tester (127.0.0.2) reaches it over loopback.
     let (a, _) = spawn(61, crate::support::config("127.0.0.1:0")).await;
     let enode = a.local_record().to_string();
@@ -72,18 +61,7 @@ fn free_udp_port() -> u16 {
 #[tokio::test]
 #[ignore = "needs geth's devp2p tool (Go): run scripts/test"]
 async fn accepts_geth_discv4_node_both_ways() {
-    let Some(tool) = cachet_testkit::go_tool("devp2p") else {
-        assert!(
-            std::process::Command::new("go")
-                .arg("version")
-                .output()
-                .is_err(),
-            "Go is installed but .tools/devp2p is missing: run scripts/install-test-peers"
-        );
-        eprintln!("note: Go is not installed; running the EthereumJS discv4 probe instead");
-        crate::ethereumjs::dpt_both_ways().await;
-        return;
-    };
+    let tool = cachet_testkit::go_tool("devp2p");
     use cachet_devp2p::discovery::{Endpoint, NodeId, NodeRecord};
     use std::process::Stdio;
     use tokio::io::{AsyncBufReadExt, BufReader};
