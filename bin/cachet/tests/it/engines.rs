@@ -15,7 +15,7 @@ use cachet_seal::{Engine, Header, JournalKey, SealJournal, ibft, ibft2, qbft, ra
 use rand::Rng as _;
 use serde_json::{Value, json};
 
-use super::node::{base_port, interrupt, number, rpc, wait_until};
+use super::node::{base_port, head_once_up, interrupt, number, rpc, wait_until};
 
 fn cachet(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cachet"))
@@ -232,10 +232,12 @@ fn engine_end_to_end(engine: Engine, salt: u16) {
         let _ = child.wait();
     }
     let mut child = sealing_node(engine, &root, p2p, http).spawn().unwrap();
-    let before = number(http);
-    let grew = wait_until(Duration::from_secs(30), || {
-        number(http) > before.max(head) + 1
-    });
+    let before = head_once_up(http);
+    assert!(
+        before >= head,
+        "{engine}: the chain survived the kills (head {before}, {head} before them)"
+    );
+    let grew = wait_until(Duration::from_secs(30), || number(http) >= before + 2);
     let head = number(http);
     let mut headers = Vec::new();
     for n in 1..=head {
@@ -245,7 +247,7 @@ fn engine_end_to_end(engine: Engine, salt: u16) {
     interrupt(&mut child);
     assert!(
         grew,
-        "{engine}: the restarted node keeps sealing (head {head})"
+        "{engine}: the restarted node keeps sealing: head {head}, {before} when its RPC first answered"
     );
     let journal = SealJournal::open(&root.join("node0")).unwrap();
     for h in &headers {

@@ -29,11 +29,34 @@ pub(crate) fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
     Some(v["result"].clone())
 }
 
+/// The head, or 0 while the node does not answer (use [`head_once_up`] for a baseline).
 pub(crate) fn number(port: u16) -> u64 {
+    try_number(port).unwrap_or(0)
+}
+
+fn try_number(port: u16) -> Option<u64> {
     rpc(port, "eth_blockNumber", json!([]))
         .and_then(|v| v.as_str().map(str::to_owned))
         .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(0)
+}
+
+/// The head as first reported once the node's RPC answers: a baseline that is never the 0 of
+/// a refused connection.
+///
+/// # Panics
+/// When RPC does not answer within 30 s.
+pub(crate) fn head_once_up(port: u16) -> u64 {
+    let start = Instant::now();
+    loop {
+        if let Some(head) = try_number(port) {
+            return head;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "RPC on {port} did not answer within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn raw_header(port: u16, n: u64) -> Header {
@@ -149,15 +172,19 @@ fn accepts_restart_after_sigkill_without_conflicting_seals() {
         let _ = child.wait();
     }
     let mut child = node();
-    let before = number(http);
-    let grew = wait_until(Duration::from_secs(30), || number(http) > before.max(1) + 1);
+    let before = head_once_up(http);
+    assert!(before >= 1, "the chain survived the kills (head {before})");
+    let grew = wait_until(Duration::from_secs(30), || number(http) >= before + 2);
     let head = number(http);
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
         .status();
     let status = child.wait().unwrap();
-    assert!(grew, "the restarted node keeps sealing (head {head})");
+    assert!(
+        grew,
+        "the restarted node keeps sealing: head {head}, {before} when its RPC first answered"
+    );
     assert!(
         status.success(),
         "SIGTERM stops the node cleanly: {status:?}"
@@ -233,10 +260,10 @@ fn revoked_master_key_stops_a_sealing_node_with_exit_10() {
             .expect("spawn cachet node")
     };
     let mut child = start();
-    let before = number(http);
+    let before = head_once_up(http);
     assert!(
         wait_until(Duration::from_secs(30), || number(http) > before),
-        "sealing"
+        "sealing (head {before} when RPC first answered)"
     );
     std::fs::remove_file(root.join("master.key")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
