@@ -286,16 +286,17 @@ fn destroy_needs_confirmation_then_erases() {
     );
 }
 
-/// SIGKILL at random moments of `init` leaves no bundle or a complete one that unlocks.
+/// SIGKILL at random moments of `init` leaves no bundle or a complete one that unlocks. The kill
+/// times span one uncontested `init`, and the test requires both outcomes: some kills landed
+/// while `init` was writing (the process died by the signal after creating the datadir, and no
+/// bundle is there) and some runs ended with a whole bundle.
 #[test]
 fn init_killed_at_random_points_leaves_nothing_or_a_whole_bundle() {
+    use std::os::unix::process::ExitStatusExt as _;
     let f = Fixture::new();
     let mk = f.master("mk");
-    let mut complete = 0;
-    let mut absent = 0;
-    for i in 0..40u64 {
-        let datadir = f.path(&format!("d{i}"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cachet"))
+    let spawn_init = |datadir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_cachet"))
             .args([
                 "init",
                 "--datadir",
@@ -307,10 +308,25 @@ fn init_killed_at_random_points_leaves_nothing_or_a_whole_bundle() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(rand::random::<u64>() % 12_000));
+            .unwrap()
+    };
+    // How long one `init` takes here, process start included (the slower of two).
+    let mut span = Duration::ZERO;
+    for i in 0..2 {
+        let started = std::time::Instant::now();
+        let status = spawn_init(&f.path(&format!("timing{i}"))).wait().unwrap();
+        assert!(status.success(), "an uncontested init fails: {status:?}");
+        span = span.max(started.elapsed());
+    }
+    let (mut complete, mut mid_init, mut before_start) = (0, 0, 0);
+    for i in 0..40u64 {
+        let datadir = f.path(&format!("d{i}"));
+        let mut child = spawn_init(&datadir);
+        let at = span.mul_f64(1.3 * rand::random::<f64>());
+        std::thread::sleep(at);
         let _ = child.kill();
-        let _ = child.wait();
+        let status = child.wait().unwrap();
+        let killed = status.signal() == Some(9);
         if has_bundle(&datadir) {
             let out = cachet(&["unlock", "--check", "--datadir", datadir.to_str().unwrap()]);
             assert_eq!(
@@ -320,11 +336,25 @@ fn init_killed_at_random_points_leaves_nothing_or_a_whole_bundle() {
                 stderr(&out)
             );
             complete += 1;
+        } else if killed && datadir.exists() {
+            mid_init += 1;
         } else {
-            absent += 1;
+            assert!(killed, "run {i}: init exited ({status:?}) without a bundle");
+            before_start += 1;
         }
     }
-    eprintln!("complete bundles: {complete}, none: {absent}");
+    eprintln!(
+        "init takes {span:?}; complete bundles: {complete}, killed mid-init: {mid_init}, \
+         killed before the datadir existed: {before_start}"
+    );
+    assert!(
+        mid_init > 0,
+        "no kill landed while init was writing (init takes {span:?}): the test tested nothing"
+    );
+    assert!(
+        complete > 0,
+        "no run completed a bundle (init takes {span:?}): the complete outcome was never checked"
+    );
 }
 
 fn has_bundle(datadir: &Path) -> bool {
