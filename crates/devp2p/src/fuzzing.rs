@@ -130,13 +130,15 @@ fn codec_pair() -> (FrameCodec, FrameCodec) {
     )
 }
 
-#[cfg(test)]
+/// The seed corpus generator, compiled only by `scripts/fuzz-seeds` (`--cfg cachet_fuzz_seeds`):
+/// it rewrites tracked files, so no test run (`cargo test`, `scripts/test`) may contain it. It
+/// needs the crate's test vectors and message samples, hence a test harness and not an example.
+#[cfg(all(test, cachet_fuzz_seeds))]
 mod seeds {
     use super::*;
 
-    /// Writes the seed corpus (run once by hand: `cargo test -p cachet-devp2p write_seeds -- --ignored`).
+    /// Writes `fuzz/corpus/{auth_ack,frame,p2p_message,eth_message}` (run by `scripts/fuzz-seeds`).
     #[test]
-    #[ignore = "regenerates fuzz/corpus"]
     fn write_seeds() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
         let write = |target: &str, name: &str, bytes: &[u8]| {

@@ -9,7 +9,8 @@ pub use forkid::{ForkHash, ForkId, ForkSchedule};
 pub use message::{BlockId, ETH68_MESSAGES, EthMessage, MAX_ITEMS, id};
 pub use status::{ETH_VERSION, Status};
 
-#[cfg(test)]
+/// For the fuzz seed generator (`scripts/fuzz-seeds`).
+#[cfg(all(test, cachet_fuzz_seeds))]
 pub(crate) use message::tests::samples as message_samples;
 
 use crate::p2p::{Capability, Protocol};
