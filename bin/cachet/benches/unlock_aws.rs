@@ -5,17 +5,13 @@
 //!
 //! Run: `cargo bench -p cachet --bench unlock_aws` (needs `.venv-test`, as `scripts/test` makes).
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cachet_keyprovider::import::ImportedKeys;
 use cachet_keyprovider::{InitOptions, SealingKeyMode};
 use cachet_kms::{KmsConfig, MasterKeySpec};
-use cachet_testkit::{MOTO_REGION, MotoServer};
+use cachet_testkit::{KmsProxy, MOTO_REGION, MotoServer};
 
 const ROUNDS: usize = 30;
 const CHILD: &str = "CACHET_BENCH_CHILD";
@@ -47,11 +43,10 @@ fn main() {
 async fn bench() {
     let moto = MotoServer::start();
     moto.create_key(None, Some("alias/cachet"));
-    let counter = Arc::new(AtomicUsize::new(0));
-    let proxy = counting_proxy(moto.port(), Arc::clone(&counter));
+    let proxy = KmsProxy::start(moto.port());
     let config = KmsConfig {
         region: Some(MOTO_REGION.to_owned()),
-        endpoint: Some(format!("http://127.0.0.1:{proxy}")),
+        endpoint: Some(proxy.endpoint()),
         ..KmsConfig::default()
     };
     let dir = tempfile::tempdir().unwrap();
@@ -71,11 +66,11 @@ async fn bench() {
     let (mut total, mut kms, mut local, mut calls) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        let before = counter.load(Ordering::SeqCst);
+        proxy.take();
         let started = Instant::now();
         let unlocked = cachet_keyprovider::unlock(&datadir, &config).await.unwrap();
         total.push(started.elapsed());
-        calls.push(counter.load(Ordering::SeqCst) - before);
+        calls.push(proxy.take().len());
         kms.push(unlocked.timing.master_key);
         local.push(unlocked.timing.local);
         unlocked.keys.wipe();
@@ -139,45 +134,4 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-/// A TCP proxy to moto that counts KMS requests (`X-Amz-Target: TrentService.*`) on the wire.
-fn counting_proxy(upstream: u16, counter: Arc<AtomicUsize>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                continue;
-            };
-            let counter = Arc::clone(&counter);
-            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            std::thread::spawn(move || pump(client, server, Some(counter)));
-            std::thread::spawn(move || pump(s2, c2, None));
-        }
-    });
-    port
-}
-
-fn pump(mut from: TcpStream, mut to: TcpStream, counter: Option<Arc<AtomicUsize>>) {
-    let needle = b"x-amz-target: trentservice.";
-    let mut buf = [0u8; 16 * 1024];
-    let mut carry: Vec<u8> = Vec::new();
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if let Some(counter) = &counter {
-            carry.extend(buf[..n].iter().map(u8::to_ascii_lowercase));
-            let hits = carry.windows(needle.len()).filter(|w| *w == needle).count();
-            counter.fetch_add(hits, Ordering::SeqCst);
-            let keep = carry.len().saturating_sub(needle.len() - 1);
-            carry.drain(..keep);
-        }
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown(Shutdown::Write);
 }

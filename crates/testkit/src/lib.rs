@@ -6,9 +6,11 @@
 //! never skips itself: if the peer is missing it fails, naming the install step.
 #![forbid(unsafe_code)]
 
+mod kms_proxy;
 mod moto;
 mod tools;
 
+pub use kms_proxy::KmsProxy;
 pub use moto::{
     ADMIN_BOOTSTRAP_ACTIONS, AwsUser, MOTO_ACCOUNT, MOTO_REGION, MotoServer, RevocationSetup,
     moto_server,

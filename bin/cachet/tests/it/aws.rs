@@ -1,7 +1,8 @@
 //! `cachet` against AWS KMS as emulated by moto, through the real SDK over HTTP: revocation at
 //! start (exit 10, datadir unchanged but for one audit line) and while running (`unlock
-//! --watch`), an edited encryption context (exit 12), and rotation aws → aws (ReEncrypt),
-//! aws → local, local → aws with the identity unchanged.
+//! --watch`, and a sealing `cachet node`), an edited encryption context (exit 12), rotation
+//! aws → aws (ReEncrypt), aws → local, local → aws with the identity unchanged, and the KMS
+//! requests moto receives (one `Decrypt` per unlock and per node start).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -10,12 +11,18 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use cachet_testkit::{AwsUser, MOTO_REGION, MotoServer};
+use cachet_testkit::{AwsUser, KmsProxy, MOTO_REGION, MotoServer};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 /// `cachet` with the standard AWS chain pointed at moto: credentials from the environment, no
 /// shared config files, no instance metadata.
 fn command(moto: &MotoServer, user: Option<&AwsUser>, args: &[&str]) -> Command {
+    command_at(&moto.endpoint(), user, args)
+}
+
+/// [`command`] with KMS at `endpoint` (moto, or a [`KmsProxy`] in front of it).
+fn command_at(endpoint: &str, user: Option<&AwsUser>, args: &[&str]) -> Command {
     let (id, secret) = user.map_or(("testing", "testing"), |u| {
         (u.access_key_id.as_str(), u.secret_access_key.as_str())
     });
@@ -27,7 +34,7 @@ fn command(moto: &MotoServer, user: Option<&AwsUser>, args: &[&str]) -> Command 
         .env("AWS_ACCESS_KEY_ID", id)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", MOTO_REGION)
-        .env("AWS_ENDPOINT_URL_KMS", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_KMS", endpoint)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/cachet-test/config")
         .env(
@@ -376,4 +383,260 @@ fn rotates_aws_to_aws_to_local_to_aws_keeping_the_identity() {
     std::fs::remove_file(&local).unwrap();
     let out = run(&moto, None, &["unlock", "--check", "--datadir", &d]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+/// A port free on 127.0.0.1 when asked (the node binds it moments later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A one-signer clique genesis (period 1) sealed by the bundle in `datadir`.
+fn write_genesis(moto: &MotoServer, datadir: &str, path: &Path) {
+    let signer = inspect(moto, datadir)["sealer_address"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("0x")
+        .to_lowercase();
+    let extra = format!("0x{}{signer}{}", "00".repeat(32), "00".repeat(65));
+    let genesis = json!({
+        "config": {
+            "chainId": 1337, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0,
+            "eip158Block": 0, "byzantiumBlock": 0, "constantinopleBlock": 0,
+            "petersburgBlock": 0, "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
+            "clique": {"period": 1, "epoch": 30000}
+        },
+        "timestamp": "0x0",
+        "extraData": extra,
+        "gasLimit": "0x1c9c380",
+        "difficulty": "0x1",
+        "alloc": {}
+    });
+    std::fs::write(path, genesis.to_string()).unwrap();
+}
+
+/// A sealing `cachet node` on `datadir` with KMS at `endpoint`; stdout (the started line)
+/// piped, stderr appended to `<datadir>.log` (a pipe nobody reads could fill and stall it).
+fn spawn_node(
+    endpoint: &str,
+    user: Option<&AwsUser>,
+    datadir: &str,
+    genesis: &Path,
+    http: u16,
+    extra: &[&str],
+) -> Child {
+    let (p2p, http) = (free_port().to_string(), http.to_string());
+    let mut args = vec![
+        "node",
+        "--datadir",
+        datadir,
+        "--genesis",
+        genesis.to_str().unwrap(),
+        "--port",
+        &p2p,
+        "--http.port",
+        &http,
+        "--nodiscover",
+        "--mine",
+    ];
+    args.extend_from_slice(extra);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(format!("{datadir}.log"))
+        .unwrap();
+    command_at(endpoint, user, &args)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn cachet node")
+}
+
+/// The node's first stdout line (its JSON started line), within 60 s.
+fn started_line(child: &mut Child) -> serde_json::Value {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the node printed no started line within 60 s");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: started line {line:?}"))
+}
+
+/// Stops the node (SIGTERM, then SIGKILL after 20 s) and returns its log.
+fn stop(child: &mut Child, datadir: &str) -> String {
+    if child.try_wait().unwrap().is_none() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        if wait_exit(child, Duration::from_secs(20)).is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    std::fs::read_to_string(format!("{datadir}.log")).unwrap_or_default()
+}
+
+/// "One KMS call per unlock" on the wire: a proxy between cachet and moto records the KMS
+/// requests moto receives. `unlock --check` sends exactly one `Decrypt`; so does the start of a
+/// sealing node (with a lease configured, whose first re-proof is a recheck period away).
+#[test]
+#[ignore = "needs moto: run scripts/test"]
+fn unlock_check_and_node_start_each_send_moto_exactly_one_decrypt() {
+    let moto = MotoServer::start();
+    moto.create_key(None, Some("alias/cachet"));
+    let proxy = KmsProxy::start(moto.port());
+    let endpoint = proxy.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d").display().to_string();
+    let out = command_at(
+        &endpoint,
+        None,
+        &["init", "--datadir", &d, "--master-key", "aws-kms:alias/cachet"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let init = proxy.take_settled(Duration::from_millis(300));
+    assert!(
+        init.iter().any(|op| op == "GenerateDataKey"),
+        "the proxy saw init's data key request: {init:?}"
+    );
+
+    for round in 0..2 {
+        let out = command_at(&endpoint, None, &["unlock", "--check", "--datadir", &d])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(
+            proxy.take_settled(Duration::from_millis(300)),
+            ["Decrypt"],
+            "unlock --check #{round}: KMS requests moto received"
+        );
+    }
+
+    let genesis = dir.path().join("genesis.json");
+    write_genesis(&moto, &d, &genesis);
+    proxy.take();
+    let http = free_port();
+    let mut node = spawn_node(
+        &endpoint,
+        None,
+        &d,
+        &genesis,
+        http,
+        &["--kms-recheck", "600"],
+    );
+    let started = started_line(&mut node);
+    let head = super::node::head_once_up(http);
+    // Sealing shows the keys were unlocked and are in use.
+    let sealed = super::node::wait_until(Duration::from_secs(20), || {
+        super::node::number(http) > head
+    });
+    let requests = proxy.take_settled(Duration::from_secs(1));
+    let err = stop(&mut node, &d);
+    assert!(sealed, "the node did not seal: {started}\n{err}");
+    assert_eq!(
+        requests,
+        ["Decrypt"],
+        "a node start: KMS requests moto received\n{err}"
+    );
+}
+
+/// A sealing node on a moto-backed AWS master key: once the node user's IAM policy is
+/// detached (the revocation moto enforces: HTTP 403), the node exits 10 within two
+/// `--kms-recheck` periods, audits exactly one `revoked` line (keys wiped, sealing stopped),
+/// and refuses to start again (exit 10, RPC never opens).
+#[test]
+#[ignore = "needs moto: run scripts/test"]
+fn node_exits_10_within_two_rechecks_of_the_revocation_and_refuses_to_restart() {
+    const RECHECK: u64 = 4;
+    let moto = MotoServer::start_with_iam();
+    let setup = moto.setup_revocation();
+    let node = Some(&setup.node);
+    let endpoint = moto.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d").display().to_string();
+    let reference = format!("aws-kms:{}", setup.alias);
+    let out = run(
+        &moto,
+        node,
+        &["init", "--datadir", &d, "--master-key", &reference],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let genesis = dir.path().join("genesis.json");
+    write_genesis(&moto, &d, &genesis);
+
+    let recheck = RECHECK.to_string();
+    let lease = ["--kms-recheck", recheck.as_str(), "--kms-grace", "600"];
+    let http = free_port();
+    let mut child = spawn_node(&endpoint, node, &d, &genesis, http, &lease);
+    started_line(&mut child);
+    let head = super::node::head_once_up(http);
+    assert!(
+        super::node::wait_until(Duration::from_secs(20), || super::node::number(http)
+            > head),
+        "the node did not seal"
+    );
+    // Survives healthy re-proofs.
+    std::thread::sleep(Duration::from_secs(RECHECK + 1));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited while access was intact: {}",
+        stop(&mut child, &d)
+    );
+
+    let audit_before = audit_lines(&d).len();
+    moto.detach_policy(&setup.admin, &setup.node.name, &setup.node_policy_arn);
+    let detached = Instant::now();
+    let exit = wait_exit(&mut child, Duration::from_secs(2 * RECHECK));
+    let took = detached.elapsed();
+    let err = stop(&mut child, &d);
+    assert_eq!(
+        exit,
+        Some(10),
+        "not exit 10 within 2 × {RECHECK} s of the revocation (after {took:?}): {err}"
+    );
+    let added = audit_lines(&d).split_off(audit_before);
+    let revoked: Vec<_> = added.iter().filter(|l| l["op"] == "revoked").collect();
+    assert_eq!(revoked.len(), 1, "one revoked line: {added:#?}");
+    assert_eq!(revoked[0]["details"]["keys_wiped"], true, "{added:#?}");
+    assert_eq!(revoked[0]["details"]["sealing_stopped"], true, "{added:#?}");
+    assert_eq!(revoked[0]["key_id"], setup.key_arn.as_str(), "{added:#?}");
+    assert_eq!(
+        added.last().map(|l| l["op"].clone()),
+        Some(json!("revoked")),
+        "nothing audited after the revocation: {added:#?}"
+    );
+
+    // A restart is refused before RPC opens.
+    let mut again = spawn_node(&endpoint, node, &d, &genesis, http, &lease);
+    let mut opened = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        opened |= std::net::TcpStream::connect(("127.0.0.1", http)).is_ok();
+        if let Some(status) = again.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let err = stop(&mut again, &d);
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(10),
+        "a revoked node must not start: {err}"
+    );
+    assert!(!opened, "RPC opened on a revoked node: {err}");
+    assert!(!err.contains(&setup.node.secret_access_key), "credentials never printed");
 }
