@@ -107,10 +107,7 @@ fn complete_targets(pending: &mut Vec<u8>) -> Vec<String> {
         .filter(|line| line.len() > NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME))
         .filter_map(|line| {
             let value = String::from_utf8_lossy(&line[NAME.len()..]);
-            value
-                .trim()
-                .strip_prefix(SERVICE)
-                .map(str::to_owned)
+            value.trim().strip_prefix(SERVICE).map(str::to_owned)
         })
         .collect()
 }

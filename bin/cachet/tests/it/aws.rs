@@ -500,7 +500,13 @@ fn unlock_check_and_node_start_each_send_moto_exactly_one_decrypt() {
     let out = command_at(
         &endpoint,
         None,
-        &["init", "--datadir", &d, "--master-key", "aws-kms:alias/cachet"],
+        &[
+            "init",
+            "--datadir",
+            &d,
+            "--master-key",
+            "aws-kms:alias/cachet",
+        ],
     )
     .output()
     .unwrap();
@@ -538,9 +544,8 @@ fn unlock_check_and_node_start_each_send_moto_exactly_one_decrypt() {
     let started = started_line(&mut node);
     let head = super::node::head_once_up(http);
     // Sealing shows the keys were unlocked and are in use.
-    let sealed = super::node::wait_until(Duration::from_secs(20), || {
-        super::node::number(http) > head
-    });
+    let sealed =
+        super::node::wait_until(Duration::from_secs(20), || super::node::number(http) > head);
     let requests = proxy.take_settled(Duration::from_secs(1));
     let err = stop(&mut node, &d);
     assert!(sealed, "the node did not seal: {started}\n{err}");
@@ -582,8 +587,7 @@ fn node_exits_10_within_two_rechecks_of_the_revocation_and_refuses_to_restart() 
     started_line(&mut child);
     let head = super::node::head_once_up(http);
     assert!(
-        super::node::wait_until(Duration::from_secs(20), || super::node::number(http)
-            > head),
+        super::node::wait_until(Duration::from_secs(20), || super::node::number(http) > head),
         "the node did not seal"
     );
     // Survives healthy re-proofs.
@@ -638,5 +642,8 @@ fn node_exits_10_within_two_rechecks_of_the_revocation_and_refuses_to_restart() 
         "a revoked node must not start: {err}"
     );
     assert!(!opened, "RPC opened on a revoked node: {err}");
-    assert!(!err.contains(&setup.node.secret_access_key), "credentials never printed");
+    assert!(
+        !err.contains(&setup.node.secret_access_key),
+        "credentials never printed"
+    );
 }
