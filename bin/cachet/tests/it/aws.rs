@@ -558,8 +558,9 @@ fn unlock_check_and_node_start_each_send_moto_exactly_one_decrypt() {
 
 /// A sealing node on a moto-backed AWS master key: once the node user's IAM policy is
 /// detached (the revocation moto enforces: HTTP 403), the node exits 10 within two
-/// `--kms-recheck` periods, audits exactly one `revoked` line (keys wiped, sealing stopped),
-/// and refuses to start again (exit 10, RPC never opens).
+/// `--kms-recheck` periods, audits exactly one `revoked` line (keys wiped, sealing stopped; the
+/// refused re-proof itself is audited as a failed `lease` Decrypt), and refuses to start again
+/// (exit 10, RPC never opens).
 #[test]
 #[ignore = "needs moto: run scripts/test"]
 fn node_exits_10_within_two_rechecks_of_the_revocation_and_refuses_to_restart() {
@@ -612,6 +613,13 @@ fn node_exits_10_within_two_rechecks_of_the_revocation_and_refuses_to_restart() 
     let added = audit_lines(&d).split_off(audit_before);
     let revoked: Vec<_> = added.iter().filter(|l| l["op"] == "revoked").collect();
     assert_eq!(revoked.len(), 1, "one revoked line: {added:#?}");
+    // The refused re-proof is a Decrypt, audited as every one is; a denial is definitive, so
+    // there is one such attempt, not a retry per recheck.
+    let refused = added
+        .iter()
+        .filter(|l| l["op"] == "lease" && l["outcome"] == "error")
+        .count();
+    assert!(refused <= 1, "a denial is not retried: {added:#?}");
     assert_eq!(revoked[0]["details"]["keys_wiped"], true, "{added:#?}");
     assert_eq!(revoked[0]["details"]["sealing_stopped"], true, "{added:#?}");
     assert_eq!(revoked[0]["key_id"], setup.key_arn.as_str(), "{added:#?}");
