@@ -1,9 +1,9 @@
 //! Engine-generic recovery and verification, as `cachet seal recover|verify` print them.
 
 use alloy_primitives::{Address, B256};
+use cachet_primitives::Engine;
 
 use crate::bft::{BftSeals, Threshold};
-use crate::engine::Engine;
 use crate::error::{DecodeError, Error, Result};
 use crate::header::Header;
 use crate::members::RaftMembers;
@@ -112,6 +112,7 @@ pub fn recover(engine: Engine, header: &Header) -> Result<Recovered> {
                 raft_id: Some(s.raft_id),
             }
         }
+        Engine::Ethash => return Err(not_sealed(engine)),
     })
 }
 
@@ -182,5 +183,14 @@ pub fn verify(engine: Engine, header: &Header, opts: &VerifyOptions<'_>) -> Resu
                 raft_id: Some(s.raft_id),
             })
         }
+        Engine::Ethash => Err(not_sealed(engine)),
+    }
+}
+
+/// An engine whose blocks carry no seal Cachet knows ([`Engine::Ethash`]).
+fn not_sealed(engine: Engine) -> Error {
+    Error::HeaderRule {
+        engine: engine.name(),
+        rule: "proof-of-work blocks carry no seal cachet recovers or verifies".into(),
     }
 }
