@@ -50,7 +50,7 @@ impl Default for CliqueParams {
     }
 }
 
-/// Clique's chain rules: the snapshot after every recent block (kept [`SNAPSHOT_DEPTH`] blocks
+/// Clique's chain rules: the snapshot after every recent block (kept 256 blocks
 /// below the head), each verified from its parent's.
 #[derive(Debug)]
 pub struct CliqueRules {

@@ -1,9 +1,9 @@
 //! The one block-production loop, for every engine: ask the engine's [`BlockProducer`] for
-//! its next [`Slot`] on the head, wait for it (a new head or a stop re-plans), have the header
+//! its next [`crate::consensus::Slot`] on the head, wait for it (a new head or a stop re-plans), have the header
 //! sealed through the seal journal and import it (which announces it).
 //!
 //! Crash safety is shared too: every producer records the unsealed header in
-//! `<datadir>/sealing.rlp` ([`crate::pending`]) before the journal records its seal hash, and
+//! `<datadir>/sealing.rlp` before the journal records its seal hash, and
 //! seals the recorded header again after a crash between the journal write and the chain
 //! commit, instead of stalling on the journal's refusal of a second block at that height.
 
