@@ -23,11 +23,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{Address, B64, B256, U256};
+use alloy_primitives::{Address, B256, U256};
 use cachet_genesis::{Engine, Genesis};
 use cachet_keyprovider::NodeKey;
-use cachet_seal::bft::{BftExtra, ISTANBUL_DIGEST, Threshold, seals_to_produce};
-use cachet_seal::{Header, Sealer, ibft, ibft2, qbft};
+use cachet_seal::bft::{BftFormat, ISTANBUL_DIGEST, Threshold, seals_to_produce};
+use cachet_seal::{Header, Sealer, ibft};
 
 use crate::block;
 use crate::chain::{Chain, HeadInfo};
@@ -101,8 +101,9 @@ impl BftRules {
             Engine::Ibft2 => (Threshold::BesuTwoThirds, None),
             _ => (Threshold::QuorumMoreThanF, config.qbft_block),
         };
-        let extra = &genesis.extra_data;
-        let (mut validators, _) = decode_validators(engine, extra).map_err(seal_err(0))?;
+        let mut validators = format(engine)?
+            .validators(&genesis.extra_data)
+            .map_err(seal_err(0))?;
         validators.sort();
         validators.dedup();
         if validators.is_empty() {
@@ -128,23 +129,11 @@ impl BftRules {
     }
 }
 
-/// The validators an extraData lists and whether the header votes (IBFT 1.0 votes ride on
-/// coinbase and nonce, checked by the caller).
-fn decode_validators(
-    engine: Engine,
-    extra: &[u8],
-) -> std::result::Result<(Vec<Address>, bool), cachet_seal::Error> {
-    Ok(match engine {
-        Engine::Ibft => (ibft::IstanbulExtra::decode(extra)?.validators, false),
-        Engine::Ibft2 => {
-            let e = ibft2::decode_extra(extra)?;
-            (e.validators, e.vote.is_some())
-        }
-        _ => {
-            let e = qbft::decode_extra(extra)?;
-            (e.validators, e.vote.is_some())
-        }
-    })
+/// The seal format of `engine` (IBFT, IBFT 2.0 or QBFT: the engines [`BftParams`] hold).
+fn format(engine: Engine) -> Result<&'static dyn BftFormat> {
+    cachet_seal::bft::format(engine).ok_or(Error::UnsupportedEngine(
+        "the BFT rules need an istanbul, ibft2 or qbft genesis",
+    ))
 }
 
 impl ChainRules for BftRules {
@@ -156,12 +145,9 @@ impl ChainRules for BftRules {
         if header.number == 0 {
             return Ok(header.hash_slow());
         }
-        match self.params.engine_at(header.number) {
-            Engine::Ibft => ibft::block_hash(header),
-            Engine::Ibft2 => ibft2::block_hash(header),
-            _ => qbft::block_hash(header),
-        }
-        .map_err(seal_err(header.number))
+        format(self.params.engine_at(header.number))?
+            .block_hash(header)
+            .map_err(seal_err(header.number))
     }
 
     fn verify(&self, _hash: B256, header: &Header, parent: &Header) -> Result<()> {
@@ -174,20 +160,12 @@ impl ChainRules for BftRules {
                 header.timestamp, parent.timestamp, p.period
             )));
         }
-        let vals = Some(p.validators.as_slice());
         let engine = p.engine_at(number);
-        match engine {
-            Engine::Ibft => ibft::verify(header, vals, p.threshold),
-            Engine::Ibft2 => ibft2::verify(header, vals, p.threshold),
-            _ => qbft::verify(header, vals, p.threshold),
-        }
-        .map_err(seal_err(number))?;
-        let (mut listed, mut vote) =
-            decode_validators(engine, &header.extra_data).map_err(seal_err(number))?;
-        if engine == Engine::Ibft {
-            vote = header.nonce != B64::ZERO || header.beneficiary != Address::ZERO;
-        }
-        if vote {
+        let f = format(engine)?;
+        f.verify(header, Some(&p.validators), p.threshold)
+            .map_err(seal_err(number))?;
+        let mut listed = f.validators(&header.extra_data).map_err(seal_err(number))?;
+        if f.has_vote(header).map_err(seal_err(number))? {
             return Err(invalid(format!(
                 "{engine} block carries a validator vote: cachet keeps the genesis validator set fixed and cannot apply votes yet"
             )));
@@ -271,30 +249,9 @@ impl BftSealer {
         }
         let number = head.header.number.saturating_add(1);
         let timestamp = head.header.timestamp.saturating_add(p.period).max(now);
-        let engine = p.engine_at(number);
-        let extra = match engine {
-            Engine::Ibft => ibft::IstanbulExtra {
-                vanity: [0u8; ibft::EXTRA_VANITY],
-                validators: p.validators.clone(),
-                seal: Vec::new(),
-                committed_seals: Vec::new(),
-            }
-            .encode(),
-            _ => {
-                let extra = BftExtra {
-                    vanity: vec![0u8; 32],
-                    validators: p.validators.clone(),
-                    vote: None,
-                    round: ROUND,
-                    committed_seals: Vec::new(),
-                };
-                if engine == Engine::Ibft2 {
-                    ibft2::encode_extra(&extra)
-                } else {
-                    qbft::encode_extra(&extra)
-                }
-            }
-        };
+        let extra = format(p.engine_at(number))
+            .ok()?
+            .unsealed_extra(&p.validators, ROUND);
         let mut header = self
             .chain
             .empty_child(head, timestamp, U256::from(1), extra);
