@@ -16,7 +16,7 @@ pub const ISTANBUL_DIGEST: B256 =
     b256!("63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365");
 
 /// One IBFT-family engine's seal format, for callers that hold an [`Engine`] rather than a
-/// module: [`format`] is the one place mapping the engine to it, and each engine's module
+/// module: [`format()`] is the one place mapping the engine to it, and each engine's module
 /// implements it over its own functions ([`crate::ibft::Format`], [`crate::ibft2::Format`],
 /// [`crate::qbft::Format`]).
 pub trait BftFormat: Sync + fmt::Debug {
