@@ -1,6 +1,6 @@
 //! `genesis.json`'s `config` object: chain id, fork schedule, consensus engine.
 
-use crate::engine::{Engine, RaftMarker};
+use crate::engine::{ConsensusConfig, RaftMarker};
 use crate::error::{Error, Result};
 use crate::fork::{Fork, ForkCondition};
 use crate::json::Obj;
@@ -14,8 +14,8 @@ pub struct ChainConfig {
     pub forks: Vec<(Fork, ForkCondition)>,
     /// Quorum's `isQuorum` flag.
     pub is_quorum: bool,
-    /// The consensus engine.
-    pub engine: Engine,
+    /// The consensus engine and its parameters.
+    pub consensus: ConsensusConfig,
 }
 
 impl ChainConfig {
@@ -39,7 +39,7 @@ impl ChainConfig {
             chain_id,
             forks,
             is_quorum: config.bool("isQuorum")?.unwrap_or(false),
-            engine: Engine::from_config(config, raft)?,
+            consensus: ConsensusConfig::from_config(config, raft)?,
         })
     }
 

@@ -7,7 +7,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use serde_json::Value;
 
 use crate::config::ChainConfig;
-use crate::engine::{Engine, RaftMarker};
+use crate::engine::{BftConfig, CliqueConfig, Engine, RaftMarker};
 use crate::error::{Error, Result};
 use crate::forkid::{ForkId, ForkSchedule};
 use crate::header::genesis_header;
@@ -103,7 +103,7 @@ impl Genesis {
     ///
     /// # Examples
     /// ```
-    /// use cachet_genesis::{Engine, Genesis, RaftMarker};
+    /// use cachet_genesis::{CliqueConfig, Engine, Genesis, RaftMarker};
     ///
     /// let json = br#"{
     ///   "config": {"chainId": 1337, "londonBlock": 0, "clique": {"period": 5, "epoch": 30000}},
@@ -111,7 +111,8 @@ impl Genesis {
     ///   "alloc": {"0x0000000000000000000000000000000000000001": {"balance": "0x1"}}
     /// }"#;
     /// let genesis = Genesis::from_json(json, RaftMarker::FromGenesis)?;
-    /// assert_eq!(genesis.engine(), &Engine::Clique { period: 5, epoch: 30000 });
+    /// assert_eq!(genesis.engine(), Engine::Clique);
+    /// assert_eq!(genesis.clique(), Some(&CliqueConfig { period: 5, epoch: 30000 }));
     /// // London at genesis without baseFeePerGas: 1 gwei, as geth.
     /// assert_eq!(genesis.header().base_fee_per_gas, Some(alloy_primitives::U256::from(1_000_000_000u64)));
     /// let fork_id = genesis.fork_id(0, genesis.timestamp);
@@ -162,8 +163,18 @@ impl Genesis {
     }
 
     /// The consensus engine.
-    pub fn engine(&self) -> &Engine {
-        &self.config.engine
+    pub const fn engine(&self) -> Engine {
+        self.config.consensus.engine()
+    }
+
+    /// Clique's parameters (on a clique chain).
+    pub const fn clique(&self) -> Option<&CliqueConfig> {
+        self.config.consensus.clique()
+    }
+
+    /// The IBFT family's parameters (on an IBFT, IBFT 2.0 or QBFT chain).
+    pub const fn bft(&self) -> Option<&BftConfig> {
+        self.config.consensus.bft()
     }
 
     /// The genesis state root: the Merkle-Patricia root of `alloc`.

@@ -5,7 +5,8 @@
 //! - [`Genesis`] parses the file as geth does (hex or decimal quantities, case-insensitive
 //!   keys, unknown keys ignored) and names the field in every [`Error`].
 //! - [`ChainConfig`] holds the chain id, the block- and time-based forks ([`Fork`]) and the
-//!   consensus section; [`Engine`] is what the sealer runs (clique, IBFT, QBFT or Raft).
+//!   consensus section ([`ConsensusConfig`]): the [`Engine`] (the workspace's one engine type,
+//!   from `cachet-primitives`) and its parameters ([`CliqueConfig`], [`BftConfig`]).
 //! - [`Genesis::state_root`], [`Genesis::header`] and [`Genesis::hash`] compute the genesis
 //!   block exactly as geth's `ToBlock` does, as the seal crate's `Header` (one header type).
 //! - [`ForkSchedule`] computes [`ForkId`]s and validates a remote peer's fork id
@@ -34,7 +35,7 @@ mod json;
 mod state;
 
 pub use config::ChainConfig;
-pub use engine::{DEFAULT_EPOCH, Engine, IbftFlavour, RaftMarker};
+pub use engine::{BftConfig, CliqueConfig, ConsensusConfig, DEFAULT_EPOCH, Engine, RaftMarker};
 pub use error::{Error, Result};
 pub use fork::{Fork, ForkCondition};
 pub use forkid::{ForkHash, ForkId, ForkSchedule};

@@ -1,30 +1,189 @@
-//! The single-validator IBFT / IBFT 2.0 / QBFT sealer: when the node key's address is the
-//! only validator, it builds an empty child of the head every block period, signs the
-//! proposal and its own committed seal with the node key (as GoQuorum and Besu do) through the
-//! seal journal, and imports the block (which announces it).
+//! IBFT (GoQuorum `istanbul` = Besu IBFT 1.0), Besu IBFT 2.0 and QBFT in the node:
+//! [`BftRules`], the chain rules, and [`BftSealer`], the single-validator block producer. The
+//! seal formats themselves are `cachet_seal::{ibft, ibft2, qbft}`.
 //!
-//! Round 0 always: with one validator there is no round change. With more validators one node
-//! cannot gather ceil(2N/3) committed seals alone; multi-validator BFT messaging is not built
-//! yet, so the sealer then stays idle and says so. Crash safety as for clique (`<datadir>/sealing.rlp`).
+//! **Rules.** The validator set is the genesis extraData's list and stays fixed (votes are
+//! refused: Cachet does not apply them yet). Every block must carry the same set, the
+//! Istanbul header fields (`IstanbulDigest` mixHash, difficulty 1, nonce per engine), a
+//! timestamp at least `blockperiodseconds` (default 1, as GoQuorum's `DefaultConfig`) after
+//! its parent's, a proposer that is a validator and committed seals from distinct validators
+//! meeting the threshold: more than F for GoQuorum `istanbul` and QBFT (what GoQuorum
+//! imports), at least ceil(2N/3) for Besu `ibft2`. The block hash is the engine's (seals
+//! filtered out), not keccak of the stored RLP. A GoQuorum `istanbul` chain with `qbftBlock`
+//! switches to QBFT from that block.
+//!
+//! **Producer.** When the node key's address is the only validator, it builds an empty child
+//! of the head every block period, signs the proposal and its own committed seal with the
+//! node key (as GoQuorum and Besu do) through the seal journal. Round 0 always: with one
+//! validator there is no round change. With more validators one node cannot gather ceil(2N/3)
+//! committed seals alone; multi-validator BFT messaging is not built yet, so the sealer then
+//! stays idle and says so (a multi-validator producer is a new [`BlockProducer`] here).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
+use cachet_genesis::{Engine, Genesis};
 use cachet_keyprovider::NodeKey;
-use cachet_seal::bft::{BftExtra, ISTANBUL_DIGEST, seals_to_produce};
-use cachet_seal::{Engine, Header, Sealer, ibft, ibft2, qbft};
-use tokio::sync::watch;
+use cachet_seal::bft::{BftFormat, ISTANBUL_DIGEST, Threshold, seals_to_produce};
+use cachet_seal::{Header, Sealer, ibft};
 
-use crate::block::{self, EMPTY_BODY_RLP};
+use crate::block;
 use crate::chain::{Chain, HeadInfo};
-use crate::consensus::{BftParams, Consensus};
+use crate::consensus::{BlockProducer, ChainRules, Slot};
 use crate::error::{Error, Result};
 use crate::pending::PendingHeader;
 
+/// GoQuorum's default `BlockPeriod` (consensus/istanbul/config.go `DefaultConfig`) and Besu's
+/// default `blockperiodseconds`.
+pub const DEFAULT_BLOCK_PERIOD: u64 = 1;
+
 /// The round every block is sealed in (single validator: no round changes).
 const ROUND: u32 = 0;
+
+/// IBFT / IBFT 2.0 / QBFT parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BftParams {
+    /// The engine at genesis ([`Engine::Ibft`], [`Engine::Ibft2`] or [`Engine::Qbft`]).
+    pub engine: Engine,
+    /// GoQuorum `qbftBlock`: IBFT switches to QBFT from this block.
+    pub qbft_block: Option<u64>,
+    /// Seconds between blocks.
+    pub period: u64,
+    /// The validators, byte-sorted.
+    pub validators: Vec<Address>,
+    /// The committed-seal threshold applied on import.
+    pub threshold: Threshold,
+}
+
+impl BftParams {
+    /// The engine that seals block `number`.
+    pub fn engine_at(&self, number: u64) -> Engine {
+        match (self.engine, self.qbft_block) {
+            (Engine::Ibft, Some(b)) if number >= b => Engine::Qbft,
+            (e, _) => e,
+        }
+    }
+}
+
+/// The IBFT family's chain rules (a fixed validator set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BftRules {
+    params: BftParams,
+}
+
+fn seal_err(number: u64) -> impl Fn(cachet_seal::Error) -> Error {
+    move |source| Error::Seal { number, source }
+}
+
+impl BftRules {
+    /// The rules of an IBFT, IBFT 2.0 or QBFT `genesis`: its parameters and the validator
+    /// list of its extraData.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedEngine`] for QBFT validator-contract mode or a genesis of another
+    /// engine; [`Error::Seal`] when the genesis extraData has no decodable validator list,
+    /// [`Error::InvalidBlock`] when it lists none.
+    pub fn from_genesis(genesis: &Genesis) -> Result<Self> {
+        let engine = genesis.engine();
+        let Some(config) = genesis.bft() else {
+            return Err(Error::UnsupportedEngine(
+                "the BFT rules need an istanbul, ibft2 or qbft genesis",
+            ));
+        };
+        if config.validator_contract.is_some() {
+            return Err(Error::UnsupportedEngine(
+                "qbft with validatorcontractaddress (validators read from a contract)",
+            ));
+        }
+        let (threshold, qbft_block) = match engine {
+            Engine::Ibft2 => (Threshold::BesuTwoThirds, None),
+            _ => (Threshold::QuorumMoreThanF, config.qbft_block),
+        };
+        let mut validators = format(engine)?
+            .validators(&genesis.extra_data)
+            .map_err(seal_err(0))?;
+        validators.sort();
+        validators.dedup();
+        if validators.is_empty() {
+            return Err(Error::InvalidBlock {
+                number: 0,
+                rule: "the genesis extraData lists no validators".into(),
+            });
+        }
+        Ok(Self {
+            params: BftParams {
+                engine,
+                qbft_block,
+                period: config.block_period.unwrap_or(DEFAULT_BLOCK_PERIOD),
+                validators,
+                threshold,
+            },
+        })
+    }
+
+    /// The parameters and validator set.
+    pub const fn params(&self) -> &BftParams {
+        &self.params
+    }
+}
+
+/// The seal format of `engine` (IBFT, IBFT 2.0 or QBFT: the engines [`BftParams`] hold).
+fn format(engine: Engine) -> Result<&'static dyn BftFormat> {
+    cachet_seal::bft::format(engine).ok_or(Error::UnsupportedEngine(
+        "the BFT rules need an istanbul, ibft2 or qbft genesis",
+    ))
+}
+
+impl ChainRules for BftRules {
+    fn engine(&self) -> Engine {
+        self.params.engine
+    }
+
+    fn hash(&self, header: &Header) -> Result<B256> {
+        if header.number == 0 {
+            return Ok(header.hash_slow());
+        }
+        format(self.params.engine_at(header.number))?
+            .block_hash(header)
+            .map_err(seal_err(header.number))
+    }
+
+    fn verify(&self, _hash: B256, header: &Header, parent: &Header) -> Result<()> {
+        let p = &self.params;
+        let number = header.number;
+        let invalid = |rule: String| Error::InvalidBlock { number, rule };
+        if header.timestamp < parent.timestamp.saturating_add(p.period) {
+            return Err(invalid(format!(
+                "timestamp {} earlier than parent's + block period ({} + {})",
+                header.timestamp, parent.timestamp, p.period
+            )));
+        }
+        let engine = p.engine_at(number);
+        let f = format(engine)?;
+        f.verify(header, Some(&p.validators), p.threshold)
+            .map_err(seal_err(number))?;
+        let mut listed = f.validators(&header.extra_data).map_err(seal_err(number))?;
+        if f.has_vote(header).map_err(seal_err(number))? {
+            return Err(invalid(format!(
+                "{engine} block carries a validator vote: cachet keeps the genesis validator set fixed and cannot apply votes yet"
+            )));
+        }
+        listed.sort();
+        if listed != p.validators {
+            return Err(invalid(format!(
+                "extraData lists validators {listed:?}, the chain's set is {:?}",
+                p.validators
+            )));
+        }
+        Ok(())
+    }
+
+    fn validators(&self, _at: &B256) -> Option<Vec<Address>> {
+        Some(self.params.validators.clone())
+    }
+}
 
 /// IBFT / IBFT 2.0 / QBFT block producer for a single validator.
 pub struct BftSealer {
@@ -49,10 +208,10 @@ impl BftSealer {
     /// [`Error::Config`] when the chain is not a BFT chain, [`Error::Journal`] when the seal
     /// journal cannot be opened.
     pub fn new(chain: Arc<Chain>, datadir: &Path, key: NodeKey) -> Result<Self> {
-        if !matches!(chain.consensus(), Consensus::Bft(_)) {
+        if chain.rules_as::<BftRules>().is_none() {
             return Err(Error::Config(format!(
                 "the BFT sealer cannot seal a {} chain",
-                chain.consensus().name()
+                chain.engine()
             )));
         }
         let sealer = Sealer::open(datadir).map_err(Error::Journal)?;
@@ -70,10 +229,7 @@ impl BftSealer {
     }
 
     fn params(&self) -> Option<&BftParams> {
-        match self.chain.consensus() {
-            Consensus::Bft(p) => Some(p),
-            _ => None,
-        }
+        self.chain.rules_as::<BftRules>().map(BftRules::params)
     }
 
     /// True when this node alone can seal: it is a validator and one committed seal meets
@@ -93,78 +249,14 @@ impl BftSealer {
         }
         let number = head.header.number.saturating_add(1);
         let timestamp = head.header.timestamp.saturating_add(p.period).max(now);
-        let engine = p.engine_at(number);
-        let extra = match engine {
-            Engine::Ibft => ibft::IstanbulExtra {
-                vanity: [0u8; ibft::EXTRA_VANITY],
-                validators: p.validators.clone(),
-                seal: Vec::new(),
-                committed_seals: Vec::new(),
-            }
-            .encode(),
-            _ => {
-                let extra = BftExtra {
-                    vanity: vec![0u8; 32],
-                    validators: p.validators.clone(),
-                    vote: None,
-                    round: ROUND,
-                    committed_seals: Vec::new(),
-                };
-                if engine == Engine::Ibft2 {
-                    ibft2::encode_extra(&extra)
-                } else {
-                    qbft::encode_extra(&extra)
-                }
-            }
-        };
+        let extra = format(p.engine_at(number))
+            .ok()?
+            .unsealed_extra(&p.validators, ROUND);
         let mut header = self
             .chain
             .empty_child(head, timestamp, U256::from(1), extra);
         header.mix_hash = ISTANBUL_DIGEST;
         Some(header)
-    }
-
-    /// Runs until `allowed` turns false or is dropped.
-    pub async fn run(mut self, mut allowed: watch::Receiver<bool>) {
-        let mut heads = self.chain.subscribe();
-        let engine = self.chain.consensus().name();
-        if self.can_seal() {
-            tracing::info!(target: "cachet::sealer", validator = %self.address(), engine, "bft sealer started");
-        } else {
-            tracing::warn!(target: "cachet::sealer", validator = %self.address(), engine,
-                "not sealing: the node key's address must be the chain's only validator (multi-validator BFT is not built yet)");
-        }
-        loop {
-            if !*allowed.borrow() {
-                break;
-            }
-            let head = heads.borrow_and_update().clone();
-            let Some(header) = self.build(&head, block::now_secs()) else {
-                tokio::select! {
-                    r = heads.changed() => if r.is_err() { break },
-                    r = allowed.changed() => if r.is_err() { break },
-                }
-                continue;
-            };
-            let delay = Duration::from_secs(header.timestamp.saturating_sub(block::now_secs()));
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                r = heads.changed() => { if r.is_err() { break } continue; }
-                r = allowed.changed() => { if r.is_err() { break } continue; }
-            }
-            if !*allowed.borrow() {
-                break;
-            }
-            if let Err(e) = self.produce(&header) {
-                tracing::warn!(target: "cachet::sealer", number = header.number, error = %e, "sealing failed; retrying after a block period");
-                let wait = self.params().map_or(1, |p| p.period.max(1));
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(wait)) => {}
-                    r = heads.changed() => if r.is_err() { break },
-                }
-            }
-        }
-        tracing::info!(target: "cachet::sealer", "bft sealer stopped");
     }
 
     /// Builds, seals and imports the next block at time `now` without waiting; `None` when
@@ -173,9 +265,9 @@ impl BftSealer {
     /// # Errors
     /// As the journal and [`Chain::import`].
     pub fn seal_now(&mut self, now: u64) -> Result<Option<Header>> {
-        let head = self.chain.head();
-        match self.build(&head, now) {
-            Some(h) => self.produce(&h).map(Some),
+        let chain = self.chain.clone();
+        match self.build(&chain.head(), now) {
+            Some(h) => crate::produce::produce(self, &chain, &h).map(Some),
             None => Ok(None),
         }
     }
@@ -213,18 +305,59 @@ impl BftSealer {
             }
         }
     }
+}
 
-    /// Seals and imports one block.
-    fn produce(&mut self, header: &Header) -> Result<Header> {
-        let sealed = self.seal(header)?;
-        let imported = self.chain.import(&sealed.encode(), &EMPTY_BODY_RLP)?;
-        tracing::info!(
-            target: "cachet::sealer",
-            number = sealed.number,
-            hash = %self.chain.consensus().hash(&sealed).unwrap_or_default(),
-            ?imported,
-            "sealed block"
-        );
-        Ok(sealed)
+impl BlockProducer for BftSealer {
+    fn address(&self) -> Address {
+        Self::address(self)
+    }
+
+    fn announce(&self) {
+        let engine = self.chain.engine();
+        if self.can_seal() {
+            tracing::info!(target: "cachet::sealer", validator = %self.address(), %engine, "bft sealer started");
+        } else {
+            tracing::warn!(target: "cachet::sealer", validator = %self.address(), %engine,
+                "not sealing: the node key's address must be the chain's only validator (multi-validator BFT is not built yet)");
+        }
+    }
+
+    fn next_slot(&mut self, head: &HeadInfo) -> Option<Slot> {
+        let now = block::now_secs();
+        let header = self.build(head, now)?;
+        let delay = Duration::from_secs(header.timestamp.saturating_sub(now));
+        Some(Slot { header, delay })
+    }
+
+    fn seal(&mut self, header: &Header) -> Result<Header> {
+        Self::seal(self, header)
+    }
+
+    fn retry_after(&self) -> Duration {
+        Duration::from_secs(self.params().map_or(1, |p| p.period.max(1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_qbft_from_the_qbft_block() {
+        let p = BftParams {
+            engine: Engine::Ibft,
+            qbft_block: Some(10),
+            period: 1,
+            validators: vec![Address::repeat_byte(1)],
+            threshold: Threshold::QuorumMoreThanF,
+        };
+        assert_eq!(p.engine_at(9), Engine::Ibft);
+        assert_eq!(p.engine_at(10), Engine::Qbft);
+        let q = BftParams {
+            engine: Engine::Qbft,
+            qbft_block: None,
+            ..p
+        };
+        assert_eq!(q.engine_at(0), Engine::Qbft);
     }
 }

@@ -1,30 +1,27 @@
-//! [`Chain`]: the verified chain: store + genesis + the consensus engine (and, on clique, the
-//! snapshot per recent block).
+//! [`Chain`]: the verified chain: store + genesis + the engine's [`ChainRules`].
 //!
 //! Every block enters through [`Chain::import`], sealed locally or received from a peer: the
-//! header rules against the parent, the engine's rules (clique: against the parent's snapshot
-//! — signer authorised, not recently signed, difficulty, checkpoint signer list, seal recovery;
-//! IBFT/QBFT/Raft: see [`crate::consensus`]), and an empty body. Blocks are keyed by the
-//! engine's block hash ([`Consensus::hash`]). A block whose total difficulty beats the head's
-//! becomes the head (the store rewrites the canonical index back to the common ancestor).
+//! engine-independent rules against the parent (link, timestamp order, gas, base fee, an empty
+//! body), then the engine's own ([`ChainRules::verify`]: clique against the parent's snapshot
+//! in [`crate::clique`], IBFT/QBFT in [`crate::bft`], raft in [`crate::raft`]). Blocks are
+//! keyed by the engine's block hash ([`ChainRules::hash`]). A block whose total difficulty
+//! beats the head's becomes the head (the store rewrites the canonical index back to the
+//! common ancestor).
 
-use std::collections::HashMap;
+use std::any::Any;
 use std::sync::{Mutex, MutexGuard};
 
 use alloy_primitives::{Address, B256, U256, keccak256};
-use cachet_genesis::{Fork, Genesis};
+use cachet_genesis::{Engine, Fork, Genesis};
 use cachet_seal::clique::Snapshot;
 use cachet_seal::{Header, RaftMembers};
 use tokio::sync::watch;
 
 use crate::block::{self, EMPTY_ROOT_HASH};
-pub use crate::consensus::CliqueParams;
-use crate::consensus::Consensus;
+use crate::clique::CliqueRules;
+use crate::consensus::ChainRules;
 use crate::error::{Error, Result};
 use crate::store::{BlockRecord, ChainStore};
-
-/// Snapshots kept for blocks this far below the head (side chains deeper than this are refused).
-const SNAPSHOT_DEPTH: u64 = 256;
 
 /// The head as others see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +47,6 @@ pub enum Imported {
 
 struct State {
     head: HeadInfo,
-    snapshots: HashMap<B256, Snapshot>,
 }
 
 /// The verified chain.
@@ -58,7 +54,7 @@ pub struct Chain {
     store: ChainStore,
     genesis: Genesis,
     genesis_hash: B256,
-    consensus: Consensus,
+    rules: Box<dyn ChainRules>,
     state: Mutex<State>,
     head_tx: watch::Sender<HeadInfo>,
 }
@@ -81,10 +77,11 @@ impl Chain {
         Self::open_with(store, genesis, RaftMembers::new())
     }
 
-    /// Opens the chain on `store`: stores the genesis (or checks it), then, on clique, replays
-    /// the canonical chain to rebuild the snapshot at the head, verifying every block (the
-    /// other engines keep no per-block state; their stored blocks were verified on import).
-    /// `raft_members` are the minters a raft chain accepts (ignored by other engines).
+    /// Opens the chain on `store`: stores the genesis (or checks it), then lets the engine
+    /// rebuild its per-block state from the canonical chain (clique replays it to the head's
+    /// snapshot, verifying every block; the other engines keep none and their stored blocks
+    /// were verified on import). `raft_members` are the minters a raft chain accepts (ignored
+    /// by other engines).
     ///
     /// # Errors
     /// [`Error::UnsupportedEngine`] for engines this node cannot follow (QBFT validator
@@ -94,37 +91,25 @@ impl Chain {
         genesis: Genesis,
         raft_members: RaftMembers,
     ) -> Result<Self> {
-        let consensus = Consensus::from_genesis(&genesis, raft_members)?;
+        let rules = crate::consensus::rules(&genesis, raft_members)?;
         let genesis_hash = store.init_genesis(&genesis)?;
         let genesis_header = genesis.header();
         let head = store.head()?.ok_or_else(|| Error::Corrupt {
             path: store.path().to_owned(),
             what: "no head after storing the genesis".into(),
         })?;
-        let canonical = |n: u64| {
+        let mut canonical = |n: u64| {
             store.header_by_number(n)?.ok_or_else(|| Error::Corrupt {
                 path: store.path().to_owned(),
                 what: format!("canonical block {n} missing below head {}", head.number),
             })
         };
-        let mut header = genesis_header;
-        let mut snapshots = HashMap::new();
-        if let Consensus::Clique(clique) = &consensus {
-            let mut snap = Snapshot::from_checkpoint(&header, clique.epoch)
-                .map_err(|source| Error::Seal { number: 0, source })?;
-            for n in 1..=head.number {
-                let rlp = canonical(n)?;
-                header = decode_header(&rlp)?;
-                snap.apply(&header)
-                    .map_err(|source| Error::Seal { number: n, source })?;
-                if n + SNAPSHOT_DEPTH >= head.number {
-                    snapshots.insert(keccak256(&rlp), snap.clone());
-                }
-            }
-            snapshots.insert(head.hash, snap);
-        } else if head.number > 0 {
-            header = decode_header(&canonical(head.number)?)?;
-        }
+        rules.replay(&genesis_header, (head.number, head.hash), &mut canonical)?;
+        let header = if head.number > 0 {
+            decode_header(&canonical(head.number)?)?
+        } else {
+            genesis_header
+        };
         let info = HeadInfo {
             header,
             hash: head.hash,
@@ -135,11 +120,8 @@ impl Chain {
             store,
             genesis,
             genesis_hash,
-            consensus,
-            state: Mutex::new(State {
-                head: info,
-                snapshots,
-            }),
+            rules,
+            state: Mutex::new(State { head: info }),
             head_tx,
         })
     }
@@ -165,28 +147,28 @@ impl Chain {
         self.genesis.config.chain_id
     }
 
-    /// Clique parameters (on other engines: period 0 and the default epoch; meaningful only
-    /// on clique chains).
-    pub fn clique(&self) -> CliqueParams {
-        match &self.consensus {
-            Consensus::Clique(p) => *p,
-            _ => CliqueParams {
-                period: 0,
-                epoch: cachet_genesis::DEFAULT_EPOCH,
-            },
-        }
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.rules.engine()
     }
 
-    /// The consensus engine.
-    pub fn consensus(&self) -> &Consensus {
-        &self.consensus
+    /// The engine's rules.
+    pub fn rules(&self) -> &dyn ChainRules {
+        self.rules.as_ref()
+    }
+
+    /// The engine's rules as their concrete type `R` (e.g. [`CliqueRules`]), when the chain
+    /// runs that engine.
+    pub fn rules_as<R: ChainRules>(&self) -> Option<&R> {
+        let rules: &dyn Any = self.rules.as_ref();
+        rules.downcast_ref::<R>()
     }
 
     /// The engine's hash of a header's RLP; keccak of the bytes when they do not decode (such
     /// a header is refused by [`Self::import`] anyway).
     pub fn hash_rlp(&self, header_rlp: &[u8]) -> B256 {
         decode_header(header_rlp)
-            .and_then(|h| self.consensus.hash(&h))
+            .and_then(|h| self.rules.hash(&h))
             .unwrap_or_else(|_| keccak256(header_rlp))
     }
 
@@ -205,18 +187,16 @@ impl Chain {
         self.head_tx.subscribe()
     }
 
-    /// The clique snapshot after block `hash`, when kept.
+    /// The clique snapshot after block `hash`, when this is a clique chain and it is kept.
     pub fn snapshot(&self, hash: &B256) -> Option<Snapshot> {
-        self.state().snapshots.get(hash).cloned()
+        self.rules_as::<CliqueRules>()?.snapshot(hash)
     }
 
-    /// The signers at the head (sorted).
+    /// The addresses that may seal the next block (clique signers, BFT validators; sorted),
+    /// empty where the engine has none (raft, ethash).
     pub fn signers(&self) -> Vec<Address> {
-        let st = self.state();
-        st.snapshots
-            .get(&st.head.hash)
-            .map(|s| s.signers.iter().copied().collect())
-            .unwrap_or_default()
+        let head = self.state().head.hash;
+        self.rules.validators(&head).unwrap_or_default()
     }
 
     /// True when London is active at block `number` / `timestamp`.
@@ -262,16 +242,13 @@ impl Chain {
     /// store errors. Nothing is stored on error.
     pub fn import(&self, header_rlp: &[u8], body_rlp: &[u8]) -> Result<Imported> {
         let header = decode_header(header_rlp)?;
-        let hash = self.consensus.hash(&header)?;
+        let hash = self.rules.hash(&header)?;
         if self.store.block_info(&hash)?.is_some() {
             return Ok(Imported::Known);
         }
-        let clique = matches!(self.consensus, Consensus::Clique(_));
-        // Clique needs the parent's snapshot (kept SNAPSHOT_DEPTH blocks deep); the other
-        // engines only the parent header.
-        let parent_snap = self.snapshot(&header.parent_hash);
         let parent_rlp = self.store.header_by_hash(&header.parent_hash)?;
-        let (true, Some(parent_rlp)) = (!clique || parent_snap.is_some(), parent_rlp) else {
+        let (true, Some(parent_rlp)) = (self.rules.knows_parent(&header.parent_hash), parent_rlp)
+        else {
             return Err(Error::UnknownParent {
                 number: header.number,
                 hash,
@@ -284,13 +261,6 @@ impl Chain {
             number: header.number,
             rule,
         };
-        let period = self.clique().period;
-        if clique && header.timestamp < parent.timestamp.saturating_add(period) {
-            return Err(invalid(format!(
-                "timestamp {} earlier than parent's + period ({} + {})",
-                header.timestamp, parent.timestamp, period
-            )));
-        }
         let expected_fee = self.base_fee_after(&parent, header.timestamp);
         if header.base_fee_per_gas != expected_fee {
             return Err(invalid(format!(
@@ -313,19 +283,7 @@ impl Chain {
                 "an empty block must keep its parent's state root".into(),
             ));
         }
-        let snap = match parent_snap {
-            Some(mut snap) => {
-                snap.apply(&header).map_err(|source| Error::Seal {
-                    number: header.number,
-                    source,
-                })?;
-                Some(snap)
-            }
-            None => {
-                self.consensus.verify(&header, &parent)?;
-                None
-            }
-        };
+        self.rules.verify(hash, &header, &parent)?;
         let mut st = self.state();
         let parent_td = self
             .store
@@ -345,9 +303,6 @@ impl Chain {
             },
             make_head,
         )?;
-        if let Some(snap) = snap {
-            st.snapshots.insert(hash, snap);
-        }
         if !make_head {
             return Ok(Imported::Side);
         }
@@ -357,10 +312,9 @@ impl Chain {
             hash,
             total_difficulty: td,
         };
-        st.snapshots
-            .retain(|_, s| s.number.saturating_add(SNAPSHOT_DEPTH) >= number);
         let info = st.head.clone();
         drop(st);
+        self.rules.head_changed(number);
         self.head_tx.send_replace(info);
         Ok(Imported::Head)
     }

@@ -1,30 +1,168 @@
-//! The clique sealer task: builds an empty child of the head when this node may seal, waits
-//! for its slot (in turn: the block time; out of turn: plus a random wiggle), signs through the
-//! seal journal and imports the block (which announces it).
+//! Clique (EIP-225) in the node: [`CliqueRules`], the chain rules (the snapshot per recent
+//! block: signer authorised, not recently signed, difficulty, checkpoint signer list, votes,
+//! seal recovery, and the block period), and [`CliqueSealer`], the block producer (in turn: the
+//! block time; out of turn: plus a random wiggle; `clique_propose` votes; epoch checkpoints).
+//! The seal format itself is `cachet_seal::clique`.
 //!
-//! Crash safety: the unsealed header is written to `<datadir>/sealing.rlp` before the journal
-//! records its seal hash. After a crash between the journal write and the chain commit, the
-//! journal refuses any *other* block at that height; the node then re-signs the header it had
-//! recorded (same seal hash, so the journal allows it) instead of stalling.
+//! Crash safety as for every producer ([`crate::produce`]): the unsealed header is written to
+//! `<datadir>/sealing.rlp` before the journal records its seal hash, and re-signed after a
+//! crash between the journal write and the chain commit.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256, keccak256};
+use cachet_genesis::{Engine, Genesis};
 use cachet_keyprovider::SigningKey;
 use cachet_seal::clique::{self, NONCE_AUTH, NONCE_DROP, Snapshot};
 use cachet_seal::{Header, Sealer};
 use rand::Rng as _;
-use tokio::sync::watch;
 
-use crate::block::{self, EMPTY_BODY_RLP};
-use crate::chain::{Chain, HeadInfo};
+use crate::block;
+use crate::chain::{Chain, HeadInfo, decode_header};
+use crate::consensus::{BlockProducer, ChainRules, Slot};
 use crate::error::{Error, Result};
 use crate::pending::PendingHeader;
 
 pub use crate::pending::SEALING_FILE;
+
+/// Snapshots kept for blocks this far below the head (side chains deeper than this are refused).
+const SNAPSHOT_DEPTH: u64 = 256;
+
+/// Clique parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CliqueParams {
+    /// Seconds between blocks.
+    pub period: u64,
+    /// Blocks per epoch.
+    pub epoch: u64,
+}
+
+impl Default for CliqueParams {
+    /// Period 0 and the default epoch (30000).
+    fn default() -> Self {
+        Self {
+            period: 0,
+            epoch: cachet_genesis::DEFAULT_EPOCH,
+        }
+    }
+}
+
+/// Clique's chain rules: the snapshot after every recent block (kept 256 blocks
+/// below the head), each verified from its parent's.
+#[derive(Debug)]
+pub struct CliqueRules {
+    params: CliqueParams,
+    snapshots: Mutex<HashMap<B256, Snapshot>>,
+}
+
+impl CliqueRules {
+    /// The rules of a clique `genesis` (period 0 and the default epoch when it has no clique
+    /// section).
+    pub fn from_genesis(genesis: &Genesis) -> Self {
+        let params = genesis
+            .clique()
+            .map_or_else(CliqueParams::default, |c| CliqueParams {
+                period: c.period,
+                epoch: if c.epoch == 0 {
+                    cachet_genesis::DEFAULT_EPOCH
+                } else {
+                    c.epoch
+                },
+            });
+        Self {
+            params,
+            snapshots: Mutex::default(),
+        }
+    }
+
+    /// Period and epoch.
+    pub const fn params(&self) -> CliqueParams {
+        self.params
+    }
+
+    /// The snapshot after block `hash`, when kept.
+    pub fn snapshot(&self, hash: &B256) -> Option<Snapshot> {
+        self.snapshots().get(hash).cloned()
+    }
+
+    fn snapshots(&self) -> MutexGuard<'_, HashMap<B256, Snapshot>> {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl ChainRules for CliqueRules {
+    fn engine(&self) -> Engine {
+        Engine::Clique
+    }
+
+    fn replay(
+        &self,
+        genesis: &Header,
+        head: (u64, B256),
+        canonical: &mut dyn FnMut(u64) -> Result<Vec<u8>>,
+    ) -> Result<()> {
+        let (head_number, head_hash) = head;
+        let mut snap = Snapshot::from_checkpoint(genesis, self.params.epoch)
+            .map_err(|source| Error::Seal { number: 0, source })?;
+        let mut kept = HashMap::new();
+        for n in 1..=head_number {
+            let rlp = canonical(n)?;
+            let header = decode_header(&rlp)?;
+            snap.apply(&header)
+                .map_err(|source| Error::Seal { number: n, source })?;
+            if n + SNAPSHOT_DEPTH >= head_number {
+                kept.insert(keccak256(&rlp), snap.clone());
+            }
+        }
+        kept.insert(head_hash, snap);
+        *self.snapshots() = kept;
+        Ok(())
+    }
+
+    fn knows_parent(&self, parent: &B256) -> bool {
+        self.snapshots().contains_key(parent)
+    }
+
+    fn verify(&self, hash: B256, header: &Header, parent: &Header) -> Result<()> {
+        let number = header.number;
+        let period = self.params.period;
+        if header.timestamp < parent.timestamp.saturating_add(period) {
+            return Err(Error::InvalidBlock {
+                number,
+                rule: format!(
+                    "timestamp {} earlier than parent's + period ({} + {})",
+                    header.timestamp, parent.timestamp, period
+                ),
+            });
+        }
+        let mut snap = self
+            .snapshot(&header.parent_hash)
+            .ok_or(Error::UnknownParent {
+                number,
+                hash,
+                parent: header.parent_hash,
+            })?;
+        snap.apply(header)
+            .map_err(|source| Error::Seal { number, source })?;
+        self.snapshots().insert(hash, snap);
+        Ok(())
+    }
+
+    fn head_changed(&self, number: u64) {
+        self.snapshots()
+            .retain(|_, s| s.number.saturating_add(SNAPSHOT_DEPTH) >= number);
+    }
+
+    fn validators(&self, at: &B256) -> Option<Vec<Address>> {
+        self.snapshot(at)
+            .map(|s| s.signers.iter().copied().collect())
+    }
+}
 
 /// Pending `clique_propose` votes: target → authorize.
 pub type Proposals = Arc<Mutex<HashMap<Address, bool>>>;
@@ -91,6 +229,14 @@ impl CliqueSealer {
         self.key.address()
     }
 
+    /// The chain's clique parameters (a non-clique chain: period 0, the default epoch; such a
+    /// chain keeps no snapshot, so this sealer never seals on it).
+    fn params(&self) -> CliqueParams {
+        self.chain
+            .rules_as::<CliqueRules>()
+            .map_or_else(CliqueParams::default, CliqueRules::params)
+    }
+
     /// The unsealed child of `head` this signer would seal, or `None` when it may not seal now
     /// (not a signer, or signed recently).
     pub fn build(&self, head: &HeadInfo, snap: &Snapshot, now: u64) -> Option<Header> {
@@ -99,9 +245,13 @@ impl CliqueSealer {
         if !snap.signers.contains(&me) || snap.recently_signed(number, &me) {
             return None;
         }
-        let period = self.chain.clique().period.max(1);
-        let timestamp = head.header.timestamp.saturating_add(period).max(now);
-        let checkpoint = number.is_multiple_of(self.chain.clique().epoch);
+        let params = self.params();
+        let timestamp = head
+            .header
+            .timestamp
+            .saturating_add(params.period.max(1))
+            .max(now);
+        let checkpoint = number.is_multiple_of(params.epoch);
         let mut extra = self.vanity.to_vec();
         if checkpoint {
             for s in &snap.signers {
@@ -131,52 +281,6 @@ impl CliqueSealer {
         Some(header)
     }
 
-    /// Runs until `allowed` turns false or is dropped.
-    pub async fn run(mut self, mut allowed: watch::Receiver<bool>) {
-        let mut heads = self.chain.subscribe();
-        tracing::info!(target: "cachet::sealer", signer = %self.address(), "clique sealer started");
-        loop {
-            if !*allowed.borrow() {
-                break;
-            }
-            let head = heads.borrow_and_update().clone();
-            let snap = self.chain.snapshot(&head.hash);
-            let planned = snap.as_ref().and_then(|s| {
-                self.build(&head, s, block::now_secs())
-                    .map(|h| (h, s.clone()))
-            });
-            let Some((header, snap)) = planned else {
-                tokio::select! {
-                    r = heads.changed() => if r.is_err() { break },
-                    r = allowed.changed() => if r.is_err() { break },
-                }
-                continue;
-            };
-            let mut delay = Duration::from_secs(header.timestamp.saturating_sub(block::now_secs()));
-            let in_turn = header.difficulty == U256::from(clique::DIFF_IN_TURN);
-            if !in_turn {
-                let wiggle_ms = (snap.signers.len() as u64 / 2 + 1) * 500;
-                delay += Duration::from_millis(rand::thread_rng().gen_range(0..wiggle_ms.max(1)));
-            }
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                r = heads.changed() => { if r.is_err() { break } continue; }
-                r = allowed.changed() => { if r.is_err() { break } continue; }
-            }
-            if !*allowed.borrow() {
-                break;
-            }
-            if let Err(e) = self.produce(&header) {
-                tracing::warn!(target: "cachet::sealer", number = header.number, error = %e, "sealing failed; waiting for the next block");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(self.chain.clique().period.max(1))) => {}
-                    r = heads.changed() => if r.is_err() { break },
-                }
-            }
-        }
-        tracing::info!(target: "cachet::sealer", "clique sealer stopped");
-    }
-
     /// Builds, seals and imports the next block at time `now` without waiting; `None` when
     /// this signer may not seal the next block.
     ///
@@ -187,32 +291,53 @@ impl CliqueSealer {
         let Some(snap) = self.chain.snapshot(&head.hash) else {
             return Ok(None);
         };
+        let chain = self.chain.clone();
         match self.build(&head, &snap, now) {
-            Some(h) => self.produce(&h).map(Some),
+            Some(h) => crate::produce::produce(self, &chain, &h).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Seals and imports one block.
-    fn produce(&mut self, header: &Header) -> Result<Header> {
+    /// Seals `header` with the sealing key through the journal, without importing it. When a
+    /// header is pending at this height (recorded before a crash), that one is sealed instead.
+    ///
+    /// # Errors
+    /// Equivocation, journal I/O or signing ([`Error::Seal`]), or [`Error::Config`] when
+    /// `sealing.rlp` cannot be written.
+    pub fn seal(&mut self, header: &Header) -> Result<Header> {
         let header = self.pending.take_or_record(header)?;
-        let sealed = self
-            .sealer
+        self.sealer
             .clique(&header, &self.key)
             .map_err(|source| Error::Seal {
                 number: header.number,
                 source,
-            })?;
-        let rlp = sealed.encode();
-        let imported = self.chain.import(&rlp, &EMPTY_BODY_RLP)?;
-        tracing::info!(
-            target: "cachet::sealer",
-            number = sealed.number,
-            hash = %sealed.hash_slow(),
-            difficulty = %sealed.difficulty,
-            ?imported,
-            "sealed block"
-        );
-        Ok(sealed)
+            })
+    }
+}
+
+impl BlockProducer for CliqueSealer {
+    fn address(&self) -> Address {
+        self.key.address()
+    }
+
+    fn next_slot(&mut self, head: &HeadInfo) -> Option<Slot> {
+        let snap = self.chain.snapshot(&head.hash)?;
+        let now = block::now_secs();
+        let header = self.build(head, &snap, now)?;
+        let mut delay = Duration::from_secs(header.timestamp.saturating_sub(now));
+        if header.difficulty != U256::from(clique::DIFF_IN_TURN) {
+            // Out of turn: a random wiggle, so that the in-turn signer's block usually wins.
+            let wiggle_ms = (snap.signers.len() as u64 / 2 + 1) * 500;
+            delay += Duration::from_millis(rand::thread_rng().gen_range(0..wiggle_ms.max(1)));
+        }
+        Some(Slot { header, delay })
+    }
+
+    fn seal(&mut self, header: &Header) -> Result<Header> {
+        Self::seal(self, header)
+    }
+
+    fn retry_after(&self) -> Duration {
+        Duration::from_secs(self.params().period.max(1))
     }
 }

@@ -1,351 +1,216 @@
-//! [`Consensus`]: which engine the genesis selects, how it hashes blocks and how it verifies
-//! a block against its parent (clique's snapshot rules live in [`crate::chain`]; the seal
-//! formats themselves in `cachet-seal`).
+//! The engine interface of the node: [`ChainRules`], what the chain asks of its engine when it
+//! hashes and verifies a block, and [`BlockProducer`], what the one driver loop
+//! ([`crate::produce::run`]) asks of it to produce blocks. Each engine implements both in its
+//! own module, next to the seal formats of `cachet-seal`:
 //!
-//! - **IBFT / IBFT 2.0 / QBFT**: the validator set is the genesis extraData's list and stays
-//!   fixed (votes are refused: Cachet does not apply them yet). Every block must carry the same
-//!   set, the Istanbul header fields (`IstanbulDigest` mixHash, difficulty 1, nonce per engine),
-//!   a timestamp at least `blockperiodseconds` (default 1, as GoQuorum's `DefaultConfig`) after
-//!   its parent's, a proposer that is a validator and committed seals from distinct validators
-//!   meeting the threshold: more than F for GoQuorum `istanbul` and QBFT (what GoQuorum
-//!   imports), at least ceil(2N/3) for Besu `ibft2`. The block hash is the engine's (seals
-//!   filtered out), not keccak of the stored RLP.
-//! - **Raft**: the quorum PR 395 signature in extraData must recover to the member with that
-//!   raft id (the node's own `--raft-id` and `--raft-members`); nonce and mixHash zero, no
-//!   ommers, timestamps in nanoseconds (strictly increasing and at least 10^15, which no
-//!   seconds timestamp reaches). Difficulty is not checked (GoQuorum does not either).
+//! | engine | rules | producer |
+//! |---|---|---|
+//! | clique | [`crate::clique::CliqueRules`] (snapshot per recent block) | [`crate::clique::CliqueSealer`] |
+//! | IBFT, IBFT 2.0, QBFT | [`crate::bft::BftRules`] (fixed validator set) | [`crate::bft::BftSealer`] (single validator) |
+//! | Quorum Raft | [`crate::raft::RaftRules`] (minter = raft member) | [`crate::raft::RaftMinter`] (single node) |
+//! | ethash | [`EthashRules`] (refuses every block) | none |
+//!
+//! [`rules`] and [`producer`] are the only places the node chooses by [`Engine`]: a new engine
+//! (multi-validator QBFT, a Raft cluster) is one module implementing the two traits plus one
+//! line in each.
 
-use alloy_primitives::{Address, B64, B256, U256};
-use cachet_genesis::{Engine, Genesis, IbftFlavour};
-use cachet_seal::bft::Threshold;
-use cachet_seal::{EMPTY_OMMERS_HASH, Engine as SealEngine, Header, RaftMembers};
-use cachet_seal::{ibft, ibft2, qbft, raft};
+use std::any::Any;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
+use alloy_primitives::{Address, B256};
+use cachet_genesis::{Engine, Genesis};
+use cachet_keyprovider::UnlockedKeys;
+use cachet_seal::{Header, RaftMembers};
+
+use crate::bft::{BftRules, BftSealer};
+use crate::chain::{Chain, HeadInfo};
+use crate::clique::{CliqueRules, CliqueSealer, Proposals};
 use crate::error::{Error, Result};
+use crate::raft::{RaftMinter, RaftRules};
 
-/// GoQuorum's default `BlockPeriod` (consensus/istanbul/config.go `DefaultConfig`) and Besu's
-/// default `blockperiodseconds`.
-pub const DEFAULT_BLOCK_PERIOD: u64 = 1;
+/// What the chain asks of its engine. [`Chain::import`] checks the engine-independent rules
+/// (parent link, timestamp order, gas, base fee, empty body) and then [`Self::verify`].
+pub trait ChainRules: Any + Send + Sync + fmt::Debug {
+    /// The engine (at genesis: an IBFT chain may switch to QBFT at its `qbftBlock`).
+    fn engine(&self) -> Engine;
 
-/// The lowest raft timestamp accepted after genesis: 10^15 ns is 11.6 days after the epoch,
-/// while 10^15 s is 31 million years away, so a seconds timestamp never passes.
-pub const RAFT_MIN_TIMESTAMP_NS: u64 = 1_000_000_000_000_000;
+    /// The block hash as the engine defines it: keccak of the header RLP unless the engine
+    /// says otherwise (IBFT/QBFT filter their seals out).
+    ///
+    /// # Errors
+    /// [`Error::Seal`] when the engine's extraData does not decode.
+    fn hash(&self, header: &Header) -> Result<B256> {
+        Ok(header.hash_slow())
+    }
 
-/// ethash's `MinimumDifficulty` (`params/protocol_params.go`), where raft blocks sit.
-pub const RAFT_MIN_DIFFICULTY: u64 = 131_072;
+    /// Rebuilds the engine's per-block state when the chain opens, reading the stored
+    /// canonical header RLP of blocks `1..=head.0` through `canonical`; `head.1` is the head's
+    /// hash. Engines without per-block state keep this default (nothing to do).
+    ///
+    /// # Errors
+    /// A stored block that no longer verifies ([`Error::Seal`]), store errors.
+    fn replay(
+        &self,
+        genesis: &Header,
+        head: (u64, B256),
+        canonical: &mut dyn FnMut(u64) -> Result<Vec<u8>>,
+    ) -> Result<()> {
+        let _ = (genesis, head, canonical);
+        Ok(())
+    }
 
-/// Clique parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CliqueParams {
-    /// Seconds between blocks.
-    pub period: u64,
-    /// Blocks per epoch.
-    pub epoch: u64,
+    /// True when the engine can verify a child of block `parent` (clique: the parent's
+    /// snapshot is kept). A child of an unknown parent is refused as
+    /// [`Error::UnknownParent`].
+    fn knows_parent(&self, parent: &B256) -> bool {
+        let _ = parent;
+        true
+    }
+
+    /// Verifies `header`, whose engine hash is `hash`, on `parent`, and keeps the state the
+    /// engine derives for it (clique: its snapshot).
+    ///
+    /// # Errors
+    /// [`Error::Seal`] for a bad seal, [`Error::InvalidBlock`] for a broken engine rule.
+    fn verify(&self, hash: B256, header: &Header, parent: &Header) -> Result<()>;
+
+    /// Block `number` became the head: the engine may drop state kept for blocks far below.
+    fn head_changed(&self, number: u64) {
+        let _ = number;
+    }
+
+    /// The addresses that may seal the child of block `at` (clique signers, BFT validators),
+    /// sorted; `None` where the engine has no such set or keeps none for `at`.
+    fn validators(&self, at: &B256) -> Option<Vec<Address>> {
+        let _ = at;
+        None
+    }
 }
 
-/// IBFT / IBFT 2.0 / QBFT parameters.
+/// A block this node produces and when: the driver waits `delay`, then has it sealed and
+/// imports it (unless a new head or a stop comes first).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BftParams {
-    /// The engine at genesis ([`SealEngine::Ibft`], [`SealEngine::Ibft2`] or [`SealEngine::Qbft`]).
-    pub engine: SealEngine,
-    /// GoQuorum `qbftBlock`: IBFT switches to QBFT from this block.
-    pub qbft_block: Option<u64>,
-    /// Seconds between blocks.
-    pub period: u64,
-    /// The validators, byte-sorted.
-    pub validators: Vec<Address>,
-    /// The committed-seal threshold applied on import.
-    pub threshold: Threshold,
+pub struct Slot {
+    /// The unsealed header.
+    pub header: Header,
+    /// How long to wait before sealing it.
+    pub delay: Duration,
 }
 
-impl BftParams {
-    /// The engine that seals block `number`.
-    pub fn engine_at(&self, number: u64) -> SealEngine {
-        match (self.engine, self.qbft_block) {
-            (SealEngine::Ibft, Some(b)) if number >= b => SealEngine::Qbft,
-            (e, _) => e,
-        }
+/// What the node needs to produce blocks on one engine; [`crate::produce::run`] drives any
+/// of them (one loop for every engine).
+pub trait BlockProducer: Send + fmt::Debug {
+    /// The address that seals (clique: the sealing key's; the others: the node key's).
+    fn address(&self) -> Address;
+
+    /// Logs, once when the driver starts, what this producer will do.
+    fn announce(&self) {
+        tracing::info!(target: "cachet::sealer", address = %self.address(), "block producer started");
     }
-}
 
-/// Quorum Raft parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RaftParams {
-    /// Raft id → enode public key of every member whose blocks this node accepts.
-    pub members: RaftMembers,
-}
+    /// The child of `head` this node produces and when, or `None` when it produces none on
+    /// this head (not a signer, signed recently, not the only validator): the driver then
+    /// waits for the next head.
+    fn next_slot(&mut self, head: &HeadInfo) -> Option<Slot>;
 
-/// The chain's consensus engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Consensus {
-    /// Clique (EIP-225).
-    Clique(CliqueParams),
-    /// IBFT, IBFT 2.0 or QBFT with a fixed validator set.
-    Bft(BftParams),
-    /// Quorum Raft.
-    Raft(RaftParams),
-    /// An `ethash` genesis: Cachet verifies no proof of work, so it seals nothing and refuses
-    /// every block; the node still runs discovery, eth Status and RPC at genesis (what hive's
-    /// discovery suites need).
-    Ethash,
-}
-
-fn seal_err(number: u64) -> impl Fn(cachet_seal::Error) -> Error {
-    move |source| Error::Seal { number, source }
-}
-
-impl Consensus {
-    /// The engine `genesis` selects; `raft_members` are the raft blocks' accepted minters.
+    /// Seals `header` through the seal journal. When a header is pending at this height
+    /// (recorded in `sealing.rlp` before a crash), that one is sealed instead.
     ///
     /// # Errors
-    /// [`Error::UnsupportedEngine`] for QBFT validator-contract mode or an unknown engine;
-    /// [`Error::Seal`] when the genesis extraData has no decodable validator list.
-    pub fn from_genesis(genesis: &Genesis, raft_members: RaftMembers) -> Result<Self> {
-        let extra = &genesis.extra_data;
-        let no_validators = |e: cachet_seal::Error| Error::Seal {
-            number: 0,
-            source: e,
-        };
-        let bft = |engine: SealEngine, period: Option<u64>, qbft_block, threshold| {
-            let validators = match engine {
-                SealEngine::Ibft => ibft::IstanbulExtra::decode(extra).map(|e| e.validators),
-                SealEngine::Ibft2 => ibft2::decode_extra(extra).map(|e| e.validators),
-                _ => qbft::decode_extra(extra).map(|e| e.validators),
-            }
-            .map_err(|e| no_validators(e.into()))?;
-            let mut validators = validators;
-            validators.sort();
-            validators.dedup();
-            if validators.is_empty() {
-                return Err(Error::InvalidBlock {
-                    number: 0,
-                    rule: "the genesis extraData lists no validators".into(),
-                });
-            }
-            Ok(Self::Bft(BftParams {
-                engine,
-                qbft_block,
-                period: period.unwrap_or(DEFAULT_BLOCK_PERIOD),
-                validators,
-                threshold,
-            }))
-        };
-        match genesis.engine() {
-            Engine::Clique { period, epoch } => Ok(Self::Clique(CliqueParams {
-                period: *period,
-                epoch: if *epoch == 0 {
-                    cachet_genesis::DEFAULT_EPOCH
-                } else {
-                    *epoch
-                },
-            })),
-            Engine::Ibft {
-                flavour: IbftFlavour::QuorumIstanbul,
-                block_period,
-                qbft_block,
-                ..
-            } => bft(
-                SealEngine::Ibft,
-                *block_period,
-                *qbft_block,
-                Threshold::QuorumMoreThanF,
-            ),
-            Engine::Ibft {
-                flavour: IbftFlavour::Besu,
-                block_period,
-                ..
-            } => bft(
-                SealEngine::Ibft2,
-                *block_period,
-                None,
-                Threshold::BesuTwoThirds,
-            ),
-            Engine::Qbft {
-                validator_contract: Some(_),
-                ..
-            } => Err(Error::UnsupportedEngine(
-                "qbft with validatorcontractaddress (validators read from a contract)",
-            )),
-            Engine::Qbft { block_period, .. } => bft(
-                SealEngine::Qbft,
-                *block_period,
-                None,
-                Threshold::QuorumMoreThanF,
-            ),
-            Engine::Raft => Ok(Self::Raft(RaftParams {
-                members: raft_members,
-            })),
-            Engine::Ethash => Ok(Self::Ethash),
-            _ => Err(Error::UnsupportedEngine("unknown")),
-        }
+    /// Equivocation, journal I/O or signing ([`Error::Seal`]), or [`Error::Config`] when
+    /// `sealing.rlp` cannot be written.
+    fn seal(&mut self, header: &Header) -> Result<Header>;
+
+    /// How long to wait after a failed slot before planning again (a new head ends the wait).
+    fn retry_after(&self) -> Duration;
+}
+
+/// An `ethash` genesis: Cachet verifies no proof of work, so it seals nothing and refuses
+/// every block; the node still runs discovery, eth Status and RPC at genesis (what hive's
+/// discovery suites need).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EthashRules;
+
+impl ChainRules for EthashRules {
+    fn engine(&self) -> Engine {
+        Engine::Ethash
     }
 
-    /// The engine's name (`clique`, `ibft`, `ibft2`, `qbft`, `raft`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Clique(_) => "clique",
-            Self::Bft(p) => p.engine.name(),
-            Self::Raft(_) => "raft",
-            Self::Ethash => "ethash",
-        }
-    }
-
-    /// The block hash as the engine defines it: keccak of the RLP for clique, raft and every
-    /// genesis block; the seal-filtered header hash for IBFT/IBFT 2.0/QBFT.
-    ///
-    /// # Errors
-    /// [`Error::Seal`] when a BFT extraData does not decode.
-    pub fn hash(&self, header: &Header) -> Result<B256> {
-        let Self::Bft(p) = self else {
-            return Ok(header.hash_slow());
-        };
-        if header.number == 0 {
-            return Ok(header.hash_slow());
-        }
-        match p.engine_at(header.number) {
-            SealEngine::Ibft => ibft::block_hash(header),
-            SealEngine::Ibft2 => ibft2::block_hash(header),
-            _ => qbft::block_hash(header),
-        }
-        .map_err(seal_err(header.number))
-    }
-
-    /// Checks the engine's rules for `header` on `parent` (BFT and raft; clique is checked
-    /// against its snapshot by the chain).
-    ///
-    /// # Errors
-    /// [`Error::Seal`] for a bad seal, [`Error::InvalidBlock`] for a broken header rule.
-    pub fn verify(&self, header: &Header, parent: &Header) -> Result<()> {
-        match self {
-            Self::Clique(_) => Ok(()),
-            Self::Bft(p) => verify_bft(p, header, parent),
-            Self::Raft(p) => verify_raft(p, header),
-            Self::Ethash => Err(Error::InvalidBlock {
-                number: header.number,
-                rule: "cachet does not verify ethash proof-of-work blocks (an ethash genesis runs a node that stays at genesis)".into(),
-            }),
-        }
+    fn verify(&self, _hash: B256, header: &Header, _parent: &Header) -> Result<()> {
+        Err(Error::InvalidBlock {
+            number: header.number,
+            rule: "cachet does not verify ethash proof-of-work blocks (an ethash genesis runs a node that stays at genesis)".into(),
+        })
     }
 }
 
-fn verify_bft(p: &BftParams, header: &Header, parent: &Header) -> Result<()> {
-    let number = header.number;
-    let invalid = |rule: String| Error::InvalidBlock { number, rule };
-    if header.timestamp < parent.timestamp.saturating_add(p.period) {
-        return Err(invalid(format!(
-            "timestamp {} earlier than parent's + block period ({} + {})",
-            header.timestamp, parent.timestamp, p.period
-        )));
-    }
-    let vals = Some(p.validators.as_slice());
-    let engine = p.engine_at(number);
-    let (mut listed, vote) = match engine {
-        SealEngine::Ibft => {
-            ibft::verify(header, vals, p.threshold).map_err(seal_err(number))?;
-            let extra = ibft::IstanbulExtra::decode(&header.extra_data)
-                .map_err(|e| seal_err(number)(e.into()))?;
-            let vote = header.nonce != B64::ZERO || header.beneficiary != Address::ZERO;
-            (extra.validators, vote)
-        }
-        SealEngine::Ibft2 => {
-            ibft2::verify(header, vals, p.threshold).map_err(seal_err(number))?;
-            let extra =
-                ibft2::decode_extra(&header.extra_data).map_err(|e| seal_err(number)(e.into()))?;
-            (extra.validators, extra.vote.is_some())
-        }
-        _ => {
-            qbft::verify(header, vals, p.threshold).map_err(seal_err(number))?;
-            let extra =
-                qbft::decode_extra(&header.extra_data).map_err(|e| seal_err(number)(e.into()))?;
-            (extra.validators, extra.vote.is_some())
-        }
+/// The rules of the engine `genesis` selects; `raft_members` are the raft blocks' accepted
+/// minters (ignored by the other engines).
+///
+/// # Errors
+/// [`Error::UnsupportedEngine`] for QBFT validator-contract mode; [`Error::Seal`] or
+/// [`Error::InvalidBlock`] when a BFT genesis extraData lists no validators.
+pub fn rules(genesis: &Genesis, raft_members: RaftMembers) -> Result<Box<dyn ChainRules>> {
+    let rules: Box<dyn ChainRules> = match genesis.engine() {
+        Engine::Clique => Box::new(CliqueRules::from_genesis(genesis)),
+        Engine::Ibft | Engine::Ibft2 | Engine::Qbft => Box::new(BftRules::from_genesis(genesis)?),
+        Engine::Raft => Box::new(RaftRules::new(raft_members)),
+        Engine::Ethash => Box::new(EthashRules),
     };
-    if vote {
-        return Err(invalid(format!(
-            "{engine} block carries a validator vote: cachet keeps the genesis validator set fixed and cannot apply votes yet"
-        )));
-    }
-    listed.sort();
-    if listed != p.validators {
-        return Err(invalid(format!(
-            "extraData lists validators {listed:?}, the chain's set is {:?}",
-            p.validators
-        )));
-    }
-    Ok(())
+    Ok(rules)
 }
 
-fn verify_raft(p: &RaftParams, header: &Header) -> Result<()> {
-    let number = header.number;
-    let invalid = |rule: String| Error::InvalidBlock { number, rule };
-    if header.timestamp < RAFT_MIN_TIMESTAMP_NS {
-        return Err(invalid(format!(
-            "raft timestamp {} is not in nanoseconds (below 10^15)",
-            header.timestamp
-        )));
-    }
-    if header.nonce != B64::ZERO || header.mix_hash != B256::ZERO {
-        return Err(invalid("raft blocks have nonce 0 and mixHash 0".into()));
-    }
-    if header.ommers_hash != EMPTY_OMMERS_HASH {
-        return Err(invalid("raft blocks have no ommers".into()));
-    }
-    raft::verify(header, &p.members).map_err(|source| match source {
-        cachet_seal::Error::UnknownRaftMember { raft_id } => invalid(format!(
-            "minted by raft id {raft_id}, which is not a known member: pass --raft-members with the cluster's raft ids and enodes"
-        )),
-        source => Error::Seal { number, source },
-    })?;
-    Ok(())
+/// What [`producer`] needs besides the chain.
+#[derive(Debug)]
+pub struct ProducerConfig<'a> {
+    /// The data directory (seal journal, `sealing.rlp`).
+    pub datadir: &'a Path,
+    /// Clique `clique_propose` votes (shared with RPC).
+    pub proposals: Proposals,
+    /// Clique vanity (`--miner.extradata`).
+    pub extra_data: &'a [u8],
+    /// This node's raft id (raft).
+    pub raft_id: Option<u16>,
+    /// Raft minting interval.
+    pub raft_block_time: Duration,
 }
 
-/// The difficulty a raft minter writes: ethash's Byzantium adjustment with a nanosecond
-/// time delta, which always saturates at `-99`: `max(parent - parent/2048*99, 131072)` (the
-/// difficulty bomb is left out; GoQuorum does not check the value).
-pub fn raft_difficulty(parent: &Header) -> U256 {
-    let step = parent.difficulty / U256::from(2048) * U256::from(99);
-    parent
-        .difficulty
-        .saturating_sub(step)
-        .max(U256::from(RAFT_MIN_DIFFICULTY))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accepts_raft_difficulty_saturating_at_the_ethash_minimum() {
-        // GoQuorum 7nodes raft genesis: difficulty 0 → the first block sits at 131072.
-        let genesis = Header::default();
-        assert_eq!(raft_difficulty(&genesis), U256::from(RAFT_MIN_DIFFICULTY));
-        // Above the minimum the ns delta saturates the adjustment at -99/2048.
-        let parent = Header {
-            difficulty: U256::from(2048u64 * 1000),
-            ..Header::default()
-        };
-        assert_eq!(
-            raft_difficulty(&parent),
-            U256::from(2048u64 * 1000 - 99_000)
-        );
-    }
-
-    #[test]
-    fn accepts_qbft_from_the_qbft_block() {
-        let p = BftParams {
-            engine: SealEngine::Ibft,
-            qbft_block: Some(10),
-            period: 1,
-            validators: vec![Address::repeat_byte(1)],
-            threshold: Threshold::QuorumMoreThanF,
-        };
-        assert_eq!(p.engine_at(9), SealEngine::Ibft);
-        assert_eq!(p.engine_at(10), SealEngine::Qbft);
-        let q = BftParams {
-            engine: SealEngine::Qbft,
-            qbft_block: None,
-            ..p
-        };
-        assert_eq!(q.engine_at(0), SealEngine::Qbft);
-    }
+/// The block producer for `chain`'s engine, signing with `keys` (clique: the sealing key; the
+/// others: the node key); `None` on an ethash chain.
+///
+/// # Errors
+/// [`Error::Config`] for a raft chain without a raft id or a bad vanity, [`Error::Journal`]
+/// when the seal journal cannot be opened.
+pub fn producer(
+    chain: &Arc<Chain>,
+    keys: &UnlockedKeys,
+    config: ProducerConfig<'_>,
+) -> Result<Option<Box<dyn BlockProducer>>> {
+    let chain = chain.clone();
+    let producer: Box<dyn BlockProducer> = match chain.engine() {
+        Engine::Clique => Box::new(
+            CliqueSealer::new(chain, config.datadir, keys.sealing_key(), config.proposals)?
+                .with_vanity(config.extra_data)?,
+        ),
+        Engine::Ibft | Engine::Ibft2 | Engine::Qbft => {
+            Box::new(BftSealer::new(chain, config.datadir, keys.node_key())?)
+        }
+        Engine::Raft => {
+            let raft_id = config.raft_id.ok_or_else(|| {
+                Error::Config("minting on a raft chain (--mine) needs --raft-id".into())
+            })?;
+            Box::new(RaftMinter::new(
+                chain,
+                config.datadir,
+                keys.node_key(),
+                raft_id,
+                config.raft_block_time,
+            )?)
+        }
+        Engine::Ethash => return Ok(None),
+    };
+    Ok(Some(producer))
 }

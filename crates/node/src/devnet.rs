@@ -70,6 +70,12 @@ fn cfg(e: impl std::fmt::Display) -> Error {
 /// key-provider errors.
 pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
     let dir = &config.dir;
+    if !config.engine.seals() {
+        return Err(cfg(format!(
+            "a devnet seals blocks: {} is not a sealing engine (use clique, ibft, ibft2, qbft or raft)",
+            config.engine
+        )));
+    }
     if config.engine == Engine::Raft && config.nodes != 1 {
         return Err(cfg(
             "a raft devnet runs one node (Cachet mints alone; raft consensus between nodes is not built yet): use --nodes 1",
@@ -176,6 +182,11 @@ fn genesis_json(config: &DevnetConfig, nodes: &[DevnetNode]) -> serde_json::Valu
                 map.insert("isQuorum".into(), json!(true));
             }
             ("raft", json!(true))
+        }
+        // Refused by `prepare`; written as the section it is.
+        Engine::Ethash => {
+            extra = Vec::new();
+            ("ethash", json!({}))
         }
     };
     if let Some(map) = fork_config.as_object_mut() {

@@ -5,14 +5,16 @@
 //!   index, total difficulty and the head pointer, on `redb`; one durable transaction per block.
 //! - [`chain::Chain`]: every block (sealed here or received) is verified against its parent and
 //!   the engine (clique: the snapshot) before it is stored; heaviest chain wins.
-//! - [`consensus::Consensus`]: the engine the genesis selects (clique, IBFT, IBFT 2.0, QBFT with
-//!   a fixed validator set, Quorum Raft), its block hash and its BFT/raft verification rules.
-//! - [`clique::CliqueSealer`]: in-turn/out-of-turn difficulty and wiggle, recently-signed rule,
-//!   epoch checkpoints, `clique_propose` votes; every seal goes through the seal journal.
-//! - [`bft::BftSealer`]: single-validator IBFT/IBFT 2.0/QBFT, proposer and committed seals by the
-//!   node key every block period, through the seal journal.
-//! - [`raft::RaftMinter`]: single-node Quorum Raft minter (PR 395 signature by the node key,
-//!   nanosecond timestamps), minting on a timer until Cachet executes transactions.
+//! - [`consensus`]: the engine interface: [`consensus::ChainRules`] (block hash, verification
+//!   against the parent, per-block engine state) and [`consensus::BlockProducer`] (next slot,
+//!   seal), and the two factories that pick an engine's implementations from the genesis.
+//! - One module per engine, owning both: [`clique`] (snapshot rules; in-turn/out-of-turn
+//!   difficulty and wiggle, recently-signed rule, epoch checkpoints, `clique_propose` votes),
+//!   [`bft`] (IBFT/IBFT 2.0/QBFT with a fixed validator set; the single-validator sealer signs
+//!   proposal and committed seal with the node key), [`raft`] (PR 395 minter signature by the
+//!   node key, nanosecond timestamps, minting on a timer until Cachet executes transactions).
+//! - [`produce`]: the one block-production loop for every engine; every seal goes through the
+//!   seal journal, and the header being sealed through `sealing.rlp` (crash recovery).
 //! - [`sync`]: serves and downloads headers/bodies over eth/68, imports announced blocks, drops
 //!   peers sending invalid ones, announces new heads.
 //! - [`discovery`]: discv4 (and optionally discv5) on UDP; found nodes are dialled.
@@ -39,6 +41,7 @@ mod error;
 pub mod exit;
 pub mod import;
 mod pending;
+pub mod produce;
 pub mod raft;
 pub mod rpc;
 pub mod run;

@@ -1,5 +1,13 @@
-//! The single-node Quorum Raft minter: signs each block with the node key as GoQuorum's
-//! PR 395 does (`extraData = 32 zero bytes ‖ RLP([raftIdAsciiHex, sig])`, the signature over
+//! Quorum Raft in the node: [`RaftRules`], the chain rules, and [`RaftMinter`], the
+//! single-node block producer (a raft cluster is a new [`BlockProducer`] here). The signature
+//! format itself is `cachet_seal::raft`.
+//!
+//! **Rules.** The quorum PR 395 signature in extraData must recover to the member with that
+//! raft id (the node's own `--raft-id` and `--raft-members`); nonce and mixHash zero, no
+//! ommers, timestamps in nanoseconds (strictly increasing and at least 10^15, which no
+//! seconds timestamp reaches). Difficulty is not checked (GoQuorum does not either).
+//!
+//! **Producer.** The minter signs each block with the node key as GoQuorum's PR 395 does (`extraData = 32 zero bytes ‖ RLP([raftIdAsciiHex, sig])`, the signature over
 //! the header with ommers/tx/receipt roots, bloom and extraData zeroed), with nanosecond
 //! timestamps `max(now_ns, parent + 1)` and ethash's saturated difficulty.
 //!
@@ -10,16 +18,15 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::{Address, Bytes};
+use alloy_primitives::{Address, B64, B256, Bytes, U256};
+use cachet_genesis::Engine;
 use cachet_keyprovider::NodeKey;
-use cachet_seal::{Header, RaftMembers, Sealer};
-use tokio::sync::watch;
+use cachet_seal::{EMPTY_OMMERS_HASH, Header, RaftMembers, Sealer};
 
-use crate::block::EMPTY_BODY_RLP;
 use crate::chain::{Chain, HeadInfo};
-use crate::consensus::{Consensus, raft_difficulty};
+use crate::consensus::{BlockProducer, ChainRules, Slot};
 use crate::error::{Error, Result};
 use crate::pending::PendingHeader;
 
@@ -27,6 +34,72 @@ use crate::pending::PendingHeader;
 /// that only happens with pending transactions; Cachet mints empty blocks on this timer, where
 /// 50 ms would write 1.7 million blocks a day.
 pub const DEFAULT_RAFT_BLOCK_TIME_MS: u64 = 1000;
+
+/// The lowest raft timestamp accepted after genesis: 10^15 ns is 11.6 days after the epoch,
+/// while 10^15 s is 31 million years away, so a seconds timestamp never passes.
+pub const RAFT_MIN_TIMESTAMP_NS: u64 = 1_000_000_000_000_000;
+
+/// ethash's `MinimumDifficulty` (`params/protocol_params.go`), where raft blocks sit.
+pub const RAFT_MIN_DIFFICULTY: u64 = 131_072;
+
+/// Raft's chain rules: who may mint (the members).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RaftRules {
+    members: RaftMembers,
+}
+
+impl RaftRules {
+    /// Rules accepting blocks minted by `members` (raft id → enode public key).
+    pub const fn new(members: RaftMembers) -> Self {
+        Self { members }
+    }
+
+    /// The members whose blocks this node accepts.
+    pub const fn members(&self) -> &RaftMembers {
+        &self.members
+    }
+}
+
+impl ChainRules for RaftRules {
+    fn engine(&self) -> Engine {
+        Engine::Raft
+    }
+
+    fn verify(&self, _hash: B256, header: &Header, _parent: &Header) -> Result<()> {
+        let number = header.number;
+        let invalid = |rule: String| Error::InvalidBlock { number, rule };
+        if header.timestamp < RAFT_MIN_TIMESTAMP_NS {
+            return Err(invalid(format!(
+                "raft timestamp {} is not in nanoseconds (below 10^15)",
+                header.timestamp
+            )));
+        }
+        if header.nonce != B64::ZERO || header.mix_hash != B256::ZERO {
+            return Err(invalid("raft blocks have nonce 0 and mixHash 0".into()));
+        }
+        if header.ommers_hash != EMPTY_OMMERS_HASH {
+            return Err(invalid("raft blocks have no ommers".into()));
+        }
+        cachet_seal::raft::verify(header, &self.members).map_err(|source| match source {
+            cachet_seal::Error::UnknownRaftMember { raft_id } => invalid(format!(
+                "minted by raft id {raft_id}, which is not a known member: pass --raft-members with the cluster's raft ids and enodes"
+            )),
+            source => Error::Seal { number, source },
+        })?;
+        Ok(())
+    }
+}
+
+/// The difficulty a raft minter writes: ethash's Byzantium adjustment with a nanosecond
+/// time delta, which always saturates at `-99`: `max(parent - parent/2048*99, 131072)` (the
+/// difficulty bomb is left out; GoQuorum does not check the value).
+pub fn raft_difficulty(parent: &Header) -> U256 {
+    let step = parent.difficulty / U256::from(2048) * U256::from(99);
+    parent
+        .difficulty
+        .saturating_sub(step)
+        .max(U256::from(RAFT_MIN_DIFFICULTY))
+}
 
 /// Raft block producer for this node's raft id.
 pub struct RaftMinter {
@@ -37,6 +110,8 @@ pub struct RaftMinter {
     members: RaftMembers,
     block_time: Duration,
     pending: PendingHeader,
+    /// When the last block was minted (or tried): the next one is due `block_time` later.
+    last_mint: Option<Instant>,
 }
 
 impl std::fmt::Debug for RaftMinter {
@@ -69,13 +144,13 @@ impl RaftMinter {
         raft_id: u16,
         block_time: Duration,
     ) -> Result<Self> {
-        let Consensus::Raft(params) = chain.consensus() else {
+        let Some(rules) = chain.rules_as::<RaftRules>() else {
             return Err(Error::Config(format!(
                 "the raft minter cannot mint on a {} chain",
-                chain.consensus().name()
+                chain.engine()
             )));
         };
-        let members = params.members.clone();
+        let members = rules.members().clone();
         if members.get(raft_id) != Some(&key.signer().public_key()) {
             return Err(Error::Config(format!(
                 "raft id {raft_id} belongs to another enode in --raft-members: check --raft-id"
@@ -90,6 +165,7 @@ impl RaftMinter {
             members,
             block_time: block_time.max(Duration::from_millis(1)),
             pending: PendingHeader::new(datadir),
+            last_mint: None,
         })
     }
 
@@ -105,27 +181,6 @@ impl RaftMinter {
             .empty_child(head, timestamp, raft_difficulty(&head.header), Vec::new())
     }
 
-    /// Runs until `allowed` turns false or is dropped.
-    pub async fn run(mut self, mut allowed: watch::Receiver<bool>) {
-        tracing::info!(target: "cachet::sealer", raft_id = self.raft_id, minter = %self.address(),
-            block_time_ms = self.block_time.as_millis() as u64, "raft minter started (mints on a timer until cachet executes transactions)");
-        let mut tick = tokio::time::interval(self.block_time);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                r = allowed.changed() => if r.is_err() { break },
-            }
-            if !*allowed.borrow() {
-                break;
-            }
-            if let Err(e) = self.mint_now() {
-                tracing::warn!(target: "cachet::sealer", error = %e, "minting failed; retrying next tick");
-            }
-        }
-        tracing::info!(target: "cachet::sealer", "raft minter stopped");
-    }
-
     /// Builds, signs and imports the next block now.
     ///
     /// # Errors
@@ -139,9 +194,9 @@ impl RaftMinter {
     /// # Errors
     /// As the journal and [`Chain::import`].
     pub fn mint_at(&mut self, now_ns: u64) -> Result<Header> {
-        let head = self.chain.head();
-        let header = self.build(&head, now_ns);
-        self.produce(&header)
+        let chain = self.chain.clone();
+        let header = self.build(&chain.head(), now_ns);
+        crate::produce::produce(self, &chain, &header)
     }
 
     /// Signs `header` as this node's raft id through the journal, without importing it.
@@ -152,6 +207,7 @@ impl RaftMinter {
     /// Equivocation, journal I/O or the signature's self-check ([`Error::Seal`]), or
     /// [`Error::Config`] when `sealing.rlp` cannot be written.
     pub fn seal(&mut self, header: &Header) -> Result<Header> {
+        self.last_mint = Some(Instant::now());
         let header = self.pending.take_or_record(header)?;
         let number = header.number;
         let header = Header {
@@ -162,17 +218,56 @@ impl RaftMinter {
             .raft(&header, self.raft_id, self.key.signer(), &self.members)
             .map_err(|source| Error::Seal { number, source })
     }
+}
 
-    fn produce(&mut self, header: &Header) -> Result<Header> {
-        let sealed = self.seal(header)?;
-        let imported = self.chain.import(&sealed.encode(), &EMPTY_BODY_RLP)?;
-        tracing::info!(
-            target: "cachet::sealer",
-            number = sealed.number,
-            hash = %sealed.hash_slow(),
-            ?imported,
-            "minted block"
+impl BlockProducer for RaftMinter {
+    fn address(&self) -> Address {
+        Self::address(self)
+    }
+
+    fn announce(&self) {
+        tracing::info!(target: "cachet::sealer", raft_id = self.raft_id, minter = %self.address(),
+            block_time_ms = self.block_time.as_millis() as u64, "raft minter started (mints on a timer until cachet executes transactions)");
+    }
+
+    /// Every `block_time` (the first at once), on whatever the head is then.
+    fn next_slot(&mut self, head: &HeadInfo) -> Option<Slot> {
+        let delay = self.last_mint.map_or(Duration::ZERO, |last| {
+            (last + self.block_time).saturating_duration_since(Instant::now())
+        });
+        let at = now_nanos().saturating_add(u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX));
+        Some(Slot {
+            header: self.build(head, at),
+            delay,
+        })
+    }
+
+    fn seal(&mut self, header: &Header) -> Result<Header> {
+        Self::seal(self, header)
+    }
+
+    fn retry_after(&self) -> Duration {
+        self.block_time
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_raft_difficulty_saturating_at_the_ethash_minimum() {
+        // GoQuorum 7nodes raft genesis: difficulty 0 → the first block sits at 131072.
+        let genesis = Header::default();
+        assert_eq!(raft_difficulty(&genesis), U256::from(RAFT_MIN_DIFFICULTY));
+        // Above the minimum the ns delta saturates the adjustment at -99/2048.
+        let parent = Header {
+            difficulty: U256::from(2048u64 * 1000),
+            ..Header::default()
+        };
+        assert_eq!(
+            raft_difficulty(&parent),
+            U256::from(2048u64 * 1000 - 99_000)
         );
-        Ok(sealed)
     }
 }

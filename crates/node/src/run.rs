@@ -8,18 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig};
-use cachet_genesis::{Genesis, RaftMarker};
+use cachet_genesis::{Engine, Genesis, RaftMarker};
 use cachet_seal::RaftMembers;
 use tokio::sync::watch;
 
-use crate::bft::BftSealer;
 use crate::chain::Chain;
-use crate::clique::{CliqueSealer, Proposals};
+use crate::clique::Proposals;
 use crate::config::{NodeConfig, Started};
-use crate::consensus::Consensus;
+use crate::consensus::ProducerConfig;
 use crate::discovery::Discovery;
 use crate::error::{Error, Result};
-use crate::raft::RaftMinter;
 use crate::rpc::{self, RpcContext};
 use crate::store::ChainStore;
 
@@ -54,15 +52,12 @@ pub async fn run(
 ) -> Result<()> {
     let marker = RaftMarker::from_flag(config.raft.flag);
     let genesis = Genesis::from_file(&config.genesis, marker)?;
-    if config.mine
-        && *genesis.engine() == cachet_genesis::Engine::Raft
-        && config.raft.raft_id.is_none()
-    {
+    if config.mine && genesis.engine() == Engine::Raft && config.raft.raft_id.is_none() {
         return Err(Error::Config(
             "minting on a raft chain (--mine) needs --raft-id".into(),
         ));
     }
-    if config.mine && *genesis.engine() == cachet_genesis::Engine::Ethash {
+    if config.mine && !genesis.engine().seals() {
         return Err(Error::Config(
             "--mine on an ethash genesis: cachet seals clique, IBFT, QBFT and raft chains only"
                 .into(),
@@ -143,43 +138,26 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let (seal_tx, seal_rx) = watch::channel(true);
     let proposals = Proposals::default();
-    let sealing_key = keys.sealing_key();
-    let signer = match chain.consensus() {
-        Consensus::Clique(_) => sealing_key.address(),
-        _ => node_key.signer().address(),
+    let signer = if chain.engine().seals_with_node_key() {
+        node_key.signer().address()
+    } else {
+        keys.sealing_key().address()
     };
-    let sealer_task = match (config.mine, chain.consensus()) {
-        (false, _) => None,
-        (true, Consensus::Clique(_)) => {
-            let sealer = CliqueSealer::new(
-                chain.clone(),
-                &config.datadir,
-                sealing_key,
-                proposals.clone(),
-            )?
-            .with_vanity(&config.extra_data)?;
-            Some(tokio::spawn(sealer.run(seal_rx)))
-        }
-        (true, Consensus::Bft(_)) => {
-            let sealer = BftSealer::new(chain.clone(), &config.datadir, node_key.clone())?;
-            Some(tokio::spawn(sealer.run(seal_rx)))
-        }
-        (true, Consensus::Raft(_)) => {
-            let raft_id = config.raft.raft_id.ok_or_else(|| {
-                Error::Config("minting on a raft chain (--mine) needs --raft-id".into())
-            })?;
-            let minter = RaftMinter::new(
-                chain.clone(),
-                &config.datadir,
-                node_key.clone(),
-                raft_id,
-                Duration::from_millis(config.raft.block_time_ms),
-            )?;
-            Some(tokio::spawn(minter.run(seal_rx)))
-        }
-        // Refused before the unlock (above).
-        (true, Consensus::Ethash) => None,
+    let producer = if config.mine {
+        let producer_config = ProducerConfig {
+            datadir: &config.datadir,
+            proposals: proposals.clone(),
+            extra_data: &config.extra_data,
+            raft_id: config.raft.raft_id,
+            raft_block_time: Duration::from_millis(config.raft.block_time_ms),
+        };
+        // None on ethash, refused before the unlock (above).
+        crate::consensus::producer(&chain, keys, producer_config)?
+    } else {
+        None
     };
+    let sealer_task =
+        producer.map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), seal_rx)));
     let sync_status = crate::sync_status::SyncStatus::default();
     let sync_task = tokio::spawn(crate::sync::run(
         chain.clone(),

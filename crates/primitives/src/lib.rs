@@ -2,6 +2,7 @@
 //! beyond the one atomic-write helper.
 //!
 //! The moving parts (filled in by the foundations work, issue 11):
+//! - [`Engine`]: the one name of a consensus engine (clique, IBFT, IBFT 2.0, QBFT, raft, ethash),
 //! - the block header and block/body RLP,
 //! - one bounded RLP reader for untrusted bytes,
 //! - the EIP-2124 fork id,
@@ -12,3 +13,7 @@
 //! ## Feature flags
 //! None.
 #![forbid(unsafe_code)]
+
+mod engine;
+
+pub use engine::{Engine, UnknownEngine};

@@ -1,7 +1,10 @@
 //! What the Istanbul-family engines share: the mixHash digest, votes, committed-seal thresholds
 //! and the common header rules (`seal-formats.md` §2).
 
+use std::fmt;
+
 use alloy_primitives::{Address, B256, U256, b256};
+use cachet_primitives::Engine;
 
 use crate::crypto;
 use crate::error::{DecodeError, Error, Result};
@@ -11,6 +14,66 @@ use crate::rlp::{self, Reader};
 /// mixHash of every Istanbul-family block: "Istanbul practical byzantine fault tolerance".
 pub const ISTANBUL_DIGEST: B256 =
     b256!("63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365");
+
+/// One IBFT-family engine's seal format, for callers that hold an [`Engine`] rather than a
+/// module: [`format()`] is the one place mapping the engine to it, and each engine's module
+/// implements it over its own functions ([`crate::ibft::Format`], [`crate::ibft2::Format`],
+/// [`crate::qbft::Format`]).
+pub trait BftFormat: Sync + fmt::Debug {
+    /// The engine.
+    fn engine(&self) -> Engine;
+
+    /// The block hash: the header hash with the seals filtered out of extraData.
+    ///
+    /// # Errors
+    /// Undecodable extraData.
+    fn block_hash(&self, header: &Header) -> Result<B256>;
+
+    /// Recovers proposer and committers.
+    ///
+    /// # Errors
+    /// Undecodable extraData or an unrecoverable seal.
+    fn recover(&self, header: &Header) -> Result<BftSeals>;
+
+    /// Verifies the header rules and the seals, and with `validators` that the proposer is one
+    /// and the committers meet `threshold`.
+    ///
+    /// # Errors
+    /// The first broken rule.
+    fn verify(
+        &self,
+        header: &Header,
+        validators: Option<&[Address]>,
+        threshold: Threshold,
+    ) -> Result<BftSeals>;
+
+    /// The validators an extraData lists, in the order found.
+    ///
+    /// # Errors
+    /// Undecodable extraData.
+    fn validators(&self, extra: &[u8]) -> Result<Vec<Address>>;
+
+    /// True when `header` carries a validator vote (IBFT 1.0: in coinbase and nonce; IBFT 2.0
+    /// and QBFT: in extraData).
+    ///
+    /// # Errors
+    /// Undecodable extraData.
+    fn has_vote(&self, header: &Header) -> Result<bool>;
+
+    /// The extraData of an unsealed proposal: 32 zero bytes of vanity, `validators`, no vote,
+    /// `round` (IBFT 1.0 carries none) and no seals.
+    fn unsealed_extra(&self, validators: &[Address], round: u32) -> Vec<u8>;
+}
+
+/// The seal format of `engine`; `None` outside the IBFT family.
+pub fn format(engine: Engine) -> Option<&'static dyn BftFormat> {
+    match engine {
+        Engine::Ibft => Some(&crate::ibft::Format),
+        Engine::Ibft2 => Some(&crate::ibft2::Format),
+        Engine::Qbft => Some(&crate::qbft::Format),
+        Engine::Clique | Engine::Raft | Engine::Ethash => None,
+    }
+}
 
 /// A validator vote carried in IBFT 2.0 / QBFT extraData.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +276,37 @@ mod tests {
         assert_eq!(f(1), 0);
         assert_eq!(f(7), 2);
         assert_eq!(seals_to_produce(7), 5);
+    }
+
+    #[test]
+    fn accepts_one_format_per_ibft_family_engine() {
+        let vals = [Address::repeat_byte(1), Address::repeat_byte(2)];
+        for engine in Engine::SEALING {
+            let Some(f) = format(engine) else {
+                assert!(!engine.has_rounds(), "{engine} has no format");
+                continue;
+            };
+            assert_eq!(f.engine(), engine);
+            let extra = f.unsealed_extra(&vals, 3);
+            assert_eq!(f.validators(&extra).unwrap(), vals, "{engine}");
+            let header = Header {
+                extra_data: extra.clone().into(),
+                ..Header::default()
+            };
+            assert!(!f.has_vote(&header).unwrap(), "{engine}");
+            // The engine module's own decoder reads the same extraData.
+            match engine {
+                Engine::Ibft => {
+                    let e = crate::ibft::IstanbulExtra::decode(&extra).unwrap();
+                    assert_eq!(e.vanity, [0; 32]);
+                    assert!(e.seal.is_empty() && e.committed_seals.is_empty());
+                }
+                Engine::Ibft2 => assert_eq!(crate::ibft2::decode_extra(&extra).unwrap().round, 3),
+                _ => assert_eq!(crate::qbft::decode_extra(&extra).unwrap().round, 3),
+            }
+        }
+        assert!(format(Engine::Ethash).is_none());
+        assert!(format(Engine::Clique).is_none());
     }
 }
 

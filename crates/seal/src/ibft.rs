@@ -4,8 +4,9 @@
 
 use alloy_primitives::{Address, B64, B256, Bytes, keccak256};
 use alloy_signer::SignerSync;
+use cachet_primitives::Engine;
 
-use crate::bft::{self, BftSeals, Threshold};
+use crate::bft::{self, BftFormat, BftSeals, Threshold};
 use crate::crypto;
 use crate::error::{DecodeError, Error, Result};
 use crate::header::Header;
@@ -230,4 +231,49 @@ pub fn verify(
         bft::check_quorum(ENGINE, &seals.committers, vals, threshold)?;
     }
     Ok(seals)
+}
+
+/// IBFT 1.0 as a [`BftFormat`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Format;
+
+impl BftFormat for Format {
+    fn engine(&self) -> Engine {
+        Engine::Ibft
+    }
+
+    fn block_hash(&self, header: &Header) -> Result<B256> {
+        block_hash(header)
+    }
+
+    fn recover(&self, header: &Header) -> Result<BftSeals> {
+        recover(header)
+    }
+
+    fn verify(
+        &self,
+        header: &Header,
+        validators: Option<&[Address]>,
+        threshold: Threshold,
+    ) -> Result<BftSeals> {
+        verify(header, validators, threshold)
+    }
+
+    fn validators(&self, extra: &[u8]) -> Result<Vec<Address>> {
+        Ok(IstanbulExtra::decode(extra)?.validators)
+    }
+
+    fn has_vote(&self, header: &Header) -> Result<bool> {
+        Ok(header.nonce != B64::ZERO || header.beneficiary != Address::ZERO)
+    }
+
+    fn unsealed_extra(&self, validators: &[Address], _round: u32) -> Vec<u8> {
+        IstanbulExtra {
+            vanity: [0u8; EXTRA_VANITY],
+            validators: validators.to_vec(),
+            seal: Vec::new(),
+            committed_seals: Vec::new(),
+        }
+        .encode()
+    }
 }

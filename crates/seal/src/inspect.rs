@@ -1,13 +1,13 @@
 //! Engine-generic recovery and verification, as `cachet seal recover|verify` print them.
 
 use alloy_primitives::{Address, B256};
+use cachet_primitives::Engine;
 
-use crate::bft::{BftSeals, Threshold};
-use crate::engine::Engine;
+use crate::bft::{self, BftFormat, BftSeals, Threshold};
 use crate::error::{DecodeError, Error, Result};
 use crate::header::Header;
 use crate::members::RaftMembers;
-use crate::{clique, ibft, ibft2, qbft, raft};
+use crate::{clique, raft};
 
 /// What a sealed header says about who sealed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,9 +99,9 @@ pub fn recover(engine: Engine, header: &Header) -> Result<Recovered> {
             committers: Vec::new(),
             raft_id: None,
         },
-        Engine::Ibft => from_bft(engine, ibft::recover(header)?),
-        Engine::Ibft2 => from_bft(engine, ibft2::recover(header)?),
-        Engine::Qbft => from_bft(engine, qbft::recover(header)?),
+        Engine::Ibft | Engine::Ibft2 | Engine::Qbft => {
+            from_bft(engine, bft_format(engine)?.recover(header)?)
+        }
         Engine::Raft => {
             let s = raft::recover(header)?;
             Recovered {
@@ -112,6 +112,7 @@ pub fn recover(engine: Engine, header: &Header) -> Result<Recovered> {
                 raft_id: Some(s.raft_id),
             }
         }
+        Engine::Ethash => return Err(not_sealed(engine)),
     })
 }
 
@@ -159,17 +160,9 @@ pub fn verify(engine: Engine, header: &Header, opts: &VerifyOptions<'_>) -> Resu
             }
             Ok(r)
         }
-        Engine::Ibft => Ok(from_bft(
+        Engine::Ibft | Engine::Ibft2 | Engine::Qbft => Ok(from_bft(
             engine,
-            ibft::verify(header, opts.validators, opts.threshold)?,
-        )),
-        Engine::Ibft2 => Ok(from_bft(
-            engine,
-            ibft2::verify(header, opts.validators, opts.threshold)?,
-        )),
-        Engine::Qbft => Ok(from_bft(
-            engine,
-            qbft::verify(header, opts.validators, opts.threshold)?,
+            bft_format(engine)?.verify(header, opts.validators, opts.threshold)?,
         )),
         Engine::Raft => {
             let members = opts.raft_members.ok_or(Error::MissingRaftMembers)?;
@@ -182,5 +175,21 @@ pub fn verify(engine: Engine, header: &Header, opts: &VerifyOptions<'_>) -> Resu
                 raft_id: Some(s.raft_id),
             })
         }
+        Engine::Ethash => Err(not_sealed(engine)),
+    }
+}
+
+/// The IBFT-family format of `engine` (called for IBFT, IBFT 2.0 and QBFT only).
+fn bft_format(engine: Engine) -> Result<&'static dyn BftFormat> {
+    bft::format(engine).ok_or(Error::Internal(
+        "an IBFT-family engine without a seal format",
+    ))
+}
+
+/// An engine whose blocks carry no seal Cachet knows ([`Engine::Ethash`]).
+fn not_sealed(engine: Engine) -> Error {
+    Error::HeaderRule {
+        engine: engine.name(),
+        rule: "proof-of-work blocks carry no seal cachet recovers or verifies".into(),
     }
 }

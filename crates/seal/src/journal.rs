@@ -11,8 +11,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{B256, keccak256};
+use cachet_primitives::Engine;
 
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 
 /// The journal's file name inside the datadir.

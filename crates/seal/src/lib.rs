@@ -29,7 +29,6 @@
 pub mod bft;
 pub mod clique;
 mod crypto;
-mod engine;
 mod error;
 mod header;
 pub mod ibft;
@@ -47,8 +46,8 @@ mod single_list;
 #[doc(hidden)]
 pub mod fuzzing;
 
+pub use cachet_primitives::{Engine, UnknownEngine};
 pub use crypto::{address_of_public, recover_address, recover_public};
-pub use engine::Engine;
 pub use error::{DecodeError, Error, Result};
 pub use header::{EMPTY_OMMERS_HASH, Header, MAX_HEADER_BYTES};
 pub use inspect::{Recovered, VerifyOptions, parse_header_input, recover, verify};

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use alloy_primitives::{Address, Bytes};
 use alloy_signer::SignerSync;
+use cachet_primitives::Engine;
 
-use crate::engine::Engine;
 use crate::error::Result;
 use crate::header::Header;
 use crate::journal::{JournalKey, SealJournal};

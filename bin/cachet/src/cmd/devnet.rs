@@ -3,44 +3,48 @@
 use std::path::PathBuf;
 
 use cachet_node::devnet::{self, DevnetConfig};
-use clap::{Args, ValueEnum};
+use cachet_seal::Engine;
+use clap::Args;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 
 use crate::cmd::emit;
 use crate::exit::Failure;
 
-/// `--engine`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum EngineArg {
-    /// Clique proof of authority (every node signs).
-    Clique,
-    /// GoQuorum IBFT (`istanbul`): node 0 is the single validator.
-    Ibft,
-    /// Besu IBFT 2.0: node 0 is the single validator.
-    Ibft2,
-    /// QBFT: node 0 is the single validator.
-    Qbft,
-    /// Quorum Raft: one node, raft id 1, minting every --period seconds.
-    Raft,
-}
+/// `--engine`'s values: every sealing [`Engine`], with its role in a devnet.
+const ENGINES: [(Engine, &str); 5] = [
+    (
+        Engine::Clique,
+        "Clique proof of authority (every node signs)",
+    ),
+    (
+        Engine::Ibft,
+        "GoQuorum IBFT (`istanbul`): node 0 is the single validator",
+    ),
+    (
+        Engine::Ibft2,
+        "Besu IBFT 2.0: node 0 is the single validator",
+    ),
+    (Engine::Qbft, "QBFT: node 0 is the single validator"),
+    (
+        Engine::Raft,
+        "Quorum Raft: one node, raft id 1, minting every --period seconds",
+    ),
+];
 
-impl EngineArg {
-    fn engine(self) -> cachet_seal::Engine {
-        match self {
-            Self::Clique => cachet_seal::Engine::Clique,
-            Self::Ibft => cachet_seal::Engine::Ibft,
-            Self::Ibft2 => cachet_seal::Engine::Ibft2,
-            Self::Qbft => cachet_seal::Engine::Qbft,
-            Self::Raft => cachet_seal::Engine::Raft,
-        }
-    }
+/// Parses `--engine` into the one [`Engine`] type, listing [`ENGINES`] in `--help`.
+fn engine_parser() -> impl TypedValueParser<Value = Engine> {
+    PossibleValuesParser::new(
+        ENGINES.map(|(engine, role)| PossibleValue::new(engine.name()).help(role)),
+    )
+    .try_map(|name| name.parse::<Engine>())
 }
 
 /// `cachet devnet`.
 #[derive(Debug, Args)]
 pub(crate) struct DevnetArgs {
     /// Consensus engine.
-    #[arg(long, value_enum, default_value = "clique")]
-    engine: EngineArg,
+    #[arg(long, default_value = "clique", value_parser = engine_parser())]
+    engine: Engine,
     /// Directory for keys, genesis and chains (default: a fresh directory under the temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -63,7 +67,7 @@ pub(crate) struct DevnetArgs {
 }
 
 pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Failure> {
-    if matches!(args.engine, EngineArg::Raft) && args.nodes != 1 {
+    if args.engine == Engine::Raft && args.nodes != 1 {
         return Err(Failure::usage(
             "--engine raft runs one node (raft consensus between nodes is not built yet): use --nodes 1",
         ));
@@ -75,7 +79,7 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
         std::env::temp_dir().join(format!("cachet-devnet-{}", std::process::id()))
     });
     let config = DevnetConfig {
-        engine: args.engine.engine(),
+        engine: args.engine,
         dir: dir.clone(),
         period: args.period,
         nodes: args.nodes,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use cachet_genesis::{Engine, ForkCondition, Genesis, IbftFlavour, RaftMarker};
+use cachet_genesis::{Engine, ForkCondition, Genesis, RaftMarker};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -40,7 +40,7 @@ pub(crate) fn run(args: GenesisArgs) -> Result<(), Failure> {
         .collect();
     let out = json!({
         "chain_id": genesis.config.chain_id,
-        "engine": engine_json(genesis.engine()),
+        "engine": engine_json(&genesis),
         "state_root": header.state_root.to_string(),
         "genesis_hash": header.hash_slow().to_string(),
         "base_fee_per_gas": header.base_fee_per_gas.map(|f| f.to_string()),
@@ -63,49 +63,34 @@ pub(crate) fn run(args: GenesisArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn engine_json(engine: &Engine) -> Value {
-    match engine {
-        Engine::Clique { period, epoch } => {
-            json!({"name": "clique", "period": period, "epoch": epoch})
-        }
-        Engine::Ibft {
-            flavour,
-            epoch,
-            policy,
-            block_period,
-            request_timeout,
-            ceil2nby3_block,
-            qbft_block,
-        } => json!({
-            "name": "ibft",
-            "flavour": match flavour {
-                IbftFlavour::QuorumIstanbul => "quorum-istanbul",
-                IbftFlavour::Besu => "besu-ibft2",
-            },
-            "epoch": epoch,
-            "policy": policy,
-            "block_period": block_period,
-            "request_timeout": request_timeout,
-            "ceil2nby3_block": ceil2nby3_block,
-            "qbft_block": qbft_block,
-        }),
-        Engine::Qbft {
-            epoch,
-            policy,
-            block_period,
-            request_timeout,
-            validator_contract,
-        } => {
-            json!({
-                "name": "qbft",
-                "epoch": epoch,
-                "policy": policy,
-                "block_period": block_period,
-                "request_timeout": request_timeout,
-                "validator_contract": validator_contract.map(|a| a.to_string()),
-            })
-        }
-        Engine::Raft => json!({"name": "raft"}),
-        other => json!({"name": other.name()}),
+/// The engine and its parameters (IBFT 2.0 is printed as `ibft` with flavour `besu-ibft2`, as
+/// the genesis section's family).
+fn engine_json(genesis: &Genesis) -> Value {
+    let engine = genesis.engine();
+    if let Some(c) = genesis.clique() {
+        return json!({"name": "clique", "period": c.period, "epoch": c.epoch});
     }
+    let Some(b) = genesis.bft() else {
+        return json!({"name": engine.name()});
+    };
+    if engine == Engine::Qbft {
+        return json!({
+            "name": "qbft",
+            "epoch": b.epoch,
+            "policy": b.policy,
+            "block_period": b.block_period,
+            "request_timeout": b.request_timeout,
+            "validator_contract": b.validator_contract.map(|a| a.to_string()),
+        });
+    }
+    json!({
+        "name": "ibft",
+        "flavour": if engine == Engine::Ibft2 { "besu-ibft2" } else { "quorum-istanbul" },
+        "epoch": b.epoch,
+        "policy": b.policy,
+        "block_period": b.block_period,
+        "request_timeout": b.request_timeout,
+        "ceil2nby3_block": b.ceil2nby3_block,
+        "qbft_block": b.qbft_block,
+    })
 }

@@ -81,7 +81,7 @@ pub(crate) struct HeaderArgs {
 }
 
 fn parse_engine(s: &str) -> Result<Engine, String> {
-    s.parse()
+    s.parse::<Engine>().map_err(|e| e.to_string())
 }
 
 pub(crate) async fn run(command: SealCommand) -> Result<(), Failure> {
@@ -159,6 +159,10 @@ async fn sign(args: SignArgs, commit: bool) -> Result<(), Failure> {
                     m
                 });
                 sealer.raft(&header, id, signer, &members)?.encode()
+            }
+            // `parse_engine` accepts sealing engines only.
+            (Engine::Ethash, _) => {
+                return Err(SealError::Internal("seal sign reached for ethash"));
             }
         };
         Ok::<_, SealError>(out)

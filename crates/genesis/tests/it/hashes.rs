@@ -2,7 +2,7 @@
 //! (`testdata/vectors/genesis.json`, each entry naming its source).
 
 use alloy_primitives::{B256, U256, b256, hex};
-use cachet_genesis::{Engine, RaftMarker};
+use cachet_genesis::{CliqueConfig, Engine, RaftMarker};
 use serde_json::Value;
 
 use crate::load;
@@ -31,12 +31,13 @@ fn accepts_goerli_genesis_hash_and_header() {
         v["header_rlp"].as_str().unwrap()
     );
     assert_eq!(genesis.hash(), b256_of(&v["block_hash"]));
+    assert_eq!(genesis.engine(), Engine::Clique);
     assert_eq!(
-        genesis.engine(),
-        &Engine::Clique {
+        genesis.clique(),
+        Some(&CliqueConfig {
             period: 15,
             epoch: 30000
-        }
+        })
     );
 }
 
@@ -67,26 +68,24 @@ fn accepts_7nodes_genesis_files() {
         assert_eq!(genesis.config.chain_id, 10);
     }
     let clique = load("7nodes-clique-genesis.json", RaftMarker::FromGenesis);
+    assert_eq!(clique.engine(), Engine::Clique);
     assert_eq!(
-        clique.engine(),
-        &Engine::Clique {
+        clique.clique(),
+        Some(&CliqueConfig {
             period: 2,
             epoch: 30000
-        }
+        })
     );
     let istanbul = load("7nodes-istanbul-genesis.json", RaftMarker::FromGenesis);
-    assert!(matches!(
-        istanbul.engine(),
-        Engine::Ibft {
-            qbft_block: None,
-            ceil2nby3_block: Some(0),
-            ..
-        }
-    ));
+    assert_eq!(istanbul.engine(), Engine::Ibft);
+    let ibft = istanbul.bft().expect("istanbul parameters");
+    assert_eq!(ibft.qbft_block, None);
+    assert_eq!(ibft.ceil2nby3_block, Some(0));
     let qbft = load("7nodes-qbft-genesis.json", RaftMarker::FromGenesis);
-    assert!(matches!(qbft.engine(), Engine::Qbft { epoch: 30000, .. }));
+    assert_eq!(qbft.engine(), Engine::Qbft);
+    assert_eq!(qbft.bft().map(|b| b.epoch), Some(30000));
     let raft = load("7nodes-raft-genesis.json", RaftMarker::Flag);
-    assert_eq!(raft.engine(), &Engine::Raft);
+    assert_eq!(raft.engine(), Engine::Raft);
     // `mixhash` (lower case) is read as geth reads it (Go's case-insensitive JSON keys).
     assert_eq!(
         raft.mix_hash,

@@ -194,21 +194,16 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
     })?;
     reg(&mut m, "istanbul_getValidators", |c, _| {
         // The BFT validator set is fixed (the genesis list), so every block has the same one.
-        match c.chain.consensus() {
-            crate::consensus::Consensus::Bft(p) => Ok(json!(p.validators)),
-            crate::consensus::Consensus::Raft(_) => Err(err(
+        let engine = c.chain.engine();
+        if !engine.has_rounds() {
+            return Err(err(
                 SERVER_ERROR,
-                "this chain runs raft: it has no validators (blocks are minted by the raft leader; see --raft-members)",
-            )),
-            crate::consensus::Consensus::Clique(_) => Err(err(
-                SERVER_ERROR,
-                "this chain runs clique: use clique_getSigners",
-            )),
-            crate::consensus::Consensus::Ethash => Err(err(
-                SERVER_ERROR,
-                "this chain runs ethash: it has no validators",
-            )),
+                format!(
+                    "this chain runs {engine}: istanbul_getValidators answers on IBFT and QBFT chains (clique: use clique_getSigners; raft and ethash have no validators)"
+                ),
+            ));
         }
+        Ok(json!(c.chain.signers()))
     })?;
     reg(&mut m, "eth_accounts", |c, _| {
         Ok(json!([c.wallet.address()]))
@@ -255,7 +250,7 @@ fn node_info(c: &RpcContext) -> Value {
             "difficulty": qty256(head.total_difficulty),
             "genesis": c.chain.genesis_hash(),
             "head": head.hash,
-            "consensus": c.chain.consensus().name(),
+            "consensus": c.chain.engine().name(),
         }},
     })
 }

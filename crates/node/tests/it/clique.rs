@@ -210,3 +210,42 @@ fn accepts_vote_that_authorises_a_new_signer() {
     // One signer: one vote is a majority.
     assert!(chain.signers().contains(&newcomer));
 }
+
+/// The clique rules (now in `clique::CliqueRules`) keep the block period: a block sealed by
+/// the right signer less than `period` seconds after its parent is refused; the same block at
+/// parent + period imports.
+#[test]
+fn rejects_block_earlier_than_the_period() {
+    let k = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open_chain(dir.path(), &genesis_json(&[k.sealing_key().address()], 5));
+    let s = CliqueSealer::new(
+        chain.clone(),
+        dir.path(),
+        k.sealing_key(),
+        Proposals::default(),
+    )
+    .unwrap();
+    let head = chain.head();
+    let snap = chain.snapshot(&head.hash).unwrap();
+    let unsealed = s.build(&head, &snap, GENESIS_TIME).unwrap();
+    assert_eq!(unsealed.timestamp, GENESIS_TIME + 5);
+    let early = cachet_seal::clique::sign_header(
+        &cachet_seal::Header {
+            timestamp: GENESIS_TIME + 1,
+            ..unsealed.clone()
+        },
+        &k.sealing_key(),
+    )
+    .unwrap();
+    let err = chain.import(&early.encode(), &EMPTY_BODY_RLP).unwrap_err();
+    assert!(
+        matches!(&err, cachet_node::Error::InvalidBlock { number: 1, rule } if rule.contains("period")),
+        "{err}"
+    );
+    let good = cachet_seal::clique::sign_header(&unsealed, &k.sealing_key()).unwrap();
+    assert_eq!(
+        chain.import(&good.encode(), &EMPTY_BODY_RLP).unwrap(),
+        Imported::Head
+    );
+}

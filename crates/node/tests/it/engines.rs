@@ -17,7 +17,6 @@ use cachet_node::Error;
 use cachet_node::bft::BftSealer;
 use cachet_node::block::EMPTY_BODY_RLP;
 use cachet_node::chain::{Chain, Imported};
-use cachet_node::consensus::Consensus;
 use cachet_node::raft::RaftMinter;
 use cachet_node::store::ChainStore;
 use cachet_seal::bft::{BftExtra, ISTANBUL_DIGEST, Threshold};
@@ -94,7 +93,7 @@ fn bft_seals_three_blocks(engine: Engine) {
     let genesis = genesis_json(engine, &[me]);
     let dir = tempfile::tempdir().unwrap();
     let chain = open(dir.path(), &genesis, RaftMembers::new());
-    assert!(matches!(chain.consensus(), Consensus::Bft(p) if p.engine == engine));
+    assert_eq!(chain.engine(), engine);
     let mut sealer = BftSealer::new(chain.clone(), dir.path(), k.node_key()).unwrap();
     assert!(sealer.can_seal());
     for n in 1..=3u64 {

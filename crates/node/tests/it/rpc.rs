@@ -140,6 +140,11 @@ async fn accepts_geth_shaped_queries() {
     );
     let info = call(f.addr, "admin_nodeInfo", json!([])).await["result"].clone();
     assert!(info["enode"].as_str().unwrap().starts_with("enode://"));
+    assert_eq!(info["protocols"]["eth"]["consensus"], "clique");
+    // The istanbul namespace answers on IBFT/QBFT chains only, and says where to look.
+    let validators = call(f.addr, "istanbul_getValidators", json!([])).await;
+    let message = validators["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("clique_getSigners"), "{validators}");
     assert_eq!(
         call(f.addr, "eth_accounts", json!([])).await["result"],
         json!([f.keys.wallet_key().address()])
