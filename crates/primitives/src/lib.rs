@@ -12,3 +12,5 @@
 //! ## Feature flags
 //! None.
 #![forbid(unsafe_code)]
+
+pub mod fs;
