@@ -7,10 +7,12 @@
 //! - the EIP-2124 fork id,
 //! - node id / enode,
 //! - the small capability traits (ECDH, node signer),
-//! - the one atomic file write.
+//! - the one atomic file write ([`fs`]),
+//! - printing an error with its causes ([`error::Chain`]).
 //!
 //! ## Feature flags
 //! None.
 #![forbid(unsafe_code)]
 
+pub mod error;
 pub mod fs;
