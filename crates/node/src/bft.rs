@@ -156,7 +156,7 @@ impl BftSealer {
                 break;
             }
             if let Err(e) = self.produce(&header) {
-                tracing::warn!(target: "cachet::sealer", number = header.number, error = %e, "sealing failed; retrying after a block period");
+                tracing::warn!(target: "cachet::sealer", number = header.number, error = &e as &dyn std::error::Error, "sealing failed; retrying after a block period");
                 let wait = self.params().map_or(1, |p| p.period.max(1));
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(wait)) => {}

@@ -167,7 +167,7 @@ impl CliqueSealer {
                 break;
             }
             if let Err(e) = self.produce(&header) {
-                tracing::warn!(target: "cachet::sealer", number = header.number, error = %e, "sealing failed; waiting for the next block");
+                tracing::warn!(target: "cachet::sealer", number = header.number, error = &e as &dyn std::error::Error, "sealing failed; waiting for the next block");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(self.chain.clique().period.max(1))) => {}
                     r = heads.changed() => if r.is_err() { break },

@@ -7,6 +7,9 @@ use alloy_primitives::B256;
 /// Result alias for node operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A boxed cause from another crate's decoder or service.
+pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What went wrong in the node.
 ///
 /// Display says what failed, on which file or block, and what to check.
@@ -77,13 +80,13 @@ pub enum Error {
         what: String,
     },
     /// Unlocking the keys failed (exit code by the key provider's class).
-    #[error("unlocking the node's keys failed: {0}")]
+    #[error("unlocking the node's keys failed")]
     Unlock(#[from] cachet_keyprovider::Error),
-    /// The genesis file is unusable.
-    #[error("genesis: {0}")]
+    /// The genesis file is unusable (its message names the file or field).
+    #[error(transparent)]
     Genesis(#[from] cachet_genesis::Error),
-    /// A block or header failed its seal or header rules.
-    #[error("block {number}: {source}")]
+    /// A block or header failed its seal or header rules, or could not be sealed.
+    #[error("sealing or verifying block {number} failed")]
     Seal {
         /// The block number.
         number: u64,
@@ -92,12 +95,52 @@ pub enum Error {
         source: cachet_seal::Error,
     },
     /// A header or block could not be decoded.
-    #[error("undecodable {what}: {reason}")]
+    #[error("undecodable {what}")]
     Decode {
         /// What was decoded.
         what: &'static str,
-        /// Why it failed.
-        reason: String,
+        /// The decoder's error.
+        #[source]
+        source: BoxedSource,
+    },
+    /// A header or block does not have the RLP shape expected.
+    #[error("undecodable {what}: {reason}")]
+    Malformed {
+        /// What was decoded.
+        what: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A block in an import file is not a block RLP.
+    #[error(
+        "block #{index} in {path} is undecodable: check that the file holds block RLPs one after another (geth export format)"
+    )]
+    ImportFile {
+        /// The file.
+        path: PathBuf,
+        /// The 0-based index of the block in the file.
+        index: u64,
+        /// Why it does not decode.
+        #[source]
+        source: Box<Self>,
+    },
+    /// A file the operator named (import file, `--raft-members`) cannot be read.
+    #[error("cannot read {path}: check the path and its permissions")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `--raft-members` file is not a raft-id to enode map.
+    #[error("--raft-members {path} is not a raft-id to enode map: check its JSON")]
+    RaftMembers {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: cachet_seal::DecodeError,
     },
     /// A block breaks a chain rule (parent, timestamp, gas limit, roots).
     #[error("block {number} rejected: {rule}")]
@@ -107,24 +150,39 @@ pub enum Error {
         /// The rule that failed.
         rule: String,
     },
-    /// The seal journal could not be opened or written.
-    #[error("seal journal: {0}; check <datadir>/seal-journal and the disk")]
+    /// The seal journal could not be opened or written (its message names the file and what
+    /// to check).
+    #[error(transparent)]
     Journal(cachet_seal::Error),
     /// The devp2p service failed to start.
-    #[error("devp2p: {0}; check --port and --addr")]
+    #[error("the devp2p service failed to start: check --port and --addr")]
     Network(#[from] cachet_devp2p::Error),
-    /// A discovery socket could not be bound (check `--discovery.port`/`--discv5.port`) or
-    /// the node record could not be signed.
-    #[error("discovery: {0}; check --discovery.port and --discv5.port")]
-    Discovery(String),
+    /// A discovery socket could not be bound or the node record could not be signed.
+    #[error("{protocol} discovery failed to start: check --discovery.port and --discv5.port")]
+    Discovery {
+        /// `discv4` or `discv5`.
+        protocol: &'static str,
+        /// The discovery service's error.
+        #[source]
+        source: BoxedSource,
+    },
     /// The JSON-RPC server could not bind.
-    #[error("JSON-RPC server on {addr}: {source}; check --http.addr and --http.port")]
+    #[error("the JSON-RPC server cannot listen on {addr}: check --http.addr and --http.port")]
     Rpc {
         /// The address.
         addr: std::net::SocketAddr,
         /// The bind error.
         #[source]
         source: std::io::Error,
+    },
+    /// A JSON-RPC method could not be registered (two with one name).
+    #[error("JSON-RPC method {name} could not be registered (this is a bug in cachet)")]
+    RpcMethod {
+        /// The method.
+        name: &'static str,
+        /// jsonrpsee's error.
+        #[source]
+        source: BoxedSource,
     },
     /// The engine in the genesis is not one this node can seal or follow yet.
     #[error(
@@ -136,6 +194,16 @@ pub enum Error {
         "master key revoked while running ({0}): sealing stopped and keys wiped; restore KMS access and restart"
     )]
     KeysRevoked(String),
+    /// Node state (the datadir, a devnet file, `sealing.rlp`) could not be written: a local
+    /// failure (exit 1), not a usage error.
+    #[error("cannot write {path}: check the disk, its free space and the directory's permissions")]
+    StateWrite {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Invalid configuration.
     #[error("configuration: {0}")]
     Config(String),

@@ -120,7 +120,7 @@ impl RaftMinter {
                 break;
             }
             if let Err(e) = self.mint_now() {
-                tracing::warn!(target: "cachet::sealer", error = %e, "minting failed; retrying next tick");
+                tracing::warn!(target: "cachet::sealer", error = &e as &dyn std::error::Error, "minting failed; retrying next tick");
             }
         }
         tracing::info!(target: "cachet::sealer", "raft minter stopped");

@@ -219,16 +219,17 @@ pub enum Error {
     },
     /// A raft minter's fresh signature failed verification; the block is withheld.
     #[error(
-        "raft: own signature for raft id {raft_id} failed verification ({reason}): block withheld, check the node key and the member map"
+        "raft: own signature for raft id {raft_id} failed verification: block withheld, check the node key and the member map"
     )]
     RaftSelfCheck {
         /// Our raft id.
         raft_id: u16,
         /// Why verification failed.
-        reason: String,
+        #[source]
+        source: Box<Self>,
     },
     /// The signer refused or failed to sign.
-    #[error("signing failed: {0}")]
+    #[error("signing failed")]
     Signer(#[source] alloy_signer::Error),
     /// Signing this block would equivocate.
     #[error(
@@ -276,7 +277,7 @@ pub enum Error {
         /// The 1-based line.
         line: usize,
         /// What is wrong.
-        reason: String,
+        reason: &'static str,
     },
     /// A bug.
     #[error("{0} (this is a bug in cachet)")]
