@@ -208,3 +208,167 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::{Code, Failure};
+
+    /// Every variant not already in the store's message test (`tests/it/store.rs`), with the
+    /// exact text an operator reads; causes are printed after it by [`Failure`], never by
+    /// Display.
+    #[test]
+    fn errors_say_what_failed_and_what_to_check() {
+        let io = || std::io::Error::other("disk on fire");
+        let cases: Vec<(Error, &str)> = vec![
+            (
+                Error::Unlock(cachet_keyprovider::Error::KeysWiped),
+                "unlocking the node's keys failed",
+            ),
+            (
+                Error::Genesis(cachet_genesis::Error::NoEngine),
+                "genesis config names no consensus engine: add config.clique, config.istanbul, config.qbft, config.ibft2 or \"raft\": true to config (or pass --raft)",
+            ),
+            (
+                Error::Seal {
+                    number: 7,
+                    source: cachet_seal::Error::MissingRaftMembers,
+                },
+                "sealing or verifying block 7 failed",
+            ),
+            (
+                Error::Decode {
+                    what: "header",
+                    source: Box::new(alloy_rlp::Error::InputTooShort),
+                },
+                "undecodable header",
+            ),
+            (
+                Error::Malformed {
+                    what: "block",
+                    reason: "no header",
+                },
+                "undecodable block: no header",
+            ),
+            (
+                Error::ImportFile {
+                    path: "/x/chain.rlp".into(),
+                    index: 3,
+                    source: Box::new(Error::Malformed {
+                        what: "block",
+                        reason: "truncated block",
+                    }),
+                },
+                "block #3 in /x/chain.rlp is undecodable: check that the file holds block RLPs one after another (geth export format)",
+            ),
+            (
+                Error::ReadFile {
+                    path: "/x/members.json".into(),
+                    source: io(),
+                },
+                "cannot read /x/members.json: check the path and its permissions",
+            ),
+            (
+                Error::RaftMembers {
+                    path: "/x/members.json".into(),
+                    source: cachet_seal::DecodeError::Truncated { what: "members" },
+                },
+                "--raft-members /x/members.json is not a raft-id to enode map: check its JSON",
+            ),
+            (
+                Error::InvalidBlock {
+                    number: 9,
+                    rule: "timestamp not after the parent's".into(),
+                },
+                "block 9 rejected: timestamp not after the parent's",
+            ),
+            (
+                Error::Journal(cachet_seal::Error::JournalLocked {
+                    path: "/d/seal-journal".into(),
+                }),
+                "seal journal /d/seal-journal is locked by another process: is another cachet running on this datadir?",
+            ),
+            (
+                Error::Network(cachet_devp2p::Error::ServiceStopped),
+                "the devp2p service failed to start: check --port and --addr",
+            ),
+            (
+                Error::Discovery {
+                    protocol: "discv4",
+                    source: Box::new(io()),
+                },
+                "discv4 discovery failed to start: check --discovery.port and --discv5.port",
+            ),
+            (
+                Error::Rpc {
+                    addr: "127.0.0.1:8545".parse().unwrap(),
+                    source: io(),
+                },
+                "the JSON-RPC server cannot listen on 127.0.0.1:8545: check --http.addr and --http.port",
+            ),
+            (
+                Error::RpcMethod {
+                    name: "eth_chainId",
+                    source: Box::new(io()),
+                },
+                "JSON-RPC method eth_chainId could not be registered (this is a bug in cachet)",
+            ),
+            (
+                Error::UnsupportedEngine("ethash"),
+                "engine ethash is not supported by this node yet: use a clique, istanbul (IBFT), ibft2, qbft or raft genesis",
+            ),
+            (
+                Error::KeysRevoked("kms denied".into()),
+                "master key revoked while running (kms denied): sealing stopped and keys wiped; restore KMS access and restart",
+            ),
+            (
+                Error::StateWrite {
+                    path: "/d/sealing.rlp".into(),
+                    source: io(),
+                },
+                "cannot write /d/sealing.rlp: check the disk, its free space and the directory's permissions",
+            ),
+            (
+                Error::Config("--port 0 is not allowed".into()),
+                "configuration: --port 0 is not allowed",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
+    }
+
+    /// The CLI prints the error and then each cause once, so a Display without `{source}` loses
+    /// nothing for the operator.
+    #[test]
+    fn failures_print_the_error_then_its_causes() {
+        let failure = Failure::from(Error::StateWrite {
+            path: "/d/sealing.rlp".into(),
+            source: std::io::Error::other("No space left on device"),
+        });
+        assert_eq!(failure.code, Code::Failure);
+        assert_eq!(
+            failure.message,
+            "cannot write /d/sealing.rlp: check the disk, its free space and the directory's permissions: No space left on device"
+        );
+        let failure = Failure::from(Error::Unlock(cachet_keyprovider::Error::Io {
+            action: "read",
+            path: "/d/keys.cachet".into(),
+            source: std::io::Error::other("Input/output error"),
+        }));
+        assert_eq!(failure.code, Code::Failure);
+        assert_eq!(
+            failure.message,
+            "read /d/keys.cachet failed: Input/output error"
+        );
+        let failure = Failure::from(Error::ReadFile {
+            path: "/x/members.json".into(),
+            source: std::io::Error::other("No such file or directory"),
+        });
+        assert_eq!(failure.code, Code::Usage);
+        assert_eq!(
+            failure.message,
+            "cannot read /x/members.json: check the path and its permissions: No such file or directory"
+        );
+    }
+}

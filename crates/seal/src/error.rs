@@ -115,7 +115,16 @@ pub enum DecodeError {
         /// The id bytes, lossily as text.
         found: String,
     },
-    /// Input that should be hex is not.
+    /// Input that should be hex does not decode.
+    #[error("{what}: invalid hex")]
+    Hex {
+        /// The value being decoded.
+        what: &'static str,
+        /// The hex decoder's error.
+        #[source]
+        source: hex::FromHexError,
+    },
+    /// Hex input has the wrong form (prefix, length, point on the curve).
     #[error("{what}: invalid hex: {reason}")]
     InvalidHex {
         /// The value being decoded.

@@ -62,8 +62,9 @@ struct Pbkdf2Params {
 /// Decrypts keystore V3 JSON with `password`.
 ///
 /// # Errors
-/// [`Error::WrongPassword`] when the MAC does not verify; [`Error::Import`] for malformed files,
-/// unsupported ciphers/KDFs or KDF parameters beyond the caps.
+/// [`Error::WrongPassword`] when the MAC does not verify; [`Error::ImportJson`] for JSON that is
+/// not keystore V3; [`Error::ImportKdf`] for scrypt parameters scrypt refuses; [`Error::Import`]
+/// for other malformed files, unsupported ciphers/KDFs or KDF parameters beyond the caps.
 pub fn parse_keystore_v3(json: &[u8], password: &[u8], path: &Path) -> Result<SecretKey> {
     let err = |reason: String| Error::Import {
         path: path.to_path_buf(),

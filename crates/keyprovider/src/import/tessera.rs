@@ -72,7 +72,9 @@ struct ArgonOptions {
 /// Parses a Tessera private key file; `password` is needed for `argon2sbox` files.
 ///
 /// # Errors
-/// [`Error::WrongPassword`] when the secretbox does not open; [`Error::Import`] otherwise.
+/// [`Error::WrongPassword`] when the secretbox does not open; [`Error::ImportJson`] for JSON
+/// that is not a Tessera key file; [`Error::ImportKdf`] for argon2 parameters argon2 refuses;
+/// [`Error::Import`] otherwise.
 pub fn parse_tessera_key(json: &[u8], password: Option<&[u8]>, path: &Path) -> Result<TesseraKey> {
     let err = |reason: String| Error::Import {
         path: path.to_path_buf(),

@@ -636,6 +636,13 @@ fn accepts_every_remaining_error_message_as_written() {
             "h: invalid hex: r",
         ),
         (
+            Error::Decode(DecodeError::Hex {
+                what: "header rlp",
+                source: hex::FromHexError::OddLength,
+            }),
+            "header rlp: invalid hex",
+        ),
+        (
             Error::Decode(DecodeError::InvalidJson {
                 what: "j",
                 reason: "r".into(),
