@@ -243,22 +243,6 @@ impl ErrorClass {
             Self::Local => "local",
         }
     }
-
-    #[test]
-    fn class_names_are_what_the_audit_log_writes() {
-        let names = [
-            (ErrorClass::Denied, "denied"),
-            (ErrorClass::Unreachable, "unreachable"),
-            (ErrorClass::Corrupt, "corrupt"),
-            (ErrorClass::Permissions, "permissions"),
-            (ErrorClass::DatadirState, "datadir"),
-            (ErrorClass::Usage, "usage"),
-            (ErrorClass::Local, "local"),
-        ];
-        for (class, name) in names {
-            assert_eq!(class.name(), name);
-        }
-    }
 }
 
 impl Error {
@@ -327,22 +311,6 @@ impl Error {
             Self::Internal(_) => "internal",
         }
     }
-
-    #[test]
-    fn class_names_are_what_the_audit_log_writes() {
-        let names = [
-            (ErrorClass::Denied, "denied"),
-            (ErrorClass::Unreachable, "unreachable"),
-            (ErrorClass::Corrupt, "corrupt"),
-            (ErrorClass::Permissions, "permissions"),
-            (ErrorClass::DatadirState, "datadir"),
-            (ErrorClass::Usage, "usage"),
-            (ErrorClass::Local, "local"),
-        ];
-        for (class, name) in names {
-            assert_eq!(class.name(), name);
-        }
-    }
 }
 
 impl From<cachet_primitives::fs::WriteError> for Error {
@@ -352,22 +320,6 @@ impl From<cachet_primitives::fs::WriteError> for Error {
             action,
             path,
             source,
-        }
-    }
-
-    #[test]
-    fn class_names_are_what_the_audit_log_writes() {
-        let names = [
-            (ErrorClass::Denied, "denied"),
-            (ErrorClass::Unreachable, "unreachable"),
-            (ErrorClass::Corrupt, "corrupt"),
-            (ErrorClass::Permissions, "permissions"),
-            (ErrorClass::DatadirState, "datadir"),
-            (ErrorClass::Usage, "usage"),
-            (ErrorClass::Local, "local"),
-        ];
-        for (class, name) in names {
-            assert_eq!(class.name(), name);
         }
     }
 }
