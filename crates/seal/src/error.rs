@@ -8,7 +8,9 @@ use alloy_primitives::{Address, B256};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Bytes that are not a valid header, extraData or seal. The data is at fault, not Cachet.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// `PartialEq` without `Eq`: [`hex::FromHexError`], a source, is only `PartialEq`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The input ended inside an RLP item.
