@@ -3,12 +3,10 @@
 use std::path::PathBuf;
 
 use alloy_primitives::B256;
+use cachet_kms::BoxedSource;
 
 /// Result alias for node operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// A boxed cause from another crate's decoder or service.
-pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong in the node.
 ///
