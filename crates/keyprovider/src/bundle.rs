@@ -186,8 +186,8 @@ impl Bundle {
             return Err(corrupt("header.format", "does not match the file version"));
         }
         let master_bytes = r.sized(MAX_MASTER_SECTION, "master_key")?.to_vec();
-        let master: MasterKeySection = serde_json::from_slice(&master_bytes)
-            .map_err(|source| Error::BundleJson {
+        let master: MasterKeySection =
+            serde_json::from_slice(&master_bytes).map_err(|source| Error::BundleJson {
                 path: path.to_path_buf(),
                 field: "master_key",
                 source,

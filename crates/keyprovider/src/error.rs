@@ -182,32 +182,49 @@ mod tests {
         let json = || serde_json::from_str::<u8>("x").unwrap_err();
         let cases: Vec<(Error, &str, ErrorClass)> = vec![
             (
-                Error::MasterKey(cachet_kms::Error::WrongMasterKey { key: "local:/k".into() }),
+                Error::MasterKey(cachet_kms::Error::WrongMasterKey {
+                    key: "local:/k".into(),
+                }),
                 "the data key was not wrapped by master key local:/k: this bundle belongs to another master key; pass the right one",
                 ErrorClass::Denied,
             ),
             (
-                Error::NotInitialised { datadir: "/d".into() },
+                Error::NotInitialised {
+                    datadir: "/d".into(),
+                },
                 "/d has no key bundle (keys.cachet): run `cachet init --datadir /d` first, or check the path",
                 ErrorClass::DatadirState,
             ),
             (
-                Error::AlreadyInitialised { datadir: "/d".into() },
+                Error::AlreadyInitialised {
+                    datadir: "/d".into(),
+                },
                 "/d already has a key bundle: refusing to replace a node's keys (use `cachet destroy` first if you really mean it)",
                 ErrorClass::DatadirState,
             ),
             (
-                Error::InsecurePermissions { path: path(), mode: 0o644 },
+                Error::InsecurePermissions {
+                    path: path(),
+                    mode: 0o644,
+                },
                 "/d/keys.cachet has mode 644, accessible to group or others: run chmod 600 on the bundle (700 on the datadir)",
                 ErrorClass::Permissions,
             ),
             (
-                Error::CorruptBundle { path: path(), field: "magic", reason: "not a cachet key bundle".into() },
+                Error::CorruptBundle {
+                    path: path(),
+                    field: "magic",
+                    reason: "not a cachet key bundle".into(),
+                },
                 "key bundle /d/keys.cachet is corrupt (magic): not a cachet key bundle",
                 ErrorClass::Corrupt,
             ),
             (
-                Error::BundleJson { path: path(), field: "header", source: json() },
+                Error::BundleJson {
+                    path: path(),
+                    field: "header",
+                    source: json(),
+                },
                 "key bundle /d/keys.cachet is corrupt (header is not valid json): restore it from a backup",
                 ErrorClass::Corrupt,
             ),
@@ -217,27 +234,43 @@ mod tests {
                 ErrorClass::Corrupt,
             ),
             (
-                Error::IdentityMismatch { path: path(), which: "node key" },
+                Error::IdentityMismatch {
+                    path: path(),
+                    which: "node key",
+                },
                 "key bundle /d/keys.cachet is inconsistent: the decrypted node key does not match the header's public identity",
                 ErrorClass::Corrupt,
             ),
             (
-                Error::Import { path: "/i/nodekey".into(), reason: "key file too short, want 64 hex characters".into() },
+                Error::Import {
+                    path: "/i/nodekey".into(),
+                    reason: "key file too short, want 64 hex characters".into(),
+                },
                 "cannot import /i/nodekey: key file too short, want 64 hex characters",
                 ErrorClass::Usage,
             ),
             (
-                Error::ImportJson { path: "/i/key.json".into(), what: "keystore V3 JSON", source: json() },
+                Error::ImportJson {
+                    path: "/i/key.json".into(),
+                    what: "keystore V3 JSON",
+                    source: json(),
+                },
                 "cannot import /i/key.json: keystore V3 JSON is not valid",
                 ErrorClass::Usage,
             ),
             (
-                Error::ImportKdf { path: "/i/key.json".into(), kdf: "scrypt", source: "r too large".into() },
+                Error::ImportKdf {
+                    path: "/i/key.json".into(),
+                    kdf: "scrypt",
+                    source: "r too large".into(),
+                },
                 "cannot import /i/key.json: its scrypt parameters are not usable",
                 ErrorClass::Usage,
             ),
             (
-                Error::WrongPassword { path: "/i/key.json".into() },
+                Error::WrongPassword {
+                    path: "/i/key.json".into(),
+                },
                 "wrong password for /i/key.json (its MAC did not verify)",
                 ErrorClass::Usage,
             ),
@@ -247,12 +280,19 @@ mod tests {
                 ErrorClass::Denied,
             ),
             (
-                Error::InvalidKey { role: "node key", curve: "secp256k1" },
+                Error::InvalidKey {
+                    role: "node key",
+                    curve: "secp256k1",
+                },
                 "node key is not a valid secp256k1 private key",
                 ErrorClass::Usage,
             ),
             (
-                Error::Io { action: "rename", path: path(), source: std::io::Error::other("disk on fire") },
+                Error::Io {
+                    action: "rename",
+                    path: path(),
+                    source: std::io::Error::other("disk on fire"),
+                },
                 "rename /d/keys.cachet failed",
                 ErrorClass::Local,
             ),

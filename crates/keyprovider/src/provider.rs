@@ -348,7 +348,12 @@ pub async fn rotate(
             wrapped_data_key: wrapped,
         };
         let rotated = loaded.bundle.clone().with_master(master)?;
-        write_atomic(&loaded.path, &rotated.encode()?, SECRET_MODE, Existing::Replace)?;
+        write_atomic(
+            &loaded.path,
+            &rotated.encode()?,
+            SECRET_MODE,
+            Existing::Replace,
+        )?;
         Ok::<_, Error>(calls)
     }
     .await;

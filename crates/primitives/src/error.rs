@@ -35,7 +35,7 @@ mod tests {
     #[derive(Debug)]
     struct Layer {
         text: &'static str,
-        source: Option<Box<Layer>>,
+        source: Option<Box<Self>>,
     }
 
     impl fmt::Display for Layer {
@@ -63,7 +63,10 @@ mod tests {
 
     #[test]
     fn prints_every_cause_in_order() {
-        let e = chain(&["rename /d/keys.cachet failed", "No space left on device (os error 28)"]);
+        let e = chain(&[
+            "rename /d/keys.cachet failed",
+            "No space left on device (os error 28)",
+        ]);
         assert_eq!(
             Chain(&e).to_string(),
             "rename /d/keys.cachet failed: No space left on device (os error 28)"

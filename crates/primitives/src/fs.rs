@@ -257,8 +257,14 @@ mod tests {
         let err = write_atomic(path, b"x", SECRET_MODE, Existing::Replace).unwrap_err();
         assert_eq!(err.operation(), "create");
         let tmp = err.path().to_string_lossy().into_owned();
-        assert!(tmp.starts_with("/nonexistent-cachet-dir/.keys.cachet.tmp-"), "{tmp}");
-        assert!(err.to_string().starts_with("create /nonexistent-cachet-dir/.keys.cachet.tmp-"));
+        assert!(
+            tmp.starts_with("/nonexistent-cachet-dir/.keys.cachet.tmp-"),
+            "{tmp}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("create /nonexistent-cachet-dir/.keys.cachet.tmp-")
+        );
         assert!(err.to_string().ends_with(" failed"), "{err}");
         let source = std::error::Error::source(&err).unwrap();
         assert_eq!(
