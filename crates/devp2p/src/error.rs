@@ -114,7 +114,7 @@ impl DecodeError {
 #[non_exhaustive]
 pub enum Error {
     /// A peer sent bytes that do not decode.
-    #[error("peer {peer} sent bad data: {source}")]
+    #[error("peer {peer} sent bad data")]
     Decode {
         /// The peer's address.
         peer: PeerLabel,
@@ -123,7 +123,7 @@ pub enum Error {
         source: DecodeError,
     },
     /// A socket operation failed.
-    #[error("{action} {peer}: {source}")]
+    #[error("{action} {peer} failed")]
     Io {
         /// What we were doing.
         action: &'static str,
@@ -134,9 +134,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Binding the listening socket failed.
-    #[error(
-        "cannot listen on {addr}: {source}; check that the port is free and the address is local"
-    )]
+    #[error("cannot listen on {addr}: check that the port is free and the address is local")]
     Listen {
         /// The address we tried.
         addr: SocketAddr,
@@ -145,7 +143,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The node key could not be used (wiped after revocation).
-    #[error("the node key is unavailable: {0}")]
+    #[error("the node key is unavailable")]
     NodeKey(#[source] cachet_keyprovider::Error),
     /// A step did not finish in time.
     #[error(
@@ -263,7 +261,26 @@ mod tests {
         let cases: Vec<(Error, &str)> = vec![
             (
                 Error::decode(peer(), DecodeError::Truncated { what: "auth" }),
-                "peer 127.0.0.1:30303 sent bad data: auth is truncated: the peer sent fewer bytes than its encoding declares",
+                "peer 127.0.0.1:30303 sent bad data",
+            ),
+            (
+                Error::Io {
+                    action: "connecting to",
+                    peer: peer(),
+                    source: std::io::Error::other("refused"),
+                },
+                "connecting to 127.0.0.1:30303 failed",
+            ),
+            (
+                Error::Listen {
+                    addr: "0.0.0.0:30303".parse().unwrap(),
+                    source: std::io::Error::other("in use"),
+                },
+                "cannot listen on 0.0.0.0:30303: check that the port is free and the address is local",
+            ),
+            (
+                Error::NodeKey(cachet_keyprovider::Error::KeysWiped),
+                "the node key is unavailable",
             ),
             (
                 Error::Timeout {
@@ -312,6 +329,10 @@ mod tests {
             assert_eq!(e.to_string(), text);
         }
         let decode: Vec<(DecodeError, &str)> = vec![
+            (
+                DecodeError::Truncated { what: "auth" },
+                "auth is truncated: the peer sent fewer bytes than its encoding declares",
+            ),
             (
                 DecodeError::TrailingBytes {
                     what: "hello",

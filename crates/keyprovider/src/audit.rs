@@ -10,6 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use cachet_kms::{CallRecord, EncryptionContext, MasterKeyRef};
+use cachet_primitives::error::Chain;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -116,8 +117,8 @@ impl AuditEvent {
     /// Marks the event failed with `error`.
     pub fn failed(mut self, error: &Error) -> Self {
         self.outcome = "error".to_owned();
-        self.error_class = Some(error.class_name().to_owned());
-        self.error = Some(error.to_string());
+        self.error_class = Some(error.class().name().to_owned());
+        self.error = Some(Chain(error).to_string());
         if let Error::MasterKey(e) = error {
             self = self.with_request_id(e);
         }
@@ -126,18 +127,9 @@ impl AuditEvent {
 
     /// Marks the event failed with a master-key error (the lease's checks).
     pub fn failed_master_key(mut self, error: &cachet_kms::Error) -> Self {
-        use cachet_kms::ErrorClass as C;
         self.outcome = "error".to_owned();
-        let class = match error.class() {
-            C::Denied => "denied",
-            C::Unreachable => "unreachable",
-            C::Ciphertext => "corrupt",
-            C::Permissions => "permissions",
-            C::Usage => "usage",
-            _ => "local",
-        };
-        self.error_class = Some(class.to_owned());
-        self.error = Some(error.to_string());
+        self.error_class = Some(error.class().name().to_owned());
+        self.error = Some(Chain(error).to_string());
         self.with_request_id(error)
     }
 
@@ -203,7 +195,7 @@ impl AuditLog {
     pub fn record(&self, event: AuditEvent) {
         if self.path.parent().is_some_and(Path::exists) {
             if let Err(e) = self.append(event) {
-                tracing::error!(target: "cachet::audit", error = %e, "could not write the audit log");
+                tracing::error!(target: "cachet::audit", error = %Chain(&e), "could not write the audit log");
             }
         } else {
             emit_tracing(&event);

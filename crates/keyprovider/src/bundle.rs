@@ -177,13 +177,21 @@ impl Bundle {
         }
         let header_bytes = r.sized(MAX_HEADER, "header")?.to_vec();
         let header: BundleHeader =
-            serde_json::from_slice(&header_bytes).map_err(|e| corrupt("header", &e.to_string()))?;
+            serde_json::from_slice(&header_bytes).map_err(|source| Error::BundleJson {
+                path: path.to_path_buf(),
+                field: "header",
+                source,
+            })?;
         if header.format != FORMAT_VERSION {
             return Err(corrupt("header.format", "does not match the file version"));
         }
         let master_bytes = r.sized(MAX_MASTER_SECTION, "master_key")?.to_vec();
-        let master: MasterKeySection = serde_json::from_slice(&master_bytes)
-            .map_err(|e| corrupt("master_key", &e.to_string()))?;
+        let master: MasterKeySection =
+            serde_json::from_slice(&master_bytes).map_err(|source| Error::BundleJson {
+                path: path.to_path_buf(),
+                field: "master_key",
+                source,
+            })?;
         let nonce = r.array("nonce")?;
         let sealed = r.sized(MAX_SEALED, "sealed_keys")?.to_vec();
         if !r.rest.is_empty() {

@@ -1,9 +1,10 @@
-//! The data directory: permissions and atomic file replacement.
+//! The data directory: permissions, private reads and shredding (atomic writes are
+//! [`cachet_primitives::fs::write_atomic`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
 
 use crate::{Error, Result};
 
@@ -38,57 +39,6 @@ pub(crate) fn ensure_datadir(datadir: &Path) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Writes `bytes` to `path` so that `path` is either the old file or the new one, never a mix:
-/// temp file (0600) in the same directory, fsync, rename over `path`, fsync the directory.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io("create", &tmp))?;
-        file.write_all(bytes).map_err(io("write", &tmp))?;
-        file.sync_all().map_err(io("fsync", &tmp))?;
-        fs::rename(&tmp, path).map_err(io("rename", path))?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Like [`write_atomic`] but fails with [`Error::AlreadyInitialised`] if `path` exists: the
-/// new file is hard-linked into place, which the OS refuses when the name is taken.
-pub(crate) fn write_new_atomic(path: &Path, bytes: &[u8], datadir: &Path) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io("create", &tmp))?;
-        file.write_all(bytes).map_err(io("write", &tmp))?;
-        file.sync_all().map_err(io("fsync", &tmp))?;
-        match fs::hard_link(&tmp, path) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(Error::AlreadyInitialised {
-                    datadir: datadir.to_path_buf(),
-                })
-            }
-            other => other.map_err(io("link", path)),
-        }
-    })();
-    let _ = fs::remove_file(&tmp);
-    result?;
-    sync_dir(dir)
 }
 
 /// Reads a file that holds secrets or their ciphertext, refusing it when group or others can
@@ -146,9 +96,4 @@ pub(crate) fn shred(path: &Path) -> Result<()> {
     drop(file);
     fs::remove_file(path).map_err(io("remove", path))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }

@@ -1,6 +1,9 @@
-//! Key-provider errors.
+//! Key-provider errors; their class is the master key's [`ErrorClass`], extended with the
+//! datadir's state.
 
 use std::path::PathBuf;
+
+pub use cachet_kms::ErrorClass;
 
 /// Result alias for key-provider operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -42,6 +45,17 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A JSON section of the bundle does not parse.
+    #[error("key bundle {} is corrupt ({field} is not valid json): restore it from a backup", .path.display())]
+    BundleJson {
+        /// The bundle file.
+        path: PathBuf,
+        /// Which section.
+        field: &'static str,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The sealed keys do not authenticate under the data key and the header.
     #[error("key bundle {} failed authentication: its header or sealed keys were modified; restore it from a backup", .path.display())]
     TamperedBundle {
@@ -64,6 +78,28 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A JSON import source (keystore V3, Tessera key file) does not have the expected shape.
+    #[error("cannot import {}: {what} is not valid", .path.display())]
+    ImportJson {
+        /// The source file.
+        path: PathBuf,
+        /// Which document or section, e.g. `keystore V3 JSON`, `kdfparams`.
+        what: &'static str,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An import source's key-derivation parameters are refused by the KDF.
+    #[error("cannot import {}: its {kdf} parameters are not usable", .path.display())]
+    ImportKdf {
+        /// The source file.
+        path: PathBuf,
+        /// The KDF (`scrypt`, `argon2`).
+        kdf: &'static str,
+        /// The KDF's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A keystore or Tessera password is wrong (the MAC did not verify).
     #[error("wrong password for {} (its MAC did not verify)", .path.display())]
     WrongPassword {
@@ -84,7 +120,7 @@ pub enum Error {
         curve: &'static str,
     },
     /// A file operation failed.
-    #[error("{action} {}: {source}", .path.display())]
+    #[error("{action} {} failed", .path.display())]
     Io {
         /// What we were doing.
         action: &'static str,
@@ -99,62 +135,177 @@ pub enum Error {
     Internal(&'static str),
 }
 
-/// How an error should be treated; the binary maps each class to one exit code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Master key access denied or revoked (exit 10).
-    Denied,
-    /// Master key unreachable after retries (exit 11).
-    Unreachable,
-    /// Bundle corrupt, tampered with, or bound to another context (exit 12).
-    Corrupt,
-    /// Insecure file permissions (exit 13).
-    Permissions,
-    /// Datadir not initialised or already initialised (exit 14).
-    DatadirState,
-    /// Operator input is wrong (exit 2).
-    Usage,
-    /// Local I/O failure or a bug (exit 1).
-    Local,
-}
-
 impl Error {
     /// The class of this error.
     pub const fn class(&self) -> ErrorClass {
         match self {
-            Self::MasterKey(e) => match e.class() {
-                cachet_kms::ErrorClass::Denied => ErrorClass::Denied,
-                cachet_kms::ErrorClass::Unreachable => ErrorClass::Unreachable,
-                cachet_kms::ErrorClass::Ciphertext => ErrorClass::Corrupt,
-                cachet_kms::ErrorClass::Permissions => ErrorClass::Permissions,
-                cachet_kms::ErrorClass::Usage => ErrorClass::Usage,
-                cachet_kms::ErrorClass::Local => ErrorClass::Local,
-            },
+            Self::MasterKey(e) => e.class(),
             Self::NotInitialised { .. } | Self::AlreadyInitialised { .. } => {
                 ErrorClass::DatadirState
             }
             Self::InsecurePermissions { .. } => ErrorClass::Permissions,
             Self::CorruptBundle { .. }
+            | Self::BundleJson { .. }
             | Self::TamperedBundle { .. }
             | Self::IdentityMismatch { .. } => ErrorClass::Corrupt,
-            Self::Import { .. } | Self::WrongPassword { .. } | Self::InvalidKey { .. } => {
-                ErrorClass::Usage
-            }
+            Self::Import { .. }
+            | Self::ImportJson { .. }
+            | Self::ImportKdf { .. }
+            | Self::WrongPassword { .. }
+            | Self::InvalidKey { .. } => ErrorClass::Usage,
             Self::KeysWiped => ErrorClass::Denied,
             Self::Io { .. } | Self::Internal(_) => ErrorClass::Local,
         }
     }
+}
 
-    /// The class as the audit log writes it.
-    pub const fn class_name(&self) -> &'static str {
-        match self.class() {
-            ErrorClass::Denied => "denied",
-            ErrorClass::Unreachable => "unreachable",
-            ErrorClass::Corrupt => "corrupt",
-            ErrorClass::Permissions => "permissions",
-            ErrorClass::DatadirState => "datadir",
-            ErrorClass::Usage => "usage",
-            ErrorClass::Local => "local",
+impl From<cachet_primitives::fs::WriteError> for Error {
+    fn from(e: cachet_primitives::fs::WriteError) -> Self {
+        let (action, path, source) = e.into_parts();
+        Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant, with the exact text an operator reads (a source, if any, is printed after
+    /// it by the caller, never by Display).
+    #[test]
+    fn errors_name_the_file_and_what_to_check() {
+        let path = || PathBuf::from("/d/keys.cachet");
+        let json = || serde_json::from_str::<u8>("x").unwrap_err();
+        let cases: Vec<(Error, &str, ErrorClass)> = vec![
+            (
+                Error::MasterKey(cachet_kms::Error::WrongMasterKey {
+                    key: "local:/k".into(),
+                }),
+                "the data key was not wrapped by master key local:/k: this bundle belongs to another master key; pass the right one",
+                ErrorClass::Denied,
+            ),
+            (
+                Error::NotInitialised {
+                    datadir: "/d".into(),
+                },
+                "/d has no key bundle (keys.cachet): run `cachet init --datadir /d` first, or check the path",
+                ErrorClass::DatadirState,
+            ),
+            (
+                Error::AlreadyInitialised {
+                    datadir: "/d".into(),
+                },
+                "/d already has a key bundle: refusing to replace a node's keys (use `cachet destroy` first if you really mean it)",
+                ErrorClass::DatadirState,
+            ),
+            (
+                Error::InsecurePermissions {
+                    path: path(),
+                    mode: 0o644,
+                },
+                "/d/keys.cachet has mode 644, accessible to group or others: run chmod 600 on the bundle (700 on the datadir)",
+                ErrorClass::Permissions,
+            ),
+            (
+                Error::CorruptBundle {
+                    path: path(),
+                    field: "magic",
+                    reason: "not a cachet key bundle".into(),
+                },
+                "key bundle /d/keys.cachet is corrupt (magic): not a cachet key bundle",
+                ErrorClass::Corrupt,
+            ),
+            (
+                Error::BundleJson {
+                    path: path(),
+                    field: "header",
+                    source: json(),
+                },
+                "key bundle /d/keys.cachet is corrupt (header is not valid json): restore it from a backup",
+                ErrorClass::Corrupt,
+            ),
+            (
+                Error::TamperedBundle { path: path() },
+                "key bundle /d/keys.cachet failed authentication: its header or sealed keys were modified; restore it from a backup",
+                ErrorClass::Corrupt,
+            ),
+            (
+                Error::IdentityMismatch {
+                    path: path(),
+                    which: "node key",
+                },
+                "key bundle /d/keys.cachet is inconsistent: the decrypted node key does not match the header's public identity",
+                ErrorClass::Corrupt,
+            ),
+            (
+                Error::Import {
+                    path: "/i/nodekey".into(),
+                    reason: "key file too short, want 64 hex characters".into(),
+                },
+                "cannot import /i/nodekey: key file too short, want 64 hex characters",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::ImportJson {
+                    path: "/i/key.json".into(),
+                    what: "keystore V3 JSON",
+                    source: json(),
+                },
+                "cannot import /i/key.json: keystore V3 JSON is not valid",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::ImportKdf {
+                    path: "/i/key.json".into(),
+                    kdf: "scrypt",
+                    source: "r too large".into(),
+                },
+                "cannot import /i/key.json: its scrypt parameters are not usable",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::WrongPassword {
+                    path: "/i/key.json".into(),
+                },
+                "wrong password for /i/key.json (its MAC did not verify)",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::KeysWiped,
+                "the unlocked keys were wiped (master key revoked or node stopping): restart the node once access to the master key is restored",
+                ErrorClass::Denied,
+            ),
+            (
+                Error::InvalidKey {
+                    role: "node key",
+                    curve: "secp256k1",
+                },
+                "node key is not a valid secp256k1 private key",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::Io {
+                    action: "rename",
+                    path: path(),
+                    source: std::io::Error::other("disk on fire"),
+                },
+                "rename /d/keys.cachet failed",
+                ErrorClass::Local,
+            ),
+            (
+                Error::Internal("sealed key set too large"),
+                "sealed key set too large (this is a bug in cachet)",
+                ErrorClass::Local,
+            ),
+        ];
+        assert_eq!(cases.len(), 16, "one case per variant");
+        for (error, text, class) in cases {
+            assert_eq!(error.to_string(), text);
+            assert_eq!(error.class(), class, "{text}");
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cachet_kms::{EncryptionContext, KmsConfig, MasterKey, MasterKeyRef, WrappedDataKey};
+use cachet_primitives::fs::{Existing, SECRET_MODE, write_atomic};
 
 use crate::audit::{AuditEvent, AuditLog};
 use crate::bundle::{
@@ -132,7 +133,16 @@ async fn init_inner(
         sealed::seal(&secrets, &generated.plaintext, &unsealed.associated_data())?;
     drop(generated.plaintext);
     let bundle = Bundle::new(unsealed.header, master, nonce, ciphertext)?;
-    datadir::write_new_atomic(&path, &bundle.encode()?, &options.datadir)?;
+    // Never replaces a bundle, even one created by a racing `init` since the check above.
+    write_atomic(&path, &bundle.encode()?, SECRET_MODE, Existing::Refuse).map_err(|e| {
+        if e.already_exists() {
+            Error::AlreadyInitialised {
+                datadir: options.datadir.clone(),
+            }
+        } else {
+            e.into()
+        }
+    })?;
     Ok((
         Initialised {
             bundle_path: path,
@@ -338,7 +348,12 @@ pub async fn rotate(
             wrapped_data_key: wrapped,
         };
         let rotated = loaded.bundle.clone().with_master(master)?;
-        datadir::write_atomic(&loaded.path, &rotated.encode()?)?;
+        write_atomic(
+            &loaded.path,
+            &rotated.encode()?,
+            SECRET_MODE,
+            Existing::Replace,
+        )?;
         Ok::<_, Error>(calls)
     }
     .await;

@@ -181,8 +181,21 @@ pub enum Error {
         /// What conflicts.
         reason: String,
     },
+    /// The request could not be made: no credentials, or a client configuration the SDK refused.
+    #[error(
+        "the {operation} request for master key {key} could not be made: check the AWS credential chain (env, profile, web identity, ECS, IMDS), --aws-profile and --kms-region"
+    )]
+    RequestNotSent {
+        /// The key reference or ARN.
+        key: String,
+        /// The KMS operation name.
+        operation: &'static str,
+        /// Why the SDK did not send it.
+        #[source]
+        source: Option<BoxedSource>,
+    },
     /// A file operation failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path} failed")]
     Io {
         /// What we were doing.
         action: &'static str,
@@ -197,21 +210,39 @@ pub enum Error {
     Internal(&'static str),
 }
 
-/// How the caller (and the operator) should treat an error.
+/// How the caller (and the operator) should treat an error: the one classification shared by
+/// the master key and the key provider; `node::exit` maps each class to one exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
-    /// Access to the master key is denied or revoked; retrying cannot help.
+    /// Access to the master key is denied or revoked; retrying cannot help (exit 10).
     Denied,
-    /// The master key could not be reached; retrying later may help.
+    /// The master key could not be reached; retrying later may help (exit 11).
     Unreachable,
-    /// The ciphertext is corrupt or bound to another context.
-    Ciphertext,
-    /// A key file has unsafe permissions.
+    /// A ciphertext or bundle is corrupt, tampered with, or bound to another context (exit 12).
+    Corrupt,
+    /// A key file, bundle or datadir is accessible to group or others (exit 13).
     Permissions,
-    /// The operator's input is wrong.
+    /// The datadir is not initialised, or already is (exit 14; key provider only).
+    DatadirState,
+    /// The operator's input is wrong (exit 2).
     Usage,
-    /// A local I/O failure or a bug.
+    /// A local I/O failure or a bug (exit 1).
     Local,
+}
+
+impl ErrorClass {
+    /// The class as the audit log writes it (`denied`, `unreachable`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Denied => "denied",
+            Self::Unreachable => "unreachable",
+            Self::Corrupt => "corrupt",
+            Self::Permissions => "permissions",
+            Self::DatadirState => "datadir",
+            Self::Usage => "usage",
+            Self::Local => "local",
+        }
+    }
 }
 
 impl Error {
@@ -232,12 +263,13 @@ impl Error {
             Self::Throttled { .. } | Self::Unavailable { .. } | Self::DeadlineExceeded { .. } => {
                 ErrorClass::Unreachable
             }
-            Self::InvalidCiphertext { .. } => ErrorClass::Ciphertext,
+            Self::InvalidCiphertext { .. } => ErrorClass::Corrupt,
             Self::InsecurePermissions { .. } => ErrorClass::Permissions,
             Self::BadKeyFile { .. }
             | Self::AlreadyExists { .. }
             | Self::InvalidReference { .. }
             | Self::BackendUnavailable { .. }
+            | Self::RequestNotSent { .. }
             | Self::Config { .. } => ErrorClass::Usage,
             Self::Io { .. } | Self::Internal(_) => ErrorClass::Local,
         }
@@ -274,8 +306,20 @@ impl Error {
             Self::InvalidReference { .. } => "invalid-reference",
             Self::BackendUnavailable { .. } => "backend-unavailable",
             Self::Config { .. } => "config",
+            Self::RequestNotSent { .. } => "request-not-sent",
             Self::Io { .. } => "io",
             Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<cachet_primitives::fs::WriteError> for Error {
+    fn from(e: cachet_primitives::fs::WriteError) -> Self {
+        let (action, path, source) = e.into_parts();
+        Self::Io {
+            action,
+            path,
+            source,
         }
     }
 }
@@ -286,9 +330,10 @@ mod tests {
 
     const ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
-    /// Every variant an AWS call can produce, with the exact text an operator reads.
+    /// Every variant, with the exact text an operator reads (the source, if any, is printed
+    /// after it by the caller, never by Display).
     #[test]
-    fn aws_errors_name_the_key_and_what_to_check() {
+    fn errors_name_the_key_or_file_and_what_to_check() {
         let key = || ARN.to_owned();
         let cases: Vec<(Error, String, ErrorClass, &str)> = vec![
             (
@@ -364,7 +409,7 @@ mod tests {
                 format!(
                     "master key {ARN} could not decrypt the wrapped data key: the bundle is corrupt or its encryption context (node, chain) was changed"
                 ),
-                ErrorClass::Ciphertext,
+                ErrorClass::Corrupt,
                 "invalid-ciphertext",
             ),
             (
@@ -413,7 +458,78 @@ mod tests {
                 ErrorClass::Usage,
                 "config",
             ),
+            (
+                Error::RequestNotSent {
+                    key: key(),
+                    operation: "Decrypt",
+                    source: None,
+                },
+                format!(
+                    "the Decrypt request for master key {ARN} could not be made: check the AWS credential chain (env, profile, web identity, ECS, IMDS), --aws-profile and --kms-region"
+                ),
+                ErrorClass::Usage,
+                "request-not-sent",
+            ),
+            (
+                Error::InsecurePermissions {
+                    path: "/etc/cachet/master.key".into(),
+                    mode: 0o640,
+                },
+                "master key file /etc/cachet/master.key has mode 640, readable by group or others: run chmod 600 on it".to_owned(),
+                ErrorClass::Permissions,
+                "insecure-permissions",
+            ),
+            (
+                Error::BadKeyFile {
+                    path: "/etc/cachet/master.key".into(),
+                    reason: "expected exactly 32 bytes",
+                },
+                "master key file /etc/cachet/master.key is not a cachet local master key: expected exactly 32 bytes".to_owned(),
+                ErrorClass::Usage,
+                "bad-key-file",
+            ),
+            (
+                Error::AlreadyExists {
+                    path: "/etc/cachet/master.key".into(),
+                },
+                "master key file /etc/cachet/master.key already exists: refusing to overwrite it (a lost master key makes every bundle under it undecryptable)".to_owned(),
+                ErrorClass::Usage,
+                "already-exists",
+            ),
+            (
+                Error::InvalidReference {
+                    given: "gcp:k".into(),
+                    reason: "expected local:PATH or aws-kms:KEY".into(),
+                },
+                "invalid master key reference \"gcp:k\": expected local:PATH or aws-kms:KEY".to_owned(),
+                ErrorClass::Usage,
+                "invalid-reference",
+            ),
+            (
+                Error::BackendUnavailable { backend: "aws" },
+                "master key backend aws is not built into this cachet (enable the `aws` feature)"
+                    .to_owned(),
+                ErrorClass::Usage,
+                "backend-unavailable",
+            ),
+            (
+                Error::Io {
+                    action: "read",
+                    path: "/etc/cachet/master.key".into(),
+                    source: std::io::Error::other("disk on fire"),
+                },
+                "read /etc/cachet/master.key failed".to_owned(),
+                ErrorClass::Local,
+                "io",
+            ),
+            (
+                Error::Internal("nonce length"),
+                "nonce length (this is a bug in cachet)".to_owned(),
+                ErrorClass::Local,
+                "internal",
+            ),
         ];
+        assert_eq!(cases.len(), 19, "one case per variant");
         for (error, text, class, code) in cases {
             assert_eq!(error.to_string(), text);
             assert_eq!((error.class(), error.code()), (class, code), "{text}");
@@ -423,6 +539,22 @@ mod tests {
                 "{text}"
             );
             assert_eq!(error.request_id(), None);
+        }
+    }
+
+    #[test]
+    fn class_names_are_what_the_audit_log_writes() {
+        let names = [
+            (ErrorClass::Denied, "denied"),
+            (ErrorClass::Unreachable, "unreachable"),
+            (ErrorClass::Corrupt, "corrupt"),
+            (ErrorClass::Permissions, "permissions"),
+            (ErrorClass::DatadirState, "datadir"),
+            (ErrorClass::Usage, "usage"),
+            (ErrorClass::Local, "local"),
+        ];
+        for (class, name) in names {
+            assert_eq!(class.name(), name);
         }
     }
 }

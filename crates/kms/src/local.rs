@@ -9,15 +9,16 @@
 //! Decrypting re-reads the key file each time, so deleting or replacing it revokes access the
 //! way an IAM change revokes an AWS key (the lease relies on this).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use async_trait::async_trait;
+use cachet_primitives::fs::{Existing, SECRET_MODE, write_atomic};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -42,8 +43,8 @@ pub struct LocalMasterKey {
 impl LocalMasterKey {
     /// Creates a new random key file at `path` (mode 0600) and opens it.
     ///
-    /// The file appears complete or not at all: the key is written to a temporary file, fsynced,
-    /// then hard-linked into place (which fails if `path` exists) and the directory fsynced.
+    /// The file appears complete or not at all, and never replaces an existing one
+    /// ([`cachet_primitives::fs::write_atomic`] with [`Existing::Refuse`]).
     ///
     /// # Errors
     /// [`Error::AlreadyExists`] when `path` exists; [`Error::Io`] on file-system failures.
@@ -52,47 +53,15 @@ impl LocalMasterKey {
         if path.symlink_metadata().is_ok() {
             return Err(Error::AlreadyExists { path });
         }
-        let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         let mut key = Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(key.as_mut());
-
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("master.key"),
-            std::process::id()
-        ));
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Io {
-                action,
-                path,
-                source,
+        write_atomic(&path, key.as_ref(), SECRET_MODE, Existing::Refuse).map_err(|e| {
+            if e.already_exists() {
+                Error::AlreadyExists { path: path.clone() }
+            } else {
+                e.into()
             }
-        };
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io("create", &tmp))?;
-        let written = file
-            .write_all(key.as_ref())
-            .and_then(|()| file.sync_all())
-            .map_err(io("write", &tmp));
-        drop(file);
-        let linked = written.and_then(|()| match fs::hard_link(&tmp, &path) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(Error::AlreadyExists { path: path.clone() })
-            }
-            other => other.map_err(io("link", &path)),
-        });
-        let _ = fs::remove_file(&tmp);
-        linked?;
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("fsync", &dir))?;
+        })?;
         Ok(Self::from_parts(path, key))
     }
 

@@ -138,7 +138,7 @@ pub fn rlp_list(payload: &[u8]) -> Vec<u8> {
 /// (`[txs, ommers]`).
 ///
 /// # Errors
-/// [`Error::Decode`] when `body_rlp` is not one RLP list.
+/// [`Error::Decode`] or [`Error::Malformed`] when `body_rlp` is not one RLP list.
 pub fn block_rlp(header_rlp: &[u8], body_rlp: &[u8]) -> Result<Vec<u8>> {
     let items = list_items(body_rlp, "block body")?;
     let mut payload = header_rlp.to_vec();
@@ -151,11 +151,11 @@ pub fn block_rlp(header_rlp: &[u8], body_rlp: &[u8]) -> Result<Vec<u8>> {
 /// Splits a block RLP into (header RLP, body RLP).
 ///
 /// # Errors
-/// [`Error::Decode`] when it is not `[header, txs, ommers, ...]`.
+/// [`Error::Decode`] or [`Error::Malformed`] when it is not `[header, txs, ommers, ...]`.
 pub fn split_block(block: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
     let items = list_items(block, "block")?;
     let mut it = items.into_iter();
-    let header = it.next().ok_or_else(|| decode("block", "no header"))?;
+    let header = it.next().ok_or_else(|| malformed("block", "no header"))?;
     let rest: Vec<u8> = it.flat_map(|i| i.iter().copied()).collect();
     Ok((header.to_vec(), rlp_list(&rest)))
 }
@@ -167,29 +167,33 @@ pub fn body_is_empty(body_rlp: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-fn decode(what: &'static str, reason: impl Into<String>) -> Error {
-    Error::Decode {
+fn malformed(what: &'static str, reason: &'static str) -> Error {
+    Error::Malformed { what, reason }
+}
+
+fn rlp(what: &'static str) -> impl FnOnce(alloy_rlp::Error) -> Error {
+    move |e| Error::Decode {
         what,
-        reason: reason.into(),
+        source: Box::new(e),
     }
 }
 
 /// The raw items (each with its RLP header) of one RLP list spanning all of `input`.
 fn list_items<'a>(input: &'a [u8], what: &'static str) -> Result<Vec<&'a [u8]>> {
     let mut buf = input;
-    let h = alloy_rlp::Header::decode(&mut buf).map_err(|e| decode(what, e.to_string()))?;
+    let h = alloy_rlp::Header::decode(&mut buf).map_err(rlp(what))?;
     if !h.list || h.payload_length != buf.len() {
-        return Err(decode(what, "not a single RLP list"));
+        return Err(malformed(what, "not a single RLP list"));
     }
     let mut items = Vec::new();
     while !buf.is_empty() {
         let before = buf;
-        let ih = alloy_rlp::Header::decode(&mut buf).map_err(|e| decode(what, e.to_string()))?;
+        let ih = alloy_rlp::Header::decode(&mut buf).map_err(rlp(what))?;
         let head_len = before.len() - buf.len();
         let total = head_len
             .checked_add(ih.payload_length)
             .filter(|t| *t <= before.len())
-            .ok_or_else(|| decode(what, "item overruns the list"))?;
+            .ok_or_else(|| malformed(what, "item overruns the list"))?;
         let (item, rest) = before.split_at(total);
         items.push(item);
         buf = rest;

@@ -343,6 +343,6 @@ impl Chain {
 pub fn decode_header(rlp: &[u8]) -> Result<Header> {
     Header::decode(rlp).map_err(|e| Error::Decode {
         what: "header",
-        reason: e.to_string(),
+        source: Box::new(e),
     })
 }

@@ -76,13 +76,20 @@ impl Discovery {
                     },
                 )
                 .await
-                .map_err(|e| Error::Discovery(format!("discv5: {e}")))?,
+                .map_err(|e| Error::Discovery {
+                    protocol: "discv5",
+                    source: Box::new(e),
+                })?,
             ),
             None => None,
         };
-        let (v4, events) = Discv4::spawn(node_key, v4_config)
-            .await
-            .map_err(|e| Error::Discovery(format!("discv4: {e}")))?;
+        let (v4, events) =
+            Discv4::spawn(node_key, v4_config)
+                .await
+                .map_err(|e| Error::Discovery {
+                    protocol: "discv4",
+                    source: Box::new(e),
+                })?;
         tokio::spawn(dial_found(events, net));
         Ok(Self { v4, v5 })
     }

@@ -1,7 +1,10 @@
 //! The one place that maps failures to exit codes (documented in `docs/operations.md`): every
 //! crate's error becomes a [`Failure`] with a [`Code`]; the binary prints it and exits with it.
+//! The message is the error followed by its causes ([`Chain`]): each crate's Display leaves the
+//! cause to its `source()`.
 
 use cachet_kms::ErrorClass;
+use cachet_primitives::error::Chain;
 
 /// Exit codes; a contract with operators and scripts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +23,21 @@ pub enum Code {
     Permissions = 13,
     /// The datadir is not initialised, or already is.
     DatadirState = 14,
+}
+
+impl From<ErrorClass> for Code {
+    /// The master key's and the key provider's one classification.
+    fn from(class: ErrorClass) -> Self {
+        match class {
+            ErrorClass::Denied => Self::Denied,
+            ErrorClass::Unreachable => Self::Unreachable,
+            ErrorClass::Corrupt => Self::Corrupt,
+            ErrorClass::Permissions => Self::Permissions,
+            ErrorClass::DatadirState => Self::DatadirState,
+            ErrorClass::Usage => Self::Usage,
+            ErrorClass::Local => Self::Failure,
+        }
+    }
 }
 
 /// A failed command: what to print and how to exit.
@@ -49,42 +67,29 @@ impl Failure {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Code::Failure, message)
     }
+
+    /// A failure with this code whose message is `error` followed by its causes.
+    pub fn of(code: Code, error: &(dyn std::error::Error + 'static)) -> Self {
+        Self::new(code, Chain(error).to_string())
+    }
 }
 
 impl From<cachet_kms::Error> for Failure {
     fn from(e: cachet_kms::Error) -> Self {
-        let code = match e.class() {
-            ErrorClass::Denied => Code::Denied,
-            ErrorClass::Unreachable => Code::Unreachable,
-            ErrorClass::Ciphertext => Code::Corrupt,
-            ErrorClass::Permissions => Code::Permissions,
-            ErrorClass::Usage => Code::Usage,
-            ErrorClass::Local => Code::Failure,
-        };
-        Self::new(code, e.to_string())
+        Self::of(e.class().into(), &e)
     }
 }
 
 impl From<cachet_keyprovider::Error> for Failure {
     fn from(e: cachet_keyprovider::Error) -> Self {
-        use cachet_keyprovider::ErrorClass as C;
-        let code = match e.class() {
-            C::Denied => Code::Denied,
-            C::Unreachable => Code::Unreachable,
-            C::Corrupt => Code::Corrupt,
-            C::Permissions => Code::Permissions,
-            C::DatadirState => Code::DatadirState,
-            C::Usage => Code::Usage,
-            _ => Code::Failure,
-        };
-        Self::new(code, e.to_string())
+        Self::of(e.class().into(), &e)
     }
 }
 
 impl From<cachet_genesis::Error> for Failure {
     /// Every genesis error is the operator's to fix: the file, its path or a field.
     fn from(e: cachet_genesis::Error) -> Self {
-        Self::new(Code::Usage, e.to_string())
+        Self::of(Code::Usage, &e)
     }
 }
 
@@ -94,13 +99,16 @@ impl From<crate::Error> for Failure {
         match e {
             E::Unlock(k) => k.into(),
             E::Genesis(g) => g.into(),
-            E::KeysRevoked(_) => Self::new(Code::Denied, e.to_string()),
+            E::KeysRevoked(_) => Self::of(Code::Denied, &e),
             E::Config(_)
             | E::UnsupportedEngine(_)
             | E::Rpc { .. }
             | E::Network(_)
-            | E::Discovery(_) => Self::new(Code::Usage, e.to_string()),
-            _ => Self::new(Code::Failure, e.to_string()),
+            | E::Discovery { .. }
+            | E::ReadFile { .. }
+            | E::RaftMembers { .. } => Self::of(Code::Usage, &e),
+            // Includes StateWrite: writing node state is local I/O, never the operator's flags.
+            _ => Self::of(Code::Failure, &e),
         }
     }
 }

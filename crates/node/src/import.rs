@@ -22,17 +22,17 @@ pub struct ImportReport {
 /// Imports every block in `path`, in order, stopping at the first block that fails.
 ///
 /// # Errors
-/// I/O errors ([`Error::Config`] naming the file), [`Error::Decode`] for bytes that are not a
-/// sequence of block RLPs, and whatever [`Chain::import`] refuses. Blocks before the failing
+/// [`Error::ReadFile`], [`Error::ImportFile`] for bytes that are not a sequence of block RLPs, and whatever [`Chain::import`] refuses. Blocks before the failing
 /// one stay imported.
 pub fn import_file(chain: &Chain, path: &Path, report: &mut ImportReport) -> Result<()> {
     let bytes = read_bounded(path)?;
     let mut rest = bytes.as_slice();
     let mut index = 0u64;
     while !rest.is_empty() {
-        let (item, tail) = next_item(rest).map_err(|reason| Error::Decode {
-            what: "block file",
-            reason: format!("{}: block #{index} in the file: {reason}", path.display()),
+        let (item, tail) = next_item(rest).map_err(|e| Error::ImportFile {
+            path: path.to_path_buf(),
+            index,
+            source: Box::new(e),
         })?;
         rest = tail;
         index += 1;
@@ -47,7 +47,10 @@ pub fn import_file(chain: &Chain, path: &Path, report: &mut ImportReport) -> Res
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read as _;
-    let io = |e: std::io::Error| Error::Config(format!("reading {}: {e}", path.display()));
+    let io = |source| Error::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .map_err(io)?
@@ -64,17 +67,24 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Splits off the first RLP list item (header included).
-fn next_item(bytes: &[u8]) -> std::result::Result<(&[u8], &[u8]), String> {
+fn next_item(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
+    let malformed = |reason| Error::Malformed {
+        what: "block",
+        reason,
+    };
     let mut cursor = bytes;
-    let header = alloy_rlp::Header::decode(&mut cursor).map_err(|e| e.to_string())?;
+    let header = alloy_rlp::Header::decode(&mut cursor).map_err(|e| Error::Decode {
+        what: "block",
+        source: Box::new(e),
+    })?;
     if !header.list {
-        return Err("a block must be an RLP list".into());
+        return Err(malformed("a block must be an RLP list"));
     }
     let head_len = bytes.len() - cursor.len();
     let total = head_len
         .checked_add(header.payload_length)
         .filter(|&t| t <= bytes.len())
-        .ok_or("truncated block")?;
+        .ok_or_else(|| malformed("truncated block"))?;
     Ok(bytes.split_at(total))
 }
 

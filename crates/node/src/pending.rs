@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use cachet_primitives::fs::{Existing, write_atomic};
 use cachet_seal::Header;
 
 use crate::error::{Error, Result};
@@ -33,13 +34,18 @@ impl PendingHeader {
     /// is recorded first.
     ///
     /// # Errors
-    /// [`Error::Config`] when the file cannot be written.
+    /// [`Error::StateWrite`] when the file cannot be written.
     pub(crate) fn take_or_record(&self, header: &Header) -> Result<Header> {
         if let Some(prev) = self.recorded(header) {
             return Ok(prev);
         }
-        write_synced(&self.path, &header.encode())
-            .map_err(|e| Error::Config(format!("cannot write {}: {e}", self.path.display())))?;
+        // Private to the node's user, like the rest of the datadir.
+        write_atomic(&self.path, &header.encode(), 0o600, Existing::Replace).map_err(|e| {
+            Error::StateWrite {
+                path: self.path.clone(),
+                source: e.into_parts().2,
+            }
+        })?;
         Ok(header.clone())
     }
 
@@ -48,18 +54,4 @@ impl PendingHeader {
         let prev = Header::decode(&bytes).ok()?;
         (prev.number == header.number && prev.parent_hash == header.parent_hash).then_some(prev)
     }
-}
-
-/// Writes `bytes` to `path` atomically and durably (temp file, fsync, rename, fsync dir).
-pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }

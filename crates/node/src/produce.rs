@@ -47,7 +47,7 @@ pub async fn run(
             break;
         }
         if let Err(e) = produce(producer.as_mut(), &chain, &slot.header) {
-            tracing::warn!(target: "cachet::sealer", %engine, number = slot.header.number, error = %e, "sealing failed; retrying");
+            tracing::warn!(target: "cachet::sealer", %engine, number = slot.header.number, error = &e as &dyn std::error::Error, "sealing failed; retrying");
             tokio::select! {
                 () = tokio::time::sleep(producer.retry_after()) => {}
                 r = heads.changed() => if r.is_err() { break },

@@ -255,10 +255,14 @@ pub async fn run(
 
 /// Reads `--raft-members`.
 fn read_raft_members(path: &Path) -> Result<RaftMembers> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Config(format!("--raft-members {}: {e}", path.display())))?;
-    RaftMembers::from_json(&text)
-        .map_err(|e| Error::Config(format!("--raft-members {}: {e}", path.display())))
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    RaftMembers::from_json(&text).map_err(|source| Error::RaftMembers {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Maps the lease's states to [`KeyStatus`]: Revoked (definitive, or degraded past the grace

@@ -112,7 +112,7 @@ async fn request_headers(net: &Network, peer: &PeerId, from: u64, next_id: &mut 
 }
 
 fn drop_peer(net: &Network, peer: &PeerId, err: &Error) {
-    tracing::warn!(target: "cachet::sync", %peer, error = %err, "dropping peer: it sent an invalid block");
+    tracing::warn!(target: "cachet::sync", %peer, error = err as &dyn std::error::Error, "dropping peer: it sent an invalid block");
     net.disconnect(peer, DisconnectReason::UselessPeer);
 }
 

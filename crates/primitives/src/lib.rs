@@ -8,7 +8,8 @@
 //! - the EIP-2124 fork id,
 //! - node id / enode,
 //! - the small capability traits (ECDH, node signer),
-//! - the one atomic file write.
+//! - the one atomic file write ([`fs`]),
+//! - printing an error with its causes ([`error::Chain`]).
 //!
 //! ## Feature flags
 //! None.
@@ -17,3 +18,5 @@
 mod engine;
 
 pub use engine::{Engine, UnknownEngine};
+pub mod error;
+pub mod fs;

@@ -8,7 +8,9 @@ use alloy_primitives::{Address, B256};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Bytes that are not a valid header, extraData or seal. The data is at fault, not Cachet.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// `PartialEq` without `Eq`: [`hex::FromHexError`], a source, is only `PartialEq`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The input ended inside an RLP item.
@@ -115,7 +117,16 @@ pub enum DecodeError {
         /// The id bytes, lossily as text.
         found: String,
     },
-    /// Input that should be hex is not.
+    /// Input that should be hex does not decode.
+    #[error("{what}: invalid hex")]
+    Hex {
+        /// The value being decoded.
+        what: &'static str,
+        /// The hex decoder's error.
+        #[source]
+        source: hex::FromHexError,
+    },
+    /// Hex input has the wrong form (prefix, length, point on the curve).
     #[error("{what}: invalid hex: {reason}")]
     InvalidHex {
         /// The value being decoded.
@@ -219,16 +230,17 @@ pub enum Error {
     },
     /// A raft minter's fresh signature failed verification; the block is withheld.
     #[error(
-        "raft: own signature for raft id {raft_id} failed verification ({reason}): block withheld, check the node key and the member map"
+        "raft: own signature for raft id {raft_id} failed verification: block withheld, check the node key and the member map"
     )]
     RaftSelfCheck {
         /// Our raft id.
         raft_id: u16,
         /// Why verification failed.
-        reason: String,
+        #[source]
+        source: Box<Self>,
     },
     /// The signer refused or failed to sign.
-    #[error("signing failed: {0}")]
+    #[error("signing failed")]
     Signer(#[source] alloy_signer::Error),
     /// Signing this block would equivocate.
     #[error(
@@ -276,7 +288,7 @@ pub enum Error {
         /// The 1-based line.
         line: usize,
         /// What is wrong.
-        reason: String,
+        reason: &'static str,
     },
     /// A bug.
     #[error("{0} (this is a bug in cachet)")]

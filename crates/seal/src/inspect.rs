@@ -69,9 +69,9 @@ pub fn parse_header_input(text: &str) -> Result<Header, DecodeError> {
         return crate::json::header_from_json(t);
     }
     let h = t.strip_prefix("0x").unwrap_or(t);
-    let bytes = hex::decode(h).map_err(|e| DecodeError::InvalidHex {
+    let bytes = hex::decode(h).map_err(|source| DecodeError::Hex {
         what: "header rlp",
-        reason: e.to_string(),
+        source,
     })?;
     Header::decode(&bytes)
 }

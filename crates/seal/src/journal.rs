@@ -86,10 +86,10 @@ impl SealJournal {
             if line.is_empty() {
                 continue;
             }
-            let corrupt = |reason: &str| Error::JournalCorrupt {
+            let corrupt = |reason: &'static str| Error::JournalCorrupt {
                 path: path.clone(),
                 line: i + 1,
-                reason: reason.into(),
+                reason,
             };
             let line = std::str::from_utf8(line).map_err(|_| corrupt("not utf-8"))?;
             let (key, hash) = parse_line(line).map_err(&corrupt)?;

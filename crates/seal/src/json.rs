@@ -32,10 +32,7 @@ fn data(s: &str, name: &'static str) -> Result<Vec<u8>, DecodeError> {
     let h = s
         .strip_prefix("0x")
         .ok_or_else(|| bad(format!("{name} must start with 0x")))?;
-    hex::decode(h).map_err(|e| DecodeError::InvalidHex {
-        what: name,
-        reason: e.to_string(),
-    })
+    hex::decode(h).map_err(|source| DecodeError::Hex { what: name, source })
 }
 
 fn fixed<const N: usize>(s: &str, name: &'static str) -> Result<[u8; N], DecodeError> {
@@ -57,9 +54,9 @@ fn quantity(s: &str, name: &'static str) -> Result<U256, DecodeError> {
             reason: "want 1 to 64 hex digits".into(),
         });
     }
-    U256::from_str_radix(h, 16).map_err(|e| DecodeError::InvalidHex {
+    U256::from_str_radix(h, 16).map_err(|_| DecodeError::InvalidHex {
         what: name,
-        reason: e.to_string(),
+        reason: "not a hexadecimal number".into(),
     })
 }
 
@@ -142,9 +139,9 @@ pub fn parse_validators(text: &str) -> Result<Vec<Address>, DecodeError> {
         .iter()
         .map(|e| {
             let h = e.strip_prefix("0x").unwrap_or(e);
-            let v = hex::decode(h).map_err(|err| DecodeError::InvalidHex {
+            let v = hex::decode(h).map_err(|_| DecodeError::InvalidHex {
                 what: "validator address",
-                reason: format!("{e:?}: {err}"),
+                reason: format!("{e:?} is not hex"),
             })?;
             <[u8; 20]>::try_from(v.as_slice())
                 .map(Address::from)

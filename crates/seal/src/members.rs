@@ -43,7 +43,10 @@ impl RaftMembers {
             what: "enode id",
             reason,
         };
-        let raw = hex::decode(id).map_err(|e| bad(e.to_string()))?;
+        let raw = hex::decode(id).map_err(|source| DecodeError::Hex {
+            what: "enode id",
+            source,
+        })?;
         if raw.len() != 64 {
             return Err(bad(format!("want 128 hex chars, found {}", id.len())));
         }

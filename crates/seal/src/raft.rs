@@ -164,7 +164,7 @@ pub fn sign_block(
     };
     verify(&sealed, members).map_err(|e| Error::RaftSelfCheck {
         raft_id,
-        reason: e.to_string(),
+        source: Box::new(e),
     })?;
     Ok(sealed)
 }

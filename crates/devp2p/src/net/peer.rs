@@ -51,7 +51,7 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
     let (session, id, status) = match established {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
-            tracing::info!(target: "cachet::devp2p", peer = %label, error = %e, "peer handshake failed");
+            tracing::info!(target: "cachet::devp2p", peer = %label, error = &e as &dyn std::error::Error, "peer handshake failed");
             return;
         }
         Err(_) => {

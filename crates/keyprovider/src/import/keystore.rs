@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sha3::{Digest, Keccak256};
 use zeroize::Zeroizing;
 
-use super::{read_source, secp_from_bytes};
+use super::{json_error, kdf_error, read_source, secp_from_bytes};
 use crate::{Error, Result};
 
 type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
@@ -62,15 +62,16 @@ struct Pbkdf2Params {
 /// Decrypts keystore V3 JSON with `password`.
 ///
 /// # Errors
-/// [`Error::WrongPassword`] when the MAC does not verify; [`Error::Import`] for malformed files,
-/// unsupported ciphers/KDFs or KDF parameters beyond the caps.
+/// [`Error::WrongPassword`] when the MAC does not verify; [`Error::ImportJson`] for JSON that is
+/// not keystore V3; [`Error::ImportKdf`] for scrypt parameters scrypt refuses; [`Error::Import`]
+/// for other malformed files, unsupported ciphers/KDFs or KDF parameters beyond the caps.
 pub fn parse_keystore_v3(json: &[u8], password: &[u8], path: &Path) -> Result<SecretKey> {
     let err = |reason: String| Error::Import {
         path: path.to_path_buf(),
         reason,
     };
     let file: KeystoreFile =
-        serde_json::from_slice(json).map_err(|e| err(format!("not keystore V3 JSON: {e}")))?;
+        serde_json::from_slice(json).map_err(json_error(path, "keystore V3 JSON"))?;
     if file.version != 3 {
         return Err(err(format!(
             "keystore version {} is not supported (want 3)",
@@ -101,8 +102,8 @@ pub fn parse_keystore_v3(json: &[u8], password: &[u8], path: &Path) -> Result<Se
     let mut derived = Zeroizing::new([0u8; 32]);
     match crypto.kdf.as_str() {
         "scrypt" => {
-            let p: ScryptParams = serde_json::from_value(crypto.kdfparams)
-                .map_err(|e| err(format!("kdfparams: {e}")))?;
+            let p: ScryptParams =
+                serde_json::from_value(crypto.kdfparams).map_err(json_error(path, "kdfparams"))?;
             check_dklen(p.dklen, path)?;
             if p.n < 2 || !p.n.is_power_of_two() {
                 return Err(err("scrypt n must be a power of two ≥ 2".into()));
@@ -113,14 +114,14 @@ pub fn parse_keystore_v3(json: &[u8], password: &[u8], path: &Path) -> Result<Se
                 ));
             }
             let params = scrypt::Params::new(p.n.trailing_zeros() as u8, p.r, p.p)
-                .map_err(|e| err(format!("scrypt parameters: {e}")))?;
+                .map_err(kdf_error(path, "scrypt"))?;
             let salt = hex_field("kdfparams.salt", &p.salt)?;
             scrypt::scrypt(password, &salt, &params, derived.as_mut())
-                .map_err(|e| err(format!("scrypt: {e}")))?;
+                .map_err(kdf_error(path, "scrypt"))?;
         }
         "pbkdf2" => {
-            let p: Pbkdf2Params = serde_json::from_value(crypto.kdfparams)
-                .map_err(|e| err(format!("kdfparams: {e}")))?;
+            let p: Pbkdf2Params =
+                serde_json::from_value(crypto.kdfparams).map_err(json_error(path, "kdfparams"))?;
             check_dklen(p.dklen, path)?;
             if p.prf != "hmac-sha256" {
                 return Err(err(format!(

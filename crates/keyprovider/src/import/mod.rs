@@ -185,6 +185,29 @@ pub(crate) fn read_source(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
     Ok(bytes)
 }
 
+/// Maps a JSON error in `what` of the import file `path`.
+pub(crate) fn json_error(path: &Path, what: &'static str) -> impl Fn(serde_json::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::ImportJson {
+        path: path.clone(),
+        what,
+        source,
+    }
+}
+
+/// Maps a key-derivation error (bad parameters) of the import file `path`.
+pub(crate) fn kdf_error<E>(path: &Path, kdf: &'static str) -> impl FnOnce(E) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let path = path.to_path_buf();
+    move |e| Error::ImportKdf {
+        path,
+        kdf,
+        source: Box::new(e),
+    }
+}
+
 /// A secp256k1 key from 32 bytes, with the import file named in the error.
 pub(crate) fn secp_from_bytes(bytes: &[u8; 32], path: &Path) -> Result<SecretKey> {
     SecretKey::from_byte_array(bytes).map_err(|_| Error::Import {

@@ -12,7 +12,7 @@ use crypto_secretbox::aead::{Aead, KeyInit};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::read_source;
+use super::{json_error, kdf_error, read_source};
 use crate::{Error, Result};
 
 /// Argon2 memory above this (KiB) is refused: Tessera's default is 1 GiB; allow up to 4 GiB.
@@ -72,14 +72,16 @@ struct ArgonOptions {
 /// Parses a Tessera private key file; `password` is needed for `argon2sbox` files.
 ///
 /// # Errors
-/// [`Error::WrongPassword`] when the secretbox does not open; [`Error::Import`] otherwise.
+/// [`Error::WrongPassword`] when the secretbox does not open; [`Error::ImportJson`] for JSON
+/// that is not a Tessera key file; [`Error::ImportKdf`] for argon2 parameters argon2 refuses;
+/// [`Error::Import`] otherwise.
 pub fn parse_tessera_key(json: &[u8], password: Option<&[u8]>, path: &Path) -> Result<TesseraKey> {
     let err = |reason: String| Error::Import {
         path: path.to_path_buf(),
         reason,
     };
     let file: KeyFile =
-        serde_json::from_slice(json).map_err(|e| err(format!("not a Tessera key file: {e}")))?;
+        serde_json::from_slice(json).map_err(json_error(path, "Tessera key file JSON"))?;
     let b64 = |name: &str, value: &str, len: usize| -> Result<Zeroizing<Vec<u8>>> {
         let bytes = Zeroizing::new(
             base64::engine::general_purpose::STANDARD
@@ -97,7 +99,7 @@ pub fn parse_tessera_key(json: &[u8], password: Option<&[u8]>, path: &Path) -> R
     let key = match file.kind.as_str() {
         "unlocked" => {
             let data: UnlockedData =
-                serde_json::from_value(file.data).map_err(|e| err(format!("data: {e}")))?;
+                serde_json::from_value(file.data).map_err(json_error(path, "data"))?;
             b64("data.bytes", &data.bytes, 32)?
         }
         "argon2sbox" => {
@@ -105,7 +107,7 @@ pub fn parse_tessera_key(json: &[u8], password: Option<&[u8]>, path: &Path) -> R
                 err("the key is locked (argon2sbox): pass --password-file".into())
             })?;
             let data: LockedData =
-                serde_json::from_value(file.data).map_err(|e| err(format!("data: {e}")))?;
+                serde_json::from_value(file.data).map_err(json_error(path, "data"))?;
             let o = &data.aopts;
             if o.version.as_deref().is_some_and(|v| v != "1.3") {
                 return Err(err("argon2 version must be 1.3".into()));
@@ -123,14 +125,14 @@ pub fn parse_tessera_key(json: &[u8], password: Option<&[u8]>, path: &Path) -> R
                 other => return Err(err(format!("argon2 variant {other:?} is not id, i or d"))),
             };
             let params = argon2::Params::new(o.memory, o.iterations, o.parallelism, Some(32))
-                .map_err(|e| err(format!("argon2 parameters: {e}")))?;
+                .map_err(kdf_error(path, "argon2"))?;
             let salt = b64("asalt", &data.asalt, 32)?;
             let nonce = b64("snonce", &data.snonce, 24)?;
             let sbox = b64("sbox", &data.sbox, 48)?;
             let mut k = Zeroizing::new([0u8; 32]);
             argon2::Argon2::new(algorithm, argon2::Version::V0x13, params)
                 .hash_password_into(password, &salt, k.as_mut())
-                .map_err(|e| err(format!("argon2: {e}")))?;
+                .map_err(kdf_error(path, "argon2"))?;
             // NaCl secretbox layout: 16-byte Poly1305 tag, then the ciphertext — the same
             // order crypto_secretbox's AEAD expects.
             Zeroizing::new(

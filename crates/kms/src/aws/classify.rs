@@ -186,13 +186,7 @@ pub(crate) fn classify<E: ModeledError>(
             key,
             reason: "the key is not a symmetric ENCRYPT_DECRYPT key; create one with --key-spec SYMMETRIC_DEFAULT --key-usage ENCRYPT_DECRYPT".to_owned(),
         },
-        Kind::Config => Error::Config {
-            key,
-            reason: format!(
-                "the {operation} request could not be made ({}); check the AWS credential chain (env, profile, web identity, ECS, IMDS), --aws-profile and --kms-region",
-                source_text(source.as_deref())
-            ),
-        },
+        Kind::Config => Error::RequestNotSent { key, operation, source },
     }
 }
 
@@ -266,10 +260,6 @@ fn lacks_credentials<E: ModeledError>(err: &SdkError<E, HttpResponse>) -> bool {
     false
 }
 
-fn source_text(source: Option<&(dyn std::error::Error + Send + Sync + 'static)>) -> String {
-    source.map(ToString::to_string).unwrap_or_default()
-}
-
 /// What KMS answered (or why it could not): the source of every AWS [`Error`].
 #[derive(Debug)]
 pub(crate) struct Answer {
@@ -280,7 +270,6 @@ pub(crate) struct Answer {
     message: Option<String>,
     /// For failures without an answer: the SDK's own description.
     detail: Option<String>,
-    sdk: BoxedSource,
 }
 
 impl Answer {
@@ -297,7 +286,6 @@ impl Answer {
             code: err.code().map(str::to_owned),
             message: err.message().map(str::to_owned),
             detail: (!answered).then(|| DisplayErrorContext(&err).to_string()),
-            sdk: Box::new(err),
         }
     }
 }
@@ -326,11 +314,10 @@ impl fmt::Display for Answer {
     }
 }
 
-impl std::error::Error for Answer {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(self.sdk.as_ref())
-    }
-}
+/// The end of the chain an operator reads: its Display summarises the SDK error (and, for
+/// failures without an answer, the SDK's whole chain), so the SDK error is not kept as a source
+/// that the printed chain would repeat.
+impl std::error::Error for Answer {}
 
 #[cfg(test)]
 mod tests {

@@ -101,7 +101,7 @@ async fn rejects_an_invalid_ciphertext_as_a_ciphertext_error() {
     })
     .await;
     assert!(matches!(err, Error::InvalidCiphertext { .. }), "{err}");
-    assert_eq!((err.class(), calls), (ErrorClass::Ciphertext, 1));
+    assert_eq!((err.class(), calls), (ErrorClass::Corrupt, 1));
 }
 
 #[tokio::test(start_paused = true)]

@@ -147,7 +147,7 @@ async fn rejects_an_edited_encryption_context() {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::InvalidCiphertext { .. }), "{err}");
-        assert_eq!(err.class(), ErrorClass::Ciphertext);
+        assert_eq!(err.class(), ErrorClass::Corrupt);
     }
     let mut tampered = generated.wrapped.as_bytes().to_vec();
     let last = tampered.len() - 1;

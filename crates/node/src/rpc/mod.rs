@@ -83,7 +83,10 @@ fn reg(
         },
     )
     .map(|_| ())
-    .map_err(|e| Error::Config(format!("registering {name}: {e}")))
+    .map_err(|e| Error::RpcMethod {
+        name,
+        source: Box::new(e),
+    })
 }
 
 /// The module with every method.

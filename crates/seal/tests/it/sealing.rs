@@ -636,6 +636,13 @@ fn accepts_every_remaining_error_message_as_written() {
             "h: invalid hex: r",
         ),
         (
+            Error::Decode(DecodeError::Hex {
+                what: "header rlp",
+                source: hex::FromHexError::OddLength,
+            }),
+            "header rlp: invalid hex",
+        ),
+        (
             Error::Decode(DecodeError::InvalidJson {
                 what: "j",
                 reason: "r".into(),
@@ -678,13 +685,13 @@ fn accepts_every_remaining_error_message_as_written() {
         (
             Error::RaftSelfCheck {
                 raft_id: 2,
-                reason: "r".into(),
+                source: Box::new(Error::MissingRaftMembers),
             },
-            "raft: own signature for raft id 2 failed verification (r): block withheld, check the node key and the member map",
+            "raft: own signature for raft id 2 failed verification: block withheld, check the node key and the member map",
         ),
         (
             Error::Signer(alloy_signer::Error::other("x")),
-            "signing failed: x",
+            "signing failed",
         ),
         (
             Error::JournalIo {
@@ -702,7 +709,7 @@ fn accepts_every_remaining_error_message_as_written() {
             Error::JournalCorrupt {
                 path: p,
                 line: 3,
-                reason: "checksum mismatch".into(),
+                reason: "checksum mismatch",
             },
             "seal journal /d/seal-journal line 3 is corrupt: checksum mismatch; restore the file from backup, never delete it",
         ),
