@@ -7,7 +7,7 @@
 //! - [`ChainConfig`] holds the chain id, the block- and time-based forks ([`Fork`]) and the
 //!   consensus section; [`Engine`] is what the sealer runs (clique, IBFT, QBFT or Raft).
 //! - [`Genesis::state_root`], [`Genesis::header`] and [`Genesis::hash`] compute the genesis
-//!   block exactly as geth's `ToBlock` does, as the seal crate's `Header` (one header type).
+//!   block exactly as geth's `ToBlock` does, as `cachet_primitives::Header` (one header type).
 //! - [`ForkSchedule`] computes [`ForkId`]s and validates a remote peer's fork id
 //!   ([EIP-2124](https://eips.ethereum.org/EIPS/eip-2124)).
 //!

@@ -63,19 +63,9 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Splits off the first RLP list item (header included).
+/// Splits off the first RLP list item (header included), on the one bounded reader.
 fn next_item(bytes: &[u8]) -> std::result::Result<(&[u8], &[u8]), String> {
-    let mut cursor = bytes;
-    let header = alloy_rlp::Header::decode(&mut cursor).map_err(|e| e.to_string())?;
-    if !header.list {
-        return Err("a block must be an RLP list".into());
-    }
-    let head_len = bytes.len() - cursor.len();
-    let total = head_len
-        .checked_add(header.payload_length)
-        .filter(|&t| t <= bytes.len())
-        .ok_or("truncated block")?;
-    Ok(bytes.split_at(total))
+    cachet_primitives::block::split_first_list(bytes, "block").map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use cachet_keyprovider::{Ecdh, NodeKey};
+use cachet_primitives::NodeSigner;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -31,7 +31,7 @@ pub struct Network {
 
 /// State shared by the handle, the listener and the peer tasks.
 pub(crate) struct Shared {
-    pub(crate) key: NodeKey,
+    pub(crate) key: Box<dyn NodeSigner>,
     pub(crate) local_id: PeerId,
     pub(crate) local_enode: Enode,
     pub(crate) config: NetworkConfig,
@@ -66,7 +66,7 @@ impl Network {
     /// # Errors
     /// [`Error::Listen`] when the address cannot be bound.
     pub async fn start(
-        key: NodeKey,
+        key: impl NodeSigner + 'static,
         config: NetworkConfig,
     ) -> Result<(Self, mpsc::Receiver<NetworkEvent>)> {
         let listener = TcpListener::bind(config.listen)
@@ -84,11 +84,12 @@ impl Network {
             id: local_id,
             addr: super::enode::advertised(bound),
             discport: None,
+            raftport: None,
         };
         let (events, rx) = mpsc::channel(EVENT_QUEUE);
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
-            key,
+            key: Box::new(key),
             local_id,
             local_enode,
             head: watch::channel(config.head).0,

@@ -137,7 +137,10 @@ async fn establish(
 ) -> Result<(Session<TcpStream>, PeerId, Status)> {
     let (mut rlpx, remote) = match origin {
         Origin::Dial(enode) => {
-            let key = enode.public_key()?;
+            let key = enode.id.public_key().ok_or_else(|| Error::Protocol {
+                peer: label.clone(),
+                reason: "node id is not a secp256k1 public key",
+            })?;
             let tcp = TcpStream::connect(enode.addr)
                 .await
                 .map_err(|source| Error::Io {
@@ -147,13 +150,13 @@ async fn establish(
                 })?;
             let _ = tcp.set_nodelay(true);
             (
-                rlpx::connect(tcp, &shared.key, key, label.clone()).await?,
+                rlpx::connect(tcp, shared.key.as_ref(), key, label.clone()).await?,
                 key,
             )
         }
         Origin::Accepted(tcp, _) => {
             let _ = tcp.set_nodelay(true);
-            rlpx::accept(tcp, &shared.key, label.clone()).await?
+            rlpx::accept(tcp, shared.key.as_ref(), label.clone()).await?
         }
     };
     let id = PeerId::from_public_key(&remote);

@@ -6,7 +6,7 @@ use alloy_primitives::{B256, U256};
 use cachet_devp2p::eth::{BlockId, EthMessage, ForkSchedule};
 use cachet_devp2p::net::{ChainConfig, ChainHead, Direction, Network, NetworkConfig, NetworkEvent};
 use cachet_devp2p::p2p::DisconnectReason;
-use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
+use cachet_primitives::testing::TestNodeKey;
 use tokio::sync::mpsc::Receiver;
 
 pub(crate) fn chain(genesis: B256) -> (ChainConfig, ChainHead) {
@@ -27,12 +27,12 @@ pub(crate) fn chain(genesis: B256) -> (ChainConfig, ChainHead) {
 pub(crate) async fn start(
     genesis: B256,
     tweak: impl FnOnce(&mut NetworkConfig),
-) -> (Network, Receiver<NetworkEvent>, UnlockedKeys) {
-    let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Node);
+) -> (Network, Receiver<NetworkEvent>, TestNodeKey) {
+    let keys = TestNodeKey::generate();
     let (c, h) = chain(genesis);
     let mut config = NetworkConfig::new("127.0.0.1:0".parse().unwrap(), c, h);
     tweak(&mut config);
-    let (net, rx) = Network::start(keys.node_key(), config).await.unwrap();
+    let (net, rx) = Network::start(keys.clone(), config).await.unwrap();
     (net, rx, keys)
 }
 
@@ -54,8 +54,8 @@ async fn connects_exchanges_status_and_messages_both_ways() {
     else {
         panic!("expected connections");
     };
-    assert_eq!(pa.id.0, bkeys.node_key().enode_id());
-    assert_eq!(pb.id.0, akeys.node_key().enode_id());
+    assert_eq!(pa.id.0, bkeys.enode_id());
+    assert_eq!(pb.id.0, akeys.enode_id());
     assert_eq!(pa.direction, Direction::Outbound);
     assert_eq!(pb.direction, Direction::Inbound);
     assert_eq!(pa.status.genesis, g);
@@ -222,7 +222,7 @@ async fn survives_garbage_connections_and_still_accepts_peers() {
 async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
     use cachet_devp2p::eth::{Status, eth68};
     use cachet_devp2p::p2p::{Capability, Hello, Session};
-    use cachet_keyprovider::Ecdh;
+    use cachet_primitives::Ecdh;
 
     let g = B256::repeat_byte(7);
     let (a, mut arx, akeys) = start(g, |c| {
@@ -231,11 +231,11 @@ async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
     })
     .await;
     // A hand-driven peer: handshake, Hello, Status, then silence (it never reads, so never pongs).
-    let me = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key();
+    let me = TestNodeKey::generate();
     let tcp = tokio::net::TcpStream::connect(a.local_enode().addr)
         .await
         .unwrap();
-    let rlpx = cachet_devp2p::rlpx::connect(tcp, &me, akeys.node_key().public_key(), "a".into())
+    let rlpx = cachet_devp2p::rlpx::connect(tcp, &me, akeys.public_key(), "a".into())
         .await
         .unwrap();
     let hello = Hello {
@@ -245,15 +245,9 @@ async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
         listen_port: 0,
         id: me.public_key(),
     };
-    let mut session = Session::handshake(
-        rlpx,
-        &hello,
-        &[eth68()],
-        akeys.node_key().public_key(),
-        "a".into(),
-    )
-    .await
-    .unwrap();
+    let mut session = Session::handshake(rlpx, &hello, &[eth68()], akeys.public_key(), "a".into())
+        .await
+        .unwrap();
     let (c, h) = chain(g);
     let status = Status {
         version: 68,
