@@ -114,6 +114,86 @@ async fn connects_exchanges_status_and_messages_both_ways() {
     ));
 }
 
+/// Whether `a` and `b` are connected by exactly one connection: one peer each, seen from the
+/// two ends of the same TCP connection (one outbound, one inbound).
+fn one_connection(a: &Network, b: &Network) -> bool {
+    let (pa, pb) = (a.peers(), b.peers());
+    pa.len() == 1 && pb.len() == 1 && pa[0].direction != pb[0].direction
+}
+
+/// Two nodes that dial each other at the same moment keep exactly one of the two crossing
+/// connections (the one the smaller node id dialled), on both sides, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeps_one_of_two_crossing_connections_in_50_simultaneous_dials() {
+    let g = B256::repeat_byte(0x0d);
+    for trial in 0..50 {
+        let (a, _arx, _ka) = start(g, |_| {}).await;
+        let (b, _brx, _kb) = start(g, |_| {}).await;
+        a.dial(b.local_enode());
+        b.dial(a.local_enode());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while !one_connection(&a, &b) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "trial {trial}: a has {:?}, b has {:?}",
+                a.peers().iter().map(|p| p.direction).collect::<Vec<_>>(),
+                b.peers().iter().map(|p| p.direction).collect::<Vec<_>>(),
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Still one connection once both handshakes have surely settled.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            one_connection(&a, &b),
+            "trial {trial}: a connection dropped"
+        );
+        let a_dialled = a.peers()[0].direction == Direction::Outbound;
+        assert_eq!(
+            a_dialled,
+            a.local_enode().id < b.local_enode().id,
+            "trial {trial}: the kept connection is the one the smaller node id dialled"
+        );
+        a.shutdown();
+        b.shutdown();
+    }
+}
+
+/// A bootnode that drops us is dialled again promptly, not at the next redial tick.
+#[tokio::test]
+async fn redials_a_dropped_bootnode_promptly() {
+    let g = B256::repeat_byte(0x0e);
+    let (a, mut arx, _ka) = start(g, |_| {}).await;
+    let a_enode = a.local_enode();
+    let (b, mut brx, _kb) = start(g, |c| {
+        c.bootnodes = vec![a_enode];
+        c.redial_interval = Duration::from_secs(60);
+    })
+    .await;
+    let NetworkEvent::PeerConnected(pa) = next(&mut arx).await else {
+        panic!("expected a connection");
+    };
+    assert!(matches!(
+        next(&mut brx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+    a.disconnect(&pa.id, DisconnectReason::Requested);
+    assert!(matches!(
+        next(&mut brx).await,
+        NetworkEvent::PeerDisconnected { .. }
+    ));
+    let reconnected = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            if let NetworkEvent::PeerConnected(p) = next(&mut brx).await {
+                return p;
+            }
+        }
+    })
+    .await
+    .expect("b redials its bootnode within 3 s of the drop (the redial interval is 60 s)");
+    assert_eq!(reconnected.id, a_enode.id);
+    assert_eq!(b.peers().len(), 1);
+}
+
 #[tokio::test]
 async fn rejects_peers_on_another_genesis() {
     let (a, mut arx, _k1) = start(B256::repeat_byte(1), |_| {}).await;
