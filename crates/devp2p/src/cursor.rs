@@ -46,7 +46,7 @@ pub(crate) mod rlp {
         buf: &mut &'a [u8],
         f: impl FnOnce(&mut Reader<'a>) -> Result<T, cachet_primitives::DecodeError>,
     ) -> Result<T, DecodeError> {
-        let mut r = Reader::new(*buf);
+        let mut r = Reader::new(buf);
         let value = f(&mut r).map_err(DecodeError::from_rlp)?;
         *buf = r.rest();
         Ok(value)

@@ -234,7 +234,7 @@ mod tests {
     #[test]
     fn rejects_signing_with_wiped_keys() {
         let key = TestNodeKey::from_secret([0x11; 32]);
-        key.clone().wipe();
+        key.wipe();
         let fields = EnrFields {
             seq: 1,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),

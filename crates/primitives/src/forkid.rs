@@ -83,7 +83,7 @@ impl Encodable for ForkId {
 /// For libraries that take alloy's traits; reads through [`ForkId::read`].
 impl alloy_rlp::Decodable for ForkId {
     fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
-        let mut r = Reader::new(*buf);
+        let mut r = Reader::new(buf);
         let id = Self::read(&mut r).map_err(|e| match e {
             DecodeError::Truncated { .. } => alloy_rlp::Error::InputTooShort,
             _ => alloy_rlp::Error::Custom("invalid fork id"),

@@ -12,7 +12,7 @@
 //! - [`DecodeError`]: bytes from outside that do not decode.
 //!
 //! ## Feature flags
-//! - `test-utils`: [`testing::TestNodeKey`], a node key in plain memory for tests.
+//! - `test-utils`: `testing::TestNodeKey`, a node key in plain memory for tests.
 //!
 //! Specs: Ethereum yellow paper appendix B (RLP), EIP-2124, devp2p `enode` URLs.
 #![forbid(unsafe_code)]

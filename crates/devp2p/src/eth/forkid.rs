@@ -19,7 +19,7 @@ pub(crate) fn encode(id: &ForkId, out: &mut Vec<u8>) {
 /// # Errors
 /// [`DecodeError`] when malformed.
 pub(crate) fn decode(buf: &mut &[u8]) -> Result<ForkId, DecodeError> {
-    let mut r = Reader::new(*buf);
+    let mut r = Reader::new(buf);
     let id = ForkId::read(&mut r).map_err(DecodeError::from_rlp)?;
     *buf = r.rest();
     Ok(id)

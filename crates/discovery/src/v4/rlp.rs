@@ -18,7 +18,7 @@ pub(crate) struct ListReader<'a> {
 impl<'a> ListReader<'a> {
     /// Opens the list at the front of `buf` and advances `buf` past it.
     pub(crate) fn open(message: &'static str, buf: &mut &'a [u8]) -> Result<Self, DecodeError> {
-        let mut outer = Reader::new(*buf);
+        let mut outer = Reader::new(buf);
         let list = outer.list(message).map_err(|e| rlp(message, e))?;
         *buf = outer.rest();
         Ok(Self { message, list })
