@@ -209,10 +209,34 @@ impl FromStr for Enode {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     // nodekey.json (Consensys/quorum-examples 7nodes, node 1).
     const ID: &str = "ac6b1096ca56b9f6d004b779ae3728bf83f8e22453404cc3cef16a3d9b96608bc67c4b30db88e0a5a6c6390213f7acbe1153ff6d23ce57380104288ae19373ef";
+
+    proptest! {
+        #[test]
+        fn round_trips_any_enode(
+            ip in any::<[u8; 4]>(),
+            ip6 in any::<[u8; 16]>(),
+            v6 in any::<bool>(),
+            tcp in any::<u16>(),
+            discport in proptest::option::of(any::<u16>()),
+            raftport in proptest::option::of(any::<u16>()),
+        ) {
+            let ip: std::net::IpAddr = if v6 { ip6.into() } else { ip.into() };
+            let e = Enode {
+                id: ID.parse().unwrap(),
+                addr: SocketAddr::new(ip, tcp),
+                // A discport equal to the TCP port is not written, so it reads back as none.
+                discport: discport.filter(|d| *d != tcp),
+                raftport,
+            };
+            prop_assert_eq!(e.to_string().parse::<Enode>().unwrap(), e);
+        }
+    }
 
     #[test]
     fn round_trips_enode_urls() {
