@@ -16,5 +16,5 @@ seeds = {
  "seed-enrresponse": packet(6, [b"\x11"*32, [b"\x22"*64, 1, b"id", b"v4"]]),
 }
 for n, b in seeds.items():
-    open(f"crates/devp2p/fuzz/corpus/discv4_packet/{n}", "wb").write(b)
+    open(f"crates/discovery/fuzz/corpus/discv4_packet/{n}", "wb").write(b)
     print(n, len(b))

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use cachet_devp2p::rlpx;
-use cachet_keyprovider::{Ecdh, SealingKeyMode, UnlockedKeys};
+use cachet_primitives::Ecdh;
+use cachet_primitives::testing::TestNodeKey;
 use futures_util::{SinkExt, StreamExt};
 use sha3::{Digest, Keccak256};
 use tokio::net::{TcpListener, TcpStream};
@@ -72,8 +73,8 @@ async fn pair() -> (TcpListener, std::net::SocketAddr) {
 
 /// Sequential full handshakes (initiator + recipient in one process, 2 worker threads).
 async fn handshakes() -> (f64, Duration) {
-    let a = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key();
-    let b = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key();
+    let a = TestNodeKey::generate();
+    let b = TestNodeKey::generate();
     let b_pub = b.public_key();
     let (listener, addr) = pair().await;
     let server = tokio::spawn(async move {
@@ -95,10 +96,8 @@ async fn handshakes() -> (f64, Duration) {
 }
 
 fn ecdh_baseline() -> f64 {
-    let k = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key();
-    let peer = UnlockedKeys::generate_for_tests(SealingKeyMode::Node)
-        .node_key()
-        .public_key();
+    let k = TestNodeKey::generate();
+    let peer = TestNodeKey::generate().public_key();
     let n = 3000;
     let start = Instant::now();
     for _ in 0..n {
@@ -109,8 +108,8 @@ fn ecdh_baseline() -> f64 {
 
 /// One direction, 64 KiB frames, sender and receiver on separate tasks.
 async fn frames() -> (f64, Duration) {
-    let a = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key();
-    let b = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key();
+    let a = TestNodeKey::generate();
+    let b = TestNodeKey::generate();
     let b_pub = b.public_key();
     let (listener, addr) = pair().await;
     let server = tokio::spawn(async move {

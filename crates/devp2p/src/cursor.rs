@@ -1,7 +1,6 @@
-//! Bounded readers over peer bytes: a byte cursor for fixed layouts and RLP helpers that never
-//! index, never allocate more than the input holds, and name the structure in every error.
-
-use alloy_rlp::Header;
+//! Bounded readers over peer bytes: a byte cursor for fixed layouts, and the RLP helpers the
+//! wire decoders use, which run on the one bounded RLP reader
+//! ([`cachet_primitives::rlp::Reader`]) and name the structure in every error.
 
 use crate::DecodeError;
 
@@ -34,16 +33,31 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// RLP readers over `&mut &[u8]` that map errors to [`DecodeError`] naming `what`.
+/// RLP readers over `&mut &[u8]`, each one step of [`cachet_primitives::rlp::Reader`], with its
+/// errors mapped to [`DecodeError`] naming `what`.
 pub(crate) mod rlp {
+    use alloy_primitives::U256;
+    use cachet_primitives::rlp::Reader;
+
     use super::*;
+
+    /// Runs one reader step on `buf` and advances `buf` past what it read.
+    fn step<'a, T>(
+        buf: &mut &'a [u8],
+        f: impl FnOnce(&mut Reader<'a>) -> Result<T, cachet_primitives::DecodeError>,
+    ) -> Result<T, DecodeError> {
+        let mut r = Reader::new(buf);
+        let value = f(&mut r).map_err(DecodeError::from_rlp)?;
+        *buf = r.rest();
+        Ok(value)
+    }
 
     /// The payload of the next list item.
     pub(crate) fn list<'a>(
         buf: &mut &'a [u8],
         what: &'static str,
     ) -> Result<&'a [u8], DecodeError> {
-        Header::decode_bytes(buf, true).map_err(|e| DecodeError::rlp(what, e))
+        step(buf, |r| r.list(what).map(|l| l.rest()))
     }
 
     /// The payload of the next string item.
@@ -51,7 +65,7 @@ pub(crate) mod rlp {
         buf: &mut &'a [u8],
         what: &'static str,
     ) -> Result<&'a [u8], DecodeError> {
-        Header::decode_bytes(buf, false).map_err(|e| DecodeError::rlp(what, e))
+        step(buf, |r| r.bytes(what))
     }
 
     /// The next string item, which must be exactly `N` bytes.
@@ -59,48 +73,27 @@ pub(crate) mod rlp {
         buf: &mut &[u8],
         what: &'static str,
     ) -> Result<[u8; N], DecodeError> {
-        let b = bytes(buf, what)?;
-        <[u8; N]>::try_from(b).map_err(|_| DecodeError::InvalidValue {
-            what,
-            reason: "wrong byte length",
-        })
+        step(buf, |r| r.array(what))
     }
 
-    /// The next canonical unsigned integer.
+    /// The next canonical unsigned integer of at most 8 bytes.
     pub(crate) fn u64(buf: &mut &[u8], what: &'static str) -> Result<u64, DecodeError> {
-        <u64 as alloy_rlp::Decodable>::decode(buf).map_err(|e| DecodeError::rlp(what, e))
+        step(buf, |r| r.u64(what))
     }
 
-    #[allow(dead_code, reason = "used by the eth decoders and tests")]
+    /// The next canonical unsigned integer of at most 32 bytes.
+    pub(crate) fn u256(buf: &mut &[u8], what: &'static str) -> Result<U256, DecodeError> {
+        step(buf, |r| r.u256(what))
+    }
+
     /// The next item, header included, as raw bytes (validated to be one well-formed item).
     pub(crate) fn raw<'a>(buf: &mut &'a [u8], what: &'static str) -> Result<&'a [u8], DecodeError> {
-        let start = *buf;
-        let header = Header::decode(buf).map_err(|e| DecodeError::rlp(what, e))?;
-        // A single byte below 0x80 is its own payload and was not consumed by the header.
-        let payload_start =
-            if !header.list && header.payload_length == 1 && start.len() == buf.len() {
-                0
-            } else {
-                start.len() - buf.len()
-            };
-        let total = payload_start + header.payload_length;
-        let (item, rest) = start
-            .split_at_checked(total)
-            .ok_or(DecodeError::Truncated { what })?;
-        *buf = rest;
-        Ok(item)
+        step(buf, |r| r.raw(what))
     }
 
     /// Fails with [`DecodeError::TrailingBytes`] unless `buf` is empty.
     pub(crate) fn finish(buf: &[u8], what: &'static str) -> Result<(), DecodeError> {
-        if buf.is_empty() {
-            Ok(())
-        } else {
-            Err(DecodeError::TrailingBytes {
-                what,
-                extra: buf.len(),
-            })
-        }
+        Reader::new(buf).finish(what).map_err(DecodeError::from_rlp)
     }
 }
 

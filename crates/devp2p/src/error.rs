@@ -91,19 +91,31 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// Wraps an alloy-rlp error for `what`.
-    pub(crate) fn rlp(what: &'static str, e: alloy_rlp::Error) -> Self {
-        let reason = match e {
-            alloy_rlp::Error::Overflow => "integer overflow",
-            alloy_rlp::Error::LeadingZero => "leading zero",
-            alloy_rlp::Error::InputTooShort => return Self::Truncated { what },
-            alloy_rlp::Error::NonCanonicalSingleByte => "non-canonical single byte",
-            alloy_rlp::Error::NonCanonicalSize => "non-canonical size",
-            alloy_rlp::Error::UnexpectedLength => "unexpected length",
-            alloy_rlp::Error::UnexpectedString => "expected a list, got a string",
-            alloy_rlp::Error::UnexpectedList => "expected a string, got a list",
-            alloy_rlp::Error::ListLengthMismatch { .. } => "list length mismatch",
-            alloy_rlp::Error::Custom(_) => "invalid value",
+    /// Maps an error of the one RLP reader to a peer decode error (same structure name).
+    pub(crate) fn from_rlp(e: cachet_primitives::DecodeError) -> Self {
+        use cachet_primitives::DecodeError as Rlp;
+        let (what, reason) = match e {
+            Rlp::Truncated { what } => return Self::Truncated { what },
+            Rlp::TrailingBytes { what, extra } => return Self::TrailingBytes { what, extra },
+            Rlp::TooLarge { what, cap, found } => {
+                return Self::TooLarge {
+                    what,
+                    size: found,
+                    cap,
+                };
+            }
+            Rlp::WrongLength { what, .. } => {
+                return Self::InvalidValue {
+                    what,
+                    reason: "wrong byte length",
+                };
+            }
+            Rlp::NonCanonical { what } => (what, "non-canonical encoding"),
+            Rlp::ExpectedString { what } => (what, "expected a string, got a list"),
+            Rlp::ExpectedList { what } => (what, "expected a list, got a string"),
+            Rlp::IntegerOverflow { what, .. } => (what, "integer overflow"),
+            Rlp::WrongItemCount { what, .. } => (what, "wrong item count"),
+            _ => ("rlp item", "invalid value"),
         };
         Self::Rlp { what, reason }
     }
@@ -144,7 +156,7 @@ pub enum Error {
     },
     /// The node key could not be used (wiped after revocation).
     #[error("the node key is unavailable")]
-    NodeKey(#[source] cachet_keyprovider::Error),
+    NodeKey(#[source] cachet_primitives::KeyError),
     /// A step did not finish in time.
     #[error(
         "{step} with {peer} timed out after {secs}s: check that the peer is reachable and speaks devp2p"
@@ -188,16 +200,6 @@ pub enum Error {
         peer: PeerLabel,
         /// What differs.
         reason: String,
-    },
-    /// An enode URL did not parse.
-    #[error(
-        "invalid enode url {url:?}: {reason}; expected enode://<128 hex>@ip:port[?discport=udp]"
-    )]
-    InvalidEnode {
-        /// The URL (public).
-        url: String,
-        /// What is wrong.
-        reason: &'static str,
     },
     /// The network service has stopped.
     #[error("the devp2p service has stopped")]
@@ -279,7 +281,7 @@ mod tests {
                 "cannot listen on 0.0.0.0:30303: check that the port is free and the address is local",
             ),
             (
-                Error::NodeKey(cachet_keyprovider::Error::KeysWiped),
+                Error::NodeKey(cachet_primitives::KeyError::Wiped),
                 "the node key is unavailable",
             ),
             (
@@ -314,13 +316,6 @@ mod tests {
                     reason: "genesis differs".into(),
                 },
                 "peer 127.0.0.1:30303 is on another network: genesis differs; check --genesis and the peer's network id",
-            ),
-            (
-                Error::InvalidEnode {
-                    url: "enode://x".into(),
-                    reason: "bad id",
-                },
-                "invalid enode url \"enode://x\": bad id; expected enode://<128 hex>@ip:port[?discport=udp]",
             ),
             (Error::ServiceStopped, "the devp2p service has stopped"),
             (Error::Internal("x"), "x (this is a bug in cachet)"),

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use bytes::BytesMut;
-use cachet_keyprovider::Ecdh;
+use cachet_primitives::Ecdh;
 use secp256k1::{PublicKey, SECP256K1, SecretKey};
 use sha3::{Digest, Keccak256};
 use tokio_util::codec::{Decoder, Encoder};
@@ -94,7 +94,7 @@ impl Ecdh for FuzzKey {
         self.0.public_key(SECP256K1)
     }
 
-    fn ecdh_x(&self, peer: &PublicKey) -> cachet_keyprovider::Result<Zeroizing<[u8; 32]>> {
+    fn ecdh_x(&self, peer: &PublicKey) -> Result<Zeroizing<[u8; 32]>, cachet_primitives::KeyError> {
         Ok(crate::rlpx::ecies::ecdh_x(&self.0, peer))
     }
 }

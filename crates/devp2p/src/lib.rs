@@ -5,12 +5,16 @@
 //! - [`p2p`]: the base protocol: Hello (v5), snappy compression, capability negotiation,
 //!   Disconnect, Ping/Pong.
 //! - [`eth`]: eth/68 messages and Status with the EIP-2124 fork id.
-//! - [`net`]: the async service the node builds on: listen, dial, per-peer tasks, events.
-//! - [`discovery`]: discv4 (our own codec, bonding, Kademlia table) and discv5 (sigp `discv5`),
-//!   both on the node key, with an ENR carrying the eth fork id.
+//! - [`net`]: the async service the node builds on: listen, dial, per-peer tasks, events. Of
+//!   two crossing connections to one node, both sides keep the one dialled by the node with the
+//!   smaller node id.
 //!
-//! The node key is used only through [`cachet_keyprovider::Ecdh`] (RLPx); one-time handshake
-//! keys and nonces are generated here and erased after use.
+//! Discovery (discv4, the ENR, discv5) is the `cachet-discovery` crate. Node ids, enode URLs,
+//! the fork id and the one bounded RLP reader are `cachet_primitives`'.
+//!
+//! The node key is used only through the [`cachet_primitives::Ecdh`] capability (RLPx); this
+//! crate never sees key bytes or the key provider. One-time handshake keys and nonces are
+//! generated here and erased after use.
 //!
 //! ## Feature flags
 //! None.
@@ -26,7 +30,6 @@
 )]
 
 mod cursor;
-pub mod discovery;
 mod error;
 pub mod eth;
 #[doc(hidden)]

@@ -1,32 +1,18 @@
-//! EIP-2124 fork identifier: computing ours and validating a peer's.
+//! EIP-2124 fork identifier: computing ours and validating a peer's (the [`ForkId`] type and its
+//! codec are `cachet_primitives`', re-exported here).
 //!
 //! `FORK_HASH` = IEEE CRC32 over the genesis hash followed by every past fork's block number
 //! (then timestamp, for time-based forks) as big-endian `u64`, deduplicated, skipping forks
 //! active at genesis; `FORK_NEXT` = the next scheduled fork, or 0.
 
-use std::fmt;
-
 use alloy_primitives::B256;
-use alloy_rlp::{Buf, BufMut, Decodable, Encodable, Header};
+pub use cachet_primitives::{ForkHash, ForkId};
 
 use crate::error::{Error, Result};
 
 /// Timestamps above this are times, below are block numbers (mainnet's genesis time; geth's
 /// `timestampThreshold` in `core/forkid`).
 const TIMESTAMP_THRESHOLD: u64 = 1_438_269_973;
-
-/// The 4-byte CRC32 fork hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct ForkHash(pub [u8; 4]);
-
-/// An EIP-2124 fork id: `RLP([FORK_HASH, FORK_NEXT])`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct ForkId {
-    /// CRC32 of the genesis hash and the passed forks.
-    pub hash: ForkHash,
-    /// The next fork's block number or timestamp, or 0 if none is scheduled.
-    pub next: u64,
-}
 
 /// A chain's fork schedule for EIP-2124: the genesis hash and the fork lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,25 +22,6 @@ pub struct ForkSchedule {
     times: Vec<u64>,
     /// `sums[i]` = fork hash after the first `i` forks (blocks then times).
     sums: Vec<ForkHash>,
-}
-
-impl ForkHash {
-    /// The CRC32 as a number (how geth's tests write it).
-    pub const fn as_u32(self) -> u32 {
-        u32::from_be_bytes(self.0)
-    }
-}
-
-impl fmt::Display for ForkHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{:08x}", self.as_u32())
-    }
-}
-
-impl fmt::Display for ForkId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (next {})", self.hash, self.next)
-    }
 }
 
 impl ForkSchedule {
@@ -184,92 +151,5 @@ impl ForkSchedule {
 
     fn sum(&self, i: usize) -> ForkHash {
         self.sums.get(i).copied().unwrap_or_default()
-    }
-}
-
-impl Encodable for ForkHash {
-    fn encode(&self, out: &mut dyn BufMut) {
-        self.0.encode(out);
-    }
-
-    fn length(&self) -> usize {
-        self.0.length()
-    }
-}
-
-impl Decodable for ForkHash {
-    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
-        <[u8; 4]>::decode(buf).map(Self)
-    }
-}
-
-impl Encodable for ForkId {
-    fn encode(&self, out: &mut dyn BufMut) {
-        let payload_length = self.hash.length() + self.next.length();
-        Header {
-            list: true,
-            payload_length,
-        }
-        .encode(out);
-        self.hash.encode(out);
-        self.next.encode(out);
-    }
-
-    fn length(&self) -> usize {
-        let payload = self.hash.length() + self.next.length();
-        payload + alloy_rlp::length_of_length(payload)
-    }
-}
-
-impl Decodable for ForkId {
-    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
-        let header = Header::decode(buf)?;
-        if !header.list {
-            return Err(alloy_rlp::Error::UnexpectedString);
-        }
-        let Some(mut body) = buf.get(..header.payload_length) else {
-            return Err(alloy_rlp::Error::InputTooShort);
-        };
-        let hash = ForkHash::decode(&mut body)?;
-        let next = u64::decode(&mut body)?;
-        if !body.is_empty() {
-            return Err(alloy_rlp::Error::ListLengthMismatch {
-                expected: header.payload_length,
-                got: header.payload_length - body.len(),
-            });
-        }
-        buf.advance(header.payload_length);
-        Ok(Self { hash, next })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    proptest! {
-        #[test]
-        fn round_trips_any_fork_id(hash in any::<[u8; 4]>(), next in any::<u64>()) {
-            let id = ForkId { hash: ForkHash(hash), next };
-            let mut out = Vec::new();
-            id.encode(&mut out);
-            prop_assert_eq!(out.len(), id.length());
-            let mut slice = out.as_slice();
-            prop_assert_eq!(ForkId::decode(&mut slice).unwrap(), id);
-            prop_assert!(slice.is_empty());
-        }
-
-        #[test]
-        fn rejects_or_decodes_any_bytes_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
-            let mut slice = bytes.as_slice();
-            if let Ok(id) = ForkId::decode(&mut slice) {
-                // Whatever decodes re-encodes to the bytes it consumed (canonical RLP only).
-                let mut out = Vec::new();
-                id.encode(&mut out);
-                prop_assert_eq!(&out[..], &bytes[..bytes.len() - slice.len()]);
-            }
-        }
     }
 }

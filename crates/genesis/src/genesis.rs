@@ -183,7 +183,7 @@ impl Genesis {
     }
 
     /// The genesis block header, as geth's `Genesis.ToBlock` builds it.
-    pub fn header(&self) -> cachet_seal::Header {
+    pub fn header(&self) -> cachet_primitives::Header {
         genesis_header(self)
     }
 

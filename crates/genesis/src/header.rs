@@ -2,8 +2,8 @@
 
 use alloy_primitives::{B64, B256, Bloom, U256};
 use alloy_trie::EMPTY_ROOT_HASH;
-pub use cachet_seal::EMPTY_OMMERS_HASH;
-use cachet_seal::Header;
+pub use cachet_primitives::EMPTY_OMMERS_HASH;
+use cachet_primitives::Header;
 
 use crate::fork::Fork;
 use crate::genesis::Genesis;
@@ -16,9 +16,9 @@ pub const EMPTY_REQUESTS_HASH: B256 =
 /// genesis and `baseFeePerGas` is absent.
 pub const INITIAL_BASE_FEE: u64 = 1_000_000_000;
 
-/// The genesis block's header, built as geth's `Genesis.ToBlock` builds it. It is the seal
-/// crate's [`Header`] (one header type for the whole node); optional fields are set only when
-/// their fork is active at genesis.
+/// The genesis block's header, built as geth's `Genesis.ToBlock` builds it. It is the
+/// primitives crate's [`Header`] (one header type for the whole node); optional fields are set
+/// only when their fork is active at genesis.
 pub(crate) fn genesis_header(g: &Genesis) -> Header {
     let active = |fork| g.config.is_active(fork, g.number, g.timestamp);
     let london = active(Fork::London);

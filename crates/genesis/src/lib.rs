@@ -8,7 +8,7 @@
 //!   consensus section ([`ConsensusConfig`]): the [`Engine`] (the workspace's one engine type,
 //!   from `cachet-primitives`) and its parameters ([`CliqueConfig`], [`BftConfig`]).
 //! - [`Genesis::state_root`], [`Genesis::header`] and [`Genesis::hash`] compute the genesis
-//!   block exactly as geth's `ToBlock` does, as the seal crate's `Header` (one header type).
+//!   block exactly as geth's `ToBlock` does, as `cachet_primitives::Header` (one header type).
 //! - [`ForkSchedule`] computes [`ForkId`]s and validates a remote peer's fork id
 //!   ([EIP-2124](https://eips.ethereum.org/EIPS/eip-2124)).
 //!

@@ -13,6 +13,9 @@ use base64::Engine as _;
 use secp256k1::{Message, PublicKey, SECP256K1, SecretKey};
 use zeroize::Zeroizing;
 
+use cachet_primitives::KeyError;
+pub use cachet_primitives::{Ecdh, NodeSigner};
+
 use crate::identity::{address_of, enode_id_hex};
 use crate::{Error, PublicIdentities, Result, SealingKeyMode};
 
@@ -366,18 +369,6 @@ impl alloy_signer::Signer for SigningKey {
     }
 }
 
-/// Elliptic-curve Diffie-Hellman with a secret that stays inside its owner (RLPx ECIES).
-pub trait Ecdh: Send + Sync {
-    /// The public key matching the secret.
-    fn public_key(&self) -> PublicKey;
-
-    /// The x coordinate of `secret · peer` (unhashed, as RLPx ECIES uses it).
-    ///
-    /// # Errors
-    /// [`Error::KeysWiped`] after the key set was wiped.
-    fn ecdh_x(&self, peer: &PublicKey) -> Result<Zeroizing<[u8; 32]>>;
-}
-
 /// The devp2p node key: signs (discv4, IBFT/QBFT/Raft seals) and does ECDH (RLPx).
 #[derive(Clone, Debug)]
 pub struct NodeKey(SigningKey);
@@ -423,14 +414,33 @@ impl Ecdh for NodeKey {
         self.0.public
     }
 
-    fn ecdh_x(&self, peer: &PublicKey) -> Result<Zeroizing<[u8; 32]>> {
-        self.0.shared.with_secrets(|s| {
-            let point = Zeroizing::new(secp256k1::ecdh::shared_secret_point(peer, &s.node));
-            let mut x = Zeroizing::new([0u8; 32]);
-            x.copy_from_slice(&point[..32]);
-            x
-        })
+    fn ecdh_x(&self, peer: &PublicKey) -> std::result::Result<Zeroizing<[u8; 32]>, KeyError> {
+        self.0
+            .shared
+            .with_secrets(|s| {
+                let point = Zeroizing::new(secp256k1::ecdh::shared_secret_point(peer, &s.node));
+                let mut x = Zeroizing::new([0u8; 32]);
+                x.copy_from_slice(&point[..32]);
+                x
+            })
+            .map_err(key_error)
     }
+}
+
+impl NodeSigner for NodeKey {
+    fn sign_digest(&self, digest: &[u8; 32]) -> std::result::Result<[u8; 65], KeyError> {
+        self.0.sign_digest(digest).map_err(key_error)
+    }
+
+    fn secret_bytes(&self) -> std::result::Result<Zeroizing<[u8; 32]>, KeyError> {
+        Self::secret_bytes(self).map_err(key_error)
+    }
+}
+
+/// The capability traits' error for a key-set failure: using a key fails only once the set was
+/// wiped.
+fn key_error(_: Error) -> KeyError {
+    KeyError::Wiped
 }
 
 /// The private-transaction-manager X25519 keypair (NaCl box, Tessera).
@@ -536,7 +546,11 @@ mod tests {
         assert!(matches!(node.sign_digest(&[1; 32]), Err(Error::KeysWiped)));
         assert!(matches!(
             node.ecdh_x(&node.public_key()),
-            Err(Error::KeysWiped)
+            Err(KeyError::Wiped)
+        ));
+        assert!(matches!(
+            NodeSigner::sign_digest(&node, &[1; 32]),
+            Err(KeyError::Wiped)
         ));
         assert!(matches!(
             ptm.diffie_hellman(&[1; 32]),

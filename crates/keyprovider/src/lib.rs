@@ -38,7 +38,7 @@ pub use bundle::{Bundle, BundleHeader, MasterKeySection, fuzzing};
 pub use error::{Error, ErrorClass, Result};
 pub use hardening::{HardeningReport, harden_process};
 pub use identity::{PublicIdentities, SealingKeyMode, address_of, enode_id_hex};
-pub use keys::{Ecdh, KeyRole, NodeKey, PtmKey, SigningKey, UnlockedKeys};
+pub use keys::{Ecdh, KeyRole, NodeKey, NodeSigner, PtmKey, SigningKey, UnlockedKeys};
 pub use lease::{
     DEFAULT_GRACE, DEFAULT_RECHECK, Lease, LeaseCheck, LeaseConfig, LeaseObserver, LeaseState,
 };

@@ -1,4 +1,5 @@
-//! Empty-block building and the block/body RLP the node stores and sends.
+//! Empty-block building, and the block/body RLP the node stores and sends (the codec is
+//! `cachet_primitives::block`, on the one bounded RLP reader; re-exported here).
 //!
 //! Until Cachet executes transactions every block it seals is empty, but valid: the state root
 //! is carried over from the parent, the transaction and receipt roots are the empty-trie root,
@@ -14,8 +15,7 @@ use crate::error::{Error, Result};
 pub const EMPTY_ROOT_HASH: B256 =
     b256!("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
 
-/// RLP of an empty body: `[transactions = [], ommers = []]`.
-pub const EMPTY_BODY_RLP: [u8; 3] = [0xc2, 0xc0, 0xc0];
+pub use cachet_primitives::block::{EMPTY_BODY_RLP, body_is_empty, rlp_list};
 
 /// Smallest gas limit geth accepts.
 pub const MIN_GAS_LIMIT: u64 = 5000;
@@ -122,110 +122,32 @@ pub fn check_against_parent(header: &Header, parent: &Header, parent_hash: B256)
     Ok(())
 }
 
-/// Wraps `payload` (already-encoded items) in an RLP list header.
-pub fn rlp_list(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 9);
-    alloy_rlp::Header {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(payload);
-    out
-}
-
 /// The RLP of a whole block `[header, txs, ommers]` from header RLP and body RLP
 /// (`[txs, ommers]`).
 ///
 /// # Errors
-/// [`Error::Decode`] or [`Error::Malformed`] when `body_rlp` is not one RLP list.
+/// [`Error::Decode`] when `body_rlp` is not one RLP list.
 pub fn block_rlp(header_rlp: &[u8], body_rlp: &[u8]) -> Result<Vec<u8>> {
-    let items = list_items(body_rlp, "block body")?;
-    let mut payload = header_rlp.to_vec();
-    for item in items {
-        payload.extend_from_slice(item);
-    }
-    Ok(rlp_list(&payload))
+    cachet_primitives::block::block_rlp(header_rlp, body_rlp).map_err(|e| Error::Decode {
+        what: "block body",
+        source: Box::new(e),
+    })
 }
 
 /// Splits a block RLP into (header RLP, body RLP).
 ///
 /// # Errors
-/// [`Error::Decode`] or [`Error::Malformed`] when it is not `[header, txs, ommers, ...]`.
+/// [`Error::Decode`] when it is not `[header, txs, ommers, ...]`.
 pub fn split_block(block: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
-    let items = list_items(block, "block")?;
-    let mut it = items.into_iter();
-    let header = it.next().ok_or_else(|| malformed("block", "no header"))?;
-    let rest: Vec<u8> = it.flat_map(|i| i.iter().copied()).collect();
-    Ok((header.to_vec(), rlp_list(&rest)))
-}
-
-/// True when body RLP is `[[], []]` (no transactions, no ommers).
-pub fn body_is_empty(body_rlp: &[u8]) -> bool {
-    list_items(body_rlp, "block body")
-        .map(|items| items.iter().all(|i| *i == [0xc0]))
-        .unwrap_or(false)
-}
-
-fn malformed(what: &'static str, reason: &'static str) -> Error {
-    Error::Malformed { what, reason }
-}
-
-fn rlp(what: &'static str) -> impl FnOnce(alloy_rlp::Error) -> Error {
-    move |e| Error::Decode {
-        what,
+    cachet_primitives::block::split_block(block).map_err(|e| Error::Decode {
+        what: "block",
         source: Box::new(e),
-    }
-}
-
-/// The raw items (each with its RLP header) of one RLP list spanning all of `input`.
-fn list_items<'a>(input: &'a [u8], what: &'static str) -> Result<Vec<&'a [u8]>> {
-    let mut buf = input;
-    let h = alloy_rlp::Header::decode(&mut buf).map_err(rlp(what))?;
-    if !h.list || h.payload_length != buf.len() {
-        return Err(malformed(what, "not a single RLP list"));
-    }
-    let mut items = Vec::new();
-    while !buf.is_empty() {
-        let before = buf;
-        let ih = alloy_rlp::Header::decode(&mut buf).map_err(rlp(what))?;
-        let head_len = before.len() - buf.len();
-        let total = head_len
-            .checked_add(ih.payload_length)
-            .filter(|t| *t <= before.len())
-            .ok_or_else(|| malformed(what, "item overruns the list"))?;
-        let (item, rest) = before.split_at(total);
-        items.push(item);
-        buf = rest;
-    }
-    Ok(items)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn round_trips_block_rlp() {
-        let header = Header {
-            extra_data: Bytes::from(vec![0u8; 97]),
-            gas_limit: 8_000_000,
-            ..Header::default()
-        };
-        let hr = header.encode();
-        let block = block_rlp(&hr, &EMPTY_BODY_RLP).unwrap();
-        let (h2, b2) = split_block(&block).unwrap();
-        assert_eq!(h2, hr);
-        assert_eq!(b2, EMPTY_BODY_RLP);
-        assert!(body_is_empty(&b2));
-    }
-
-    #[test]
-    fn rejects_truncated_block() {
-        let header = Header::default().encode();
-        let block = block_rlp(&header, &EMPTY_BODY_RLP).unwrap();
-        assert!(split_block(&block[..block.len() - 1]).is_err());
-    }
 
     #[test]
     fn accepts_base_fee_decrease_on_empty_parent() {

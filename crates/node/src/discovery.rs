@@ -5,12 +5,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use cachet_devp2p::discovery::{
-    Discv4, Discv4Config, Discv4Event, Discv4Handle, Discv5Config, Discv5Service, Endpoint, ForkId,
-    NodeId, NodeRecord,
+use cachet_devp2p::net::Network;
+use cachet_discovery::{
+    Discv4, Discv4Config, Discv4Event, Discv4Handle, Discv5Config, Discv5Service, NodeRecord,
 };
-use cachet_devp2p::net::{Enode, Network, PeerId};
 use cachet_keyprovider::NodeKey;
+use cachet_primitives::{Enode, ForkId};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -60,7 +60,7 @@ impl Discovery {
             SocketAddr::new(listen_ip, config.v4_port.unwrap_or(tcp)),
             tcp,
         );
-        v4_config.bootnodes = bootnodes.iter().map(node_record).collect();
+        v4_config.bootnodes = bootnodes.iter().copied().map(NodeRecord::from).collect();
         v4_config.fork_id = Some(fork_id);
         let v5 = match config.v5_port {
             Some(port) => Some(
@@ -111,18 +111,6 @@ impl Discovery {
     }
 }
 
-/// An enode URL as a discovery record (UDP port: `discport`, else the TCP port).
-fn node_record(enode: &Enode) -> NodeRecord {
-    NodeRecord {
-        id: NodeId(enode.id.0),
-        endpoint: Endpoint {
-            ip: enode.addr.ip(),
-            udp: enode.discport.unwrap_or(enode.addr.port()),
-            tcp: enode.addr.port(),
-        },
-    }
-}
-
 /// Dials every node discv4 adds to its table that announces a TCP port; the network itself
 /// skips peers it already has or is dialling, and refuses peers beyond `--maxpeers`.
 async fn dial_found(mut events: mpsc::Receiver<Discv4Event>, net: Arc<Network>) {
@@ -135,9 +123,10 @@ async fn dial_found(mut events: mpsc::Receiver<Discv4Event>, net: Arc<Network>) 
         }
         tracing::debug!(target: "cachet::discovery", node = %node, "dialling a discovered node");
         net.dial(Enode {
-            id: PeerId(node.id.0),
+            id: node.id,
             addr: SocketAddr::new(node.endpoint.ip, node.endpoint.tcp),
             discport: None,
+            raftport: None,
         });
     }
 }

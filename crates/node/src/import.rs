@@ -66,26 +66,12 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Splits off the first RLP list item (header included).
+/// Splits off the first RLP list item (header included), on the one bounded reader.
 fn next_item(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
-    let malformed = |reason| Error::Malformed {
-        what: "block",
-        reason,
-    };
-    let mut cursor = bytes;
-    let header = alloy_rlp::Header::decode(&mut cursor).map_err(|e| Error::Decode {
+    cachet_primitives::block::split_first_list(bytes, "block").map_err(|e| Error::Decode {
         what: "block",
         source: Box::new(e),
-    })?;
-    if !header.list {
-        return Err(malformed("a block must be an RLP list"));
-    }
-    let head_len = bytes.len() - cursor.len();
-    let total = head_len
-        .checked_add(header.payload_length)
-        .filter(|&t| t <= bytes.len())
-        .ok_or_else(|| malformed("truncated block"))?;
-    Ok(bytes.split_at(total))
+    })
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ pub use cachet_primitives::{Engine, UnknownEngine};
 pub use crypto::{address_of_public, recover_address, recover_public};
 pub use error::{DecodeError, Error, Result};
 pub use header::{EMPTY_OMMERS_HASH, Header, MAX_HEADER_BYTES};
+
 pub use inspect::{Recovered, VerifyOptions, parse_header_input, recover, verify};
 pub use journal::{JOURNAL_FILE, JournalKey, SealJournal};
 pub use json::{header_from_json, parse_validators};

@@ -30,30 +30,17 @@ impl RaftMembers {
         self.members.get(&raft_id)
     }
 
-    /// Parses a 128-hex enode id or an `enode://<id>@…` URL.
+    /// Parses a 128-hex enode id or an `enode://<id>@…` URL (the one enode parser,
+    /// [`cachet_primitives::Enode::id_of`]).
     ///
     /// # Errors
     /// [`DecodeError::InvalidHex`] when it is not a valid secp256k1 public key.
     pub fn parse_enode(s: &str) -> Result<PublicKey, DecodeError> {
-        let s = s.trim();
-        let s = s.strip_prefix("enode://").unwrap_or(s);
-        let id = s.split('@').next().unwrap_or(s);
-        let id = id.strip_prefix("0x").unwrap_or(id);
-        let bad = |reason: String| DecodeError::InvalidHex {
+        let id = cachet_primitives::Enode::id_of(s)?;
+        id.public_key().ok_or_else(|| DecodeError::InvalidHex {
             what: "enode id",
-            reason,
-        };
-        let raw = hex::decode(id).map_err(|source| DecodeError::Hex {
-            what: "enode id",
-            source,
-        })?;
-        if raw.len() != 64 {
-            return Err(bad(format!("want 128 hex chars, found {}", id.len())));
-        }
-        let mut full = [0u8; 65];
-        full[0] = 0x04;
-        full[1..].copy_from_slice(&raw);
-        PublicKey::from_slice(&full).map_err(|_| bad("not a point on secp256k1".into()))
+            reason: "not a point on secp256k1".into(),
+        })
     }
 
     /// Parses JSON: either `raft_cluster`'s output (an array of objects with `raftId` and

@@ -3,10 +3,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use cachet_devp2p::discovery::{Discv4, Discv4Config, Discv5Config, Discv5Service, NodeRecord};
 use cachet_devp2p::net::{
     ChainConfig, ChainHead, Direction, Enode, Network, NetworkConfig, NetworkEvent,
 };
+use cachet_discovery::{Discv4, Discv4Config, Discv5Config, Discv5Service, NodeRecord};
 use cachet_genesis::{Genesis, RaftMarker};
 use clap::Args;
 use serde_json::json;

@@ -462,3 +462,41 @@ fn refuses_mine_on_an_ethash_genesis_before_unlocking() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("ethash"), "{stderr}");
 }
+
+/// `--bootnodes` takes GoQuorum's `static-nodes.json` form (`?discport=0&raftport=…`), parsed by
+/// the one enode parser that discovery uses too: the node starts and keeps sealing.
+#[test]
+fn accepts_goquorum_static_node_form_in_bootnodes() {
+    // nodekey.json (Consensys/quorum-examples 7nodes, node 1); nothing listens at its port.
+    const ID: &str = "ac6b1096ca56b9f6d004b779ae3728bf83f8e22453404cc3cef16a3d9b96608bc67c4b30db88e0a5a6c6390213f7acbe1153ff6d23ce57380104288ae19373ef";
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("net");
+    let (p2p, http) = (base_port(6), base_port(6) + 10);
+    let mut net = devnet(&root, 1, p2p, http);
+    assert!(wait_until(Duration::from_secs(30), || number(http) >= 1));
+    interrupt(&mut net);
+    let bootnode = format!(
+        "enode://{ID}@127.0.0.1:{}?discport=0&raftport=50401",
+        p2p + 7
+    );
+    let mut child = sealing_node(&root, p2p, http, &["--bootnodes", &bootnode])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cachet node");
+    let before = number(http);
+    let sealing = wait_until(Duration::from_secs(30), || {
+        number(http) > before || child.try_wait().unwrap().is_some()
+    });
+    if let Some(status) = child.try_wait().unwrap() {
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        panic!("the node exited with {status}: {stderr}");
+    }
+    interrupt(&mut child);
+    assert!(sealing, "the node did not seal a new block within 30 s");
+}

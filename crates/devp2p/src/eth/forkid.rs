@@ -1,24 +1,16 @@
-//! The EIP-2124 fork id on the wire. The fork id and its computation and validation are the
-//! chain spec's (`cachet_genesis::{ForkId, ForkSchedule}`, re-exported here); this module holds
-//! only the strict Status-message codec, on devp2p's bounded cursor.
+//! The EIP-2124 fork id on the wire. The fork id and its strict codec are
+//! `cachet_primitives`' ([`ForkId::read`], [`ForkId::write`]); computing and validating it is
+//! the chain spec's (`cachet_genesis::ForkSchedule`), both re-exported here.
 
-pub use cachet_genesis::{ForkHash, ForkId, ForkSchedule};
-
-use alloy_rlp::{Encodable, Header};
+pub use cachet_genesis::ForkSchedule;
+use cachet_primitives::rlp::Reader;
+pub use cachet_primitives::{ForkHash, ForkId};
 
 use crate::DecodeError;
-use crate::cursor::rlp;
 
 /// Appends `[FORK_HASH, FORK_NEXT]`.
 pub(crate) fn encode(id: &ForkId, out: &mut Vec<u8>) {
-    let payload_length = id.hash.0[..].length() + id.next.length();
-    Header {
-        list: true,
-        payload_length,
-    }
-    .encode(out);
-    id.hash.0[..].encode(out);
-    id.next.encode(out);
+    id.write(out);
 }
 
 /// Decodes `[FORK_HASH, FORK_NEXT]` from `buf`, advancing it. Strict: exactly two elements,
@@ -27,15 +19,10 @@ pub(crate) fn encode(id: &ForkId, out: &mut Vec<u8>) {
 /// # Errors
 /// [`DecodeError`] when malformed.
 pub(crate) fn decode(buf: &mut &[u8]) -> Result<ForkId, DecodeError> {
-    const WHAT: &str = "fork id";
-    let mut list = rlp::list(buf, WHAT)?;
-    let hash = rlp::array::<4>(&mut list, WHAT)?;
-    let next = rlp::u64(&mut list, WHAT)?;
-    rlp::finish(list, WHAT)?;
-    Ok(ForkId {
-        hash: ForkHash(hash),
-        next,
-    })
+    let mut r = Reader::new(buf);
+    let id = ForkId::read(&mut r).map_err(DecodeError::from_rlp)?;
+    *buf = r.rest();
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! them.
 
 use alloy_primitives::{B256, Bytes, U256};
-use alloy_rlp::{BufMut, Decodable, Encodable, Header};
+use alloy_rlp::{BufMut, Encodable, Header};
 
 use crate::DecodeError;
 use crate::cursor::rlp;
@@ -303,8 +303,7 @@ impl EthMessage {
                         reason: "block is not a list",
                     });
                 }
-                let total_difficulty =
-                    U256::decode(&mut outer).map_err(|e| DecodeError::rlp(WHAT, e))?;
+                let total_difficulty = rlp::u256(&mut outer, WHAT)?;
                 rlp::finish(outer, WHAT)?;
                 Self::NewBlock {
                     block: Bytes::copy_from_slice(block),

@@ -2,7 +2,7 @@
 //! `caps/eth.md`, Status as of eth/68).
 
 use alloy_primitives::{B256, U256};
-use alloy_rlp::{Decodable, Encodable, Header};
+use alloy_rlp::{Encodable, Header};
 
 use crate::DecodeError;
 use crate::cursor::rlp;
@@ -65,7 +65,7 @@ impl Status {
         rlp::finish(buf, WHAT)?;
         let version = rlp::u64(&mut list, WHAT)?;
         let network_id = rlp::u64(&mut list, WHAT)?;
-        let total_difficulty = U256::decode(&mut list).map_err(|e| DecodeError::rlp(WHAT, e))?;
+        let total_difficulty = rlp::u256(&mut list, WHAT)?;
         let head = B256::from(rlp::array::<32>(&mut list, WHAT)?);
         let genesis = B256::from(rlp::array::<32>(&mut list, WHAT)?);
         let fork_id = crate::eth::forkid::decode(&mut list)?;

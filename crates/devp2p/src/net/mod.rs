@@ -9,7 +9,9 @@ mod peer;
 use std::net::SocketAddr;
 
 pub use config::{ChainConfig, ChainHead, NetworkConfig};
-pub use enode::{Enode, PeerId};
+/// The peer's node id: the same type as [`NodeId`] under the name the service's API uses.
+pub use enode::NodeId as PeerId;
+pub use enode::{Enode, NodeId};
 pub use network::Network;
 
 use crate::eth::{EthMessage, Status};

@@ -2,12 +2,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use cachet_keyprovider::{Ecdh, NodeKey};
+use cachet_primitives::NodeSigner;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::eth::{EthMessage, Status, eth68};
 use crate::net::peer::{self, Command};
@@ -21,6 +22,9 @@ const EVENT_QUEUE: usize = 1024;
 /// Capacity of each peer's outgoing queue; [`Network::broadcast`] skips peers whose queue is
 /// full (slow peers) rather than growing it.
 pub(crate) const PEER_QUEUE: usize = 64;
+/// How long after a peer drops the bootnodes are dialled again (instead of waiting for the
+/// next `redial_interval` tick); long enough not to spin on a peer that drops us at once.
+const REDIAL_AFTER_DROP: Duration = Duration::from_millis(500);
 
 /// A handle to the running devp2p service. Cheap to clone; the service stops when
 /// [`Network::shutdown`] is called.
@@ -31,7 +35,7 @@ pub struct Network {
 
 /// State shared by the handle, the listener and the peer tasks.
 pub(crate) struct Shared {
-    pub(crate) key: NodeKey,
+    pub(crate) key: Box<dyn NodeSigner>,
     pub(crate) local_id: PeerId,
     pub(crate) local_enode: Enode,
     pub(crate) config: NetworkConfig,
@@ -40,6 +44,10 @@ pub(crate) struct Shared {
     /// Node ids with a dial or handshake in progress (outbound dedup).
     pub(crate) dialing: Mutex<HashSet<PeerId>>,
     pub(crate) pending: AtomicUsize,
+    /// Numbers connections, so a replaced connection's task does not remove its successor.
+    pub(crate) next_connection: AtomicU64,
+    /// Woken when an established peer drops: the dial loop redials the bootnodes soon.
+    pub(crate) redial: Notify,
     pub(crate) events: mpsc::Sender<NetworkEvent>,
     pub(crate) shutdown: watch::Sender<bool>,
 }
@@ -57,6 +65,19 @@ impl std::fmt::Debug for Shared {
 pub(crate) struct PeerEntry {
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) info: PeerInfo,
+    /// Which connection this is ([`Shared::next_connection`]).
+    pub(crate) connection: u64,
+}
+
+/// What to do with a new connection to a node (see [`Shared::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// No connection to the node yet.
+    New,
+    /// The existing connection is the crossing one the rule drops: this one replaces it.
+    Replace,
+    /// Refuse this connection with the reason.
+    Refuse(DisconnectReason),
 }
 
 impl Network {
@@ -66,7 +87,7 @@ impl Network {
     /// # Errors
     /// [`Error::Listen`] when the address cannot be bound.
     pub async fn start(
-        key: NodeKey,
+        key: impl NodeSigner + 'static,
         config: NetworkConfig,
     ) -> Result<(Self, mpsc::Receiver<NetworkEvent>)> {
         let listener = TcpListener::bind(config.listen)
@@ -84,11 +105,12 @@ impl Network {
             id: local_id,
             addr: super::enode::advertised(bound),
             discport: None,
+            raftport: None,
         };
         let (events, rx) = mpsc::channel(EVENT_QUEUE);
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
-            key,
+            key: Box::new(key),
             local_id,
             local_enode,
             head: watch::channel(config.head).0,
@@ -96,6 +118,8 @@ impl Network {
             peers: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashSet::new()),
             pending: AtomicUsize::new(0),
+            next_connection: AtomicU64::new(0),
+            redial: Notify::new(),
             events,
             shutdown,
         });
@@ -180,6 +204,34 @@ impl Shared {
         self.dialing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether a new connection to `id` in `direction` may proceed, given `peers`.
+    ///
+    /// Two nodes that dial each other at the same moment end up with two crossing connections,
+    /// and each side sees both. Both sides keep the same one: the connection opened by the node
+    /// with the smaller node id ([`kept_direction`]); the other is refused. A second
+    /// connection in the same direction as an established one is refused ("already
+    /// connected"), and a new node beyond `max_peers` gets "too many peers".
+    pub(crate) fn admit(
+        &self,
+        peers: &HashMap<PeerId, PeerEntry>,
+        id: &PeerId,
+        direction: Direction,
+    ) -> Admission {
+        match peers.get(id) {
+            Some(existing)
+                if existing.info.direction != direction
+                    && direction == kept_direction(&self.local_id, id) =>
+            {
+                Admission::Replace
+            }
+            Some(_) => Admission::Refuse(DisconnectReason::AlreadyConnected),
+            None if peers.len() >= self.config.max_peers => {
+                Admission::Refuse(DisconnectReason::TooManyPeers)
+            }
+            None => Admission::New,
+        }
+    }
+
     /// Our Hello.
     pub(crate) fn hello(&self) -> Hello {
         Hello {
@@ -227,7 +279,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                 Ok((stream, addr)) => accept_one(&shared, stream, addr),
                 Err(e) => {
                     tracing::warn!(target: "cachet::devp2p", error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
             _ = stop.changed() => return,
@@ -254,8 +306,26 @@ async fn dial_loop(shared: Arc<Shared>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(shared.config.redial_interval) => {}
+            // A peer dropped: redial soon rather than at the next tick.
+            () = shared.redial.notified() => {
+                tokio::select! {
+                    _ = tokio::time::sleep(REDIAL_AFTER_DROP) => {}
+                    _ = stop.changed() => return,
+                }
+            }
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// Of two crossing connections between us (`local`) and `remote`, the direction of the one
+/// both sides keep: the connection dialled by the node with the smaller node id. Seen from
+/// the other side the same connection has the other direction, so both agree.
+pub(crate) fn kept_direction(local: &PeerId, remote: &PeerId) -> Direction {
+    if local < remote {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::eth::{EthMessage, Status, eth68, id as eth_id};
-use crate::net::network::{PEER_QUEUE, PeerEntry, Shared, direction};
+use crate::net::network::{Admission, PEER_QUEUE, PeerEntry, Shared, direction};
 use crate::net::{Enode, NetworkEvent, PeerId, PeerInfo};
 use crate::p2p::message::{self, DISCONNECT, EMPTY_LIST, PING, PONG};
 use crate::p2p::{BASE_PROTOCOL_LENGTH, DisconnectReason, Session};
@@ -46,7 +46,7 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
     };
     let timeout = shared.config.handshake_timeout;
     let established =
-        tokio::time::timeout(timeout, establish(&shared, origin, label.clone())).await;
+        tokio::time::timeout(timeout, establish(&shared, origin, label.clone(), dial)).await;
     shared.pending.fetch_sub(1, Ordering::Relaxed);
     let (session, id, status) = match established {
         Ok(Ok(v)) => v,
@@ -72,21 +72,20 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
         status,
     };
     let (tx, rx) = mpsc::channel(PEER_QUEUE);
-    let refused = {
+    let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
+    let (refused, replaced) = {
         let mut peers = shared.peers();
-        if peers.contains_key(&id) {
-            Some(DisconnectReason::AlreadyConnected)
-        } else if peers.len() >= shared.config.max_peers {
-            Some(DisconnectReason::TooManyPeers)
-        } else {
-            peers.insert(
-                id,
-                PeerEntry {
+        match shared.admit(&peers, &id, info.direction) {
+            Admission::Refuse(reason) => (Some(reason), None),
+            admission => {
+                let entry = PeerEntry {
                     tx,
                     info: info.clone(),
-                },
-            );
-            None
+                    connection,
+                };
+                let old = peers.insert(id, entry);
+                (None, old.filter(|_| admission == Admission::Replace))
+            }
         }
     };
     let mut session = session;
@@ -94,13 +93,30 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
         session.disconnect(reason).await;
         return;
     }
+    if let Some(old) = replaced {
+        // The crossing connection we drop; its task sees it was replaced and stays silent, so
+        // the node sees it leave here, before this one arrives.
+        let _ = old
+            .tx
+            .try_send(Command::Disconnect(DisconnectReason::AlreadyConnected));
+        tracing::debug!(target: "cachet::devp2p", peer = %id, "crossing connection replaced");
+        let _ = shared
+            .events
+            .send(NetworkEvent::PeerDisconnected {
+                peer: id,
+                reason: DisconnectReason::AlreadyConnected,
+                cause: "replaced by the crossing connection the node with the smaller id dialled"
+                    .to_owned(),
+            })
+            .await;
+    }
     if shared
         .events
         .send(NetworkEvent::PeerConnected(info))
         .await
         .is_err()
     {
-        shared.peers().remove(&id);
+        remove_if_current(&shared, &id, connection);
         session.disconnect(DisconnectReason::ClientQuitting).await;
         return;
     }
@@ -117,8 +133,14 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
             (reason, e.to_string())
         }
     };
-    shared.peers().remove(&id);
+    if !remove_if_current(&shared, &id, connection) {
+        // Replaced by the crossing connection, which reported the change.
+        return;
+    }
     tracing::info!(target: "cachet::devp2p", peer = %id, %reason, %cause, "peer disconnected");
+    if !*shared.shutdown.borrow() {
+        shared.redial.notify_one();
+    }
     let _ = shared
         .events
         .send(NetworkEvent::PeerDisconnected {
@@ -129,15 +151,30 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
         .await;
 }
 
+/// Removes `id`'s entry if it is still `connection` (not replaced); returns whether it was.
+fn remove_if_current(shared: &Shared, id: &PeerId, connection: u64) -> bool {
+    let mut peers = shared.peers();
+    if peers.get(id).is_some_and(|e| e.connection == connection) {
+        peers.remove(id);
+        true
+    } else {
+        false
+    }
+}
+
 /// TCP, RLPx, capacity check, Hello and Status.
 async fn establish(
     shared: &Arc<Shared>,
     origin: Origin,
     label: PeerLabel,
+    dial: bool,
 ) -> Result<(Session<TcpStream>, PeerId, Status)> {
     let (mut rlpx, remote) = match origin {
         Origin::Dial(enode) => {
-            let key = enode.public_key()?;
+            let key = enode.id.public_key().ok_or_else(|| Error::Protocol {
+                peer: label.clone(),
+                reason: "node id is not a secp256k1 public key",
+            })?;
             let tcp = TcpStream::connect(enode.addr)
                 .await
                 .map_err(|source| Error::Io {
@@ -147,23 +184,26 @@ async fn establish(
                 })?;
             let _ = tcp.set_nodelay(true);
             (
-                rlpx::connect(tcp, &shared.key, key, label.clone()).await?,
+                rlpx::connect(tcp, shared.key.as_ref(), key, label.clone()).await?,
                 key,
             )
         }
         Origin::Accepted(tcp, _) => {
             let _ = tcp.set_nodelay(true);
-            rlpx::accept(tcp, &shared.key, label.clone()).await?
+            rlpx::accept(tcp, shared.key.as_ref(), label.clone()).await?
         }
     };
     let id = PeerId::from_public_key(&remote);
     let label = PeerLabel(format!("{id:?}@{label}"));
-    // Refuse before Hello when full: Disconnect is the one message allowed in Hello's place.
-    if shared.peers().len() >= shared.config.max_peers {
-        return Err(refuse(&mut rlpx, label, DisconnectReason::TooManyPeers).await);
-    }
-    if shared.peers().contains_key(&id) {
-        return Err(refuse(&mut rlpx, label, DisconnectReason::AlreadyConnected).await);
+    // Refuse before Hello when full or already connected (the crossing-connection rule is
+    // checked again when the peer is added): Disconnect is the one message allowed in Hello's
+    // place.
+    let admission = {
+        let peers = shared.peers();
+        shared.admit(&peers, &id, direction(dial))
+    };
+    if let Admission::Refuse(reason) = admission {
+        return Err(refuse(&mut rlpx, label, reason).await);
     }
     let mut session =
         Session::handshake(rlpx, &shared.hello(), &[eth68()], remote, label.clone()).await?;

@@ -184,7 +184,7 @@ mod tests {
             client_id: "cachet/v0.1".into(),
             capabilities: vec![Capability::new("eth", 68), Capability::new("snap", 1)],
             listen_port: 30303,
-            id: cachet_keyprovider::Ecdh::public_key(&v.node("static_key_a")),
+            id: cachet_primitives::Ecdh::public_key(&v.node("static_key_a")),
         }
     }
 

@@ -6,7 +6,7 @@
 //! auth_data)`, where `kE ‖ kM = KDF(S, 32)` and `S` is the x coordinate of the ECDH point.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
-use cachet_keyprovider::Ecdh;
+use cachet_primitives::Ecdh;
 use hmac::{Hmac, Mac};
 use secp256k1::{PublicKey, SecretKey};
 use sha2::{Digest, Sha256};
@@ -93,7 +93,7 @@ pub(crate) enum EciesError {
     /// Bad bytes from the peer.
     Decode(DecodeError),
     /// The node key is unusable.
-    NodeKey(cachet_keyprovider::Error),
+    NodeKey(cachet_primitives::KeyError),
     /// HMAC refused a 32-byte key (cannot happen).
     Internal,
 }
@@ -159,14 +159,13 @@ pub(crate) fn ecdh_x(secret: &SecretKey, point: &PublicKey) -> Zeroizing<[u8; 32
 
 #[cfg(test)]
 mod tests {
-    use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
+    use cachet_primitives::testing::TestNodeKey;
 
     use super::*;
 
     #[test]
     fn round_trips_with_auth_data() {
-        let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Node);
-        let node = keys.node_key();
+        let node = TestNodeKey::generate();
         let msg = encrypt(&node.public_key(), b"hello ecies", b"\x01\x02");
         assert_eq!(msg.len(), OVERHEAD + 11);
         assert_eq!(&*decrypt(&node, &msg, b"\x01\x02").unwrap(), b"hello ecies");
@@ -178,8 +177,7 @@ mod tests {
 
     #[test]
     fn rejects_every_truncation_and_bit_flip() {
-        let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Node);
-        let node = keys.node_key();
+        let node = TestNodeKey::generate();
         let msg = encrypt(&node.public_key(), b"abc", b"");
         for n in 0..msg.len() {
             assert!(decrypt(&node, &msg[..n], b"").is_err(), "prefix {n}");

@@ -2,7 +2,7 @@
 //! secrets both sides derive (devp2p `rlpx.md`, "Initial Handshake"; EIP-8).
 
 use alloy_rlp::{BufMut, Encodable, Header};
-use cachet_keyprovider::Ecdh;
+use cachet_primitives::Ecdh;
 use secp256k1::PublicKey;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use sha3::{Digest, Keccak256};

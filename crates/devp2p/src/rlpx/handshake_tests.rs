@@ -1,6 +1,6 @@
 //! Known-answer tests from EIP-8 (`testdata/vectors/eip8.json`) and handshake round trips.
 
-use cachet_keyprovider::{NodeKey, UnlockedKeys};
+use cachet_primitives::testing::TestNodeKey;
 use secp256k1::SECP256K1;
 
 use super::*;
@@ -25,10 +25,8 @@ impl Vectors {
         self.bytes(name).try_into().unwrap()
     }
 
-    pub(crate) fn node(&self, name: &str) -> NodeKey {
-        UnlockedKeys::from_secrets_for_tests(self.b32(name), None, [7; 32], [9; 32])
-            .unwrap()
-            .node_key()
+    pub(crate) fn node(&self, name: &str) -> TestNodeKey {
+        TestNodeKey::from_secret(self.b32(name))
     }
 
     fn ephemeral(&self, name: &str) -> EphemeralKey {

@@ -1,6 +1,6 @@
 //! The handshake over a byte stream, yielding a framed RLPx stream.
 
-use cachet_keyprovider::Ecdh;
+use cachet_primitives::Ecdh;
 use secp256k1::PublicKey;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::Framed;

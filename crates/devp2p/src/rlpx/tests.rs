@@ -1,7 +1,8 @@
 //! Frame codec and async handshake tests.
 
 use bytes::BytesMut;
-use cachet_keyprovider::{NodeKey, SealingKeyMode, UnlockedKeys};
+use cachet_primitives::Ecdh;
+use cachet_primitives::testing::TestNodeKey;
 use futures_util::{SinkExt, StreamExt};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -9,14 +10,14 @@ use super::handshake::{Auth, Format, Initiator, accept as accept_auth, open};
 use super::*;
 use crate::DecodeError;
 
-fn node() -> NodeKey {
-    UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key()
+fn node() -> TestNodeKey {
+    TestNodeKey::generate()
 }
 
 /// A matched pair of codecs (initiator, recipient) from a sans-I/O handshake.
 pub(crate) fn codec_pair() -> (FrameCodec, FrameCodec) {
     let (a, b) = (node(), node());
-    let init = Initiator::new(&a, cachet_keyprovider::Ecdh::public_key(&b)).unwrap();
+    let init = Initiator::new(&a, Ecdh::public_key(&b)).unwrap();
     let plain = open(&b, init.auth_wire(), Format::Eip8).unwrap();
     let auth = Auth::decode_eip8(&plain).unwrap();
     let accepted = accept_auth(
@@ -121,11 +122,11 @@ fn rejects_frames_over_the_cap_and_accepts_the_cap() {
 async fn round_trips_a_handshake_over_a_socket_pair() {
     let (a, b) = (node(), node());
     let (sa, sb) = tokio::io::duplex(4096);
-    let b_pub = cachet_keyprovider::Ecdh::public_key(&b);
+    let b_pub = Ecdh::public_key(&b);
     let server = tokio::spawn(async move { accept(sb, &b, "a".into()).await });
     let mut client = connect(sa, &a, b_pub, "b".into()).await.unwrap();
     let (mut server, remote) = server.await.unwrap().unwrap();
-    assert_eq!(remote, cachet_keyprovider::Ecdh::public_key(&a));
+    assert_eq!(remote, Ecdh::public_key(&a));
     client.send(&b"ping"[..]).await.unwrap();
     assert_eq!(&server.next().await.unwrap().unwrap()[..], b"ping");
     server.send(&b"pong"[..]).await.unwrap();
@@ -147,10 +148,7 @@ async fn accepts_a_pre_eip8_auth_and_answers_pre_eip8() {
         .unwrap();
     let ack = handshake::Ack::decode_legacy(&open(&a, &ack, Format::Legacy).unwrap()).unwrap();
     assert_eq!(ack.version, handshake::VERSION);
-    assert_eq!(
-        server.await.unwrap().unwrap(),
-        cachet_keyprovider::Ecdh::public_key(&a)
-    );
+    assert_eq!(server.await.unwrap().unwrap(), Ecdh::public_key(&a));
 }
 
 #[tokio::test]
@@ -159,7 +157,7 @@ async fn accepts_eip8_auths_whose_prefix_starts_with_0x04() {
     let (a, b) = (node(), node());
     let init = Initiator::with(
         &a,
-        cachet_keyprovider::Ecdh::public_key(&b),
+        Ecdh::public_key(&b),
         EphemeralKey::random(),
         [1; 32],
         1024 - 282,
@@ -171,10 +169,7 @@ async fn accepts_eip8_auths_whose_prefix_starts_with_0x04() {
     tokio::io::AsyncWriteExt::write_all(&mut sa, init.auth_wire())
         .await
         .unwrap();
-    assert_eq!(
-        server.await.unwrap().unwrap(),
-        cachet_keyprovider::Ecdh::public_key(&a)
-    );
+    assert_eq!(server.await.unwrap().unwrap(), Ecdh::public_key(&a));
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use alloy_primitives::{B256, U256};
 use cachet_devp2p::eth::{BlockId, EthMessage, ForkSchedule};
 use cachet_devp2p::net::{ChainConfig, ChainHead, Direction, Network, NetworkConfig, NetworkEvent};
 use cachet_devp2p::p2p::DisconnectReason;
-use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
+use cachet_primitives::testing::TestNodeKey;
 use tokio::sync::mpsc::Receiver;
 
 pub(crate) fn chain(genesis: B256) -> (ChainConfig, ChainHead) {
@@ -27,12 +27,12 @@ pub(crate) fn chain(genesis: B256) -> (ChainConfig, ChainHead) {
 pub(crate) async fn start(
     genesis: B256,
     tweak: impl FnOnce(&mut NetworkConfig),
-) -> (Network, Receiver<NetworkEvent>, UnlockedKeys) {
-    let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Node);
+) -> (Network, Receiver<NetworkEvent>, TestNodeKey) {
+    let keys = TestNodeKey::generate();
     let (c, h) = chain(genesis);
     let mut config = NetworkConfig::new("127.0.0.1:0".parse().unwrap(), c, h);
     tweak(&mut config);
-    let (net, rx) = Network::start(keys.node_key(), config).await.unwrap();
+    let (net, rx) = Network::start(keys.clone(), config).await.unwrap();
     (net, rx, keys)
 }
 
@@ -54,8 +54,8 @@ async fn connects_exchanges_status_and_messages_both_ways() {
     else {
         panic!("expected connections");
     };
-    assert_eq!(pa.id.0, bkeys.node_key().enode_id());
-    assert_eq!(pb.id.0, akeys.node_key().enode_id());
+    assert_eq!(pa.id.0, bkeys.enode_id());
+    assert_eq!(pb.id.0, akeys.enode_id());
     assert_eq!(pa.direction, Direction::Outbound);
     assert_eq!(pb.direction, Direction::Inbound);
     assert_eq!(pa.status.genesis, g);
@@ -112,6 +112,86 @@ async fn connects_exchanges_status_and_messages_both_ways() {
         next(&mut arx).await,
         NetworkEvent::PeerDisconnected { .. }
     ));
+}
+
+/// Whether `a` and `b` are connected by exactly one connection: one peer each, seen from the
+/// two ends of the same TCP connection (one outbound, one inbound).
+fn one_connection(a: &Network, b: &Network) -> bool {
+    let (pa, pb) = (a.peers(), b.peers());
+    pa.len() == 1 && pb.len() == 1 && pa[0].direction != pb[0].direction
+}
+
+/// Two nodes that dial each other at the same moment keep exactly one of the two crossing
+/// connections (the one the smaller node id dialled), on both sides, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeps_one_of_two_crossing_connections_in_50_simultaneous_dials() {
+    let g = B256::repeat_byte(0x0d);
+    for trial in 0..50 {
+        let (a, _arx, _ka) = start(g, |_| {}).await;
+        let (b, _brx, _kb) = start(g, |_| {}).await;
+        a.dial(b.local_enode());
+        b.dial(a.local_enode());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while !one_connection(&a, &b) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "trial {trial}: a has {:?}, b has {:?}",
+                a.peers().iter().map(|p| p.direction).collect::<Vec<_>>(),
+                b.peers().iter().map(|p| p.direction).collect::<Vec<_>>(),
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Still one connection once both handshakes have surely settled.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            one_connection(&a, &b),
+            "trial {trial}: a connection dropped"
+        );
+        let a_dialled = a.peers()[0].direction == Direction::Outbound;
+        assert_eq!(
+            a_dialled,
+            a.local_enode().id < b.local_enode().id,
+            "trial {trial}: the kept connection is the one the smaller node id dialled"
+        );
+        a.shutdown();
+        b.shutdown();
+    }
+}
+
+/// A bootnode that drops us is dialled again promptly, not at the next redial tick.
+#[tokio::test]
+async fn redials_a_dropped_bootnode_promptly() {
+    let g = B256::repeat_byte(0x0e);
+    let (a, mut arx, _ka) = start(g, |_| {}).await;
+    let a_enode = a.local_enode();
+    let (b, mut brx, _kb) = start(g, |c| {
+        c.bootnodes = vec![a_enode];
+        c.redial_interval = Duration::from_secs(60);
+    })
+    .await;
+    let NetworkEvent::PeerConnected(pa) = next(&mut arx).await else {
+        panic!("expected a connection");
+    };
+    assert!(matches!(
+        next(&mut brx).await,
+        NetworkEvent::PeerConnected(_)
+    ));
+    a.disconnect(&pa.id, DisconnectReason::Requested);
+    assert!(matches!(
+        next(&mut brx).await,
+        NetworkEvent::PeerDisconnected { .. }
+    ));
+    let reconnected = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            if let NetworkEvent::PeerConnected(p) = next(&mut brx).await {
+                return p;
+            }
+        }
+    })
+    .await
+    .expect("b redials its bootnode within 3 s of the drop (the redial interval is 60 s)");
+    assert_eq!(reconnected.id, a_enode.id);
+    assert_eq!(b.peers().len(), 1);
 }
 
 #[tokio::test]
@@ -222,7 +302,7 @@ async fn survives_garbage_connections_and_still_accepts_peers() {
 async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
     use cachet_devp2p::eth::{Status, eth68};
     use cachet_devp2p::p2p::{Capability, Hello, Session};
-    use cachet_keyprovider::Ecdh;
+    use cachet_primitives::Ecdh;
 
     let g = B256::repeat_byte(7);
     let (a, mut arx, akeys) = start(g, |c| {
@@ -231,11 +311,11 @@ async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
     })
     .await;
     // A hand-driven peer: handshake, Hello, Status, then silence (it never reads, so never pongs).
-    let me = UnlockedKeys::generate_for_tests(SealingKeyMode::Node).node_key();
+    let me = TestNodeKey::generate();
     let tcp = tokio::net::TcpStream::connect(a.local_enode().addr)
         .await
         .unwrap();
-    let rlpx = cachet_devp2p::rlpx::connect(tcp, &me, akeys.node_key().public_key(), "a".into())
+    let rlpx = cachet_devp2p::rlpx::connect(tcp, &me, akeys.public_key(), "a".into())
         .await
         .unwrap();
     let hello = Hello {
@@ -245,15 +325,9 @@ async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
         listen_port: 0,
         id: me.public_key(),
     };
-    let mut session = Session::handshake(
-        rlpx,
-        &hello,
-        &[eth68()],
-        akeys.node_key().public_key(),
-        "a".into(),
-    )
-    .await
-    .unwrap();
+    let mut session = Session::handshake(rlpx, &hello, &[eth68()], akeys.public_key(), "a".into())
+        .await
+        .unwrap();
     let (c, h) = chain(g);
     let status = Status {
         version: 68,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use alloy_primitives::{B256, U256};
 use cachet_devp2p::eth::ForkSchedule;
 use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig, NetworkEvent, PeerInfo};
-use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
+use cachet_primitives::testing::TestNodeKey;
 use serde_json::Value;
 use tokio::sync::mpsc::Receiver;
 
@@ -81,8 +81,8 @@ fn genesis_file() -> String {
 }
 
 /// The interop genesis: chain id 1337, every fork at block 0 except London at 10.
-async fn cachet() -> (Network, Receiver<NetworkEvent>, UnlockedKeys) {
-    let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Node);
+async fn cachet() -> (Network, Receiver<NetworkEvent>, TestNodeKey) {
+    let keys = TestNodeKey::generate();
     let genesis = B256::from(GENESIS);
     let chain = ChainConfig {
         network_id: 1337,
@@ -100,20 +100,20 @@ async fn cachet() -> (Network, Receiver<NetworkEvent>, UnlockedKeys) {
     // survives only if EthereumJS answers our pings (it pings on its own only every 15 s).
     config.ping_interval = Duration::from_millis(300);
     config.idle_timeout = Duration::from_millis(1500);
-    let (net, rx) = Network::start(keys.node_key(), config).await.unwrap();
+    let (net, rx) = Network::start(keys.clone(), config).await.unwrap();
     (net, rx, keys)
 }
 
-fn check(ready: &Value, done: &Value, ours: &PeerInfo, net: &Network, keys: &UnlockedKeys) {
+fn check(ready: &Value, done: &Value, ours: &PeerInfo, net: &Network, keys: &TestNodeKey) {
     // Each side sees the other's exact node id.
     assert_eq!(ours.id.to_string(), ready["id"].as_str().unwrap());
     assert_eq!(
         done["remoteId"].as_str().unwrap(),
-        hex::encode(keys.node_key().enode_id())
+        hex::encode(keys.enode_id())
     );
     assert_eq!(
         done["hello"]["id"].as_str().unwrap(),
-        hex::encode(keys.node_key().enode_id())
+        hex::encode(keys.enode_id())
     );
     assert_eq!(done["hello"]["protocolVersion"], 5);
     assert!(

@@ -147,7 +147,7 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
         let url = arg_str(a, 0, "enode")?;
         let enode: Enode = url
             .parse()
-            .map_err(|e: cachet_devp2p::Error| invalid(e.to_string()))?;
+            .map_err(|e: cachet_primitives::DecodeError| invalid(e.to_string()))?;
         c.net.dial(enode);
         Ok(json!(true))
     })?;
@@ -265,7 +265,7 @@ fn peers(c: &RpcContext) -> Value {
         .iter()
         .map(|p| {
             json!({
-                "enode": Enode { id: p.id, addr: p.addr, discport: None }.to_string(),
+                "enode": Enode { id: p.id, addr: p.addr, discport: None, raftport: None }.to_string(),
                 "id": hex::encode(alloy_primitives::keccak256(p.id.0)),
                 "name": p.hello.client_id,
                 "caps": p.hello.capabilities.iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -1,6 +1,0 @@
-//! discv4 packet decoder: any bytes, never a panic; decoded messages re-encode stably.
-#![no_main]
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    cachet_devp2p::discovery::fuzzing::discv4_packet(data);
-});
