@@ -119,7 +119,7 @@ impl FromStr for NodeId {
             reason: reason.to_owned(),
         };
         let mut id = [0u8; 64];
-        hex::decode_to_slice(hex_id, &mut id).map_err(|_| bad("want 128 hex digits"))?;
+        hex::decode_to_slice(hex_id, &mut id).map_err(|_| bad("want 128 hex chars"))?;
         let id = Self(id);
         id.public_key()
             .ok_or_else(|| bad("not a point on secp256k1"))?;
