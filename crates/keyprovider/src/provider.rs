@@ -53,6 +53,7 @@ pub async fn init(
     master_key: &dyn MasterKey,
     imported: ImportedKeys,
 ) -> Result<Initialised> {
+    crate::harden_process();
     let audit = AuditLog::new(&options.datadir);
     let result = init_inner(options, master_key, imported).await;
     match &result {
@@ -217,6 +218,7 @@ impl LoadedBundle {
         &self,
         master_key: &dyn MasterKey,
     ) -> Result<(UnlockedKeys, UnlockTiming)> {
+        crate::harden_process();
         let audit = AuditLog::new(&self.datadir);
         let context = &self.bundle.header.encryption_context;
         let started = Instant::now();
@@ -292,6 +294,7 @@ pub struct Unlocked {
 /// See [`LoadedBundle::load`] and [`LoadedBundle::unlock_with`]; failures to open the master
 /// key are audited too.
 pub async fn unlock(datadir: &Path, config: &KmsConfig) -> Result<Unlocked> {
+    crate::harden_process();
     let bundle = LoadedBundle::load(datadir)?;
     let master_key: Arc<dyn MasterKey> =
         match cachet_kms::open_recorded(bundle.master_key(), config).await {
@@ -326,6 +329,7 @@ pub async fn rotate(
     from: &dyn MasterKey,
     target: &dyn MasterKey,
 ) -> Result<MasterKeyRef> {
+    crate::harden_process();
     let loaded = LoadedBundle::load(datadir)?;
     let audit = AuditLog::new(datadir);
     let context = loaded.header().encryption_context.clone();

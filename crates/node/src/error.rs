@@ -136,6 +136,31 @@ pub enum Error {
         "master key revoked while running ({0}): sealing stopped and keys wiped; restore KMS access and restart"
     )]
     KeysRevoked(String),
+    /// Node state (the datadir, a devnet file, `sealing.rlp`) could not be written: a local
+    /// failure (exit 1), not a usage error.
+    #[error("cannot write {path}: check the disk, its free space and the directory's permissions")]
+    StateWrite {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A local master key for a devnet could not be created.
+    #[error(transparent)]
+    MasterKey(#[from] cachet_kms::Error),
+    /// `--devnet-parent`: the devnet that started this node has exited, or the parent-death
+    /// signal could not be set.
+    #[error(
+        "the devnet (pid {parent}) that started this node is gone or cannot be followed: start the devnet again"
+    )]
+    ParentGone {
+        /// The devnet's pid.
+        parent: u32,
+        /// The `prctl` failure, if that was the cause.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// Invalid configuration.
     #[error("configuration: {0}")]
     Config(String),

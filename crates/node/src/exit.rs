@@ -1,5 +1,6 @@
 //! The one place that maps failures to exit codes (documented in `docs/operations.md`): every
 //! crate's error becomes a [`Failure`] with a [`Code`]; the binary prints it and exits with it.
+//! The binary itself only builds usage failures for its own flag checks.
 
 use cachet_kms::ErrorClass;
 
@@ -88,13 +89,67 @@ impl From<cachet_genesis::Error> for Failure {
     }
 }
 
+impl From<cachet_seal::Error> for Failure {
+    /// Malformed input is a usage error (exit 2); a journal that cannot be used is the
+    /// datadir's state (exit 14); a seal or rule failure is exit 1.
+    fn from(e: cachet_seal::Error) -> Self {
+        use cachet_seal::Error as E;
+        match e {
+            E::Decode(_) | E::MissingRaftMembers => Self::usage(e.to_string()),
+            E::Equivocation { .. } => Self::new(Code::Failure, e.to_string()),
+            E::JournalLocked { .. } | E::JournalIo { .. } | E::JournalCorrupt { .. } => {
+                Self::new(Code::DatadirState, e.to_string())
+            }
+            other => Self::new(Code::Failure, format!("invalid seal: {other}")),
+        }
+    }
+}
+
+/// The master-key lease revoked access while keys were held (`unlock --watch`, the node):
+/// the keys are wiped; exit 10.
+pub fn revoked(error: &cachet_kms::Error) -> Failure {
+    Failure::new(
+        Code::Denied,
+        format!("master key access lost, keys wiped: {error}"),
+    )
+}
+
+/// `cachet audit verify` found a broken link: exit 12, as for a tampered bundle.
+pub fn audit_log_broken(log: &std::path::Path, line: usize, why: &str, intact: usize) -> Failure {
+    Failure::new(
+        Code::Corrupt,
+        format!(
+            "audit log {} is broken at line {line}: {why} ({intact} records before it are intact)",
+            log.display()
+        ),
+    )
+}
+
+/// `e`'s message followed by its causes (`: cause`), for errors whose Display leaves the
+/// cause to the reader.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 impl From<crate::Error> for Failure {
     fn from(e: crate::Error) -> Self {
         use crate::Error as E;
         match e {
             E::Unlock(k) => k.into(),
             E::Genesis(g) => g.into(),
+            E::MasterKey(k) => k.into(),
             E::KeysRevoked(_) => Self::new(Code::Denied, e.to_string()),
+            // Writing node state is local I/O, never the operator's flags (exit 1).
+            E::StateWrite { .. } | E::ParentGone { .. } => {
+                Self::new(Code::Failure, with_causes(&e))
+            }
             E::Config(_)
             | E::UnsupportedEngine(_)
             | E::Rpc { .. }

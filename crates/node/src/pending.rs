@@ -33,13 +33,15 @@ impl PendingHeader {
     /// is recorded first.
     ///
     /// # Errors
-    /// [`Error::Config`] when the file cannot be written.
+    /// [`Error::StateWrite`] when the file cannot be written.
     pub(crate) fn take_or_record(&self, header: &Header) -> Result<Header> {
         if let Some(prev) = self.recorded(header) {
             return Ok(prev);
         }
-        write_synced(&self.path, &header.encode())
-            .map_err(|e| Error::Config(format!("cannot write {}: {e}", self.path.display())))?;
+        write_synced(&self.path, &header.encode()).map_err(|source| Error::StateWrite {
+            path: self.path.clone(),
+            source,
+        })?;
         Ok(header.clone())
     }
 

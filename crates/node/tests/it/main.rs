@@ -4,6 +4,7 @@ mod clique;
 mod crash;
 mod engines;
 mod import;
+mod revocation;
 mod rpc;
 mod run;
 mod sign_tx;
