@@ -113,8 +113,8 @@ fn devnet_stopped_by_sigterm_stops_its_nodes() {
     let (mut net, nodes) = devnet(&dir.path().join("net"), p2p, http);
     signal(net.id(), "TERM");
     let status = net.wait().unwrap();
-    assert!(status.success(), "devnet exits 0 on SIGTERM: {status:?}");
     assert_nodes_gone_and_ports_free(&nodes, p2p, http);
+    assert!(status.success(), "devnet exits 0 on SIGTERM: {status:?}");
 }
 
 #[test]
