@@ -159,3 +159,48 @@ impl From<crate::Error> for Failure {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_of_node_state_is_a_local_failure_naming_path_and_cause() {
+        let failure = Failure::from(crate::Error::StateWrite {
+            path: "/d/sealing.rlp".into(),
+            source: std::io::Error::other("disk full"),
+        });
+        assert_eq!(failure.code, Code::Failure);
+        assert_eq!(
+            failure.message,
+            "cannot write /d/sealing.rlp: check the disk, its free space and the directory's permissions: disk full"
+        );
+    }
+
+    #[test]
+    fn maps_the_commands_errors_by_class() {
+        let gone = Failure::from(crate::Error::ParentGone {
+            parent: 7,
+            source: None,
+        });
+        assert_eq!(gone.code, Code::Failure);
+        assert_eq!(
+            Failure::from(cachet_seal::Error::MissingRaftMembers).code,
+            Code::Usage
+        );
+        assert_eq!(
+            Failure::from(cachet_seal::Error::Unsealed { what: "clique" }).code,
+            Code::Failure
+        );
+        let denied = cachet_kms::Error::AccessDenied {
+            key: "k".into(),
+            operation: "Decrypt",
+            source: None,
+        };
+        assert_eq!(revoked(&denied).code, Code::Denied);
+        assert_eq!(
+            audit_log_broken(std::path::Path::new("/d/audit.log"), 3, "bad link", 2).code,
+            Code::Corrupt
+        );
+    }
+}
