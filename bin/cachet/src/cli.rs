@@ -48,3 +48,25 @@ pub(crate) enum Command {
     /// Start a local devnet (master key, bundles, genesis, N node processes) until Ctrl-C.
     Devnet(cmd::devnet::DevnetArgs),
 }
+
+impl Command {
+    /// True for the commands that hold plaintext key material (they decrypt or create keys):
+    /// the process is hardened before their first master-key call.
+    pub(crate) fn handles_keys(&self) -> bool {
+        match self {
+            Self::MasterKey(_)
+            | Self::Init(_)
+            | Self::Unlock(_)
+            | Self::Rotate(_)
+            | Self::P2p(_)
+            | Self::Node(_)
+            | Self::Devnet(_) => true,
+            Self::Seal(c) => c.signs(),
+            Self::Inspect(_)
+            | Self::Destroy(_)
+            | Self::Audit(_)
+            | Self::Genesis(_)
+            | Self::Import(_) => false,
+        }
+    }
+}

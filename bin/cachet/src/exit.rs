@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-pub(crate) use cachet_node::exit::{Code, Failure};
+pub(crate) use cachet_node::exit::Failure;
 
 /// Prints the failure on stderr and returns its exit code.
 pub(crate) fn report(failure: &Failure) -> ExitCode {

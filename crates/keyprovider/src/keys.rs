@@ -108,18 +108,16 @@ impl Drop for KeySecrets {
 /// after the secrets were erased by `KeySecrets::drop` and before the box is freed.
 struct Vault {
     secrets: Box<KeySecrets>,
-    _mlock: Option<region::LockGuard>,
+    _mlock: Result<region::LockGuard, String>,
 }
 
 impl Vault {
     fn new(secrets: Box<KeySecrets>) -> Self {
-        let mlock = match region::lock(&*secrets as *const KeySecrets, size_of::<KeySecrets>()) {
-            Ok(guard) => Some(guard),
-            Err(e) => {
+        let mlock = region::lock(&*secrets as *const KeySecrets, size_of::<KeySecrets>())
+            .map_err(|e| {
                 tracing::warn!(target: "cachet::keyprovider", error = %e, "could not lock key memory (mlock); keys may be swapped to disk: raise RLIMIT_MEMLOCK or disable swap");
-                None
-            }
-        };
+                e.to_string()
+            });
         Self {
             secrets,
             _mlock: mlock,
@@ -133,7 +131,8 @@ struct Shared {
     sealer_public: PublicKey,
     wallet_public: PublicKey,
     ptm_public: [u8; 32],
-    memory_locked: bool,
+    /// `Err`: why `mlock` was refused.
+    memory_lock: Result<(), String>,
     vault: RwLock<Option<Vault>>,
 }
 
@@ -165,7 +164,7 @@ impl UnlockedKeys {
             sealer_public: s.secp(KeyRole::Sealer).public_key(SECP256K1),
             wallet_public: s.wallet.public_key(SECP256K1),
             ptm_public: x25519_dalek::PublicKey::from(&s.ptm).to_bytes(),
-            memory_locked: vault._mlock.is_some(),
+            memory_lock: vault._mlock.as_ref().map(|_| ()).map_err(Clone::clone),
             identities,
             vault: RwLock::new(Some(vault)),
         };
@@ -215,7 +214,12 @@ impl UnlockedKeys {
 
     /// True when the key memory is `mlock`ed (cannot be swapped out).
     pub fn memory_locked(&self) -> bool {
-        self.shared.memory_locked
+        self.shared.memory_lock.is_ok()
+    }
+
+    /// Why the key memory is not `mlock`ed (the OS's answer), or `None` when it is.
+    pub fn memory_lock_error(&self) -> Option<&str> {
+        self.shared.memory_lock.as_ref().err().map(String::as_str)
     }
 
     /// The devp2p node key.
@@ -275,7 +279,7 @@ impl fmt::Debug for UnlockedKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnlockedKeys")
             .field("identities", &self.shared.identities)
-            .field("memory_locked", &self.shared.memory_locked)
+            .field("memory_locked", &self.shared.memory_lock.is_ok())
             .field("wiped", &self.is_wiped())
             .finish()
     }

@@ -7,8 +7,10 @@
 //! | transient failure ([`ErrorClass::Unreachable`]: throttling, 5xx, network, deadline) | [`LeaseState::Degraded`] from the first such failure; [`LeaseState::Revoked`] once it has lasted `grace` |
 //! | any other failure (access denied, key disabled or pending deletion, key file gone or replaced, context rejected) | [`LeaseState::Revoked`] at once |
 //!
-//! Revoked is final: the task stops, and the holder must zeroize its keys
-//! ([`crate::UnlockedKeys::wipe`]), audit, and stop (`cachet unlock --watch` exits 10).
+//! Revoked is final: the task stops. The holder stops using the keys (the node: sealing and
+//! discv5) and hands over to [`Revocation::carry_out`], the one place that zeroizes the keys
+//! ([`crate::UnlockedKeys::wipe`]) and appends the `revoked` audit line, for the node and
+//! `cachet unlock --watch` alike; then it exits 10.
 
 use std::fmt;
 use std::sync::Arc;
@@ -187,6 +189,66 @@ impl fmt::Debug for Lease {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lease")
             .field("state", &self.state.borrow().name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why keys are revoked: the lease's deciding master-key error, or a holder's own reason (an
+/// embedder's key-status channel).
+#[derive(Clone, Copy, Debug)]
+pub enum RevocationCause<'a> {
+    /// The lease's verdict.
+    MasterKey(&'a cachet_kms::Error),
+    /// Any other reason, recorded as `details.error`.
+    Other(&'a str),
+}
+
+/// What the lease does on revocation, prepared when the keys are unlocked: wipe the keys,
+/// then append one `revoked` audit line naming the cause and what the holder stopped.
+pub struct Revocation {
+    keys: crate::UnlockedKeys,
+    audit: crate::AuditLog,
+    reference: cachet_kms::MasterKeyRef,
+    context: EncryptionContext,
+}
+
+impl Revocation {
+    /// Prepares the revocation of `unlocked`'s keys, audited in `datadir`'s log.
+    pub fn new(unlocked: &crate::Unlocked, datadir: &std::path::Path) -> Self {
+        Self {
+            keys: unlocked.keys.clone(),
+            audit: crate::AuditLog::new(datadir),
+            reference: unlocked.bundle.master_key().clone(),
+            context: unlocked.bundle.header().encryption_context.clone(),
+        }
+    }
+
+    /// Zeroizes the keys (every handle at once) and records `revoked` with `keys_wiped` and,
+    /// for each name in `stopped` (what the holder stopped first, e.g. `sealing`, `discv5`),
+    /// `<name>_stopped: true`.
+    ///
+    /// # Security
+    /// Copies of key material outside [`crate::UnlockedKeys`] (sigp discv5's own key) must be
+    /// dropped by the holder before this call; `docs/threat-model.md` lists them.
+    pub fn carry_out(&self, cause: RevocationCause<'_>, stopped: &[&str]) {
+        self.keys.wipe();
+        let mut event = crate::AuditEvent::new("revoked").with_key(&self.reference, &self.context);
+        event = match cause {
+            RevocationCause::MasterKey(error) => event.failed_master_key(error),
+            RevocationCause::Other(why) => event.detail("error", why),
+        };
+        for name in stopped {
+            event = event.detail(&format!("{name}_stopped"), true);
+        }
+        self.audit.record(event.detail("keys_wiped", true));
+        tracing::error!(target: "cachet::keyprovider", stopped = ?stopped, "master key revoked: keys wiped");
+    }
+}
+
+impl fmt::Debug for Revocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revocation")
+            .field("master_key", &self.reference.key_id)
             .finish_non_exhaustive()
     }
 }
@@ -461,6 +523,43 @@ mod tests {
         let generated = key.generate_data_key(&ctx()).await.unwrap();
         let lease = Lease::start(Arc::new(key), generated.wrapped, ctx(), CONFIG);
         (lease, path)
+    }
+
+    #[tokio::test]
+    async fn revocation_wipes_the_keys_and_audits_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let datadir = dir.path().join("node");
+        let master = LocalMasterKey::create(&dir.path().join("mk")).unwrap();
+        crate::init(
+            &crate::InitOptions {
+                datadir: datadir.clone(),
+                chain_id: 1337,
+                sealing_key: crate::SealingKeyMode::Separate,
+            },
+            &master,
+            crate::import::ImportedKeys::default(),
+        )
+        .await
+        .unwrap();
+        let unlocked = crate::unlock(&datadir, &cachet_kms::KmsConfig::default())
+            .await
+            .unwrap();
+        let revocation = Revocation::new(&unlocked, &datadir);
+        let error = KmsError::AccessDenied {
+            key: "fake".into(),
+            operation: "Decrypt",
+            source: None,
+        };
+        revocation.carry_out(RevocationCause::MasterKey(&error), &["sealing", "discv5"]);
+        assert!(unlocked.keys.is_wiped());
+        let log = std::fs::read_to_string(datadir.join("audit.log")).unwrap();
+        let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+        assert_eq!(last["op"], "revoked");
+        assert_eq!(last["outcome"], "error");
+        assert_eq!(last["details"]["keys_wiped"], true);
+        assert_eq!(last["details"]["sealing_stopped"], true);
+        assert_eq!(last["details"]["discv5_stopped"], true);
+        assert_eq!(log.matches("\"op\":\"revoked\"").count(), 1);
     }
 
     #[tokio::test(start_paused = true)]

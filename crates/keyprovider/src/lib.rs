@@ -13,7 +13,9 @@
 //!
 //! Every init, unlock, import, rotate and destroy is recorded in the hash-chained
 //! [`AuditLog`]. While keys are held, a [`Lease`] re-proves access to the master key every
-//! recheck interval and reports [`LeaseState`] (healthy, degraded, revoked).
+//! recheck interval and reports [`LeaseState`] (healthy, degraded, revoked); on revocation its
+//! [`Revocation`] wipes the keys and audits it, for every holder alike. [`harden_process`] makes
+//! the process non-dumpable with no core dumps, once, before the first master-key call.
 //!
 //! ## Feature flags
 //! - `test-utils`: [`UnlockedKeys::from_secrets_for_tests`] for other crates' tests.
@@ -41,6 +43,7 @@ pub use identity::{PublicIdentities, SealingKeyMode, address_of, enode_id_hex};
 pub use keys::{Ecdh, KeyRole, NodeKey, NodeSigner, PtmKey, SigningKey, UnlockedKeys};
 pub use lease::{
     DEFAULT_GRACE, DEFAULT_RECHECK, Lease, LeaseCheck, LeaseConfig, LeaseObserver, LeaseState,
+    Revocation, RevocationCause,
 };
 pub use provider::{
     CONTEXT_CHAIN, CONTEXT_NODE, CONTEXT_PURPOSE, InitOptions, Initialised, LoadedBundle,

@@ -54,6 +54,7 @@ pub async fn init(
     master_key: &dyn MasterKey,
     imported: ImportedKeys,
 ) -> Result<Initialised> {
+    crate::harden_process();
     let audit = AuditLog::new(&options.datadir);
     let result = init_inner(options, master_key, imported).await;
     match &result {
@@ -227,6 +228,7 @@ impl LoadedBundle {
         &self,
         master_key: &dyn MasterKey,
     ) -> Result<(UnlockedKeys, UnlockTiming)> {
+        crate::harden_process();
         let audit = AuditLog::new(&self.datadir);
         let context = &self.bundle.header.encryption_context;
         let started = Instant::now();
@@ -302,6 +304,7 @@ pub struct Unlocked {
 /// See [`LoadedBundle::load`] and [`LoadedBundle::unlock_with`]; failures to open the master
 /// key are audited too.
 pub async fn unlock(datadir: &Path, config: &KmsConfig) -> Result<Unlocked> {
+    crate::harden_process();
     let bundle = LoadedBundle::load(datadir)?;
     let master_key: Arc<dyn MasterKey> =
         match cachet_kms::open_recorded(bundle.master_key(), config).await {
@@ -336,6 +339,7 @@ pub async fn rotate(
     from: &dyn MasterKey,
     target: &dyn MasterKey,
 ) -> Result<MasterKeyRef> {
+    crate::harden_process();
     let loaded = LoadedBundle::load(datadir)?;
     let audit = AuditLog::new(datadir);
     let context = loaded.header().encryption_context.clone();

@@ -75,4 +75,7 @@ pub struct Started {
     pub genesis_hash: alloy_primitives::B256,
     /// Our discv5 ENR when discv5 runs.
     pub enr: Option<String>,
+    /// The process hardening obtained (core limit, dumpable, memory locked or why not; see
+    /// [`crate::run::hardening_json`]).
+    pub hardening: serde_json::Value,
 }

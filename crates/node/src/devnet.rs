@@ -87,8 +87,11 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir).map_err(cfg)?;
-    let master = LocalMasterKey::create(&dir.join("master.key")).map_err(cfg)?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::StateWrite {
+        path: dir.clone(),
+        source,
+    })?;
+    let master = LocalMasterKey::create(&dir.join("master.key"))?;
     let mut nodes = Vec::new();
     for i in 0..config.nodes {
         let datadir = dir.join(format!("node{i}"));
@@ -114,7 +117,8 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
     }
     let genesis = genesis_json(config, &nodes);
     let text = serde_json::to_string_pretty(&genesis).map_err(cfg)?;
-    std::fs::write(dir.join("genesis.json"), text).map_err(cfg)?;
+    let path = dir.join("genesis.json");
+    std::fs::write(&path, text).map_err(|source| Error::StateWrite { path, source })?;
     Ok(nodes)
 }
 
@@ -206,7 +210,9 @@ fn genesis_json(config: &DevnetConfig, nodes: &[DevnetNode]) -> serde_json::Valu
 }
 
 /// Starts node `i` as a child process of `exe` (`cachet node …`), its log in
-/// `<datadir>/node.log`.
+/// `<datadir>/node.log`. The child gets SIGTERM when the thread that spawned it exits
+/// (`PR_SET_PDEATHSIG` follows the forking thread): call this from the devnet's main thread
+/// (inside `block_on`), not from a pool thread that may end earlier.
 ///
 /// # Errors
 /// [`Error::Config`] when the process cannot be started.
@@ -225,7 +231,11 @@ pub fn spawn(
         .filter(|(j, _)| *j != i)
         .map(|(_, n)| n.enode.as_str())
         .collect();
-    let logfile = std::fs::File::create(node.datadir.join("node.log")).map_err(cfg)?;
+    let log_path = node.datadir.join("node.log");
+    let logfile = std::fs::File::create(&log_path).map_err(|source| Error::StateWrite {
+        path: log_path,
+        source,
+    })?;
     let mut cmd = Command::new(exe);
     cmd.arg("--log")
         .arg(log)
@@ -240,7 +250,10 @@ pub fn spawn(
         .arg("--port")
         .arg(node.p2p_port.to_string())
         .arg("--http.port")
-        .arg(node.http_port.to_string());
+        .arg(node.http_port.to_string())
+        // The child exits (SIGTERM) when this process dies, even by SIGKILL.
+        .arg(PARENT_FLAG)
+        .arg(std::process::id().to_string());
     if node.seals {
         cmd.arg("--mine");
     }
@@ -257,6 +270,68 @@ pub fn spawn(
         .stderr(Stdio::from(logfile))
         .kill_on_drop(true);
     cmd.spawn().map_err(cfg)
+}
+
+/// The hidden `cachet node` flag naming the devnet process the node must not outlive.
+pub const PARENT_FLAG: &str = "--devnet-parent";
+
+/// Makes this process receive SIGTERM when its parent dies (Linux `PR_SET_PDEATHSIG`), then
+/// checks that the parent is still `parent`: had it died between our fork and the `prctl`,
+/// the signal would never come, so we refuse to start instead.
+///
+/// # Errors
+/// [`Error::ParentGone`] when the parent is no longer `parent`, or the signal cannot be set.
+pub fn exit_with_parent(parent: u32) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{Signal, getppid, set_parent_process_death_signal};
+        set_parent_process_death_signal(Some(Signal::TERM)).map_err(|e| Error::ParentGone {
+            parent,
+            source: Some(e.into()),
+        })?;
+        let now = getppid().map_or(0, |p| p.as_raw_nonzero().get().unsigned_abs());
+        if now != parent {
+            return Err(Error::ParentGone {
+                parent,
+                source: None,
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = parent;
+    Ok(())
+}
+
+/// How long [`stop`] waits for the nodes to stop after SIGTERM before it kills them.
+pub const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Stops the nodes: SIGTERM to each (a node stops sealing, wipes its keys and exits), then
+/// waits; a node still running after [`STOP_TIMEOUT`] is killed.
+pub async fn stop(children: &mut [Child]) {
+    for child in children.iter_mut() {
+        let Some(pid) = child.id() else { continue };
+        #[cfg(unix)]
+        {
+            let pid = i32::try_from(pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw);
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (pid, child.start_kill());
+        }
+    }
+    for child in children.iter_mut() {
+        if tokio::time::timeout(STOP_TIMEOUT, child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+        }
+    }
 }
 
 /// Reads the child's first stdout line (the node's JSON "started" line).

@@ -42,7 +42,8 @@ impl std::fmt::Debug for Discovery {
 
 impl Discovery {
     /// Binds discv4 (and discv5 when asked) on `listen_ip`, announcing `enode`'s TCP port and
-    /// `fork_id` (at the chain head); bonds with `bootnodes`; dials what it finds through `net`.
+    /// `fork_id` (at the chain head); bonds with `bootnodes`; dials what it finds through `net`
+    /// when given (`cachet p2p` does not dial).
     ///
     /// # Errors
     /// [`Error::Discovery`] when a socket cannot be bound or the ENR cannot be signed.
@@ -53,7 +54,7 @@ impl Discovery {
         enode: Enode,
         bootnodes: &[Enode],
         fork_id: ForkId,
-        net: Arc<Network>,
+        net: Option<Arc<Network>>,
     ) -> Result<Self> {
         let tcp = enode.addr.port();
         let mut v4_config = Discv4Config::new(
@@ -90,7 +91,9 @@ impl Discovery {
                     protocol: "discv4",
                     source: Box::new(e),
                 })?;
-        tokio::spawn(dial_found(events, net));
+        if let Some(net) = net {
+            tokio::spawn(dial_found(events, net));
+        }
         Ok(Self { v4, v5 })
     }
 
@@ -102,6 +105,27 @@ impl Discovery {
     /// Our discv5 ENR (base64 `enr:` text), when discv5 runs.
     pub fn v5_enr(&self) -> Option<String> {
         self.v5.as_ref().map(|s| s.local_enr().to_base64())
+    }
+
+    /// Stops discv5 and drops its service, which holds sigp's own copy of the node key
+    /// (zeroized by k256 when the service's tasks end); waits, up to 2 s, until its UDP port is
+    /// released, which is when those tasks have ended. False when discv5 was not running.
+    pub async fn stop_v5(&mut self) -> bool {
+        let Some(mut v5) = self.v5.take() else {
+            return false;
+        };
+        let addr = v5.local_enr().udp4_socket();
+        v5.shutdown();
+        drop(v5);
+        if let Some(addr) = addr {
+            for _ in 0..200 {
+                if std::net::UdpSocket::bind(addr).is_ok() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        true
     }
 
     /// Stops discv4 and discv5.

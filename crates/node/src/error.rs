@@ -202,6 +202,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A local master key for a devnet could not be created.
+    #[error(transparent)]
+    MasterKey(#[from] cachet_kms::Error),
+    /// `--devnet-parent`: the devnet that started this node has exited, or the parent-death
+    /// signal could not be set.
+    #[error(
+        "the devnet (pid {parent}) that started this node is gone or cannot be followed: start the devnet again"
+    )]
+    ParentGone {
+        /// The devnet's pid.
+        parent: u32,
+        /// The `prctl` failure, if that was the cause.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// Invalid configuration.
     #[error("configuration: {0}")]
     Config(String),

@@ -2,6 +2,7 @@
 //! crate's error becomes a [`Failure`] with a [`Code`]; the binary prints it and exits with it.
 //! The message is the error followed by its causes ([`Chain`]): each crate's Display leaves the
 //! cause to its `source()`.
+//! The binary itself only builds usage failures for its own flag checks.
 
 use cachet_kms::ErrorClass;
 use cachet_primitives::error::Chain;
@@ -93,13 +94,52 @@ impl From<cachet_genesis::Error> for Failure {
     }
 }
 
+impl From<cachet_seal::Error> for Failure {
+    /// Malformed input is a usage error (exit 2); a journal that cannot be used is the
+    /// datadir's state (exit 14); a seal or rule failure is exit 1.
+    fn from(e: cachet_seal::Error) -> Self {
+        use cachet_seal::Error as E;
+        match e {
+            E::Decode(_) | E::MissingRaftMembers => Self::of(Code::Usage, &e),
+            E::Equivocation { .. } => Self::of(Code::Failure, &e),
+            E::JournalLocked { .. } | E::JournalIo { .. } | E::JournalCorrupt { .. } => {
+                Self::of(Code::DatadirState, &e)
+            }
+            other => Self::new(Code::Failure, format!("invalid seal: {}", Chain(&other))),
+        }
+    }
+}
+
+/// The master-key lease revoked access while keys were held (`unlock --watch`, the node):
+/// the keys are wiped; exit 10.
+pub fn revoked(error: &cachet_kms::Error) -> Failure {
+    Failure::new(
+        Code::Denied,
+        format!("master key access lost, keys wiped: {}", Chain(error)),
+    )
+}
+
+/// `cachet audit verify` found a broken link: exit 12, as for a tampered bundle.
+pub fn audit_log_broken(log: &std::path::Path, line: usize, why: &str, intact: usize) -> Failure {
+    Failure::new(
+        Code::Corrupt,
+        format!(
+            "audit log {} is broken at line {line}: {why} ({intact} records before it are intact)",
+            log.display()
+        ),
+    )
+}
+
 impl From<crate::Error> for Failure {
     fn from(e: crate::Error) -> Self {
         use crate::Error as E;
         match e {
             E::Unlock(k) => k.into(),
             E::Genesis(g) => g.into(),
+            E::MasterKey(k) => k.into(),
             E::KeysRevoked(_) => Self::of(Code::Denied, &e),
+            // Writing node state is local I/O, never the operator's flags (exit 1).
+            E::StateWrite { .. } | E::ParentGone { .. } => Self::of(Code::Failure, &e),
             E::Config(_)
             | E::UnsupportedEngine(_)
             | E::Rpc { .. }
@@ -107,8 +147,52 @@ impl From<crate::Error> for Failure {
             | E::Discovery { .. }
             | E::ReadFile { .. }
             | E::RaftMembers { .. } => Self::of(Code::Usage, &e),
-            // Includes StateWrite: writing node state is local I/O, never the operator's flags.
             _ => Self::of(Code::Failure, &e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_of_node_state_is_a_local_failure_naming_path_and_cause() {
+        let failure = Failure::from(crate::Error::StateWrite {
+            path: "/d/sealing.rlp".into(),
+            source: std::io::Error::other("disk full"),
+        });
+        assert_eq!(failure.code, Code::Failure);
+        assert_eq!(
+            failure.message,
+            "cannot write /d/sealing.rlp: check the disk, its free space and the directory's permissions: disk full"
+        );
+    }
+
+    #[test]
+    fn maps_the_commands_errors_by_class() {
+        let gone = Failure::from(crate::Error::ParentGone {
+            parent: 7,
+            source: None,
+        });
+        assert_eq!(gone.code, Code::Failure);
+        assert_eq!(
+            Failure::from(cachet_seal::Error::MissingRaftMembers).code,
+            Code::Usage
+        );
+        assert_eq!(
+            Failure::from(cachet_seal::Error::Unsealed { what: "clique" }).code,
+            Code::Failure
+        );
+        let denied = cachet_kms::Error::AccessDenied {
+            key: "k".into(),
+            operation: "Decrypt",
+            source: None,
+        };
+        assert_eq!(revoked(&denied).code, Code::Denied);
+        assert_eq!(
+            audit_log_broken(std::path::Path::new("/d/audit.log"), 3, "bad link", 2).code,
+            Code::Corrupt
+        );
     }
 }

@@ -19,6 +19,18 @@ pub struct ImportReport {
     pub known: u64,
 }
 
+/// Creates `datadir` when missing and opens its chain store (`chain.redb`) for an import.
+///
+/// # Errors
+/// [`Error::StateWrite`] when the directory cannot be created; store errors.
+pub fn open_store(datadir: &Path) -> Result<crate::store::ChainStore> {
+    std::fs::create_dir_all(datadir).map_err(|source| Error::StateWrite {
+        path: datadir.to_owned(),
+        source,
+    })?;
+    crate::store::ChainStore::open(&datadir.join("chain.redb"))
+}
+
 /// Imports every block in `path`, in order, stopping at the first block that fails.
 ///
 /// # Errors

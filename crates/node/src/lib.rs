@@ -23,7 +23,8 @@
 //! - [`rpc`]: geth-compatible JSON-RPC over HTTP (jsonrpsee).
 //! - [`devnet`]: `cachet devnet` (master key, bundles, genesis per engine, child processes).
 //! - [`exit`]: every crate's error → the documented exit codes (one place).
-//! - [`run::run`]: startup order (unlock before anything listens) and shutdown.
+//! - [`run::run`], [`run::run_p2p`]: one startup path for `cachet node` and `cachet p2p`
+//!   (hardening and unlock before anything listens), revocation and shutdown.
 //!
 //! ## Feature flags
 //! None.
@@ -51,4 +52,4 @@ pub mod sync_status;
 
 pub use config::{NodeConfig, RaftConfig, Started};
 pub use error::{Error, Result};
-pub use run::{Controls, KeyStatus, run};
+pub use run::{Controls, KeyStatus, hardening_json, run, run_p2p};

@@ -1,16 +1,27 @@
-//! Startup and shutdown: config → unlock (one master-key call, nothing listens before) →
-//! genesis and chain store → devp2p and discovery on the node key → the engine's sealer
-//! (clique: the sealing key; IBFT/QBFT and the raft minter: the node key) → JSON-RPC; then wait
-//! for a stop (SIGINT/SIGTERM via `stop`, or the key status turning [`KeyStatus::Revoked`]).
+//! Startup and shutdown, one path for `cachet node` ([`run`]) and `cachet p2p` ([`run_p2p`]):
+//!
+//! 1. read the configuration (genesis, raft members) and refuse what cannot run;
+//! 2. harden the process and unlock (one master-key call; nothing listens before);
+//! 3. node: open the chain store;
+//! 4. devp2p and discovery on the node key;
+//! 5. node: the engine's sealer (clique: the sealing key; IBFT/QBFT and the raft minter: the
+//!    node key), sync, JSON-RPC;
+//! 6. wait for a stop: `Controls::shutdown`, or the key status turning
+//!    [`KeyStatus::Revoked`] (the lease, or an embedder's channel);
+//! 7. shut down. On revocation sealing and discv5 (which holds its own copy of the node key)
+//!    stop first, then the lease's [`Revocation`] wipes the keys and audits it.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig};
+use cachet_devp2p::net::{ChainConfig, ChainHead, Enode, Network, NetworkConfig, NetworkEvent};
 use cachet_genesis::{Engine, Genesis, RaftMarker};
+use cachet_keyprovider::{Revocation, RevocationCause, Unlocked, UnlockedKeys};
 use cachet_seal::RaftMembers;
-use tokio::sync::watch;
+use jsonrpsee::server::ServerHandle;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::chain::Chain;
 use crate::clique::Proposals;
@@ -20,6 +31,7 @@ use crate::discovery::Discovery;
 use crate::error::{Error, Result};
 use crate::rpc::{self, RpcContext};
 use crate::store::ChainStore;
+use crate::sync_status::SyncStatus;
 
 /// The master key's status while the node runs (fed by the KMS lease when configured).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -50,8 +62,103 @@ pub async fn run(
     controls: Controls,
     on_started: impl FnOnce(&Started),
 ) -> Result<()> {
-    let marker = RaftMarker::from_flag(config.raft.flag);
-    let genesis = Genesis::from_file(&config.genesis, marker)?;
+    let plan = read_plan(&config)?;
+    let held = unlock(&config).await?;
+    let chain = open_chain(&config, plan, &held.unlocked.keys)?;
+    let (mut p2p, events) = start_p2p(&config, net_chain(&config, &chain), &held, true).await?;
+    let proposals = Proposals::default();
+    let (seal_tx, seal_rx) = watch::channel(true);
+    let sealer = start_sealer(&config, &chain, &held.unlocked.keys, &proposals, seal_rx)?;
+    let (stop_sync, sync_stop) = watch::channel(false);
+    let sync_status = SyncStatus::default();
+    let sync = tokio::spawn(crate::sync::run(
+        chain.clone(),
+        p2p.net.clone(),
+        events,
+        sync_stop,
+        sync_status.clone(),
+    ));
+    let rpc = start_rpc(&config, &chain, &p2p, &held, proposals, sync_status).await?;
+    on_started(&Started {
+        enode: p2p.enode.to_string(),
+        enr: p2p.discovery.as_ref().and_then(Discovery::v5_enr),
+        rpc_url: rpc.as_ref().map(|(_, a)| format!("http://{a}")),
+        signer: signer(&chain, &held.unlocked.keys),
+        genesis_hash: chain.genesis_hash(),
+        hardening: held.hardening.clone(),
+    });
+
+    let stop = wait_for_stop(controls, &config, &held.unlocked).await;
+    // Sealing stops first in every case: no block is signed while the rest shuts down.
+    seal_tx.send_replace(false);
+    if let Some(task) = sealer {
+        let _ = task.await;
+    }
+    let outcome = finish(stop, &held, &mut p2p, &["sealing"]).await;
+    if let Some((handle, _)) = rpc {
+        let _ = handle.stop();
+    }
+    p2p.shutdown().await;
+    stop_sync.send_replace(true);
+    let _ = sync.await;
+    drop(held);
+    tracing::info!(target: "cachet::node", "stopped");
+    outcome
+}
+
+/// `cachet p2p`: the same startup without a chain store, sealer, sync or JSON-RPC. The head
+/// announced in Status is the genesis; discovered nodes are not dialled (connectivity checks
+/// see only the peers they ask for). Every network event goes to `on_event` until stopped.
+///
+/// # Errors
+/// As [`run`]: unlock, genesis, network and discovery errors; [`Error::KeysRevoked`].
+pub async fn run_p2p(
+    config: NodeConfig,
+    controls: Controls,
+    on_started: impl FnOnce(&Started),
+    mut on_event: impl FnMut(&NetworkEvent),
+) -> Result<()> {
+    let genesis = Genesis::from_file(&config.genesis, RaftMarker::from_flag(config.raft.flag))?;
+    let held = unlock(&config).await?;
+    let hash = genesis.hash();
+    let chain = ChainConfig {
+        network_id: config.network_id.unwrap_or(genesis.config.chain_id),
+        genesis: hash,
+        forks: genesis.fork_schedule(),
+    };
+    let head = ChainHead {
+        number: 0,
+        hash,
+        total_difficulty: genesis.difficulty,
+        timestamp: genesis.timestamp,
+    };
+    let (mut p2p, mut events) = start_p2p(&config, (chain, head), &held, false).await?;
+    on_started(&Started {
+        enode: p2p.enode.to_string(),
+        enr: p2p.discovery.as_ref().and_then(Discovery::v5_enr),
+        rpc_url: None,
+        signer: held.unlocked.keys.node_key().signer().address(),
+        genesis_hash: hash,
+        hardening: held.hardening.clone(),
+    });
+    let stop = tokio::select! {
+        stop = wait_for_stop(controls, &config, &held.unlocked) => stop,
+        () = async { while let Some(ev) = events.recv().await { on_event(&ev); } } => Stop::Shutdown,
+    };
+    let outcome = finish(stop, &held, &mut p2p, &[]).await;
+    p2p.shutdown().await;
+    drop(held);
+    outcome
+}
+
+/// Step 1: what must hold before the keys are unlocked.
+struct Plan {
+    genesis: Genesis,
+    raft_members: RaftMembers,
+}
+
+fn read_plan(config: &NodeConfig) -> Result<Plan> {
+    let genesis = Genesis::from_file(&config.genesis, RaftMarker::from_flag(config.raft.flag))?;
     if config.mine && genesis.engine() == Engine::Raft && config.raft.raft_id.is_none() {
         return Err(Error::Config(
             "minting on a raft chain (--mine) needs --raft-id".into(),
@@ -63,16 +170,58 @@ pub async fn run(
                 .into(),
         ));
     }
-    let mut raft_members = match &config.raft.members {
+    let raft_members = match &config.raft.members {
         Some(path) => read_raft_members(path)?,
         None => RaftMembers::new(),
     };
-    // Nothing listens before the keys are unlocked.
+    Ok(Plan {
+        genesis,
+        raft_members,
+    })
+}
+
+/// The unlocked keys, their revocation, and the hardening obtained.
+struct Held {
+    unlocked: Unlocked,
+    revocation: Revocation,
+    hardening: serde_json::Value,
+}
+
+/// Step 2: hardening (applied once per process; a no-op when the binary already did it), then
+/// the one master-key call. Nothing listens before this.
+async fn unlock(config: &NodeConfig) -> Result<Held> {
+    cachet_keyprovider::harden_process();
     let unlocked = cachet_keyprovider::unlock(&config.datadir, &config.kms).await?;
-    let keys = &unlocked.keys;
-    let node_key = keys.node_key();
+    let hardening = hardening_json(&unlocked.keys);
+    tracing::info!(target: "cachet::node", %hardening, "keys unlocked");
+    Ok(Held {
+        revocation: Revocation::new(&unlocked, &config.datadir),
+        unlocked,
+        hardening,
+    })
+}
+
+/// The process hardening obtained and whether the key memory is locked (or why not): the
+/// `hardening` object of the node's startup line, `admin_nodeInfo` and `unlock --check`.
+pub fn hardening_json(keys: &UnlockedKeys) -> serde_json::Value {
+    let mut out = cachet_keyprovider::harden_process().to_json();
+    if let Some(map) = out.as_object_mut() {
+        map.insert("memory_locked".into(), keys.memory_locked().into());
+        if let Some(e) = keys.memory_lock_error() {
+            map.insert("memory_lock_error".into(), e.into());
+        }
+    }
+    out
+}
+
+/// Step 3: the chain store, with this node added to the raft members under `--raft-id`.
+fn open_chain(config: &NodeConfig, plan: Plan, keys: &UnlockedKeys) -> Result<Arc<Chain>> {
+    let Plan {
+        genesis,
+        mut raft_members,
+    } = plan;
     if let Some(id) = config.raft.raft_id {
-        let own = node_key.signer().public_key();
+        let own = keys.node_key().signer().public_key();
         match raft_members.get(id) {
             Some(k) if *k != own => {
                 return Err(Error::Config(format!(
@@ -83,15 +232,16 @@ pub async fn run(
         }
     }
     let store = ChainStore::open(&config.datadir.join("chain.redb"))?;
-    let chain = Arc::new(Chain::open_with(store, genesis, raft_members)?);
-    let genesis_hash = chain.genesis_hash();
-    let g = chain.genesis();
+    Ok(Arc::new(Chain::open_with(store, genesis, raft_members)?))
+}
+
+/// What devp2p announces: network id, genesis, fork schedule and the stored head.
+fn net_chain(config: &NodeConfig, chain: &Chain) -> (ChainConfig, ChainHead) {
     let head = chain.head();
-    let network_id = config.network_id.unwrap_or(chain.chain_id());
     let net_chain = ChainConfig {
-        network_id,
-        genesis: genesis_hash,
-        forks: g.fork_schedule(),
+        network_id: config.network_id.unwrap_or(chain.chain_id()),
+        genesis: chain.genesis_hash(),
+        forks: chain.genesis().fork_schedule(),
     };
     let net_head = ChainHead {
         number: head.header.number,
@@ -99,13 +249,39 @@ pub async fn run(
         total_difficulty: head.total_difficulty,
         timestamp: head.header.timestamp,
     };
-    let mut net_config = NetworkConfig::new(config.p2p_listen, net_chain, net_head);
+    (net_chain, net_head)
+}
+
+/// The running devp2p service and discovery.
+struct P2pStack {
+    net: Arc<Network>,
+    discovery: Option<Discovery>,
+    /// Our enode, with `discport` when discv4 listens on another port.
+    enode: Enode,
+}
+
+impl P2pStack {
+    async fn shutdown(self) {
+        self.net.shutdown();
+        if let Some(d) = self.discovery {
+            d.shutdown().await;
+        }
+    }
+}
+
+/// Step 4: RLPx on the node key, then discovery (discv4, and discv5 when asked) announcing
+/// the fork id at the head; with `dial_found` discovered nodes are dialled.
+async fn start_p2p(
+    config: &NodeConfig,
+    (chain, head): (ChainConfig, ChainHead),
+    held: &Held,
+    dial_found: bool,
+) -> Result<(P2pStack, mpsc::Receiver<NetworkEvent>)> {
+    let keys = &held.unlocked.keys;
+    let fork_id = chain.forks.fork_id(head.number, head.timestamp);
+    let mut net_config = NetworkConfig::new(config.p2p_listen, chain, head);
     net_config.bootnodes = config.bootnodes.clone();
     net_config.max_peers = config.max_peers;
-    let fork_id = net_config
-        .chain
-        .forks
-        .fork_id(net_head.number, net_head.timestamp);
     let (net, events) = Network::start(keys.node_key(), net_config).await?;
     let net = Arc::new(net);
     let mut enode = net.local_enode();
@@ -118,7 +294,7 @@ pub async fn run(
                 enode,
                 &config.bootnodes,
                 fork_id,
-                net.clone(),
+                dial_found.then(|| net.clone()),
             )
             .await;
             let started = match started {
@@ -134,123 +310,137 @@ pub async fn run(
         }
         None => None,
     };
+    Ok((
+        P2pStack {
+            net,
+            discovery,
+            enode,
+        },
+        events,
+    ))
+}
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (seal_tx, seal_rx) = watch::channel(true);
-    let proposals = Proposals::default();
-    let signer = if chain.engine().seals_with_node_key() {
-        node_key.signer().address()
+/// The address that seals: clique's sealing key, the node key for the other engines.
+fn signer(chain: &Chain, keys: &UnlockedKeys) -> alloy_primitives::Address {
+    if chain.engine().seals_with_node_key() {
+        keys.node_key().signer().address()
     } else {
         keys.sealing_key().address()
-    };
-    let producer = if config.mine {
-        let producer_config = ProducerConfig {
-            datadir: &config.datadir,
-            proposals: proposals.clone(),
-            extra_data: &config.extra_data,
-            raft_id: config.raft.raft_id,
-            raft_block_time: Duration::from_millis(config.raft.block_time_ms),
-        };
-        // None on ethash, refused before the unlock (above).
-        crate::consensus::producer(&chain, keys, producer_config)?
-    } else {
-        None
-    };
-    let sealer_task =
-        producer.map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), seal_rx)));
-    let sync_status = crate::sync_status::SyncStatus::default();
-    let sync_task = tokio::spawn(crate::sync::run(
-        chain.clone(),
-        net.clone(),
-        events,
-        stop_rx,
-        sync_status.clone(),
-    ));
+    }
+}
 
-    let client_version = format!("cachet/v{}", env!("CARGO_PKG_VERSION"));
-    let rpc = match config.http {
-        Some(addr) => {
-            let ctx = RpcContext {
-                chain: chain.clone(),
-                net: net.clone(),
-                proposals,
-                wallet: keys.wallet_key(),
-                network_id,
-                client_version,
-                sync: sync_status,
-                discovery_port: discovery.as_ref().map(Discovery::v4_port),
-            };
-            Some(rpc::start(addr, ctx).await?)
-        }
-        None => None,
+/// Step 5a: the engine's block producer, when `--mine`, driven by the one producer loop; it
+/// seals while `allowed` is true.
+fn start_sealer(
+    config: &NodeConfig,
+    chain: &Arc<Chain>,
+    keys: &UnlockedKeys,
+    proposals: &Proposals,
+    allowed: watch::Receiver<bool>,
+) -> Result<Option<JoinHandle<()>>> {
+    if !config.mine {
+        return Ok(None);
+    }
+    let producer_config = ProducerConfig {
+        datadir: &config.datadir,
+        proposals: proposals.clone(),
+        extra_data: &config.extra_data,
+        raft_id: config.raft.raft_id,
+        raft_block_time: Duration::from_millis(config.raft.block_time_ms),
     };
-    on_started(&Started {
-        enode: enode.to_string(),
-        enr: discovery.as_ref().and_then(Discovery::v5_enr),
-        rpc_url: rpc.as_ref().map(|(_, a)| format!("http://{a}")),
-        signer,
-        genesis_hash,
-    });
+    // None on ethash, refused before the unlock (read_plan).
+    let producer = crate::consensus::producer(chain, keys, producer_config)?;
+    Ok(producer.map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), allowed))))
+}
 
+/// Step 5b: JSON-RPC, when enabled.
+async fn start_rpc(
+    config: &NodeConfig,
+    chain: &Arc<Chain>,
+    p2p: &P2pStack,
+    held: &Held,
+    proposals: Proposals,
+    sync: SyncStatus,
+) -> Result<Option<(ServerHandle, std::net::SocketAddr)>> {
+    let Some(addr) = config.http else {
+        return Ok(None);
+    };
+    let ctx = RpcContext {
+        chain: chain.clone(),
+        net: p2p.net.clone(),
+        proposals,
+        wallet: held.unlocked.keys.wallet_key(),
+        network_id: config.network_id.unwrap_or(chain.chain_id()),
+        client_version: format!("cachet/v{}", env!("CARGO_PKG_VERSION")),
+        sync,
+        discovery_port: p2p.discovery.as_ref().map(Discovery::v4_port),
+        hardening: held.hardening.clone(),
+    };
+    Ok(Some(rpc::start(addr, ctx).await?))
+}
+
+/// Why the node stops.
+enum Stop {
+    /// Asked to (a signal, an embedder).
+    Shutdown,
+    /// The lease revoked master-key access.
+    Lease(Arc<cachet_kms::Error>),
+    /// An embedder's key-status channel said revoked.
+    Revoked(String),
+}
+
+/// Step 6: waits for a shutdown or a revocation. The lease (`--kms-recheck`) re-proves
+/// master-key access while the node runs, unless the embedder passes its own status channel.
+async fn wait_for_stop(controls: Controls, config: &NodeConfig, unlocked: &Unlocked) -> Stop {
     let mut shutdown = controls.shutdown;
-    // The lease re-proves master-key access while the node runs; its verdict arrives as a
-    // KeyStatus like any other (tests and embedders may pass their own channel instead).
-    let _lease;
-    let mut key_status = match (controls.key_status, config.lease) {
-        (Some(status), _) => Some(status),
-        (None, Some(lease_config)) => {
-            let lease =
-                cachet_keyprovider::Lease::start_audited(&unlocked, &config.datadir, lease_config);
-            let status = lease_status(&lease);
-            _lease = lease;
-            Some(status)
-        }
-        (None, None) => None,
+    let lease = match (&controls.key_status, config.lease) {
+        (None, Some(lease_config)) => Some(cachet_keyprovider::Lease::start_audited(
+            unlocked,
+            &config.datadir,
+            lease_config,
+        )),
+        _ => None,
     };
-    let outcome = loop {
+    let mut key_status = controls.key_status;
+    loop {
         tokio::select! {
             r = shutdown.changed() => {
-                if r.is_err() || *shutdown.borrow() { break Ok(()); }
+                if r.is_err() || *shutdown.borrow() {
+                    return Stop::Shutdown;
+                }
             }
+            error = lease_revoked(lease.as_ref()) => return Stop::Lease(error),
             status = next_status(&mut key_status) => {
                 if let Some(KeyStatus::Revoked(why)) = status {
-                    tracing::error!(target: "cachet::node", reason = %why, "master key revoked: stopping sealing and wiping keys");
-                    break Err(Error::KeysRevoked(why));
+                    return Stop::Revoked(why);
                 }
             }
         }
+    }
+}
+
+/// Step 7 (the part that depends on why): on revocation, discv5 stops and drops its copy of
+/// the node key, then the lease's revocation wipes the keys and writes the audit line naming
+/// what was stopped (`stopped` plus `discv5` when it ran).
+async fn finish(stop: Stop, held: &Held, p2p: &mut P2pStack, stopped: &[&str]) -> Result<()> {
+    let why = match &stop {
+        Stop::Shutdown => return Ok(()),
+        Stop::Lease(error) => error.to_string(),
+        Stop::Revoked(why) => why.clone(),
     };
-    seal_tx.send_replace(false);
-    if let Some(t) = sealer_task {
-        let _ = t.await;
+    tracing::error!(target: "cachet::node", reason = %why, "master key revoked: stopping sealing and discv5, wiping keys");
+    let mut stopped = stopped.to_vec();
+    if let Some(d) = p2p.discovery.as_mut()
+        && d.stop_v5().await
+    {
+        stopped.push("discv5");
     }
-    if let Err(Error::KeysRevoked(why)) = &outcome {
-        keys.wipe();
-        cachet_keyprovider::AuditLog::new(&config.datadir).record(
-            cachet_keyprovider::AuditEvent::new("revoked")
-                .with_key(
-                    unlocked.bundle.master_key(),
-                    &unlocked.bundle.header().encryption_context,
-                )
-                .detail("error", why.clone())
-                .detail("keys_wiped", true)
-                .detail("sealing_stopped", true),
-        );
-    } else if outcome.is_err() {
-        keys.wipe();
-    }
-    if let Some((handle, _)) = rpc {
-        let _ = handle.stop();
-    }
-    net.shutdown();
-    if let Some(d) = discovery {
-        d.shutdown().await;
-    }
-    stop_tx.send_replace(true);
-    let _ = sync_task.await;
-    drop(unlocked);
-    tracing::info!(target: "cachet::node", "stopped");
-    outcome
+    let cause = match &stop {
+        Stop::Lease(error) => RevocationCause::MasterKey(error),
+        _ => RevocationCause::Other(&why),
+    };
+    held.revocation.carry_out(cause, &stopped);
+    Err(Error::KeysRevoked(why))
 }
 
 /// Reads `--raft-members`.
@@ -265,28 +455,27 @@ fn read_raft_members(path: &Path) -> Result<RaftMembers> {
     })
 }
 
-/// Maps the lease's states to [`KeyStatus`]: Revoked (definitive, or degraded past the grace
-/// period) → `Revoked`; Degraded is logged and tolerated.
-fn lease_status(lease: &cachet_keyprovider::Lease) -> watch::Receiver<KeyStatus> {
+/// Waits for the lease's revocation, logging degraded checks (tolerated within
+/// `--kms-grace`); pending forever without a lease.
+async fn lease_revoked(lease: Option<&cachet_keyprovider::Lease>) -> Arc<cachet_kms::Error> {
     use cachet_keyprovider::LeaseState;
+    let Some(lease) = lease else {
+        return std::future::pending().await;
+    };
     let mut states = lease.subscribe();
-    let (tx, rx) = watch::channel(KeyStatus::Valid);
-    tokio::spawn(async move {
-        while states.changed().await.is_ok() {
-            let state = states.borrow_and_update().clone();
-            match state {
-                LeaseState::Healthy => {}
-                LeaseState::Degraded { since, error } => {
-                    tracing::warn!(target: "cachet::node", error = %error, seconds = since.elapsed().as_secs(), "master key unreachable; sealing continues within --kms-grace");
-                }
-                LeaseState::Revoked { error } => {
-                    tx.send_replace(KeyStatus::Revoked(error.to_string()));
-                    return;
-                }
+    loop {
+        let state = states.borrow_and_update().clone();
+        match state {
+            LeaseState::Healthy => {}
+            LeaseState::Degraded { since, error } => {
+                tracing::warn!(target: "cachet::node", error = %error, seconds = since.elapsed().as_secs(), "master key unreachable; sealing continues within --kms-grace");
             }
+            LeaseState::Revoked { error } => return error,
         }
-    });
-    rx
+        if states.changed().await.is_err() {
+            return lease.revoked().await;
+        }
+    }
 }
 
 /// The next status change, or pending forever when there is no status channel.

@@ -8,6 +8,7 @@ use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 
 use crate::cmd::emit;
+use crate::cmd::signals::StopSignals;
 use crate::exit::Failure;
 
 /// `--engine`'s values: every sealing [`Engine`], with its role in a devnet.
@@ -75,6 +76,9 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
     if args.nodes == 0 || args.nodes > 32 {
         return Err(Failure::usage("--nodes must be 1..=32"));
     }
+    // Before any child exists: a SIGTERM from here on stops the children instead of
+    // orphaning them.
+    let mut signals = StopSignals::install();
     let dir = args.dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("cachet-devnet-{}", std::process::id()))
     });
@@ -98,7 +102,25 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
     let mut children = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
         let mut child = devnet::spawn(&exe, &config, &nodes, i, &log)?;
-        devnet::started_line(&mut child).await?;
+        let started = tokio::select! {
+            line = devnet::started_line(&mut child) => Some(line),
+            name = signals.recv() => {
+                eprintln!("{name}: stopping the devnet");
+                None
+            }
+        };
+        children.push(child);
+        match started {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                devnet::stop(&mut children).await;
+                return Err(e.into());
+            }
+            None => {
+                devnet::stop(&mut children).await;
+                return Ok(());
+            }
+        }
         let role = if n.seals { "signer" } else { "follower" };
         emit(&format!(
             "node{i}: enode {} rpc http://127.0.0.1:{} {role} {} log {}",
@@ -107,29 +129,17 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
             n.signer,
             n.datadir.join("node.log").display()
         ));
-        children.push(child);
     }
-    emit("running; Ctrl-C stops all nodes");
+    emit("running; Ctrl-C (or SIGTERM) stops all nodes");
     let mut waits: Vec<_> = children.iter_mut().map(|c| Box::pin(c.wait())).collect();
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        name = signals.recv() => eprintln!("{name}: stopping the devnet"),
         (r, i, _) = futures_select_all(&mut waits) => {
             eprintln!("node{i} exited ({r:?}); stopping the devnet");
         }
     }
     drop(waits);
-    for c in &mut children {
-        if let Some(pid) = c.id() {
-            // SIGTERM: the node stops gracefully.
-            let _ = std::process::Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status();
-        }
-    }
-    for c in &mut children {
-        let _ = c.wait().await;
-    }
+    devnet::stop(&mut children).await;
     Ok(())
 }
 

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use cachet_genesis::{Genesis, RaftMarker};
 use cachet_node::chain::Chain;
-use cachet_node::import::{ImportReport, import_file};
-use cachet_node::store::ChainStore;
+use cachet_node::import::{ImportReport, import_file, open_store};
 use clap::Args;
 
 use crate::cmd::emit;
@@ -34,9 +33,7 @@ pub(crate) struct ImportArgs {
 pub(crate) fn run(args: ImportArgs) -> Result<(), Failure> {
     let marker = RaftMarker::from_flag(args.raft);
     let genesis = Genesis::from_file(&args.genesis, marker)?;
-    std::fs::create_dir_all(&args.datadir)
-        .map_err(|e| Failure::usage(format!("creating {}: {e}", args.datadir.display())))?;
-    let store = ChainStore::open(&args.datadir.join("chain.redb"))?;
+    let store = open_store(&args.datadir)?;
     let chain = Chain::open(store, genesis)?;
     let mut report = ImportReport::default();
     let mut outcome = Ok(());

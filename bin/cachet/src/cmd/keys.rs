@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::exit::{Code, Failure};
+use crate::exit::Failure;
 
 /// Master-key backend settings shared by every command that calls a master key.
 #[derive(Debug, Clone, Args)]
@@ -168,7 +168,6 @@ pub(crate) enum AuditCommand {
 }
 
 pub(crate) async fn init(args: InitArgs) -> Result<(), Failure> {
-    report_hardening();
     let spec = MasterKeySpec::parse(&args.master_key)?;
     let mode = match args.sealing_key {
         SealingKeyArg::Separate => SealingKeyMode::Separate,
@@ -260,11 +259,11 @@ pub(crate) async fn unlock(args: UnlockArgs) -> Result<(), Failure> {
             "nothing to do: pass --check (decrypt once and verify) or --watch (hold the keys)",
         ));
     }
-    report_hardening();
     let unlocked = cachet_keyprovider::unlock(&args.datadir, &args.kms.config()).await?;
     let mut out = identities_json(unlocked.keys.identities());
     out["master_key"] = json!(unlocked.bundle.master_key().given);
     out["memory_locked"] = json!(unlocked.keys.memory_locked());
+    out["hardening"] = cachet_node::hardening_json(&unlocked.keys);
     out["unlocked"] = json!(true);
     super::emit(&serde_json::to_string_pretty(&out).unwrap_or_default());
     if args.watch {
@@ -326,13 +325,11 @@ pub(crate) fn audit(command: AuditCommand) -> Result<(), Failure> {
                     super::emit(&format!("audit log intact: {} records", report.valid_lines));
                     Ok(())
                 }
-                Some((line, why)) => Err(Failure::new(
-                    Code::Corrupt,
-                    format!(
-                        "audit log {} is broken at line {line}: {why} ({} records before it are intact)",
-                        datadir.join("audit.log").display(),
-                        report.valid_lines
-                    ),
+                Some((line, why)) => Err(cachet_node::exit::audit_log_broken(
+                    &datadir.join("audit.log"),
+                    line,
+                    &why,
+                    report.valid_lines,
                 )),
             }
         }
@@ -421,11 +418,4 @@ fn identities_json(id: &PublicIdentities) -> serde_json::Value {
 
 fn lowercase(address: &alloy_primitives::Address) -> String {
     format!("0x{}", hex::encode(address.as_slice()))
-}
-
-fn report_hardening() {
-    let report = cachet_keyprovider::harden_process();
-    if !report.complete() {
-        tracing::warn!(target: "cachet::keyprovider", ?report, "process hardening incomplete");
-    }
 }

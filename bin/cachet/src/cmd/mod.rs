@@ -8,6 +8,7 @@ pub(crate) mod master_key;
 pub(crate) mod node;
 pub(crate) mod p2p;
 pub(crate) mod seal;
+pub(crate) mod signals;
 pub(crate) mod watch;
 
 use tracing_subscriber::EnvFilter;
@@ -17,6 +18,11 @@ use crate::exit::Failure;
 
 /// Runs one command.
 pub(crate) async fn run(command: Command, log: Option<String>) -> Result<(), Failure> {
+    if command.handles_keys() {
+        // Once, before any master-key call: no core dumps, not dumpable (the node reports
+        // the outcome in its startup line and `admin_nodeInfo`).
+        cachet_keyprovider::harden_process();
+    }
     match command {
         Command::MasterKey(c) => master_key::run(c).await,
         Command::Init(args) => keys::init(args).await,

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::cmd::emit;
 use crate::cmd::keys::KmsArgs;
+use crate::cmd::signals::StopSignals;
 use crate::exit::Failure;
 
 /// `cachet node`.
@@ -80,10 +81,16 @@ pub(crate) struct NodeArgs {
     kms: KmsArgs,
     #[command(flatten)]
     lease: crate::cmd::watch::LeaseArgs,
+    /// Set by `cachet devnet`: exit when this process (the devnet) dies, even by SIGKILL.
+    #[arg(long = "devnet-parent", value_name = "PID", hide = true)]
+    devnet_parent: Option<u32>,
 }
 
 /// Runs the node until SIGINT/SIGTERM; prints one JSON line when it listens.
 pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
+    if let Some(parent) = args.devnet_parent {
+        cachet_node::devnet::exit_with_parent(parent)?;
+    }
     let bootnodes: Vec<Enode> = super::parse_items(&args.bootnodes)?;
     if args.miner_extradata.len() > 32 {
         return Err(Failure::usage(format!(
@@ -114,15 +121,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
             members: args.raft_members,
         },
     };
-    let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tx.send_replace(true);
-    });
-    let controls = Controls {
-        shutdown: rx,
-        key_status: None,
-    };
+    let controls = stop_controls();
     cachet_node::run(config, controls, |s| {
         emit(
             &serde_json::json!({
@@ -131,6 +130,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
                 "signer": s.signer,
                 "genesis": s.genesis_hash,
                 "enr": s.enr,
+                "hardening": s.hardening,
             })
             .to_string(),
         );
@@ -139,17 +139,18 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
+/// Controls whose shutdown turns true on SIGINT, SIGTERM or SIGHUP (handlers installed now,
+/// before the keys are unlocked); the key status comes from the lease.
+pub(crate) fn stop_controls() -> Controls {
+    let mut signals = StopSignals::install();
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let name = signals.recv().await;
+        tracing::info!(target: "cachet::node", signal = name, "stopping");
+        tx.send_replace(true);
+    });
+    Controls {
+        shutdown: rx,
+        key_status: None,
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

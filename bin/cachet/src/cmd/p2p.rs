@@ -3,17 +3,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use cachet_devp2p::net::{
-    ChainConfig, ChainHead, Direction, Enode, Network, NetworkConfig, NetworkEvent,
-};
-use cachet_discovery::{Discv4, Discv4Config, Discv5Config, Discv5Service, NodeRecord};
-use cachet_genesis::{Genesis, RaftMarker};
+use cachet_devp2p::net::{Direction, Enode, NetworkEvent};
+use cachet_node::NodeConfig;
+use cachet_node::discovery::DiscoveryConfig;
 use clap::Args;
 use serde_json::json;
 
 use crate::cmd::emit;
 use crate::cmd::keys::KmsArgs;
-use crate::exit::{Code, Failure};
+use crate::exit::Failure;
 
 /// `cachet p2p`.
 #[derive(Debug, Args)]
@@ -56,90 +54,45 @@ pub(crate) struct P2pArgs {
     kms: KmsArgs,
 }
 
-/// Unlocks the keys (one master-key call), then listens, prints the enode, dials bootnodes and
-/// prints every peer's Hello and Status (JSON lines) until interrupted.
+/// Runs the node's startup in p2p mode (`cachet_node::run_p2p`: unlock, then listen, dial
+/// bootnodes, discovery), prints the enode and every peer's Hello and Status (JSON lines) until
+/// interrupted.
 pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
-    let raft = RaftMarker::from_flag(args.raft);
-    let genesis =
-        Genesis::from_file(&args.genesis, raft).map_err(|e| Failure::usage(e.to_string()))?;
     let bootnodes: Vec<Enode> = super::parse_items(&args.bootnodes)?;
-    let discovery_bootnodes: Vec<NodeRecord> = super::parse_items(&args.bootnodes)?;
-    let hash = genesis.hash();
-    let chain = ChainConfig {
-        network_id: args.network_id.unwrap_or(genesis.config.chain_id),
-        genesis: hash,
-        forks: genesis.fork_schedule(),
+    let config = NodeConfig {
+        datadir: args.datadir,
+        genesis: args.genesis,
+        network_id: args.network_id,
+        p2p_listen: SocketAddr::new(args.addr, args.port),
+        bootnodes,
+        max_peers: args.max_peers,
+        discovery: (!args.nodiscover).then_some(DiscoveryConfig {
+            v4_port: args.discovery_port,
+            v5_port: args.discv5_port,
+        }),
+        http: None,
+        mine: false,
+        extra_data: Vec::new(),
+        kms: args.kms.config(),
+        lease: None,
+        raft: cachet_node::RaftConfig {
+            flag: args.raft,
+            ..Default::default()
+        },
     };
-    let head = ChainHead {
-        number: 0,
-        hash,
-        total_difficulty: genesis.difficulty,
-        timestamp: genesis.timestamp,
-    };
-    // Nothing listens before the keys are unlocked.
-    let unlocked = cachet_keyprovider::unlock(&args.datadir, &args.kms.config()).await?;
-    let mut config = NetworkConfig::new(SocketAddr::new(args.addr, args.port), chain, head);
-    config.bootnodes = bootnodes;
-    config.max_peers = args.max_peers;
-    let fork_id = config
-        .chain
-        .forks
-        .fork_id(config.head.number, config.head.timestamp);
-    let (net, mut events) = Network::start(unlocked.keys.node_key(), config)
-        .await
-        .map_err(|e| Failure::new(Code::Failure, e.to_string()))?;
-    let mut enode = net.local_enode();
-    // Discovery answers on UDP for the same node key; peers find our RLPx port in Ping and ENR.
-    let discv4 = if args.nodiscover {
-        None
-    } else {
-        let udp = args.discovery_port.unwrap_or(enode.addr.port());
-        let mut d4 = Discv4Config::new(SocketAddr::new(args.addr, udp), enode.addr.port());
-        d4.bootnodes = discovery_bootnodes;
-        d4.fork_id = Some(fork_id);
-        let (handle, _events) = Discv4::spawn(unlocked.keys.node_key(), d4)
-            .await
-            .map_err(|e| Failure::new(Code::Failure, format!("discv4: {e}")))?;
-        let udp = handle.local_record().endpoint.udp;
-        enode.discport = (udp != enode.addr.port()).then_some(udp);
-        Some(handle)
-    };
-    let discv5 = match args.discv5_port {
-        Some(port) => {
-            let d5 = Discv5Config {
-                listen: SocketAddr::new(args.addr, port),
-                external_ip: None,
-                tcp_port: enode.addr.port(),
-                fork_id: Some(fork_id),
-                enr_seq: 1,
-                bootnodes: Vec::new(),
-            };
-            let service = Discv5Service::spawn(&unlocked.keys.node_key(), d5)
-                .await
-                .map_err(|e| Failure::new(Code::Failure, format!("discv5: {e}")))?;
-            emit(&json!({"event": "discv5", "enr": service.local_enr().to_base64()}).to_string());
-            Some(service)
-        }
-        None => None,
-    };
-    emit(&enode.to_string());
-    loop {
-        tokio::select! {
-            ev = events.recv() => match ev {
-                Some(ev) => log_event(&ev),
-                None => break,
-            },
-            _ = tokio::signal::ctrl_c() => {
-                net.shutdown();
-                break;
+    let controls = super::node::stop_controls();
+    cachet_node::run_p2p(
+        config,
+        controls,
+        |s| {
+            if let Some(enr) = &s.enr {
+                emit(&json!({"event": "discv5", "enr": enr}).to_string());
             }
-        }
-    }
-    if let Some(handle) = discv4 {
-        handle.shutdown().await;
-    }
-    drop(discv5);
-    drop(unlocked);
+            emit(&s.enode);
+        },
+        log_event,
+    )
+    .await?;
     Ok(())
 }
 

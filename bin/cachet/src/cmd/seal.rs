@@ -7,7 +7,7 @@ use cachet_seal::bft::Threshold;
 use cachet_seal::{Engine, Error as SealError, Header, RaftMembers, VerifyOptions};
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::exit::{Code, Failure};
+use crate::exit::Failure;
 
 /// Seal commands.
 #[derive(Debug, Subcommand)]
@@ -21,6 +21,13 @@ pub(crate) enum SealCommand {
     Sign(SignArgs),
     /// Print this node's committed seal for a BFT proposal (through the journal).
     Commit(SignArgs),
+}
+
+impl SealCommand {
+    /// True for `sign` and `commit`, which decrypt the node's keys.
+    pub(crate) fn signs(&self) -> bool {
+        matches!(self, Self::Sign(_) | Self::Commit(_))
+    }
 }
 
 /// `cachet seal sign|commit`.
@@ -88,7 +95,7 @@ pub(crate) async fn run(command: SealCommand) -> Result<(), Failure> {
     match command {
         SealCommand::Recover(args) => {
             let header = read_header(&args.header)?;
-            let r = cachet_seal::recover(args.engine, &header).map_err(seal_failure)?;
+            let r = cachet_seal::recover(args.engine, &header).map_err(Failure::from)?;
             println!("{}", r.to_json());
             Ok(())
         }
@@ -109,7 +116,7 @@ pub(crate) async fn run(command: SealCommand) -> Result<(), Failure> {
                 },
                 epoch: args.epoch,
             };
-            let r = cachet_seal::verify(args.engine, &header, &opts).map_err(seal_failure)?;
+            let r = cachet_seal::verify(args.engine, &header, &opts).map_err(Failure::from)?;
             let mut json = r.to_json();
             if let Some(o) = json.as_object_mut() {
                 o.insert("valid".into(), true.into());
@@ -168,21 +175,9 @@ async fn sign(args: SignArgs, commit: bool) -> Result<(), Failure> {
         Ok::<_, SealError>(out)
     })();
     keys.wipe();
-    let out = result.map_err(seal_failure)?;
+    let out = result.map_err(Failure::from)?;
     super::emit(&format!("0x{}", hex::encode(out)));
     Ok(())
-}
-
-/// Malformed input is a usage error (exit 2); a seal or rule failure is exit 1.
-fn seal_failure(e: SealError) -> Failure {
-    match e {
-        SealError::Decode(_) | SealError::MissingRaftMembers => Failure::usage(e.to_string()),
-        SealError::Equivocation { .. } => Failure::new(Code::Failure, e.to_string()),
-        SealError::JournalLocked { .. }
-        | SealError::JournalIo { .. }
-        | SealError::JournalCorrupt { .. } => Failure::new(Code::DatadirState, e.to_string()),
-        other => Failure::new(Code::Failure, format!("invalid seal: {other}")),
-    }
 }
 
 fn read_file(path: &Path, what: &str) -> Result<String, Failure> {

@@ -4,10 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cachet_keyprovider::{AuditEvent, AuditLog, Lease, LeaseConfig, LeaseState, Unlocked};
+use cachet_keyprovider::{Lease, LeaseConfig, LeaseState, Revocation, RevocationCause, Unlocked};
 use clap::Args;
 
-use crate::exit::{Code, Failure};
+use crate::cmd::signals::StopSignals;
+use crate::exit::Failure;
 
 /// Lease timing (`unlock --watch`; the node reads the same flags).
 #[derive(Debug, Clone, Args)]
@@ -35,15 +36,14 @@ pub(crate) async fn watch(
     datadir: &Path,
     args: &LeaseArgs,
 ) -> Result<(), Failure> {
-    let reference = unlocked.bundle.master_key().clone();
-    let context = unlocked.bundle.header().encryption_context.clone();
-    let audit = AuditLog::new(datadir);
+    let mut signals = StopSignals::install();
     let lease = Lease::start_audited(&unlocked, datadir, args.config());
+    let revocation = Revocation::new(&unlocked, datadir);
     let mut states = lease.subscribe();
     eprintln!(
         "holding the keys of node {}; re-proving access to {} every {} s",
         unlocked.keys.identities().enode_id,
-        reference.key_id,
+        unlocked.bundle.master_key().key_id,
         args.kms_recheck
     );
     loop {
@@ -54,9 +54,9 @@ pub(crate) async fn watch(
                     return Err(Failure::internal("the master-key lease stopped (this is a bug in cachet)"));
                 }
             }
-            _ = tokio::signal::ctrl_c() => {
+            name = signals.recv() => {
                 unlocked.keys.wipe();
-                eprintln!("interrupted: keys wiped");
+                eprintln!("{name}: keys wiped");
                 return Ok(());
             }
         }
@@ -73,17 +73,8 @@ pub(crate) async fn watch(
                 );
             }
             LeaseState::Revoked { error } => {
-                unlocked.keys.wipe();
-                audit.record(
-                    AuditEvent::new("revoked")
-                        .with_key(&reference, &context)
-                        .failed_master_key(&error)
-                        .detail("keys_wiped", true),
-                );
-                return Err(Failure::new(
-                    Code::Denied,
-                    format!("master key access lost, keys wiped: {error}"),
-                ));
+                revocation.carry_out(RevocationCause::MasterKey(&error), &[]);
+                return Err(cachet_node::exit::revoked(&error));
             }
         }
     }

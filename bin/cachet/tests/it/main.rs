@@ -9,3 +9,4 @@ mod hive;
 mod keys;
 mod node;
 mod p2p;
+mod startup;

@@ -46,6 +46,8 @@ pub struct RpcContext {
     pub sync: SyncStatus,
     /// discv4's UDP port when discovery runs (`admin_nodeInfo`'s `ports.discovery`).
     pub discovery_port: Option<u16>,
+    /// The process hardening obtained (`admin_nodeInfo`'s `hardening`).
+    pub hardening: Value,
 }
 
 type R = std::result::Result<Value, ErrorObjectOwned>;
@@ -255,6 +257,7 @@ fn node_info(c: &RpcContext) -> Value {
             "head": head.hash,
             "consensus": c.chain.engine().name(),
         }},
+        "hardening": c.hardening,
     })
 }
 

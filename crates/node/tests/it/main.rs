@@ -5,6 +5,7 @@ mod crash;
 mod engines;
 mod import;
 mod produce;
+mod revocation;
 mod rpc;
 mod run;
 mod sign_tx;

@@ -88,6 +88,7 @@ pub(crate) async fn fixture() -> Fixture {
         client_version: "cachet/test".into(),
         sync: Default::default(),
         discovery_port: None,
+        hardening: Default::default(),
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await

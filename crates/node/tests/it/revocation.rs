@@ -1,0 +1,106 @@
+//! Revocation of a running node with discv5: sealing and discv5 stop (discv5 holds its own
+//! copy of the node key) before the keys are wiped, and the audit line says so.
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::time::Duration;
+
+use cachet_keyprovider::import::ImportedKeys;
+use cachet_keyprovider::{InitOptions, SealingKeyMode};
+use cachet_kms::{KmsConfig, LocalMasterKey};
+use cachet_node::discovery::DiscoveryConfig;
+use cachet_node::{Controls, Error, KeyStatus, NodeConfig};
+use tokio::sync::{mpsc, watch};
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn revocation_stops_discv5_and_frees_its_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = LocalMasterKey::create(&dir.path().join("master.key")).unwrap();
+    let datadir = dir.path().join("node");
+    let init = cachet_keyprovider::init(
+        &InitOptions {
+            datadir: datadir.clone(),
+            chain_id: 1337,
+            sealing_key: SealingKeyMode::Separate,
+        },
+        &master,
+        ImportedKeys::default(),
+    )
+    .await
+    .unwrap();
+    std::fs::write(
+        dir.path().join("genesis.json"),
+        super::clique::genesis_json(&[init.identities.sealer_address], 1),
+    )
+    .unwrap();
+    let v5_port = free_udp_port();
+    let config = NodeConfig {
+        lease: None,
+        datadir: datadir.clone(),
+        genesis: dir.path().join("genesis.json"),
+        network_id: None,
+        p2p_listen: SocketAddr::from(([127, 0, 0, 1], free_tcp_port())),
+        bootnodes: Vec::new(),
+        max_peers: 5,
+        discovery: Some(DiscoveryConfig {
+            v4_port: None,
+            v5_port: Some(v5_port),
+        }),
+        http: None,
+        mine: true,
+        extra_data: Vec::new(),
+        kms: KmsConfig::default(),
+        raft: Default::default(),
+    };
+    let (_shutdown_tx, shutdown) = watch::channel(false);
+    let (status_tx, status) = watch::channel(KeyStatus::Valid);
+    let (started_tx, mut started_rx) = mpsc::unbounded_channel();
+    let node = tokio::spawn(cachet_node::run(
+        config,
+        Controls {
+            shutdown,
+            key_status: Some(status),
+        },
+        move |s| {
+            let _ = started_tx.send(s.clone());
+        },
+    ));
+    let started = tokio::time::timeout(Duration::from_secs(30), started_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(started.enr.is_some(), "discv5 runs");
+    assert!(
+        UdpSocket::bind(("127.0.0.1", v5_port)).is_err(),
+        "discv5 holds its port while running"
+    );
+    status_tx.send_replace(KeyStatus::Revoked("test".into()));
+    let err = tokio::time::timeout(Duration::from_secs(30), node)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, Error::KeysRevoked(_)), "{err}");
+    let log = std::fs::read_to_string(datadir.join("audit.log")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["op"], "revoked", "{last}");
+    assert_eq!(last["details"]["keys_wiped"], true, "{last}");
+    assert_eq!(last["details"]["sealing_stopped"], true, "{last}");
+    assert_eq!(last["details"]["discv5_stopped"], true, "{last}");
+    UdpSocket::bind(("127.0.0.1", v5_port)).expect("discv5's port is free after revocation");
+}
