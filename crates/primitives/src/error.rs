@@ -31,7 +31,6 @@ impl fmt::Display for Chain<'_> {
     }
 }
 
-
 /// The crate's result type.
 pub type Result<T, E = DecodeError> = std::result::Result<T, E>;
 
@@ -203,7 +202,6 @@ mod tests {
             "the node key was wiped (revocation or shutdown): restart the node"
         );
     }
-
 
     #[derive(Debug)]
     struct Layer {
