@@ -193,13 +193,13 @@ pub enum Error {
     },
     /// The peer is on another chain or network.
     #[error(
-        "peer {peer} is on another network: {reason}; check --genesis and the peer's network id"
+        "peer {peer} is on another network: {mismatch}; check --genesis and the peer's network id"
     )]
     IncompatibleChain {
         /// The peer.
         peer: PeerLabel,
         /// What differs.
-        reason: String,
+        mismatch: ChainMismatch,
     },
     /// The network service has stopped.
     #[error("the devp2p service has stopped")]
@@ -251,6 +251,36 @@ impl From<&str> for PeerLabel {
     fn from(s: &str) -> Self {
         Self(s.to_owned())
     }
+}
+
+/// What in a peer's eth Status shows it is on another chain.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainMismatch {
+    /// The network id differs.
+    #[error("network id {theirs} (ours {ours})")]
+    NetworkId {
+        /// The peer's.
+        theirs: u64,
+        /// Ours.
+        ours: u64,
+    },
+    /// The genesis hash differs.
+    #[error("genesis {theirs} (ours {ours})")]
+    Genesis {
+        /// The peer's.
+        theirs: alloy_primitives::B256,
+        /// Ours.
+        ours: alloy_primitives::B256,
+    },
+    /// The fork id fails EIP-2124 validation against our schedule.
+    #[error("fork id {theirs}: {reason}")]
+    ForkId {
+        /// The peer's fork id.
+        theirs: cachet_primitives::ForkId,
+        /// Why the schedule refuses it.
+        reason: cachet_genesis::Error,
+    },
 }
 
 #[cfg(test)]
@@ -313,9 +343,12 @@ mod tests {
             (
                 Error::IncompatibleChain {
                     peer: peer(),
-                    reason: "genesis differs".into(),
+                    mismatch: ChainMismatch::NetworkId {
+                        theirs: 1,
+                        ours: 1337,
+                    },
                 },
-                "peer 127.0.0.1:30303 is on another network: genesis differs; check --genesis and the peer's network id",
+                "peer 127.0.0.1:30303 is on another network: network id 1 (ours 1337); check --genesis and the peer's network id",
             ),
             (Error::ServiceStopped, "the devp2p service has stopped"),
             (Error::Internal("x"), "x (this is a bug in cachet)"),

@@ -38,4 +38,4 @@ pub mod net;
 pub mod p2p;
 pub mod rlpx;
 
-pub use error::{DecodeError, Error, PeerLabel, Result};
+pub use error::{ChainMismatch, DecodeError, Error, PeerLabel, Result};

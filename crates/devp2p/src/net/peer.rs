@@ -16,7 +16,7 @@ use crate::net::{Enode, NetworkEvent, PeerId, PeerInfo};
 use crate::p2p::message::{self, DISCONNECT, EMPTY_LIST, PING, PONG};
 use crate::p2p::{BASE_PROTOCOL_LENGTH, DisconnectReason, Session};
 use crate::rlpx::{self, RlpxStream};
-use crate::{Error, PeerLabel, Result};
+use crate::{ChainMismatch, Error, PeerLabel, Result};
 
 /// What the handle asks a peer task to do.
 #[derive(Debug)]
@@ -313,10 +313,10 @@ fn eth_offset(session: &Session<TcpStream>) -> Result<u64> {
 
 fn check_status(shared: &Shared, status: &Status, label: &PeerLabel) -> Result<()> {
     let chain = &shared.config.chain;
-    let bad = |reason: String| {
+    let bad = |mismatch| {
         Err(Error::IncompatibleChain {
             peer: label.clone(),
-            reason,
+            mismatch,
         })
     };
     if status.version != crate::eth::ETH_VERSION {
@@ -326,23 +326,26 @@ fn check_status(shared: &Shared, status: &Status, label: &PeerLabel) -> Result<(
         });
     }
     if status.network_id != chain.network_id {
-        return bad(format!(
-            "network id {} (ours {})",
-            status.network_id, chain.network_id
-        ));
+        return bad(ChainMismatch::NetworkId {
+            theirs: status.network_id,
+            ours: chain.network_id,
+        });
     }
     if status.genesis != chain.genesis {
-        return bad(format!(
-            "genesis {} (ours {})",
-            status.genesis, chain.genesis
-        ));
+        return bad(ChainMismatch::Genesis {
+            theirs: status.genesis,
+            ours: chain.genesis,
+        });
     }
     let head = *shared.head.borrow();
-    if let Err(m) = chain
+    if let Err(reason) = chain
         .forks
         .validate(status.fork_id, head.number, head.timestamp)
     {
-        return bad(format!("fork id {}: {m}", status.fork_id));
+        return bad(ChainMismatch::ForkId {
+            theirs: status.fork_id,
+            reason,
+        });
     }
     Ok(())
 }
