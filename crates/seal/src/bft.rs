@@ -355,6 +355,15 @@ pub(crate) enum Part {
 }
 
 impl Flavour {
+    /// The single-list encoding of `engine`; `None` for IBFT 1.0 and the other engines.
+    pub(crate) const fn of(engine: Engine) -> Option<Self> {
+        match engine {
+            Engine::Ibft2 => Some(Self::Ibft2),
+            Engine::Qbft => Some(Self::Qbft),
+            _ => None,
+        }
+    }
+
     const fn what(self) -> &'static str {
         match self {
             Self::Ibft2 => "ibft2 extraData",

@@ -6,11 +6,13 @@ use alloy_primitives::{Address, Bytes};
 use alloy_signer::SignerSync;
 use cachet_primitives::Engine;
 
+use crate::bft::{BftExtra, Flavour, Part};
+use crate::crypto;
 use crate::error::Result;
 use crate::header::Header;
 use crate::journal::{JournalKey, SealJournal};
 use crate::members::RaftMembers;
-use crate::{clique, ibft, ibft2, qbft, raft};
+use crate::{clique, ibft, raft};
 
 /// Signs blocks only after the journal has durably recorded them.
 ///
@@ -93,27 +95,14 @@ impl Sealer {
         header: &Header,
         signer: &dyn SignerSync,
     ) -> Result<[u8; 65]> {
-        let (round, hash) = match engine {
-            Engine::Ibft2 => (
-                ibft2::decode_extra(&header.extra_data)?.round,
-                ibft2::block_hash(header)?,
-            ),
-            Engine::Qbft => (
-                qbft::decode_extra(&header.extra_data)?.round,
-                qbft::block_hash(header)?,
-            ),
-            _ => {
-                return Err(crate::Error::Internal(
-                    "bft_commit called for a non-bft engine",
-                ));
-            }
-        };
+        let flavour = Flavour::of(engine).ok_or(crate::Error::Internal(
+            "bft_commit called for an engine without single-list extraData",
+        ))?;
+        let round = BftExtra::decode_with(&header.extra_data, flavour)?.round;
+        let hash = flavour.block_hash(header)?;
         self.journal
             .record(JournalKey::new(engine, header.number, round), hash)?;
-        match engine {
-            Engine::Ibft2 => ibft2::sign_commit(header, signer),
-            _ => qbft::sign_commit(header, signer),
-        }
+        crypto::sign(signer, &flavour.commit_digest(header)?)
     }
 
     /// IBFT 2.0 / QBFT proposal: sets coinbase to `proposer` and the extraData round to `round`,
@@ -129,32 +118,19 @@ impl Sealer {
         proposer: Address,
         signer: &dyn SignerSync,
     ) -> Result<Header> {
-        let mut extra = match engine {
-            Engine::Ibft2 => ibft2::decode_extra(&header.extra_data)?,
-            Engine::Qbft => qbft::decode_extra(&header.extra_data)?,
-            _ => {
-                return Err(crate::Error::Internal(
-                    "bft_propose called for a non-bft engine",
-                ));
-            }
-        };
+        let flavour = Flavour::of(engine).ok_or(crate::Error::Internal(
+            "bft_propose called for an engine without single-list extraData",
+        ))?;
+        let mut extra = BftExtra::decode_with(&header.extra_data, flavour)?;
         extra.round = round;
         extra.committed_seals.clear();
-        let encode = if engine == Engine::Ibft2 {
-            ibft2::encode_extra
-        } else {
-            qbft::encode_extra
-        };
         let proposal = Header {
             beneficiary: proposer,
-            extra_data: Bytes::from(encode(&extra)),
+            extra_data: Bytes::from(extra.encode_with(flavour, Part::Full)),
             ..header.clone()
         };
         let seal = self.bft_commit(engine, &proposal, signer)?;
-        match engine {
-            Engine::Ibft2 => ibft2::with_committed_seals(&proposal, &[seal]),
-            _ => qbft::with_committed_seals(&proposal, &[seal]),
-        }
+        flavour.with_committed_seals(&proposal, &[seal])
     }
 
     /// Raft: signs `header` as minter `raft_id`, verified against `members` before it is returned.
