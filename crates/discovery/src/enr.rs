@@ -81,7 +81,7 @@ const MAX_ENR_SIZE: usize = 300;
 /// Builds and signs our record: the "v4" identity scheme, keys in lexicographic order.
 ///
 /// # Errors
-/// [`Error::Signing`] when the keys were wiped; [`Error::Enr`] if the record exceeds 300 bytes.
+/// [`Error::Signing`] when the keys were wiped; [`Error::EnrTooLarge`] if the record exceeds 300 bytes.
 pub fn local_enr(key: &dyn NodeSigner, fields: &EnrFields) -> Result<LocalEnr, Error> {
     let compressed = key.public_key().serialize();
     // (key, encoded value) in key order: eth < id < ip/ip6 < secp256k1 < tcp/tcp6 < udp/udp6.
@@ -119,9 +119,7 @@ pub fn local_enr(key: &dyn NodeSigner, fields: &EnrFields) -> Result<LocalEnr, E
     signed.extend_from_slice(&content);
     let rlp = list(&signed);
     if rlp.len() > MAX_ENR_SIZE {
-        return Err(Error::Enr {
-            reason: format!("{} bytes exceeds the 300-byte limit", rlp.len()),
-        });
+        return Err(Error::EnrTooLarge { size: rlp.len() });
     }
     Ok(LocalEnr {
         seq: fields.seq,
@@ -161,9 +159,7 @@ pub(crate) fn build_enr<K: EnrKey>(key: &K, fields: &EnrFields) -> Result<Enr<K>
     if let Some(fork_id) = fields.fork_id {
         builder.add_value("eth", &EthEntry(fork_id));
     }
-    builder.build(key).map_err(|e| Error::Enr {
-        reason: e.to_string(),
-    })
+    builder.build(key).map_err(Error::Enr)
 }
 
 #[cfg(test)]

@@ -50,11 +50,11 @@ pub enum DecodeError {
         /// The field's length.
         len: usize,
     },
-    /// An ENR in an `ENRResponse` is over the EIP-778 limit or does not verify.
-    #[error("node record from the peer is invalid: {reason}")]
-    Enr {
-        /// What is wrong with it.
-        reason: String,
+    /// An ENR in an `ENRResponse` is over the EIP-778 limit of 300 bytes.
+    #[error("node record from the peer is {size} bytes, over the 300-byte limit of EIP-778")]
+    EnrTooLarge {
+        /// The record's size.
+        size: usize,
     },
 }
 
@@ -76,18 +76,23 @@ pub enum Error {
     /// The node key refused to sign (it was wiped).
     #[error("the node key cannot sign discovery packets: the keys were wiped, restart the node")]
     Signing(#[source] cachet_primitives::KeyError),
-    /// Our own node record could not be built.
-    #[error("cannot build the local node record: {reason}")]
-    Enr {
-        /// What went wrong.
-        reason: String,
+    /// Our own node record is over the EIP-778 limit of 300 bytes.
+    #[error(
+        "the local node record is {size} bytes, over the 300-byte limit of EIP-778: drop optional fields"
+    )]
+    EnrTooLarge {
+        /// The record's size.
+        size: usize,
     },
-    /// sigp's discv5 failed to start.
+    /// The `enr` crate refused to build our node record, or to take the node key.
+    #[error("cannot build the local node record")]
+    Enr(#[source] enr::Error),
+    /// sigp's discv5 failed to start; it reports its cause only as text.
     #[error("discv5 failed to start on {addr}: {reason}: check that the port is free")]
     Discv5 {
         /// The listen address.
         addr: SocketAddr,
-        /// discv5's message.
+        /// discv5's own message (its errors are `&'static str` or carry no `Error` impl).
         reason: String,
     },
     /// The discovery service has stopped.
@@ -149,10 +154,8 @@ mod tests {
                 "discv4 neighbors carries an ip address of 5 bytes: expected 4 or 16",
             ),
             (
-                DecodeError::Enr {
-                    reason: "too big".into(),
-                },
-                "node record from the peer is invalid: too big",
+                DecodeError::EnrTooLarge { size: 301 },
+                "node record from the peer is 301 bytes, over the 300-byte limit of EIP-778",
             ),
         ];
         for (error, text) in decode {
@@ -171,8 +174,12 @@ mod tests {
                 "the node key cannot sign discovery packets: the keys were wiped, restart the node",
             ),
             (
-                Error::Enr { reason: "r".into() },
-                "cannot build the local node record: r",
+                Error::EnrTooLarge { size: 301 },
+                "the local node record is 301 bytes, over the 300-byte limit of EIP-778: drop optional fields",
+            ),
+            (
+                Error::Enr(enr::Error::SigningError),
+                "cannot build the local node record",
             ),
             (
                 Error::Discv5 {

@@ -47,9 +47,8 @@ impl Discv5Service {
         // secret_bytes: sigp discv5 signs its handshakes itself and needs the key (the only
         // reason this method exists). `secp256k1_from_bytes` zeroizes the buffer it reads.
         let mut secret = node_key.secret_bytes().map_err(Error::Signing)?;
-        let key = CombinedKey::secp256k1_from_bytes(&mut secret[..]).map_err(|e| Error::Enr {
-            reason: e.to_string(),
-        })?;
+        let key =
+            CombinedKey::secp256k1_from_bytes(&mut secret[..]).map_err(|e| Error::Enr(e.into()))?;
         drop(secret);
         let ip = config.external_ip.unwrap_or(config.listen.ip());
         let fields = EnrFields {

@@ -211,12 +211,7 @@ impl Message {
                 let request_hash = r.array()?;
                 let enr = r.raw_list()?;
                 if enr.len() > MAX_ENR_SIZE {
-                    return Err(DecodeError::Enr {
-                        reason: format!(
-                            "{} bytes exceeds the 300-byte limit of EIP-778",
-                            enr.len()
-                        ),
-                    });
+                    return Err(DecodeError::EnrTooLarge { size: enr.len() });
                 }
                 Self::EnrResponse(EnrResponse {
                     request_hash,

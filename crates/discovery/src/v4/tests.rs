@@ -196,7 +196,7 @@ fn accepts_enr_of_300_bytes_and_rejects_301() {
         if ok {
             assert_eq!(decoded.unwrap(), message);
         } else {
-            assert!(matches!(decoded, Err(DecodeError::Enr { .. })));
+            assert!(matches!(decoded, Err(DecodeError::EnrTooLarge { .. })));
         }
     }
 }
