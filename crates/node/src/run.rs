@@ -425,7 +425,7 @@ async fn wait_for_stop(controls: Controls, config: &NodeConfig, unlocked: &Unloc
 async fn finish(stop: Stop, held: &Held, p2p: &mut P2pStack, stopped: &[&str]) -> Result<()> {
     let why = match &stop {
         Stop::Shutdown => return Ok(()),
-        Stop::Lease(error) => error.to_string(),
+        Stop::Lease(error) => cachet_primitives::error::Chain(&**error).to_string(),
         Stop::Revoked(why) => why.clone(),
     };
     tracing::error!(target: "cachet::node", reason = %why, "master key revoked: stopping sealing and discv5, wiping keys");
