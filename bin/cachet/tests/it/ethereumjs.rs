@@ -33,8 +33,8 @@ fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
     let ejs = ethereumjs();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
-    let (p2p, http) = (base_port(3), base_port(3) + 10);
-    let (ejs_p2p, ejs_http) = (base_port(3) + 20, base_port(3) + 21);
+    let (p2p, http) = (base_port(31), base_port(31) + 10);
+    let (ejs_p2p, ejs_http) = (base_port(31) + 20, base_port(31) + 21);
     let mut net = devnet(&root, 1, p2p, http);
     let enode = rpc(http, "admin_nodeInfo", json!([])).unwrap()["enode"]
         .as_str()
@@ -121,8 +121,8 @@ fn accepts_chain_sealed_by_ethereumjs_and_verifies_it() {
     });
     let gpath = dir.path().join("genesis.json");
     std::fs::write(&gpath, genesis.to_string()).unwrap();
-    let (p2p, http) = (base_port(4), base_port(4) + 10);
-    let (ejs_p2p, ejs_http) = (base_port(4) + 20, base_port(4) + 21);
+    let (p2p, http) = (base_port(32), base_port(32) + 10);
+    let (ejs_p2p, ejs_http) = (base_port(32) + 20, base_port(32) + 21);
     let log = std::fs::File::create(dir.path().join("ethereumjs.log")).unwrap();
     let mut client = Command::new(&ejs)
         .arg("--gethGenesis")

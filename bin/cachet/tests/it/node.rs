@@ -65,13 +65,16 @@ fn raw_header(port: u16, n: u64) -> Header {
     Header::decode(&bytes).expect("header")
 }
 
-/// A base port unlikely to collide with parallel tests (ports base..base+5 are used).
+/// The first of the 40 ports `base..base+40` a test may use. Each salt (unique across this
+/// binary's tests) gets its own block, so tests running in parallel never share a port, and
+/// every block lies below the kernel's ephemeral range (32768 and up), so no `bind(0)` or
+/// outgoing connection elsewhere can take one of them.
 pub(crate) fn base_port(salt: u16) -> u16 {
-    20_000
-        + ((std::process::id() as u16)
-            .wrapping_mul(13)
-            .wrapping_add(salt * 101)
-            % 20_000)
+    const LOW: u32 = 20_000;
+    const BLOCK: u32 = 40;
+    const BLOCKS: u32 = (32_768 - LOW) / BLOCK;
+    let slot = (std::process::id().wrapping_mul(7) + u32::from(salt)) % BLOCKS;
+    u16::try_from(LOW + slot * BLOCK).expect("below 32768")
 }
 
 pub(crate) fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
