@@ -17,8 +17,8 @@ pub const ISTANBUL_DIGEST: B256 =
 
 /// One IBFT-family engine's seal format, for callers that hold an [`Engine`] rather than a
 /// module: [`format()`] is the one place mapping the engine to it, and each engine's module
-/// implements it over its own functions ([`crate::ibft::Format`], [`crate::ibft2::Format`],
-/// [`crate::qbft::Format`]).
+/// implements it over its own functions ([`crate::ibft::Format`]; IBFT 2.0 and QBFT share one
+/// implementation over their single-list codec, parameterised by the crate's `Flavour`).
 pub trait BftFormat: Sync + fmt::Debug {
     /// The engine.
     fn engine(&self) -> Engine;
@@ -69,8 +69,8 @@ pub trait BftFormat: Sync + fmt::Debug {
 pub fn format(engine: Engine) -> Option<&'static dyn BftFormat> {
     match engine {
         Engine::Ibft => Some(&crate::ibft::Format),
-        Engine::Ibft2 => Some(&crate::ibft2::Format),
-        Engine::Qbft => Some(&crate::qbft::Format),
+        Engine::Ibft2 => Some(&Flavour::Ibft2),
+        Engine::Qbft => Some(&Flavour::Qbft),
         Engine::Clique | Engine::Raft | Engine::Ethash => None,
     }
 }

@@ -3,10 +3,9 @@
 
 use alloy_primitives::{Address, B256};
 use alloy_signer::SignerSync;
-use cachet_primitives::Engine;
 
 pub use crate::bft::BftExtra;
-use crate::bft::{BftFormat, BftSeals, Flavour, Part, Threshold};
+use crate::bft::{BftSeals, Flavour, Part, Threshold};
 use crate::crypto;
 use crate::error::{DecodeError, Result};
 use crate::header::Header;
@@ -96,49 +95,4 @@ pub fn verify(
     threshold: Threshold,
 ) -> Result<BftSeals> {
     FLAVOUR.verify(header, validators, threshold)
-}
-
-/// IBFT 2.0 as a [`BftFormat`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Format;
-
-impl BftFormat for Format {
-    fn engine(&self) -> Engine {
-        Engine::Ibft2
-    }
-
-    fn block_hash(&self, header: &Header) -> Result<B256> {
-        block_hash(header)
-    }
-
-    fn recover(&self, header: &Header) -> Result<BftSeals> {
-        recover(header)
-    }
-
-    fn verify(
-        &self,
-        header: &Header,
-        validators: Option<&[Address]>,
-        threshold: Threshold,
-    ) -> Result<BftSeals> {
-        verify(header, validators, threshold)
-    }
-
-    fn validators(&self, extra: &[u8]) -> Result<Vec<Address>> {
-        Ok(decode_extra(extra)?.validators)
-    }
-
-    fn has_vote(&self, header: &Header) -> Result<bool> {
-        Ok(decode_extra(&header.extra_data)?.vote.is_some())
-    }
-
-    fn unsealed_extra(&self, validators: &[Address], round: u32) -> Vec<u8> {
-        encode_extra(&BftExtra {
-            vanity: vec![0u8; 32],
-            validators: validators.to_vec(),
-            vote: None,
-            round,
-            committed_seals: Vec::new(),
-        })
-    }
 }

@@ -4,7 +4,9 @@
 
 use alloy_primitives::{Address, B64, B256, Bytes, keccak256};
 
-use crate::bft::{self, BftExtra, BftSeals, Flavour, Part, Threshold};
+use cachet_primitives::Engine;
+
+use crate::bft::{self, BftExtra, BftFormat, BftSeals, Flavour, Part, Threshold};
 use crate::error::{Error, Result};
 use crate::header::Header;
 
@@ -105,5 +107,51 @@ impl Flavour {
             bft::check_quorum(engine, &seals.committers, vals, threshold)?;
         }
         Ok(seals)
+    }
+}
+
+/// IBFT 2.0 and QBFT as [`BftFormat`]s: one implementation over the shared codec.
+impl BftFormat for Flavour {
+    fn engine(&self) -> Engine {
+        match self {
+            Self::Ibft2 => Engine::Ibft2,
+            Self::Qbft => Engine::Qbft,
+        }
+    }
+
+    fn block_hash(&self, header: &Header) -> Result<B256> {
+        Self::block_hash(*self, header)
+    }
+
+    fn recover(&self, header: &Header) -> Result<BftSeals> {
+        Self::recover(*self, header)
+    }
+
+    fn verify(
+        &self,
+        header: &Header,
+        validators: Option<&[Address]>,
+        threshold: Threshold,
+    ) -> Result<BftSeals> {
+        Self::verify(*self, header, validators, threshold)
+    }
+
+    fn validators(&self, extra: &[u8]) -> Result<Vec<Address>> {
+        Ok(BftExtra::decode_with(extra, *self)?.validators)
+    }
+
+    fn has_vote(&self, header: &Header) -> Result<bool> {
+        Ok(self.extra_of(header)?.vote.is_some())
+    }
+
+    fn unsealed_extra(&self, validators: &[Address], round: u32) -> Vec<u8> {
+        BftExtra {
+            vanity: vec![0u8; 32],
+            validators: validators.to_vec(),
+            vote: None,
+            round,
+            committed_seals: Vec::new(),
+        }
+        .encode_with(*self, Part::Full)
     }
 }
