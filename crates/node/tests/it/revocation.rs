@@ -1,23 +1,16 @@
 //! Revocation of a running node with discv5: sealing and discv5 stop (discv5 holds its own
 //! copy of the node key) before the keys are wiped, and the audit line says so.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use cachet_keyprovider::import::ImportedKeys;
 use cachet_keyprovider::{InitOptions, SealingKeyMode};
 use cachet_kms::{KmsConfig, LocalMasterKey};
 use cachet_node::discovery::DiscoveryConfig;
-use cachet_node::{Controls, Error, KeyStatus, NodeConfig};
-use tokio::sync::{mpsc, watch};
+use cachet_node::{Error, KeyStatus, NodeConfig};
 
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use super::run::{free_port, start_with_key_status};
 
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
@@ -54,7 +47,7 @@ async fn revocation_stops_discv5_and_frees_its_port() {
         datadir: datadir.clone(),
         genesis: dir.path().join("genesis.json"),
         network_id: None,
-        p2p_listen: SocketAddr::from(([127, 0, 0, 1], free_tcp_port())),
+        p2p_listen: SocketAddr::from(([127, 0, 0, 1], free_port())),
         bootnodes: Vec::new(),
         max_peers: 5,
         discovery: Some(DiscoveryConfig {
@@ -67,23 +60,7 @@ async fn revocation_stops_discv5_and_frees_its_port() {
         kms: KmsConfig::default(),
         raft: Default::default(),
     };
-    let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (status_tx, status) = watch::channel(KeyStatus::Valid);
-    let (started_tx, mut started_rx) = mpsc::unbounded_channel();
-    let node = tokio::spawn(cachet_node::run(
-        config,
-        Controls {
-            shutdown,
-            key_status: Some(status),
-        },
-        move |s| {
-            let _ = started_tx.send(s.clone());
-        },
-    ));
-    let started = tokio::time::timeout(Duration::from_secs(30), started_rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let (node, status_tx, _shutdown_tx, started) = start_with_key_status(config).await;
     assert!(started.enr.is_some(), "discv5 runs");
     assert!(
         UdpSocket::bind(("127.0.0.1", v5_port)).is_err(),

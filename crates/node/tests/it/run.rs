@@ -7,10 +7,11 @@ use std::time::Duration;
 use cachet_keyprovider::import::ImportedKeys;
 use cachet_keyprovider::{InitOptions, SealingKeyMode};
 use cachet_kms::{KmsConfig, LocalMasterKey};
-use cachet_node::{Controls, Error, KeyStatus, NodeConfig};
+use cachet_node::{Controls, Error, KeyStatus, NodeConfig, Started};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -75,11 +76,33 @@ async fn accepts_revocation_stopping_the_node_with_keys_revoked() {
     .await
     .unwrap();
     let cfg = config(dir.path(), init.identities.sealer_address);
-    let (_shutdown_tx, shutdown) = watch::channel(false);
+    let (node, status_tx, _shutdown_tx, started) = start_with_key_status(cfg).await;
+    assert_eq!(started.signer, init.identities.sealer_address);
+    status_tx.send_replace(KeyStatus::Revoked("test".into()));
+    let err = tokio::time::timeout(Duration::from_secs(30), node)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, Error::KeysRevoked(_)), "{err}");
+}
+
+/// Starts `config` with an embedder's key-status channel and waits for its "started" report.
+/// Returns the task, the status sender, the shutdown sender (dropping it stops the node) and
+/// the report.
+pub(crate) async fn start_with_key_status(
+    config: NodeConfig,
+) -> (
+    JoinHandle<Result<(), Error>>,
+    watch::Sender<KeyStatus>,
+    watch::Sender<bool>,
+    Started,
+) {
+    let (shutdown_tx, shutdown) = watch::channel(false);
     let (status_tx, status) = watch::channel(KeyStatus::Valid);
     let (started_tx, mut started_rx) = mpsc::unbounded_channel();
     let node = tokio::spawn(cachet_node::run(
-        cfg,
+        config,
         Controls {
             shutdown,
             key_status: Some(status),
@@ -92,14 +115,7 @@ async fn accepts_revocation_stopping_the_node_with_keys_revoked() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(started.signer, init.identities.sealer_address);
-    status_tx.send_replace(KeyStatus::Revoked("test".into()));
-    let err = tokio::time::timeout(Duration::from_secs(30), node)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap_err();
-    assert!(matches!(err, Error::KeysRevoked(_)), "{err}");
+    (node, status_tx, shutdown_tx, started)
 }
 
 /// Starts a node with its own bundle and master key under `dir/<name>`; returns the task and
@@ -110,11 +126,7 @@ async fn start_node(
     genesis: &std::path::Path,
     bootnodes: Vec<cachet_devp2p::net::Enode>,
     shutdown: watch::Receiver<bool>,
-) -> (
-    tokio::task::JoinHandle<cachet_node::Result<()>>,
-    cachet_node::Started,
-    SocketAddr,
-) {
+) -> (JoinHandle<cachet_node::Result<()>>, Started, SocketAddr) {
     let master = LocalMasterKey::create(&dir.join(format!("{name}.key"))).unwrap();
     let datadir = dir.join(name);
     cachet_keyprovider::init(
