@@ -637,3 +637,6 @@ fn read_code(
         .map_err(store_err("read code"))?
         .map(|code| Bytes::copy_from_slice(code.value())))
 }
+
+#[cfg(test)]
+mod tests;
