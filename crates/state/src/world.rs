@@ -511,7 +511,7 @@ fn commit(
 }
 
 /// The storage trie at `base` with `slots` applied (zero deletes); appends the new nodes to
-/// `nodes` and returns the new storage root.
+/// `nodes` and returns the new storage root (and remembers it in the [`memo`]).
 fn update_storage<S: NodeSource>(
     source: &S,
     base: B256,
@@ -527,7 +527,9 @@ fn update_storage<S: NodeSource>(
             trie.insert(&key, alloy_rlp::encode(change.after))?;
         }
     }
-    Ok(trie.commit(nodes))
+    let root = trie.commit(nodes);
+    memo::remember(base, slots, root);
+    Ok(root)
 }
 
 /// The reversible form of `changes` on the state at `parent_root`.
@@ -545,7 +547,8 @@ where
     let mut stored = StoredChanges::default();
     for (address, change) in &changes.accounts {
         let clears = change.wiped || change.after.is_none();
-        let needs_roots = clears || change.before.is_none() || !change.storage.is_empty();
+        // Otherwise the storage root did not change (a created account starts empty).
+        let needs_roots = clears || !change.storage.is_empty();
         let mut account = StoredAccount {
             change: change.clone(),
             roots: None,
@@ -563,7 +566,10 @@ where
                     } else {
                         old_root
                     };
-                    update_storage(trie, base, &change.storage, &mut NewNodes::new())?
+                    match memo::storage_root(base, &change.storage) {
+                        Some(root) => root,
+                        None => update_storage(trie, base, &change.storage, &mut NewNodes::new())?,
+                    }
                 }
             };
             account.roots = Some((old_root, new_root));
@@ -636,6 +642,62 @@ fn read_code(
         .get(&code_hash.0)
         .map_err(store_err("read code"))?
         .map(|code| Bytes::copy_from_slice(code.value())))
+}
+
+/// Storage roots computed by [`WorldState::commit_trie`], for [`WorldState::store_changes`]
+/// (which records them in the change set) to find instead of hashing the storage trie again.
+///
+/// The key is a hash of the inputs (the base storage root and the slot writes), so an entry
+/// is a pure function of them: it stays true whatever happens to the transaction that
+/// computed it.
+mod memo {
+    use std::{
+        collections::{BTreeMap, HashMap},
+        sync::{Mutex, PoisonError},
+    };
+
+    use alloy_primitives::{B256, U256, keccak256};
+
+    use crate::SlotChange;
+
+    /// Entries kept before the memo starts over (a few blocks' worth of contracts).
+    const CAPACITY: usize = 8_192;
+
+    static ROOTS: Mutex<Option<HashMap<B256, B256>>> = Mutex::new(None);
+
+    fn key(base: B256, slots: &BTreeMap<U256, SlotChange>) -> B256 {
+        let mut input = Vec::with_capacity(32 + slots.len() * 64);
+        input.extend_from_slice(base.as_slice());
+        for (slot, change) in slots {
+            input.extend_from_slice(&slot.to_be_bytes::<32>());
+            input.extend_from_slice(&change.after.to_be_bytes::<32>());
+        }
+        keccak256(input)
+    }
+
+    /// Remembers that `slots` applied to the storage trie at `base` give `root`.
+    pub(super) fn remember(base: B256, slots: &BTreeMap<U256, SlotChange>, root: B256) {
+        let key = key(base, slots);
+        let mut roots = ROOTS.lock().unwrap_or_else(PoisonError::into_inner);
+        let roots = roots.get_or_insert_with(HashMap::new);
+        if roots.len() >= CAPACITY {
+            roots.clear();
+        }
+        roots.insert(key, root);
+    }
+
+    /// Forgets everything (tests of the path without the memo).
+    #[cfg(test)]
+    pub(super) fn clear() {
+        *ROOTS.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The root `slots` applied to the storage trie at `base` give, if computed recently.
+    pub(super) fn storage_root(base: B256, slots: &BTreeMap<U256, SlotChange>) -> Option<B256> {
+        let key = key(base, slots);
+        let roots = ROOTS.lock().unwrap_or_else(PoisonError::into_inner);
+        roots.as_ref()?.get(&key).copied()
+    }
 }
 
 #[cfg(test)]
