@@ -49,12 +49,12 @@ fn memory_db() -> Database {
     db
 }
 
-/// One block: commit_trie + store_changes + apply_flat in one transaction, as the node does.
+/// One block: `commit_trie` + `store_changes` + `apply_flat` in one transaction, as the node does.
 /// Every other block, `store_changes` finds no storage root in the memo and recomputes them.
 fn import(db: &Database, block: B256, parent_root: B256, changes: &ChangeSet) -> B256 {
     let txn = db.begin_write().unwrap();
     let root = WorldState::commit_trie(&txn, parent_root, changes).unwrap();
-    if block.0[0] % 2 == 0 {
+    if block.0[0].is_multiple_of(2) {
         memo::clear();
     }
     WorldState::store_changes(&txn, block, parent_root, changes).unwrap();
@@ -577,10 +577,13 @@ fn rejects_missing_change_sets() {
     ));
 }
 
+/// Makes a corrupt node out of a stored one.
+type Replace = fn(&[u8]) -> Vec<u8>;
+
 #[test]
 fn corrupt_nodes_give_corrupt_errors() {
     // Garbage, a node of the wrong kind, a truncated node, a branch with a value.
-    let replacements: [fn(&[u8]) -> Vec<u8>; 4] = [
+    let replacements: [Replace; 4] = [
         |_| vec![0xde, 0xad],
         |_| {
             alloy_rlp::encode(alloy_trie::nodes::LeafNode::new(
