@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root};
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableError, WriteTransaction};
+use redb::{
+    Key, ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, TableError, Value,
+    WriteTransaction,
+};
 
 use crate::{
     AccountChange, AccountInfo, ChangeSet, SlotChange, StateError, StateView,
@@ -30,21 +33,13 @@ impl WorldState {
     /// # Errors
     /// [`StateError::Store`] when the database fails.
     pub fn create_tables(txn: &WriteTransaction) -> Result<(), StateError> {
-        let err = store_err::<TableError>("create state tables");
-        txn.open_table(ACCOUNTS).map_err(err)?;
-        let err = store_err::<TableError>("create state tables");
-        txn.open_table(STORAGE).map_err(err)?;
-        let err = store_err::<TableError>("create state tables");
-        txn.open_table(CODE).map_err(err)?;
-        let err = store_err::<TableError>("create state tables");
-        txn.open_table(TRIE).map_err(err)?;
-        let err = store_err::<TableError>("create state tables");
-        txn.open_table(PREIMAGES).map_err(err)?;
-        let err = store_err::<TableError>("create state tables");
-        txn.open_table(CHANGES).map_err(err)?;
-        let err = store_err::<TableError>("create state tables");
-        txn.open_table(META).map_err(err)?;
-        Ok(())
+        create(txn, ACCOUNTS)?;
+        create(txn, STORAGE)?;
+        create(txn, CODE)?;
+        create(txn, TRIE)?;
+        create(txn, PREIMAGES)?;
+        create(txn, CHANGES)?;
+        create(txn, META)
     }
 
     /// Loads genesis `alloc` into an empty state (flat tables and trie nodes) and returns the
@@ -443,6 +438,15 @@ impl<'t> FlatWriter<'t> {
             .map_err(store_err("delete state storage"))?;
         Ok(())
     }
+}
+
+fn create<K: Key + 'static, V: Value + 'static>(
+    txn: &WriteTransaction,
+    table: TableDefinition<'_, K, V>,
+) -> Result<(), StateError> {
+    txn.open_table(table)
+        .map_err(store_err("create state tables"))?;
+    Ok(())
 }
 
 /// Applies `changes` to the trie at `parent_root`, stores the new nodes, the slot preimages
