@@ -17,6 +17,7 @@
 //! None.
 #![forbid(unsafe_code)]
 
+mod cache;
 mod changes;
 mod tables;
 mod trie;
