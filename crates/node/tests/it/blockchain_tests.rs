@@ -518,7 +518,6 @@ mod node_api {
         _at: B256,
         _address: &Address,
     ) -> Result<Option<Account>, String> {
-        let _ = |a: Account| (a.nonce, a.balance, a.code_hash);
         Err(MISSING.into())
     }
 
