@@ -68,3 +68,42 @@ pub(crate) fn logs_bloom(receipts: &[ReceiptEnvelope]) -> Bloom {
         acc
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Address, LogData, b256};
+
+    use super::*;
+
+    #[test]
+    fn round_trips_every_type_and_refuses_trailing_bytes() {
+        let log = Log {
+            address: Address::repeat_byte(3),
+            data: LogData::new_unchecked(vec![B256::repeat_byte(4)], vec![1, 2].into()),
+        };
+        let receipts = vec![
+            receipt(TxType::Legacy, true, 21_000, vec![]),
+            receipt(TxType::Eip2930, false, 42_000, vec![log.clone()]),
+            receipt(TxType::Eip1559, true, 63_000, vec![log]),
+        ];
+        let bytes = encode_receipts(&receipts);
+        assert_eq!(decode_receipts(&bytes).unwrap(), receipts);
+        let mut trailing = bytes;
+        trailing.push(0);
+        assert!(matches!(
+            decode_receipts(&trailing),
+            Err(BlockError::ReceiptsRlp { .. })
+        ));
+        assert!(decode_receipts(&[0xc1]).is_err());
+        assert_eq!(decode_receipts(&[0xc0]).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn empty_block_has_the_empty_root_and_bloom() {
+        assert_eq!(
+            receipts_root(&[]),
+            b256!("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
+        );
+        assert_eq!(logs_bloom(&[]), Bloom::ZERO);
+    }
+}
