@@ -11,7 +11,7 @@ use redb::{
 };
 
 use crate::{
-    AccountChange, AccountInfo, ChangeSet, SlotChange, StateError, StateView, cache,
+    AccountChange, AccountInfo, ChangeSet, SlotChange, StateError, StateView,
     changes::{StoredAccount, StoredChanges},
     tables::{
         ACCOUNTS, CHANGES, CODE, GENESIS, META, PREIMAGES, ROW_LEN, Row, STORAGE, TRIE, corrupt,
@@ -491,12 +491,10 @@ fn commit(
         }
         trie.commit(&mut nodes)
     };
-    for (hash, node) in nodes {
+    for (hash, node) in &nodes {
         table
             .insert(&hash.0, node.as_slice())
             .map_err(store_err("write trie node"))?;
-        // The next block walks through this block's new top nodes.
-        cache::put(hash, node.into());
     }
     let mut table = txn
         .open_table(PREIMAGES)

@@ -283,8 +283,6 @@ fn block_hash(n: usize) -> B256 {
 /// Imports `blocks` one after the other, checking each root against the oracle; then reads
 /// every old root through the trie; then reverts every block, checking the flat state.
 fn run_chain(blocks: &[Vec<Op>]) {
-    // Half the chains read every node from the database, half through the node cache.
-    cache::set_bypass(blocks.len().is_multiple_of(2));
     let db = memory_db();
     let mut models = vec![Model::new()];
     let mut roots = vec![EMPTY_ROOT_HASH];
@@ -541,7 +539,6 @@ fn is_not_initialised_before_genesis() {
 
 #[test]
 fn rejects_an_unknown_root() {
-    cache::bypass_on_this_thread();
     let db = memory_db();
     let txn = db.begin_write().unwrap();
     let unknown = B256::repeat_byte(0x42);
@@ -615,7 +612,6 @@ fn corrupt_nodes_give_corrupt_errors() {
 /// path through the node must not have silently read another value (checked by the caller's
 /// oracle where it matters).
 fn corrupt_one_node(replace: impl Fn(&[u8]) -> Vec<u8>, which: usize) {
-    cache::bypass_on_this_thread();
     let mut ops = Vec::new();
     for account in 0..12 {
         ops.push(Op::Set {
