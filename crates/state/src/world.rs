@@ -182,6 +182,9 @@ impl WorldState {
     /// storage roots and, for an account whose storage was wiped or which was deleted, every
     /// slot it had at `parent_root` (read from the trie), so a revert restores them.
     ///
+    /// Call it after [`WorldState::commit_trie`] for the same changes: it then finds the new
+    /// storage roots computed there instead of hashing the storage tries again.
+    ///
     /// # Errors
     /// [`StateError::Corrupt`] when a node at `parent_root` is missing or does not decode;
     /// [`StateError::Store`] when the database fails.
