@@ -328,6 +328,19 @@ proptest! {
     fn never_panics_on_corrupt_nodes(bytes in prop::collection::vec(any::<u8>(), 0..80), which in 0..64usize) {
         corrupt_one_node(|_| bytes.clone(), which);
     }
+
+    #[test]
+    fn never_panics_on_flipped_bytes(position in any::<prop::sample::Index>(), flip in 1..=255u8, which in 0..64usize) {
+        corrupt_one_node(
+            |node| {
+                let mut node = node.to_vec();
+                let at = position.index(node.len());
+                node[at] ^= flip;
+                node
+            },
+            which,
+        );
+    }
 }
 
 #[test]
