@@ -1,6 +1,9 @@
 //! [`WorldState`]: the state's functions over the node's redb transactions.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Mutex, PoisonError},
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
@@ -160,6 +163,7 @@ impl WorldState {
             trie: txn.open_table(TRIE).map_err(store_err("open state trie"))?,
             code: txn.open_table(CODE).map_err(store_err("open state code"))?,
             root,
+            accounts: Mutex::default(),
         })
     }
 
@@ -347,11 +351,28 @@ struct TrieState {
     trie: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
     code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
     root: B256,
+    /// Accounts read so far (the root is fixed, so they never change): execution reads a
+    /// contract's slots one by one, and each needs the account's storage root.
+    accounts: Mutex<HashMap<Address, Option<TrieAccount>>>,
 }
 
 impl TrieState {
     fn trie_account(&self, address: &Address) -> Result<Option<TrieAccount>, StateError> {
-        trie_account(&mut Trie::open(&self.trie, self.root), address)
+        let cached = self
+            .accounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(address)
+            .copied();
+        if let Some(account) = cached {
+            return Ok(account);
+        }
+        let account = trie_account(&mut Trie::open(&self.trie, self.root), address)?;
+        self.accounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(*address, account);
+        Ok(account)
     }
 }
 

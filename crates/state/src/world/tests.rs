@@ -698,3 +698,12 @@ fn corrupt_one_node(replace: impl Fn(&[u8]) -> Vec<u8>, which: usize) {
         assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
     }
 }
+
+#[test]
+fn views_are_send_and_sync() {
+    fn check<T: Send + Sync>(_: &T) {}
+    let db = memory_db();
+    let txn = db.begin_read().unwrap();
+    check(&WorldState::latest(&txn).unwrap());
+    check(&WorldState::at_root(&txn, EMPTY_ROOT_HASH).unwrap());
+}
