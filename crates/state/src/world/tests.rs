@@ -325,6 +325,15 @@ proptest! {
     }
 
     #[test]
+    fn reorgs_to_a_sibling_block(
+        base in prop::collection::vec(op(), 0..24),
+        a in prop::collection::vec(op(), 0..16),
+        b in prop::collection::vec(op(), 0..16),
+    ) {
+        reorg(&base, &a, &b);
+    }
+
+    #[test]
     fn never_panics_on_corrupt_nodes(bytes in prop::collection::vec(any::<u8>(), 0..80), which in 0..64usize) {
         corrupt_one_node(|_| bytes.clone(), which);
     }
@@ -341,6 +350,36 @@ proptest! {
             which,
         );
     }
+}
+
+/// Imports `base`, then sibling blocks `a` and `b` on it (the flat state follows `a`), then
+/// reorgs to `b`: both siblings' states stay readable by root, and the flat state ends as
+/// `b`'s.
+fn reorg(base: &[Op], a: &[Op], b: &[Op]) {
+    let db = memory_db();
+    let (model, changes) = block(&Model::new(), base);
+    let root = import(&db, block_hash(0), EMPTY_ROOT_HASH, &changes);
+    let (model_a, changes_a) = block(&model, a);
+    let (model_b, changes_b) = block(&model, b);
+    let root_a = import(&db, block_hash(1), root, &changes_a);
+    let txn = db.begin_write().unwrap();
+    let root_b = WorldState::commit_trie(&txn, root, &changes_b).unwrap();
+    WorldState::store_changes(&txn, block_hash(2), root, &changes_b).unwrap();
+    txn.commit().unwrap();
+    assert_eq!(root_a, oracle_root(&model_a));
+    assert_eq!(root_b, oracle_root(&model_b));
+    assert_eq!(flat_model(&db), model_a);
+
+    let txn = db.begin_write().unwrap();
+    WorldState::revert_flat(&txn, block_hash(1)).unwrap();
+    WorldState::apply_flat(&txn, block_hash(2)).unwrap();
+    txn.commit().unwrap();
+    assert_eq!(flat_model(&db), model_b);
+    let txn = db.begin_read().unwrap();
+    assert_eq!(WorldState::root_from_flat(&txn).unwrap(), root_b);
+    assert_reads(&WorldState::at_root(&txn, root_a).unwrap(), &model_a);
+    assert_reads(&WorldState::at_root(&txn, root_b).unwrap(), &model_b);
+    assert_reads(&WorldState::latest(&txn).unwrap(), &model_b);
 }
 
 #[test]
