@@ -187,12 +187,9 @@ impl TxRequest {
                 "chainId does not match node's (have={id}, want={chain_id})"
             )));
         }
-        let gas_limit = self.gas.ok_or_else(|| {
-            fail(
-                "gas not specified (cachet does not estimate gas yet)"
-                    .into(),
-            )
-        })?;
+        let gas_limit = self
+            .gas
+            .ok_or_else(|| fail("gas not specified (cachet does not estimate gas yet)".into()))?;
         let nonce = self.nonce.ok_or_else(|| {
             fail("nonce not specified (cachet keeps no account state, so it cannot fill in the nonce)".into())
         })?;
