@@ -35,6 +35,8 @@ mod changes;
 mod db;
 mod error;
 mod executor;
+#[doc(hidden)]
+pub mod fuzzing;
 mod receipts;
 mod schedule;
 
