@@ -15,12 +15,13 @@ use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
 use revm::database_interface::DatabaseCommitExt;
+use revm::database_interface::bal::EvmDatabaseError;
 use revm::primitives::hardfork::SpecId;
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
 
 use crate::body::Body;
 use crate::changes::change_set;
-use crate::db::StateDb;
+use crate::db::{DbError, StateDb};
 use crate::error::{BlockError, TxError, Unsupported};
 use crate::receipts::{logs_bloom, receipt, receipts_root};
 use crate::schedule::{Rewards, Schedule};
@@ -191,10 +192,7 @@ impl Executor {
 
         let increments = self.balance_increments(header, beneficiary, body, spec, post_merge);
         if !increments.is_empty() {
-            db.increment_balances(increments)
-                .map_err(|e| BlockError::State {
-                    source: state_error(e.to_string()),
-                })?;
+            db.increment_balances(increments).map_err(db_error)?;
         }
         db.merge_transitions(BundleRetention::PlainState);
         let bundle = db.take_bundle();
@@ -384,7 +382,7 @@ fn tx_env(tx: &TxEnvelope, caller: Address) -> TxEnv {
     }
 }
 
-fn evm_error<E: std::fmt::Display>(error: EVMError<E>, index: usize, number: u64) -> BlockError {
+fn evm_error(error: EVMError<EvmDatabaseError<DbError>>, index: usize, number: u64) -> BlockError {
     match error {
         EVMError::Transaction(invalid) => BlockError::InvalidTransaction {
             index,
@@ -394,9 +392,7 @@ fn evm_error<E: std::fmt::Display>(error: EVMError<E>, index: usize, number: u64
             number,
             reason: invalid.to_string(),
         },
-        EVMError::Database(e) => BlockError::State {
-            source: state_error(e.to_string()),
-        },
+        EVMError::Database(e) => db_error(e),
         EVMError::Custom(what) => BlockError::Internal {
             what: format!("revm failed on transaction {index}: {what}"),
         },
@@ -406,7 +402,17 @@ fn evm_error<E: std::fmt::Display>(error: EVMError<E>, index: usize, number: u64
     }
 }
 
-/// revm hands database errors back wrapped; the store's error is kept as text.
-fn state_error(what: String) -> StateError {
-    StateError::Corrupt { what }
+/// The store's error out of revm's wrapping.
+fn db_error(error: EvmDatabaseError<DbError>) -> BlockError {
+    match error {
+        EvmDatabaseError::Database(DbError::State(source)) => BlockError::State { source },
+        EvmDatabaseError::Database(DbError::MissingCode(hash)) => BlockError::State {
+            source: StateError::Corrupt {
+                what: format!("code {hash} is referenced by an account but missing"),
+            },
+        },
+        EvmDatabaseError::Bal(e) => BlockError::Internal {
+            what: format!("revm block access list error without a block access list: {e}"),
+        },
+    }
 }

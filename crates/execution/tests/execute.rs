@@ -720,3 +720,55 @@ fn withdrawals_are_required_exactly_from_shanghai() {
         account(0, 3_000_000_000)
     );
 }
+
+/// A store that fails every read.
+struct BrokenStore;
+
+impl cachet_state::StateView for BrokenStore {
+    fn account(&self, _: &Address) -> Result<Option<AccountInfo>, cachet_state::StateError> {
+        Err(cachet_state::StateError::Corrupt {
+            what: "test".into(),
+        })
+    }
+    fn storage(&self, _: &Address, _: &U256) -> Result<U256, cachet_state::StateError> {
+        Err(cachet_state::StateError::Corrupt {
+            what: "test".into(),
+        })
+    }
+    fn code(&self, _: &B256) -> Result<Option<Bytes>, cachet_state::StateError> {
+        Err(cachet_state::StateError::Corrupt {
+            what: "test".into(),
+        })
+    }
+}
+
+#[test]
+fn a_failing_store_is_a_state_error_not_an_invalid_block() {
+    let key = key(0x19);
+    let sender = address_of(&key);
+    let executor = Executor::new(&genesis(json!({}))).unwrap();
+    let tx: TxEnvelope = sign(
+        legacy(0, TxKind::Call(RECIPIENT), 1, 21_000, Bytes::new()),
+        &key,
+    )
+    .into();
+    let body = Body {
+        transactions: vec![tx],
+        ..Body::default()
+    };
+    let err = executor
+        .execute(
+            &header(1, 30_000_000),
+            COINBASE,
+            &body,
+            &[sender],
+            &BrokenStore,
+            &Hashes::default(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, BlockError::State { source: cachet_state::StateError::Corrupt { what } } if what == "test"),
+        "{err}"
+    );
+    assert!(!err.is_invalid_block());
+}
