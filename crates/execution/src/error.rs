@@ -245,6 +245,14 @@ pub enum TxError {
         /// The limit.
         limit: usize,
     },
+    /// A non-zero gas price on a GoQuorum chain before gas price is enabled.
+    #[error(
+        "transaction pays a gas price of {gas_price} wei on a GoQuorum chain whose gas price is not enabled (enableGasPriceBlock / transitions gasPriceEnabled)"
+    )]
+    GasPriceNotEnabled {
+        /// The gas price (EIP-1559: the fee cap).
+        gas_price: u128,
+    },
     /// A GoQuorum private transaction (v = 37/38) on an `isQuorum` chain.
     #[error(
         "transaction is a GoQuorum private transaction (v = 37/38): cachet has no private state manager and cannot execute it"

@@ -208,8 +208,9 @@ impl Executor {
 
     /// The pool's entry check: is this transaction's type allowed in a block with this number
     /// and timestamp, within the chain's size limit (GoQuorum `txnSizeLimit`, default 64 KiB
-    /// on GoQuorum chains; geth's 128 KiB elsewhere), for this chain id, and not a GoQuorum
-    /// private transaction.
+    /// on GoQuorum chains; geth's 128 KiB elsewhere), for this chain id, not a GoQuorum
+    /// private transaction, and free of charge on a GoQuorum chain whose gas price is not
+    /// enabled.
     ///
     /// # Errors
     /// [`TxError`] naming the rule.
@@ -229,7 +230,8 @@ impl Executor {
     }
 
     /// The rules a transaction must meet in any block at this height: type active, chain id,
-    /// EIP-155 active for replay-protected legacy transactions, not GoQuorum-private.
+    /// EIP-155 active for replay-protected legacy transactions, not GoQuorum-private, no gas
+    /// price on a GoQuorum chain before gas price is enabled.
     fn check_rules(&self, tx: &TxEnvelope, number: u64, timestamp: u64) -> Result<(), TxError> {
         let active = |fork| self.schedule.is_active(fork, number, timestamp);
         match tx {
@@ -270,6 +272,10 @@ impl Executor {
                 });
             }
             TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_) => {}
+        }
+        let gas_price = tx.max_fee_per_gas();
+        if gas_price != 0 && !self.schedule.gas_price_enabled(number) {
+            return Err(TxError::GasPriceNotEnabled { gas_price });
         }
         match tx.chain_id() {
             Some(found) if found != self.schedule.chain_id => Err(TxError::ChainId {

@@ -64,6 +64,8 @@ pub(crate) struct Schedule {
     /// `(from block, limit in bytes)`, ascending; before the first entry `base_txn_size`.
     txn_size_limits: Vec<(u64, usize)>,
     base_txn_size: usize,
+    /// GoQuorum `transitions[].gasPriceEnabled`, `(from block, enabled)` in file order.
+    gas_price_transitions: Vec<(u64, bool)>,
 }
 
 impl Schedule {
@@ -134,6 +136,12 @@ impl Schedule {
                 remedy: "GoQuorum privacy marker transactions run a precompile cachet does not have",
             });
         }
+        if engine == Engine::Ethash && config.is_quorum {
+            return Err(Unsupported::Key {
+                key: "config.isQuorum".into(),
+                remedy: "GoQuorum's ethash pays block rewards to 0x0 until gas price is enabled; cachet implements GoQuorum's PoA engines only",
+            });
+        }
         let rewards = match (engine, params.bft_block_reward) {
             (Engine::Ethash, _) => Rewards::Ethash,
             (_, Some(amount)) if amount.is_zero() => Rewards::None,
@@ -163,6 +171,7 @@ impl Schedule {
             code_size_limits,
             txn_size_limits,
             base_txn_size,
+            gas_price_transitions: params.transition_gas_price_enabled.clone(),
         })
     }
 
@@ -214,6 +223,20 @@ impl Schedule {
         } else {
             5 * ETHER
         }
+    }
+
+    /// Whether a transaction may pay a non-zero gas price at block `number`: always, except
+    /// on GoQuorum chains (`isQuorum`) before `enableGasPriceBlock` or a `transitions` entry
+    /// with `gasPriceEnabled` (GoQuorum `IsGasPriceEnabled`).
+    pub(crate) fn gas_price_enabled(&self, number: u64) -> bool {
+        if !self.is_quorum || self.is_active(Fork::EnableGasPrice, number, 0) {
+            return true;
+        }
+        self.gas_price_transitions
+            .iter()
+            .take_while(|(from, _)| *from <= number)
+            .last()
+            .is_some_and(|(_, enabled)| *enabled)
     }
 
     /// The contract code size limit (bytes) at block `number`.

@@ -288,7 +288,7 @@ fn goquorum_max_code_size_raises_the_contract_size_limit() {
         outcome.receipts[0].is_success()
     };
     assert!(!deployed(&Executor::new(&genesis(json!({}))).unwrap()));
-    let quorum = genesis(json!({"isQuorum": true, "maxCodeSize": 32}));
+    let quorum = genesis(json!({"isQuorum": true, "maxCodeSize": 32, "enableGasPriceBlock": 0}));
     assert!(deployed(&Executor::new(&quorum).unwrap()));
     // From maxCodeSizeChangeBlock on only: block 1 is before block 2.
     let later = genesis(json!({"maxCodeSize": 32, "maxCodeSizeChangeBlock": 2}));
@@ -514,7 +514,10 @@ fn check_transaction_applies_type_chain_id_and_size_rules() {
     ));
 
     // GoQuorum's default txnSizeLimit is 64 KiB; 70000 bytes of data exceed it.
-    let quorum = Executor::new(&genesis(json!({"isQuorum": true}))).unwrap();
+    let quorum = Executor::new(&genesis(
+        json!({"isQuorum": true, "enableGasPriceBlock": 0}),
+    ))
+    .unwrap();
     let large: TxEnvelope = sign(
         legacy(
             0,
@@ -530,7 +533,10 @@ fn check_transaction_applies_type_chain_id_and_size_rules() {
         quorum.check_transaction(&large, 1, 0),
         Err(TxError::TooLarge { limit: 65_536, .. })
     ));
-    let raised = Executor::new(&genesis(json!({"isQuorum": true, "txnSizeLimit": 128}))).unwrap();
+    let raised = Executor::new(&genesis(
+        json!({"isQuorum": true, "txnSizeLimit": 128, "enableGasPriceBlock": 0}),
+    ))
+    .unwrap();
     assert_eq!(raised.check_transaction(&large, 1, 0), Ok(()));
     // Replay-protected before eip155Block.
     let pre155 = Executor::new(&genesis(
@@ -771,4 +777,59 @@ fn a_failing_store_is_a_state_error_not_an_invalid_block() {
         "{err}"
     );
     assert!(!err.is_invalid_block());
+}
+
+#[test]
+fn goquorum_refuses_gas_prices_until_gas_price_is_enabled() {
+    let key = key(0x1a);
+    let sender = address_of(&key);
+    let state = funded(sender, ETHER);
+    let paid: TxEnvelope = sign(
+        legacy(0, TxKind::Call(RECIPIENT), 1, 21_000, Bytes::new()),
+        &key,
+    )
+    .into();
+    let mut free = legacy(0, TxKind::Call(RECIPIENT), 1, 21_000, Bytes::new());
+    free.gas_price = 0;
+    let free: TxEnvelope = sign(free, &key).into();
+
+    let quorum = Executor::new(&genesis(json!({"isQuorum": true}))).unwrap();
+    let err = run(&quorum, &state, vec![paid.clone()], vec![sender]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BlockError::Transaction {
+                index: 0,
+                source: TxError::GasPriceNotEnabled { gas_price: 2 }
+            }
+        ),
+        "{err}"
+    );
+    // Free gas: the sender pays only the value; the signer receives nothing.
+    let outcome = run(&quorum, &state, vec![free], vec![sender]).unwrap();
+    assert_eq!(outcome.gas_used, 21_000);
+    assert_eq!(
+        outcome.changes.accounts[&sender].after,
+        account(1, ETHER - 1)
+    );
+    assert!(!outcome.changes.accounts.contains_key(&COINBASE));
+
+    // enableGasPriceBlock 1 (block 1 is the block executed) and a transitions entry both enable it.
+    let enabled = Executor::new(&genesis(
+        json!({"isQuorum": true, "enableGasPriceBlock": 1}),
+    ))
+    .unwrap();
+    run(&enabled, &state, vec![paid.clone()], vec![sender]).unwrap();
+    let transition = Executor::new(&genesis(json!({
+        "isQuorum": true, "transitions": [{"block": 1, "gasPriceEnabled": true}]
+    })))
+    .unwrap();
+    assert_eq!(transition.check_transaction(&paid, 1, 0), Ok(()));
+    assert_eq!(
+        transition.check_transaction(&paid, 0, 0),
+        Err(TxError::GasPriceNotEnabled { gas_price: 2 })
+    );
+    // Not a GoQuorum chain: no such rule.
+    let plain = Executor::new(&genesis(json!({}))).unwrap();
+    assert_eq!(plain.check_transaction(&paid, 0, 0), Ok(()));
 }
