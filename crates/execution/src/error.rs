@@ -137,10 +137,13 @@ pub enum BlockError {
         /// What is wrong.
         reason: String,
     },
-    /// Before Byzantium a receipt holds the state root after its transaction, which Cachet
-    /// does not compute.
+    /// Before Byzantium a receipt holds the state root after its transaction; [`Executor::execute`]
+    /// cannot compute it (use [`Executor::execute_with_roots`]).
+    ///
+    /// [`Executor::execute`]: crate::Executor::execute
+    /// [`Executor::execute_with_roots`]: crate::Executor::execute_with_roots
     #[error(
-        "block {number} carries transactions before Byzantium: pre-Byzantium receipts hold intermediate state roots, which cachet does not compute"
+        "block {number} carries transactions before Byzantium: its receipts hold the state root after each transaction, which only Executor::execute_with_roots computes"
     )]
     PreByzantiumTransactions {
         /// The block number.
@@ -197,7 +200,10 @@ impl BlockError {
     pub const fn is_invalid_block(&self) -> bool {
         !matches!(
             self,
-            Self::State { .. } | Self::Internal { .. } | Self::SendersMismatch { .. }
+            Self::State { .. }
+                | Self::Internal { .. }
+                | Self::SendersMismatch { .. }
+                | Self::PreByzantiumTransactions { .. }
         )
     }
 }

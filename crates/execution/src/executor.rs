@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use alloy_consensus::{ReceiptEnvelope, Transaction, TxEnvelope};
+use alloy_consensus::{Eip658Value, ReceiptEnvelope, Transaction, TxEnvelope};
 use alloy_eips::eip2718::{Encodable2718, Typed2718};
 use alloy_primitives::{Address, B256, Bloom, U256};
 use cachet_genesis::{Engine, Fork, Genesis};
@@ -12,6 +12,7 @@ use cachet_primitives::Header;
 use cachet_state::{ChangeSet, StateError, StateView};
 use revm::context::result::EVMError;
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
+use revm::context_interface::ContextTr;
 use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
 use revm::database_interface::DatabaseCommitExt;
@@ -41,6 +42,17 @@ pub trait BlockHashes {
     /// # Errors
     /// [`StateError`] when the store fails.
     fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError>;
+}
+
+/// The state root of the parent state plus a change set, for the receipts of blocks before
+/// Byzantium (each holds the state root after its transaction). The node implements it with
+/// its trie (`WorldState::commit_trie` on the parent's root); tests with a from-scratch root.
+pub trait IntermediateRoots {
+    /// The root of (the parent state the block executes on) + `changes`.
+    ///
+    /// # Errors
+    /// [`StateError`] when the store fails.
+    fn root_after(&self, changes: &ChangeSet) -> Result<B256, StateError>;
 }
 
 /// Executes blocks of one chain (built once from its genesis).
@@ -95,6 +107,54 @@ impl Executor {
         state: &dyn StateView,
         hashes: &dyn BlockHashes,
     ) -> Result<BlockOutcome, BlockError> {
+        self.run(header, beneficiary, body, senders, state, hashes, None)
+    }
+
+    /// [`Executor::execute`] for chains with blocks before Byzantium: `roots` computes the
+    /// state root after each transaction for the receipts (only called for pre-Byzantium
+    /// blocks, once per transaction).
+    ///
+    /// # Errors
+    /// As [`Executor::execute`]; [`BlockError::State`] when `roots` fails.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "execute's arguments plus the root provider"
+    )]
+    pub fn execute_with_roots(
+        &self,
+        header: &Header,
+        beneficiary: Address,
+        body: &Body,
+        senders: &[Address],
+        state: &dyn StateView,
+        hashes: &dyn BlockHashes,
+        roots: &dyn IntermediateRoots,
+    ) -> Result<BlockOutcome, BlockError> {
+        self.run(
+            header,
+            beneficiary,
+            body,
+            senders,
+            state,
+            hashes,
+            Some(roots),
+        )
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "execute's arguments plus the root provider"
+    )]
+    fn run(
+        &self,
+        header: &Header,
+        beneficiary: Address,
+        body: &Body,
+        senders: &[Address],
+        state: &dyn StateView,
+        hashes: &dyn BlockHashes,
+        roots: Option<&dyn IntermediateRoots>,
+    ) -> Result<BlockOutcome, BlockError> {
         let number = header.number;
         let timestamp = header.timestamp;
         if senders.len() != body.transactions.len() {
@@ -123,9 +183,14 @@ impl Executor {
             }
             _ => {}
         }
-        if !body.transactions.is_empty() && !spec.is_enabled_in(SpecId::BYZANTIUM) {
-            return Err(BlockError::PreByzantiumTransactions { number });
-        }
+        let pre_byzantium = !spec.is_enabled_in(SpecId::BYZANTIUM);
+        let roots = match roots {
+            Some(roots) if pre_byzantium => Some(roots),
+            None if pre_byzantium && !body.transactions.is_empty() => {
+                return Err(BlockError::PreByzantiumTransactions { number });
+            }
+            _ => None,
+        };
         let homestead = spec.is_enabled_in(SpecId::HOMESTEAD);
         for (index, tx) in body.transactions.iter().enumerate() {
             self.check_rules(tx, number, timestamp)
@@ -180,10 +245,22 @@ impl Executor {
                     .transact_commit(tx_env(tx, *sender))
                     .map_err(|e| evm_error(e, index, number))?;
                 cumulative = cumulative.saturating_add(result.tx_gas_used());
-                let success = result.is_success();
+                let status = match roots {
+                    None => Eip658Value::Eip658(result.is_success()),
+                    Some(roots) => {
+                        let db = evm.ctx.db_mut();
+                        db.merge_transitions(BundleRetention::PlainState);
+                        let changes = change_set(&db.bundle_state, state)?;
+                        Eip658Value::PostState(
+                            roots
+                                .root_after(&changes)
+                                .map_err(|source| BlockError::State { source })?,
+                        )
+                    }
+                };
                 receipts.push(receipt(
                     tx.tx_type(),
-                    success,
+                    status,
                     cumulative,
                     result.into_logs(),
                 ));

@@ -42,5 +42,5 @@ mod schedule;
 
 pub use body::{Body, decode_body, recover_senders};
 pub use error::{BlockError, TxError, Unsupported};
-pub use executor::{BlockHashes, BlockOutcome, Executor};
+pub use executor::{BlockHashes, BlockOutcome, Executor, IntermediateRoots};
 pub use receipts::{decode_receipts, encode_receipts};
