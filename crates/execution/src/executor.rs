@@ -310,24 +310,28 @@ impl Executor {
     /// EIP-155 active for replay-protected legacy transactions, not GoQuorum-private, no gas
     /// price on a GoQuorum chain before gas price is enabled.
     fn check_rules(&self, tx: &TxEnvelope, number: u64, timestamp: u64) -> Result<(), TxError> {
-        let active = |fork| self.schedule.is_active(fork, number, timestamp);
+        // Specs are cumulative: a genesis with only `berlinBlock` (Besu) has EIP-155 and
+        // EIP-2930 from there. Whether the block is post-merge does not matter for types.
+        let spec = self.schedule.spec(number, timestamp, false);
         match tx {
             TxEnvelope::Legacy(_) => {
                 if self.schedule.is_quorum && is_quorum_private(tx) {
                     return Err(TxError::PrivateTransaction);
                 }
-                if tx.chain_id().is_some() && !active(Fork::Eip155) {
+                let eip155 = self.schedule.is_active(Fork::Eip155, number, timestamp)
+                    || spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
+                if tx.chain_id().is_some() && !eip155 {
                     return Err(TxError::ReplayProtectionNotActive);
                 }
             }
-            TxEnvelope::Eip2930(_) if !active(Fork::Berlin) => {
+            TxEnvelope::Eip2930(_) if !spec.is_enabled_in(SpecId::BERLIN) => {
                 return Err(TxError::TypeNotActive {
                     tx_type: 1,
                     name: "EIP-2930",
                     fork: "Berlin",
                 });
             }
-            TxEnvelope::Eip1559(_) if !active(Fork::London) => {
+            TxEnvelope::Eip1559(_) if !spec.is_enabled_in(SpecId::LONDON) => {
                 return Err(TxError::TypeNotActive {
                     tx_type: 2,
                     name: "EIP-1559",

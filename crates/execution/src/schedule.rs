@@ -265,49 +265,27 @@ fn at_block(limits: &[(u64, usize)], number: u64) -> Option<usize> {
         .map(|(_, limit)| *limit)
 }
 
-/// geth's fork-order rule over the block forks, with Petersburg allowed to be absent when
-/// nothing after it is scheduled (then it equals Constantinople).
+/// The scheduled block forks must not go backwards (a later fork at an earlier block than an
+/// earlier fork: geth refuses it, and it is a typo). Absent earlier forks are allowed, as in
+/// Besu, whose genesis files often give only `berlinBlock: 0`: revm's specs are cumulative,
+/// so a later fork includes every earlier one from its block on, as Besu's milestones do.
+/// Shanghai needs London scheduled.
 fn check_fork_order(config: &ChainConfig) -> Result<(), Unsupported> {
-    let mut last: Option<(Fork, Option<u64>)> = None;
+    let mut last: Option<(Fork, u64)> = None;
     for fork in ORDERED_BLOCK_FORKS {
-        let at = block_of(config, fork);
-        if let Some((prev, prev_at)) = last {
-            let petersburg_implied = prev == Fork::Petersburg && prev_at.is_none();
-            match (prev_at, at) {
-                (None, Some(_)) if !petersburg_implied => {
-                    return Err(Unsupported::ForkOrder {
-                        earlier: prev.json_key(),
-                        later: fork.json_key(),
-                        problem: "is missing",
-                    });
-                }
-                (Some(p), Some(a)) if p > a => {
-                    return Err(Unsupported::ForkOrder {
-                        earlier: prev.json_key(),
-                        later: fork.json_key(),
-                        problem: "comes after it",
-                    });
-                }
-                _ => {}
-            }
-            if petersburg_implied
-                && at.is_some()
-                && block_of(config, Fork::Constantinople).is_none()
-            {
-                return Err(Unsupported::ForkOrder {
-                    earlier: Fork::Constantinople.json_key(),
-                    later: fork.json_key(),
-                    problem: "is missing",
-                });
-            }
-        }
-        // An absent Petersburg stands for Constantinople's block.
-        let effective = if fork == Fork::Petersburg && at.is_none() {
-            block_of(config, Fork::Constantinople)
-        } else {
-            at
+        let Some(at) = block_of(config, fork) else {
+            continue;
         };
-        last = Some((fork, effective));
+        if let Some((prev, prev_at)) = last
+            && prev_at > at
+        {
+            return Err(Unsupported::ForkOrder {
+                earlier: prev.json_key(),
+                later: fork.json_key(),
+                problem: "comes after it",
+            });
+        }
+        last = Some((fork, at));
     }
     if config.fork(Fork::Shanghai).is_some() && block_of(config, Fork::London).is_none() {
         return Err(Unsupported::ForkOrder {

@@ -583,10 +583,10 @@ fn refuses_unsupported_genesis_settings_naming_the_key() {
         }
     ));
     assert!(matches!(
-        refused(json!({"londonBlock": 0})),
+        refused(json!({"berlinBlock": 0, "shanghaiTime": 0, "clique": null, "qbft": {}})),
         Unsupported::ForkOrder {
-            earlier: "berlinBlock",
-            later: "londonBlock",
+            earlier: "londonBlock",
+            later: "shanghaiTime",
             problem: "is missing"
         }
     ));
@@ -832,4 +832,62 @@ fn goquorum_refuses_gas_prices_until_gas_price_is_enabled() {
     // Not a GoQuorum chain: no such rule.
     let plain = Executor::new(&genesis(json!({}))).unwrap();
     assert_eq!(plain.check_transaction(&paid, 0, 0), Ok(()));
+}
+
+#[test]
+fn a_besu_genesis_with_only_berlin_block_has_every_earlier_fork() {
+    // Besu's QBFT tutorial genesis: `berlinBlock: 0` and nothing before it.
+    let text = json!({
+        "config": {"chainId": 1337, "berlinBlock": 0, "qbft": {"blockperiodseconds": 2}},
+        "gasLimit": "0x1fffffffffffff", "difficulty": "0x1"
+    });
+    let besu = Genesis::from_json(text.to_string().as_bytes(), RaftMarker::FromGenesis).unwrap();
+    let executor = Executor::new(&besu).unwrap();
+    let key = key(0x1b);
+    let sender = address_of(&key);
+    let state = funded(sender, ETHER);
+    // EIP-155 and EIP-2930 are valid; EIP-1559 is not (no London).
+    let protected: TxEnvelope = sign(
+        legacy(0, TxKind::Call(RECIPIENT), 1, 21_000, Bytes::new()),
+        &key,
+    )
+    .into();
+    let access_list: TxEnvelope = sign(
+        alloy_consensus::TxEip2930 {
+            chain_id: 1337,
+            nonce: 1,
+            gas_price: 2,
+            gas_limit: 21_000,
+            to: TxKind::Call(RECIPIENT),
+            ..alloy_consensus::TxEip2930::default()
+        },
+        &key,
+    )
+    .into();
+    let outcome = run(
+        &executor,
+        &state,
+        vec![protected, access_list],
+        vec![sender, sender],
+    )
+    .unwrap();
+    assert_eq!(outcome.gas_used, 42_000);
+    assert!(matches!(
+        outcome.receipts[1],
+        alloy_consensus::ReceiptEnvelope::Eip2930(_)
+    ));
+    let tip: TxEnvelope = sign(
+        TxEip1559 {
+            chain_id: 1337,
+            gas_limit: 21_000,
+            to: TxKind::Call(RECIPIENT),
+            ..TxEip1559::default()
+        },
+        &key,
+    )
+    .into();
+    assert!(matches!(
+        executor.check_transaction(&tip, 1, 0),
+        Err(TxError::TypeNotActive { tx_type: 2, .. })
+    ));
 }
