@@ -891,3 +891,12 @@ fn a_besu_genesis_with_only_berlin_block_has_every_earlier_fork() {
         Err(TxError::TypeNotActive { tx_type: 2, .. })
     ));
 }
+
+#[test]
+fn the_executor_and_its_outcome_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Executor>();
+    send_sync::<cachet_execution::BlockOutcome>();
+    send_sync::<Body>();
+    send_sync::<BlockError>();
+}
