@@ -283,9 +283,25 @@ fn goquorum_max_code_size_raises_the_contract_size_limit() {
     // PUSH2 25000 PUSH1 0 RETURN: deploys 25000 zero bytes, above EIP-170's 24576.
     let init = Bytes::from_static(&[0x61, 0x61, 0xa8, 0x60, 0x00, 0xf3]);
     let tx: TxEnvelope = sign(legacy(0, TxKind::Create, 0, 6_000_000, init), &key).into();
+    let code_hash = keccak256(vec![0u8; 25_000]);
+    // The contract's address: keccak256(rlp([sender, 0]))[12..] (Yellow Paper, eq. 85).
+    let mut preimage = vec![0xd6, 0x94];
+    preimage.extend_from_slice(sender.as_slice());
+    preimage.push(0x80);
+    let contract = Address::from_slice(&keccak256(&preimage)[12..]);
     let deployed = |executor: &Executor| {
         let outcome = run(executor, &state, vec![tx.clone()], vec![sender]).unwrap();
-        outcome.receipts[0].is_success()
+        let success = outcome.receipts[0].is_success();
+        if success {
+            assert_eq!(outcome.changes.codes.len(), 1);
+            assert_eq!(outcome.changes.codes[&code_hash].len(), 25_000);
+            let after = outcome.changes.accounts[&contract].after.unwrap();
+            assert_eq!((after.nonce, after.code_hash), (1, code_hash));
+        } else {
+            assert!(outcome.changes.codes.is_empty());
+            assert!(!outcome.changes.accounts.contains_key(&contract));
+        }
+        success
     };
     assert!(!deployed(&Executor::new(&genesis(json!({}))).unwrap()));
     let quorum = genesis(json!({"isQuorum": true, "maxCodeSize": 32, "enableGasPriceBlock": 0}));
