@@ -916,3 +916,44 @@ fn the_executor_and_its_outcome_cross_threads() {
     send_sync::<Body>();
     send_sync::<BlockError>();
 }
+
+#[test]
+fn selfdestruct_deletes_the_account_and_wipes_its_storage() {
+    let key = key(0x1c);
+    let sender = address_of(&key);
+    let mut state = funded(sender, ETHER);
+    // PUSH20 heir SELFDESTRUCT, holding 100 wei and slot 1 = 5.
+    let heir = Address::repeat_byte(0x88);
+    let mut code = vec![0x73];
+    code.extend_from_slice(heir.as_slice());
+    code.push(0xff);
+    let doomed = Address::repeat_byte(0x99);
+    state.insert(
+        doomed,
+        1,
+        U256::from(100),
+        Bytes::from(code),
+        [(U256::from(1), U256::from(5))],
+    );
+    let executor = Executor::new(&genesis(json!({}))).unwrap();
+    let tx = sign(
+        legacy(0, TxKind::Call(doomed), 0, 100_000, Bytes::new()),
+        &key,
+    );
+    let outcome = run(&executor, &state, vec![tx.into()], vec![sender]).unwrap();
+
+    // Istanbul: 21000 + PUSH20 3 + SELFDESTRUCT 5000 + 25000 (value sent to a new account)
+    // = 51003, minus the 24000 SELFDESTRUCT refund (below half of 51003) = 27003.
+    assert_eq!(outcome.gas_used, 27_003);
+    let change = &outcome.changes.accounts[&doomed];
+    assert!(change.wiped);
+    assert_eq!(change.after, None);
+    assert_eq!(outcome.changes.accounts[&heir].after, account(0, 100));
+    assert_eq!(
+        outcome.changes.accounts[&sender].after,
+        account(1, ETHER - 54_006)
+    );
+    state.apply(&outcome.changes).unwrap();
+    assert!(!state.accounts.contains_key(&doomed));
+    assert!(!state.storage.contains_key(&doomed));
+}
