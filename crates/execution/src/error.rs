@@ -302,6 +302,14 @@ pub enum Unsupported {
         /// What it would take.
         remedy: &'static str,
     },
+    /// A genesis value the reference client itself rejects.
+    #[error("genesis {key} is invalid: {reason}")]
+    Invalid {
+        /// The key's path.
+        key: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A genesis value out of the range the reference client accepts.
     #[error("genesis {key} is {value}, outside {range}")]
     OutOfRange {

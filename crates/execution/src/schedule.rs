@@ -310,17 +310,17 @@ fn limits(config: &ChainConfig) -> Result<Limits, Unsupported> {
     }
     if !params.max_code_size_config.is_empty() {
         if params.max_code_size.is_some() {
-            return Err(Unsupported::Key {
-                key: "config.maxCodeSize".into(),
-                remedy: "GoQuorum refuses maxCodeSize together with maxCodeSizeConfig; keep maxCodeSizeConfig",
+            return Err(Unsupported::Invalid {
+                key: "config.maxCodeSize",
+                reason: "GoQuorum refuses maxCodeSize together with maxCodeSizeConfig; keep maxCodeSizeConfig",
             });
         }
         let mut prev = 0;
         for (block, size) in &params.max_code_size_config {
             if *block < prev {
-                return Err(Unsupported::Key {
-                    key: "config.maxCodeSizeConfig".into(),
-                    remedy: "entries must be in ascending block order (GoQuorum)",
+                return Err(Unsupported::Invalid {
+                    key: "config.maxCodeSizeConfig",
+                    reason: "entries must be in ascending block order (GoQuorum)",
                 });
             }
             prev = *block;

@@ -654,6 +654,25 @@ fn refuses_unsupported_genesis_settings_naming_the_key() {
             ..
         }
     ));
+    assert!(matches!(
+        refused(json!({"maxCodeSize": 32, "maxCodeSizeConfig": [{"block": 0, "size": 32}]})),
+        Unsupported::Invalid {
+            key: "config.maxCodeSize",
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused(json!({"maxCodeSizeConfig": [{"block": 5, "size": 32}, {"block": 4, "size": 40}]})),
+        Unsupported::Invalid {
+            key: "config.maxCodeSizeConfig",
+            ..
+        }
+    ));
+    let message = refused(json!({"zeroBaseFee": true})).to_string();
+    assert!(
+        message.starts_with("genesis config.zeroBaseFee is set"),
+        "{message}"
+    );
     // A DAO fork block without support is only a header rule: accepted.
     Executor::new(&genesis(json!({"daoForkBlock": 0}))).unwrap();
     // Shanghai on Besu's QBFT is accepted.
