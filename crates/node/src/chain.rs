@@ -506,14 +506,14 @@ impl Chain {
         let body = cachet_execution::decode_body(body_rlp).map_err(|e| invalid(&e))?;
         let senders =
             cachet_execution::recover_senders(&body.transactions).map_err(|e| invalid(&e))?;
-        let parent_rlp = self
-            .store
-            .header_by_hash(&header.parent_hash)?
-            .ok_or(Error::UnknownParent {
-                number: header.number,
-                hash: B256::ZERO,
-                parent: header.parent_hash,
-            })?;
+        let parent_rlp =
+            self.store
+                .header_by_hash(&header.parent_hash)?
+                .ok_or(Error::UnknownParent {
+                    number: header.number,
+                    hash: B256::ZERO,
+                    parent: header.parent_hash,
+                })?;
         let parent = decode_header(&parent_rlp)?;
         header.transactions_root =
             alloy_consensus::proofs::calculate_transaction_root(&body.transactions);
@@ -528,9 +528,13 @@ impl Chain {
         header.gas_used = outcome.gas_used;
         header.receipts_root = outcome.receipts_root;
         header.logs_bloom = outcome.logs_bloom;
-        header.state_root = self
-            .store
-            .scratch(|txn| Ok(WorldState::commit_trie(txn, parent.state_root, &outcome.changes)?))?;
+        header.state_root = self.store.scratch(|txn| {
+            Ok(WorldState::commit_trie(
+                txn,
+                parent.state_root,
+                &outcome.changes,
+            )?)
+        })?;
         drop(st);
         Ok(header)
     }
