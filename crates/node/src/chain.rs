@@ -469,9 +469,13 @@ impl Chain {
             parent: (parent.number, header.parent_hash),
             on_head,
         };
+        let roots = ScratchRoots {
+            store: &self.store,
+            parent_root: parent.state_root,
+        };
         let run = |view: &dyn StateView| {
             self.executor
-                .execute(header, author, body, senders, view, &hashes)
+                .execute_with_roots(header, author, body, senders, view, &hashes, &roots)
                 .map_err(|e| Error::InvalidBlock {
                     number: header.number,
                     rule: cachet_primitives::error::Chain(&e).to_string(),
@@ -682,6 +686,30 @@ fn init_state(
         }
         Ok(())
     })
+}
+
+/// The state root after each transaction of a pre-Byzantium block (its receipts carry it):
+/// the parent's trie plus the changes so far, written in a transaction that is aborted.
+struct ScratchRoots<'a> {
+    store: &'a ChainStore,
+    parent_root: B256,
+}
+
+impl cachet_execution::IntermediateRoots for ScratchRoots<'_> {
+    fn root_after(&self, changes: &ChangeSet) -> Result<B256, StateError> {
+        let root = self
+            .store
+            .scratch(|txn| Ok(WorldState::commit_trie(txn, self.parent_root, changes)?));
+        root.map_err(|e| match e {
+            Error::State(e) => e,
+            other => StateError::Corrupt {
+                what: format!(
+                    "intermediate state root: {}",
+                    cachet_primitives::error::Chain(&other)
+                ),
+            },
+        })
+    }
 }
 
 /// BLOCKHASH for a block executed on `parent`: canonical hashes when the parent is the head,
