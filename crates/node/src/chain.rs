@@ -271,14 +271,21 @@ impl Chain {
         difficulty: U256,
         extra: Vec<u8>,
     ) -> Header {
-        block::empty_child(
+        let mut child = block::empty_child(
             &head.header,
             head.hash,
             timestamp,
             difficulty,
             extra,
             self.base_fee_after(&head.header, timestamp),
-        )
+        );
+        // EIP-1559: the first London block's gas limit is the parent's times the elasticity.
+        if self.london(child.number, timestamp)
+            && !self.london(head.header.number, head.header.timestamp)
+        {
+            child.gas_limit = child.gas_limit.saturating_mul(2);
+        }
+        child
     }
 
     /// Verifies, executes and stores a block, durably (on disk when this returns).
@@ -361,7 +368,9 @@ impl Chain {
             });
         };
         let parent = decode_header(&parent_rlp)?;
-        block::check_against_parent(&header, &parent, header.parent_hash)?;
+        let london_fork_block = self.london(header.number, header.timestamp)
+            && !self.london(parent.number, parent.timestamp);
+        block::check_against_parent(&header, &parent, header.parent_hash, london_fork_block)?;
         let invalid = |rule: String| Error::InvalidBlock {
             number: header.number,
             rule,
