@@ -170,8 +170,9 @@ fn skip_reason(case: &Case) -> Option<&'static str> {
     None
 }
 
-/// The `config` fork keys of a test network: every fork up to it at block 0 (geth's
-/// `tests.Forks`). `None` for a network the runner does not map.
+/// The `config` fork keys of a test network: every fork up to it at block 0, for a transition
+/// network (`<A>To<B>At5`) B's keys at block 5 (geth's `tests.Forks`). `None` for a network
+/// the runner does not map.
 fn fork_config(network: &str) -> Option<Map<String, Value>> {
     const BLOCKS: [&str; 12] = [
         "homesteadBlock",
@@ -187,19 +188,23 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
         "londonBlock",
         "arrowGlacierBlock",
     ];
-    let (blocks, shanghai) = match network {
-        "Byzantium" => (5, false),
-        "ConstantinopleFix" => (7, false),
-        "Istanbul" => (8, false),
-        "Berlin" => (10, false),
-        "London" => (11, false),
-        "Shanghai" => (12, true),
+    // (keys at block 0, keys up to this index at block 5, Shanghai)
+    let (at_genesis, at_five, shanghai) = match network {
+        "Byzantium" => (5, 5, false),
+        "ByzantiumToConstantinopleFixAt5" => (5, 7, false),
+        "ConstantinopleFix" => (7, 7, false),
+        "Istanbul" => (8, 8, false),
+        "Berlin" => (10, 10, false),
+        "BerlinToLondonAt5" => (10, 11, false),
+        "London" => (11, 11, false),
+        "Shanghai" => (12, 12, true),
         _ => return None,
     };
     let mut config = Map::new();
     config.insert("chainId".into(), json!(1));
-    for key in BLOCKS.iter().take(blocks) {
-        config.insert((*key).into(), json!(0));
+    for (i, key) in BLOCKS.iter().take(at_five).enumerate() {
+        let at = if i < at_genesis { 0 } else { 5 };
+        config.insert((*key).into(), json!(at));
     }
     if shanghai {
         // Shanghai runs on a post-Merge chain in ethereum/tests (difficulty 0 from genesis).
@@ -217,9 +222,11 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
 fn fork_order(network: &str) -> usize {
     [
         "Byzantium",
+        "ByzantiumToConstantinopleFixAt5",
         "ConstantinopleFix",
         "Istanbul",
         "Berlin",
+        "BerlinToLondonAt5",
         "London",
         "Shanghai",
     ]
