@@ -20,8 +20,8 @@ LEGACY_COMMIT = "7387366b56261544e8145832033f269c707b6c51"  # ethereum/legacytes
 # only ever ran on Ropsten; Paris (the Merge) is proof of stake; Cancun is not supported by Cachet.
 TESTS_NETWORKS = {"Istanbul", "Berlin", "London", "Shanghai"}
 # Fork activations a permissioned network schedules by block number on a running chain.
-TRANSITION_NETWORKS = {"BerlinToLondonAt5", "ByzantiumToConstantinopleFixAt5"}
-TRANSITION = ["bcBerlinToLondon", "bcByzantiumToConstantinopleFix"]
+TRANSITION_NETWORKS = {"BerlinToLondonAt5", "ByzantiumToConstantinopleFixAt5", "EIP158ToByzantiumAt5"}
+TRANSITION = ["bcBerlinToLondon", "bcByzantiumToConstantinopleFix", "bcEIP158ToByzantium"]
 LEGACY_NETWORKS = {"Byzantium", "ConstantinopleFix"}
 
 VALID = [

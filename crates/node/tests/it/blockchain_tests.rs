@@ -190,6 +190,7 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
     ];
     // (keys at block 0, keys up to this index at block 5, Shanghai)
     let (at_genesis, at_five, shanghai) = match network {
+        "EIP158ToByzantiumAt5" => (4, 5, false),
         "Byzantium" => (5, 5, false),
         "ByzantiumToConstantinopleFixAt5" => (5, 7, false),
         "ConstantinopleFix" => (7, 7, false),
@@ -221,6 +222,7 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
 /// Order of the forks in the table.
 fn fork_order(network: &str) -> usize {
     [
+        "EIP158ToByzantiumAt5",
         "Byzantium",
         "ByzantiumToConstantinopleFixAt5",
         "ConstantinopleFix",
