@@ -31,10 +31,6 @@ const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ethe
 /// Environment variable selecting cases by a substring of `<file>:<case>`.
 const FILTER_VAR: &str = "CACHET_BLOCKCHAIN_TESTS";
 
-/// keccak256 of the empty byte string: the code hash of an account without code.
-const KECCAK_EMPTY: B256 =
-    alloy_primitives::b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
-
 /// The genesis of every vendored case hashes to the test's genesis hash: the converter and
 /// `cachet-genesis` agree with the filler's genesis block (header fields, fork-dependent
 /// optional fields, the `pre` state root).
@@ -61,7 +57,6 @@ fn accepts_the_genesis_of_every_vendored_case() {
 /// Every vendored case imports to its `lastblockhash` and `postState` (the table of
 /// passed/failed/skipped per fork is printed; run with `--nocapture` to see it).
 #[test]
-#[ignore = "needs issue 12's execution on main (Chain::open_opts with skip_pow, state reads)"]
 fn imports_every_vendored_case_to_its_last_block_and_post_state() {
     let cases = load_cases();
     assert!(!cases.is_empty(), "no case selected under {TESTDATA}");
@@ -175,8 +170,9 @@ fn skip_reason(case: &Case) -> Option<&'static str> {
     None
 }
 
-/// The `config` fork keys of a test network: every fork up to it at block 0 (geth's
-/// `tests.Forks`). `None` for a network the runner does not map.
+/// The `config` fork keys of a test network: every fork up to it at block 0, for a transition
+/// network (`<A>To<B>At5`) B's keys at block 5 (geth's `tests.Forks`). `None` for a network
+/// the runner does not map.
 fn fork_config(network: &str) -> Option<Map<String, Value>> {
     const BLOCKS: [&str; 12] = [
         "homesteadBlock",
@@ -192,19 +188,24 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
         "londonBlock",
         "arrowGlacierBlock",
     ];
-    let (blocks, shanghai) = match network {
-        "Byzantium" => (5, false),
-        "ConstantinopleFix" => (7, false),
-        "Istanbul" => (8, false),
-        "Berlin" => (10, false),
-        "London" => (11, false),
-        "Shanghai" => (12, true),
+    // (keys at block 0, keys up to this index at block 5, Shanghai)
+    let (at_genesis, at_five, shanghai) = match network {
+        "EIP158ToByzantiumAt5" => (4, 5, false),
+        "Byzantium" => (5, 5, false),
+        "ByzantiumToConstantinopleFixAt5" => (5, 7, false),
+        "ConstantinopleFix" => (7, 7, false),
+        "Istanbul" => (8, 8, false),
+        "Berlin" => (10, 10, false),
+        "BerlinToLondonAt5" => (10, 11, false),
+        "London" => (11, 11, false),
+        "Shanghai" => (12, 12, true),
         _ => return None,
     };
     let mut config = Map::new();
     config.insert("chainId".into(), json!(1));
-    for key in BLOCKS.iter().take(blocks) {
-        config.insert((*key).into(), json!(0));
+    for (i, key) in BLOCKS.iter().take(at_five).enumerate() {
+        let at = if i < at_genesis { 0 } else { 5 };
+        config.insert((*key).into(), json!(at));
     }
     if shanghai {
         // Shanghai runs on a post-Merge chain in ethereum/tests (difficulty 0 from genesis).
@@ -221,10 +222,13 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
 /// Order of the forks in the table.
 fn fork_order(network: &str) -> usize {
     [
+        "EIP158ToByzantiumAt5",
         "Byzantium",
+        "ByzantiumToConstantinopleFixAt5",
         "ConstantinopleFix",
         "Istanbul",
         "Berlin",
+        "BerlinToLondonAt5",
         "London",
         "Shanghai",
     ]
@@ -377,11 +381,8 @@ fn check_post_state(
             wrong.push(format!("{addr}: nonce {}, test {nonce}", info.nonce));
         }
         let code = bytes_field(want, "code")?;
-        let code_hash = if code.is_empty() {
-            KECCAK_EMPTY
-        } else {
-            keccak256(&code)
-        };
+        // keccak256 of the empty string for an account without code, as the MPT defines it.
+        let code_hash = keccak256(&code);
         if info.code_hash != code_hash {
             wrong.push(format!(
                 "{addr}: code hash {}, test {code_hash}",
@@ -491,48 +492,29 @@ fn bytes_field(v: &Value, key: &str) -> Result<Bytes, String> {
         .map_err(|e| format!("{key}: {e}"))
 }
 
-/// The node API of issue 12 (`/work/API12.md`): a chain opened with the proof-of-work seal
-/// skipped, state reads at a stored block. Until the integration lands on main these are
-/// written against today's API: the chain opens, the state reads report that they are missing.
+/// The node API the runner uses (issue 12): a chain opened with the proof-of-work seal
+/// skipped, state reads at a stored block.
 mod node_api {
     use alloy_primitives::{Address, B256, Bytes, U256};
     use cachet_genesis::Genesis;
-    use cachet_node::chain::Chain;
+    use cachet_node::chain::{Chain, Options};
     use cachet_node::store::ChainStore;
-
-    /// The account fields the runner compares (issue 12's `cachet_state::AccountInfo`).
-    pub(super) struct Account {
-        pub(super) nonce: u64,
-        pub(super) balance: U256,
-        pub(super) code_hash: B256,
-    }
+    use cachet_state::AccountInfo;
 
     pub(super) fn open_chain(store: ChainStore, genesis: Genesis) -> cachet_node::Result<Chain> {
-        Chain::open_opts(
-            store,
-            genesis,
-            cachet_node::chain::Options {
-                skip_pow: true,
-                ..Default::default()
-            },
-        )
+        let options = Options {
+            skip_pow: true,
+            ..Options::default()
+        };
+        Chain::open_opts(store, genesis, options)
     }
 
     pub(super) fn account(
         chain: &Chain,
         at: B256,
         address: &Address,
-    ) -> Result<Option<Account>, String> {
-        chain
-            .account(at, address)
-            .map(|a| {
-                a.map(|a| Account {
-                    nonce: a.nonce,
-                    balance: a.balance,
-                    code_hash: a.code_hash,
-                })
-            })
-            .map_err(|e| e.to_string())
+    ) -> Result<Option<AccountInfo>, String> {
+        chain.account(at, address).map_err(|e| e.to_string())
     }
 
     pub(super) fn storage(
