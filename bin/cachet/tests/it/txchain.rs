@@ -1,0 +1,248 @@
+//! Blocks with transactions built by independent implementations: EthereumJS's VM builds a
+//! clique chain (`tests/peers/build-tx-chain.mjs`: legacy transfers without and with EIP-155,
+//! EIP-2930 and EIP-1559 transfers, a contract deployment whose constructor stores and logs,
+//! calls that store and log and read COINBASE, a call that reverts, an out-of-gas creation, an
+//! empty block; London at genesis, or Berlin first and London from block 3). Cachet imports it
+//! through `cachet import` and through sync from a real EthereumJS client, to EthereumJS's hash on
+//! every block, and py-evm (`tests/py/replay_state_roots.py`) replays the same transactions to the
+//! state roots Cachet verified on import.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use alloy_primitives::{B256, keccak256};
+use cachet_genesis::{Genesis, RaftMarker};
+use cachet_node::chain::{Chain, decode_header};
+use cachet_node::import::open_store;
+use serde_json::{Value, json};
+
+use super::node::{base_port, number, rpc, wait_until};
+
+/// Builds the chain into `dir` (genesis.json, chain.rlp, expected.json) and returns expected.json.
+fn build_chain(dir: &Path, london_block: u64) -> Value {
+    let out = cachet_testkit::run_node_script(
+        "build-tx-chain.mjs",
+        &[dir.to_str().unwrap(), &london_block.to_string()],
+    );
+    assert!(
+        out.status.success(),
+        "build-tx-chain.mjs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn blocks(expected: &Value) -> &Vec<Value> {
+    expected["blocks"].as_array().expect("blocks")
+}
+
+fn b256(v: &Value) -> B256 {
+    v.as_str().expect("hex").parse().expect("32 bytes")
+}
+
+/// py-evm's per-block state roots, receipts roots and gas used for the chain in `dir`.
+fn py_evm_replay(dir: &Path) -> Vec<Value> {
+    let out = cachet_testkit::run_python("replay_state_roots.py", &[dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "replay_state_roots.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+}
+
+fn cachet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(args)
+        .output()
+        .expect("run cachet")
+}
+
+#[test]
+#[ignore = "needs ethereumjs: run scripts/test"]
+fn imports_ethereumjs_transaction_chains_to_ethereumjs_hashes_and_py_evm_state_roots() {
+    for london_block in [0, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let chain_dir = dir.path().join("chain");
+        let expected = build_chain(&chain_dir, london_block);
+        let blocks = blocks(&expected);
+        let last = blocks.last().expect("a block");
+        let genesis_path = chain_dir.join("genesis.json");
+        let datadir = dir.path().join("datadir");
+        let out = cachet(&[
+            "import",
+            "--datadir",
+            datadir.to_str().unwrap(),
+            "--genesis",
+            genesis_path.to_str().unwrap(),
+            chain_dir.join("chain.rlp").to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "london at {london_block}: cachet import failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(report["imported"], json!(blocks.len()), "{report}");
+        assert_eq!(report["head"], last["number"], "{report}");
+        assert_eq!(report["hash"], last["hash"], "{report}");
+
+        // Every stored canonical block is EthereumJS's, and its state root (which Cachet
+        // checked against its own execution) is the one py-evm computes for the same txs.
+        let genesis = Genesis::from_file(&genesis_path, RaftMarker::from_flag(false)).unwrap();
+        let chain = Chain::open(open_store(&datadir).unwrap(), genesis).unwrap();
+        assert_eq!(chain.genesis_hash(), b256(&expected["genesisHash"]));
+        let replay = py_evm_replay(&chain_dir);
+        assert_eq!(
+            replay[0]["stateRoot"], expected["genesisStateRoot"],
+            "py-evm genesis state"
+        );
+        let mut mismatches = Vec::new();
+        for (block, py) in blocks.iter().zip(&replay[1..]) {
+            let n = block["number"].as_u64().unwrap();
+            let rlp = chain.header_rlp_by_number(n).unwrap().expect("stored");
+            let header = decode_header(&rlp).unwrap();
+            let ours = (keccak256(&rlp), header.state_root, header.receipts_root, header.gas_used);
+            let ethereumjs = (
+                b256(&block["hash"]),
+                b256(&block["stateRoot"]),
+                b256(&block["receiptsRoot"]),
+                block["gasUsed"].as_u64().unwrap(),
+            );
+            let py_evm = (
+                b256(&py["stateRoot"]),
+                b256(&py["receiptsRoot"]),
+                py["gasUsed"].as_u64().unwrap(),
+            );
+            if ours != ethereumjs || (ours.1, ours.2, ours.3) != py_evm {
+                mismatches.push(format!(
+                    "block {n}: cachet {ours:?}, ethereumjs {ethereumjs:?}, py-evm {py_evm:?}"
+                ));
+            }
+        }
+        assert!(
+            mismatches.is_empty(),
+            "london at {london_block}:\n{}",
+            mismatches.join("\n")
+        );
+    }
+}
+
+/// Starts the real EthereumJS client (`@ethereumjs/client` 0.10.5) with the chain preloaded
+/// (`--loadBlocksFromRlp`): it serves the blocks over devp2p. (It executes block 1 and stops at
+/// block 2: its VM lacks a clique `cliqueSigner` for COINBASE; serving does not need execution.)
+fn ethereumjs_serving(dir: &Path, chain_dir: &Path, p2p: u16, http: u16) -> std::process::Child {
+    let bin = std::env::var_os("CACHET_ETHEREUMJS").map_or_else(
+        || cachet_testkit::node_peers_dir().join("ethereumjs-client/node_modules/.bin/ethereumjs"),
+        PathBuf::from,
+    );
+    assert!(
+        bin.exists(),
+        "{} missing: run scripts/install-test-peers",
+        bin.display()
+    );
+    let log = std::fs::File::create(dir.join("ethereumjs.log")).unwrap();
+    Command::new(bin)
+        .arg("--gethGenesis")
+        .arg(chain_dir.join("genesis.json"))
+        .arg("--dataDir")
+        .arg(dir.join("ejs"))
+        .arg("--loadBlocksFromRlp")
+        .arg(chain_dir.join("chain.rlp"))
+        .args(["--port", &p2p.to_string(), "--extIP", "127.0.0.1"])
+        .args(["--discDns", "false", "--discV4", "false"])
+        .args(["--rpc", "--rpcPort", &http.to_string(), "--rpcAddr", "127.0.0.1"])
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn ethereumjs")
+}
+
+#[test]
+#[ignore = "needs ethereumjs: run scripts/test"]
+fn syncs_ethereumjs_transaction_chain_from_an_ethereumjs_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chain");
+    // Berlin blocks first, London from block 3: the fork transition crosses the wire too.
+    let expected = build_chain(&chain_dir, 3);
+    let blocks = blocks(&expected);
+    let head = blocks.len() as u64;
+    let (p2p, http) = (base_port(33), base_port(33) + 10);
+    let (ejs_p2p, ejs_http) = (base_port(33) + 20, base_port(33) + 21);
+    let mut client = ethereumjs_serving(dir.path(), &chain_dir, ejs_p2p, ejs_http);
+    let loaded = wait_until(Duration::from_secs(60), || number(ejs_http) >= head);
+    let enode = rpc(ejs_http, "admin_nodeInfo", json!([]))
+        .and_then(|v| v["enode"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let id = enode
+        .trim_start_matches("enode://")
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mk = dir.path().join("master.key");
+    let datadir = dir.path().join("cachet");
+    let ok = |args: &[&str]| cachet(args).status.success();
+    assert!(ok(&["master-key", "new", &format!("local:{}", mk.display())]));
+    assert!(ok(&[
+        "init",
+        "--datadir",
+        datadir.to_str().unwrap(),
+        "--master-key",
+        &format!("local:{}", mk.display()),
+    ]));
+    let log = std::fs::File::create(dir.path().join("cachet.log")).unwrap();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .arg("node")
+        .arg("--datadir")
+        .arg(&datadir)
+        .arg("--genesis")
+        .arg(chain_dir.join("genesis.json"))
+        .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .arg("--bootnodes")
+        .arg(format!("enode://{id}@127.0.0.1:{ejs_p2p}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let synced = loaded && wait_until(Duration::from_secs(90), || number(http) >= head);
+    let mut mismatches = Vec::new();
+    if synced {
+        for block in blocks {
+            let q = json!([format!("{:#x}", block["number"].as_u64().unwrap()), false]);
+            let ours = rpc(http, "eth_getBlockByNumber", q).unwrap_or_default();
+            for key in ["hash", "stateRoot", "receiptsRoot"] {
+                if ours[key] != block[key] {
+                    mismatches.push(format!(
+                        "block {}: {key} {} != ethereumjs {}",
+                        block["number"], ours[key], block[key]
+                    ));
+                }
+            }
+        }
+    }
+    let (ours, theirs) = (number(http), number(ejs_http));
+    let _ = node.kill();
+    let _ = node.wait();
+    let _ = client.kill();
+    let _ = client.wait();
+    let cachet_log = std::fs::read_to_string(dir.path().join("cachet.log")).unwrap_or_default();
+    assert!(
+        loaded,
+        "ethereumjs preloaded only {theirs} of {head} blocks"
+    );
+    assert!(
+        synced,
+        "cachet reached {ours} of {head}; its log ends:\n{}",
+        tail(&cachet_log, 20)
+    );
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
