@@ -9,6 +9,8 @@
 // Writes into OUTDIR:
 //   genesis.json   geth format (clique, chain id 1337, fixed test keys funded)
 //   chain.rlp      blocks 1.. concatenated (geth `export` format)
+//   bad-FIELD.rlp  the same blocks, the last one's FIELD (stateRoot, receiptTrie, logsBloom,
+//                  gasUsed) altered and the header re-sealed: only execution tells it is wrong
 //   expected.json  {chainId, signer, londonBlock, genesisHash, accounts: {addr: {balance, nonce}},
 //                   storage: {addr: {slot: value}}, blocks: [{number, hash, parentHash, stateRoot,
 //                   receiptsRoot, logsBloom, gasUsed, gasLimit, timestamp, difficulty, baseFeePerGas,
@@ -270,7 +272,33 @@ for (const [a, slots] of [[deployed, [0, 1, 2]], ['0x000000000000000000000000000
   }
 }
 
+// The same chain with its last block's header lying about one execution result (re-sealed, so
+// only execution can tell): bad-<field>.rlp, for a node's refusal tests.
+const lastBlock = parent
+const corrupt = {
+  stateRoot: (h) => ({ stateRoot: flip(h.stateRoot) }),
+  receiptTrie: (h) => ({ receiptTrie: flip(h.receiptTrie) }),
+  logsBloom: (h) => ({ logsBloom: flip(h.logsBloom) }),
+  gasUsed: (h) => ({ gasUsed: h.gasUsed + 1n }),
+}
+function flip(bytes) {
+  const copy = Uint8Array.from(bytes)
+  copy[copy.length - 1] ^= 1
+  return copy
+}
+const bad = {}
+for (const [field, change] of Object.entries(corrupt)) {
+  const h = lastBlock.header
+  const block = createSealedCliqueBlock({
+    header: { ...h.toJSON(), extraData: new Uint8Array(97), ...change(h) },
+    transactions: lastBlock.transactions,
+  }, SIGNER_KEY, { common })
+  if (cliqueSigner(block.header).toString() !== SIGNER) throw new Error(`bad-${field} not sealed by the signer`)
+  bad[field] = concatBytes(...rlps.slice(0, -1), block.serialize())
+}
+
 mkdirSync(outDir, { recursive: true })
+for (const [field, bytes] of Object.entries(bad)) writeFileSync(join(outDir, `bad-${field}.rlp`), bytes)
 writeFileSync(join(outDir, 'genesis.json'), JSON.stringify(genesis, null, 2) + '\n')
 writeFileSync(join(outDir, 'chain.rlp'), concatBytes(...rlps))
 writeFileSync(join(outDir, 'expected.json'), JSON.stringify({

@@ -105,7 +105,12 @@ fn imports_ethereumjs_transaction_chains_to_ethereumjs_hashes_and_py_evm_state_r
             let n = block["number"].as_u64().unwrap();
             let rlp = chain.header_rlp_by_number(n).unwrap().expect("stored");
             let header = decode_header(&rlp).unwrap();
-            let ours = (keccak256(&rlp), header.state_root, header.receipts_root, header.gas_used);
+            let ours = (
+                keccak256(&rlp),
+                header.state_root,
+                header.receipts_root,
+                header.gas_used,
+            );
             let ethereumjs = (
                 b256(&block["hash"]),
                 b256(&block["stateRoot"]),
@@ -128,6 +133,97 @@ fn imports_ethereumjs_transaction_chains_to_ethereumjs_hashes_and_py_evm_state_r
             "london at {london_block}:\n{}",
             mismatches.join("\n")
         );
+    }
+}
+
+#[test]
+#[ignore = "needs ethereumjs: run scripts/test"]
+fn refuses_ethereumjs_block_whose_header_misstates_its_execution() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chain");
+    let expected = build_chain(&chain_dir, 0);
+    let blocks = blocks(&expected);
+    let (last, before) = (&blocks[blocks.len() - 1], &blocks[blocks.len() - 2]);
+    let genesis_path = chain_dir.join("genesis.json");
+    // The last block re-sealed with one execution result altered; what the rule is called.
+    for (field, rule) in [
+        ("stateRoot", "state root"),
+        ("receiptTrie", "receipts root"),
+        ("logsBloom", "bloom"),
+        ("gasUsed", "gas used"),
+    ] {
+        let datadir = dir.path().join(format!("datadir-{field}"));
+        let out = cachet(&[
+            "import",
+            "--datadir",
+            datadir.to_str().unwrap(),
+            "--genesis",
+            genesis_path.to_str().unwrap(),
+            chain_dir.join(format!("bad-{field}.rlp")).to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{field}: imported: {stdout}");
+        let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+        // Everything before the bad block stays imported; the bad block is not.
+        assert_eq!(
+            report["head"], before["number"],
+            "{field}: {report} {stderr}"
+        );
+        assert_eq!(report["hash"], before["hash"], "{field}: {report} {stderr}");
+        let said = stderr.to_lowercase();
+        assert!(
+            said.contains(&format!("block {}", last["number"])) && said.contains(rule),
+            "{field}: the error names neither the block nor the rule ({rule}): {stderr}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs ethereumjs: run scripts/test"]
+fn ethereumjs_and_py_evm_agree_on_the_transaction_chains() {
+    // The two oracles the tests above compare Cachet with must agree with each other, block by
+    // block, and the chain must exercise what it claims (failed txs, logs, COINBASE = signer).
+    for london_block in [0, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let expected = build_chain(dir.path(), london_block);
+        let replay = py_evm_replay(dir.path());
+        assert_eq!(replay[0]["stateRoot"], expected["genesisStateRoot"]);
+        for (block, py) in blocks(&expected).iter().zip(&replay[1..]) {
+            let n = &block["number"];
+            assert_eq!(py["stateRoot"], block["stateRoot"], "block {n}");
+            assert_eq!(py["receiptsRoot"], block["receiptsRoot"], "block {n}");
+            assert_eq!(py["gasUsed"], block["gasUsed"], "block {n}");
+            assert_eq!(py["signer"], expected["signer"], "block {n}");
+            let statuses: Vec<Value> = block["receipts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["status"].clone())
+                .collect();
+            assert_eq!(py["statuses"], json!(statuses), "block {n}");
+        }
+        let receipts: Vec<&Value> = blocks(&expected)
+            .iter()
+            .flat_map(|b| b["receipts"].as_array().unwrap())
+            .collect();
+        let errors: Vec<&str> = receipts
+            .iter()
+            .filter_map(|r| r["error"].as_str())
+            .collect();
+        assert_eq!(errors, ["revert", "out of gas"]);
+        assert!(receipts.iter().filter(|r| r["logs"] != json!(0)).count() >= 4);
+        let types: Vec<u64> = blocks(&expected)
+            .iter()
+            .flat_map(|b| b["txTypes"].as_array().unwrap())
+            .map(|t| t.as_u64().unwrap())
+            .collect();
+        for t in [0, 1, 2] {
+            assert!(types.contains(&t), "no type {t} tx");
+        }
+        // The contract stored COINBASE: the clique signer, not the header's zero coinbase.
+        let contract = expected["contract"].as_str().unwrap();
+        assert_eq!(expected["storage"][contract]["2"], expected["signer"]);
     }
 }
 
@@ -154,7 +250,13 @@ fn ethereumjs_serving(dir: &Path, chain_dir: &Path, p2p: u16, http: u16) -> std:
         .arg(chain_dir.join("chain.rlp"))
         .args(["--port", &p2p.to_string(), "--extIP", "127.0.0.1"])
         .args(["--discDns", "false", "--discV4", "false"])
-        .args(["--rpc", "--rpcPort", &http.to_string(), "--rpcAddr", "127.0.0.1"])
+        .args([
+            "--rpc",
+            "--rpcPort",
+            &http.to_string(),
+            "--rpcAddr",
+            "127.0.0.1",
+        ])
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()
@@ -186,7 +288,11 @@ fn syncs_ethereumjs_transaction_chain_from_an_ethereumjs_client() {
     let mk = dir.path().join("master.key");
     let datadir = dir.path().join("cachet");
     let ok = |args: &[&str]| cachet(args).status.success();
-    assert!(ok(&["master-key", "new", &format!("local:{}", mk.display())]));
+    assert!(ok(&[
+        "master-key",
+        "new",
+        &format!("local:{}", mk.display())
+    ]));
     assert!(ok(&[
         "init",
         "--datadir",
