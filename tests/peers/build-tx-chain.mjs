@@ -11,7 +11,7 @@
 //   chain.rlp      blocks 1.. concatenated (geth `export` format)
 //   bad-FIELD.rlp  the same blocks, the last one's FIELD (stateRoot, receiptTrie, logsBloom,
 //                  gasUsed) altered and the header re-sealed: only execution tells it is wrong
-//   expected.json  {chainId, signer, londonBlock, genesisHash, accounts: {addr: {balance, nonce}},
+//   expected.json  {chainId, signer, londonBlock, genesisHash, genesisHeader, accounts: {addr: {balance, nonce}},
 //                   storage: {addr: {slot: value}}, blocks: [{number, hash, parentHash, stateRoot,
 //                   receiptsRoot, logsBloom, gasUsed, gasLimit, timestamp, difficulty, baseFeePerGas,
 //                   extraData, txs: [raw], receipts: [{status, cumulativeGasUsed, logs}]}]}
@@ -84,9 +84,10 @@ const blockchain = await createBlockchain({
 const genesisBlock = blockchain.genesisBlock
 // The builder's VM and a verifier VM that re-executes each sealed block. The EVM's cliqueSigner
 // makes COINBASE the seal's signer.
+// BLOCKHASH reads the chain the blocks are put into.
 const newVM = async () => {
   const v = await createVM({
-    common, setHardfork: true, evmOpts: { cliqueSigner: (header) => cliqueSigner(header) },
+    common, blockchain, setHardfork: true, evmOpts: { cliqueSigner: (header) => cliqueSigner(header) },
   })
   await v.stateManager.generateCanonicalGenesis(parseGethGenesisState(genesis))
   return v
@@ -99,20 +100,21 @@ if (bytesToHex(genesisRoot) !== bytesToHex(genesisBlock.header.stateRoot)) {
 }
 
 // EVM code assembled by hand (opcodes in comments).
-// Runtime: no calldata -> revert with 0xdead; else slot1 = word0, slot2 = COINBASE, and
-// LOG2(data = word0, topics = [word0, CALLER]).
+// Runtime: no calldata -> revert with 0xdead; else slot1 = word0, slot2 = COINBASE,
+// slot3 = BLOCKHASH(NUMBER - 1), and LOG2(data = word0, topics = [word0, CALLER]).
 const runtime = hexToBytes('0x' + [
-  '36', '15', '601c', '57', // CALLDATASIZE ISZERO PUSH1 0x1c JUMPI
+  '36', '15', '6024', '57', // CALLDATASIZE ISZERO PUSH1 0x24 JUMPI
   '600035', // PUSH1 0 CALLDATALOAD            -> v
   '80', '600155', // DUP1 PUSH1 1 SSTORE       slot1 = v
   '41', '600255', // COINBASE PUSH1 2 SSTORE   slot2 = coinbase
+  '6001', '43', '03', '40', '600355', // PUSH1 1 NUMBER SUB BLOCKHASH PUSH1 3 SSTORE
   '80', '600052', // DUP1 PUSH1 0 MSTORE       mem[0..32] = v
   '33', '90', // CALLER SWAP1                   -> caller v
   '6020', '6000', 'a2', // PUSH1 32 PUSH1 0 LOG2
   '00', // STOP
-  '5b', '61dead', '600052', '6002', '601e', 'fd', // 0x1c: JUMPDEST mstore(0, 0xdead) REVERT(30, 2)
+  '5b', '61dead', '600052', '6002', '601e', 'fd', // 0x24: JUMPDEST mstore(0, 0xdead) REVERT(30, 2)
 ].join(''))
-if (runtime[0x1c] !== 0x5b) throw new Error('runtime jump target moved')
+if (runtime[0x24] !== 0x5b) throw new Error('runtime jump target moved')
 // Constructor: slot0 = 42, LOG1(data = empty, topic = 42), return the runtime.
 const ctorHead = '602a600055' + '602a60006000a1' // PUSH1 42 PUSH1 0 SSTORE; PUSH1 42 PUSH1 0 PUSH1 0 LOG1
 const ctorLen = ctorHead.length / 2 + 8 + 3
@@ -264,7 +266,7 @@ for (const a of [A, B, C, FRESH, SIGNER, deployed, '0x00000000000000000000000000
   accounts[a] = acc === undefined ? null : { balance: acc.balance.toString(), nonce: acc.nonce.toString() }
 }
 const storage = {}
-for (const [a, slots] of [[deployed, [0, 1, 2]], ['0x00000000000000000000000000000000000c0de0', [0]]]) {
+for (const [a, slots] of [[deployed, [0, 1, 2, 3]], ['0x00000000000000000000000000000000000c0de0', [0]]]) {
   storage[a] = {}
   for (const s of slots) {
     const v = await vm.stateManager.getStorage(createAddressFromString(a), setLengthLeft(hexToBytes('0x0' + s), 32))
@@ -303,7 +305,8 @@ writeFileSync(join(outDir, 'genesis.json'), JSON.stringify(genesis, null, 2) + '
 writeFileSync(join(outDir, 'chain.rlp'), concatBytes(...rlps))
 writeFileSync(join(outDir, 'expected.json'), JSON.stringify({
   chainId: Number(CHAIN_ID), signer: SIGNER, londonBlock, contract: deployed,
-  genesisHash: bytesToHex(genesisBlock.hash()), genesisStateRoot: bytesToHex(genesisBlock.header.stateRoot),
+  genesisHash: bytesToHex(genesisBlock.hash()), genesisHeader: bytesToHex(genesisBlock.header.serialize()),
+  genesisStateRoot: bytesToHex(genesisBlock.header.stateRoot),
   accounts, storage, blocks,
 }, null, 2) + '\n')
 console.log(JSON.stringify({ blocks: blocks.length, txs: blocks.reduce((n, b) => n + b.txs.length, 0), head: blocks.at(-1).hash }))

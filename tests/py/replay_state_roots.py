@@ -3,9 +3,10 @@ gas used after each block as JSON: [{"number", "signer", "stateRoot", "receiptsR
 "statuses"}].
 
 Input: a directory written by tests/peers/build-tx-chain.mjs (genesis.json, expected.json; from
-expected.json only each block's header RLP and raw transactions are read, never its roots). The
-genesis `alloc` is loaded into py-evm's AccountDB; each block runs on the previous block's
-post-state with py-evm's VM for its fork (Berlin before `londonBlock`, London from it). The block
+expected.json only the genesis header and each block's header RLP and raw transactions are read,
+and no root in them is used). The genesis `alloc` is loaded into py-evm's AccountDB; each block
+runs on the previous block's post-state with py-evm's VM for its fork (Berlin before
+`londonBlock`, London from it); BLOCKHASH reads the headers replayed so far. The block
 author is the clique signer recovered from the header's seal by py-evm's clique code
 (`get_block_signer`), as geth's clique `Author`: it receives the fees and is what COINBASE returns.
 Clique has no block reward, so none is paid. Senders are recovered by py-evm from the signatures.
@@ -66,6 +67,10 @@ def replay(directory):
     chain_id = config["chainId"]
     db = AtomicDB()
     root = load_genesis(db, genesis)
+    # Headers go into py-evm's chain database as they are replayed: BLOCKHASH reads them.
+    chaindb = ChainDB(db)
+    genesis_class = LondonBlockHeader if london == 0 else BlockHeader
+    chaindb.persist_header(rlp.decode(raw_bytes(chain["genesisHeader"]), sedes=genesis_class))
     out = [{"number": 0, "stateRoot": "0x" + root.hex()}]
     for block in chain["blocks"]:
         number = block["number"]
@@ -77,7 +82,7 @@ def replay(directory):
         exec_header = header.copy(state_root=root, coinbase=signer, gas_used=0)
         vm = vm_class(
             header=exec_header,
-            chaindb=ChainDB(db),
+            chaindb=chaindb,
             chain_context=ChainContext(chain_id),
             consensus_context=ConsensusContext(db),
         )
@@ -87,6 +92,7 @@ def replay(directory):
         vm.state.persist()
         root = vm.state.state_root
         receipts_root, _ = make_trie_root_and_nodes(receipts)
+        chaindb.persist_header(header)
         out.append(
             {
                 "number": number,
