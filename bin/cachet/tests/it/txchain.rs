@@ -1,11 +1,11 @@
 //! Blocks with transactions built by independent implementations: EthereumJS's VM builds a
 //! clique chain (`tests/peers/build-tx-chain.mjs`: legacy transfers without and with EIP-155,
 //! EIP-2930 and EIP-1559 transfers, a contract deployment whose constructor stores and logs,
-//! calls that store and log and read COINBASE, a call that reverts, an out-of-gas creation, an
-//! empty block; London at genesis, or Berlin first and London from block 3). Cachet imports it
-//! through `cachet import` and through sync from a real EthereumJS client, to EthereumJS's hash on
-//! every block, and py-evm (`tests/py/replay_state_roots.py`) replays the same transactions to the
-//! state roots Cachet verified on import.
+//! calls that store and log and read COINBASE and BLOCKHASH, a call that reverts, an out-of-gas
+//! creation, an empty block; London at genesis, or Berlin first and London from block 3). Cachet
+//! imports it through `cachet import` and through sync from a real EthereumJS client, to
+//! EthereumJS's hash on every block, and py-evm (`tests/py/replay_state_roots.py`) replays the
+//! same transactions to the state roots Cachet verified on import.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -224,6 +224,11 @@ fn ethereumjs_and_py_evm_agree_on_the_transaction_chains() {
         // The contract stored COINBASE: the clique signer, not the header's zero coinbase.
         let contract = expected["contract"].as_str().unwrap();
         assert_eq!(expected["storage"][contract]["2"], expected["signer"]);
+        // The last call (block 5) stored BLOCKHASH(4).
+        assert_eq!(
+            expected["storage"][contract]["3"],
+            blocks(&expected)[3]["hash"]
+        );
     }
 }
 
