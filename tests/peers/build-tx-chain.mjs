@@ -12,7 +12,7 @@
 //   bad-FIELD.rlp  the same blocks, the last one's FIELD (stateRoot, receiptTrie, logsBloom,
 //                  gasUsed) altered and the header re-sealed: only execution tells it is wrong
 //   expected.json  {chainId, signer, londonBlock, genesisHash, genesisHeader, accounts: {addr: {balance, nonce}},
-//                   storage: {addr: {slot: value}}, blocks: [{number, hash, parentHash, stateRoot,
+//                   storage: {addr: {slot: value}}, code: {addr: hex}, blocks: [{number, hash, parentHash, stateRoot,
 //                   receiptsRoot, logsBloom, gasUsed, gasLimit, timestamp, difficulty, baseFeePerGas,
 //                   extraData, txs: [raw], receipts: [{status, cumulativeGasUsed, logs}]}]}
 // The blocks carry legacy transfers without and with EIP-155, EIP-2930 and EIP-1559 transfers, a
@@ -299,6 +299,8 @@ for (const [field, change] of Object.entries(corrupt)) {
   bad[field] = concatBytes(...rlps.slice(0, -1), block.serialize())
 }
 
+const code = { [deployed]: bytesToHex(await vm.stateManager.getCode(createAddressFromString(deployed))) }
+
 mkdirSync(outDir, { recursive: true })
 for (const [field, bytes] of Object.entries(bad)) writeFileSync(join(outDir, `bad-${field}.rlp`), bytes)
 writeFileSync(join(outDir, 'genesis.json'), JSON.stringify(genesis, null, 2) + '\n')
@@ -307,6 +309,6 @@ writeFileSync(join(outDir, 'expected.json'), JSON.stringify({
   chainId: Number(CHAIN_ID), signer: SIGNER, londonBlock, contract: deployed,
   genesisHash: bytesToHex(genesisBlock.hash()), genesisHeader: bytesToHex(genesisBlock.header.serialize()),
   genesisStateRoot: bytesToHex(genesisBlock.header.stateRoot),
-  accounts, storage, blocks,
+  accounts, storage, code, blocks,
 }, null, 2) + '\n')
 console.log(JSON.stringify({ blocks: blocks.length, txs: blocks.reduce((n, b) => n + b.txs.length, 0), head: blocks.at(-1).hash }))

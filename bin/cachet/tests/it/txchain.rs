@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::{Address, B256, U256, keccak256};
 use cachet_genesis::{Genesis, RaftMarker};
 use cachet_node::chain::{Chain, decode_header};
 use cachet_node::import::open_store;
@@ -128,6 +128,86 @@ fn imports_ethereumjs_transaction_chains_to_ethereumjs_hashes_and_py_evm_state_r
                 ));
             }
         }
+        // Receipts as stored: status, cumulative gas and log count per tx, as EthereumJS's.
+        for block in blocks {
+            let n = &block["number"];
+            let receipts = chain
+                .receipts(b256(&block["hash"]))
+                .unwrap()
+                .expect("stored");
+            let ours: Vec<Value> = receipts
+                .iter()
+                .map(|r| {
+                    json!([
+                        u8::from(r.is_success()),
+                        r.cumulative_gas_used().to_string(),
+                        r.logs().len()
+                    ])
+                })
+                .collect();
+            let theirs: Vec<Value> = block["receipts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| json!([r["status"], r["cumulativeGasUsed"], r["logs"]]))
+                .collect();
+            if ours != theirs {
+                mismatches.push(format!(
+                    "block {n} receipts: cachet {ours:?}, ethereumjs {theirs:?}"
+                ));
+            }
+        }
+        // The head's state read back: balances, nonces, storage and code as EthereumJS left them.
+        let head = b256(&last["hash"]);
+        for (address, account) in expected["accounts"].as_object().unwrap() {
+            let address: Address = address.parse().unwrap();
+            let ours = chain
+                .account(head, &address)
+                .unwrap()
+                .map(|a| (a.balance.to_string(), a.nonce.to_string()));
+            let theirs = account.as_object().map(|a| {
+                let s = |k: &str| a[k].as_str().unwrap().to_owned();
+                (s("balance"), s("nonce"))
+            });
+            if ours != theirs {
+                mismatches.push(format!(
+                    "account {address}: cachet {ours:?}, ethereumjs {theirs:?}"
+                ));
+            }
+        }
+        for (address, slots) in expected["storage"].as_object().unwrap() {
+            let address: Address = address.parse().unwrap();
+            for (slot, value) in slots.as_object().unwrap() {
+                let ours = chain
+                    .storage(head, &address, slot.parse::<U256>().unwrap())
+                    .unwrap();
+                let hex = value.as_str().unwrap().trim_start_matches("0x");
+                let theirs =
+                    U256::from_str_radix(if hex.is_empty() { "0" } else { hex }, 16).unwrap();
+                if ours != theirs {
+                    mismatches.push(format!(
+                        "{address} slot {slot}: cachet {ours}, ethereumjs {theirs}"
+                    ));
+                }
+            }
+        }
+        for (address, code) in expected["code"].as_object().unwrap() {
+            let address: Address = address.parse().unwrap();
+            let ours = chain.code(head, &address).unwrap();
+            if format!("{ours}") != code.as_str().unwrap() {
+                mismatches.push(format!("{address} code: cachet {ours}, ethereumjs {code}"));
+            }
+        }
+        // History: the genesis state is still readable at the genesis block.
+        let a: Address = "0x5d5c99edf529335160ff180fa141dd4967fc00d2"
+            .parse()
+            .unwrap();
+        let at_genesis = chain
+            .account(chain.genesis_hash(), &a)
+            .unwrap()
+            .map(|a| a.balance);
+        // 100 ether, the genesis alloc of key 0xa1…a1's address.
+        assert_eq!(at_genesis, Some(U256::from(100u128 * 10u128.pow(18))));
         assert!(
             mismatches.is_empty(),
             "london at {london_block}:\n{}",
@@ -270,15 +350,21 @@ fn ethereumjs_serving(dir: &Path, chain_dir: &Path, p2p: u16, http: u16) -> std:
 
 #[test]
 #[ignore = "needs ethereumjs: run scripts/test"]
-fn syncs_ethereumjs_transaction_chain_from_an_ethereumjs_client() {
+fn syncs_ethereumjs_transaction_chains_from_an_ethereumjs_client() {
+    // London at genesis, and Berlin blocks first with London from block 3 (the fork transition
+    // crosses the wire too).
+    sync_from_ethereumjs(0, 33);
+    sync_from_ethereumjs(3, 34);
+}
+
+fn sync_from_ethereumjs(london_block: u64, salt: u16) {
     let dir = tempfile::tempdir().unwrap();
     let chain_dir = dir.path().join("chain");
-    // Berlin blocks first, London from block 3: the fork transition crosses the wire too.
-    let expected = build_chain(&chain_dir, 3);
+    let expected = build_chain(&chain_dir, london_block);
     let blocks = blocks(&expected);
     let head = blocks.len() as u64;
-    let (p2p, http) = (base_port(33), base_port(33) + 10);
-    let (ejs_p2p, ejs_http) = (base_port(33) + 20, base_port(33) + 21);
+    let (p2p, http) = (base_port(salt), base_port(salt) + 10);
+    let (ejs_p2p, ejs_http) = (base_port(salt) + 20, base_port(salt) + 21);
     let mut client = ethereumjs_serving(dir.path(), &chain_dir, ejs_p2p, ejs_http);
     let loaded = wait_until(Duration::from_secs(60), || number(ejs_http) >= head);
     let enode = rpc(ejs_http, "admin_nodeInfo", json!([]))
@@ -343,14 +429,18 @@ fn syncs_ethereumjs_transaction_chain_from_an_ethereumjs_client() {
     let cachet_log = std::fs::read_to_string(dir.path().join("cachet.log")).unwrap_or_default();
     assert!(
         loaded,
-        "ethereumjs preloaded only {theirs} of {head} blocks"
+        "london at {london_block}: ethereumjs preloaded only {theirs} of {head} blocks"
     );
     assert!(
         synced,
-        "cachet reached {ours} of {head}; its log ends:\n{}",
+        "london at {london_block}: cachet reached {ours} of {head}; its log ends:\n{}",
         tail(&cachet_log, 20)
     );
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "london at {london_block}:\n{}",
+        mismatches.join("\n")
+    );
 }
 
 fn tail(text: &str, lines: usize) -> String {
