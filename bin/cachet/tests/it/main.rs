@@ -6,6 +6,7 @@ mod engines;
 mod ethereumjs;
 mod genesis;
 mod hive;
+mod import_crash;
 mod keys;
 mod node;
 mod p2p;

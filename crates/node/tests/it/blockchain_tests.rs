@@ -548,3 +548,117 @@ mod node_api {
         chain.code(at, address).map_err(|e| e.to_string())
     }
 }
+
+/// A side chain that overtakes the canonical one leaves exactly the state of the new head.
+/// Every vendored case whose accepted blocks leave the path to `lastblockhash` (the fork-choice
+/// cases: `bcForkStressTest`, `bcMultiChainTest`, `bcTotalDifficultyTest`, uncle cases) is imported
+/// whole into one node, and only the blocks on that path into another node that never sees a
+/// side chain. Both must reach the same head, each node's flat state must hash (recomputed from
+/// scratch) to its head's state root, and every account and slot the case names must read the
+/// same on both.
+#[test]
+fn reorged_state_equals_a_node_that_only_saw_the_new_chain() {
+    let cases = load_cases();
+    let mut reorg_cases = 0;
+    let mut failures = Vec::new();
+    for case in cases.iter().filter(|c| skip_reason(c).is_none()) {
+        match compare_with_canonical_only(case) {
+            Ok(true) => reorg_cases += 1,
+            Ok(false) => {}
+            Err(why) => failures.push(format!("{}: {why}", case.id)),
+        }
+    }
+    println!("{reorg_cases} cases with side chains compared");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    if std::env::var(FILTER_VAR).is_err() {
+        assert!(
+            reorg_cases >= 10,
+            "only {reorg_cases} vendored cases have side chains"
+        );
+    }
+}
+
+/// `Ok(false)` for a case without side blocks.
+fn compare_with_canonical_only(case: &Case) -> Result<bool, String> {
+    let blocks = case.json["blocks"].as_array().ok_or("no blocks array")?;
+    let accepted: Vec<&Value> = blocks
+        .iter()
+        .filter(|b| expected_exception(b, &case.network).is_none())
+        .collect();
+    let mut parent_of = std::collections::HashMap::new();
+    for b in &accepted {
+        let header = &b["blockHeader"];
+        parent_of.insert(
+            b256_field(header, "hash")?,
+            b256_field(header, "parentHash")?,
+        );
+    }
+    let mut canonical = std::collections::HashSet::new();
+    let mut at = b256_field(&case.json, "lastblockhash")?;
+    while let Some(parent) = parent_of.get(&at) {
+        canonical.insert(at);
+        at = *parent;
+    }
+    let on_path =
+        |b: &Value| b256_field(&b["blockHeader"], "hash").is_ok_and(|h| canonical.contains(&h));
+    if accepted.iter().all(|b| on_path(b)) {
+        return Ok(false);
+    }
+    let open = |dir: &Path| -> Result<Chain, String> {
+        let store = ChainStore::open(&dir.join("chain.redb")).map_err(|e| e.to_string())?;
+        node_api::open_chain(store, genesis_of(case)?).map_err(|e| format!("open: {e}"))
+    };
+    let (dir_all, dir_new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (all, new) = (open(dir_all.path())?, open(dir_new.path())?);
+    for b in blocks {
+        // Refusals are run_case's business; here only the resulting states matter.
+        let _ = import_block(&all, b);
+    }
+    for b in accepted.iter().filter(|b| on_path(b)) {
+        import_block(&new, b).map_err(|e| format!("canonical-only import: {e}"))?;
+    }
+    let (head, head_new) = (all.head(), new.head());
+    if head.hash != head_new.hash {
+        return Err(format!("heads differ: {} vs {}", head.hash, head_new.hash));
+    }
+    for (name, chain) in [("with side chains", &all), ("canonical only", &new)] {
+        let read = chain.store().begin_read().map_err(|e| e.to_string())?;
+        let root = cachet_state::WorldState::root_from_flat(&read).map_err(|e| e.to_string())?;
+        if root != head.header.state_root {
+            return Err(format!(
+                "{name}: flat state hashes to {root}, head's state root is {}",
+                head.header.state_root
+            ));
+        }
+    }
+    let mut named: BTreeMap<Address, Vec<U256>> = BTreeMap::new();
+    for part in ["pre", "postState"] {
+        for (addr, account) in case.json[part].as_object().into_iter().flatten() {
+            let address: Address = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+            let slots = named.entry(address).or_default();
+            for slot in account
+                .get("storage")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                slots.push(parse_u256(&Value::String(slot.0.clone()))?);
+            }
+        }
+    }
+    for (address, slots) in &named {
+        let read = |chain: &Chain| {
+            let account = node_api::account(chain, head.hash, address)?
+                .map(|a| (a.nonce, a.balance, a.code_hash));
+            let values = slots
+                .iter()
+                .map(|s| node_api::storage(chain, head.hash, address, *s))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, String>((account, values))
+        };
+        if read(&all)? != read(&new)? {
+            return Err(format!("{address} differs between the two nodes"));
+        }
+    }
+    Ok(true)
+}
