@@ -271,14 +271,21 @@ impl Chain {
         difficulty: U256,
         extra: Vec<u8>,
     ) -> Header {
-        block::empty_child(
+        let mut child = block::empty_child(
             &head.header,
             head.hash,
             timestamp,
             difficulty,
             extra,
             self.base_fee_after(&head.header, timestamp),
-        )
+        );
+        // EIP-1559: the first London block's gas limit is the parent's times the elasticity.
+        if self.london(child.number, timestamp)
+            && !self.london(head.header.number, head.header.timestamp)
+        {
+            child.gas_limit = child.gas_limit.saturating_mul(2);
+        }
+        child
     }
 
     /// Verifies, executes and stores a block, durably (on disk when this returns).
@@ -361,7 +368,9 @@ impl Chain {
             });
         };
         let parent = decode_header(&parent_rlp)?;
-        block::check_against_parent(&header, &parent, header.parent_hash)?;
+        let london_fork_block = self.london(header.number, header.timestamp)
+            && !self.london(parent.number, parent.timestamp);
+        block::check_against_parent(&header, &parent, header.parent_hash, london_fork_block)?;
         let invalid = |rule: String| Error::InvalidBlock {
             number: header.number,
             rule,
@@ -469,9 +478,13 @@ impl Chain {
             parent: (parent.number, header.parent_hash),
             on_head,
         };
+        let roots = ScratchRoots {
+            store: &self.store,
+            parent_root: parent.state_root,
+        };
         let run = |view: &dyn StateView| {
             self.executor
-                .execute(header, author, body, senders, view, &hashes)
+                .execute_with_roots(header, author, body, senders, view, &hashes, &roots)
                 .map_err(|e| Error::InvalidBlock {
                     number: header.number,
                     rule: cachet_primitives::error::Chain(&e).to_string(),
@@ -506,14 +519,14 @@ impl Chain {
         let body = cachet_execution::decode_body(body_rlp).map_err(|e| invalid(&e))?;
         let senders =
             cachet_execution::recover_senders(&body.transactions).map_err(|e| invalid(&e))?;
-        let parent_rlp = self
-            .store
-            .header_by_hash(&header.parent_hash)?
-            .ok_or(Error::UnknownParent {
-                number: header.number,
-                hash: B256::ZERO,
-                parent: header.parent_hash,
-            })?;
+        let parent_rlp =
+            self.store
+                .header_by_hash(&header.parent_hash)?
+                .ok_or(Error::UnknownParent {
+                    number: header.number,
+                    hash: B256::ZERO,
+                    parent: header.parent_hash,
+                })?;
         let parent = decode_header(&parent_rlp)?;
         header.transactions_root =
             alloy_consensus::proofs::calculate_transaction_root(&body.transactions);
@@ -528,9 +541,13 @@ impl Chain {
         header.gas_used = outcome.gas_used;
         header.receipts_root = outcome.receipts_root;
         header.logs_bloom = outcome.logs_bloom;
-        header.state_root = self
-            .store
-            .scratch(|txn| Ok(WorldState::commit_trie(txn, parent.state_root, &outcome.changes)?))?;
+        header.state_root = self.store.scratch(|txn| {
+            Ok(WorldState::commit_trie(
+                txn,
+                parent.state_root,
+                &outcome.changes,
+            )?)
+        })?;
         drop(st);
         Ok(header)
     }
@@ -678,6 +695,30 @@ fn init_state(
         }
         Ok(())
     })
+}
+
+/// The state root after each transaction of a pre-Byzantium block (its receipts carry it):
+/// the parent's trie plus the changes so far, written in a transaction that is aborted.
+struct ScratchRoots<'a> {
+    store: &'a ChainStore,
+    parent_root: B256,
+}
+
+impl cachet_execution::IntermediateRoots for ScratchRoots<'_> {
+    fn root_after(&self, changes: &ChangeSet) -> Result<B256, StateError> {
+        let root = self
+            .store
+            .scratch(|txn| Ok(WorldState::commit_trie(txn, self.parent_root, changes)?));
+        root.map_err(|e| match e {
+            Error::State(e) => e,
+            other => StateError::Corrupt {
+                what: format!(
+                    "intermediate state root: {}",
+                    cachet_primitives::error::Chain(&other)
+                ),
+            },
+        })
+    }
 }
 
 /// BLOCKHASH for a block executed on `parent`: canonical hashes when the parent is the head,

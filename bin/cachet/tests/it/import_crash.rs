@@ -1,4 +1,4 @@
-//! `cachet import` of a chain with transactions and reorgs, SIGKILLed at random moments: after
+//! `cachet import` of a chain with transactions and reorgs, killed (`SIGKILL`) at random moments: after
 //! every kill the datadir reopens consistent (the store's invariants hold, the head is a block
 //! of the chain, it never moves back, and the flat state rehashed from scratch is the head's
 //! state root), and the next import continues from there to the same head as an uninterrupted
@@ -31,7 +31,7 @@ const BLOCKS_PER_FILE: u64 = 40;
 fn key(i: u8) -> SecretKey {
     let mut bytes = [0u8; 32];
     bytes[31] = i + 1;
-    SecretKey::from_byte_array(bytes).unwrap()
+    SecretKey::from_byte_array(&bytes).unwrap()
 }
 
 fn address(key: &SecretKey) -> Address {
@@ -55,17 +55,28 @@ fn genesis_json(funded: &[Address]) -> String {
 
 fn sign<T: SignableTransaction<Signature>>(tx: T, key: &SecretKey) -> alloy_consensus::Signed<T> {
     let hash = tx.signature_hash();
-    let sig = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(hash.0), key);
+    let sig = SECP256K1.sign_ecdsa_recoverable(&Message::from_digest(hash.0), key);
     let (id, bytes) = sig.serialize_compact();
     let parity = i32::from(id) != 0;
     tx.into_signed(Signature::from_bytes_and_parity(&bytes, parity))
 }
 
 /// A body of `n` transfers (legacy and EIP-1559 alternating) from `keys` on `parent`'s state.
-fn body(chain: &Chain, parent: B256, base_fee: u128, keys: &[SecretKey], rng: &mut impl Rng) -> Vec<u8> {
+fn body(
+    chain: &Chain,
+    parent: B256,
+    base_fee: u128,
+    keys: &[SecretKey],
+    rng: &mut impl Rng,
+) -> Vec<u8> {
     let mut nonces: Vec<u64> = keys
         .iter()
-        .map(|k| chain.account(parent, &address(k)).unwrap().map_or(0, |a| a.nonce))
+        .map(|k| {
+            chain
+                .account(parent, &address(k))
+                .unwrap()
+                .map_or(0, |a| a.nonce)
+        })
         .collect();
     let mut txs = Vec::new();
     for i in 0..rng.gen_range(0..6) {
@@ -131,14 +142,15 @@ fn build(dir: &Path) -> (PathBuf, Vec<PathBuf>, B256) {
             let mut parent_hash = head.hash;
             if fork {
                 parent_hash = parent.parent_hash;
-                parent = decode_header(&chain.header_rlp_by_hash(&parent_hash).unwrap().unwrap()).unwrap();
+                parent = decode_header(&chain.header_rlp_by_hash(&parent_hash).unwrap().unwrap())
+                    .unwrap();
             }
             for _ in 0..if fork { 2 } else { 1 } {
                 let timestamp = parent.timestamp + rng.gen_range(1..20);
                 let base_fee = chain.base_fee_after(&parent, timestamp).unwrap();
                 let template = Header {
                     parent_hash,
-                    beneficiary: Address::with_last_byte(rng.gen_range(1..=255)),
+                    beneficiary: template_author(&parent_hash),
                     difficulty: U256::from(if fork { 3 } else { 1 }),
                     number: parent.number + 1,
                     gas_limit: parent.gas_limit,
@@ -150,7 +162,6 @@ fn build(dir: &Path) -> (PathBuf, Vec<PathBuf>, B256) {
                 let header = chain
                     .complete_child(template, template_author(&parent_hash), &body)
                     .unwrap();
-                let header = Header { beneficiary: template_author(&parent_hash), ..header };
                 let header_rlp = header.encode();
                 chain.import(&header_rlp, &body).unwrap();
                 bytes.extend(cachet_node::block::block_rlp(&header_rlp, &body).unwrap());
@@ -209,7 +220,8 @@ fn import_reopens_consistent_after_sigkill_at_random_moments() {
             let bytes = std::fs::read(f).unwrap();
             let mut rest = bytes.as_slice();
             while !rest.is_empty() {
-                let (item, tail) = cachet_primitives::block::split_first_list(rest, "block").unwrap();
+                let (item, tail) =
+                    cachet_primitives::block::split_first_list(rest, "block").unwrap();
                 let (h, _) = cachet_primitives::block::split_block(item).unwrap();
                 set.insert(decode_header(&h).unwrap().hash_slow());
                 rest = tail;
@@ -222,7 +234,11 @@ fn import_reopens_consistent_after_sigkill_at_random_moments() {
     let started = Instant::now();
     let out = import(&reference, &genesis, &files).output().unwrap();
     let full = started.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(check(&reference).1, final_head);
 
     let rounds: usize = std::env::var("CACHET_CRASH_ROUNDS")
@@ -247,15 +263,21 @@ fn import_reopens_consistent_after_sigkill_at_random_moments() {
         }
         if finished.is_none() {
             child.kill().unwrap();
-            child.wait().unwrap();
             killed += 1;
         }
+        child.wait().unwrap();
         if !datadir.join("chain.redb").exists() {
             continue; // killed before the store was created
         }
         let (number, hash) = check(&datadir);
-        assert!(number == 0 || all.contains(&hash), "head {hash} is not a block of the chain");
-        assert!(number >= last, "the head went back from {last} to {number} after a kill");
+        assert!(
+            number == 0 || all.contains(&hash),
+            "head {hash} is not a block of the chain"
+        );
+        assert!(
+            number >= last,
+            "the head went back from {last} to {number} after a kill"
+        );
         last = number;
         if let Some(status) = finished {
             assert!(status.success(), "an import that was not killed failed");
@@ -267,9 +289,16 @@ fn import_reopens_consistent_after_sigkill_at_random_moments() {
         }
     }
     println!("{killed} kills, {completed} completed imports, full import {full:?}");
-    assert!(killed > 0 && completed > 0, "both outcomes must occur: {killed} kills, {completed} completed");
+    assert!(
+        killed > 0 && completed > 0,
+        "both outcomes must occur: {killed} kills, {completed} completed"
+    );
     // The last killed datadir finishes to the reference head.
     let out = import(&datadir, &genesis, &files).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(check(&datadir).1, final_head);
 }

@@ -11,3 +11,4 @@ mod keys;
 mod node;
 mod p2p;
 mod startup;
+mod txchain;
