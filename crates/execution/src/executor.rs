@@ -226,7 +226,8 @@ impl Executor {
             .build();
         let mut receipts = Vec::with_capacity(body.transactions.len());
         let mut cumulative: u64 = 0;
-        {
+        // Building an EVM costs more than an empty block's whole import: only with transactions.
+        if !body.transactions.is_empty() {
             let mut evm = Context::mainnet()
                 .with_db(&mut db)
                 .with_cfg(cfg)

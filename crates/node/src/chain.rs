@@ -412,8 +412,13 @@ impl Chain {
             None
         };
         let receipts = cachet_execution::encode_receipts(&outcome.receipts);
+        let unchanged = outcome.changes == ChangeSet::default();
         self.store.write(durability, |txn| {
-            let root = WorldState::commit_trie(txn, parent.state_root, &outcome.changes)?;
+            let root = if unchanged {
+                parent.state_root
+            } else {
+                WorldState::commit_trie(txn, parent.state_root, &outcome.changes)?
+            };
             if root != header.state_root {
                 return Err(invalid(format!(
                     "state root {}, executing the block gives {root}",
@@ -421,7 +426,10 @@ impl Chain {
                 )));
             }
             WorldState::store_changes(txn, hash, parent.state_root, &outcome.changes)?;
-            self.store.put_receipts_in(txn, &hash, &receipts)?;
+            // A block without transactions has no receipts to keep (`receipts` answers empty).
+            if !outcome.receipts.is_empty() {
+                self.store.put_receipts_in(txn, &hash, &receipts)?;
+            }
             if make_head {
                 if let Some((back, forward)) = &route {
                     for block in back {
@@ -431,7 +439,9 @@ impl Chain {
                         WorldState::apply_flat(txn, *block)?;
                     }
                 }
-                WorldState::apply_flat(txn, hash)?;
+                if !unchanged {
+                    WorldState::apply_flat(txn, hash)?;
+                }
             }
             self.store.insert_block_in(
                 txn,
@@ -646,7 +656,7 @@ impl Chain {
                     what: "stored receipts",
                     source: Box::new(e),
                 }),
-            // Blocks stored before execution existed are empty.
+            // Blocks without transactions (and those stored before execution) keep none.
             None if self.store.block_info(&block)?.is_some() => Ok(Some(Vec::new())),
             None => Ok(None),
         }

@@ -56,6 +56,8 @@ impl Default for CliqueParams {
 pub struct CliqueRules {
     params: CliqueParams,
     snapshots: Mutex<HashMap<B256, Snapshot>>,
+    /// The block `verify` checked last and its signer (`author` asks right after).
+    last_signer: Mutex<Option<(B256, Address)>>,
 }
 
 impl CliqueRules {
@@ -75,6 +77,7 @@ impl CliqueRules {
         Self {
             params,
             snapshots: Mutex::default(),
+            last_signer: Mutex::default(),
         }
     }
 
@@ -147,13 +150,28 @@ impl ChainRules for CliqueRules {
                 hash,
                 parent: header.parent_hash,
             })?;
-        snap.apply(header)
+        let signer = snap
+            .apply(header)
             .map_err(|source| Error::Seal { number, source })?;
         self.snapshots().insert(hash, snap);
+        *self
+            .last_signer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((hash, signer));
         Ok(())
     }
 
+    /// The signer `verify` just recovered for this block, else recovered again.
     fn author(&self, header: &Header) -> Result<Address> {
+        let last = *self
+            .last_signer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((hash, signer)) = last
+            && hash == header.hash_slow()
+        {
+            return Ok(signer);
+        }
         clique::recover_signer(header).map_err(|source| Error::Seal {
             number: header.number,
             source,
