@@ -33,6 +33,7 @@ use cachet_genesis::{Genesis, RaftMarker};
 use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
 use cachet_node::block::{block_rlp, next_base_fee, rlp_list, split_block};
 use cachet_node::chain::{Chain, SegmentReport};
+use cachet_node::import::SEGMENT;
 use cachet_node::store::ChainStore;
 use cachet_seal::Header;
 use cachet_seal::clique;
@@ -62,8 +63,6 @@ const TOKENS_EACH: u128 = 1_000_000 * ETHER;
 /// Recipients are drawn from this many addresses, so later blocks write existing balances
 /// and slots as well as new ones.
 const RECIPIENTS: u64 = 20_000;
-/// Segment size of `cachet import` (`cachet_node::import::SEGMENT`).
-const SEGMENT: usize = 2048;
 const CHILD_ENV: &str = "CACHET_BENCH_CHILD";
 
 /// `keccak256("transfer(address,uint256)")[..4]`, checked in `main`.
