@@ -137,7 +137,11 @@ fn main() {
     println!("| what | blocks | blocks/s | vs raw recover | vs verify only |");
     println!("|---|---:|---:|---:|---:|");
     row("raw secp256k1 recover (baseline)", blocks, raw_rate);
-    row("clique verify only (decode + snapshot apply)", blocks, verify_rate);
+    row(
+        "clique verify only (decode + snapshot apply)",
+        blocks,
+        verify_rate,
+    );
     row(
         &format!("`Chain::import_segment` ({SEGMENT}-block segments, one durable flush each)"),
         blocks,
