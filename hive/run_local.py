@@ -6,6 +6,8 @@ peers); prints one line per check and a JSON summary, exits non-zero when a chec
 Parameters are hive's, from ethereum/hive:
   simulators/smoke/clique/clique.go  (HIVE_CLIQUE_* / HIVE_MINER / chain id 1334, its genesis.json)
   simulators/devp2p/main.go          (discv4 / discv5 suites: network id 19763, forks at 0)
+  simulators/ethereum/consensus/     (BlockchainTests: main.go feeds /genesis.json + /blocks/*.rlp,
+                                      forks.go maps a test's network to HIVE_FORK_*)
 """
 
 import json
@@ -27,6 +29,7 @@ from eth_keys import keys
 REPO = Path(__file__).resolve().parent.parent
 CLIENT = REPO / "hive" / "cachet"
 TESTDATA = REPO / "hive" / "testdata"
+ETHEREUM_TESTS = REPO / "testdata" / "ethereum-tests"
 
 CLIQUE_KEY = "9c647b8b7c4e7c3490668fb6c11473619db80c93704c70893d3813af4090c39c"
 SMOKE_CLIQUE_ENV = {
@@ -50,6 +53,27 @@ DEVP2P_ENV = {
     "HIVE_FORK_BYZANTIUM": "0",
     "HIVE_LOGLEVEL": "3",
 }
+# hive's consensus simulator on a handful of vendored ethereum/tests BlockchainTests cases (one
+# per fork; all `NoProof`, so hive sets HIVE_SKIP_POW): transfers, uncles and their rewards,
+# reorgs between two chains, refunds, invalid blocks refused (base fee), withdrawals.
+CONSENSUS_CASES = [
+    ("LegacyTests/Constantinople/BlockchainTests/ValidBlocks/bcValidBlockTest/SimpleTx3LowS.json",
+     "SimpleTx3LowS_Byzantium"),
+    ("LegacyTests/Constantinople/BlockchainTests/ValidBlocks/bcUncleTest/oneUncle.json",
+     "oneUncle_ConstantinopleFix"),
+    ("BlockchainTests/ValidBlocks/bcMultiChainTest/ChainAtoChainBtoChainA.json",
+     "ChainAtoChainBtoChainA_Istanbul"),
+    ("BlockchainTests/ValidBlocks/bcStateTests/refundReset.json", "refundReset_Berlin"),
+    ("BlockchainTests/InvalidBlocks/bcEIP1559/baseFee.json", "baseFee_London"),
+    ("BlockchainTests/ValidBlocks/bcExample/shanghaiExample.json", "shanghaiExample_Shanghai"),
+]
+# forks.go (envForks): the forks up to the test's network at block 0, later ones at 2000.
+HIVE_FORKS = ["HIVE_FORK_HOMESTEAD", "HIVE_FORK_TANGERINE", "HIVE_FORK_SPURIOUS",
+              "HIVE_FORK_BYZANTIUM", "HIVE_FORK_CONSTANTINOPLE", "HIVE_FORK_PETERSBURG",
+              "HIVE_FORK_ISTANBUL", "HIVE_FORK_BERLIN", "HIVE_FORK_LONDON"]
+ACTIVE_FORKS = {"Byzantium": 4, "ConstantinopleFix": 6, "Istanbul": 7, "Berlin": 8, "London": 9,
+                "Shanghai": 9}
+POST_MERGE = {"HIVE_FORK_MERGE": "0", "HIVE_TERMINAL_TOTAL_DIFFICULTY": "0"}
 # A throwaway node key handed over as /nodekey (a Cachet extension of hive's file set).
 NODE_KEY = "c0ffee" + "11" * 29
 ENODE = re.compile(r"^enode://([0-9a-f]{128})@([0-9.]+):(\d+)(\?discport=\d+)?$")
@@ -307,6 +331,10 @@ def run(cachet, devp2p_tool):
                 continue
             discovery(c, devp2p_tool, discv5)
             c.stop()
+
+        # 8. hive's ethereum/consensus simulator on vendored BlockchainTests cases.
+        for rel, name in CONSENSUS_CASES:
+            consensus(work, cachet, rel, name)
     finally:
         failed = [r for r in RESULTS if not r["ok"]]
         if failed:
@@ -316,6 +344,59 @@ def run(cachet, devp2p_tool):
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"passed": len(RESULTS) - len(failed), "failed": len(failed)}))
     return 1 if failed else 0
+
+
+def consensus_env(case):
+    """hive's environment for a BlockchainTests case (main.go `run` and `updateEnv`)."""
+    network = case["network"]
+    active = ACTIVE_FORKS[network]
+    env = {"HIVE_FORK_DAO_VOTE": "1", "HIVE_CHAIN_ID": "1"}
+    env.update({var: "0" if i < active else "2000" for i, var in enumerate(HIVE_FORKS)})
+    if network == "Shanghai":
+        env.update(POST_MERGE, HIVE_SHANGHAI_TIMESTAMP="0")
+    if case["sealEngine"] == "NoProof":
+        env["HIVE_SKIP_POW"] = "1"
+    return env
+
+
+def consensus_genesis(case):
+    """hive's /genesis.json for a case: main.go `toGethGenesis` marshalled by geth (the header's
+    fields, `pre` as alloc, no config: the client's mapper writes it)."""
+    header = case["genesisBlockHeader"]
+    genesis = {key: header.get(key) for key in ("nonce", "timestamp", "extraData", "gasLimit",
+                                                "difficulty", "mixHash", "coinbase",
+                                                "baseFeePerGas", "excessBlobGas")}
+    genesis.update({"config": None, "alloc": case["pre"], "number": "0x0", "gasUsed": "0x0",
+                    "parentHash": "0x" + "00" * 32})
+    return genesis
+
+
+def consensus(work, cachet, rel, name):
+    """One BlockchainTests case as hive's consensus simulator runs it: /genesis.json and
+    /blocks/NNNN.rlp (every block, invalid ones included) into a fresh container, then block 0
+    must be the test's genesis and `latest` its lastblockhash."""
+    case = json.loads((ETHEREUM_TESTS / rel).read_text())[name]
+    root = work / f"bt-{name}"
+    (root / "blocks").mkdir(parents=True)
+    (root / "genesis.json").write_text(json.dumps(consensus_genesis(case)))
+    for i, block in enumerate(case["blocks"]):
+        (root / "blocks" / f"{i + 1:04d}.rlp").write_bytes(bytes.fromhex(block["rlp"][2:]))
+    c = Container(root, consensus_env(case), cachet).start()
+    try:
+        label = f"consensus {name}: {len(case['blocks'])} block(s)"
+        up = c.wait_rpc()
+        if not check(f"{label}: node starts", up, "" if up else c.log()[-600:]):
+            return
+        genesis = c.rpc("eth_getBlockByNumber", ["0x0", False])["hash"]
+        want_genesis = case["genesisBlockHeader"]["hash"]
+        if not check(f"{label}: genesis is the test's", genesis == want_genesis,
+                     f"{genesis}, test {want_genesis}"):
+            return
+        latest = c.rpc("eth_getBlockByNumber", ["latest", False])
+        check(f"{label}: latest is the test's lastblockhash", latest["hash"] == case["lastblockhash"],
+              f"latest {latest['number']} {latest['hash']}, test {case['lastblockhash']}")
+    finally:
+        c.stop()
 
 
 def discovery(c, tool, discv5):

@@ -13,8 +13,10 @@
 # (optional).
 #
 # hive variables: HIVE_BOOTNODE, HIVE_NETWORK_ID, HIVE_CHAIN_ID, HIVE_NODETYPE, HIVE_LOGLEVEL,
-# HIVE_FORK_* (via mapper.jq), HIVE_CLIQUE_PERIOD, HIVE_CLIQUE_PRIVATEKEY, HIVE_MINER,
-# HIVE_MINER_EXTRA, HIVE_DISCV5.
+# HIVE_FORK_*, HIVE_*_TIMESTAMP, HIVE_TERMINAL_TOTAL_DIFFICULTY, HIVE_MERGE_BLOCK_ID (via
+# mapper.jq), HIVE_CLIQUE_PERIOD, HIVE_CLIQUE_PRIVATEKEY, HIVE_MINER, HIVE_MINER_EXTRA,
+# HIVE_DISCV5, HIVE_SKIP_POW (hive's consensus simulator sets it for `NoProof` BlockchainTests:
+# `--skip-pow` on `cachet import` and `cachet node`, which accept it on ethash chains only).
 # Cachet's own (the local runner sets them; the container needs none): HIVE_ROOT, CACHET_BIN,
 # CACHET_MAPPER, CACHET_HTTP_ADDR/PORT, CACHET_P2P_ADDR/PORT.
 set -euo pipefail
@@ -67,19 +69,27 @@ if [ ! -f "$DATA/keys.cachet" ]; then
 fi
 unset HIVE_CLIQUE_PRIVATEKEY
 
-# Chain files. Some hive chains are meant to fail partway; the node starts either way.
+# Proof of work skipped (hive's consensus simulator, `NoProof` test cases): every other rule
+# of the block (state root, receipts, gas, ...) is still checked.
+SKIP_POW=()
+if [ -n "${HIVE_SKIP_POW:-}" ] && [ "${HIVE_SKIP_POW}" != "0" ]; then
+  SKIP_POW=(--skip-pow)
+fi
+
+# Chain files. Some hive chains are meant to fail partway (BlockchainTests with invalid
+# blocks); each file is imported on its own, so a refused block stops only its file, and the
+# node starts either way.
+IMPORT=(--log "$LOG" import "${SKIP_POW[@]}" --datadir "$DATA" --genesis "$GENESIS")
 if [ -f "$ROOT/chain.rlp" ]; then
-  "$CACHET" --log "$LOG" import --datadir "$DATA" --genesis "$GENESIS" "$ROOT/chain.rlp" \
-    || say "importing chain.rlp stopped early (see above)"
+  "$CACHET" "${IMPORT[@]}" "$ROOT/chain.rlp" || say "importing chain.rlp stopped early (see above)"
 fi
 if [ -d "$ROOT/blocks" ]; then
   while IFS= read -r block; do
-    "$CACHET" --log "$LOG" import --datadir "$DATA" --genesis "$GENESIS" "$ROOT/blocks/$block" \
-      || say "importing blocks/$block failed"
+    "$CACHET" "${IMPORT[@]}" "$ROOT/blocks/$block" || say "importing blocks/$block failed"
   done < <(ls "$ROOT/blocks" | sort -n)
 fi
 
-FLAGS=(--log "$LOG" node --datadir "$DATA" --genesis "$GENESIS"
+FLAGS=(--log "$LOG" node "${SKIP_POW[@]}" --datadir "$DATA" --genesis "$GENESIS"
   --addr "$P2P_ADDR" --port "$P2P_PORT" --http.addr "$HTTP_ADDR" --http.port "$HTTP_PORT")
 if [ -n "${HIVE_BOOTNODE:-}" ]; then
   FLAGS+=(--bootnodes "$HIVE_BOOTNODE")

@@ -4,5 +4,41 @@
 //! to [`Executor::execute`] and gets back the receipts, the gas used, the logs bloom and the
 //! [`ChangeSet`] the state store applies (which yields the new state root).
 //!
+//! The moving parts:
+//! - [`decode_body`] / [`Body`]: the strict body decoder and the header commitments
+//!   ([`Body::check_against`]); [`recover_senders`]: senders in parallel (rayon);
+//! - [`Executor`]: the genesis fork schedule as revm specs per block (Frontier through
+//!   Shanghai), the engine's rewards, GoQuorum's and Besu's size limits, and refusals
+//!   ([`Unsupported`]) for what Cachet does not execute; [`Executor::check_transaction`] is
+//!   the transaction pool's entry check;
+//! - [`BlockOutcome`]: receipts, gas, bloom, receipts root and the state changes, checked
+//!   against the header with [`BlockOutcome::check_against`];
+//! - [`encode_receipts`] / [`decode_receipts`]: receipts as the node stores them.
+//!
+//! `docs/dev/execution.md` has the fork table, the rewards and the permissioned specifics.
+//!
+//! ## Feature flags
+//! None.
+//!
 //! [`StateView`]: cachet_state::StateView
 //! [`ChangeSet`]: cachet_state::ChangeSet
+#![forbid(unsafe_code)]
+#![warn(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+mod body;
+mod changes;
+mod db;
+mod error;
+mod executor;
+mod receipts;
+mod schedule;
+
+pub use body::{Body, decode_body, recover_senders};
+pub use error::{BlockError, TxError, Unsupported};
+pub use executor::{BlockHashes, BlockOutcome, Executor};
+pub use receipts::{decode_receipts, encode_receipts};

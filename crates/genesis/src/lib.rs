@@ -34,7 +34,7 @@ mod header;
 mod json;
 mod state;
 
-pub use config::ChainConfig;
+pub use config::{ChainConfig, ExecutionParams};
 pub use engine::{BftConfig, CliqueConfig, ConsensusConfig, DEFAULT_EPOCH, Engine, RaftMarker};
 pub use error::{Error, Result};
 pub use fork::{Fork, ForkCondition};

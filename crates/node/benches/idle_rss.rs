@@ -56,6 +56,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
     .expect("devnet");
     let node = nodes.first().expect("one node").clone();
     let config = NodeConfig {
+        skip_pow: false,
         datadir: node.datadir.clone(),
         genesis: dir.join("genesis.json"),
         network_id: None,

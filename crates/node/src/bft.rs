@@ -180,6 +180,15 @@ impl ChainRules for BftRules {
         Ok(())
     }
 
+    /// GoQuorum's IBFT (istanbul) credits the proposer, whose seal signs the header (its
+    /// coinbase carries votes); IBFT 2.0 and QBFT put the proposer in the coinbase.
+    fn author(&self, header: &Header) -> Result<Address> {
+        if header.number > 0 && self.params.engine_at(header.number) == Engine::Ibft {
+            return cachet_seal::ibft::recover_proposer(header).map_err(seal_err(header.number));
+        }
+        Ok(header.beneficiary)
+    }
+
     fn validators(&self, _at: &B256) -> Option<Vec<Address>> {
         Some(self.params.validators.clone())
     }

@@ -11,13 +11,17 @@
 use std::any::Any;
 use std::sync::{Mutex, MutexGuard};
 
-use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_consensus::ReceiptEnvelope;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use cachet_execution::{BlockHashes, Executor};
 use cachet_genesis::{Engine, Fork, Genesis};
 use cachet_seal::clique::Snapshot;
 use cachet_seal::{Header, RaftMembers};
+use cachet_state::{AccountInfo, ChangeSet, StateError, StateView, WorldState};
+use redb::Durability;
 use tokio::sync::watch;
 
-use crate::block::{self, EMPTY_ROOT_HASH};
+use crate::block;
 use crate::clique::CliqueRules;
 use crate::consensus::ChainRules;
 use crate::error::{Error, Result};
@@ -45,6 +49,29 @@ pub enum Imported {
     Head,
 }
 
+/// How [`Chain::open_opts`] opens a chain.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The minters a raft chain accepts (ignored by other engines).
+    pub raft_members: RaftMembers,
+    /// Accept ethash blocks without checking their proof of work (test chains: hive's
+    /// `HIVE_SKIP_POW`, ethereum/tests); refused on every other engine.
+    pub skip_pow: bool,
+}
+
+/// What a [`Chain::import_segment`] did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentReport {
+    /// Blocks stored (head or side chain).
+    pub imported: u64,
+    /// Blocks already stored.
+    pub known: u64,
+    /// Transactions executed.
+    pub transactions: u64,
+    /// Gas used by the imported blocks.
+    pub gas: u64,
+}
+
 struct State {
     head: HeadInfo,
 }
@@ -55,6 +82,7 @@ pub struct Chain {
     genesis: Genesis,
     genesis_hash: B256,
     rules: Box<dyn ChainRules>,
+    executor: Executor,
     state: Mutex<State>,
     head_tx: watch::Sender<HeadInfo>,
 }
@@ -69,31 +97,48 @@ impl std::fmt::Debug for Chain {
 
 impl Chain {
     /// Opens the chain on `store` with no raft members (a raft chain opened this way accepts
-    /// no minted block; see [`Self::open_with`]).
+    /// no minted block; see [`Self::open_opts`]).
     ///
     /// # Errors
-    /// As [`Self::open_with`].
+    /// As [`Self::open_opts`].
     pub fn open(store: ChainStore, genesis: Genesis) -> Result<Self> {
-        Self::open_with(store, genesis, RaftMembers::new())
+        Self::open_opts(store, genesis, Options::default())
     }
 
-    /// Opens the chain on `store`: stores the genesis (or checks it), then lets the engine
-    /// rebuild its per-block state from the canonical chain (clique replays it to the head's
-    /// snapshot, verifying every block; the other engines keep none and their stored blocks
-    /// were verified on import). `raft_members` are the minters a raft chain accepts (ignored
-    /// by other engines).
+    /// Opens the chain on `store` accepting the raft minters `raft_members`.
     ///
     /// # Errors
-    /// [`Error::UnsupportedEngine`] for engines this node cannot follow (QBFT validator
-    /// contracts), store errors, or a stored block that no longer verifies ([`Error::Seal`]).
+    /// As [`Self::open_opts`].
     pub fn open_with(
         store: ChainStore,
         genesis: Genesis,
         raft_members: RaftMembers,
     ) -> Result<Self> {
-        let rules = crate::consensus::rules(&genesis, raft_members)?;
+        Self::open_opts(
+            store,
+            genesis,
+            Options {
+                raft_members,
+                ..Options::default()
+            },
+        )
+    }
+
+    /// Opens the chain on `store`: stores the genesis block and loads its state (or checks
+    /// them), then lets the engine rebuild its per-block state from the canonical chain
+    /// (clique replays it to the head's snapshot, verifying every block; the other engines
+    /// keep none and their stored blocks were verified on import).
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedEngine`] for engines this node cannot follow (QBFT validator
+    /// contracts), [`Error::Execution`] for execution rules it does not implement, store
+    /// errors, or a stored block that no longer verifies ([`Error::Seal`]).
+    pub fn open_opts(store: ChainStore, genesis: Genesis, options: Options) -> Result<Self> {
+        let rules = crate::consensus::rules(&genesis, options.raft_members, options.skip_pow)?;
+        let executor = Executor::new(&genesis)?;
         let genesis_hash = store.init_genesis(&genesis)?;
         let genesis_header = genesis.header();
+        init_state(&store, &genesis, &genesis_header, genesis_hash)?;
         let head = store.head()?.ok_or_else(|| Error::Corrupt {
             path: store.path().to_owned(),
             what: "no head after storing the genesis".into(),
@@ -121,6 +166,7 @@ impl Chain {
             genesis,
             genesis_hash,
             rules,
+            executor,
             state: Mutex::new(State { head: info }),
             head_tx,
         })
@@ -235,16 +281,75 @@ impl Chain {
         )
     }
 
-    /// Verifies and stores a block.
+    /// Verifies, executes and stores a block, durably (on disk when this returns).
     ///
     /// # Errors
-    /// [`Error::Decode`], [`Error::InvalidBlock`], [`Error::Seal`], [`Error::UnknownParent`], or
-    /// store errors. Nothing is stored on error.
+    /// [`Error::Decode`], [`Error::InvalidBlock`] (naming the rule: a root, the gas used, a
+    /// transaction), [`Error::Seal`], [`Error::UnknownParent`], or store errors. Nothing is
+    /// stored on error.
     pub fn import(&self, header_rlp: &[u8], body_rlp: &[u8]) -> Result<Imported> {
+        let (imported, _) = self.import_one(header_rlp, body_rlp, Durability::Immediate)?;
+        if imported == Imported::Head {
+            self.announce_head();
+        }
+        Ok(imported)
+    }
+
+    /// Imports `blocks` (header RLP, body RLP) in order as one segment: each verified and
+    /// executed exactly as by [`Self::import`] and committed without waiting for the disk,
+    /// then the segment made durable by one flush, also when a block fails (the blocks before
+    /// it stay). A crash mid-segment loses the segment's blocks whole (the store keeps its
+    /// last durable head and that head's state), never consistency. Head watchers hear of the
+    /// new head once, after the flush. `report` counts what was done.
+    ///
+    /// # Errors
+    /// The first block's error, as [`Self::import`]; store errors of the flush.
+    pub fn import_segment<'a>(
+        &self,
+        blocks: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        report: &mut SegmentReport,
+    ) -> Result<()> {
+        let mut moved = false;
+        let mut outcome = Ok(());
+        for (header_rlp, body_rlp) in blocks {
+            match self.import_one(header_rlp, body_rlp, Durability::None) {
+                Ok((Imported::Known, _)) => report.known += 1,
+                Ok((imported, stats)) => {
+                    moved |= imported == Imported::Head;
+                    report.imported += 1;
+                    report.transactions += stats.0;
+                    report.gas += stats.1;
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        self.store.flush()?;
+        if moved {
+            self.announce_head();
+        }
+        outcome
+    }
+
+    fn announce_head(&self) {
+        let info = self.state().head.clone();
+        self.head_tx.send_replace(info);
+    }
+
+    /// One block: checks, execution, one write transaction with `durability`. Returns what
+    /// happened and (transactions, gas used).
+    fn import_one(
+        &self,
+        header_rlp: &[u8],
+        body_rlp: &[u8],
+        durability: Durability,
+    ) -> Result<(Imported, (u64, u64))> {
         let header = decode_header(header_rlp)?;
         let hash = self.rules.hash(&header)?;
         if self.store.block_info(&hash)?.is_some() {
-            return Ok(Imported::Known);
+            return Ok((Imported::Known, (0, 0)));
         }
         let parent_rlp = self.store.header_by_hash(&header.parent_hash)?;
         let (true, Some(parent_rlp)) = (self.rules.knows_parent(&header.parent_hash), parent_rlp)
@@ -268,23 +373,35 @@ impl Chain {
                 header.base_fee_per_gas, expected_fee
             )));
         }
-        if !block::body_is_empty(body_rlp)
-            || header.transactions_root != EMPTY_ROOT_HASH
-            || header.receipts_root != EMPTY_ROOT_HASH
-            || header.gas_used != 0
-        {
-            return Err(invalid(
-                "blocks with transactions are not supported yet (cachet executes no transactions)"
-                    .into(),
-            ));
-        }
-        if header.state_root != parent.state_root {
-            return Err(invalid(
-                "an empty block must keep its parent's state root".into(),
-            ));
-        }
+        let rule_of = |e: &dyn std::error::Error| invalid(cachet_primitives::error::Chain(e).to_string());
+        let body = cachet_execution::decode_body(body_rlp).map_err(|e| rule_of(&e))?;
+        body.check_against(&header).map_err(|e| rule_of(&e))?;
         self.rules.verify(hash, &header, &parent)?;
+        let author = self.rules.author(&header)?;
+        let senders = cachet_execution::recover_senders(&body.transactions).map_err(|e| rule_of(&e))?;
+
+        // From here the head must not move under us: the flat state is the head's.
         let mut st = self.state();
+        let on_head = header.parent_hash == st.head.hash;
+        let outcome = {
+            let read = self.store.begin_read()?;
+            let hashes = Ancestors {
+                store: &self.store,
+                parent: (parent.number, header.parent_hash),
+                on_head,
+            };
+            let run = |view: &dyn StateView| {
+                self.executor
+                    .execute(&header, author, &body, &senders, view, &hashes)
+                    .map_err(|e| rule_of(&e))
+            };
+            if on_head {
+                run(&WorldState::latest(&read)?)?
+            } else {
+                run(&WorldState::at_root(&read, parent.state_root)?)?
+            }
+        };
+        outcome.check_against(&header).map_err(|e| rule_of(&e))?;
         let parent_td = self
             .store
             .block_info(&header.parent_hash)?
@@ -292,19 +409,49 @@ impl Chain {
             .unwrap_or_default();
         let td = parent_td + header.difficulty;
         let make_head = td > st.head.total_difficulty;
-        self.store.insert_block(
-            &BlockRecord {
-                number: header.number,
-                hash,
-                parent_hash: header.parent_hash,
-                difficulty: header.difficulty,
-                header_rlp,
-                body_rlp,
-            },
-            make_head,
-        )?;
+        let route = if make_head && !on_head {
+            Some(self.reorg_route(st.head.hash, header.parent_hash)?)
+        } else {
+            None
+        };
+        let receipts = cachet_execution::encode_receipts(&outcome.receipts);
+        self.store.write(durability, |txn| {
+            let root = WorldState::commit_trie(txn, parent.state_root, &outcome.changes)?;
+            if root != header.state_root {
+                return Err(invalid(format!(
+                    "state root {}, executing the block gives {root}",
+                    header.state_root
+                )));
+            }
+            WorldState::store_changes(txn, hash, parent.state_root, &outcome.changes)?;
+            self.store.put_receipts_in(txn, &hash, &receipts)?;
+            if make_head {
+                if let Some((back, forward)) = &route {
+                    for block in back {
+                        WorldState::revert_flat(txn, *block)?;
+                    }
+                    for block in forward {
+                        WorldState::apply_flat(txn, *block)?;
+                    }
+                }
+                WorldState::apply_flat(txn, hash)?;
+            }
+            self.store.insert_block_in(
+                txn,
+                &BlockRecord {
+                    number: header.number,
+                    hash,
+                    parent_hash: header.parent_hash,
+                    difficulty: header.difficulty,
+                    header_rlp,
+                    body_rlp,
+                },
+                make_head,
+            )
+        })?;
+        let stats = (body.transactions.len() as u64, header.gas_used);
         if !make_head {
-            return Ok(Imported::Side);
+            return Ok((Imported::Side, stats));
         }
         let number = header.number;
         st.head = HeadInfo {
@@ -312,11 +459,104 @@ impl Chain {
             hash,
             total_difficulty: td,
         };
-        let info = st.head.clone();
         drop(st);
         self.rules.head_changed(number);
-        self.head_tx.send_replace(info);
-        Ok(Imported::Head)
+        Ok((Imported::Head, stats))
+    }
+
+    /// The blocks to take the flat state from `from` (the head) to `to` (a stored block on
+    /// another branch): the blocks to revert, newest first, down to the common ancestor, and
+    /// the blocks to apply, oldest first, up to `to`.
+    fn reorg_route(&self, from: B256, to: B256) -> Result<(Vec<B256>, Vec<B256>)> {
+        let info = |hash: B256| {
+            self.store.block_info(&hash)?.ok_or_else(|| Error::Corrupt {
+                path: self.store.path().to_owned(),
+                what: format!("block {hash} on a reorg route has no index entry"),
+            })
+        };
+        let (mut a, mut b) = ((from, info(from)?), (to, info(to)?));
+        let (mut back, mut forward) = (Vec::new(), Vec::new());
+        while a.0 != b.0 {
+            if a.1.number >= b.1.number {
+                back.push(a.0);
+                a = (a.1.parent_hash, info(a.1.parent_hash)?);
+            } else {
+                forward.push(b.0);
+                b = (b.1.parent_hash, info(b.1.parent_hash)?);
+            }
+        }
+        forward.reverse();
+        Ok((back, forward))
+    }
+
+    /// Runs `f` on the state after block `at` (the flat state when `at` is the head, else the
+    /// trie at its state root).
+    fn with_state<T>(&self, at: B256, f: impl FnOnce(&dyn StateView) -> Result<T, StateError>) -> Result<T> {
+        let st = self.state();
+        let read = self.store.begin_read()?;
+        if at == st.head.hash {
+            drop(st);
+            return Ok(f(&WorldState::latest(&read)?)?);
+        }
+        drop(st);
+        let header = self
+            .store
+            .header_by_hash(&at)?
+            .ok_or_else(|| Error::Config(format!("block {at} is not stored")))?;
+        let root = decode_header(&header)?.state_root;
+        Ok(f(&WorldState::at_root(&read, root)?)?)
+    }
+
+    /// The account `address` after block `at` (`None` when absent).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a block that is not stored; state and store errors.
+    pub fn account(&self, at: B256, address: &Address) -> Result<Option<AccountInfo>> {
+        self.with_state(at, |view| view.account(address))
+    }
+
+    /// Storage `slot` of `address` after block `at`.
+    ///
+    /// # Errors
+    /// As [`Self::account`].
+    pub fn storage(&self, at: B256, address: &Address, slot: U256) -> Result<U256> {
+        self.with_state(at, |view| view.storage(address, &slot))
+    }
+
+    /// The code of `address` after block `at` (empty for accounts without code).
+    ///
+    /// # Errors
+    /// As [`Self::account`]; [`Error::State`] when the account's code is missing.
+    pub fn code(&self, at: B256, address: &Address) -> Result<Bytes> {
+        self.with_state(at, |view| {
+            let Some(account) = view.account(address)? else {
+                return Ok(Bytes::new());
+            };
+            if account.code_hash == alloy_primitives::KECCAK256_EMPTY {
+                return Ok(Bytes::new());
+            }
+            view.code(&account.code_hash)?.ok_or_else(|| StateError::Corrupt {
+                what: format!("code {} of {address} is missing", account.code_hash),
+            })
+        })
+    }
+
+    /// A stored block's receipts; `None` for a block that is not stored.
+    ///
+    /// # Errors
+    /// Store errors; [`Error::Decode`] for stored receipts that do not decode.
+    pub fn receipts(&self, block: B256) -> Result<Option<Vec<ReceiptEnvelope>>> {
+        match self.store.receipts_by_hash(&block)? {
+            Some(bytes) => cachet_execution::decode_receipts(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Decode {
+                    what: "stored receipts",
+                    source: Box::new(e),
+                }),
+            // Blocks stored before execution existed are empty.
+            None if self.store.block_info(&block)?.is_some() => Ok(Some(Vec::new())),
+            None => Ok(None),
+        }
     }
 
     /// Header RLP by hash.
@@ -333,6 +573,64 @@ impl Chain {
     /// Store errors.
     pub fn header_rlp_by_number(&self, number: u64) -> Result<Option<Vec<u8>>> {
         self.store.header_by_number(number)
+    }
+}
+
+/// Loads the genesis state into a store that has none. A store written before Cachet executed
+/// transactions holds only empty blocks, so its head's state is the genesis state: every stored
+/// block gets an empty change set and the flat state is the genesis alloc.
+fn init_state(
+    store: &ChainStore,
+    genesis: &Genesis,
+    genesis_header: &Header,
+    genesis_hash: B256,
+) -> Result<()> {
+    if WorldState::is_initialised(&store.begin_read()?)? {
+        return Ok(());
+    }
+    let blocks = store.block_hashes()?;
+    store.write(Durability::Immediate, |txn| {
+        let root = WorldState::load_genesis(txn, &genesis.alloc)?;
+        if root != genesis_header.state_root {
+            return Err(Error::GenesisState {
+                computed: root,
+                expected: genesis_header.state_root,
+            });
+        }
+        for hash in blocks.into_iter().filter(|h| *h != genesis_hash) {
+            WorldState::store_changes(txn, hash, root, &ChangeSet::default())?;
+        }
+        Ok(())
+    })
+}
+
+/// BLOCKHASH for a block executed on `parent`: canonical hashes when the parent is the head,
+/// else parent links walked back (a side chain).
+struct Ancestors<'a> {
+    store: &'a ChainStore,
+    parent: (u64, B256),
+    on_head: bool,
+}
+
+impl BlockHashes for Ancestors<'_> {
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
+        let store_err = |e: Error| StateError::Corrupt {
+            what: format!("reading ancestor {number}: {}", cachet_primitives::error::Chain(&e)),
+        };
+        if number > self.parent.0 {
+            return Ok(None);
+        }
+        if self.on_head {
+            return self.store.canonical_hash(number).map_err(store_err);
+        }
+        let (mut n, mut hash) = self.parent;
+        while n > number {
+            let Some(info) = self.store.block_info(&hash).map_err(store_err)? else {
+                return Ok(None);
+            };
+            (n, hash) = (n - 1, info.parent_hash);
+        }
+        Ok(Some(hash))
     }
 }
 

@@ -153,6 +153,13 @@ impl ChainRules for CliqueRules {
         Ok(())
     }
 
+    fn author(&self, header: &Header) -> Result<Address> {
+        cachet_seal::clique::recover_signer(header).map_err(|source| Error::Seal {
+            number: header.number,
+            source,
+        })
+    }
+
     fn head_changed(&self, number: u64) {
         self.snapshots()
             .retain(|_, s| s.number.saturating_add(SNAPSHOT_DEPTH) >= number);

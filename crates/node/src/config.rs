@@ -35,6 +35,8 @@ pub struct NodeConfig {
     pub lease: Option<cachet_keyprovider::LeaseConfig>,
     /// Quorum Raft options (GoQuorum's flag names).
     pub raft: RaftConfig,
+    /// `--skip-pow`: accept ethash blocks without checking their proof of work (test chains).
+    pub skip_pow: bool,
 }
 
 /// Quorum Raft options.

@@ -77,6 +77,16 @@ pub trait ChainRules: Any + Send + Sync + fmt::Debug {
     /// [`Error::Seal`] for a bad seal, [`Error::InvalidBlock`] for a broken engine rule.
     fn verify(&self, hash: B256, header: &Header, parent: &Header) -> Result<()>;
 
+    /// The block's author as the engine defines it: the fee recipient and what COINBASE
+    /// returns when the block executes. The header's beneficiary unless the engine says
+    /// otherwise (clique: the signer, as geth's clique `Author`; GoQuorum IBFT: the proposer).
+    ///
+    /// # Errors
+    /// [`Error::Seal`] when the seal does not recover.
+    fn author(&self, header: &Header) -> Result<Address> {
+        Ok(header.beneficiary)
+    }
+
     /// Block `number` became the head: the engine may drop state kept for blocks far below.
     fn head_changed(&self, number: u64) {
         let _ = number;
@@ -128,11 +138,16 @@ pub trait BlockProducer: Send + fmt::Debug {
     fn retry_after(&self) -> Duration;
 }
 
-/// An `ethash` genesis: Cachet verifies no proof of work, so it seals nothing and refuses
-/// every block; the node still runs discovery, eth Status and RPC at genesis (what hive's
-/// discovery suites need).
+/// An `ethash` genesis: Cachet verifies no proof of work, so it seals nothing and, unless told
+/// to skip the proof of work (`skip_pow`: test chains, hive's `HIVE_SKIP_POW`, ethereum/tests),
+/// refuses every block; the node still runs discovery, eth Status and RPC at genesis (what
+/// hive's discovery suites need). With `skip_pow` a block is checked like any other (parent,
+/// gas, roots, execution) except its seal and the ethash difficulty formula.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct EthashRules;
+pub struct EthashRules {
+    /// Accept blocks without checking their proof of work.
+    pub skip_pow: bool,
+}
 
 impl ChainRules for EthashRules {
     fn engine(&self) -> Engine {
@@ -140,9 +155,12 @@ impl ChainRules for EthashRules {
     }
 
     fn verify(&self, _hash: B256, header: &Header, _parent: &Header) -> Result<()> {
+        if self.skip_pow {
+            return Ok(());
+        }
         Err(Error::InvalidBlock {
             number: header.number,
-            rule: "cachet does not verify ethash proof-of-work blocks (an ethash genesis runs a node that stays at genesis)".into(),
+            rule: "cachet does not verify ethash proof of work (an ethash genesis runs a node that stays at genesis; test chains: --skip-pow)".into(),
         })
     }
 }
@@ -153,12 +171,22 @@ impl ChainRules for EthashRules {
 /// # Errors
 /// [`Error::UnsupportedEngine`] for QBFT validator-contract mode; [`Error::Seal`] or
 /// [`Error::InvalidBlock`] when a BFT genesis extraData lists no validators.
-pub fn rules(genesis: &Genesis, raft_members: RaftMembers) -> Result<Box<dyn ChainRules>> {
+pub fn rules(
+    genesis: &Genesis,
+    raft_members: RaftMembers,
+    skip_pow: bool,
+) -> Result<Box<dyn ChainRules>> {
+    if skip_pow && genesis.engine() != Engine::Ethash {
+        return Err(Error::Config(format!(
+            "--skip-pow is for ethash test chains; this genesis runs {}",
+            genesis.engine()
+        )));
+    }
     let rules: Box<dyn ChainRules> = match genesis.engine() {
         Engine::Clique => Box::new(CliqueRules::from_genesis(genesis)),
         Engine::Ibft | Engine::Ibft2 | Engine::Qbft => Box::new(BftRules::from_genesis(genesis)?),
         Engine::Raft => Box::new(RaftRules::new(raft_members)),
-        Engine::Ethash => Box::new(EthashRules),
+        Engine::Ethash => Box::new(EthashRules { skip_pow }),
     };
     Ok(rules)
 }

@@ -220,6 +220,25 @@ pub enum Error {
     /// Invalid configuration.
     #[error("configuration: {0}")]
     Config(String),
+    /// The world state in the chain database failed or contradicts itself.
+    #[error(
+        "the world state in the chain database failed: check the disk; if it persists, restore the datadir from a backup or resync"
+    )]
+    State(#[from] cachet_state::StateError),
+    /// The genesis asks for execution rules this node does not implement (its message names
+    /// the genesis key).
+    #[error("this node cannot execute the chain the genesis describes")]
+    Execution(#[from] cachet_execution::Unsupported),
+    /// The stored genesis state does not hash to the genesis state root.
+    #[error(
+        "the genesis alloc loaded into the state has root {computed}, the genesis header says {expected} (this is a bug in cachet)"
+    )]
+    GenesisState {
+        /// The root of the loaded state.
+        computed: B256,
+        /// The genesis header's state root.
+        expected: B256,
+    },
 }
 
 #[cfg(test)]

@@ -146,7 +146,8 @@ impl From<crate::Error> for Failure {
             | E::Network(_)
             | E::Discovery { .. }
             | E::ReadFile { .. }
-            | E::RaftMembers { .. } => Self::of(Code::Usage, &e),
+            | E::RaftMembers { .. }
+            | E::Execution(_) => Self::of(Code::Usage, &e),
             _ => Self::of(Code::Failure, &e),
         }
     }

@@ -2,13 +2,21 @@
 //! after another) into the chain, each verified exactly as a block from a peer is.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::block;
-use crate::chain::{Chain, Imported};
+use crate::chain::{Chain, SegmentReport};
 use crate::error::{Error, Result};
 
 /// Largest file read (a few hundred thousand empty blocks; hive's test chains are far smaller).
 const MAX_FILE: u64 = 1 << 30;
+
+/// Blocks per durable segment: one flush per this many blocks (a crash loses at most the
+/// segment being imported; the store keeps the last flushed head and its state).
+pub const SEGMENT: usize = 2048;
+
+/// How often a progress line is logged.
+const PROGRESS_EVERY: Duration = Duration::from_secs(8);
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,6 +25,10 @@ pub struct ImportReport {
     pub imported: u64,
     /// Blocks already stored.
     pub known: u64,
+    /// Transactions executed.
+    pub transactions: u64,
+    /// Gas used by the imported blocks.
+    pub gas: u64,
 }
 
 /// Creates `datadir` when missing and opens its chain store (`chain.redb`) for an import.
@@ -40,21 +52,77 @@ pub fn import_file(chain: &Chain, path: &Path, report: &mut ImportReport) -> Res
     let bytes = read_bounded(path)?;
     let mut rest = bytes.as_slice();
     let mut index = 0u64;
+    let mut progress = Progress::new(chain);
     while !rest.is_empty() {
-        let (item, tail) = next_item(rest).map_err(|e| Error::ImportFile {
-            path: path.to_path_buf(),
-            index,
-            source: Box::new(e),
-        })?;
-        rest = tail;
-        index += 1;
-        let (header, body) = block::split_block(item)?;
-        match chain.import(&header, &body)? {
-            Imported::Known => report.known += 1,
-            Imported::Head | Imported::Side => report.imported += 1,
+        let mut segment = Vec::with_capacity(SEGMENT.min(1024));
+        while segment.len() < SEGMENT && !rest.is_empty() {
+            let (item, tail) = next_item(rest).map_err(|e| Error::ImportFile {
+                path: path.to_path_buf(),
+                index,
+                source: Box::new(e),
+            })?;
+            rest = tail;
+            index += 1;
+            segment.push(block::split_block(item)?);
         }
+        let mut done = SegmentReport::default();
+        let outcome = chain.import_segment(
+            segment.iter().map(|(h, b)| (h.as_slice(), b.as_slice())),
+            &mut done,
+        );
+        report.imported += done.imported;
+        report.known += done.known;
+        report.transactions += done.transactions;
+        report.gas += done.gas;
+        progress.add(chain, &done, rest.is_empty() || outcome.is_err());
+        outcome?;
     }
     Ok(())
+}
+
+/// Logs "imported new chain segment" lines (blocks, transactions, Mgas, Mgas/s) as geth does,
+/// at most every [`PROGRESS_EVERY`] and once at the end.
+struct Progress {
+    since: Instant,
+    blocks: u64,
+    transactions: u64,
+    gas: u64,
+}
+
+impl Progress {
+    fn new(_chain: &Chain) -> Self {
+        Self {
+            since: Instant::now(),
+            blocks: 0,
+            transactions: 0,
+            gas: 0,
+        }
+    }
+
+    fn add(&mut self, chain: &Chain, done: &SegmentReport, last: bool) {
+        self.blocks += done.imported;
+        self.transactions += done.transactions;
+        self.gas += done.gas;
+        let elapsed = self.since.elapsed();
+        if self.blocks == 0 || !(last || elapsed >= PROGRESS_EVERY) {
+            return;
+        }
+        let head = chain.head();
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let mgas = self.gas as f64 / 1e6;
+        tracing::info!(
+            target: "cachet::import",
+            blocks = self.blocks,
+            txs = self.transactions,
+            mgas = format_args!("{mgas:.3}"),
+            elapsed = format_args!("{secs:.3}s"),
+            mgasps = format_args!("{:.3}", mgas / secs),
+            number = head.header.number,
+            hash = %head.hash,
+            "imported new chain segment"
+        );
+        *self = Self::new(chain);
+    }
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>> {

@@ -23,7 +23,7 @@ use jsonrpsee::server::ServerHandle;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::chain::Chain;
+use crate::chain::{Chain, Options};
 use crate::clique::Proposals;
 use crate::config::{NodeConfig, Started};
 use crate::consensus::ProducerConfig;
@@ -232,7 +232,11 @@ fn open_chain(config: &NodeConfig, plan: Plan, keys: &UnlockedKeys) -> Result<Ar
         }
     }
     let store = ChainStore::open(&config.datadir.join("chain.redb"))?;
-    Ok(Arc::new(Chain::open_with(store, genesis, raft_members)?))
+    let options = Options {
+        raft_members,
+        skip_pow: config.skip_pow,
+    };
+    Ok(Arc::new(Chain::open_opts(store, genesis, options)?))
 }
 
 /// What devp2p announces: network id, genesis, fork schedule and the stored head.

@@ -13,7 +13,7 @@ use cachet_devp2p::p2p::DisconnectReason;
 use tokio::sync::{mpsc, watch};
 
 use crate::block;
-use crate::chain::{Chain, HeadInfo, Imported, decode_header};
+use crate::chain::{Chain, HeadInfo, Imported, SegmentReport, decode_header};
 use crate::error::Error;
 use crate::sync_status::SyncStatus;
 
@@ -252,18 +252,19 @@ async fn on_message(
             };
             let headers = std::mem::take(&mut dl.headers);
             let full = headers.len() as u64 == BATCH;
-            let mut last = None;
-            for (h, b) in headers.iter().zip(bodies.iter()) {
-                match chain.import(h, b) {
-                    Ok(_) => last = Some(()),
-                    Err(e) => {
-                        drop_peer(net, &peer, &e);
-                        downloads.remove(&peer);
-                        return;
-                    }
-                }
+            // One durable flush per round (a segment), not per block.
+            let mut done = SegmentReport::default();
+            let blocks = headers.iter().zip(bodies.iter());
+            let outcome = chain.import_segment(blocks.map(|(h, b)| (&h[..], &b[..])), &mut done);
+            if let Err(e) = outcome {
+                drop_peer(net, &peer, &e);
+                downloads.remove(&peer);
+                return;
             }
-            if full && last.is_some() {
+            if done.imported + done.known > 0 {
+                tracing::debug!(target: "cachet::sync", %peer, blocks = done.imported, txs = done.transactions, gas = done.gas, "imported new chain segment");
+            }
+            if full && done.imported + done.known > 0 {
                 let from = chain.head().header.number.saturating_add(1);
                 request_headers(net, &peer, from, next_id).await;
             } else {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use cachet_genesis::{Genesis, RaftMarker};
-use cachet_node::chain::Chain;
+use cachet_node::chain::{Chain, Options};
 use cachet_node::import::{ImportReport, import_file, open_store};
 use clap::Args;
 
@@ -23,6 +23,10 @@ pub(crate) struct ImportArgs {
     /// The genesis is a Quorum Raft network without `"raft": true` (GoQuorum's `--raft`).
     #[arg(long)]
     raft: bool,
+    /// Accept ethash blocks without checking their proof of work (test chains only: hive's
+    /// `HIVE_SKIP_POW`, ethereum/tests); refused for any other engine.
+    #[arg(long)]
+    skip_pow: bool,
     /// Files of concatenated block RLPs, imported in the order given.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -34,7 +38,11 @@ pub(crate) fn run(args: ImportArgs) -> Result<(), Failure> {
     let marker = RaftMarker::from_flag(args.raft);
     let genesis = Genesis::from_file(&args.genesis, marker)?;
     let store = open_store(&args.datadir)?;
-    let chain = Chain::open(store, genesis)?;
+    let options = Options {
+        skip_pow: args.skip_pow,
+        ..Options::default()
+    };
+    let chain = Chain::open_opts(store, genesis, options)?;
     let mut report = ImportReport::default();
     let mut outcome = Ok(());
     for file in &args.files {
@@ -48,6 +56,8 @@ pub(crate) fn run(args: ImportArgs) -> Result<(), Failure> {
         &serde_json::json!({
             "imported": report.imported,
             "known": report.known,
+            "transactions": report.transactions,
+            "gas": report.gas,
             "head": head.header.number,
             "hash": head.hash,
         })

@@ -77,6 +77,10 @@ pub(crate) struct NodeArgs {
     /// {"<raft id>": "<enode>"} (this node is added under --raft-id).
     #[arg(long = "raft-members", value_name = "FILE")]
     raft_members: Option<PathBuf>,
+    /// Accept ethash blocks without checking their proof of work (test chains only: hive's
+    /// `HIVE_SKIP_POW`); refused for any other engine.
+    #[arg(long)]
+    skip_pow: bool,
     #[command(flatten)]
     kms: KmsArgs,
     #[command(flatten)]
@@ -120,6 +124,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
             block_time_ms: args.raft_block_time,
             members: args.raft_members,
         },
+        skip_pow: args.skip_pow,
     };
     let controls = stop_controls();
     cachet_node::run(config, controls, |s| {

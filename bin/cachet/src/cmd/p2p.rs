@@ -60,6 +60,7 @@ pub(crate) struct P2pArgs {
 pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
     let bootnodes: Vec<Enode> = super::parse_items(&args.bootnodes)?;
     let config = NodeConfig {
+        skip_pow: false,
         datadir: args.datadir,
         genesis: args.genesis,
         network_id: args.network_id,

@@ -3,9 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{B256, U256};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    WriteTransaction,
+};
 
-use super::tables::{BLOCKS, BODIES, CANONICAL, HEAD, HEADERS, POINTERS, decode_info, encode_info};
+use super::tables::{
+    BLOCKS, BODIES, CANONICAL, HEAD, HEADERS, POINTERS, RECEIPTS, decode_info, encode_info,
+};
 use crate::error::{Error, Result};
 
 /// The chain database of one node (`<datadir>/chain.redb`).
@@ -81,6 +86,9 @@ impl ChainStore {
                 .map_err(|e| store.err("create tables", e))?;
             txn.open_table(POINTERS)
                 .map_err(|e| store.err("create tables", e))?;
+            txn.open_table(RECEIPTS)
+                .map_err(|e| store.err("create tables", e))?;
+            cachet_state::WorldState::create_tables(&txn)?;
         }
         txn.commit().map_err(|e| store.err("commit", e))?;
         Ok(store)
@@ -102,12 +110,60 @@ impl ChainStore {
     /// [`Error::UnknownParent`], [`Error::NumberMismatch`], [`Error::GenesisMismatch`],
     /// [`Error::ConflictingBlock`], or [`Error::Store`].
     pub fn insert_block(&self, block: &BlockRecord<'_>, make_canonical: bool) -> Result<()> {
+        self.write(Durability::Immediate, |txn| {
+            self.insert_block_in(txn, block, make_canonical)
+        })
+    }
+
+    /// Runs `f` in one write transaction and commits it with `durability` (`Immediate`: on
+    /// disk when this returns; `None`: made durable by the next `Immediate` commit, and lost
+    /// whole, never torn, by a crash before it). An error from `f` aborts the transaction:
+    /// nothing it wrote is kept.
+    ///
+    /// # Errors
+    /// What `f` returns, or [`Error::Store`].
+    pub fn write<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&WriteTransaction) -> Result<T>,
+    ) -> Result<T> {
         let mut txn = self
             .db
             .begin_write()
             .map_err(|e| self.err("begin write", e))?;
-        txn.set_durability(Durability::Immediate)
+        txn.set_durability(durability)
             .map_err(|e| self.err("set durability", e))?;
+        let value = f(&txn)?;
+        txn.commit().map_err(|e| self.err("commit", e))?;
+        Ok(value)
+    }
+
+    /// Makes every commit so far durable (an empty `Immediate` commit ends an import segment).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn flush(&self) -> Result<()> {
+        self.write(Durability::Immediate, |_| Ok(()))
+    }
+
+    /// A read transaction on the whole database (the chain and the world state).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn begin_read(&self) -> Result<ReadTransaction> {
+        self.db.begin_read().map_err(|e| self.err("begin read", e))
+    }
+
+    /// [`Self::insert_block`] inside the caller's transaction `txn`.
+    ///
+    /// # Errors
+    /// As [`Self::insert_block`].
+    pub fn insert_block_in(
+        &self,
+        txn: &WriteTransaction,
+        block: &BlockRecord<'_>,
+        make_canonical: bool,
+    ) -> Result<()> {
         {
             let mut headers = txn
                 .open_table(HEADERS)
@@ -227,8 +283,45 @@ impl ChainStore {
                     .map_err(|e| self.err("write", e))?;
             }
         }
-        txn.commit().map_err(|e| self.err("commit", e))?;
         Ok(())
+    }
+
+    /// Stores block `hash`'s receipts in `txn`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn put_receipts_in(&self, txn: &WriteTransaction, hash: &B256, receipts: &[u8]) -> Result<()> {
+        txn.open_table(RECEIPTS)
+            .map_err(|e| self.err("open receipts", e))?
+            .insert(&hash.0, receipts)
+            .map_err(|e| self.err("write", e))?;
+        Ok(())
+    }
+
+    /// A block's stored receipts (encoded), `None` for a block stored before Cachet executed
+    /// transactions or not stored at all.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn receipts_by_hash(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        self.read_one(RECEIPTS, &hash.0, <[u8]>::to_vec)
+    }
+
+    /// Every stored block's hash (canonical and side), for one-time migrations.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn block_hashes(&self) -> Result<Vec<B256>> {
+        let txn = self.begin_read()?;
+        let blocks = txn
+            .open_table(BLOCKS)
+            .map_err(|e| self.err("open blocks", e))?;
+        let mut hashes = Vec::new();
+        for entry in blocks.iter().map_err(|e| self.err("read", e))? {
+            let (key, _) = entry.map_err(|e| self.err("read", e))?;
+            hashes.push(B256::from(*key.value()));
+        }
+        Ok(hashes)
     }
 
     /// Stores the genesis block of `genesis` as block 0 and head of an empty store; on a

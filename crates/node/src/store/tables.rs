@@ -12,6 +12,8 @@ pub(super) const BLOCKS: TableDefinition<'_, &[u8; 32], &[u8; INFO_LEN]> =
     TableDefinition::new("blocks");
 /// Canonical block number → hash.
 pub(super) const CANONICAL: TableDefinition<'_, u64, &[u8; 32]> = TableDefinition::new("canonical");
+/// Block hash → the block's receipts (`cachet_execution::encode_receipts`).
+pub(super) const RECEIPTS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("receipts");
 /// Pointers (`head`) → block hash.
 pub(super) const POINTERS: TableDefinition<'_, &str, &[u8; 32]> = TableDefinition::new("pointers");
 

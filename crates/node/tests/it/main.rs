@@ -1,5 +1,6 @@
 //! Integration tests for `cachet-node`.
 
+mod blockchain_tests;
 mod clique;
 mod crash;
 mod engines;

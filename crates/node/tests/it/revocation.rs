@@ -43,6 +43,7 @@ async fn revocation_stops_discv5_and_frees_its_port() {
     .unwrap();
     let v5_port = free_udp_port();
     let config = NodeConfig {
+        skip_pow: false,
         lease: None,
         datadir: datadir.clone(),
         genesis: dir.path().join("genesis.json"),

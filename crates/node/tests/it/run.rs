@@ -26,6 +26,7 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
     )
     .unwrap();
     NodeConfig {
+        skip_pow: false,
         lease: None,
         datadir: dir.join("node"),
         genesis: dir.join("genesis.json"),
@@ -142,6 +143,7 @@ async fn start_node(
     .unwrap();
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let cfg = NodeConfig {
+        skip_pow: false,
         lease: None,
         datadir,
         genesis: genesis.to_owned(),

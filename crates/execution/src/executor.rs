@@ -1,0 +1,412 @@
+//! [`Executor`]: a block's transactions through revm on the parent's state, then the engine's
+//! rewards and the withdrawals; the outcome ([`BlockOutcome`]) holds the receipts and the
+//! state changes.
+
+use std::collections::BTreeMap;
+
+use alloy_consensus::{ReceiptEnvelope, Transaction, TxEnvelope};
+use alloy_eips::eip2718::{Encodable2718, Typed2718};
+use alloy_primitives::{Address, B256, Bloom, U256};
+use cachet_genesis::{Engine, Fork, Genesis};
+use cachet_primitives::Header;
+use cachet_state::{ChangeSet, StateError, StateView};
+use revm::context::result::EVMError;
+use revm::context::{BlockEnv, CfgEnv, TxEnv};
+use revm::database::State;
+use revm::database::states::bundle_state::BundleRetention;
+use revm::database_interface::DatabaseCommitExt;
+use revm::primitives::hardfork::SpecId;
+use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
+
+use crate::body::Body;
+use crate::changes::change_set;
+use crate::db::StateDb;
+use crate::error::{BlockError, TxError, Unsupported};
+use crate::receipts::{logs_bloom, receipt, receipts_root};
+use crate::schedule::{Rewards, Schedule};
+
+/// secp256k1n / 2: from Homestead on a signature's s must not exceed it (EIP-2).
+const SECP256K1N_HALF: U256 = U256::from_be_bytes([
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+]);
+/// Wei per gwei (withdrawal amounts are in gwei).
+const GWEI: u128 = 1_000_000_000;
+
+/// Ancestor hashes for BLOCKHASH (the node walks parent links, so side chains work).
+pub trait BlockHashes {
+    /// The hash of the ancestor with this number, `None` when there is none.
+    ///
+    /// # Errors
+    /// [`StateError`] when the store fails.
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError>;
+}
+
+/// Executes blocks of one chain (built once from its genesis).
+#[derive(Debug, Clone)]
+pub struct Executor {
+    schedule: Schedule,
+}
+
+/// What executing a block produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// One receipt per transaction, of the transaction's type.
+    pub receipts: Vec<ReceiptEnvelope>,
+    /// Gas used by the block (the last receipt's cumulative gas).
+    pub gas_used: u64,
+    /// The OR of the receipts' blooms.
+    pub logs_bloom: Bloom,
+    /// The receipts' trie root.
+    pub receipts_root: B256,
+    /// Every account and slot the block changed, rewards and withdrawals included.
+    pub changes: ChangeSet,
+}
+
+impl Executor {
+    /// Maps the genesis fork schedule to revm specs per block, with the engine's rewards and
+    /// the permissioned-network limits (see `docs/dev/execution.md`).
+    ///
+    /// # Errors
+    /// [`Unsupported`] naming the genesis key for what Cachet does not execute: Cancun and
+    /// later, Constantinople without Petersburg, Shanghai on geth-family PoA engines, DAO fork
+    /// support, Besu `zeroBaseFee`, GoQuorum reward transitions and privacy precompile, forks
+    /// out of order, size limits outside GoQuorum's ranges.
+    pub fn new(genesis: &Genesis) -> Result<Self, Unsupported> {
+        Ok(Self {
+            schedule: Schedule::new(genesis)?,
+        })
+    }
+
+    /// Executes the block on the parent's post-state `state`. `beneficiary` is the block's
+    /// author as the engine defines it (fee recipient, COINBASE); `senders` are
+    /// [`crate::recover_senders`]'s output for `body.transactions`.
+    ///
+    /// # Errors
+    /// [`BlockError`] naming the rule a transaction or the block breaks (and the transaction's
+    /// index), [`BlockError::State`] when the store fails.
+    pub fn execute(
+        &self,
+        header: &Header,
+        beneficiary: Address,
+        body: &Body,
+        senders: &[Address],
+        state: &dyn StateView,
+        hashes: &dyn BlockHashes,
+    ) -> Result<BlockOutcome, BlockError> {
+        let number = header.number;
+        let timestamp = header.timestamp;
+        if senders.len() != body.transactions.len() {
+            return Err(BlockError::SendersMismatch {
+                transactions: body.transactions.len(),
+                senders: senders.len(),
+            });
+        }
+        let post_merge = self.schedule.engine == Engine::Ethash
+            && header.difficulty.is_zero()
+            && self.schedule.is_active(Fork::London, number, timestamp);
+        let spec = self.schedule.spec(number, timestamp, post_merge);
+        let shanghai = spec.is_enabled_in(SpecId::SHANGHAI);
+        match (shanghai, body.withdrawals.is_some()) {
+            (true, false) => {
+                return Err(BlockError::WithdrawalsFork {
+                    number,
+                    found: "missing",
+                });
+            }
+            (false, true) => {
+                return Err(BlockError::WithdrawalsFork {
+                    number,
+                    found: "present",
+                });
+            }
+            _ => {}
+        }
+        if !body.transactions.is_empty() && !spec.is_enabled_in(SpecId::BYZANTIUM) {
+            return Err(BlockError::PreByzantiumTransactions { number });
+        }
+        let homestead = spec.is_enabled_in(SpecId::HOMESTEAD);
+        for (index, tx) in body.transactions.iter().enumerate() {
+            self.check_rules(tx, number, timestamp)
+                .map_err(|source| BlockError::Transaction { index, source })?;
+            if homestead && tx.signature().s() > SECP256K1N_HALF {
+                return Err(BlockError::HighS { index });
+            }
+        }
+        let basefee = match header.base_fee_per_gas {
+            None => 0,
+            Some(fee) => u64::try_from(fee).map_err(|_| BlockError::InvalidHeader {
+                number,
+                reason: format!("base fee {fee} does not fit in 64 bits"),
+            })?,
+        };
+        let block_env = BlockEnv {
+            number: U256::from(number),
+            beneficiary,
+            timestamp: U256::from(timestamp),
+            gas_limit: header.gas_limit,
+            basefee,
+            difficulty: header.difficulty,
+            prevrandao: spec.is_enabled_in(SpecId::MERGE).then_some(header.mix_hash),
+            ..BlockEnv::default()
+        };
+        let mut cfg = CfgEnv::new_with_spec(spec);
+        cfg.chain_id = self.schedule.chain_id;
+        cfg.limit_contract_code_size = Some(self.schedule.code_size_limit(number));
+
+        let mut db = State::builder()
+            .with_database_ref(StateDb { state, hashes })
+            .with_bundle_update()
+            .build();
+        let mut receipts = Vec::with_capacity(body.transactions.len());
+        let mut cumulative: u64 = 0;
+        {
+            let mut evm = Context::mainnet()
+                .with_db(&mut db)
+                .with_cfg(cfg)
+                .with_block(block_env)
+                .build_mainnet();
+            for (index, (tx, sender)) in body.transactions.iter().zip(senders).enumerate() {
+                let available = header.gas_limit.saturating_sub(cumulative);
+                if tx.gas_limit() > available {
+                    return Err(BlockError::BlockGasExceeded {
+                        index,
+                        tx_gas: tx.gas_limit(),
+                        available,
+                    });
+                }
+                let result = evm
+                    .transact_commit(tx_env(tx, *sender))
+                    .map_err(|e| evm_error(e, index, number))?;
+                cumulative = cumulative.saturating_add(result.tx_gas_used());
+                let success = result.is_success();
+                receipts.push(receipt(
+                    tx.tx_type(),
+                    success,
+                    cumulative,
+                    result.into_logs(),
+                ));
+            }
+        }
+
+        let increments = self.balance_increments(header, beneficiary, body, spec, post_merge);
+        if !increments.is_empty() {
+            db.increment_balances(increments)
+                .map_err(|e| BlockError::State {
+                    source: state_error(e.to_string()),
+                })?;
+        }
+        db.merge_transitions(BundleRetention::PlainState);
+        let bundle = db.take_bundle();
+        let changes = change_set(&bundle, state)?;
+        Ok(BlockOutcome {
+            logs_bloom: logs_bloom(&receipts),
+            receipts_root: receipts_root(&receipts),
+            gas_used: cumulative,
+            receipts,
+            changes,
+        })
+    }
+
+    /// The pool's entry check: is this transaction's type allowed in a block with this number
+    /// and timestamp, within the chain's size limit (GoQuorum `txnSizeLimit`, default 64 KiB
+    /// on GoQuorum chains; geth's 128 KiB elsewhere), for this chain id, and not a GoQuorum
+    /// private transaction.
+    ///
+    /// # Errors
+    /// [`TxError`] naming the rule.
+    pub fn check_transaction(
+        &self,
+        tx: &TxEnvelope,
+        number: u64,
+        timestamp: u64,
+    ) -> Result<(), TxError> {
+        self.check_rules(tx, number, timestamp)?;
+        let size = tx.encode_2718_len();
+        let limit = self.schedule.txn_size_limit(number);
+        if size > limit {
+            return Err(TxError::TooLarge { size, limit });
+        }
+        Ok(())
+    }
+
+    /// The rules a transaction must meet in any block at this height: type active, chain id,
+    /// EIP-155 active for replay-protected legacy transactions, not GoQuorum-private.
+    fn check_rules(&self, tx: &TxEnvelope, number: u64, timestamp: u64) -> Result<(), TxError> {
+        let active = |fork| self.schedule.is_active(fork, number, timestamp);
+        match tx {
+            TxEnvelope::Legacy(_) => {
+                if self.schedule.is_quorum && is_quorum_private(tx) {
+                    return Err(TxError::PrivateTransaction);
+                }
+                if tx.chain_id().is_some() && !active(Fork::Eip155) {
+                    return Err(TxError::ReplayProtectionNotActive);
+                }
+            }
+            TxEnvelope::Eip2930(_) if !active(Fork::Berlin) => {
+                return Err(TxError::TypeNotActive {
+                    tx_type: 1,
+                    name: "EIP-2930",
+                    fork: "Berlin",
+                });
+            }
+            TxEnvelope::Eip1559(_) if !active(Fork::London) => {
+                return Err(TxError::TypeNotActive {
+                    tx_type: 2,
+                    name: "EIP-1559",
+                    fork: "London",
+                });
+            }
+            TxEnvelope::Eip4844(_) => {
+                return Err(TxError::TypeUnsupported {
+                    tx_type: 3,
+                    name: "EIP-4844",
+                    reason: "blob transactions start at Cancun, which cachet does not execute",
+                });
+            }
+            TxEnvelope::Eip7702(_) => {
+                return Err(TxError::TypeUnsupported {
+                    tx_type: 4,
+                    name: "EIP-7702",
+                    reason: "set-code transactions start at Prague, which cachet does not execute",
+                });
+            }
+            TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_) => {}
+        }
+        match tx.chain_id() {
+            Some(found) if found != self.schedule.chain_id => Err(TxError::ChainId {
+                expected: self.schedule.chain_id,
+                found,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Block and ommer rewards (ethash before the merge, Besu BFT `blockreward`) and
+    /// withdrawals, summed per address.
+    fn balance_increments(
+        &self,
+        header: &Header,
+        beneficiary: Address,
+        body: &Body,
+        spec: SpecId,
+        post_merge: bool,
+    ) -> BTreeMap<Address, u128> {
+        let mut increments: BTreeMap<Address, u128> = BTreeMap::new();
+        let mut add = |address: Address, amount: u128| {
+            let entry = increments.entry(address).or_default();
+            *entry = entry.saturating_add(amount);
+        };
+        match self.schedule.rewards {
+            Rewards::Ethash if !post_merge => {
+                let reward = Schedule::ethash_reward(spec);
+                for ommer in &body.ommers {
+                    // (8 + ommer - block) / 8 of the reward; the node's header checks keep the
+                    // ommer within 6 generations, saturation only guards against a bug there.
+                    let depth = header.number.saturating_sub(ommer.number);
+                    let eighths = u128::from(8u64.saturating_sub(depth));
+                    add(ommer.beneficiary, eighths * reward / 8);
+                }
+                let nephew = reward / 32 * body.ommers.len() as u128;
+                add(beneficiary, reward.saturating_add(nephew));
+            }
+            Rewards::Bft {
+                amount,
+                beneficiary: fixed,
+            } => add(fixed.unwrap_or(header.beneficiary), amount),
+            Rewards::Ethash | Rewards::None => {}
+        }
+        for withdrawal in body.withdrawals.iter().flatten() {
+            add(
+                withdrawal.address,
+                u128::from(withdrawal.amount).saturating_mul(GWEI),
+            );
+        }
+        // Before EIP-158 a zero credit would create an empty account; geth never credits zero
+        // there (rewards are positive, withdrawals start at Shanghai), so zero entries only
+        // remain from Spurious Dragon on, where revm's touch semantics match geth's.
+        if !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON) {
+            increments.retain(|_, amount| *amount != 0);
+        }
+        increments
+    }
+}
+
+impl BlockOutcome {
+    /// Checks gasUsed, receiptsRoot and logsBloom against the header.
+    ///
+    /// # Errors
+    /// [`BlockError::GasUsed`], [`BlockError::ReceiptsRoot`] or [`BlockError::LogsBloom`] with
+    /// both values.
+    pub fn check_against(&self, header: &Header) -> Result<(), BlockError> {
+        if self.gas_used != header.gas_used {
+            return Err(BlockError::GasUsed {
+                header: header.gas_used,
+                computed: self.gas_used,
+            });
+        }
+        if self.receipts_root != header.receipts_root {
+            return Err(BlockError::ReceiptsRoot {
+                header: header.receipts_root,
+                computed: self.receipts_root,
+            });
+        }
+        if self.logs_bloom != header.logs_bloom {
+            return Err(BlockError::LogsBloom {
+                header: Box::new(header.logs_bloom),
+                computed: Box::new(self.logs_bloom),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// GoQuorum marks a private transaction with v = 37 or 38 (`types.Transaction.IsPrivate`).
+/// alloy reads v = 37/38 as EIP-155 with chain id 1 (v = 35 + 2·1 + parity).
+fn is_quorum_private(tx: &TxEnvelope) -> bool {
+    matches!(tx, TxEnvelope::Legacy(_)) && tx.chain_id() == Some(1)
+}
+
+fn tx_env(tx: &TxEnvelope, caller: Address) -> TxEnv {
+    TxEnv {
+        tx_type: tx.ty(),
+        caller,
+        gas_limit: tx.gas_limit(),
+        gas_price: tx.max_fee_per_gas(),
+        kind: tx.kind(),
+        value: tx.value(),
+        data: tx.input().clone(),
+        nonce: tx.nonce(),
+        chain_id: tx.chain_id(),
+        access_list: tx.access_list().cloned().unwrap_or_default(),
+        gas_priority_fee: tx.max_priority_fee_per_gas(),
+        ..TxEnv::default()
+    }
+}
+
+fn evm_error<E: std::fmt::Display>(error: EVMError<E>, index: usize, number: u64) -> BlockError {
+    match error {
+        EVMError::Transaction(invalid) => BlockError::InvalidTransaction {
+            index,
+            reason: invalid.to_string(),
+        },
+        EVMError::Header(invalid) => BlockError::InvalidHeader {
+            number,
+            reason: invalid.to_string(),
+        },
+        EVMError::Database(e) => BlockError::State {
+            source: state_error(e.to_string()),
+        },
+        EVMError::Custom(what) => BlockError::Internal {
+            what: format!("revm failed on transaction {index}: {what}"),
+        },
+        EVMError::CustomAny(what) => BlockError::Internal {
+            what: format!("revm failed on transaction {index}: {what}"),
+        },
+    }
+}
+
+/// revm hands database errors back wrapped; the store's error is kept as text.
+fn state_error(what: String) -> StateError {
+    StateError::Corrupt { what }
+}
