@@ -184,7 +184,7 @@ impl ChainRules for BftRules {
     /// coinbase carries votes); IBFT 2.0 and QBFT put the proposer in the coinbase.
     fn author(&self, header: &Header) -> Result<Address> {
         if header.number > 0 && self.params.engine_at(header.number) == Engine::Ibft {
-            return cachet_seal::ibft::recover_proposer(header).map_err(seal_err(header.number));
+            return ibft::recover_proposer(header).map_err(seal_err(header.number));
         }
         Ok(header.beneficiary)
     }

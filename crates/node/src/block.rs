@@ -20,6 +20,9 @@ pub use cachet_primitives::block::{EMPTY_BODY_RLP, body_is_empty, rlp_list};
 /// Smallest gas limit geth accepts.
 pub const MIN_GAS_LIMIT: u64 = 5000;
 
+/// Largest gas limit geth accepts (`params.MaxGasLimit`, 2^63 - 1).
+pub const MAX_GAS_LIMIT: u64 = 0x7fff_ffff_ffff_ffff;
+
 /// Unix time in seconds (block timestamps of every engine but raft).
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -113,7 +116,10 @@ pub fn check_against_parent(header: &Header, parent: &Header, parent_hash: B256)
             header.gas_limit, parent.gas_limit
         )));
     }
-    if header.gas_limit < MIN_GAS_LIMIT || header.gas_used > header.gas_limit {
+    if header.gas_limit < MIN_GAS_LIMIT
+        || header.gas_limit > MAX_GAS_LIMIT
+        || header.gas_used > header.gas_limit
+    {
         return Err(bad(format!(
             "gas limit {} / gas used {} out of bounds",
             header.gas_limit, header.gas_used

@@ -373,12 +373,15 @@ impl Chain {
                 header.base_fee_per_gas, expected_fee
             )));
         }
-        let rule_of = |e: &dyn std::error::Error| invalid(cachet_primitives::error::Chain(e).to_string());
+        let rule_of = |e: &(dyn std::error::Error + 'static)| {
+            invalid(cachet_primitives::error::Chain(e).to_string())
+        };
         let body = cachet_execution::decode_body(body_rlp).map_err(|e| rule_of(&e))?;
         body.check_against(&header).map_err(|e| rule_of(&e))?;
         self.rules.verify(hash, &header, &parent)?;
         let author = self.rules.author(&header)?;
-        let senders = cachet_execution::recover_senders(&body.transactions).map_err(|e| rule_of(&e))?;
+        let senders =
+            cachet_execution::recover_senders(&body.transactions).map_err(|e| rule_of(&e))?;
 
         // From here the head must not move under us: the flat state is the head's.
         let mut st = self.state();
@@ -408,7 +411,9 @@ impl Chain {
             .map(|i| i.total_difficulty)
             .unwrap_or_default();
         let td = parent_td + header.difficulty;
-        let make_head = td > st.head.total_difficulty;
+        // Proof-of-stake blocks (difficulty 0, ethash test chains after the merge) add no
+        // difficulty: a child of the head becomes the head.
+        let make_head = td > st.head.total_difficulty || (on_head && header.difficulty.is_zero());
         let route = if make_head && !on_head {
             Some(self.reorg_route(st.head.hash, header.parent_hash)?)
         } else {
@@ -491,7 +496,11 @@ impl Chain {
 
     /// Runs `f` on the state after block `at` (the flat state when `at` is the head, else the
     /// trie at its state root).
-    fn with_state<T>(&self, at: B256, f: impl FnOnce(&dyn StateView) -> Result<T, StateError>) -> Result<T> {
+    fn with_state<T>(
+        &self,
+        at: B256,
+        f: impl FnOnce(&dyn StateView) -> Result<T, StateError>,
+    ) -> Result<T> {
         let st = self.state();
         let read = self.store.begin_read()?;
         if at == st.head.hash {
@@ -535,9 +544,10 @@ impl Chain {
             if account.code_hash == alloy_primitives::KECCAK256_EMPTY {
                 return Ok(Bytes::new());
             }
-            view.code(&account.code_hash)?.ok_or_else(|| StateError::Corrupt {
-                what: format!("code {} of {address} is missing", account.code_hash),
-            })
+            view.code(&account.code_hash)?
+                .ok_or_else(|| StateError::Corrupt {
+                    what: format!("code {} of {address} is missing", account.code_hash),
+                })
         })
     }
 
@@ -615,7 +625,10 @@ struct Ancestors<'a> {
 impl BlockHashes for Ancestors<'_> {
     fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
         let store_err = |e: Error| StateError::Corrupt {
-            what: format!("reading ancestor {number}: {}", cachet_primitives::error::Chain(&e)),
+            what: format!(
+                "reading ancestor {number}: {}",
+                cachet_primitives::error::Chain(&e)
+            ),
         };
         if number > self.parent.0 {
             return Ok(None);

@@ -154,7 +154,7 @@ impl ChainRules for CliqueRules {
     }
 
     fn author(&self, header: &Header) -> Result<Address> {
-        cachet_seal::clique::recover_signer(header).map_err(|source| Error::Seal {
+        clique::recover_signer(header).map_err(|source| Error::Seal {
             number: header.number,
             source,
         })

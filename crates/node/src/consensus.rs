@@ -138,6 +138,9 @@ pub trait BlockProducer: Send + fmt::Debug {
     fn retry_after(&self) -> Duration;
 }
 
+/// Largest ethash extraData (geth `params.MaximumExtraDataSize`).
+const MAX_ETHASH_EXTRA: usize = 32;
+
 /// An `ethash` genesis: Cachet verifies no proof of work, so it seals nothing and, unless told
 /// to skip the proof of work (`skip_pow`: test chains, hive's `HIVE_SKIP_POW`, ethereum/tests),
 /// refuses every block; the node still runs discovery, eth Status and RPC at genesis (what
@@ -156,6 +159,16 @@ impl ChainRules for EthashRules {
 
     fn verify(&self, _hash: B256, header: &Header, _parent: &Header) -> Result<()> {
         if self.skip_pow {
+            // The ethash header rule besides the seal (geth `MaximumExtraDataSize`).
+            if header.extra_data.len() > MAX_ETHASH_EXTRA {
+                return Err(Error::InvalidBlock {
+                    number: header.number,
+                    rule: format!(
+                        "extraData is {} bytes; ethash allows {MAX_ETHASH_EXTRA}",
+                        header.extra_data.len()
+                    ),
+                });
+            }
             return Ok(());
         }
         Err(Error::InvalidBlock {

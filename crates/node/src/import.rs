@@ -55,21 +55,34 @@ pub fn import_file(chain: &Chain, path: &Path, report: &mut ImportReport) -> Res
     let mut progress = Progress::new(chain);
     while !rest.is_empty() {
         let mut segment = Vec::with_capacity(SEGMENT.min(1024));
+        // A block that does not decode ends the file: the ones before it are imported first.
+        let mut unreadable = None;
         while segment.len() < SEGMENT && !rest.is_empty() {
-            let (item, tail) = next_item(rest).map_err(|e| Error::ImportFile {
-                path: path.to_path_buf(),
-                index,
-                source: Box::new(e),
-            })?;
-            rest = tail;
-            index += 1;
-            segment.push(block::split_block(item)?);
+            let parsed =
+                next_item(rest).and_then(|(item, tail)| Ok((block::split_block(item)?, tail)));
+            match parsed {
+                Ok((parts, tail)) => {
+                    segment.push(parts);
+                    rest = tail;
+                    index += 1;
+                }
+                Err(e) => {
+                    unreadable = Some(Error::ImportFile {
+                        path: path.to_path_buf(),
+                        index,
+                        source: Box::new(e),
+                    });
+                    rest = &[];
+                }
+            }
         }
         let mut done = SegmentReport::default();
-        let outcome = chain.import_segment(
-            segment.iter().map(|(h, b)| (h.as_slice(), b.as_slice())),
-            &mut done,
-        );
+        let outcome = chain
+            .import_segment(
+                segment.iter().map(|(h, b)| (h.as_slice(), b.as_slice())),
+                &mut done,
+            )
+            .and(unreadable.map_or(Ok(()), Err));
         report.imported += done.imported;
         report.known += done.known;
         report.transactions += done.transactions;

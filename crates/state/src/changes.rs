@@ -1,6 +1,6 @@
 //! The stored, reversible form of a block's change set.
 //!
-//! Next to the [`ChangeSet`] execution produced, it holds what only the store knows: each
+//! Next to the [`ChangeSet`](crate::ChangeSet) execution produced, it holds what only the store knows: each
 //! account's storage root before and after the block (when its storage changed, it was created
 //! or it was deleted) and, for an account whose storage was wiped or which was deleted, every
 //! slot it had before the block, so that a revert restores them.

@@ -17,7 +17,6 @@
 //! None.
 #![forbid(unsafe_code)]
 
-mod cache;
 mod changes;
 mod tables;
 mod trie;

@@ -127,6 +127,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn error_messages_name_the_operation_and_the_fault() {
+        let store = store_err::<redb::StorageError>("read trie node")(
+            redb::StorageError::Corrupted("page 7".into()),
+        );
+        assert_eq!(store.to_string(), "state store: read trie node");
+        assert_eq!(
+            corrupt("trie node 0x01 is missing").to_string(),
+            "state store is corrupt: trie node 0x01 is missing"
+        );
+    }
+
+    #[test]
     fn round_trips_rows() {
         let row = Row::new(
             AccountInfo {

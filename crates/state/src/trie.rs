@@ -9,8 +9,6 @@
 //! shorter nodes are embedded in their parent, as the Yellow Paper requires. The root is always
 //! stored by its hash, whatever its length, so it can be found again.
 
-use std::sync::Arc;
-
 use alloy_primitives::{B256, keccak256};
 use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::{
@@ -20,7 +18,7 @@ use alloy_trie::{
 use redb::ReadableTable;
 
 use crate::{
-    StateError, cache,
+    StateError,
     tables::{corrupt, store_err},
 };
 
@@ -33,20 +31,13 @@ pub(crate) trait NodeSource {
     ///
     /// # Errors
     /// [`StateError::Corrupt`] when it is absent; [`StateError::Store`] when the store fails.
-    fn load(&self, hash: &B256) -> Result<Arc<[u8]>, StateError>;
+    fn load(&self, hash: &B256) -> Result<Vec<u8>, StateError>;
 }
 
 impl<T: ReadableTable<&'static [u8; 32], &'static [u8]>> NodeSource for T {
-    fn load(&self, hash: &B256) -> Result<Arc<[u8]>, StateError> {
-        if let Some(node) = cache::get(hash) {
-            return Ok(node);
-        }
+    fn load(&self, hash: &B256) -> Result<Vec<u8>, StateError> {
         match self.get(&hash.0).map_err(store_err("read trie node"))? {
-            Some(node) => {
-                let node: Arc<[u8]> = node.value().into();
-                cache::put(*hash, Arc::clone(&node));
-                Ok(node)
-            }
+            Some(node) => Ok(node.value().to_vec()),
             None => Err(corrupt(format!("trie node {hash} is missing"))),
         }
     }
@@ -185,9 +176,9 @@ fn resolve<S: NodeSource>(source: &S, node: Node, remaining: usize) -> Result<No
     };
     let bytes = match rlp.as_hash() {
         Some(hash) => source.load(&hash)?,
-        None => rlp.as_slice().into(),
+        None => rlp.to_vec(),
     };
-    let mut buf = &bytes[..];
+    let mut buf = bytes.as_slice();
     let decoded = TrieNode::decode(&mut buf)
         .map_err(|e| corrupt(format!("trie node {rlp:?} does not decode: {e}")))?;
     if !buf.is_empty() {

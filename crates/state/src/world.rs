@@ -1,6 +1,9 @@
 //! [`WorldState`]: the state's functions over the node's redb transactions.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Mutex, PoisonError},
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
@@ -11,7 +14,7 @@ use redb::{
 };
 
 use crate::{
-    AccountChange, AccountInfo, ChangeSet, SlotChange, StateError, StateView, cache,
+    AccountChange, AccountInfo, ChangeSet, SlotChange, StateError, StateView,
     changes::{StoredAccount, StoredChanges},
     tables::{
         ACCOUNTS, CHANGES, CODE, GENESIS, META, PREIMAGES, ROW_LEN, Row, STORAGE, TRIE, corrupt,
@@ -160,6 +163,7 @@ impl WorldState {
             trie: txn.open_table(TRIE).map_err(store_err("open state trie"))?,
             code: txn.open_table(CODE).map_err(store_err("open state code"))?,
             root,
+            accounts: Mutex::default(),
         })
     }
 
@@ -181,6 +185,9 @@ impl WorldState {
     /// Stores `changes` as block `block_hash`'s reversible change set, with each account's
     /// storage roots and, for an account whose storage was wiped or which was deleted, every
     /// slot it had at `parent_root` (read from the trie), so a revert restores them.
+    ///
+    /// Call it after [`WorldState::commit_trie`] for the same changes: it then finds the new
+    /// storage roots computed there instead of hashing the storage tries again.
     ///
     /// # Errors
     /// [`StateError::Corrupt`] when a node at `parent_root` is missing or does not decode;
@@ -344,11 +351,28 @@ struct TrieState {
     trie: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
     code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
     root: B256,
+    /// Accounts read so far (the root is fixed, so they never change): execution reads a
+    /// contract's slots one by one, and each needs the account's storage root.
+    accounts: Mutex<HashMap<Address, Option<TrieAccount>>>,
 }
 
 impl TrieState {
     fn trie_account(&self, address: &Address) -> Result<Option<TrieAccount>, StateError> {
-        trie_account(&mut Trie::open(&self.trie, self.root), address)
+        let cached = self
+            .accounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(address)
+            .copied();
+        if let Some(account) = cached {
+            return Ok(account);
+        }
+        let account = trie_account(&mut Trie::open(&self.trie, self.root), address)?;
+        self.accounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(*address, account);
+        Ok(account)
     }
 }
 
@@ -491,12 +515,10 @@ fn commit(
         }
         trie.commit(&mut nodes)
     };
-    for (hash, node) in nodes {
+    for (hash, node) in &nodes {
         table
             .insert(&hash.0, node.as_slice())
             .map_err(store_err("write trie node"))?;
-        // The next block walks through this block's new top nodes.
-        cache::put(hash, node.into());
     }
     let mut table = txn
         .open_table(PREIMAGES)

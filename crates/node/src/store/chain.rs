@@ -290,7 +290,12 @@ impl ChainStore {
     ///
     /// # Errors
     /// [`Error::Store`].
-    pub fn put_receipts_in(&self, txn: &WriteTransaction, hash: &B256, receipts: &[u8]) -> Result<()> {
+    pub fn put_receipts_in(
+        &self,
+        txn: &WriteTransaction,
+        hash: &B256,
+        receipts: &[u8],
+    ) -> Result<()> {
         txn.open_table(RECEIPTS)
             .map_err(|e| self.err("open receipts", e))?
             .insert(&hash.0, receipts)

@@ -53,7 +53,9 @@ fn accepts_a_sealed_chain_from_a_file_and_skips_known_blocks() {
         report,
         ImportReport {
             imported: 5,
-            known: 0
+            known: 0,
+            transactions: 0,
+            gas: 0,
         }
     );
     assert_eq!(chain.head().header.number, 5);
@@ -63,7 +65,9 @@ fn accepts_a_sealed_chain_from_a_file_and_skips_known_blocks() {
         again,
         ImportReport {
             imported: 0,
-            known: 5
+            known: 5,
+            transactions: 0,
+            gas: 0,
         }
     );
 }

@@ -283,8 +283,6 @@ fn block_hash(n: usize) -> B256 {
 /// Imports `blocks` one after the other, checking each root against the oracle; then reads
 /// every old root through the trie; then reverts every block, checking the flat state.
 fn run_chain(blocks: &[Vec<Op>]) {
-    // Half the chains read every node from the database, half through the node cache.
-    cache::set_bypass(blocks.len().is_multiple_of(2));
     let db = memory_db();
     let mut models = vec![Model::new()];
     let mut roots = vec![EMPTY_ROOT_HASH];
@@ -327,9 +325,61 @@ proptest! {
     }
 
     #[test]
+    fn reorgs_to_a_sibling_block(
+        base in prop::collection::vec(op(), 0..24),
+        a in prop::collection::vec(op(), 0..16),
+        b in prop::collection::vec(op(), 0..16),
+    ) {
+        reorg(&base, &a, &b);
+    }
+
+    #[test]
     fn never_panics_on_corrupt_nodes(bytes in prop::collection::vec(any::<u8>(), 0..80), which in 0..64usize) {
         corrupt_one_node(|_| bytes.clone(), which);
     }
+
+    #[test]
+    fn never_panics_on_flipped_bytes(position in any::<prop::sample::Index>(), flip in 1..=255u8, which in 0..64usize) {
+        corrupt_one_node(
+            |node| {
+                let mut node = node.to_vec();
+                let at = position.index(node.len());
+                node[at] ^= flip;
+                node
+            },
+            which,
+        );
+    }
+}
+
+/// Imports `base`, then sibling blocks `a` and `b` on it (the flat state follows `a`), then
+/// reorgs to `b`: both siblings' states stay readable by root, and the flat state ends as
+/// `b`'s.
+fn reorg(base: &[Op], a: &[Op], b: &[Op]) {
+    let db = memory_db();
+    let (model, changes) = block(&Model::new(), base);
+    let root = import(&db, block_hash(0), EMPTY_ROOT_HASH, &changes);
+    let (model_a, changes_a) = block(&model, a);
+    let (model_b, changes_b) = block(&model, b);
+    let root_a = import(&db, block_hash(1), root, &changes_a);
+    let txn = db.begin_write().unwrap();
+    let root_b = WorldState::commit_trie(&txn, root, &changes_b).unwrap();
+    WorldState::store_changes(&txn, block_hash(2), root, &changes_b).unwrap();
+    txn.commit().unwrap();
+    assert_eq!(root_a, oracle_root(&model_a));
+    assert_eq!(root_b, oracle_root(&model_b));
+    assert_eq!(flat_model(&db), model_a);
+
+    let txn = db.begin_write().unwrap();
+    WorldState::revert_flat(&txn, block_hash(1)).unwrap();
+    WorldState::apply_flat(&txn, block_hash(2)).unwrap();
+    txn.commit().unwrap();
+    assert_eq!(flat_model(&db), model_b);
+    let txn = db.begin_read().unwrap();
+    assert_eq!(WorldState::root_from_flat(&txn).unwrap(), root_b);
+    assert_reads(&WorldState::at_root(&txn, root_a).unwrap(), &model_a);
+    assert_reads(&WorldState::at_root(&txn, root_b).unwrap(), &model_b);
+    assert_reads(&WorldState::latest(&txn).unwrap(), &model_b);
 }
 
 #[test]
@@ -541,7 +591,6 @@ fn is_not_initialised_before_genesis() {
 
 #[test]
 fn rejects_an_unknown_root() {
-    cache::bypass_on_this_thread();
     let db = memory_db();
     let txn = db.begin_write().unwrap();
     let unknown = B256::repeat_byte(0x42);
@@ -615,7 +664,6 @@ fn corrupt_nodes_give_corrupt_errors() {
 /// path through the node must not have silently read another value (checked by the caller's
 /// oracle where it matters).
 fn corrupt_one_node(replace: impl Fn(&[u8]) -> Vec<u8>, which: usize) {
-    cache::bypass_on_this_thread();
     let mut ops = Vec::new();
     for account in 0..12 {
         ops.push(Op::Set {
@@ -688,4 +736,13 @@ fn corrupt_one_node(replace: impl Fn(&[u8]) -> Vec<u8>, which: usize) {
     if let Err(e) = WorldState::store_changes(&txn, block_hash(1), root, &next) {
         assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
     }
+}
+
+#[test]
+fn views_are_send_and_sync() {
+    fn check<T: Send + Sync>(_: &T) {}
+    let db = memory_db();
+    let txn = db.begin_read().unwrap();
+    check(&WorldState::latest(&txn).unwrap());
+    check(&WorldState::at_root(&txn, EMPTY_ROOT_HASH).unwrap());
 }
