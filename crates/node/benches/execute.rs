@@ -438,7 +438,7 @@ fn build_chain(
             next_sender += 1;
             let to = recipient(rng.gen_range(0..RECIPIENTS));
             let erc20 = tx_index % 2 == 1;
-            let eip1559 = (tx_index / 2) % 2 == 0;
+            let eip1559 = (tx_index / 2).is_multiple_of(2);
             tx_index += 1;
             let (kind, value, input, gas_limit) = if erc20 {
                 let mut data = TRANSFER_SELECTOR.to_vec();
