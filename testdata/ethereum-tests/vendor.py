@@ -19,6 +19,9 @@ LEGACY_COMMIT = "7387366b56261544e8145832033f269c707b6c51"  # ethereum/legacytes
 # Networks permissioned networks run. Constantinople without the Petersburg fix (EIP-1283 active)
 # only ever ran on Ropsten; Paris (the Merge) is proof of stake; Cancun is not supported by Cachet.
 TESTS_NETWORKS = {"Istanbul", "Berlin", "London", "Shanghai"}
+# Fork activations a permissioned network schedules by block number on a running chain.
+TRANSITION_NETWORKS = {"BerlinToLondonAt5", "ByzantiumToConstantinopleFixAt5", "EIP158ToByzantiumAt5"}
+TRANSITION = ["bcBerlinToLondon", "bcByzantiumToConstantinopleFix", "bcEIP158ToByzantium"]
 LEGACY_NETWORKS = {"Byzantium", "ConstantinopleFix"}
 
 VALID = [
@@ -80,6 +83,9 @@ ALLOWED_EXCEPTIONS = {
     "INPUT_UNMARSHAL_ADDRESS_ERROR",
     "RLP_ExpectedAsList",
     "InvalidUnclesHash",
+    "1559BlockImportImpossible_HeaderIsLegacy",
+    "LegacyBlockImportImpossible",
+    "LegacyBlockImportImpossible2",
 }
 
 
@@ -106,9 +112,9 @@ def expected_exceptions(case):
                 yield value
 
 
-def vendor(repo, commit, root, networks, out_prefix, report):
+def vendor(repo, commit, root, networks, out_prefix, report, kinds):
     kept = 0
-    for kind, dirs in (("ValidBlocks", VALID), ("InvalidBlocks", INVALID)):
+    for kind, dirs in kinds:
         for d in dirs:
             for path in git_ls(repo, commit, f"{root}/{kind}/{d}"):
                 raw = git_show(repo, commit, path)
@@ -139,9 +145,12 @@ def vendor(repo, commit, root, networks, out_prefix, report):
 def main():
     tests, legacy = sys.argv[1], sys.argv[2]
     report = []
-    n = vendor(tests, TESTS_COMMIT, "BlockchainTests", TESTS_NETWORKS, "", report)
+    kinds = (("ValidBlocks", VALID), ("InvalidBlocks", INVALID))
+    n = vendor(tests, TESTS_COMMIT, "BlockchainTests", TESTS_NETWORKS, "", report, kinds)
+    n += vendor(tests, TESTS_COMMIT, "BlockchainTests", TRANSITION_NETWORKS, "", report,
+                (("TransitionTests", TRANSITION),))
     n += vendor(legacy, LEGACY_COMMIT, "Constantinople/BlockchainTests", LEGACY_NETWORKS,
-                "LegacyTests", report)
+                "LegacyTests", report, kinds)
     for line in report:
         print(line)
     print(f"kept {n} cases")

@@ -279,6 +279,27 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_legacy_transaction_wrapped_as_a_typed_one() {
+        // The legacy list inside an RLP string (the typed form): not a valid network encoding.
+        let mut legacy = Vec::new();
+        alloy_rlp::Encodable::encode(&tx(0), &mut legacy);
+        let mut wrapped = Vec::new();
+        rlp::put_bytes(&mut wrapped, &legacy);
+        let mut payload = rlp::list(&wrapped);
+        payload.extend_from_slice(&rlp::list(&[]));
+        assert!(matches!(
+            decode_body(&rlp::list(&payload)),
+            Err(BlockError::TransactionRlp { index: 0, .. })
+        ));
+        // An unknown type byte.
+        let mut unknown = Vec::new();
+        rlp::put_bytes(&mut unknown, &[0x05, 0xc0]);
+        let mut payload = rlp::list(&unknown);
+        payload.extend_from_slice(&rlp::list(&[]));
+        assert!(decode_body(&rlp::list(&payload)).is_err());
+    }
+
+    #[test]
     fn ommers_hash_is_keccak_of_the_ommers_list() {
         let ommer = Header {
             number: 7,

@@ -137,10 +137,13 @@ pub enum BlockError {
         /// What is wrong.
         reason: String,
     },
-    /// Before Byzantium a receipt holds the state root after its transaction, which Cachet
-    /// does not compute.
+    /// Before Byzantium a receipt holds the state root after its transaction; [`Executor::execute`]
+    /// cannot compute it (use [`Executor::execute_with_roots`]).
+    ///
+    /// [`Executor::execute`]: crate::Executor::execute
+    /// [`Executor::execute_with_roots`]: crate::Executor::execute_with_roots
     #[error(
-        "block {number} carries transactions before Byzantium: pre-Byzantium receipts hold intermediate state roots, which cachet does not compute"
+        "block {number} carries transactions before Byzantium: its receipts hold the state root after each transaction, which only Executor::execute_with_roots computes"
     )]
     PreByzantiumTransactions {
         /// The block number.
@@ -197,7 +200,10 @@ impl BlockError {
     pub const fn is_invalid_block(&self) -> bool {
         !matches!(
             self,
-            Self::State { .. } | Self::Internal { .. } | Self::SendersMismatch { .. }
+            Self::State { .. }
+                | Self::Internal { .. }
+                | Self::SendersMismatch { .. }
+                | Self::PreByzantiumTransactions { .. }
         )
     }
 }
@@ -245,6 +251,14 @@ pub enum TxError {
         /// The limit.
         limit: usize,
     },
+    /// A non-zero gas price on a GoQuorum chain before gas price is enabled.
+    #[error(
+        "transaction pays a gas price of {gas_price} wei on a GoQuorum chain whose gas price is not enabled (enableGasPriceBlock / transitions gasPriceEnabled)"
+    )]
+    GasPriceNotEnabled {
+        /// The gas price (EIP-1559: the fee cap).
+        gas_price: u128,
+    },
     /// A GoQuorum private transaction (v = 37/38) on an `isQuorum` chain.
     #[error(
         "transaction is a GoQuorum private transaction (v = 37/38): cachet has no private state manager and cannot execute it"
@@ -287,6 +301,14 @@ pub enum Unsupported {
         key: String,
         /// What it would take.
         remedy: &'static str,
+    },
+    /// A genesis value the reference client itself rejects.
+    #[error("genesis {key} is invalid: {reason}")]
+    Invalid {
+        /// The key's path.
+        key: &'static str,
+        /// What is wrong.
+        reason: &'static str,
     },
     /// A genesis value out of the range the reference client accepts.
     #[error("genesis {key} is {value}, outside {range}")]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use alloy_consensus::{ReceiptEnvelope, Transaction, TxEnvelope};
+use alloy_consensus::{Eip658Value, ReceiptEnvelope, Transaction, TxEnvelope};
 use alloy_eips::eip2718::{Encodable2718, Typed2718};
 use alloy_primitives::{Address, B256, Bloom, U256};
 use cachet_genesis::{Engine, Fork, Genesis};
@@ -12,15 +12,17 @@ use cachet_primitives::Header;
 use cachet_state::{ChangeSet, StateError, StateView};
 use revm::context::result::EVMError;
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
+use revm::context_interface::ContextTr;
 use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
 use revm::database_interface::DatabaseCommitExt;
+use revm::database_interface::bal::EvmDatabaseError;
 use revm::primitives::hardfork::SpecId;
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
 
 use crate::body::Body;
 use crate::changes::change_set;
-use crate::db::StateDb;
+use crate::db::{DbError, StateDb};
 use crate::error::{BlockError, TxError, Unsupported};
 use crate::receipts::{logs_bloom, receipt, receipts_root};
 use crate::schedule::{Rewards, Schedule};
@@ -40,6 +42,17 @@ pub trait BlockHashes {
     /// # Errors
     /// [`StateError`] when the store fails.
     fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError>;
+}
+
+/// The state root of the parent state plus a change set, for the receipts of blocks before
+/// Byzantium (each holds the state root after its transaction). The node implements it with
+/// its trie (`WorldState::commit_trie` on the parent's root); tests with a from-scratch root.
+pub trait IntermediateRoots {
+    /// The root of (the parent state the block executes on) + `changes`.
+    ///
+    /// # Errors
+    /// [`StateError`] when the store fails.
+    fn root_after(&self, changes: &ChangeSet) -> Result<B256, StateError>;
 }
 
 /// Executes blocks of one chain (built once from its genesis).
@@ -94,6 +107,54 @@ impl Executor {
         state: &dyn StateView,
         hashes: &dyn BlockHashes,
     ) -> Result<BlockOutcome, BlockError> {
+        self.run(header, beneficiary, body, senders, state, hashes, None)
+    }
+
+    /// [`Executor::execute`] for chains with blocks before Byzantium: `roots` computes the
+    /// state root after each transaction for the receipts (only called for pre-Byzantium
+    /// blocks, once per transaction).
+    ///
+    /// # Errors
+    /// As [`Executor::execute`]; [`BlockError::State`] when `roots` fails.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "execute's arguments plus the root provider"
+    )]
+    pub fn execute_with_roots(
+        &self,
+        header: &Header,
+        beneficiary: Address,
+        body: &Body,
+        senders: &[Address],
+        state: &dyn StateView,
+        hashes: &dyn BlockHashes,
+        roots: &dyn IntermediateRoots,
+    ) -> Result<BlockOutcome, BlockError> {
+        self.run(
+            header,
+            beneficiary,
+            body,
+            senders,
+            state,
+            hashes,
+            Some(roots),
+        )
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "execute's arguments plus the root provider"
+    )]
+    fn run(
+        &self,
+        header: &Header,
+        beneficiary: Address,
+        body: &Body,
+        senders: &[Address],
+        state: &dyn StateView,
+        hashes: &dyn BlockHashes,
+        roots: Option<&dyn IntermediateRoots>,
+    ) -> Result<BlockOutcome, BlockError> {
         let number = header.number;
         let timestamp = header.timestamp;
         if senders.len() != body.transactions.len() {
@@ -122,9 +183,14 @@ impl Executor {
             }
             _ => {}
         }
-        if !body.transactions.is_empty() && !spec.is_enabled_in(SpecId::BYZANTIUM) {
-            return Err(BlockError::PreByzantiumTransactions { number });
-        }
+        let pre_byzantium = !spec.is_enabled_in(SpecId::BYZANTIUM);
+        let roots = match roots {
+            Some(roots) if pre_byzantium => Some(roots),
+            None if pre_byzantium && !body.transactions.is_empty() => {
+                return Err(BlockError::PreByzantiumTransactions { number });
+            }
+            _ => None,
+        };
         let homestead = spec.is_enabled_in(SpecId::HOMESTEAD);
         for (index, tx) in body.transactions.iter().enumerate() {
             self.check_rules(tx, number, timestamp)
@@ -179,10 +245,22 @@ impl Executor {
                     .transact_commit(tx_env(tx, *sender))
                     .map_err(|e| evm_error(e, index, number))?;
                 cumulative = cumulative.saturating_add(result.tx_gas_used());
-                let success = result.is_success();
+                let status = match roots {
+                    None => Eip658Value::Eip658(result.is_success()),
+                    Some(roots) => {
+                        let db = evm.ctx.db_mut();
+                        db.merge_transitions(BundleRetention::PlainState);
+                        let changes = change_set(&db.bundle_state, state)?;
+                        Eip658Value::PostState(
+                            roots
+                                .root_after(&changes)
+                                .map_err(|source| BlockError::State { source })?,
+                        )
+                    }
+                };
                 receipts.push(receipt(
                     tx.tx_type(),
-                    success,
+                    status,
                     cumulative,
                     result.into_logs(),
                 ));
@@ -191,10 +269,7 @@ impl Executor {
 
         let increments = self.balance_increments(header, beneficiary, body, spec, post_merge);
         if !increments.is_empty() {
-            db.increment_balances(increments)
-                .map_err(|e| BlockError::State {
-                    source: state_error(e.to_string()),
-                })?;
+            db.increment_balances(increments).map_err(db_error)?;
         }
         db.merge_transitions(BundleRetention::PlainState);
         let bundle = db.take_bundle();
@@ -210,8 +285,9 @@ impl Executor {
 
     /// The pool's entry check: is this transaction's type allowed in a block with this number
     /// and timestamp, within the chain's size limit (GoQuorum `txnSizeLimit`, default 64 KiB
-    /// on GoQuorum chains; geth's 128 KiB elsewhere), for this chain id, and not a GoQuorum
-    /// private transaction.
+    /// on GoQuorum chains; geth's 128 KiB elsewhere), for this chain id, not a GoQuorum
+    /// private transaction, and free of charge on a GoQuorum chain whose gas price is not
+    /// enabled.
     ///
     /// # Errors
     /// [`TxError`] naming the rule.
@@ -231,26 +307,31 @@ impl Executor {
     }
 
     /// The rules a transaction must meet in any block at this height: type active, chain id,
-    /// EIP-155 active for replay-protected legacy transactions, not GoQuorum-private.
+    /// EIP-155 active for replay-protected legacy transactions, not GoQuorum-private, no gas
+    /// price on a GoQuorum chain before gas price is enabled.
     fn check_rules(&self, tx: &TxEnvelope, number: u64, timestamp: u64) -> Result<(), TxError> {
-        let active = |fork| self.schedule.is_active(fork, number, timestamp);
+        // Specs are cumulative: a genesis with only `berlinBlock` (Besu) has EIP-155 and
+        // EIP-2930 from there. Whether the block is post-merge does not matter for types.
+        let spec = self.schedule.spec(number, timestamp, false);
         match tx {
             TxEnvelope::Legacy(_) => {
                 if self.schedule.is_quorum && is_quorum_private(tx) {
                     return Err(TxError::PrivateTransaction);
                 }
-                if tx.chain_id().is_some() && !active(Fork::Eip155) {
+                let eip155 = self.schedule.is_active(Fork::Eip155, number, timestamp)
+                    || spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
+                if tx.chain_id().is_some() && !eip155 {
                     return Err(TxError::ReplayProtectionNotActive);
                 }
             }
-            TxEnvelope::Eip2930(_) if !active(Fork::Berlin) => {
+            TxEnvelope::Eip2930(_) if !spec.is_enabled_in(SpecId::BERLIN) => {
                 return Err(TxError::TypeNotActive {
                     tx_type: 1,
                     name: "EIP-2930",
                     fork: "Berlin",
                 });
             }
-            TxEnvelope::Eip1559(_) if !active(Fork::London) => {
+            TxEnvelope::Eip1559(_) if !spec.is_enabled_in(SpecId::LONDON) => {
                 return Err(TxError::TypeNotActive {
                     tx_type: 2,
                     name: "EIP-1559",
@@ -272,6 +353,10 @@ impl Executor {
                 });
             }
             TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_) => {}
+        }
+        let gas_price = tx.max_fee_per_gas();
+        if gas_price != 0 && !self.schedule.gas_price_enabled(number) {
+            return Err(TxError::GasPriceNotEnabled { gas_price });
         }
         match tx.chain_id() {
             Some(found) if found != self.schedule.chain_id => Err(TxError::ChainId {
@@ -384,7 +469,7 @@ fn tx_env(tx: &TxEnvelope, caller: Address) -> TxEnv {
     }
 }
 
-fn evm_error<E: std::fmt::Display>(error: EVMError<E>, index: usize, number: u64) -> BlockError {
+fn evm_error(error: EVMError<EvmDatabaseError<DbError>>, index: usize, number: u64) -> BlockError {
     match error {
         EVMError::Transaction(invalid) => BlockError::InvalidTransaction {
             index,
@@ -394,9 +479,7 @@ fn evm_error<E: std::fmt::Display>(error: EVMError<E>, index: usize, number: u64
             number,
             reason: invalid.to_string(),
         },
-        EVMError::Database(e) => BlockError::State {
-            source: state_error(e.to_string()),
-        },
+        EVMError::Database(e) => db_error(e),
         EVMError::Custom(what) => BlockError::Internal {
             what: format!("revm failed on transaction {index}: {what}"),
         },
@@ -406,7 +489,17 @@ fn evm_error<E: std::fmt::Display>(error: EVMError<E>, index: usize, number: u64
     }
 }
 
-/// revm hands database errors back wrapped; the store's error is kept as text.
-fn state_error(what: String) -> StateError {
-    StateError::Corrupt { what }
+/// The store's error out of revm's wrapping.
+fn db_error(error: EvmDatabaseError<DbError>) -> BlockError {
+    match error {
+        EvmDatabaseError::Database(DbError::State(source)) => BlockError::State { source },
+        EvmDatabaseError::Database(DbError::MissingCode(hash)) => BlockError::State {
+            source: StateError::Corrupt {
+                what: format!("code {hash} is referenced by an account but missing"),
+            },
+        },
+        EvmDatabaseError::Bal(e) => BlockError::Internal {
+            what: format!("revm block access list error without a block access list: {e}"),
+        },
+    }
 }

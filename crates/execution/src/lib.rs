@@ -10,7 +10,9 @@
 //! - [`Executor`]: the genesis fork schedule as revm specs per block (Frontier through
 //!   Shanghai), the engine's rewards, GoQuorum's and Besu's size limits, and refusals
 //!   ([`Unsupported`]) for what Cachet does not execute; [`Executor::check_transaction`] is
-//!   the transaction pool's entry check;
+//!   the transaction pool's entry check; [`Executor::execute_with_roots`] takes an
+//!   [`IntermediateRoots`] for chains with transactions before Byzantium (their receipts hold
+//!   the state root after each transaction);
 //! - [`BlockOutcome`]: receipts, gas, bloom, receipts root and the state changes, checked
 //!   against the header with [`BlockOutcome::check_against`];
 //! - [`encode_receipts`] / [`decode_receipts`]: receipts as the node stores them.
@@ -35,10 +37,12 @@ mod changes;
 mod db;
 mod error;
 mod executor;
+#[doc(hidden)]
+pub mod fuzzing;
 mod receipts;
 mod schedule;
 
 pub use body::{Body, decode_body, recover_senders};
 pub use error::{BlockError, TxError, Unsupported};
-pub use executor::{BlockHashes, BlockOutcome, Executor};
+pub use executor::{BlockHashes, BlockOutcome, Executor, IntermediateRoots};
 pub use receipts::{decode_receipts, encode_receipts};

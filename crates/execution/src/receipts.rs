@@ -34,15 +34,16 @@ pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<ReceiptEnvelope>, BlockError>
     Ok(receipts)
 }
 
-/// A post-Byzantium receipt (EIP-658 status) of a transaction of type `tx_type`.
+/// The receipt of a transaction of type `tx_type`: `status` is the EIP-658 success flag, or
+/// before Byzantium the state root after the transaction.
 pub(crate) fn receipt(
     tx_type: TxType,
-    success: bool,
+    status: Eip658Value,
     cumulative_gas_used: u64,
     logs: Vec<Log>,
 ) -> ReceiptEnvelope {
     let with_bloom: ReceiptWithBloom<Receipt<Log>> = Receipt {
-        status: Eip658Value::Eip658(success),
+        status,
         cumulative_gas_used,
         logs,
     }
@@ -82,9 +83,25 @@ mod tests {
             data: LogData::new_unchecked(vec![B256::repeat_byte(4)], vec![1, 2].into()),
         };
         let receipts = vec![
-            receipt(TxType::Legacy, true, 21_000, vec![]),
-            receipt(TxType::Eip2930, false, 42_000, vec![log.clone()]),
-            receipt(TxType::Eip1559, true, 63_000, vec![log]),
+            receipt(TxType::Legacy, Eip658Value::Eip658(true), 21_000, vec![]),
+            receipt(
+                TxType::Legacy,
+                Eip658Value::PostState(B256::repeat_byte(9)),
+                21_000,
+                vec![],
+            ),
+            receipt(
+                TxType::Eip2930,
+                Eip658Value::Eip658(false),
+                42_000,
+                vec![log.clone()],
+            ),
+            receipt(
+                TxType::Eip1559,
+                Eip658Value::Eip658(true),
+                63_000,
+                vec![log],
+            ),
         ];
         let bytes = encode_receipts(&receipts);
         assert_eq!(decode_receipts(&bytes).unwrap(), receipts);

@@ -64,6 +64,8 @@ pub(crate) struct Schedule {
     /// `(from block, limit in bytes)`, ascending; before the first entry `base_txn_size`.
     txn_size_limits: Vec<(u64, usize)>,
     base_txn_size: usize,
+    /// GoQuorum `transitions[].gasPriceEnabled`, `(from block, enabled)` in file order.
+    gas_price_transitions: Vec<(u64, bool)>,
 }
 
 impl Schedule {
@@ -134,6 +136,12 @@ impl Schedule {
                 remedy: "GoQuorum privacy marker transactions run a precompile cachet does not have",
             });
         }
+        if engine == Engine::Ethash && config.is_quorum {
+            return Err(Unsupported::Key {
+                key: "config.isQuorum".into(),
+                remedy: "GoQuorum's ethash pays block rewards to 0x0 until gas price is enabled; cachet implements GoQuorum's PoA engines only",
+            });
+        }
         let rewards = match (engine, params.bft_block_reward) {
             (Engine::Ethash, _) => Rewards::Ethash,
             (_, Some(amount)) if amount.is_zero() => Rewards::None,
@@ -163,6 +171,7 @@ impl Schedule {
             code_size_limits,
             txn_size_limits,
             base_txn_size,
+            gas_price_transitions: params.transition_gas_price_enabled.clone(),
         })
     }
 
@@ -216,6 +225,20 @@ impl Schedule {
         }
     }
 
+    /// Whether a transaction may pay a non-zero gas price at block `number`: always, except
+    /// on GoQuorum chains (`isQuorum`) before `enableGasPriceBlock` or a `transitions` entry
+    /// with `gasPriceEnabled` (GoQuorum `IsGasPriceEnabled`).
+    pub(crate) fn gas_price_enabled(&self, number: u64) -> bool {
+        if !self.is_quorum || self.is_active(Fork::EnableGasPrice, number, 0) {
+            return true;
+        }
+        self.gas_price_transitions
+            .iter()
+            .take_while(|(from, _)| *from <= number)
+            .last()
+            .is_some_and(|(_, enabled)| *enabled)
+    }
+
     /// The contract code size limit (bytes) at block `number`.
     pub(crate) fn code_size_limit(&self, number: u64) -> usize {
         at_block(&self.code_size_limits, number).unwrap_or(EIP170_CODE_SIZE)
@@ -242,49 +265,27 @@ fn at_block(limits: &[(u64, usize)], number: u64) -> Option<usize> {
         .map(|(_, limit)| *limit)
 }
 
-/// geth's fork-order rule over the block forks, with Petersburg allowed to be absent when
-/// nothing after it is scheduled (then it equals Constantinople).
+/// The scheduled block forks must not go backwards (a later fork at an earlier block than an
+/// earlier fork: geth refuses it, and it is a typo). Absent earlier forks are allowed, as in
+/// Besu, whose genesis files often give only `berlinBlock: 0`: revm's specs are cumulative,
+/// so a later fork includes every earlier one from its block on, as Besu's milestones do.
+/// Shanghai needs London scheduled.
 fn check_fork_order(config: &ChainConfig) -> Result<(), Unsupported> {
-    let mut last: Option<(Fork, Option<u64>)> = None;
+    let mut last: Option<(Fork, u64)> = None;
     for fork in ORDERED_BLOCK_FORKS {
-        let at = block_of(config, fork);
-        if let Some((prev, prev_at)) = last {
-            let petersburg_implied = prev == Fork::Petersburg && prev_at.is_none();
-            match (prev_at, at) {
-                (None, Some(_)) if !petersburg_implied => {
-                    return Err(Unsupported::ForkOrder {
-                        earlier: prev.json_key(),
-                        later: fork.json_key(),
-                        problem: "is missing",
-                    });
-                }
-                (Some(p), Some(a)) if p > a => {
-                    return Err(Unsupported::ForkOrder {
-                        earlier: prev.json_key(),
-                        later: fork.json_key(),
-                        problem: "comes after it",
-                    });
-                }
-                _ => {}
-            }
-            if petersburg_implied
-                && at.is_some()
-                && block_of(config, Fork::Constantinople).is_none()
-            {
-                return Err(Unsupported::ForkOrder {
-                    earlier: Fork::Constantinople.json_key(),
-                    later: fork.json_key(),
-                    problem: "is missing",
-                });
-            }
-        }
-        // An absent Petersburg stands for Constantinople's block.
-        let effective = if fork == Fork::Petersburg && at.is_none() {
-            block_of(config, Fork::Constantinople)
-        } else {
-            at
+        let Some(at) = block_of(config, fork) else {
+            continue;
         };
-        last = Some((fork, effective));
+        if let Some((prev, prev_at)) = last
+            && prev_at > at
+        {
+            return Err(Unsupported::ForkOrder {
+                earlier: prev.json_key(),
+                later: fork.json_key(),
+                problem: "comes after it",
+            });
+        }
+        last = Some((fork, at));
     }
     if config.fork(Fork::Shanghai).is_some() && block_of(config, Fork::London).is_none() {
         return Err(Unsupported::ForkOrder {
@@ -309,17 +310,17 @@ fn limits(config: &ChainConfig) -> Result<Limits, Unsupported> {
     }
     if !params.max_code_size_config.is_empty() {
         if params.max_code_size.is_some() {
-            return Err(Unsupported::Key {
-                key: "config.maxCodeSize".into(),
-                remedy: "GoQuorum refuses maxCodeSize together with maxCodeSizeConfig; keep maxCodeSizeConfig",
+            return Err(Unsupported::Invalid {
+                key: "config.maxCodeSize",
+                reason: "GoQuorum refuses maxCodeSize together with maxCodeSizeConfig; keep maxCodeSizeConfig",
             });
         }
         let mut prev = 0;
         for (block, size) in &params.max_code_size_config {
             if *block < prev {
-                return Err(Unsupported::Key {
-                    key: "config.maxCodeSizeConfig".into(),
-                    remedy: "entries must be in ascending block order (GoQuorum)",
+                return Err(Unsupported::Invalid {
+                    key: "config.maxCodeSizeConfig",
+                    reason: "entries must be in ascending block order (GoQuorum)",
                 });
             }
             prev = *block;

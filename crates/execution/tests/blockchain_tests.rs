@@ -1,7 +1,8 @@
 //! ethereum/tests `BlockchainTests` through cachet-execution.
 //!
-//! Every vendored case (`testdata/ethereum-tests/**.json` at the repository root, or the
-//! directory in `CACHET_ETHEREUM_TESTS`) is imported block by block the way the node does
+//! Every vendored case (`testdata/ethereum-tests/**.json` at the repository root and this
+//! crate's `testdata/transition-tests/`, or the directory in `CACHET_ETHEREUM_TESTS`) is
+//! imported block by block the way the node does
 //! it: body decoding and commitments, sender recovery, [`Executor::execute`], the outcome
 //! checked against the header, the change set applied to an in-memory state whose root
 //! (alloy-trie, from scratch) must equal the header's. The proof-of-work seal is not checked;
@@ -24,7 +25,7 @@ use cachet_genesis::{Genesis, RaftMarker};
 use cachet_primitives::Header;
 use cachet_primitives::block::split_block;
 use serde_json::{Value, json};
-use support::{Hashes, MemState};
+use support::{Hashes, MemState, RootsOver};
 
 /// The block forks in order with their genesis keys, and the networks' names for them.
 const BLOCK_FORKS: [(&str, &str); 15] = [
@@ -54,18 +55,23 @@ enum Verdict {
 }
 
 fn main() {
-    let dir = std::env::var_os("CACHET_ETHEREUM_TESTS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/ethereum-tests"),
-        PathBuf::from,
-    );
+    let dirs: Vec<PathBuf> = match std::env::var_os("CACHET_ETHEREUM_TESTS") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => {
+            let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+            vec![
+                crate_dir.join("../../testdata/ethereum-tests"),
+                crate_dir.join("testdata/transition-tests"),
+            ]
+        }
+    };
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
     let mut files = Vec::new();
-    collect_json(&dir, &mut files);
-    files.sort();
-    if files.is_empty() {
-        println!("no BlockchainTests under {}: nothing to run", dir.display());
-        return;
+    for dir in &dirs {
+        collect_json(dir, &mut files);
     }
+    files.sort();
+    assert!(!files.is_empty(), "no BlockchainTests under {dirs:?}");
     // fork → (passed, failed, skipped)
     let mut table: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     let mut failures = Vec::new();
@@ -82,8 +88,9 @@ fn main() {
             let verdict = std::panic::catch_unwind(|| run_case(&case))
                 .unwrap_or_else(|_| Verdict::Fail("panicked".into()));
             let row = table.entry(network.clone()).or_default();
-            let rel = file
-                .strip_prefix(&dir)
+            let rel = dirs
+                .iter()
+                .find_map(|d| file.strip_prefix(d).ok())
                 .unwrap_or(file)
                 .display()
                 .to_string();
@@ -312,11 +319,6 @@ fn run_case(case: &Value) -> Verdict {
                 blocks.remove(&hash);
                 header_only.push(exception);
             }
-            (Err(why), false) if why.contains("before Byzantium") => {
-                return Verdict::Skip(
-                    "a pre-Byzantium block carries transactions: its receipts hold intermediate state roots, which cachet does not compute (refused, decision)".into(),
-                );
-            }
             (Err(why), false) => return Verdict::Fail(format!("block {i} refused: {why}")),
             (Err(_), true) => {}
         }
@@ -408,14 +410,17 @@ fn import(
         }
         cursor = blocks.get(&h.parent_hash).map(|b| &b.header);
     }
+    // Intermediate roots are asked for only before Byzantium.
+    let roots = RootsOver(&parent.state);
     let outcome = executor
-        .execute(
+        .execute_with_roots(
             &header,
             header.beneficiary,
             &body,
             &senders,
             &parent.state,
             &hashes,
+            &roots,
         )
         .map_err(|e| error_chain(&e))?;
     outcome.check_against(&header).map_err(|e| e.to_string())?;

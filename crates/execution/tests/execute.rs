@@ -283,12 +283,28 @@ fn goquorum_max_code_size_raises_the_contract_size_limit() {
     // PUSH2 25000 PUSH1 0 RETURN: deploys 25000 zero bytes, above EIP-170's 24576.
     let init = Bytes::from_static(&[0x61, 0x61, 0xa8, 0x60, 0x00, 0xf3]);
     let tx: TxEnvelope = sign(legacy(0, TxKind::Create, 0, 6_000_000, init), &key).into();
+    let code_hash = keccak256(vec![0u8; 25_000]);
+    // The contract's address: keccak256(rlp([sender, 0]))[12..] (Yellow Paper, eq. 85).
+    let mut preimage = vec![0xd6, 0x94];
+    preimage.extend_from_slice(sender.as_slice());
+    preimage.push(0x80);
+    let contract = Address::from_slice(&keccak256(&preimage)[12..]);
     let deployed = |executor: &Executor| {
         let outcome = run(executor, &state, vec![tx.clone()], vec![sender]).unwrap();
-        outcome.receipts[0].is_success()
+        let success = outcome.receipts[0].is_success();
+        if success {
+            assert_eq!(outcome.changes.codes.len(), 1);
+            assert_eq!(outcome.changes.codes[&code_hash].len(), 25_000);
+            let after = outcome.changes.accounts[&contract].after.unwrap();
+            assert_eq!((after.nonce, after.code_hash), (1, code_hash));
+        } else {
+            assert!(outcome.changes.codes.is_empty());
+            assert!(!outcome.changes.accounts.contains_key(&contract));
+        }
+        success
     };
     assert!(!deployed(&Executor::new(&genesis(json!({}))).unwrap()));
-    let quorum = genesis(json!({"isQuorum": true, "maxCodeSize": 32}));
+    let quorum = genesis(json!({"isQuorum": true, "maxCodeSize": 32, "enableGasPriceBlock": 0}));
     assert!(deployed(&Executor::new(&quorum).unwrap()));
     // From maxCodeSizeChangeBlock on only: block 1 is before block 2.
     let later = genesis(json!({"maxCodeSize": 32, "maxCodeSizeChangeBlock": 2}));
@@ -514,7 +530,10 @@ fn check_transaction_applies_type_chain_id_and_size_rules() {
     ));
 
     // GoQuorum's default txnSizeLimit is 64 KiB; 70000 bytes of data exceed it.
-    let quorum = Executor::new(&genesis(json!({"isQuorum": true}))).unwrap();
+    let quorum = Executor::new(&genesis(
+        json!({"isQuorum": true, "enableGasPriceBlock": 0}),
+    ))
+    .unwrap();
     let large: TxEnvelope = sign(
         legacy(
             0,
@@ -530,7 +549,10 @@ fn check_transaction_applies_type_chain_id_and_size_rules() {
         quorum.check_transaction(&large, 1, 0),
         Err(TxError::TooLarge { limit: 65_536, .. })
     ));
-    let raised = Executor::new(&genesis(json!({"isQuorum": true, "txnSizeLimit": 128}))).unwrap();
+    let raised = Executor::new(&genesis(
+        json!({"isQuorum": true, "txnSizeLimit": 128, "enableGasPriceBlock": 0}),
+    ))
+    .unwrap();
     assert_eq!(raised.check_transaction(&large, 1, 0), Ok(()));
     // Replay-protected before eip155Block.
     let pre155 = Executor::new(&genesis(
@@ -577,10 +599,10 @@ fn refuses_unsupported_genesis_settings_naming_the_key() {
         }
     ));
     assert!(matches!(
-        refused(json!({"londonBlock": 0})),
+        refused(json!({"berlinBlock": 0, "shanghaiTime": 0, "clique": null, "qbft": {}})),
         Unsupported::ForkOrder {
-            earlier: "berlinBlock",
-            later: "londonBlock",
+            earlier: "londonBlock",
+            later: "shanghaiTime",
             problem: "is missing"
         }
     ));
@@ -632,6 +654,25 @@ fn refuses_unsupported_genesis_settings_naming_the_key() {
             ..
         }
     ));
+    assert!(matches!(
+        refused(json!({"maxCodeSize": 32, "maxCodeSizeConfig": [{"block": 0, "size": 32}]})),
+        Unsupported::Invalid {
+            key: "config.maxCodeSize",
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused(json!({"maxCodeSizeConfig": [{"block": 5, "size": 32}, {"block": 4, "size": 40}]})),
+        Unsupported::Invalid {
+            key: "config.maxCodeSizeConfig",
+            ..
+        }
+    ));
+    let message = refused(json!({"zeroBaseFee": true})).to_string();
+    assert!(
+        message.starts_with("genesis config.zeroBaseFee is set"),
+        "{message}"
+    );
     // A DAO fork block without support is only a header rule: accepted.
     Executor::new(&genesis(json!({"daoForkBlock": 0}))).unwrap();
     // Shanghai on Besu's QBFT is accepted.
@@ -719,4 +760,219 @@ fn withdrawals_are_required_exactly_from_shanghai() {
         outcome.changes.accounts[&to].after,
         account(0, 3_000_000_000)
     );
+}
+
+/// A store that fails every read.
+struct BrokenStore;
+
+impl cachet_state::StateView for BrokenStore {
+    fn account(&self, _: &Address) -> Result<Option<AccountInfo>, cachet_state::StateError> {
+        Err(cachet_state::StateError::Corrupt {
+            what: "test".into(),
+        })
+    }
+    fn storage(&self, _: &Address, _: &U256) -> Result<U256, cachet_state::StateError> {
+        Err(cachet_state::StateError::Corrupt {
+            what: "test".into(),
+        })
+    }
+    fn code(&self, _: &B256) -> Result<Option<Bytes>, cachet_state::StateError> {
+        Err(cachet_state::StateError::Corrupt {
+            what: "test".into(),
+        })
+    }
+}
+
+#[test]
+fn a_failing_store_is_a_state_error_not_an_invalid_block() {
+    let key = key(0x19);
+    let sender = address_of(&key);
+    let executor = Executor::new(&genesis(json!({}))).unwrap();
+    let tx: TxEnvelope = sign(
+        legacy(0, TxKind::Call(RECIPIENT), 1, 21_000, Bytes::new()),
+        &key,
+    )
+    .into();
+    let body = Body {
+        transactions: vec![tx],
+        ..Body::default()
+    };
+    let err = executor
+        .execute(
+            &header(1, 30_000_000),
+            COINBASE,
+            &body,
+            &[sender],
+            &BrokenStore,
+            &Hashes::default(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, BlockError::State { source: cachet_state::StateError::Corrupt { what } } if what == "test"),
+        "{err}"
+    );
+    assert!(!err.is_invalid_block());
+}
+
+#[test]
+fn goquorum_refuses_gas_prices_until_gas_price_is_enabled() {
+    let key = key(0x1a);
+    let sender = address_of(&key);
+    let state = funded(sender, ETHER);
+    let paid: TxEnvelope = sign(
+        legacy(0, TxKind::Call(RECIPIENT), 1, 21_000, Bytes::new()),
+        &key,
+    )
+    .into();
+    let mut free = legacy(0, TxKind::Call(RECIPIENT), 1, 21_000, Bytes::new());
+    free.gas_price = 0;
+    let free: TxEnvelope = sign(free, &key).into();
+
+    let quorum = Executor::new(&genesis(json!({"isQuorum": true}))).unwrap();
+    let err = run(&quorum, &state, vec![paid.clone()], vec![sender]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BlockError::Transaction {
+                index: 0,
+                source: TxError::GasPriceNotEnabled { gas_price: 2 }
+            }
+        ),
+        "{err}"
+    );
+    // Free gas: the sender pays only the value; the signer receives nothing.
+    let outcome = run(&quorum, &state, vec![free], vec![sender]).unwrap();
+    assert_eq!(outcome.gas_used, 21_000);
+    assert_eq!(
+        outcome.changes.accounts[&sender].after,
+        account(1, ETHER - 1)
+    );
+    assert!(!outcome.changes.accounts.contains_key(&COINBASE));
+
+    // enableGasPriceBlock 1 (block 1 is the block executed) and a transitions entry both enable it.
+    let enabled = Executor::new(&genesis(
+        json!({"isQuorum": true, "enableGasPriceBlock": 1}),
+    ))
+    .unwrap();
+    run(&enabled, &state, vec![paid.clone()], vec![sender]).unwrap();
+    let transition = Executor::new(&genesis(json!({
+        "isQuorum": true, "transitions": [{"block": 1, "gasPriceEnabled": true}]
+    })))
+    .unwrap();
+    assert_eq!(transition.check_transaction(&paid, 1, 0), Ok(()));
+    assert_eq!(
+        transition.check_transaction(&paid, 0, 0),
+        Err(TxError::GasPriceNotEnabled { gas_price: 2 })
+    );
+    // Not a GoQuorum chain: no such rule.
+    let plain = Executor::new(&genesis(json!({}))).unwrap();
+    assert_eq!(plain.check_transaction(&paid, 0, 0), Ok(()));
+}
+
+#[test]
+fn a_besu_genesis_with_only_berlin_block_has_every_earlier_fork() {
+    // Besu's QBFT tutorial genesis: `berlinBlock: 0` and nothing before it.
+    let text = json!({
+        "config": {"chainId": 1337, "berlinBlock": 0, "qbft": {"blockperiodseconds": 2}},
+        "gasLimit": "0x1fffffffffffff", "difficulty": "0x1"
+    });
+    let besu = Genesis::from_json(text.to_string().as_bytes(), RaftMarker::FromGenesis).unwrap();
+    let executor = Executor::new(&besu).unwrap();
+    let key = key(0x1b);
+    let sender = address_of(&key);
+    let state = funded(sender, ETHER);
+    // EIP-155 and EIP-2930 are valid; EIP-1559 is not (no London).
+    let protected: TxEnvelope = sign(
+        legacy(0, TxKind::Call(RECIPIENT), 1, 21_000, Bytes::new()),
+        &key,
+    )
+    .into();
+    let access_list: TxEnvelope = sign(
+        alloy_consensus::TxEip2930 {
+            chain_id: 1337,
+            nonce: 1,
+            gas_price: 2,
+            gas_limit: 21_000,
+            to: TxKind::Call(RECIPIENT),
+            ..alloy_consensus::TxEip2930::default()
+        },
+        &key,
+    )
+    .into();
+    let outcome = run(
+        &executor,
+        &state,
+        vec![protected, access_list],
+        vec![sender, sender],
+    )
+    .unwrap();
+    assert_eq!(outcome.gas_used, 42_000);
+    assert!(matches!(
+        outcome.receipts[1],
+        alloy_consensus::ReceiptEnvelope::Eip2930(_)
+    ));
+    let tip: TxEnvelope = sign(
+        TxEip1559 {
+            chain_id: 1337,
+            gas_limit: 21_000,
+            to: TxKind::Call(RECIPIENT),
+            ..TxEip1559::default()
+        },
+        &key,
+    )
+    .into();
+    assert!(matches!(
+        executor.check_transaction(&tip, 1, 0),
+        Err(TxError::TypeNotActive { tx_type: 2, .. })
+    ));
+}
+
+#[test]
+fn the_executor_and_its_outcome_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Executor>();
+    send_sync::<cachet_execution::BlockOutcome>();
+    send_sync::<Body>();
+    send_sync::<BlockError>();
+}
+
+#[test]
+fn selfdestruct_deletes_the_account_and_wipes_its_storage() {
+    let key = key(0x1c);
+    let sender = address_of(&key);
+    let mut state = funded(sender, ETHER);
+    // PUSH20 heir SELFDESTRUCT, holding 100 wei and slot 1 = 5.
+    let heir = Address::repeat_byte(0x88);
+    let mut code = vec![0x73];
+    code.extend_from_slice(heir.as_slice());
+    code.push(0xff);
+    let doomed = Address::repeat_byte(0x99);
+    state.insert(
+        doomed,
+        1,
+        U256::from(100),
+        Bytes::from(code),
+        [(U256::from(1), U256::from(5))],
+    );
+    let executor = Executor::new(&genesis(json!({}))).unwrap();
+    let tx = sign(
+        legacy(0, TxKind::Call(doomed), 0, 100_000, Bytes::new()),
+        &key,
+    );
+    let outcome = run(&executor, &state, vec![tx.into()], vec![sender]).unwrap();
+
+    // Istanbul: 21000 + PUSH20 3 + SELFDESTRUCT 5000 + 25000 (value sent to a new account)
+    // = 51003, minus the 24000 SELFDESTRUCT refund (below half of 51003) = 27003.
+    assert_eq!(outcome.gas_used, 27_003);
+    let change = &outcome.changes.accounts[&doomed];
+    assert!(change.wiped);
+    assert_eq!(change.after, None);
+    assert_eq!(outcome.changes.accounts[&heir].after, account(0, 100));
+    assert_eq!(
+        outcome.changes.accounts[&sender].after,
+        account(1, ETHER - 54_006)
+    );
+    state.apply(&outcome.changes).unwrap();
+    assert!(!state.accounts.contains_key(&doomed));
+    assert!(!state.storage.contains_key(&doomed));
 }

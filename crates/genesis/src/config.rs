@@ -38,6 +38,8 @@ pub struct ExecutionParams {
     pub transition_contract_size_limits: Vec<(u64, u64)>,
     /// GoQuorum `transitions[]` entries that set `transactionSizeLimit` (KiB): `(block, size)`.
     pub transition_txn_size_limits: Vec<(u64, u64)>,
+    /// GoQuorum `transitions[]` entries that set `gasPriceEnabled`: `(block, enabled)`.
+    pub transition_gas_price_enabled: Vec<(u64, bool)>,
     /// Paths of GoQuorum / Besu `transitions` keys that move fees or rewards
     /// (`blockReward`, `beneficiaryMode`, `miningBeneficiary`, …), for a refusal naming them.
     pub transition_reward_keys: Vec<String>,
@@ -139,7 +141,8 @@ impl ExecutionParams {
                 let block = entry.u64("block")?;
                 let contract = entry.u64("contractsizelimit")?.filter(|s| *s != 0);
                 let txn = entry.u64("transactionSizeLimit")?.filter(|s| *s != 0);
-                if contract.is_some() || txn.is_some() {
+                let gas_price = entry.bool("gasPriceEnabled")?;
+                if contract.is_some() || txn.is_some() || gas_price.is_some() {
                     let block = block.ok_or_else(|| Error::MissingField {
                         field: entry.path_of("block"),
                     })?;
@@ -148,6 +151,9 @@ impl ExecutionParams {
                     }
                     if let Some(size) = txn {
                         self.transition_txn_size_limits.push((block, size));
+                    }
+                    if let Some(enabled) = gas_price {
+                        self.transition_gas_price_enabled.push((block, enabled));
                     }
                 }
             }
@@ -255,7 +261,8 @@ mod tests {
             "maxCodeSizeConfig": [{"block": 0, "size": 32}, {"block": "100", "size": 48}],
             "transitions": [
                 {"block": 5, "contractsizelimit": 64},
-                {"block": 6, "transactionSizeLimit": 96, "blockReward": "0x1"}
+                {"block": 6, "transactionSizeLimit": 96, "blockReward": "0x1"},
+                {"block": 7, "gasPriceEnabled": true}
             ]
         }))
         .unwrap();
@@ -265,6 +272,7 @@ mod tests {
         assert_eq!(p.max_code_size_config, vec![(0, 32), (100, 48)]);
         assert_eq!(p.transition_contract_size_limits, vec![(5, 64)]);
         assert_eq!(p.transition_txn_size_limits, vec![(6, 96)]);
+        assert_eq!(p.transition_gas_price_enabled, vec![(7, true)]);
         assert_eq!(
             p.transition_reward_keys,
             vec!["config.transitions[1].blockReward"]

@@ -88,11 +88,18 @@ pub fn empty_child(
 }
 
 /// Checks the rules every block must meet against its parent (engine-independent): number,
-/// parent hash, timestamp order, gas limit bound (±parent/1024, ≥ 5000) and gas used.
+/// parent hash, timestamp order, gas limit bound (±parent/1024, ≥ 5000) and gas used. On the
+/// first London block (`london_fork_block`) the parent's gas limit counts twice (EIP-1559: the
+/// limit becomes the gas target times the elasticity multiplier, 2).
 ///
 /// # Errors
 /// [`Error::InvalidBlock`] naming the rule.
-pub fn check_against_parent(header: &Header, parent: &Header, parent_hash: B256) -> Result<()> {
+pub fn check_against_parent(
+    header: &Header,
+    parent: &Header,
+    parent_hash: B256,
+    london_fork_block: bool,
+) -> Result<()> {
     let bad = |rule: String| Error::InvalidBlock {
         number: header.number,
         rule,
@@ -109,11 +116,16 @@ pub fn check_against_parent(header: &Header, parent: &Header, parent_hash: B256)
             header.timestamp, parent.timestamp
         )));
     }
-    let bound = parent.gas_limit / 1024;
-    if header.gas_limit.abs_diff(parent.gas_limit) >= bound.max(1) {
+    let parent_limit = if london_fork_block {
+        parent.gas_limit.saturating_mul(2)
+    } else {
+        parent.gas_limit
+    };
+    let bound = parent_limit / 1024;
+    if header.gas_limit.abs_diff(parent_limit) >= bound.max(1) {
         return Err(bad(format!(
-            "gas limit {} too far from parent's {}",
-            header.gas_limit, parent.gas_limit
+            "gas limit {} too far from parent's {parent_limit}",
+            header.gas_limit
         )));
     }
     if header.gas_limit < MIN_GAS_LIMIT

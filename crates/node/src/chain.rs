@@ -271,14 +271,21 @@ impl Chain {
         difficulty: U256,
         extra: Vec<u8>,
     ) -> Header {
-        block::empty_child(
+        let mut child = block::empty_child(
             &head.header,
             head.hash,
             timestamp,
             difficulty,
             extra,
             self.base_fee_after(&head.header, timestamp),
-        )
+        );
+        // EIP-1559: the first London block's gas limit is the parent's times the elasticity.
+        if self.london(child.number, timestamp)
+            && !self.london(head.header.number, head.header.timestamp)
+        {
+            child.gas_limit = child.gas_limit.saturating_mul(2);
+        }
+        child
     }
 
     /// Verifies, executes and stores a block, durably (on disk when this returns).
@@ -361,7 +368,9 @@ impl Chain {
             });
         };
         let parent = decode_header(&parent_rlp)?;
-        block::check_against_parent(&header, &parent, header.parent_hash)?;
+        let london_fork_block = self.london(header.number, header.timestamp)
+            && !self.london(parent.number, parent.timestamp);
+        block::check_against_parent(&header, &parent, header.parent_hash, london_fork_block)?;
         let invalid = |rule: String| Error::InvalidBlock {
             number: header.number,
             rule,
@@ -386,24 +395,7 @@ impl Chain {
         // From here the head must not move under us: the flat state is the head's.
         let mut st = self.state();
         let on_head = header.parent_hash == st.head.hash;
-        let outcome = {
-            let read = self.store.begin_read()?;
-            let hashes = Ancestors {
-                store: &self.store,
-                parent: (parent.number, header.parent_hash),
-                on_head,
-            };
-            let run = |view: &dyn StateView| {
-                self.executor
-                    .execute(&header, author, &body, &senders, view, &hashes)
-                    .map_err(|e| rule_of(&e))
-            };
-            if on_head {
-                run(&WorldState::latest(&read)?)?
-            } else {
-                run(&WorldState::at_root(&read, parent.state_root)?)?
-            }
-        };
+        let outcome = self.execute_on(on_head, &header, &parent, author, &body, &senders)?;
         outcome.check_against(&header).map_err(|e| rule_of(&e))?;
         let parent_td = self
             .store
@@ -467,6 +459,97 @@ impl Chain {
         drop(st);
         self.rules.head_changed(number);
         Ok((Imported::Head, stats))
+    }
+
+    /// Executes `body` as block `header` on `parent`'s post-state (the flat state when
+    /// `on_head`, else the trie at the parent's root). The caller holds the state lock.
+    fn execute_on(
+        &self,
+        on_head: bool,
+        header: &Header,
+        parent: &Header,
+        author: Address,
+        body: &cachet_execution::Body,
+        senders: &[Address],
+    ) -> Result<cachet_execution::BlockOutcome> {
+        let read = self.store.begin_read()?;
+        let hashes = Ancestors {
+            store: &self.store,
+            parent: (parent.number, header.parent_hash),
+            on_head,
+        };
+        let roots = ScratchRoots {
+            store: &self.store,
+            parent_root: parent.state_root,
+        };
+        let run = |view: &dyn StateView| {
+            self.executor
+                .execute_with_roots(header, author, body, senders, view, &hashes, &roots)
+                .map_err(|e| Error::InvalidBlock {
+                    number: header.number,
+                    rule: cachet_primitives::error::Chain(&e).to_string(),
+                })
+        };
+        if on_head {
+            run(&WorldState::latest(&read)?)
+        } else {
+            run(&WorldState::at_root(&read, parent.state_root)?)
+        }
+    }
+
+    /// Completes an unsealed child `header` (parent, number, timestamp, gas limit, base fee,
+    /// difficulty, extraData set) for `body_rlp`, authored by `author` (the fee recipient):
+    /// fills in the transactions root, ommers hash, withdrawals root, gas used, receipts root,
+    /// logs bloom and state root that executing the body on the parent's state gives. Nothing
+    /// is stored; the block producers seal the result and import it.
+    ///
+    /// # Errors
+    /// [`Error::UnknownParent`]; [`Error::InvalidBlock`] when the body does not decode or a
+    /// transaction cannot be executed; store and state errors.
+    pub fn complete_child(
+        &self,
+        mut header: Header,
+        author: Address,
+        body_rlp: &[u8],
+    ) -> Result<Header> {
+        let invalid = |e: &(dyn std::error::Error + 'static)| Error::InvalidBlock {
+            number: header.number,
+            rule: cachet_primitives::error::Chain(e).to_string(),
+        };
+        let body = cachet_execution::decode_body(body_rlp).map_err(|e| invalid(&e))?;
+        let senders =
+            cachet_execution::recover_senders(&body.transactions).map_err(|e| invalid(&e))?;
+        let parent_rlp =
+            self.store
+                .header_by_hash(&header.parent_hash)?
+                .ok_or(Error::UnknownParent {
+                    number: header.number,
+                    hash: B256::ZERO,
+                    parent: header.parent_hash,
+                })?;
+        let parent = decode_header(&parent_rlp)?;
+        header.transactions_root =
+            alloy_consensus::proofs::calculate_transaction_root(&body.transactions);
+        header.ommers_hash = body.ommers_hash();
+        header.withdrawals_root = body
+            .withdrawals
+            .as_deref()
+            .map(alloy_consensus::proofs::calculate_withdrawals_root);
+        let st = self.state();
+        let on_head = header.parent_hash == st.head.hash;
+        let outcome = self.execute_on(on_head, &header, &parent, author, &body, &senders)?;
+        header.gas_used = outcome.gas_used;
+        header.receipts_root = outcome.receipts_root;
+        header.logs_bloom = outcome.logs_bloom;
+        header.state_root = self.store.scratch(|txn| {
+            Ok(WorldState::commit_trie(
+                txn,
+                parent.state_root,
+                &outcome.changes,
+            )?)
+        })?;
+        drop(st);
+        Ok(header)
     }
 
     /// The blocks to take the flat state from `from` (the head) to `to` (a stored block on
@@ -612,6 +695,30 @@ fn init_state(
         }
         Ok(())
     })
+}
+
+/// The state root after each transaction of a pre-Byzantium block (its receipts carry it):
+/// the parent's trie plus the changes so far, written in a transaction that is aborted.
+struct ScratchRoots<'a> {
+    store: &'a ChainStore,
+    parent_root: B256,
+}
+
+impl cachet_execution::IntermediateRoots for ScratchRoots<'_> {
+    fn root_after(&self, changes: &ChangeSet) -> Result<B256, StateError> {
+        let root = self
+            .store
+            .scratch(|txn| Ok(WorldState::commit_trie(txn, self.parent_root, changes)?));
+        root.map_err(|e| match e {
+            Error::State(e) => e,
+            other => StateError::Corrupt {
+                what: format!(
+                    "intermediate state root: {}",
+                    cachet_primitives::error::Chain(&other)
+                ),
+            },
+        })
+    }
 }
 
 /// BLOCKHASH for a block executed on `parent`: canonical hashes when the parent is the head,

@@ -12,7 +12,7 @@
 //! timestamps `max(now_ns, parent + 1)` and ethash's saturated difficulty.
 //!
 //! GoQuorum mints only when transactions are pending (`--raftblocktime` throttles it).
-//! Cachet executes no transactions yet, so this minter mints an empty block every
+//! Cachet has no transaction pool yet, so this minter mints an empty block every
 //! `--raftblocktime` instead, so that a devnet shows blocks. Every signature goes through
 //! the seal journal; crash safety as for clique (`<datadir>/sealing.rlp`).
 

@@ -65,6 +65,24 @@ pub async fn run(
     }
 }
 
+/// geth's "Imported new chain segment" line for one downloaded batch.
+fn log_segment(chain: &Chain, peer: &PeerId, done: &SegmentReport, elapsed: std::time::Duration) {
+    let head = chain.head();
+    let mgas = done.gas as f64 / 1e6;
+    tracing::info!(
+        target: "cachet::sync",
+        %peer,
+        blocks = done.imported,
+        txs = done.transactions,
+        mgas = format_args!("{mgas:.3}"),
+        elapsed = format_args!("{:.3}s", elapsed.as_secs_f64()),
+        mgasps = format_args!("{:.3}", mgas / elapsed.as_secs_f64().max(1e-9)),
+        number = head.header.number,
+        hash = %head.hash,
+        "imported new chain segment"
+    );
+}
+
 fn announce(chain: &Chain, net: &Network, head: &HeadInfo) {
     net.update_head(ChainHead {
         number: head.header.number,
@@ -254,15 +272,16 @@ async fn on_message(
             let full = headers.len() as u64 == BATCH;
             // One durable flush per round (a segment), not per block.
             let mut done = SegmentReport::default();
+            let started = std::time::Instant::now();
             let blocks = headers.iter().zip(bodies.iter());
             let outcome = chain.import_segment(blocks.map(|(h, b)| (&h[..], &b[..])), &mut done);
+            if done.imported > 0 {
+                log_segment(chain, &peer, &done, started.elapsed());
+            }
             if let Err(e) = outcome {
                 drop_peer(net, &peer, &e);
                 downloads.remove(&peer);
                 return;
-            }
-            if done.imported + done.known > 0 {
-                tracing::debug!(target: "cachet::sync", %peer, blocks = done.imported, txs = done.transactions, gas = done.gas, "imported new chain segment");
             }
             if full && done.imported + done.known > 0 {
                 let from = chain.head().header.number.saturating_add(1);

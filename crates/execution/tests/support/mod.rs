@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{KECCAK_EMPTY, TrieAccount, root};
-use cachet_execution::BlockHashes;
+use cachet_execution::{BlockHashes, IntermediateRoots};
 use cachet_state::{AccountInfo, ChangeSet, StateError, StateView};
 
 /// Accounts, storage and code in memory.
@@ -154,5 +154,19 @@ pub struct Hashes(pub BTreeMap<u64, B256>);
 impl BlockHashes for Hashes {
     fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
         Ok(self.0.get(&number).copied())
+    }
+}
+
+/// Intermediate roots over a parent state: clone, apply, root from scratch.
+#[derive(Debug)]
+pub struct RootsOver<'a>(pub &'a MemState);
+
+impl IntermediateRoots for RootsOver<'_> {
+    fn root_after(&self, changes: &ChangeSet) -> Result<B256, StateError> {
+        let mut state = self.0.clone();
+        state
+            .apply(changes)
+            .map_err(|what| StateError::Corrupt { what })?;
+        Ok(state.root())
     }
 }

@@ -4,7 +4,7 @@
 //! genesis chain id), EIP-2930 and EIP-1559 transactions are built and encoded with
 //! `alloy-consensus`; the answer has geth's shape: `{"raw": "0x…", "tx": {…}}`.
 //!
-//! Cachet executes no transactions, so it has no account state to fill defaults from: `nonce`,
+//! Cachet has no state RPC and no gas estimation yet (issue 13), so it fills in no defaults: `nonce`,
 //! `gas` and the fee fields (`gasPrice`, or both `maxFeePerGas` and `maxPriorityFeePerGas`)
 //! are required, where geth would look them up. Semantic errors use geth's code (-32000) and
 //! its wording where geth has one (`unknown account`, `gas not specified`, …).
@@ -187,12 +187,9 @@ impl TxRequest {
                 "chainId does not match node's (have={id}, want={chain_id})"
             )));
         }
-        let gas_limit = self.gas.ok_or_else(|| {
-            fail(
-                "gas not specified (cachet executes no transactions, so it cannot estimate gas)"
-                    .into(),
-            )
-        })?;
+        let gas_limit = self
+            .gas
+            .ok_or_else(|| fail("gas not specified (cachet does not estimate gas yet)".into()))?;
         let nonce = self.nonce.ok_or_else(|| {
             fail("nonce not specified (cachet keeps no account state, so it cannot fill in the nonce)".into())
         })?;

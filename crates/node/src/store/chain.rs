@@ -138,6 +138,21 @@ impl ChainStore {
         Ok(value)
     }
 
+    /// Runs `f` in a write transaction that is then aborted: nothing it writes is kept (the
+    /// state root of a block being built is computed this way).
+    ///
+    /// # Errors
+    /// What `f` returns, or [`Error::Store`].
+    pub fn scratch<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(|e| self.err("begin write", e))?;
+        let value = f(&txn);
+        txn.abort().map_err(|e| self.err("abort", e))?;
+        value
+    }
+
     /// Makes every commit so far durable (an empty `Immediate` commit ends an import segment).
     ///
     /// # Errors

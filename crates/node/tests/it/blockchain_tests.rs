@@ -31,10 +31,6 @@ const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ethe
 /// Environment variable selecting cases by a substring of `<file>:<case>`.
 const FILTER_VAR: &str = "CACHET_BLOCKCHAIN_TESTS";
 
-/// keccak256 of the empty byte string: the code hash of an account without code.
-const KECCAK_EMPTY: B256 =
-    alloy_primitives::b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
-
 /// The genesis of every vendored case hashes to the test's genesis hash: the converter and
 /// `cachet-genesis` agree with the filler's genesis block (header fields, fork-dependent
 /// optional fields, the `pre` state root).
@@ -61,7 +57,6 @@ fn accepts_the_genesis_of_every_vendored_case() {
 /// Every vendored case imports to its `lastblockhash` and `postState` (the table of
 /// passed/failed/skipped per fork is printed; run with `--nocapture` to see it).
 #[test]
-#[ignore = "needs issue 12's execution on main (Chain::open_opts with skip_pow, state reads)"]
 fn imports_every_vendored_case_to_its_last_block_and_post_state() {
     let cases = load_cases();
     assert!(!cases.is_empty(), "no case selected under {TESTDATA}");
@@ -175,8 +170,9 @@ fn skip_reason(case: &Case) -> Option<&'static str> {
     None
 }
 
-/// The `config` fork keys of a test network: every fork up to it at block 0 (geth's
-/// `tests.Forks`). `None` for a network the runner does not map.
+/// The `config` fork keys of a test network: every fork up to it at block 0, for a transition
+/// network (`<A>To<B>At5`) B's keys at block 5 (geth's `tests.Forks`). `None` for a network
+/// the runner does not map.
 fn fork_config(network: &str) -> Option<Map<String, Value>> {
     const BLOCKS: [&str; 12] = [
         "homesteadBlock",
@@ -192,19 +188,24 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
         "londonBlock",
         "arrowGlacierBlock",
     ];
-    let (blocks, shanghai) = match network {
-        "Byzantium" => (5, false),
-        "ConstantinopleFix" => (7, false),
-        "Istanbul" => (8, false),
-        "Berlin" => (10, false),
-        "London" => (11, false),
-        "Shanghai" => (12, true),
+    // (keys at block 0, keys up to this index at block 5, Shanghai)
+    let (at_genesis, at_five, shanghai) = match network {
+        "EIP158ToByzantiumAt5" => (4, 5, false),
+        "Byzantium" => (5, 5, false),
+        "ByzantiumToConstantinopleFixAt5" => (5, 7, false),
+        "ConstantinopleFix" => (7, 7, false),
+        "Istanbul" => (8, 8, false),
+        "Berlin" => (10, 10, false),
+        "BerlinToLondonAt5" => (10, 11, false),
+        "London" => (11, 11, false),
+        "Shanghai" => (12, 12, true),
         _ => return None,
     };
     let mut config = Map::new();
     config.insert("chainId".into(), json!(1));
-    for key in BLOCKS.iter().take(blocks) {
-        config.insert((*key).into(), json!(0));
+    for (i, key) in BLOCKS.iter().take(at_five).enumerate() {
+        let at = if i < at_genesis { 0 } else { 5 };
+        config.insert((*key).into(), json!(at));
     }
     if shanghai {
         // Shanghai runs on a post-Merge chain in ethereum/tests (difficulty 0 from genesis).
@@ -221,10 +222,13 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
 /// Order of the forks in the table.
 fn fork_order(network: &str) -> usize {
     [
+        "EIP158ToByzantiumAt5",
         "Byzantium",
+        "ByzantiumToConstantinopleFixAt5",
         "ConstantinopleFix",
         "Istanbul",
         "Berlin",
+        "BerlinToLondonAt5",
         "London",
         "Shanghai",
     ]
@@ -377,11 +381,8 @@ fn check_post_state(
             wrong.push(format!("{addr}: nonce {}, test {nonce}", info.nonce));
         }
         let code = bytes_field(want, "code")?;
-        let code_hash = if code.is_empty() {
-            KECCAK_EMPTY
-        } else {
-            keccak256(&code)
-        };
+        // keccak256 of the empty string for an account without code, as the MPT defines it.
+        let code_hash = keccak256(&code);
         if info.code_hash != code_hash {
             wrong.push(format!(
                 "{addr}: code hash {}, test {code_hash}",
@@ -491,48 +492,29 @@ fn bytes_field(v: &Value, key: &str) -> Result<Bytes, String> {
         .map_err(|e| format!("{key}: {e}"))
 }
 
-/// The node API of issue 12 (`/work/API12.md`): a chain opened with the proof-of-work seal
-/// skipped, state reads at a stored block. Until the integration lands on main these are
-/// written against today's API: the chain opens, the state reads report that they are missing.
+/// The node API the runner uses (issue 12): a chain opened with the proof-of-work seal
+/// skipped, state reads at a stored block.
 mod node_api {
     use alloy_primitives::{Address, B256, Bytes, U256};
     use cachet_genesis::Genesis;
-    use cachet_node::chain::Chain;
+    use cachet_node::chain::{Chain, Options};
     use cachet_node::store::ChainStore;
-
-    /// The account fields the runner compares (issue 12's `cachet_state::AccountInfo`).
-    pub(super) struct Account {
-        pub(super) nonce: u64,
-        pub(super) balance: U256,
-        pub(super) code_hash: B256,
-    }
+    use cachet_state::AccountInfo;
 
     pub(super) fn open_chain(store: ChainStore, genesis: Genesis) -> cachet_node::Result<Chain> {
-        Chain::open_opts(
-            store,
-            genesis,
-            cachet_node::chain::Options {
-                skip_pow: true,
-                ..Default::default()
-            },
-        )
+        let options = Options {
+            skip_pow: true,
+            ..Options::default()
+        };
+        Chain::open_opts(store, genesis, options)
     }
 
     pub(super) fn account(
         chain: &Chain,
         at: B256,
         address: &Address,
-    ) -> Result<Option<Account>, String> {
-        chain
-            .account(at, address)
-            .map(|a| {
-                a.map(|a| Account {
-                    nonce: a.nonce,
-                    balance: a.balance,
-                    code_hash: a.code_hash,
-                })
-            })
-            .map_err(|e| e.to_string())
+    ) -> Result<Option<AccountInfo>, String> {
+        chain.account(at, address).map_err(|e| e.to_string())
     }
 
     pub(super) fn storage(
@@ -547,4 +529,118 @@ mod node_api {
     pub(super) fn code(chain: &Chain, at: B256, address: &Address) -> Result<Bytes, String> {
         chain.code(at, address).map_err(|e| e.to_string())
     }
+}
+
+/// A side chain that overtakes the canonical one leaves exactly the state of the new head.
+/// Every vendored case whose accepted blocks leave the path to `lastblockhash` (the fork-choice
+/// cases: `bcForkStressTest`, `bcMultiChainTest`, `bcTotalDifficultyTest`, uncle cases) is imported
+/// whole into one node, and only the blocks on that path into another node that never sees a
+/// side chain. Both must reach the same head, each node's flat state must hash (recomputed from
+/// scratch) to its head's state root, and every account and slot the case names must read the
+/// same on both.
+#[test]
+fn reorged_state_equals_a_node_that_only_saw_the_new_chain() {
+    let cases = load_cases();
+    let mut reorg_cases = 0;
+    let mut failures = Vec::new();
+    for case in cases.iter().filter(|c| skip_reason(c).is_none()) {
+        match compare_with_canonical_only(case) {
+            Ok(true) => reorg_cases += 1,
+            Ok(false) => {}
+            Err(why) => failures.push(format!("{}: {why}", case.id)),
+        }
+    }
+    println!("{reorg_cases} cases with side chains compared");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    if std::env::var(FILTER_VAR).is_err() {
+        assert!(
+            reorg_cases >= 10,
+            "only {reorg_cases} vendored cases have side chains"
+        );
+    }
+}
+
+/// `Ok(false)` for a case without side blocks.
+fn compare_with_canonical_only(case: &Case) -> Result<bool, String> {
+    let blocks = case.json["blocks"].as_array().ok_or("no blocks array")?;
+    let accepted: Vec<&Value> = blocks
+        .iter()
+        .filter(|b| expected_exception(b, &case.network).is_none())
+        .collect();
+    let mut parent_of = std::collections::HashMap::new();
+    for b in &accepted {
+        let header = &b["blockHeader"];
+        parent_of.insert(
+            b256_field(header, "hash")?,
+            b256_field(header, "parentHash")?,
+        );
+    }
+    let mut canonical = std::collections::HashSet::new();
+    let mut at = b256_field(&case.json, "lastblockhash")?;
+    while let Some(parent) = parent_of.get(&at) {
+        canonical.insert(at);
+        at = *parent;
+    }
+    let on_path =
+        |b: &Value| b256_field(&b["blockHeader"], "hash").is_ok_and(|h| canonical.contains(&h));
+    if accepted.iter().all(|b| on_path(b)) {
+        return Ok(false);
+    }
+    let open = |dir: &Path| -> Result<Chain, String> {
+        let store = ChainStore::open(&dir.join("chain.redb")).map_err(|e| e.to_string())?;
+        node_api::open_chain(store, genesis_of(case)?).map_err(|e| format!("open: {e}"))
+    };
+    let (dir_all, dir_new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (all, new) = (open(dir_all.path())?, open(dir_new.path())?);
+    for b in blocks {
+        // Refusals are run_case's business; here only the resulting states matter.
+        let _ = import_block(&all, b);
+    }
+    for b in accepted.iter().filter(|b| on_path(b)) {
+        import_block(&new, b).map_err(|e| format!("canonical-only import: {e}"))?;
+    }
+    let (head, head_new) = (all.head(), new.head());
+    if head.hash != head_new.hash {
+        return Err(format!("heads differ: {} vs {}", head.hash, head_new.hash));
+    }
+    for (name, chain) in [("with side chains", &all), ("canonical only", &new)] {
+        let read = chain.store().begin_read().map_err(|e| e.to_string())?;
+        let root = cachet_state::WorldState::root_from_flat(&read).map_err(|e| e.to_string())?;
+        if root != head.header.state_root {
+            return Err(format!(
+                "{name}: flat state hashes to {root}, head's state root is {}",
+                head.header.state_root
+            ));
+        }
+    }
+    let mut named: BTreeMap<Address, Vec<U256>> = BTreeMap::new();
+    for part in ["pre", "postState"] {
+        for (addr, account) in case.json[part].as_object().into_iter().flatten() {
+            let address: Address = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+            let slots = named.entry(address).or_default();
+            for slot in account
+                .get("storage")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                slots.push(parse_u256(&Value::String(slot.0.clone()))?);
+            }
+        }
+    }
+    for (address, slots) in &named {
+        let read = |chain: &Chain| {
+            let account = node_api::account(chain, head.hash, address)?
+                .map(|a| (a.nonce, a.balance, a.code_hash));
+            let values = slots
+                .iter()
+                .map(|s| node_api::storage(chain, head.hash, address, *s))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, String>((account, values))
+        };
+        if read(&all)? != read(&new)? {
+            return Err(format!("{address} differs between the two nodes"));
+        }
+    }
+    Ok(true)
 }

@@ -249,3 +249,40 @@ fn rejects_block_earlier_than_the_period() {
         Imported::Head
     );
 }
+
+/// A clique chain whose London comes after genesis: the sealer's first London block doubles the
+/// gas limit (EIP-1559's elasticity) and carries the initial base fee, and the chain accepts it.
+#[test]
+fn seals_and_accepts_the_first_london_block_with_twice_the_gas_limit() {
+    let k = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let dir = tempfile::tempdir().unwrap();
+    let json = String::from_utf8(genesis_json(&[k.sealing_key().address()], 1))
+        .unwrap()
+        .replace(r#""londonBlock":0"#, r#""londonBlock":2"#);
+    let chain = open_chain(dir.path(), json.as_bytes());
+    let mut s = CliqueSealer::new(
+        chain.clone(),
+        dir.path(),
+        k.sealing_key(),
+        Proposals::default(),
+    )
+    .unwrap();
+    // `seal_now` imports what it seals.
+    let b1 = s.seal_now(GENESIS_TIME + 1).unwrap().unwrap();
+    let b2 = s.seal_now(GENESIS_TIME + 2).unwrap().unwrap();
+    assert_eq!(b1.base_fee_per_gas, None);
+    assert_eq!(b2.gas_limit, 2 * b1.gas_limit);
+    assert_eq!(
+        b2.base_fee_per_gas,
+        Some(U256::from(cachet_genesis::INITIAL_BASE_FEE))
+    );
+    assert_eq!(chain.head().header, b2);
+    // A peer's chain accepts it too.
+    let other = tempfile::tempdir().unwrap();
+    let peer = open_chain(other.path(), json.as_bytes());
+    peer.import(&b1.encode(), &EMPTY_BODY_RLP).unwrap();
+    assert_eq!(
+        peer.import(&b2.encode(), &EMPTY_BODY_RLP).unwrap(),
+        Imported::Head
+    );
+}
