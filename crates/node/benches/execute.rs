@@ -3,8 +3,8 @@
 //! durable store) next to raw `revm` executing the same transactions on its in-memory database
 //! (`CacheDB<EmptyDB>`: no roots, no store) in the same run; the same blocks through
 //! `Chain::import_segment` (one durable flush per segment, as `cachet import` and sync do); and,
-//! when `CACHET_BENCH_EJS` is set, EthereumJS's VM importing the same
-//! blocks (`tests/peers/ejs-import-bench.mjs`). Peak RSS (`VmHWM`) of each import is read in a
+//! when `CACHET_BENCH_EJS` is set, EthereumJS's VM importing the same blocks
+//! (`tests/peers/ejs-import-bench.mjs`). Peak RSS (`VmHWM`) of each import is read in a
 //! child process that does nothing else (the bench re-runs itself with `CACHET_BENCH_CHILD`).
 //!
 //! The chain is built here, not by Cachet: every transaction is executed with raw revm (London,
@@ -79,31 +79,22 @@ const TRANSFER_TOPIC: &str = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628
 /// `callvalue` or calldata-length checks, no other ERC-20 function.
 fn token_runtime() -> Vec<u8> {
     let pieces: &[&str] = &[
-        // 00: selector = calldata[0..4]
-        "6000",
-        "35",
-        "60e0",
-        "1c", // PUSH1 0 CALLDATALOAD PUSH1 0xe0 SHR
-        "63a9059cbb",
-        "14", // 06: PUSH4 0xa9059cbb EQ
-        "6013",
-        "57", // 0c: PUSH1 0x13 JUMPI               -> transfer
-        "6000",
-        "80",
-        "fd", // 0f: PUSH1 0 DUP1 REVERT       unknown selector
-        // 13: transfer                                       stack (top last)
-        "5b",                                           // JUMPDEST
-        "600435",                                       // 14: PUSH1 4 CALLDATALOAD   raw_to
-        "73ffffffffffffffffffffffffffffffffffffffff16", // 17: PUSH20 mask AND      to
-        "602435",                                       // 2d: PUSH1 0x24 CALLDATALOAD to amt
-        "33",
-        "600052",     // 30: CALLER PUSH1 0 MSTORE        mem[0] = caller (mem[32..64] = 0)
+        "600035",     // 00: PUSH1 0 CALLDATALOAD           word0 (stack: top last)
+        "60e01c",     // 03: PUSH1 0xe0 SHR                 selector = calldata[0..4]
+        "63a9059cbb", // 06: PUSH4 0xa9059cbb
+        "14",         // 0b: EQ
+        "601357",     // 0c: PUSH1 0x13 JUMPI               -> transfer
+        "600080fd",   // 0f: PUSH1 0 DUP1 REVERT            unknown selector
+        "5b",         // 13: JUMPDEST                       transfer(to, amount):
+        "600435",     // 14: PUSH1 4 CALLDATALOAD           raw_to
+        "73ffffffffffffffffffffffffffffffffffffffff16", // 17: PUSH20 mask AND  to
+        "602435",     // 2d: PUSH1 0x24 CALLDATALOAD        to amt
+        "33600052",   // 30: CALLER PUSH1 0 MSTORE          mem[0] = caller (mem[32..64] = 0)
         "6040600020", // 34: PUSH1 0x40 PUSH1 0 SHA3        to amt s_from
         "8054",       // 39: DUP1 SLOAD                     to amt s_from bal
         "8281",       // 3b: DUP3 DUP2                      .. bal amt bal
         "10",         // 3d: LT                             .. bal (bal < amt)
-        "6089",
-        "57",         // 3e: PUSH1 0x89 JUMPI               insufficient -> revert
+        "608957",     // 3e: PUSH1 0x89 JUMPI               insufficient -> revert
         "829003",     // 41: DUP3 SWAP1 SUB                 to amt s_from (bal - amt)
         "9055",       // 44: SWAP1 SSTORE                   to amt
         "81600052",   // 46: DUP2 PUSH1 0 MSTORE            mem[0] = to
@@ -113,12 +104,12 @@ fn token_runtime() -> Vec<u8> {
         "9055",       // 53: SWAP1 SSTORE                   to amt
         "600052",     // 55: PUSH1 0 MSTORE                 to; mem[0] = amt
         "33",         // 58: CALLER                         to caller
-        "7f",         // 59: PUSH32 Transfer topic          to caller topic
+        "7f",         // 59: PUSH32 the Transfer topic      to caller topic
         TRANSFER_TOPIC,
         "60206000",   // 7a: PUSH1 0x20 PUSH1 0
         "a3",         // 7e: LOG3 (mem[0..32], topic, caller, to)
         "6001600052", // 7f: PUSH1 1 PUSH1 0 MSTORE
-        "60206000f3", // 84: PUSH1 0x20 PUSH1 0 RETURN       true
+        "60206000f3", // 84: PUSH1 0x20 PUSH1 0 RETURN      true
         "5b",         // 89: JUMPDEST
         "600080fd",   // 8a: PUSH1 0 DUP1 REVERT
     ];
