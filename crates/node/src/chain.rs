@@ -18,7 +18,7 @@ use cachet_genesis::{Engine, Fork, Genesis};
 use cachet_seal::clique::Snapshot;
 use cachet_seal::{Header, RaftMembers};
 use cachet_state::{AccountInfo, ChangeSet, StateError, StateView, WorldState};
-use redb::Durability;
+use redb::{Durability, WriteTransaction};
 use tokio::sync::watch;
 
 use crate::block;
@@ -303,14 +303,17 @@ impl Chain {
     }
 
     /// Imports `blocks` (header RLP, body RLP) in order as one segment: each verified and
-    /// executed exactly as by [`Self::import`] and committed without waiting for the disk,
-    /// then the segment made durable by one flush, also when a block fails (the blocks before
-    /// it stay). A crash mid-segment loses the segment's blocks whole (the store keeps its
-    /// last durable head and that head's state), never consistency. Head watchers hear of the
-    /// new head once, after the flush. `report` counts what was done.
+    /// executed exactly as by [`Self::import`]. The blocks that extend the head are read and
+    /// written in one write transaction, committed durably once at the end (or before a block
+    /// that does not extend the head, which takes the one-block path and is made durable by the
+    /// final flush). A block that fails leaves the blocks before it imported; only a store or
+    /// state failure in the middle of writing a block drops the segment's open transaction. A
+    /// crash mid-segment loses the uncommitted blocks whole (the store keeps its last durable
+    /// head and that head's state), never consistency. Head watchers hear of the new head once,
+    /// after the commit. `report` counts what was done.
     ///
     /// # Errors
-    /// The first block's error, as [`Self::import`]; store errors of the flush.
+    /// The first block's error, as [`Self::import`]; store errors of the commit.
     pub fn import_segment<'a>(
         &self,
         blocks: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
@@ -318,8 +321,34 @@ impl Chain {
     ) -> Result<()> {
         let mut moved = false;
         let mut outcome = Ok(());
+        // Blocks that extend the head share one transaction; any other block (a side chain, a
+        // reorg) commits it first and takes the one-block path.
+        let mut open: Option<WriteTransaction> = None;
+        let mut st = self.state();
         for (header_rlp, body_rlp) in blocks {
-            match self.import_one(header_rlp, body_rlp, Durability::None) {
+            let result = match self.extend_head_in(&mut open, &mut st, header_rlp, body_rlp) {
+                Ok(Some(done)) => Ok(done),
+                Ok(None) => {
+                    if let Some(txn) = open.take()
+                        && let Err(e) = self.finish_segment(txn, &mut st)
+                    {
+                        outcome = Err(e);
+                        break;
+                    }
+                    drop(st);
+                    let one = self.import_one(header_rlp, body_rlp, Durability::None);
+                    st = self.state();
+                    one
+                }
+                Err((e, true)) => Err(e),
+                Err((e, false)) => {
+                    // Part of the block is written: the segment's transaction is dropped.
+                    open = None;
+                    self.reload_head(&mut st)?;
+                    Err(e)
+                }
+            };
+            match result {
                 Ok((Imported::Known, _)) => report.known += 1,
                 Ok((imported, stats)) => {
                     moved |= imported == Imported::Head;
@@ -333,6 +362,10 @@ impl Chain {
                 }
             }
         }
+        if let Some(txn) = open.take() {
+            self.finish_segment(txn, &mut st)?;
+        }
+        drop(st);
         self.store.flush()?;
         if moved {
             self.announce_head();
@@ -368,35 +401,15 @@ impl Chain {
             });
         };
         let parent = decode_header(&parent_rlp)?;
-        let london_fork_block = self.london(header.number, header.timestamp)
-            && !self.london(parent.number, parent.timestamp);
-        block::check_against_parent(&header, &parent, header.parent_hash, london_fork_block)?;
-        let invalid = |rule: String| Error::InvalidBlock {
-            number: header.number,
-            rule,
-        };
-        let expected_fee = self.base_fee_after(&parent, header.timestamp);
-        if header.base_fee_per_gas != expected_fee {
-            return Err(invalid(format!(
-                "base fee {:?}, expected {:?}",
-                header.base_fee_per_gas, expected_fee
-            )));
-        }
-        let rule_of = |e: &(dyn std::error::Error + 'static)| {
-            invalid(cachet_primitives::error::Chain(e).to_string())
-        };
-        let body = cachet_execution::decode_body(body_rlp).map_err(|e| rule_of(&e))?;
-        body.check_against(&header).map_err(|e| rule_of(&e))?;
-        self.rules.verify(hash, &header, &parent)?;
-        let author = self.rules.author(&header)?;
-        let senders =
-            cachet_execution::recover_senders(&body.transactions).map_err(|e| rule_of(&e))?;
+        let (body, author, senders) = self.check_block(&header, hash, &parent, body_rlp)?;
 
         // From here the head must not move under us: the flat state is the head's.
         let mut st = self.state();
         let on_head = header.parent_hash == st.head.hash;
         let outcome = self.execute_on(on_head, &header, &parent, author, &body, &senders)?;
-        outcome.check_against(&header).map_err(|e| rule_of(&e))?;
+        outcome
+            .check_against(&header)
+            .map_err(|e| rule_error(header.number, &e))?;
         let parent_td = self
             .store
             .block_info(&header.parent_hash)?
@@ -411,49 +424,22 @@ impl Chain {
         } else {
             None
         };
-        let receipts = cachet_execution::encode_receipts(&outcome.receipts);
-        let unchanged = outcome.changes == ChangeSet::default();
+        let record = BlockRecord {
+            number: header.number,
+            hash,
+            parent_hash: header.parent_hash,
+            difficulty: header.difficulty,
+            header_rlp,
+            body_rlp,
+        };
         self.store.write(durability, |txn| {
-            let root = if unchanged {
-                parent.state_root
-            } else {
-                WorldState::commit_trie(txn, parent.state_root, &outcome.changes)?
-            };
-            if root != header.state_root {
-                return Err(invalid(format!(
-                    "state root {}, executing the block gives {root}",
-                    header.state_root
-                )));
-            }
-            WorldState::store_changes(txn, hash, parent.state_root, &outcome.changes)?;
-            // A block without transactions has no receipts to keep (`receipts` answers empty).
-            if !outcome.receipts.is_empty() {
-                self.store.put_receipts_in(txn, &hash, &receipts)?;
-            }
-            if make_head {
-                if let Some((back, forward)) = &route {
-                    for block in back {
-                        WorldState::revert_flat(txn, *block)?;
-                    }
-                    for block in forward {
-                        WorldState::apply_flat(txn, *block)?;
-                    }
-                }
-                if !unchanged {
-                    WorldState::apply_flat(txn, hash)?;
-                }
-            }
-            self.store.insert_block_in(
+            self.write_block(
                 txn,
-                &BlockRecord {
-                    number: header.number,
-                    hash,
-                    parent_hash: header.parent_hash,
-                    difficulty: header.difficulty,
-                    header_rlp,
-                    body_rlp,
-                },
-                make_head,
+                &record,
+                &header,
+                &parent,
+                &outcome,
+                make_head.then_some(route.as_ref()),
             )
         })?;
         let stats = (body.transactions.len() as u64, header.gas_used);
@@ -469,6 +455,204 @@ impl Chain {
         drop(st);
         self.rules.head_changed(number);
         Ok((Imported::Head, stats))
+    }
+
+    /// A segment's block that extends the head, read and written entirely in the segment's
+    /// transaction (`open`, begun on first use): `Ok(None)` when the block does not extend the
+    /// head or needs the one-block path (pre-Byzantium intermediate roots open their own
+    /// transactions). An error says whether the transaction is still fit to commit (`true`:
+    /// nothing of this block but unreferenced trie nodes was written).
+    fn extend_head_in(
+        &self,
+        open: &mut Option<WriteTransaction>,
+        st: &mut State,
+        header_rlp: &[u8],
+        body_rlp: &[u8],
+    ) -> Result<Option<Done>, (Error, bool)> {
+        let clean = |e: Error| (e, true);
+        let header = decode_header(header_rlp).map_err(clean)?;
+        let byzantium =
+            self.genesis
+                .config
+                .is_active(Fork::Byzantium, header.number, header.timestamp);
+        if header.parent_hash != st.head.hash || !byzantium {
+            return Ok(None);
+        }
+        let hash = self.rules.hash(&header).map_err(clean)?;
+        let txn = match open {
+            Some(txn) => txn,
+            None => open.insert(
+                self.store
+                    .begin_write(Durability::Immediate)
+                    .map_err(clean)?,
+            ),
+        };
+        if self.store.contains_in(txn, &hash).map_err(clean)? {
+            return Ok(Some((Imported::Known, (0, 0))));
+        }
+        if !self.rules.knows_parent(&header.parent_hash) {
+            return Err(clean(Error::UnknownParent {
+                number: header.number,
+                hash,
+                parent: header.parent_hash,
+            }));
+        }
+        let parent = st.head.header.clone();
+        let (body, author, senders) = self
+            .check_block(&header, hash, &parent, body_rlp)
+            .map_err(clean)?;
+        let outcome = {
+            let view = WorldState::latest_in(txn).map_err(|e| clean(e.into()))?;
+            let hashes = CanonicalIn {
+                store: &self.store,
+                txn,
+                parent: parent.number,
+            };
+            self.executor
+                .execute(&header, author, &body, &senders, &view, &hashes)
+                .map_err(|e| clean(rule_error(header.number, &e)))?
+        };
+        outcome
+            .check_against(&header)
+            .map_err(|e| clean(rule_error(header.number, &e)))?;
+        let record = BlockRecord {
+            number: header.number,
+            hash,
+            parent_hash: header.parent_hash,
+            difficulty: header.difficulty,
+            header_rlp,
+            body_rlp,
+        };
+        // `write_block` fails with `InvalidBlock` only at the state root, before it writes
+        // anything but the (unreferenced) trie nodes.
+        self.write_block(txn, &record, &header, &parent, &outcome, Some(None))
+            .map_err(|e| {
+                let fit = matches!(e, Error::InvalidBlock { .. });
+                (e, fit)
+            })?;
+        let stats = (body.transactions.len() as u64, header.gas_used);
+        let number = header.number;
+        st.head = HeadInfo {
+            total_difficulty: st.head.total_difficulty + header.difficulty,
+            header,
+            hash,
+        };
+        self.rules.head_changed(number);
+        Ok(Some((Imported::Head, stats)))
+    }
+
+    /// Commits a segment's transaction; when that fails, the in-memory head (which ran ahead
+    /// of it) goes back to the stored one.
+    fn finish_segment(&self, txn: WriteTransaction, st: &mut State) -> Result<()> {
+        let committed = self.store.commit(txn);
+        if committed.is_err() {
+            self.reload_head(st)?;
+        }
+        committed
+    }
+
+    /// Sets the in-memory head to the stored one.
+    fn reload_head(&self, st: &mut State) -> Result<()> {
+        let head = self.store.head()?.ok_or_else(|| Error::Corrupt {
+            path: self.store.path().to_owned(),
+            what: "no head".into(),
+        })?;
+        let header_rlp = self
+            .store
+            .header_by_hash(&head.hash)?
+            .ok_or_else(|| Error::Corrupt {
+                path: self.store.path().to_owned(),
+                what: format!("head {} has no header", head.hash),
+            })?;
+        st.head = HeadInfo {
+            header: decode_header(&header_rlp)?,
+            hash: head.hash,
+            total_difficulty: head.total_difficulty,
+        };
+        Ok(())
+    }
+
+    /// The checks before execution, on `parent`: header against parent, base fee, body against
+    /// header, the engine's seal; returns the body, the block's author and the senders.
+    fn check_block(
+        &self,
+        header: &Header,
+        hash: B256,
+        parent: &Header,
+        body_rlp: &[u8],
+    ) -> Result<(cachet_execution::Body, Address, Vec<Address>)> {
+        let london_fork_block = self.london(header.number, header.timestamp)
+            && !self.london(parent.number, parent.timestamp);
+        block::check_against_parent(header, parent, header.parent_hash, london_fork_block)?;
+        let expected_fee = self.base_fee_after(parent, header.timestamp);
+        if header.base_fee_per_gas != expected_fee {
+            return Err(Error::InvalidBlock {
+                number: header.number,
+                rule: format!(
+                    "base fee {:?}, expected {:?}",
+                    header.base_fee_per_gas, expected_fee
+                ),
+            });
+        }
+        let body =
+            cachet_execution::decode_body(body_rlp).map_err(|e| rule_error(header.number, &e))?;
+        body.check_against(header)
+            .map_err(|e| rule_error(header.number, &e))?;
+        self.rules.verify(hash, header, parent)?;
+        let author = self.rules.author(header)?;
+        let senders = cachet_execution::recover_senders(&body.transactions)
+            .map_err(|e| rule_error(header.number, &e))?;
+        Ok((body, author, senders))
+    }
+
+    /// Writes an executed block in `txn`: the trie nodes (the state root must be the header's;
+    /// the only `InvalidBlock` this returns, before anything else is written), the change set,
+    /// the receipts, the block, and, when `head` is `Some`, the flat state moved to it (along
+    /// the reorg route when there is one) and the head.
+    fn write_block(
+        &self,
+        txn: &WriteTransaction,
+        record: &BlockRecord<'_>,
+        header: &Header,
+        parent: &Header,
+        outcome: &cachet_execution::BlockOutcome,
+        head: Option<Option<&(Vec<B256>, Vec<B256>)>>,
+    ) -> Result<()> {
+        let unchanged = outcome.changes == ChangeSet::default();
+        let root = if unchanged {
+            parent.state_root
+        } else {
+            WorldState::commit_trie(txn, parent.state_root, &outcome.changes)?
+        };
+        if root != header.state_root {
+            return Err(Error::InvalidBlock {
+                number: header.number,
+                rule: format!(
+                    "state root {}, executing the block gives {root}",
+                    header.state_root
+                ),
+            });
+        }
+        WorldState::store_changes(txn, record.hash, parent.state_root, &outcome.changes)?;
+        // A block without transactions has no receipts to keep (`receipts` answers empty).
+        if !outcome.receipts.is_empty() {
+            let receipts = cachet_execution::encode_receipts(&outcome.receipts);
+            self.store.put_receipts_in(txn, &record.hash, &receipts)?;
+        }
+        if let Some(route) = head {
+            if let Some((back, forward)) = route {
+                for block in back {
+                    WorldState::revert_flat(txn, *block)?;
+                }
+                for block in forward {
+                    WorldState::apply_flat(txn, *block)?;
+                }
+            }
+            if !unchanged {
+                WorldState::apply_flat(txn, record.hash)?;
+            }
+        }
+        self.store.insert_block_in(txn, record, head.is_some())
     }
 
     /// Executes `body` as block `header` on `parent`'s post-state (the flat state when
@@ -728,6 +912,41 @@ impl cachet_execution::IntermediateRoots for ScratchRoots<'_> {
                 ),
             },
         })
+    }
+}
+
+/// What importing one block did: [`Imported`], and (transactions, gas used).
+type Done = (Imported, (u64, u64));
+
+/// An error of the execution crate as the rule a block broke.
+fn rule_error(number: u64, e: &(dyn std::error::Error + 'static)) -> Error {
+    Error::InvalidBlock {
+        number,
+        rule: cachet_primitives::error::Chain(e).to_string(),
+    }
+}
+
+/// BLOCKHASH for a block extending the head inside a segment's transaction: the canonical
+/// index as that transaction sees it.
+struct CanonicalIn<'a> {
+    store: &'a ChainStore,
+    txn: &'a WriteTransaction,
+    parent: u64,
+}
+
+impl BlockHashes for CanonicalIn<'_> {
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
+        if number > self.parent {
+            return Ok(None);
+        }
+        self.store
+            .canonical_hash_in(self.txn, number)
+            .map_err(|e| StateError::Corrupt {
+                what: format!(
+                    "reading ancestor {number}: {}",
+                    cachet_primitives::error::Chain(&e)
+                ),
+            })
     }
 }
 

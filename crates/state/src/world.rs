@@ -9,8 +9,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root};
 use redb::{
-    Key, ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, TableError, Value,
-    WriteTransaction,
+    Key, ReadTransaction, ReadableTable, TableDefinition, TableError, Value, WriteTransaction,
 };
 
 use crate::{
@@ -149,6 +148,40 @@ impl WorldState {
                 .open_table(STORAGE)
                 .map_err(store_err("open state storage"))?,
             code: txn.open_table(CODE).map_err(store_err("open state code"))?,
+        })
+    }
+
+    /// [`Self::latest`] inside a write transaction (it sees the transaction's own writes).
+    /// Drop the view before writing the state in `txn`: redb opens a table once at a time.
+    ///
+    /// # Errors
+    /// [`StateError::Store`] when a table cannot be opened.
+    pub fn latest_in(txn: &WriteTransaction) -> Result<impl StateView + '_, StateError> {
+        Ok(FlatState {
+            accounts: txn
+                .open_table(ACCOUNTS)
+                .map_err(store_err("open state accounts"))?,
+            storage: txn
+                .open_table(STORAGE)
+                .map_err(store_err("open state storage"))?,
+            code: txn.open_table(CODE).map_err(store_err("open state code"))?,
+        })
+    }
+
+    /// [`Self::at_root`] inside a write transaction; drop it before writing, as
+    /// [`Self::latest_in`].
+    ///
+    /// # Errors
+    /// [`StateError::Store`] when a table cannot be opened.
+    pub fn at_root_in(
+        txn: &WriteTransaction,
+        root: B256,
+    ) -> Result<impl StateView + '_, StateError> {
+        Ok(TrieState {
+            trie: txn.open_table(TRIE).map_err(store_err("open state trie"))?,
+            code: txn.open_table(CODE).map_err(store_err("open state code"))?,
+            root,
+            accounts: Mutex::default(),
         })
     }
 
@@ -317,14 +350,19 @@ impl WorldState {
     }
 }
 
-/// The flat tables as a [`StateView`].
-struct FlatState {
-    accounts: ReadOnlyTable<&'static [u8; 20], &'static [u8; ROW_LEN]>,
-    storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
-    code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+/// The flat tables as a [`StateView`] (tables of a read or of a write transaction).
+struct FlatState<A, S, C> {
+    accounts: A,
+    storage: S,
+    code: C,
 }
 
-impl StateView for FlatState {
+impl<A, S, C> StateView for FlatState<A, S, C>
+where
+    A: ReadableTable<&'static [u8; 20], &'static [u8; ROW_LEN]>,
+    S: ReadableTable<&'static [u8; 52], &'static [u8; 32]>,
+    C: ReadableTable<&'static [u8; 32], &'static [u8]>,
+{
     fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StateError> {
         Ok(self
             .accounts
@@ -347,16 +385,19 @@ impl StateView for FlatState {
 }
 
 /// The state at one root, read through the trie.
-struct TrieState {
-    trie: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
-    code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+struct TrieState<T, C> {
+    trie: T,
+    code: C,
     root: B256,
     /// Accounts read so far (the root is fixed, so they never change): execution reads a
     /// contract's slots one by one, and each needs the account's storage root.
     accounts: Mutex<HashMap<Address, Option<TrieAccount>>>,
 }
 
-impl TrieState {
+impl<T, C> TrieState<T, C>
+where
+    T: ReadableTable<&'static [u8; 32], &'static [u8]>,
+{
     fn trie_account(&self, address: &Address) -> Result<Option<TrieAccount>, StateError> {
         let cached = self
             .accounts
@@ -376,7 +417,11 @@ impl TrieState {
     }
 }
 
-impl StateView for TrieState {
+impl<T, C> StateView for TrieState<T, C>
+where
+    T: ReadableTable<&'static [u8; 32], &'static [u8]>,
+    C: ReadableTable<&'static [u8; 32], &'static [u8]>,
+{
     fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StateError> {
         Ok(self.trie_account(address)?.map(|account| AccountInfo {
             nonce: account.nonce,
@@ -660,7 +705,7 @@ fn decode_slot(value: &[u8]) -> Result<U256, StateError> {
 }
 
 fn read_code(
-    table: &ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+    table: &impl ReadableTable<&'static [u8; 32], &'static [u8]>,
     code_hash: &B256,
 ) -> Result<Option<Bytes>, StateError> {
     if *code_hash == KECCAK_EMPTY {

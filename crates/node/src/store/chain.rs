@@ -409,6 +409,56 @@ impl ChainStore {
         })
     }
 
+    /// Whether block `hash` is stored, as `txn` sees it (its own writes included).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn contains_in(&self, txn: &WriteTransaction, hash: &B256) -> Result<bool> {
+        let blocks = txn
+            .open_table(BLOCKS)
+            .map_err(|e| self.err("open blocks", e))?;
+        Ok(blocks
+            .get(&hash.0)
+            .map_err(|e| self.err("read", e))?
+            .is_some())
+    }
+
+    /// The canonical block hash at `number` as `txn` sees it (its own writes included).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn canonical_hash_in(&self, txn: &WriteTransaction, number: u64) -> Result<Option<B256>> {
+        let canonical = txn
+            .open_table(CANONICAL)
+            .map_err(|e| self.err("open canonical", e))?;
+        Ok(canonical
+            .get(number)
+            .map_err(|e| self.err("read", e))?
+            .map(|v| B256::from(*v.value())))
+    }
+
+    /// Begins a write transaction that commits with `durability` (an import segment).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn begin_write(&self, durability: Durability) -> Result<WriteTransaction> {
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(|e| self.err("begin write", e))?;
+        txn.set_durability(durability)
+            .map_err(|e| self.err("set durability", e))?;
+        Ok(txn)
+    }
+
+    /// Commits a transaction from [`Self::begin_write`].
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn commit(&self, txn: WriteTransaction) -> Result<()> {
+        txn.commit().map_err(|e| self.err("commit", e))
+    }
+
     /// One value from `table` in its own read transaction, mapped while it is borrowed.
     fn read_one<'k, K, V, T>(
         &self,
