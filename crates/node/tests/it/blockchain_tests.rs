@@ -123,15 +123,26 @@ enum Outcome {
     Skipped(&'static str),
 }
 
+/// The pre-Byzantium transition cases vendored by the execution crate (ethereum/tests
+/// `TransitionTests`; its README has their source): blocks whose receipts carry intermediate
+/// state roots.
+const TRANSITIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../execution/testdata/transition-tests"
+);
+
 /// Reads every vendored file (sorted by path) and returns the cases the filter selects.
 fn load_cases() -> Vec<Case> {
     let filter = std::env::var(FILTER_VAR).ok().filter(|f| !f.is_empty());
-    let root = Path::new(TESTDATA);
     let mut files = Vec::new();
-    collect_json(root, &mut files);
-    files.sort();
+    for root in [TESTDATA, TRANSITIONS] {
+        let mut found = Vec::new();
+        collect_json(Path::new(root), &mut found);
+        found.sort();
+        files.extend(found.into_iter().map(|f| (root, f)));
+    }
     let mut cases = Vec::new();
-    for file in files {
+    for (root, file) in files {
         let rel = file.strip_prefix(root).unwrap().display().to_string();
         let text = std::fs::read(&file).unwrap();
         let Value::Object(entries) = serde_json::from_slice::<Value>(&text).unwrap() else {
@@ -190,6 +201,8 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
     ];
     // (keys at block 0, keys up to this index at block 5, Shanghai)
     let (at_genesis, at_five, shanghai) = match network {
+        "FrontierToHomesteadAt5" => (0, 1, false),
+        "HomesteadToEIP150At5" => (1, 2, false),
         "EIP158ToByzantiumAt5" => (4, 5, false),
         "Byzantium" => (5, 5, false),
         "ByzantiumToConstantinopleFixAt5" => (5, 7, false),
@@ -222,6 +235,8 @@ fn fork_config(network: &str) -> Option<Map<String, Value>> {
 /// Order of the forks in the table.
 fn fork_order(network: &str) -> usize {
     [
+        "FrontierToHomesteadAt5",
+        "HomesteadToEIP150At5",
         "EIP158ToByzantiumAt5",
         "Byzantium",
         "ByzantiumToConstantinopleFixAt5",
