@@ -81,7 +81,7 @@ impl Body {
     /// [`BlockError::TransactionsRoot`], [`BlockError::OmmersHash`] or
     /// [`BlockError::WithdrawalsRoot`] with both values.
     pub fn check_against(&self, header: &Header) -> Result<(), BlockError> {
-        let transactions_root = calculate_transaction_root(&self.transactions);
+        let transactions_root = self.transactions_root();
         if transactions_root != header.transactions_root {
             return Err(BlockError::TransactionsRoot {
                 header: header.transactions_root,
@@ -95,7 +95,7 @@ impl Body {
                 body: ommers_hash,
             });
         }
-        let withdrawals_root = self.withdrawals.as_deref().map(calculate_withdrawals_root);
+        let withdrawals_root = self.withdrawals_root();
         if withdrawals_root != header.withdrawals_root {
             return Err(BlockError::WithdrawalsRoot {
                 header: header.withdrawals_root,
@@ -103,6 +103,16 @@ impl Body {
             });
         }
         Ok(())
+    }
+
+    /// The transactions root the header must carry.
+    pub fn transactions_root(&self) -> B256 {
+        calculate_transaction_root(&self.transactions)
+    }
+
+    /// The withdrawals root the header must carry (`None` before Shanghai).
+    pub fn withdrawals_root(&self) -> Option<B256> {
+        self.withdrawals.as_deref().map(calculate_withdrawals_root)
     }
 
     /// keccak256 of the RLP list of the ommer headers.

@@ -150,7 +150,9 @@ impl ChainRules for BftRules {
             .map_err(seal_err(header.number))
     }
 
-    fn verify(&self, _hash: B256, header: &Header, parent: &Header) -> Result<()> {
+    /// The author is the proposer the seals name: GoQuorum's IBFT (istanbul) recovers it from
+    /// the proposer seal (its coinbase carries votes); IBFT 2.0 and QBFT put it in the coinbase.
+    fn verify(&self, _hash: B256, header: &Header, parent: &Header) -> Result<Address> {
         let p = &self.params;
         let number = header.number;
         let invalid = |rule: String| Error::InvalidBlock { number, rule };
@@ -162,7 +164,8 @@ impl ChainRules for BftRules {
         }
         let engine = p.engine_at(number);
         let f = format(engine)?;
-        f.verify(header, Some(&p.validators), p.threshold)
+        let seals = f
+            .verify(header, Some(&p.validators), p.threshold)
             .map_err(seal_err(number))?;
         let mut listed = f.validators(&header.extra_data).map_err(seal_err(number))?;
         if f.has_vote(header).map_err(seal_err(number))? {
@@ -177,16 +180,7 @@ impl ChainRules for BftRules {
                 p.validators
             )));
         }
-        Ok(())
-    }
-
-    /// GoQuorum's IBFT (istanbul) credits the proposer, whose seal signs the header (its
-    /// coinbase carries votes); IBFT 2.0 and QBFT put the proposer in the coinbase.
-    fn author(&self, header: &Header) -> Result<Address> {
-        if header.number > 0 && self.params.engine_at(header.number) == Engine::Ibft {
-            return ibft::recover_proposer(header).map_err(seal_err(header.number));
-        }
-        Ok(header.beneficiary)
+        Ok(seals.proposer)
     }
 
     fn validators(&self, _at: &B256) -> Option<Vec<Address>> {

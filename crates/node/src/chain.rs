@@ -252,6 +252,11 @@ impl Chain {
             .is_active(Fork::London, number, timestamp)
     }
 
+    /// True when block `number` at `timestamp` is the first London block after `parent`.
+    fn london_fork_block(&self, number: u64, timestamp: u64, parent: &Header) -> bool {
+        self.london(number, timestamp) && !self.london(parent.number, parent.timestamp)
+    }
+
     /// The base fee the child of `parent` at `timestamp` must carry (`None` before London).
     pub fn base_fee_after(&self, parent: &Header, timestamp: u64) -> Option<U256> {
         let number = parent.number.saturating_add(1);
@@ -280,9 +285,7 @@ impl Chain {
             self.base_fee_after(&head.header, timestamp),
         );
         // EIP-1559: the first London block's gas limit is the parent's times the elasticity.
-        if self.london(child.number, timestamp)
-            && !self.london(head.header.number, head.header.timestamp)
-        {
+        if self.london_fork_block(child.number, timestamp, &head.header) {
             child.gas_limit = child.gas_limit.saturating_mul(2);
         }
         child
@@ -424,14 +427,7 @@ impl Chain {
         } else {
             None
         };
-        let record = BlockRecord {
-            number: header.number,
-            hash,
-            parent_hash: header.parent_hash,
-            difficulty: header.difficulty,
-            header_rlp,
-            body_rlp,
-        };
+        let record = record(&header, hash, header_rlp, body_rlp);
         self.store.write(durability, |txn| {
             self.write_block(
                 txn,
@@ -515,14 +511,7 @@ impl Chain {
         outcome
             .check_against(&header)
             .map_err(|e| clean(rule_error(header.number, &e)))?;
-        let record = BlockRecord {
-            number: header.number,
-            hash,
-            parent_hash: header.parent_hash,
-            difficulty: header.difficulty,
-            header_rlp,
-            body_rlp,
-        };
+        let record = record(&header, hash, header_rlp, body_rlp);
         // `write_block` fails with `InvalidBlock` only at the state root, before it writes
         // anything but the (unreferenced) trie nodes.
         self.write_block(txn, &record, &header, &parent, &outcome, Some(None))
@@ -581,8 +570,7 @@ impl Chain {
         parent: &Header,
         body_rlp: &[u8],
     ) -> Result<(cachet_execution::Body, Address, Vec<Address>)> {
-        let london_fork_block = self.london(header.number, header.timestamp)
-            && !self.london(parent.number, parent.timestamp);
+        let london_fork_block = self.london_fork_block(header.number, header.timestamp, parent);
         block::check_against_parent(header, parent, header.parent_hash, london_fork_block)?;
         let expected_fee = self.base_fee_after(parent, header.timestamp);
         if header.base_fee_per_gas != expected_fee {
@@ -598,8 +586,7 @@ impl Chain {
             cachet_execution::decode_body(body_rlp).map_err(|e| rule_error(header.number, &e))?;
         body.check_against(header)
             .map_err(|e| rule_error(header.number, &e))?;
-        self.rules.verify(hash, header, parent)?;
-        let author = self.rules.author(header)?;
+        let author = self.rules.verify(hash, header, parent)?;
         let senders = cachet_execution::recover_senders(&body.transactions)
             .map_err(|e| rule_error(header.number, &e))?;
         Ok((body, author, senders))
@@ -722,13 +709,9 @@ impl Chain {
                     parent: header.parent_hash,
                 })?;
         let parent = decode_header(&parent_rlp)?;
-        header.transactions_root =
-            alloy_consensus::proofs::calculate_transaction_root(&body.transactions);
+        header.transactions_root = body.transactions_root();
         header.ommers_hash = body.ommers_hash();
-        header.withdrawals_root = body
-            .withdrawals
-            .as_deref()
-            .map(alloy_consensus::proofs::calculate_withdrawals_root);
+        header.withdrawals_root = body.withdrawals_root();
         let st = self.state();
         let on_head = header.parent_hash == st.head.hash;
         let outcome = self.execute_on(on_head, &header, &parent, author, &body, &senders)?;
@@ -903,15 +886,35 @@ impl cachet_execution::IntermediateRoots for ScratchRoots<'_> {
         let root = self
             .store
             .scratch(|txn| Ok(WorldState::commit_trie(txn, self.parent_root, changes)?));
-        root.map_err(|e| match e {
-            Error::State(e) => e,
-            other => StateError::Corrupt {
-                what: format!(
-                    "intermediate state root: {}",
-                    cachet_primitives::error::Chain(&other)
-                ),
-            },
-        })
+        root.map_err(|e| state_error(e, "intermediate state root"))
+    }
+}
+
+/// A node error met while execution reads the chain, as the state error execution reports:
+/// a state error as it is, anything else as corruption naming `what` was being read.
+fn state_error(e: Error, what: &str) -> StateError {
+    match e {
+        Error::State(e) => e,
+        other => StateError::Corrupt {
+            what: format!("{what}: {}", cachet_primitives::error::Chain(&other)),
+        },
+    }
+}
+
+/// The store's record of a block.
+fn record<'a>(
+    header: &Header,
+    hash: B256,
+    header_rlp: &'a [u8],
+    body_rlp: &'a [u8],
+) -> BlockRecord<'a> {
+    BlockRecord {
+        number: header.number,
+        hash,
+        parent_hash: header.parent_hash,
+        difficulty: header.difficulty,
+        header_rlp,
+        body_rlp,
     }
 }
 
@@ -941,12 +944,7 @@ impl BlockHashes for CanonicalIn<'_> {
         }
         self.store
             .canonical_hash_in(self.txn, number)
-            .map_err(|e| StateError::Corrupt {
-                what: format!(
-                    "reading ancestor {number}: {}",
-                    cachet_primitives::error::Chain(&e)
-                ),
-            })
+            .map_err(|e| state_error(e, &format!("reading ancestor {number}")))
     }
 }
 
@@ -960,12 +958,7 @@ struct Ancestors<'a> {
 
 impl BlockHashes for Ancestors<'_> {
     fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
-        let store_err = |e: Error| StateError::Corrupt {
-            what: format!(
-                "reading ancestor {number}: {}",
-                cachet_primitives::error::Chain(&e)
-            ),
-        };
+        let store_err = |e| state_error(e, &format!("reading ancestor {number}"));
         if number > self.parent.0 {
             return Ok(None);
         }

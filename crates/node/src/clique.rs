@@ -56,8 +56,6 @@ impl Default for CliqueParams {
 pub struct CliqueRules {
     params: CliqueParams,
     snapshots: Mutex<HashMap<B256, Snapshot>>,
-    /// The block `verify` checked last and its signer (`author` asks right after).
-    last_signer: Mutex<Option<(B256, Address)>>,
 }
 
 impl CliqueRules {
@@ -77,7 +75,6 @@ impl CliqueRules {
         Self {
             params,
             snapshots: Mutex::default(),
-            last_signer: Mutex::default(),
         }
     }
 
@@ -131,7 +128,7 @@ impl ChainRules for CliqueRules {
         self.snapshots().contains_key(parent)
     }
 
-    fn verify(&self, hash: B256, header: &Header, parent: &Header) -> Result<()> {
+    fn verify(&self, hash: B256, header: &Header, parent: &Header) -> Result<Address> {
         let number = header.number;
         let period = self.params.period;
         if header.timestamp < parent.timestamp.saturating_add(period) {
@@ -154,28 +151,7 @@ impl ChainRules for CliqueRules {
             .apply(header)
             .map_err(|source| Error::Seal { number, source })?;
         self.snapshots().insert(hash, snap);
-        *self
-            .last_signer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((hash, signer));
-        Ok(())
-    }
-
-    /// The signer `verify` just recovered for this block, else recovered again.
-    fn author(&self, header: &Header) -> Result<Address> {
-        let last = *self
-            .last_signer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((hash, signer)) = last
-            && hash == header.hash_slow()
-        {
-            return Ok(signer);
-        }
-        clique::recover_signer(header).map_err(|source| Error::Seal {
-            number: header.number,
-            source,
-        })
+        Ok(signer)
     }
 
     fn head_changed(&self, number: u64) {

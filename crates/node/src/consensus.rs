@@ -70,22 +70,15 @@ pub trait ChainRules: Any + Send + Sync + fmt::Debug {
         true
     }
 
-    /// Verifies `header`, whose engine hash is `hash`, on `parent`, and keeps the state the
-    /// engine derives for it (clique: its snapshot).
+    /// Verifies `header`, whose engine hash is `hash`, on `parent`, keeps the state the engine
+    /// derives for it (clique: its snapshot), and returns the block's author as the engine
+    /// defines it: the fee recipient and what COINBASE returns when the block executes (clique:
+    /// the signer its seal recovers to, as geth's clique `Author`; GoQuorum IBFT: the proposer;
+    /// the other engines: the header's beneficiary).
     ///
     /// # Errors
     /// [`Error::Seal`] for a bad seal, [`Error::InvalidBlock`] for a broken engine rule.
-    fn verify(&self, hash: B256, header: &Header, parent: &Header) -> Result<()>;
-
-    /// The block's author as the engine defines it: the fee recipient and what COINBASE
-    /// returns when the block executes. The header's beneficiary unless the engine says
-    /// otherwise (clique: the signer, as geth's clique `Author`; GoQuorum IBFT: the proposer).
-    ///
-    /// # Errors
-    /// [`Error::Seal`] when the seal does not recover.
-    fn author(&self, header: &Header) -> Result<Address> {
-        Ok(header.beneficiary)
-    }
+    fn verify(&self, hash: B256, header: &Header, parent: &Header) -> Result<Address>;
 
     /// Block `number` became the head: the engine may drop state kept for blocks far below.
     fn head_changed(&self, number: u64) {
@@ -157,7 +150,7 @@ impl ChainRules for EthashRules {
         Engine::Ethash
     }
 
-    fn verify(&self, _hash: B256, header: &Header, _parent: &Header) -> Result<()> {
+    fn verify(&self, _hash: B256, header: &Header, _parent: &Header) -> Result<Address> {
         if self.skip_pow {
             // The ethash header rule besides the seal (geth `MaximumExtraDataSize`).
             if header.extra_data.len() > MAX_ETHASH_EXTRA {
@@ -169,7 +162,7 @@ impl ChainRules for EthashRules {
                     ),
                 });
             }
-            return Ok(());
+            return Ok(header.beneficiary);
         }
         Err(Error::InvalidBlock {
             number: header.number,

@@ -52,7 +52,7 @@ pub fn import_file(chain: &Chain, path: &Path, report: &mut ImportReport) -> Res
     let bytes = read_bounded(path)?;
     let mut rest = bytes.as_slice();
     let mut index = 0u64;
-    let mut progress = Progress::new(chain);
+    let mut progress = Progress::new();
     while !rest.is_empty() {
         let mut segment = Vec::with_capacity(SEGMENT.min(1024));
         // A block that does not decode ends the file: the ones before it are imported first.
@@ -103,7 +103,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(_chain: &Chain) -> Self {
+    fn new() -> Self {
         Self {
             since: Instant::now(),
             blocks: 0,
@@ -134,7 +134,7 @@ impl Progress {
             hash = %head.hash,
             "imported new chain segment"
         );
-        *self = Self::new(chain);
+        *self = Self::new();
     }
 }
 

@@ -65,7 +65,7 @@ impl ChainRules for RaftRules {
         Engine::Raft
     }
 
-    fn verify(&self, _hash: B256, header: &Header, _parent: &Header) -> Result<()> {
+    fn verify(&self, _hash: B256, header: &Header, _parent: &Header) -> Result<Address> {
         let number = header.number;
         let invalid = |rule: String| Error::InvalidBlock { number, rule };
         if header.timestamp < RAFT_MIN_TIMESTAMP_NS {
@@ -86,7 +86,7 @@ impl ChainRules for RaftRules {
             )),
             source => Error::Seal { number, source },
         })?;
-        Ok(())
+        Ok(header.beneficiary)
     }
 }
 

@@ -127,14 +127,9 @@ impl ChainStore {
         durability: Durability,
         f: impl FnOnce(&WriteTransaction) -> Result<T>,
     ) -> Result<T> {
-        let mut txn = self
-            .db
-            .begin_write()
-            .map_err(|e| self.err("begin write", e))?;
-        txn.set_durability(durability)
-            .map_err(|e| self.err("set durability", e))?;
+        let txn = self.begin_write(durability)?;
         let value = f(&txn)?;
-        txn.commit().map_err(|e| self.err("commit", e))?;
+        self.commit(txn)?;
         Ok(value)
     }
 
