@@ -34,6 +34,12 @@ pub mod id {
     pub const BLOCK_BODIES: u64 = 0x06;
     /// `NewBlock`.
     pub const NEW_BLOCK: u64 = 0x07;
+    /// `NewPooledTransactionHashes` (the eth/68 form: types, sizes, hashes).
+    pub const NEW_POOLED_TRANSACTION_HASHES: u64 = 0x08;
+    /// `GetPooledTransactions`.
+    pub const GET_POOLED_TRANSACTIONS: u64 = 0x09;
+    /// `PooledTransactions`.
+    pub const POOLED_TRANSACTIONS: u64 = 0x0a;
 }
 
 /// Where a header request starts.
@@ -96,7 +102,32 @@ pub enum EthMessage {
         /// Total difficulty including this block.
         total_difficulty: U256,
     },
-    /// Any other eth/68 message (pooled transactions, receipts), undecoded.
+    /// 0x08 `NewPooledTransactionHashes`, eth/68 form: one type byte, size and hash per
+    /// transaction (the three lists have the same length).
+    NewPooledTransactionHashes {
+        /// Transaction types, one byte each.
+        types: Bytes,
+        /// Encoded sizes (the transaction's EIP-2718 bytes).
+        sizes: Vec<u32>,
+        /// Transaction hashes.
+        hashes: Vec<B256>,
+    },
+    /// 0x09 `GetPooledTransactions`.
+    GetPooledTransactions {
+        /// Request id echoed by the response.
+        request_id: u64,
+        /// Transaction hashes wanted.
+        hashes: Vec<B256>,
+    },
+    /// 0x0a `PooledTransactions`: each transaction as one raw RLP item in its network form
+    /// (a legacy transaction is a list, a typed one a string holding its EIP-2718 bytes).
+    PooledTransactions {
+        /// The request's id.
+        request_id: u64,
+        /// Raw transaction items.
+        transactions: Vec<Bytes>,
+    },
+    /// Any other eth/68 message (receipts), undecoded.
     Other {
         /// Id relative to the eth offset.
         id: u64,
@@ -117,6 +148,9 @@ impl EthMessage {
             Self::GetBlockBodies { .. } => id::GET_BLOCK_BODIES,
             Self::BlockBodies { .. } => id::BLOCK_BODIES,
             Self::NewBlock { .. } => id::NEW_BLOCK,
+            Self::NewPooledTransactionHashes { .. } => id::NEW_POOLED_TRANSACTION_HASHES,
+            Self::GetPooledTransactions { .. } => id::GET_POOLED_TRANSACTIONS,
+            Self::PooledTransactions { .. } => id::POOLED_TRANSACTIONS,
             Self::Other { id, .. } => *id,
         }
     }
@@ -159,13 +193,30 @@ impl EthMessage {
             | Self::BlockBodies {
                 request_id,
                 bodies: items,
+            }
+            | Self::PooledTransactions {
+                request_id,
+                transactions: items,
             } => {
                 let mut body = Vec::new();
                 let raws: Vec<Vec<u8>> = items.iter().map(|b| b.to_vec()).collect();
                 raw_list(&mut body, &raws);
                 raw_list(&mut out, &[alloy_rlp::encode(request_id), body]);
             }
-            Self::GetBlockBodies { request_id, hashes } => {
+            Self::NewPooledTransactionHashes {
+                types,
+                sizes,
+                hashes,
+            } => {
+                let sizes: Vec<Vec<u8>> = sizes.iter().map(alloy_rlp::encode).collect();
+                let hashes: Vec<Vec<u8>> = hashes.iter().map(alloy_rlp::encode).collect();
+                let (mut s, mut h) = (Vec::new(), Vec::new());
+                raw_list(&mut s, &sizes);
+                raw_list(&mut h, &hashes);
+                raw_list(&mut out, &[alloy_rlp::encode(types), s, h]);
+            }
+            Self::GetBlockBodies { request_id, hashes }
+            | Self::GetPooledTransactions { request_id, hashes } => {
                 let mut body = Vec::new();
                 let enc: Vec<Vec<u8>> = hashes.iter().map(alloy_rlp::encode).collect();
                 raw_list(&mut body, &enc);
@@ -280,18 +331,67 @@ impl EthMessage {
                     }
                 }
             }
-            id::GET_BLOCK_BODIES => {
-                const WHAT: &str = "get block bodies";
+            id::GET_BLOCK_BODIES | id::GET_POOLED_TRANSACTIONS => {
+                let what = if id == id::GET_BLOCK_BODIES {
+                    "get block bodies"
+                } else {
+                    "get pooled transactions"
+                };
+                let mut outer = rlp::list(&mut buf, what)?;
+                let request_id = rlp::u64(&mut outer, what)?;
+                let mut items = rlp::list(&mut outer, what)?;
+                rlp::finish(outer, what)?;
+                let hashes = hash_list(&mut items, what)?;
+                if id == id::GET_BLOCK_BODIES {
+                    Self::GetBlockBodies { request_id, hashes }
+                } else {
+                    Self::GetPooledTransactions { request_id, hashes }
+                }
+            }
+            id::NEW_POOLED_TRANSACTION_HASHES => {
+                const WHAT: &str = "new pooled transaction hashes";
+                let mut outer = rlp::list(&mut buf, WHAT)?;
+                let types = rlp::bytes(&mut outer, WHAT)?;
+                let mut size_items = rlp::list(&mut outer, WHAT)?;
+                let mut hash_items = rlp::list(&mut outer, WHAT)?;
+                rlp::finish(outer, WHAT)?;
+                let mut sizes = Vec::new();
+                while !size_items.is_empty() {
+                    cap(sizes.len(), WHAT)?;
+                    let size = rlp::u64(&mut size_items, WHAT)?;
+                    sizes.push(u32::try_from(size).map_err(|_| DecodeError::InvalidValue {
+                        what: WHAT,
+                        reason: "size does not fit 32 bits",
+                    })?);
+                }
+                let hashes = hash_list(&mut hash_items, WHAT)?;
+                if types.len() != sizes.len() || sizes.len() != hashes.len() {
+                    return Err(DecodeError::InvalidValue {
+                        what: WHAT,
+                        reason: "types, sizes and hashes differ in length",
+                    });
+                }
+                Self::NewPooledTransactionHashes {
+                    types: Bytes::copy_from_slice(types),
+                    sizes,
+                    hashes,
+                }
+            }
+            id::POOLED_TRANSACTIONS => {
+                const WHAT: &str = "pooled transactions";
                 let mut outer = rlp::list(&mut buf, WHAT)?;
                 let request_id = rlp::u64(&mut outer, WHAT)?;
                 let mut items = rlp::list(&mut outer, WHAT)?;
                 rlp::finish(outer, WHAT)?;
-                let mut hashes = Vec::new();
+                let mut transactions = Vec::new();
                 while !items.is_empty() {
-                    cap(hashes.len(), WHAT)?;
-                    hashes.push(B256::from(rlp::array::<32>(&mut items, WHAT)?));
+                    cap(transactions.len(), WHAT)?;
+                    transactions.push(Bytes::copy_from_slice(rlp::raw(&mut items, WHAT)?));
                 }
-                Self::GetBlockBodies { request_id, hashes }
+                Self::PooledTransactions {
+                    request_id,
+                    transactions,
+                }
             }
             id::NEW_BLOCK => {
                 const WHAT: &str = "new block";
@@ -322,6 +422,16 @@ impl EthMessage {
         rlp::finish(buf, "eth message")?;
         Ok(msg)
     }
+}
+
+/// A list of 32-byte hashes, capped at [`MAX_ITEMS`].
+fn hash_list(items: &mut &[u8], what: &'static str) -> Result<Vec<B256>, DecodeError> {
+    let mut hashes = Vec::new();
+    while !items.is_empty() {
+        cap(hashes.len(), what)?;
+        hashes.push(B256::from(rlp::array::<32>(items, what)?));
+    }
+    Ok(hashes)
 }
 
 fn cap(len: usize, what: &'static str) -> Result<(), DecodeError> {

@@ -59,8 +59,27 @@ pub(crate) fn samples() -> Vec<EthMessage> {
             block: Bytes::from_static(&[0xc3, 0xc0, 0xc0, 0xc0]),
             total_difficulty: U256::from(99u64),
         },
+        EthMessage::NewPooledTransactionHashes {
+            types: Bytes::from_static(&[0, 2]),
+            sizes: vec![110, 4_000_000],
+            hashes: vec![B256::repeat_byte(7), B256::repeat_byte(8)],
+        },
+        EthMessage::NewPooledTransactionHashes {
+            types: Bytes::new(),
+            sizes: vec![],
+            hashes: vec![],
+        },
+        EthMessage::GetPooledTransactions {
+            request_id: 6,
+            hashes: vec![B256::repeat_byte(9)],
+        },
+        EthMessage::PooledTransactions {
+            request_id: 7,
+            // A legacy transaction is a list; a typed one a string.
+            transactions: vec![header_item(), Bytes::from_static(&[0x83, 0x02, 0xc1, 0x80])],
+        },
         EthMessage::Other {
-            id: 0x08,
+            id: 0x0f,
             data: Bytes::from_static(&[0xc3, 0x80, 0xc0, 0xc0]),
         },
     ]
@@ -154,4 +173,44 @@ proptest! {
     fn never_panics_on_any_input(id in 0u64..20, data in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = EthMessage::decode(id, &data);
     }
+}
+
+/// EIP-2481's example `GetPooledTransactions` message: request id 1111 asking for two hashes.
+#[test]
+fn decodes_the_eip_2481_get_pooled_transactions_example() {
+    let wire = hex::decode(concat!(
+        "f847820457f842",
+        "a000000000000000000000000000000000000000000000000000000000deadc0de",
+        "a000000000000000000000000000000000000000000000000000000000feedbeef"
+    ))
+    .unwrap();
+    let mut a = [0u8; 32];
+    a[28..].copy_from_slice(&[0xde, 0xad, 0xc0, 0xde]);
+    let mut b = [0u8; 32];
+    b[28..].copy_from_slice(&[0xfe, 0xed, 0xbe, 0xef]);
+    let m = EthMessage::GetPooledTransactions {
+        request_id: 1111,
+        hashes: vec![B256::from(a), B256::from(b)],
+    };
+    assert_eq!(
+        EthMessage::decode(id::GET_POOLED_TRANSACTIONS, &wire).unwrap(),
+        m
+    );
+    assert_eq!(m.encode(), wire);
+}
+
+#[test]
+fn rejects_announcements_whose_lists_differ_in_length() {
+    let m = EthMessage::NewPooledTransactionHashes {
+        types: Bytes::from_static(&[2]),
+        sizes: vec![100, 200],
+        hashes: vec![B256::ZERO, B256::ZERO],
+    };
+    assert!(matches!(
+        EthMessage::decode(id::NEW_POOLED_TRANSACTION_HASHES, &m.encode()),
+        Err(DecodeError::InvalidValue {
+            reason: "types, sizes and hashes differ in length",
+            ..
+        })
+    ));
 }

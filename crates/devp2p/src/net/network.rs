@@ -157,6 +157,15 @@ impl Network {
             })
     }
 
+    /// Queues a message for one peer without waiting; false when the peer is not connected or
+    /// its queue is full (gossip drops rather than waits, so one slow peer holds no one up).
+    pub fn try_send(&self, peer: &PeerId, message: EthMessage) -> bool {
+        self.shared
+            .peers()
+            .get(peer)
+            .is_some_and(|p| p.tx.try_send(Command::Send(message)).is_ok())
+    }
+
     /// Sends a message to every connected peer; returns how many queued it. Peers whose
     /// queue is full are skipped.
     pub fn broadcast(&self, message: &EthMessage) -> usize {
