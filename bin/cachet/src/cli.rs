@@ -11,8 +11,20 @@ pub(crate) struct Cli {
     /// Log filter (tracing `EnvFilter` syntax, e.g. `info,cachet=debug`); also `RUST_LOG`.
     #[arg(long, global = true, value_name = "FILTER")]
     pub(crate) log: Option<String>,
+    /// Log line format: `text` (for people) or `json` (one object per line, for collectors).
+    #[arg(long = "log.format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// `--log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Every `cachet` command.
@@ -50,6 +62,11 @@ pub(crate) enum Command {
 }
 
 impl Command {
+    /// True for the commands that run a node (they log progress at info by default).
+    pub(crate) fn runs_a_node(&self) -> bool {
+        matches!(self, Self::P2p(_) | Self::Node(_) | Self::Devnet(_))
+    }
+
     /// True for the commands that hold plaintext key material (they decrypt or create keys):
     /// the process is hardened before their first master-key call.
     pub(crate) fn handles_keys(&self) -> bool {

@@ -9,7 +9,11 @@ use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    cmd::init_tracing(cli.log.as_deref());
+    cmd::init_tracing(
+        cli.log.as_deref(),
+        cli.log_format,
+        cli.command.runs_a_node(),
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -93,7 +93,7 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
     };
     let nodes = devnet::prepare(&config).await?;
     let exe = std::env::current_exe().map_err(|e| Failure::internal(e.to_string()))?;
-    let log = log.unwrap_or_else(|| "info".into());
+    let log = log.unwrap_or_else(|| super::NODE_DEFAULT_FILTER.into());
     emit(&format!(
         "devnet in {} (genesis {}/genesis.json)",
         dir.display(),

@@ -66,15 +66,25 @@ pub(crate) fn emit(text: &str) {
     let _ = out.flush();
 }
 
-/// Logs go to stderr so that stdout carries only command output (JSON, enodes).
-pub(crate) fn init_tracing(filter: Option<&str>) {
+/// The default filter of the commands that run a node: progress a person wants to see (peers,
+/// imported segments, sealed blocks, lease checks), not the libraries' debug chatter.
+pub(crate) const NODE_DEFAULT_FILTER: &str = "info,jsonrpsee=warn,hyper=warn,discv5=warn,aws=warn";
+
+/// Logs go to stderr so that stdout carries only command output (JSON, enodes). `--log` (or
+/// `RUST_LOG`) picks what is logged; otherwise a node logs at info and other commands only
+/// warnings.
+pub(crate) fn init_tracing(filter: Option<&str>, format: crate::cli::LogFormat, node: bool) {
     let filter = filter
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|| EnvFilter::new(if node { NODE_DEFAULT_FILTER } else { "warn" }));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::cli::LogFormat::Json => builder.json().try_init(),
+        crate::cli::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
