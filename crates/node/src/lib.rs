@@ -41,6 +41,7 @@ pub mod discovery;
 mod error;
 pub mod exit;
 pub mod import;
+pub mod metrics;
 mod pending;
 pub mod produce;
 pub mod raft;
