@@ -307,6 +307,19 @@ impl Executor {
         Ok(())
     }
 
+    /// The intrinsic gas of `tx` in a block with this number and timestamp (base cost, data,
+    /// contract creation, access list; revm's own computation for the fork's spec), which the
+    /// transaction's gas limit must cover.
+    pub fn intrinsic_gas(&self, tx: &TxEnvelope, number: u64, timestamp: u64) -> u64 {
+        let spec = self.schedule.spec(number, timestamp, false);
+        revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx(
+            tx_env(tx, Address::ZERO),
+            spec,
+            None,
+        )
+        .initial_regular_gas
+    }
+
     /// The rules a transaction must meet in any block at this height: type active, chain id,
     /// EIP-155 active for replay-protected legacy transactions, not GoQuorum-private, no gas
     /// price on a GoQuorum chain before gas price is enabled.

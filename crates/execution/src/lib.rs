@@ -33,6 +33,7 @@
 )]
 
 mod body;
+mod candidate;
 mod changes;
 mod db;
 mod error;
@@ -43,6 +44,7 @@ mod receipts;
 mod schedule;
 
 pub use body::{Body, decode_body, recover_senders};
+pub use candidate::Candidate;
 pub use error::{BlockError, TxError, Unsupported};
 pub use executor::{BlockHashes, BlockOutcome, Executor, IntermediateRoots};
 pub use receipts::{decode_receipts, encode_receipts};
