@@ -511,10 +511,10 @@ impl Inner {
             return Err(PoolError::InsufficientFunds { balance, cost });
         }
         if let Some(account) = self.accounts.get(&sender) {
-            if let Some(old) = account.txs.get(&tx_nonce) {
-                if !bumped(&old.tx, &tx, config.price_bump_percent) {
-                    return Err(PoolError::ReplaceUnderpriced);
-                }
+            if let Some(old) = account.txs.get(&tx_nonce)
+                && !bumped(&old.tx, &tx, config.price_bump_percent)
+            {
+                return Err(PoolError::ReplaceUnderpriced);
             }
             // What the sender's other pending transactions already commit (geth's
             // ExistingExpenditure; the one replaced does not count).

@@ -416,7 +416,7 @@ fn new_head_removes_included_and_reorg_reinjects() {
     pool.on_new_head(&head(4, None), &[], vec![], &state);
     assert_eq!(pool.status(), (3, 1));
     assert!(!pool.contains(c0.tx_hash()));
-    assert_eq!(pool.content().queued[&c.address].len(), 1);
+    assert_eq!(pool.content().queued[&c.address][&1], c1);
     assert_eq!(pool.pending_nonce(&c.address), None);
 }
 
