@@ -29,4 +29,6 @@ mod pool;
 
 pub use cachet_execution::Candidate;
 pub use error::{GETH_DEFAULT_ERROR_CODE, PoolError};
-pub use pool::{AccountState, HeadContext, MAX_TX_SIZE, Pool, PoolConfig, PoolContent};
+pub use pool::{
+    AccountState, HeadContext, MAX_TX_SIZE, Pool, PoolConfig, PoolContent, TX_SLOT_SIZE,
+};

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction, TxEnvelope};
-use alloy_eips::eip2718::{Decodable2718, Eip2718Error};
+use alloy_eips::eip2718::{Decodable2718, Eip2718Error, Encodable2718};
 use alloy_primitives::{Address, B256, U256};
 use cachet_execution::{Candidate, Executor};
 use tokio::sync::{broadcast, watch};
@@ -17,6 +17,10 @@ use crate::error::{PoolError, from_tx_error};
 /// The largest transaction any chain Cachet runs accepts (geth's `txMaxSize`, GoQuorum's
 /// largest `txnSizeLimit`): raw bytes above it are refused before decoding.
 pub const MAX_TX_SIZE: usize = 128 * 1024;
+
+/// geth's `txSlotSize`: a transaction takes one slot of the pool's capacity per started
+/// 32 KiB, so the capacity bounds memory (6,144 slots ≈ 192 MiB at most), not only a count.
+pub const TX_SLOT_SIZE: usize = 32 * 1024;
 
 /// Capacity of the new-pending-hash channel; a receiver that falls further behind gets
 /// `Lagged` rather than the pool buffering without bound.
@@ -54,7 +58,7 @@ impl Default for PoolConfig {
 }
 
 impl PoolConfig {
-    /// The most transactions the pool holds: `global_slots + global_queue`.
+    /// The pool's capacity in slots ([`TX_SLOT_SIZE`]): `global_slots + global_queue`.
     pub const fn capacity(&self) -> usize {
         self.global_slots.saturating_add(self.global_queue)
     }
@@ -100,6 +104,7 @@ struct PooledTx {
     hash: B256,
     cost: U256,
     seq: u64,
+    slots: usize,
     pending: bool,
 }
 
@@ -141,6 +146,8 @@ struct Inner {
     /// Queued transactions, cheapest first.
     queued_priced: BTreeSet<PriceKey>,
     pending_total: usize,
+    /// Slots taken by all transactions.
+    slots: usize,
     seq: u64,
     /// Hashes that became pending since the last notification.
     promoted: Vec<B256>,
@@ -324,7 +331,7 @@ impl Pool {
             for (address, (nonce, balance)) in reads {
                 inner.refresh(address, nonce, balance, head.gas_limit);
             }
-            inner.enforce(&self.config);
+            inner.enforce(&self.config, None);
         }
         for tx in reorged_out {
             if included.iter().any(|i| i.tx_hash() == tx.tx_hash()) {
@@ -532,17 +539,28 @@ impl Inner {
                 });
             }
         }
-        let replaces = self
+        let replaced_slots = self
             .accounts
             .get(&sender)
-            .is_some_and(|a| a.txs.contains_key(&tx_nonce));
-        if !replaces && self.by_hash.len() >= config.capacity() {
+            .and_then(|a| a.txs.get(&tx_nonce))
+            .map(|p| p.slots);
+        let replaces = replaced_slots.is_some();
+        let slots = tx.encode_2718_len().div_ceil(TX_SLOT_SIZE).max(1);
+        let overflow = (self.slots + slots)
+            .saturating_sub(replaced_slots.unwrap_or(0))
+            .saturating_sub(config.capacity());
+        if overflow > 0 {
+            // Room only by evicting strictly cheaper transactions (geth's `priced.Discard`);
+            // decided before anything is removed, so a refusal loses nothing.
             let new_key = (tx.priority_fee_or_price(), tx.max_fee_per_gas());
-            if self
-                .priced
-                .first()
-                .is_none_or(|cheapest| new_key <= (cheapest.0, cheapest.1))
-            {
+            let mut freed = 0;
+            for key in &self.priced {
+                if freed >= overflow || (key.0, key.1) >= new_key {
+                    break;
+                }
+                freed += self.slots_of(key);
+            }
+            if freed < overflow {
                 return Err(PoolError::Underpriced);
             }
         }
@@ -552,6 +570,7 @@ impl Inner {
             hash,
             cost,
             seq: self.seq,
+            slots,
             pending: false,
         };
         if replaces {
@@ -560,6 +579,7 @@ impl Inner {
         self.priced.insert(pooled.key(sender));
         self.queued_priced.insert(pooled.key(sender));
         self.by_hash.insert(hash, (sender, tx_nonce));
+        self.slots += slots;
         let account = self.accounts.entry(sender).or_insert_with(|| Account {
             nonce,
             balance,
@@ -572,7 +592,7 @@ impl Inner {
             let pooled = self.accounts.get(&sender).map_or(0, |a| a.txs.len());
             return Err(PoolError::AccountLimitExceeded { pooled });
         }
-        self.enforce(config);
+        self.enforce(config, Some(hash));
         if !self.by_hash.contains_key(&hash) {
             return Err(PoolError::TxPoolFull);
         }
@@ -649,6 +669,14 @@ impl Inner {
             self.queued_priced.remove(&key);
         }
         self.by_hash.remove(&p.hash);
+        self.slots -= p.slots;
+    }
+
+    fn slots_of(&self, key: &PriceKey) -> usize {
+        self.accounts
+            .get(&key.3)
+            .and_then(|a| a.txs.get(&key.4))
+            .map_or(0, |p| p.slots)
     }
 
     /// Removes one transaction by hash and reclassifies its account.
@@ -678,9 +706,12 @@ impl Inner {
 
     /// Restores the global limits: pending above `global_slots` loses the newest
     /// transactions of the senders with the most pending above `account_slots`; then the
-    /// whole pool above capacity and the queue above `global_queue` lose their cheapest
-    /// (most recent first among equals).
-    fn enforce(&mut self, config: &PoolConfig) {
+    /// whole pool above capacity (in slots) and the queue above `global_queue` lose their
+    /// cheapest (most recent first among equals). `new` (the transaction being added) goes
+    /// only as the first eviction, which restores the pool as it was; once others went for
+    /// it, it stays.
+    fn enforce(&mut self, config: &PoolConfig, new: Option<B256>) {
+        let mut evicted = false;
         while self.pending_total > config.global_slots {
             let offender = self
                 .accounts
@@ -693,12 +724,16 @@ impl Inner {
             };
             self.remove_nonce(address, last);
             self.reclassify(address);
+            evicted = true;
         }
+        let protected = new.and_then(|h| self.by_hash.get(&h).copied());
         loop {
-            let victim = if self.by_hash.len() > config.capacity() {
-                self.priced.first().copied()
+            let skip = if evicted { protected } else { None };
+            let spare = |key: &&PriceKey| Some((key.3, key.4)) != skip;
+            let victim = if self.slots > config.capacity() {
+                self.priced.iter().find(spare).copied()
             } else if self.queued_priced.len() > config.global_queue {
-                self.queued_priced.first().copied()
+                self.queued_priced.iter().find(spare).copied()
             } else {
                 None
             };
@@ -707,6 +742,7 @@ impl Inner {
             };
             self.remove_nonce(address, nonce);
             self.reclassify(address);
+            evicted = true;
         }
     }
 }

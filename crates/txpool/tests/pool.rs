@@ -478,8 +478,7 @@ fn flood_from_a_thousand_senders_stays_within_limits() {
             .all(|e| e == "transaction underpriced" || e == "txpool is full"),
         "{refusals:?}"
     );
-    // The pool keeps what pays most: the cheapest pooled tx pays at least what any refused did.
-    assert!(pool.best(None).len() == pending);
+    assert_eq!(pool.best(None).len(), pending);
 }
 
 #[test]
@@ -562,4 +561,57 @@ fn fairness_trims_the_biggest_sender_down_to_its_slots() {
     assert_eq!(pool.status(), (10, 1));
     assert_eq!(pool.pending_nonce(&a.address), Some(6));
     assert_eq!(pool.pending_nonce(&b.address), Some(4));
+}
+
+#[test]
+fn large_transactions_take_one_slot_per_32_kib() {
+    let config = PoolConfig {
+        global_slots: 3,
+        global_queue: 1,
+        ..PoolConfig::default()
+    };
+    let keys: Vec<Key> = (0..5).map(key).collect();
+    let state = MapState::funded(keys.iter().copied());
+    let pool = pool(config);
+    let head = head(1, None);
+    let big = |k: &Key, kib: usize, price: u128| {
+        legacy_at(k, 0, |tx| {
+            tx.gas_limit = 2_000_000;
+            tx.gas_price = price;
+            tx.input = Bytes::from(vec![1u8; kib * 1024]);
+        })
+    };
+    // 40 KiB: two slots; two small ones fill the four.
+    let two_slots = big(&keys[0], 40, 10);
+    pool.add(two_slots.clone(), &head, &state).unwrap();
+    pool.add(legacy(&keys[1], 0, 11), &head, &state).unwrap();
+    pool.add(legacy(&keys[2], 0, 12), &head, &state).unwrap();
+    assert_eq!(
+        pool.add(legacy(&keys[3], 0, 10), &head, &state),
+        Err(PoolError::Underpriced)
+    );
+    // One better-paying small one evicts the two-slot one.
+    pool.add(legacy(&keys[3], 0, 13), &head, &state).unwrap();
+    assert!(!pool.contains(two_slots.tx_hash()));
+    assert_eq!(pool.status(), (3, 0));
+    // 70 KiB (three slots) needs two evictions: refused while it does not outbid both
+    // cheapest (11 and 12), and then nothing is evicted.
+    let before = pool.content();
+    assert_eq!(
+        pool.add(big(&keys[4], 70, 12), &head, &state),
+        Err(PoolError::Underpriced)
+    );
+    assert_eq!(pool.content(), before);
+    pool.add(big(&keys[4], 70, 20), &head, &state).unwrap();
+    assert_eq!(pool.status(), (2, 0));
+    assert_eq!(
+        pool.best(None).iter().map(|c| c.sender).collect::<Vec<_>>(),
+        [keys[4].address, keys[3].address]
+    );
+}
+
+#[test]
+fn pool_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Pool>();
 }
