@@ -124,6 +124,8 @@ impl PooledTx {
 struct Account {
     /// The account's nonce at the last state read.
     nonce: u64,
+    /// The head number of that read.
+    read_at: u64,
     /// Its balance then.
     balance: U256,
     txs: BTreeMap<u64, PooledTx>,
@@ -225,7 +227,9 @@ impl Pool {
                 address: checked.sender,
                 reason,
             })?;
-        let result = self.lock().insert(&self.config, checked, account);
+        let result = self
+            .lock()
+            .insert(&self.config, checked, account, head.number);
         self.notify();
         result
     }
@@ -329,7 +333,7 @@ impl Pool {
         {
             let mut inner = self.lock();
             for (address, (nonce, balance)) in reads {
-                inner.refresh(address, nonce, balance, head.gas_limit);
+                inner.refresh(address, (nonce, balance), head.number, head.gas_limit);
             }
             inner.enforce(&self.config, None);
         }
@@ -494,7 +498,8 @@ impl Inner {
         &mut self,
         config: &PoolConfig,
         checked: Checked,
-        (nonce, balance): (u64, U256),
+        read: (u64, U256),
+        read_at: u64,
     ) -> Result<B256, PoolError> {
         let Checked {
             tx,
@@ -505,8 +510,15 @@ impl Inner {
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
-        // The state read for this transaction is the newest: what it invalidates goes first.
-        self.refresh(sender, nonce, balance, u64::MAX);
+        // A read at an older head than the account's last (a new head arrived meanwhile)
+        // gives way to it; a newer one is taken first, dropping what it shows included.
+        let (nonce, balance) = match self.accounts.get(&sender) {
+            Some(a) if a.read_at > read_at => (a.nonce, a.balance),
+            _ => {
+                self.refresh(sender, read, read_at, u64::MAX);
+                read
+            }
+        };
         let tx_nonce = tx.nonce();
         if tx_nonce < nonce {
             return Err(PoolError::NonceTooLow {
@@ -583,6 +595,7 @@ impl Inner {
         let account = self.accounts.entry(sender).or_insert_with(|| Account {
             nonce,
             balance,
+            read_at,
             ..Account::default()
         });
         account.txs.insert(tx_nonce, pooled);
@@ -602,12 +615,19 @@ impl Inner {
     /// Takes a fresh state read of `address`: drops transactions below its nonce and those
     /// that cost more than its balance or ask for more gas than `gas_limit`, then recomputes
     /// which are pending.
-    fn refresh(&mut self, address: Address, nonce: u64, balance: U256, gas_limit: u64) {
+    fn refresh(
+        &mut self,
+        address: Address,
+        (nonce, balance): (u64, U256),
+        read_at: u64,
+        gas_limit: u64,
+    ) {
         let Some(account) = self.accounts.get_mut(&address) else {
             return;
         };
         account.nonce = nonce;
         account.balance = balance;
+        account.read_at = read_at;
         let stale: Vec<u64> = account
             .txs
             .iter()

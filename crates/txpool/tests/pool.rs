@@ -615,3 +615,51 @@ fn pool_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Pool>();
 }
+
+#[test]
+fn a_state_read_older_than_the_pools_gives_way() {
+    let a = key(1);
+    let state = MapState::funded([a]);
+    let pool = pool(PoolConfig::default());
+    for n in 0..3 {
+        pool.add(legacy(&a, n, 5), &head(4, None), &state).unwrap();
+    }
+    // Block 5 included nonces 0 and 1.
+    let newer = MapState::funded([a]);
+    newer.set(a.address, 2, U256::from(ETHER));
+    pool.on_new_head(&head(5, None), &[], vec![], &newer);
+    assert_eq!(pool.status(), (1, 0));
+    // An add validated against block 4's state (read before the new head arrived) is judged
+    // by the newer nonce.
+    assert_eq!(
+        pool.add(legacy(&a, 1, 50), &head(4, None), &state)
+            .unwrap_err()
+            .to_string(),
+        "nonce too low: next nonce 2, tx nonce 1"
+    );
+    assert_eq!(pool.status(), (1, 0));
+    assert_eq!(pool.pending_nonce(&a.address), Some(3));
+}
+
+#[test]
+fn concurrent_adds_keep_the_pool_consistent() {
+    let keys: Vec<Key> = (0..8).map(key).collect();
+    let state = MapState::funded(keys.iter().copied());
+    let pool = pool(PoolConfig::default());
+    let txs: Vec<Vec<TxEnvelope>> = keys
+        .iter()
+        .map(|k| (0..50).rev().map(|n| legacy(k, n, 5)).collect())
+        .collect();
+    std::thread::scope(|s| {
+        for list in &txs {
+            let (pool, state) = (&pool, &state);
+            s.spawn(move || {
+                for tx in list {
+                    pool.add(tx.clone(), &head(1, None), state).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(pool.status(), (400, 0));
+    assert_eq!(pool.best(None).len(), 400);
+}
