@@ -2,8 +2,12 @@
 //! signed transactions from many senders, next to raw secp256k1 public-key recovery of the
 //! same transactions' signatures (libsecp256k1 through the `secp256k1` crate, signing hashes
 //! computed beforehand) in the same run. The issue's goal: ingest ≥ 0.5× raw recovery.
+//! Then a flood: `CACHET_BENCH_POOL_FLOOD` transactions (default 20,000) from 1,000 senders
+//! (a quarter of them behind a nonce gap, prices varied) into a pool with geth's default
+//! limits: what it accepted and refused, its size at the end, and the process's resident
+//! memory before and after (Linux `VmRSS`).
 //! Sizes (env): `CACHET_BENCH_POOL_TXS` transactions (default 4,096), 16 per sender.
-//! Run: `CACHET_BENCH_POOL_TXS=50000 cargo bench -p cachet-txpool --bench ingest`.
+//! Run: `CACHET_BENCH_POOL_TXS=50000 CACHET_BENCH_POOL_FLOOD=100000 cargo bench -p cachet-txpool`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -110,4 +114,59 @@ fn main() {
         "ratio ingest / raw recovery: {:.2}x (goal >= 0.5x)",
         per_sec(ingest) / per_sec(raw)
     );
+    flood(env_usize("CACHET_BENCH_POOL_FLOOD", 20_000));
+}
+
+/// Resident memory of this process in KiB (Linux), 0 where unknown.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn flood(count: usize) {
+    const SENDERS: usize = 1_000;
+    let keys: Vec<Key> = (0..SENDERS as u32).map(|i| key(100_000 + i)).collect();
+    let raws: Vec<Vec<u8>> = (0..count)
+        .map(|i| {
+            let (sender, round) = (i % SENDERS, (i / SENDERS) as u64);
+            let nonce = if sender % 4 == 0 { round + 1 } else { round };
+            let price = 1 + (sender as u128 * 7 + u128::from(round)) % 50;
+            legacy(&keys[sender], nonce, price).encoded_2718()
+        })
+        .collect();
+    let state = MapState::funded(keys.iter().copied());
+    let head = head(1, None);
+    let config = PoolConfig::default();
+    let before = rss_kib();
+    let pool = pool(config.clone());
+    let (mut accepted, mut refused) = (0usize, 0usize);
+    let start = Instant::now();
+    for raw in &raws {
+        match pool.add_raw(raw, &head, &state) {
+            Ok(_) => accepted += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    let elapsed = start.elapsed();
+    let after = rss_kib();
+    let (pending, queued) = pool.status();
+    assert!(pending + queued <= config.capacity() && queued <= config.global_queue);
+    println!(
+        "flood: {count} transactions from {SENDERS} senders in {:.2} s ({:.0} tx/s): \
+         accepted {accepted}, refused {refused}; pool {pending} pending + {queued} queued \
+         (capacity {}, queue {}); RSS {} -> {} MiB",
+        elapsed.as_secs_f64(),
+        count as f64 / elapsed.as_secs_f64(),
+        config.capacity(),
+        config.global_queue,
+        before / 1024,
+        after / 1024,
+    );
+    drop(black_box(pool));
 }
