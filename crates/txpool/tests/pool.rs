@@ -663,3 +663,53 @@ fn concurrent_adds_keep_the_pool_consistent() {
     assert_eq!(pool.status(), (400, 0));
     assert_eq!(pool.best(None).len(), 400);
 }
+
+#[test]
+fn goquorum_limits_and_rules() {
+    let genesis = br#"{"config": {"chainId": 10, "homesteadBlock": 0, "eip150Block": 0,
+        "eip155Block": 0, "eip158Block": 0, "byzantiumBlock": 0, "constantinopleBlock": 0,
+        "petersburgBlock": 0, "istanbulBlock": 0, "isQuorum": true, "txnSizeLimit": 64,
+        "istanbul": {"epoch": 30000, "policy": 0}}}"#;
+    let genesis =
+        cachet_genesis::Genesis::from_json(genesis, cachet_genesis::RaftMarker::FromGenesis)
+            .unwrap();
+    let pool = Pool::new(
+        PoolConfig::default(),
+        cachet_execution::Executor::new(&genesis).unwrap(),
+    );
+    let a = key(1);
+    let state = MapState::funded([a]);
+    let head = head(1, None);
+    let free = |f: &dyn Fn(&mut TxLegacy)| {
+        legacy_with(&a, |tx| {
+            tx.chain_id = Some(10);
+            tx.gas_price = 0;
+            f(tx);
+        })
+    };
+    // txnSizeLimit 64 KiB.
+    let big = free(&|tx| {
+        tx.gas_limit = 2_000_000;
+        tx.input = Bytes::from(vec![1u8; 70 * 1024]);
+    });
+    let size = big.encode_2718_len();
+    assert_eq!(
+        pool.add(big, &head, &state).unwrap_err().to_string(),
+        format!("oversized data: transaction size {size}, limit 65536")
+    );
+    // v = 37/38 marks a private transaction.
+    let private = free(&|tx| tx.chain_id = Some(1));
+    assert!(matches!(
+        pool.add(private, &head, &state),
+        Err(PoolError::Rule(_))
+    ));
+    // A gas price on a chain without gas price enabled.
+    let priced = free(&|tx| tx.gas_price = 1);
+    assert!(matches!(
+        pool.add(priced, &head, &state),
+        Err(PoolError::Rule(_))
+    ));
+    assert_eq!(pool.status(), (0, 0));
+    pool.add(free(&|_| {}), &head, &state).unwrap();
+    assert_eq!(pool.status(), (1, 0));
+}
