@@ -530,11 +530,6 @@ impl Inner {
             return Err(PoolError::InsufficientFunds { balance, cost });
         }
         if let Some(account) = self.accounts.get(&sender) {
-            if let Some(old) = account.txs.get(&tx_nonce)
-                && !bumped(&old.tx, &tx, config.price_bump_percent)
-            {
-                return Err(PoolError::ReplaceUnderpriced);
-            }
             // What the sender's other pending transactions already commit (geth's
             // ExistingExpenditure; the one replaced does not count).
             let queued = account
@@ -575,6 +570,14 @@ impl Inner {
             if freed < overflow {
                 return Err(PoolError::Underpriced);
             }
+        }
+        if let Some(old) = self
+            .accounts
+            .get(&sender)
+            .and_then(|a| a.txs.get(&tx_nonce))
+            && !bumped(&old.tx, &tx, config.price_bump_percent)
+        {
+            return Err(PoolError::ReplaceUnderpriced);
         }
         self.seq += 1;
         let pooled = PooledTx {
