@@ -2,7 +2,7 @@
 //! and queued (gapped), replacement by price bump, bounded by geth's limits.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use alloy_consensus::transaction::SignerRecoverable;
@@ -337,8 +337,9 @@ impl Pool {
             }
             inner.enforce(&self.config, None);
         }
+        let included: HashSet<&B256> = included.iter().map(TxEnvelope::tx_hash).collect();
         for tx in reorged_out {
-            if included.iter().any(|i| i.tx_hash() == tx.tx_hash()) {
+            if included.contains(tx.tx_hash()) {
                 continue;
             }
             // Refusals are expected (nonce reused on the new branch, fee too low now).
