@@ -1,0 +1,645 @@
+//! The state JSON-RPC methods against values no Cachet code computed: a transaction chain built
+//! by EthereumJS's VM (`tests/peers/build-tx-chain.mjs`, whose expected.json holds EthereumJS's
+//! balances, nonces, storage, code, receipts and logs), and contracts given in a genesis alloc
+//! whose behaviour is a known fact (an `Error("nope")` revert, the gas of one SSTORE).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use alloy_primitives::U256;
+use cachet_devp2p::eth::ForkSchedule;
+use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig};
+use cachet_genesis::{Genesis, RaftMarker};
+use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
+use cachet_node::chain::Chain;
+use cachet_node::clique::Proposals;
+use cachet_node::import::{ImportReport, import_file};
+use cachet_node::rpc::{self, RpcContext};
+use cachet_node::store::ChainStore;
+use serde_json::{Value, json};
+
+use super::rpc::call;
+
+/// Serves `chain` over HTTP on a loopback port.
+async fn serve(chain: Arc<Chain>) -> SocketAddr {
+    let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let gh = chain.genesis_hash();
+    let cfg = NetworkConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        ChainConfig {
+            network_id: 1337,
+            genesis: gh,
+            forks: ForkSchedule::new(gh, vec![], vec![]),
+        },
+        ChainHead {
+            number: 0,
+            hash: gh,
+            total_difficulty: Default::default(),
+            timestamp: 0,
+        },
+    );
+    let (net, _events) = Network::start(keys.node_key(), cfg).await.unwrap();
+    let ctx = RpcContext {
+        chain,
+        net: Arc::new(net),
+        proposals: Proposals::default(),
+        wallet: keys.wallet_key(),
+        network_id: 1337,
+        client_version: "cachet/test".into(),
+        sync: Default::default(),
+        discovery_port: None,
+        hardening: Default::default(),
+        eth: Default::default(),
+    };
+    let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
+        .await
+        .unwrap();
+    std::mem::forget(handle);
+    addr
+}
+
+async fn result(addr: SocketAddr, method: &str, params: Value) -> Value {
+    let v = call(addr, method, params.clone()).await;
+    assert!(v.get("error").is_none(), "{method} {params}: {v}");
+    v["result"].clone()
+}
+
+fn hex_of_decimal(s: &str) -> String {
+    format!("{:#x}", s.parse::<U256>().unwrap())
+}
+
+fn open(dir: &Path, genesis: &[u8]) -> Arc<Chain> {
+    let g = Genesis::from_json(genesis, RaftMarker::FromGenesis).unwrap();
+    let store = ChainStore::open(&dir.join("chain.redb")).unwrap();
+    Arc::new(Chain::open(store, g).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs ethereumjs: run scripts/test"]
+async fn serves_an_ethereumjs_chain_as_ethereumjs_computed_it() {
+    for london_block in [0u64, 3] {
+        check_ethereumjs_chain(london_block).await;
+    }
+}
+
+async fn check_ethereumjs_chain(london_block: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chain");
+    let out = cachet_testkit::run_node_script(
+        "build-tx-chain.mjs",
+        &[chain_dir.to_str().unwrap(), &london_block.to_string()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(chain_dir.join("expected.json")).unwrap())
+            .unwrap();
+    let genesis = std::fs::read(chain_dir.join("genesis.json")).unwrap();
+    let chain = open(dir.path(), &genesis);
+    import_file(
+        &chain,
+        &chain_dir.join("chain.rlp"),
+        &mut ImportReport::default(),
+    )
+    .unwrap();
+    let addr = serve(chain).await;
+    let at = |s: &str| format!("london at {london_block}: {s}");
+
+    // Accounts, storage and code at the head, as EthereumJS left them.
+    for (address, account) in expected["accounts"].as_object().unwrap() {
+        let balance = result(addr, "eth_getBalance", json!([address, "latest"])).await;
+        let nonce = result(addr, "eth_getTransactionCount", json!([address, "latest"])).await;
+        assert_eq!(
+            (balance, nonce),
+            (
+                json!(hex_of_decimal(account["balance"].as_str().unwrap())),
+                json!(hex_of_decimal(account["nonce"].as_str().unwrap()))
+            ),
+            "{}",
+            at(address)
+        );
+    }
+    for (address, slots) in expected["storage"].as_object().unwrap() {
+        for (slot, value) in slots.as_object().unwrap() {
+            let ours = result(
+                addr,
+                "eth_getStorageAt",
+                json!([
+                    address,
+                    format!("{:#x}", slot.parse::<u64>().unwrap()),
+                    "latest"
+                ]),
+            )
+            .await;
+            let hex = value.as_str().unwrap().trim_start_matches("0x");
+            let theirs = format!("0x{:0>64}", hex);
+            assert_eq!(
+                ours,
+                json!(theirs),
+                "{}",
+                at(&format!("{address} slot {slot}"))
+            );
+        }
+    }
+    for (address, code) in expected["code"].as_object().unwrap() {
+        assert_eq!(
+            result(addr, "eth_getCode", json!([address, "latest"])).await,
+            *code,
+            "{}",
+            at(address)
+        );
+    }
+    // The genesis state at `earliest` and through EIP-1898: 100 ether for key 0xa1…'s address.
+    let a = "0x5d5c99edf529335160ff180fa141dd4967fc00d2";
+    let hundred = format!("{:#x}", U256::from(100u128 * 10u128.pow(18)));
+    assert_eq!(
+        result(addr, "eth_getBalance", json!([a, "earliest"])).await,
+        json!(hundred)
+    );
+    assert_eq!(
+        result(addr, "eth_getBalance", json!([a, {"blockNumber": "0x0"}])).await,
+        json!(hundred)
+    );
+    assert_eq!(
+        result(
+            addr,
+            "eth_getBalance",
+            json!([a, {"blockHash": expected["genesisHash"], "requireCanonical": true}])
+        )
+        .await,
+        json!(hundred)
+    );
+
+    // Transactions and receipts, block by block.
+    let mut all_logs = Vec::new();
+    for block in expected["blocks"].as_array().unwrap() {
+        let number = format!("{:#x}", block["number"].as_u64().unwrap());
+        let receipts = block["receipts"].as_array().unwrap();
+        let mut log_index = 0u64;
+        let mut ours_all = Vec::new();
+        let full = result(addr, "eth_getBlockByNumber", json!([number, true])).await;
+        let hashes = result(addr, "eth_getBlockByHash", json!([block["hash"], false])).await;
+        assert_eq!(full["hash"], block["hash"], "{}", at(&number));
+        let count = result(
+            addr,
+            "eth_getBlockTransactionCountByNumber",
+            json!([number]),
+        )
+        .await;
+        assert_eq!(
+            count,
+            json!(format!("{:#x}", receipts.len())),
+            "{}",
+            at(&number)
+        );
+        for (i, r) in receipts.iter().enumerate() {
+            let index = format!("{i:#x}");
+            let tx = result(addr, "eth_getTransactionByHash", json!([r["txHash"]])).await;
+            let what = at(&format!("block {number} tx {i}"));
+            assert_eq!(tx["hash"], r["txHash"], "{what}");
+            assert_eq!(tx["from"], r["from"], "{what}");
+            assert_eq!(tx["to"], r["to"], "{what}");
+            assert_eq!(
+                tx["nonce"],
+                json!(hex_of_decimal(r["nonce"].as_str().unwrap())),
+                "{what}"
+            );
+            assert_eq!(tx["blockHash"], block["hash"], "{what}");
+            assert_eq!(tx["blockNumber"], json!(number), "{what}");
+            assert_eq!(tx["transactionIndex"], json!(index), "{what}");
+            assert_eq!(
+                tx["type"],
+                json!(format!("{:#x}", block["txTypes"][i].as_u64().unwrap())),
+                "{what}"
+            );
+            assert_eq!(full["transactions"][i], tx, "{what}");
+            assert_eq!(hashes["transactions"][i], r["txHash"], "{what}");
+            assert_eq!(
+                result(
+                    addr,
+                    "eth_getTransactionByBlockNumberAndIndex",
+                    json!([number, index])
+                )
+                .await,
+                tx,
+                "{what}"
+            );
+            assert_eq!(
+                result(
+                    addr,
+                    "eth_getTransactionByBlockHashAndIndex",
+                    json!([block["hash"], index])
+                )
+                .await,
+                tx,
+                "{what}"
+            );
+
+            let receipt = result(addr, "eth_getTransactionReceipt", json!([r["txHash"]])).await;
+            let hex = |k: &str| json!(hex_of_decimal(r[k].as_str().unwrap()));
+            assert_eq!(
+                receipt["status"],
+                json!(format!("{:#x}", r["status"].as_u64().unwrap())),
+                "{what}"
+            );
+            assert_eq!(
+                receipt["cumulativeGasUsed"],
+                hex("cumulativeGasUsed"),
+                "{what}"
+            );
+            assert_eq!(receipt["gasUsed"], hex("gasUsed"), "{what}");
+            assert_eq!(receipt["from"], r["from"], "{what}");
+            assert_eq!(receipt["to"], r["to"], "{what}");
+            assert_eq!(receipt["contractAddress"], r["contractAddress"], "{what}");
+            assert_eq!(receipt["logsBloom"], r["logsBloom"], "{what}");
+            assert_eq!(receipt["transactionHash"], r["txHash"], "{what}");
+            assert_eq!(receipt["transactionIndex"], json!(index), "{what}");
+            assert_eq!(receipt["blockHash"], block["hash"], "{what}");
+            assert_eq!(receipt["blockNumber"], json!(number), "{what}");
+            assert_eq!(receipt["type"], tx["type"], "{what}");
+            let entries = r["logEntries"].as_array().unwrap();
+            let logs = receipt["logs"].as_array().unwrap();
+            assert_eq!(logs.len(), entries.len(), "{what}");
+            for (ours, theirs) in logs.iter().zip(entries) {
+                assert_eq!(ours["address"], theirs["address"], "{what}");
+                assert_eq!(ours["topics"], theirs["topics"], "{what}");
+                assert_eq!(ours["data"], theirs["data"], "{what}");
+                assert_eq!(ours["logIndex"], json!(format!("{log_index:#x}")), "{what}");
+                assert_eq!(ours["transactionHash"], r["txHash"], "{what}");
+                log_index += 1;
+                all_logs.push(ours.clone());
+            }
+            ours_all.push(receipt);
+        }
+        assert_eq!(
+            result(addr, "eth_getBlockReceipts", json!([number])).await,
+            json!(ours_all),
+            "{}",
+            at(&number)
+        );
+    }
+    assert!(all_logs.len() >= 4, "the chain has logs");
+
+    // eth_getLogs over the whole chain finds every log, in order; filtered by address and by
+    // topic (an OR list at position 0), it finds EthereumJS's logs that match.
+    let every = result(
+        addr,
+        "eth_getLogs",
+        json!([{"fromBlock": "earliest", "toBlock": "latest"}]),
+    )
+    .await;
+    assert_eq!(every, json!(all_logs), "{}", at("getLogs"));
+    let contract = &expected["contract"];
+    let by_address = result(
+        addr,
+        "eth_getLogs",
+        json!([{"fromBlock": "0x0", "address": [contract]}]),
+    )
+    .await;
+    let theirs: Vec<&Value> = all_logs
+        .iter()
+        .filter(|l| l["address"] == *contract)
+        .collect();
+    assert_eq!(by_address, json!(theirs), "{}", at("getLogs by address"));
+    let t77 = format!("0x{:0>64}", "77");
+    let t99 = format!("0x{:0>64}", "99");
+    let by_topic = result(
+        addr,
+        "eth_getLogs",
+        json!([{"fromBlock": "0x0", "topics": [[t77, t99], null]}]),
+    )
+    .await;
+    let theirs: Vec<&Value> = all_logs
+        .iter()
+        .filter(|l| l["topics"][0] == json!(t77) || l["topics"][0] == json!(t99))
+        .collect();
+    assert_eq!(theirs.len(), 2);
+    assert_eq!(by_topic, json!(theirs), "{}", at("getLogs by topic"));
+    let by_hash = result(
+        addr,
+        "eth_getLogs",
+        json!([{"blockHash": expected["blocks"][2]["hash"]}]),
+    )
+    .await;
+    let theirs: Vec<&Value> = all_logs
+        .iter()
+        .filter(|l| l["blockHash"] == expected["blocks"][2]["hash"])
+        .collect();
+    assert_eq!(by_hash, json!(theirs), "{}", at("getLogs by blockHash"));
+
+    // A log filter from genesis: its logs now, then nothing new.
+    let id = result(addr, "eth_newFilter", json!([{"fromBlock": "0x0"}])).await;
+    assert_eq!(
+        result(addr, "eth_getFilterLogs", json!([id])).await,
+        json!(all_logs)
+    );
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([id])).await,
+        json!(all_logs)
+    );
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([id])).await,
+        json!([])
+    );
+    assert_eq!(
+        result(addr, "eth_uninstallFilter", json!([id])).await,
+        json!(true)
+    );
+    assert_eq!(
+        result(addr, "eth_uninstallFilter", json!([id])).await,
+        json!(false)
+    );
+    let gone = call(addr, "eth_getFilterChanges", json!([id])).await;
+    assert_eq!(gone["error"]["message"], "filter not found", "{gone}");
+}
+
+/// Runtime code that reverts with `Error("nope")`: the ABI encoding (selector 0x08c379a0,
+/// offset 0x20, length 4, "nope") written to memory and returned by REVERT.
+const REVERTS_NOPE: &str = concat!(
+    "7f08c379a000000000000000000000000000000000000000000000000000000000", // PUSH32 selector‖0
+    "600052",                                                             // PUSH1 0 MSTORE
+    "6020600452",                                                         // mstore(4, 0x20)
+    "6004602452",                                                         // mstore(0x24, 4)
+    "7f6e6f706500000000000000000000000000000000000000000000000000000000", // PUSH32 "nope"‖0
+    "604452",                                                             // mstore(0x44, …)
+    "60646000fd",                                                         // revert(0, 100)
+);
+/// The revert data above, as the ABI defines `Error("nope")`.
+const NOPE_DATA: &str = concat!(
+    "0x08c379a0",
+    "0000000000000000000000000000000000000000000000000000000000000020",
+    "0000000000000000000000000000000000000000000000000000000000000004",
+    "6e6f706500000000000000000000000000000000000000000000000000000000",
+);
+/// slot0 = 42 (PUSH1 42 PUSH1 0 SSTORE STOP).
+const STORES: &str = "602a60005500";
+/// Returns slot 1 (PUSH1 1 SLOAD, mstore(0), return(0, 32)).
+const RETURNS_SLOT1: &str = "60015460005260206000f3";
+
+fn call_genesis(funded: &str) -> Vec<u8> {
+    let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let text = String::from_utf8(super::clique::genesis_json(
+        &[keys.sealing_key().address()],
+        1,
+    ))
+    .unwrap();
+    let alloc = json!({
+        funded: {"balance": "0xde0b6b3a7640000"},
+        "0x00000000000000000000000000000000000000aa": {"balance": "0x0", "code": format!("0x{REVERTS_NOPE}")},
+        "0x00000000000000000000000000000000000000bb": {"balance": "0x0", "code": format!("0x{STORES}")},
+        "0x00000000000000000000000000000000000000cc": {
+            "balance": "0x0",
+            "code": format!("0x{RETURNS_SLOT1}"),
+            "storage": {"0x0000000000000000000000000000000000000000000000000000000000000001": "0x05"},
+        },
+    });
+    text.replace(r#""alloc":{}"#, &format!(r#""alloc":{alloc}"#))
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_estimates_and_reports_reverts_as_geth() {
+    let dir = tempfile::tempdir().unwrap();
+    let funded = "0x1000000000000000000000000000000000000001";
+    let chain = open(dir.path(), &call_genesis(funded));
+    let addr = serve(chain).await;
+
+    // Revert: code 3, the reason in the message, the data in error.data.
+    for method in ["eth_call", "eth_estimateGas"] {
+        let v = call(
+            addr,
+            method,
+            json!([{"from": funded, "to": "0x00000000000000000000000000000000000000aa"}, "latest"]),
+        )
+        .await;
+        assert_eq!(v["error"]["code"], 3, "{method}: {v}");
+        assert_eq!(
+            v["error"]["message"], "execution reverted: nope",
+            "{method}: {v}"
+        );
+        assert_eq!(v["error"]["data"], NOPE_DATA, "{method}: {v}");
+    }
+    // A plain transfer costs 21000; one cold zero-to-nonzero SSTORE after two PUSH1s costs
+    // 21000 + 3 + 3 + 22100 (EIP-2929 cold slot + EIP-2200 set) = 43106.
+    let transfer = json!([{"from": funded, "to": "0x2000000000000000000000000000000000000002", "value": "0x1"}]);
+    assert_eq!(result(addr, "eth_estimateGas", transfer).await, "0x5208");
+    let store = json!([{"from": funded, "to": "0x00000000000000000000000000000000000000bb"}]);
+    assert_eq!(
+        result(addr, "eth_estimateGas", store).await,
+        json!(format!("{:#x}", 43_106))
+    );
+    // A value the sender cannot pay.
+    let broke = call(
+        addr,
+        "eth_estimateGas",
+        json!([{"from": "0x3000000000000000000000000000000000000003", "to": funded, "value": "0x1", "gasPrice": "0x1"}]),
+    )
+    .await;
+    assert_eq!(
+        broke["error"]["message"], "insufficient funds for transfer",
+        "{broke}"
+    );
+    // A gas limit below what the call needs, with the allowance as the limit.
+    let low = call(
+        addr,
+        "eth_estimateGas",
+        json!([{"from": funded, "to": "0x00000000000000000000000000000000000000bb", "gas": "0x5208"}]),
+    )
+    .await;
+    assert_eq!(
+        low["error"]["message"], "gas required exceeds allowance (21000)",
+        "{low}"
+    );
+
+    // Storage read as stored, then through stateDiff and state overrides; code and balance
+    // overrides.
+    let slot1 = json!({"to": "0x00000000000000000000000000000000000000cc"});
+    let word = |n: u64| json!(format!("0x{n:064x}"));
+    assert_eq!(
+        result(addr, "eth_call", json!([slot1, "latest"])).await,
+        word(5)
+    );
+    let key1 = format!("0x{:064x}", 1);
+    assert_eq!(
+        result(addr, "eth_call", json!([slot1, "latest", {"0x00000000000000000000000000000000000000cc": {"stateDiff": {key1.clone(): format!("0x{:064x}", 7)}}}])).await,
+        word(7)
+    );
+    let key2 = format!("0x{:064x}", 2);
+    assert_eq!(
+        result(addr, "eth_call", json!([slot1, "latest", {"0x00000000000000000000000000000000000000cc": {"state": {key2: format!("0x{:064x}", 9)}}}])).await,
+        word(0)
+    );
+    let both = call(addr, "eth_call", json!([slot1, "latest", {"0x00000000000000000000000000000000000000cc": {"state": {}, "stateDiff": {}}}])).await;
+    assert_eq!(both["error"]["code"], -32602, "{both}");
+    // Code override: BALANCE of the funded account (PUSH20 it, BALANCE, return the word), with
+    // its balance overridden too.
+    let code = format!("0x73{}3160005260206000f3", funded.trim_start_matches("0x"));
+    let over = json!({
+        "0x4000000000000000000000000000000000000004": {"code": code},
+        funded: {"balance": "0x1234"},
+    });
+    assert_eq!(
+        result(
+            addr,
+            "eth_call",
+            json!([{"to": "0x4000000000000000000000000000000000000004"}, "latest", over])
+        )
+        .await,
+        word(0x1234)
+    );
+    // The state itself is untouched.
+    assert_eq!(
+        result(addr, "eth_getBalance", json!([funded, "latest"])).await,
+        "0xde0b6b3a7640000"
+    );
+    assert_eq!(
+        result(
+            addr,
+            "eth_getStorageAt",
+            json!([
+                "0x00000000000000000000000000000000000000cc",
+                "0x1",
+                "pending"
+            ])
+        )
+        .await,
+        word(5)
+    );
+    assert_eq!(
+        result(
+            addr,
+            "eth_getCode",
+            json!(["0x00000000000000000000000000000000000000bb", "safe"])
+        )
+        .await,
+        json!(format!("0x{STORES}"))
+    );
+    // Fees on a chain without transactions: base fee + a zero tip.
+    assert_eq!(
+        result(addr, "eth_maxPriorityFeePerGas", json!([])).await,
+        "0x0"
+    );
+    let fh = result(addr, "eth_feeHistory", json!(["0x1", "latest", [50]])).await;
+    assert_eq!(fh["oldestBlock"], "0x0", "{fh}");
+    // London at genesis: initial base fee 1 gwei (EIP-1559), and the next block's after an
+    // empty block falls by 1/8.
+    assert_eq!(
+        fh["baseFeePerGas"],
+        json!(["0x3b9aca00", "0x342770c0"]),
+        "{fh}"
+    );
+    assert_eq!(fh["reward"], json!([["0x0"]]), "{fh}");
+    assert_eq!(result(addr, "eth_gasPrice", json!([])).await, "0x342770c0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuses_malformed_state_params_with_invalid_params() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(
+        dir.path(),
+        &call_genesis("0x1000000000000000000000000000000000000001"),
+    );
+    let addr = serve(chain).await;
+    let a = "0x1000000000000000000000000000000000000001";
+    let h = format!("0x{}", "11".repeat(32));
+    let cases = [
+        ("eth_getBalance", json!(["0x12"])),
+        ("eth_getBalance", json!([a, "soon"])),
+        (
+            "eth_getBalance",
+            json!([a, {"blockHash": h, "blockNumber": "0x0"}]),
+        ),
+        ("eth_getBalance", json!([a, 7])),
+        (
+            "eth_getStorageAt",
+            json!([a, format!("0x{}", "1".repeat(65)), "latest"]),
+        ),
+        ("eth_getStorageAt", json!([a, "0xzz", "latest"])),
+        ("eth_getCode", json!([])),
+        ("eth_getTransactionByHash", json!(["0x1234"])),
+        (
+            "eth_getTransactionByBlockNumberAndIndex",
+            json!(["latest", "x"]),
+        ),
+        ("eth_getBlockByNumber", json!(["latest", "yes"])),
+        ("eth_call", json!(["not an object"])),
+        ("eth_call", json!([{"to": a, "gas": "0xnope"}])),
+        (
+            "eth_call",
+            json!([{"to": a, "data": "0x01", "input": "0x02"}]),
+        ),
+        (
+            "eth_call",
+            json!([{"to": a, "gasPrice": "0x1", "maxFeePerGas": "0x1"}]),
+        ),
+        ("eth_call", json!([{"to": a}, "latest", {"0x12": {}}])),
+        ("eth_estimateGas", json!([{"to": a, "value": "-1"}])),
+        (
+            "eth_getLogs",
+            json!([{"topics": [null, null, null, null, null]}]),
+        ),
+        ("eth_getLogs", json!([{"address": 5}])),
+        ("eth_getLogs", json!([{"blockHash": h, "fromBlock": "0x0"}])),
+        ("eth_newFilter", json!([{"topics": ["0x12"]}])),
+        ("eth_getFilterChanges", json!(["nope"])),
+        ("eth_feeHistory", json!(["0x1", "latest", [60, 50]])),
+        ("eth_feeHistory", json!(["0x1", "latest", [101]])),
+        ("eth_feeHistory", json!([])),
+    ];
+    for (method, params) in cases {
+        let v = call(addr, method, params.clone()).await;
+        assert_eq!(v["error"]["code"], -32602, "{method} {params}: {v}");
+        assert!(
+            !v["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty(),
+            "{method} {params}: {v}"
+        );
+    }
+    // Unknown things are null, or geth's not-found errors.
+    assert_eq!(
+        result(addr, "eth_getTransactionByHash", json!([h])).await,
+        Value::Null
+    );
+    assert_eq!(
+        result(addr, "eth_getTransactionReceipt", json!([h])).await,
+        Value::Null
+    );
+    assert_eq!(
+        result(addr, "eth_getBlockReceipts", json!(["0x99"])).await,
+        Value::Null
+    );
+    let missing = call(addr, "eth_getBalance", json!([a, "0x99"])).await;
+    assert_eq!(missing["error"]["message"], "header not found", "{missing}");
+    let unknown = call(addr, "eth_getBalance", json!([a, {"blockHash": h}])).await;
+    assert_eq!(
+        unknown["error"]["message"], "header for hash not found",
+        "{unknown}"
+    );
+    let range = call(
+        addr,
+        "eth_getLogs",
+        json!([{"fromBlock": "0x2", "toBlock": "0x1"}]),
+    )
+    .await;
+    assert_eq!(
+        range["error"]["message"], "invalid block range params",
+        "{range}"
+    );
+    // Block and pending-transaction filters on a chain that does not move: nothing new.
+    let blocks = result(addr, "eth_newBlockFilter", json!([])).await;
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([blocks])).await,
+        json!([])
+    );
+    let pending = result(addr, "eth_newPendingTransactionFilter", json!([])).await;
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([pending])).await,
+        json!([])
+    );
+}
