@@ -453,7 +453,7 @@ impl Chain {
             self.write_block(
                 txn,
                 &record,
-                &header,
+                (&header, &body),
                 &parent,
                 &outcome,
                 make_head.then_some(route.as_ref()),
@@ -535,11 +535,18 @@ impl Chain {
         let record = record(&header, hash, header_rlp, body_rlp);
         // `write_block` fails with `InvalidBlock` only at the state root, before it writes
         // anything but the (unreferenced) trie nodes.
-        self.write_block(txn, &record, &header, &parent, &outcome, Some(None))
-            .map_err(|e| {
-                let fit = matches!(e, Error::InvalidBlock { .. });
-                (e, fit)
-            })?;
+        self.write_block(
+            txn,
+            &record,
+            (&header, &body),
+            &parent,
+            &outcome,
+            Some(None),
+        )
+        .map_err(|e| {
+            let fit = matches!(e, Error::InvalidBlock { .. });
+            (e, fit)
+        })?;
         let stats = (body.transactions.len() as u64, header.gas_used);
         let number = header.number;
         st.head = HeadInfo {
@@ -616,12 +623,12 @@ impl Chain {
     /// Writes an executed block in `txn`: the trie nodes (the state root must be the header's;
     /// the only `InvalidBlock` this returns, before anything else is written), the change set,
     /// the receipts, the block, and, when `head` is `Some`, the flat state moved to it (along
-    /// the reorg route when there is one) and the head.
+    /// the reorg route when there is one), the transaction index and the head.
     fn write_block(
         &self,
         txn: &WriteTransaction,
         record: &BlockRecord<'_>,
-        header: &Header,
+        (header, body): (&Header, &cachet_execution::Body),
         parent: &Header,
         outcome: &cachet_execution::BlockOutcome,
         head: Option<Option<&(Vec<B256>, Vec<B256>)>>,
@@ -658,8 +665,9 @@ impl Chain {
                     self.index_transactions(txn, block, &body)?;
                 }
             }
-            if !outcome.receipts.is_empty() {
-                self.index_transactions(txn, &record.hash, record.body_rlp)?;
+            if !body.transactions.is_empty() {
+                let hashes: Vec<B256> = body.transactions.iter().map(|t| *t.tx_hash()).collect();
+                self.store.put_tx_lookups_in(txn, &record.hash, &hashes)?;
             }
             if !unchanged {
                 WorldState::apply_flat(txn, record.hash)?;

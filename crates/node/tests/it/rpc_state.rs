@@ -106,6 +106,14 @@ async fn check_ethereumjs_chain(london_block: u64) {
         &mut ImportReport::default(),
     )
     .unwrap();
+    let chain = if london_block == 3 {
+        // A store written before the transaction index existed: the index is built on open.
+        drop(chain);
+        forget_tx_index(&dir.path().join("chain.redb"));
+        open(dir.path(), &genesis)
+    } else {
+        chain
+    };
     let addr = serve(chain).await;
     let at = |s: &str| format!("london at {london_block}: {s}");
 
@@ -355,6 +363,24 @@ async fn check_ethereumjs_chain(london_block: u64) {
     );
     let gone = call(addr, "eth_getFilterChanges", json!([id])).await;
     assert_eq!(gone["error"]["message"], "filter not found", "{gone}");
+}
+
+/// Removes the transaction index and its marker, as in a store from before the index.
+fn forget_tx_index(path: &Path) {
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    assert!(
+        txn.delete_table(redb::TableDefinition::<&[u8; 32], &[u8; 40]>::new(
+            "tx-lookup"
+        ))
+        .unwrap()
+    );
+    let mut pointers = txn
+        .open_table(redb::TableDefinition::<&str, &[u8; 32]>::new("pointers"))
+        .unwrap();
+    assert!(pointers.remove("tx-lookup-built").unwrap().is_some());
+    drop(pointers);
+    txn.commit().unwrap();
 }
 
 /// Runtime code that reverts with `Error("nope")`: the ABI encoding (selector 0x08c379a0,
