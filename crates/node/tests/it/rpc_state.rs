@@ -669,3 +669,145 @@ async fn refuses_malformed_state_params_with_invalid_params() {
         json!([])
     );
 }
+
+/// The blocks of a `chain.rlp` (concatenated block RLP lists), each whole.
+fn split_blocks(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let mut buf = rest;
+        let h = alloy_rlp::Header::decode(&mut buf).unwrap();
+        let len = rest.len() - buf.len() + h.payload_length;
+        out.push(rest[..len].to_vec());
+        rest = &rest[len..];
+    }
+    out
+}
+
+/// A stored canonical block as (header RLP, body RLP).
+fn stored(chain: &Chain, number: u64) -> (Vec<u8>, Vec<u8>) {
+    let hash = chain.store().canonical_hash(number).unwrap().unwrap();
+    (
+        chain.header_rlp_by_hash(&hash).unwrap().unwrap(),
+        chain.store().body_by_hash(&hash).unwrap().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs ethereumjs: run scripts/test"]
+async fn finds_transactions_of_canonical_blocks_only_across_reorgs() {
+    use cachet_node::clique::CliqueSealer;
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chain");
+    let out =
+        cachet_testkit::run_node_script("build-tx-chain.mjs", &[chain_dir.to_str().unwrap(), "0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(chain_dir.join("expected.json")).unwrap())
+            .unwrap();
+    let genesis = std::fs::read(chain_dir.join("genesis.json")).unwrap();
+    let blocks = split_blocks(&std::fs::read(chain_dir.join("chain.rlp")).unwrap());
+    let first_two = chain_dir.join("first-two.rlp");
+    std::fs::write(&first_two, [blocks[0].clone(), blocks[1].clone()].concat()).unwrap();
+    // The chain's signer (build-tx-chain.mjs's fixed test key 0x51…51) seals the other branches.
+    let signer = || {
+        UnlockedKeys::from_secrets_for_tests([1; 32], Some([0x51; 32]), [2; 32], [3; 32])
+            .unwrap()
+            .sealing_key()
+    };
+    let import = |chain: &Chain, path: &Path| {
+        import_file(chain, path, &mut ImportReport::default()).unwrap();
+    };
+    let ts = |block: usize| expected["blocks"][block]["timestamp"].as_u64().unwrap();
+
+    // Branch B: blocks 1-2, then four empty blocks (3'-6') sealed by the signer.
+    let dir_b = dir.path().join("b");
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let b = open(&dir_b, &genesis);
+    import(&b, &first_two);
+    let mut sealer = CliqueSealer::new(b.clone(), &dir_b, signer(), Proposals::default()).unwrap();
+    for k in 0..4 {
+        sealer.seal_now(ts(1) + 6 + 5 * k).unwrap().unwrap();
+    }
+    // Branch C: EthereumJS's blocks 1-5, then two empty blocks (6, 7): longer than B.
+    let dir_c = dir.path().join("c");
+    std::fs::create_dir_all(&dir_c).unwrap();
+    let c = open(&dir_c, &genesis);
+    import(&c, &chain_dir.join("chain.rlp"));
+    let mut sealer = CliqueSealer::new(c.clone(), &dir_c, signer(), Proposals::default()).unwrap();
+    for k in 0..2 {
+        sealer.seal_now(ts(4) + 5 + 5 * k).unwrap().unwrap();
+    }
+
+    // Node A: blocks 1-2, then B's branch (head 6'), then C's blocks 3-5 (a side chain).
+    let dir_a = dir.path().join("a");
+    std::fs::create_dir_all(&dir_a).unwrap();
+    let a = open(&dir_a, &genesis);
+    import(&a, &first_two);
+    for n in 3..=6 {
+        let (h, body) = stored(&b, n);
+        a.import(&h, &body).unwrap();
+    }
+    for n in 3..=5 {
+        let (h, body) = stored(&c, n);
+        a.import(&h, &body).unwrap();
+    }
+    let addr = serve(a.clone()).await;
+    let tx_of = |block: usize, i: usize| expected["blocks"][block]["receipts"][i]["txHash"].clone();
+    let head = result(addr, "eth_blockNumber", json!([])).await;
+    assert_eq!(head, "0x6");
+    // Transactions of blocks 1-2 (on both branches) are found; those of C's 3 and 5, stored
+    // only on the side chain, are not (geth: canonical only).
+    let early = result(addr, "eth_getTransactionByHash", json!([tx_of(0, 0)])).await;
+    assert_eq!(early["blockHash"], expected["blocks"][0]["hash"]);
+    for (block, i) in [(2, 0), (2, 4), (4, 1)] {
+        assert_eq!(
+            result(addr, "eth_getTransactionByHash", json!([tx_of(block, i)])).await,
+            Value::Null,
+            "block {} tx {i}",
+            block + 1
+        );
+        assert_eq!(
+            result(addr, "eth_getTransactionReceipt", json!([tx_of(block, i)])).await,
+            Value::Null
+        );
+    }
+    let logs = result(addr, "eth_getLogs", json!([{"fromBlock": "0x0"}])).await;
+    assert!(
+        logs.as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["blockNumber"] == "0x2"),
+        "{logs}"
+    );
+
+    // C's blocks 6 and 7 make C canonical: the reorg brings its transactions in.
+    for n in 6..=7 {
+        let (h, body) = stored(&c, n);
+        a.import(&h, &body).unwrap();
+    }
+    assert_eq!(result(addr, "eth_blockNumber", json!([])).await, "0x7");
+    for (block, i) in [(2, 0), (2, 4), (4, 1)] {
+        let tx = result(addr, "eth_getTransactionByHash", json!([tx_of(block, i)])).await;
+        assert_eq!(
+            tx["blockHash"],
+            expected["blocks"][block]["hash"],
+            "block {} tx {i}",
+            block + 1
+        );
+        let receipt = result(addr, "eth_getTransactionReceipt", json!([tx_of(block, i)])).await;
+        assert_eq!(
+            receipt["status"],
+            json!(format!(
+                "{:#x}",
+                expected["blocks"][block]["receipts"][i]["status"]
+                    .as_u64()
+                    .unwrap()
+            ))
+        );
+    }
+}
