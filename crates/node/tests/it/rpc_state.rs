@@ -408,11 +408,11 @@ const RETURNS_SLOT1: &str = "60015460005260206000f3";
 
 fn call_genesis(funded: &str) -> Vec<u8> {
     let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
-    let text = String::from_utf8(super::clique::genesis_json(
-        &[keys.sealing_key().address()],
-        1,
-    ))
-    .unwrap();
+    genesis_with_alloc(funded, keys.sealing_key().address())
+}
+
+fn genesis_with_alloc(funded: &str, signer: alloy_primitives::Address) -> Vec<u8> {
+    let text = String::from_utf8(super::clique::genesis_json(&[signer], 1)).unwrap();
     let alloc = json!({
         funded: {"balance": "0xde0b6b3a7640000"},
         "0x00000000000000000000000000000000000000aa": {"balance": "0x0", "code": format!("0x{REVERTS_NOPE}")},
@@ -808,6 +808,67 @@ async fn finds_transactions_of_canonical_blocks_only_across_reorgs() {
                     .as_u64()
                     .unwrap()
             ))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn block_filters_report_each_new_block_once() {
+    use cachet_node::clique::CliqueSealer;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let genesis = genesis_with_alloc(
+        "0x1000000000000000000000000000000000000001",
+        keys.sealing_key().address(),
+    );
+    let chain = open(dir.path(), &genesis);
+    let addr = serve(chain.clone()).await;
+    let blocks = result(addr, "eth_newBlockFilter", json!([])).await;
+    let logs = result(addr, "eth_newFilter", json!([{}])).await;
+    let mut sealer = CliqueSealer::new(
+        chain.clone(),
+        dir.path(),
+        keys.sealing_key(),
+        Proposals::default(),
+    )
+    .unwrap();
+    let mut sealed = Vec::new();
+    for n in 1..=3 {
+        sealer.seal_now(1_700_000_000 + n).unwrap().unwrap();
+        sealed.push(json!(chain.head().hash));
+    }
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([blocks])).await,
+        json!(sealed)
+    );
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([blocks])).await,
+        json!([])
+    );
+    sealer.seal_now(1_700_000_010).unwrap().unwrap();
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([blocks])).await,
+        json!([chain.head().hash])
+    );
+    // Empty blocks have no logs; getFilterLogs is for log filters only.
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([logs])).await,
+        json!([])
+    );
+    let not_logs = call(addr, "eth_getFilterLogs", json!([blocks])).await;
+    assert_eq!(
+        not_logs["error"]["message"], "filter not found",
+        "{not_logs}"
+    );
+    // Tags: safe and finalized are the head; blocks carry their transaction list (empty here).
+    let head = result(addr, "eth_getBlockByNumber", json!(["latest", true])).await;
+    assert_eq!(head["hash"], json!(chain.head().hash));
+    assert_eq!(head["transactions"], json!([]));
+    for tag in ["safe", "finalized", "pending"] {
+        assert_eq!(
+            result(addr, "eth_getBlockByNumber", json!([tag, false])).await["hash"],
+            head["hash"],
+            "{tag}"
         );
     }
 }
