@@ -1239,13 +1239,7 @@ fn with_call_state<T>(
         .map_err(|e| internal(&e))?
         .ok_or_else(|| err(SERVER_ERROR, "header not found"))?;
     let header = decode_header(&rlp).map_err(|e| internal(&e))?;
-    // COINBASE is the block's author: clique's signer; the other engines put theirs in the
-    // header's coinbase.
-    let author = if c.chain.engine() == cachet_genesis::Engine::Clique {
-        cachet_seal::clique::recover_signer(&header).unwrap_or(header.beneficiary)
-    } else {
-        header.beneficiary
-    };
+    let author = author(&c.chain, at.hash, &header);
     let hashes = CanonicalBelow {
         chain: &c.chain,
         number: header.number,
@@ -1261,6 +1255,27 @@ fn with_call_state<T>(
         })
         .map_err(|e| internal(&e))?;
     result.map_err(|e| call_error(&e))
+}
+
+/// COINBASE of a call on block `hash`: the block's author as execution saw it (clique: the
+/// signer; GoQuorum IBFT: the proposer, from the seals; IBFT 2.0, QBFT, raft: the coinbase).
+fn author(chain: &Chain, hash: B256, header: &Header) -> Address {
+    match chain.engine() {
+        cachet_genesis::Engine::Clique => {
+            cachet_seal::clique::recover_signer(header).unwrap_or(header.beneficiary)
+        }
+        cachet_genesis::Engine::Ibft => {
+            let parent = chain
+                .header_rlp_by_hash(&header.parent_hash)
+                .ok()
+                .flatten()
+                .and_then(|rlp| decode_header(&rlp).ok());
+            parent
+                .and_then(|p| chain.rules().verify(hash, header, &p).ok())
+                .unwrap_or(header.beneficiary)
+        }
+        _ => header.beneficiary,
+    }
 }
 
 fn call_error(e: &CallError) -> ErrorObjectOwned {
