@@ -100,10 +100,11 @@ struct Installed {
 }
 
 enum FilterKind {
-    /// New canonical block hashes after `next`-1.
-    Blocks { next: u64 },
-    /// Logs matching `query` in blocks from `next` on.
-    Logs { query: LogQuery, next: u64 },
+    /// New canonical block hashes after `seen` (the last block reported).
+    Blocks { seen: B256 },
+    /// Logs matching `query` in canonical blocks after `seen`, and as `removed` those of the
+    /// blocks a reorg took off the chain since.
+    Logs { query: LogQuery, seen: B256 },
     /// New pending transaction hashes (from the pool hook, when there is one).
     Pending {
         rx: Option<broadcast::Receiver<B256>>,
@@ -237,15 +238,14 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
     })?;
     reg(m, "eth_newFilter", |c, a| {
         let q = log_query(c, a.first())?;
-        let next = match &q.range {
-            Range::Numbers { from: Some(f), .. } => *f,
-            _ => c.chain.head().header.number.saturating_add(1),
-        };
-        Ok(install(c, FilterKind::Logs { query: q, next }))
+        // As geth: changes are the logs of blocks added after the filter (fromBlock only
+        // narrows them); the history is what eth_getFilterLogs returns.
+        let seen = c.chain.head().hash;
+        Ok(install(c, FilterKind::Logs { query: q, seen }))
     })?;
     reg(m, "eth_newBlockFilter", |c, _| {
-        let next = c.chain.head().header.number.saturating_add(1);
-        Ok(install(c, FilterKind::Blocks { next }))
+        let seen = c.chain.head().hash;
+        Ok(install(c, FilterKind::Blocks { seen }))
     })?;
     reg(m, "eth_newPendingTransactionFilter", |c, _| {
         let rx = c.eth.pending.as_ref().map(|p| p.subscribe_new());
@@ -893,33 +893,93 @@ fn logs_in(
         }
     };
     for hash in hashes {
-        let Some(rlp) = chain.header_rlp_by_hash(&hash).map_err(|e| internal(&e))? else {
-            continue;
-        };
-        let header = decode_header(&rlp).map_err(|e| internal(&e))?;
-        if !q.bloom_may_match(&header.logs_bloom) {
-            continue;
-        }
-        let Some(block) = load_block(chain, &hash)? else {
-            continue;
-        };
-        let receipts = block.receipts(chain)?;
-        let mut log_index = 0u64;
-        for (i, (tx, receipt)) in block.txs.iter().zip(&receipts).enumerate() {
-            for log in receipt.logs() {
-                if q.matches(log) {
-                    out.push(log_json(
-                        log,
-                        block.place(i as u64),
-                        *tx.tx_hash(),
-                        log_index,
-                    ));
-                }
-                log_index += 1;
-            }
-        }
+        block_logs(chain, q, &hash, false, &mut out)?;
     }
     Ok(out)
+}
+
+/// Appends the logs of block `hash` matching `q` to `out` (`removed` marks those of a block a
+/// reorg took off the canonical chain).
+fn block_logs(
+    chain: &Chain,
+    q: &LogQuery,
+    hash: &B256,
+    removed: bool,
+    out: &mut Vec<Value>,
+) -> std::result::Result<(), ErrorObjectOwned> {
+    let Some(rlp) = chain.header_rlp_by_hash(hash).map_err(|e| internal(&e))? else {
+        return Ok(());
+    };
+    let header = decode_header(&rlp).map_err(|e| internal(&e))?;
+    if !q.bloom_may_match(&header.logs_bloom) {
+        return Ok(());
+    }
+    if let Range::Numbers { from, to } = q.range
+        && (from.is_some_and(|f| header.number < f) || to.is_some_and(|t| header.number > t))
+    {
+        return Ok(());
+    }
+    let Some(block) = load_block(chain, hash)? else {
+        return Ok(());
+    };
+    let receipts = block.receipts(chain)?;
+    let mut log_index = 0u64;
+    for (i, (tx, receipt)) in block.txs.iter().zip(&receipts).enumerate() {
+        for log in receipt.logs() {
+            if q.matches(log) {
+                let mut v = log_json(log, block.place(i as u64), *tx.tx_hash(), log_index);
+                if removed && let Some(m) = v.as_object_mut() {
+                    m.insert("removed".into(), Value::Bool(true));
+                }
+                out.push(v);
+            }
+            log_index += 1;
+        }
+    }
+    Ok(())
+}
+
+/// What changed on the canonical chain since block `seen`: the blocks a reorg removed (newest
+/// first) and the canonical blocks added after the common ancestor (oldest first, at most
+/// [`MAX_LOG_RANGE`]; the rest come with the next poll).
+fn changes_since(
+    chain: &Chain,
+    seen: B256,
+) -> std::result::Result<(Vec<B256>, Vec<B256>), ErrorObjectOwned> {
+    let store = chain.store();
+    let head = chain.head();
+    let mut removed = Vec::new();
+    let mut hash = seen;
+    let ancestor = loop {
+        let Some(info) = store.block_info(&hash).map_err(|e| internal(&e))? else {
+            // Not stored (cannot happen for a hash the node reported): start from the head.
+            return Ok((Vec::new(), Vec::new()));
+        };
+        if store
+            .canonical_hash(info.number)
+            .map_err(|e| internal(&e))?
+            == Some(hash)
+        {
+            break info.number;
+        }
+        if removed.len() as u64 >= MAX_LOG_RANGE {
+            return Ok((removed, Vec::new()));
+        }
+        removed.push(hash);
+        hash = info.parent_hash;
+    };
+    let mut added = Vec::new();
+    let last = head
+        .header
+        .number
+        .min(ancestor.saturating_add(MAX_LOG_RANGE));
+    for n in ancestor.saturating_add(1)..=last {
+        match store.canonical_hash(n).map_err(|e| internal(&e))? {
+            Some(h) => added.push(h),
+            None => break,
+        }
+    }
+    Ok((removed, added))
 }
 
 /// Drops filters not polled within [`FILTER_TIMEOUT`].
@@ -955,14 +1015,8 @@ fn filter_id(a: &[Value]) -> std::result::Result<String, ErrorObjectOwned> {
 
 fn filter_changes(c: &RpcContext, a: &[Value]) -> R {
     let id = filter_id(a)?;
-    let head = c.chain.head().header.number;
     // Take what the filter needs under the lock, read the chain outside it.
-    enum Work {
-        Blocks(u64),
-        Logs(LogQuery, u64),
-        Done(Value),
-    }
-    let work = {
+    let (seen, query) = {
         let mut f = c.eth.filters();
         sweep(&mut f);
         let Some(installed) = f.installed.get_mut(&id) else {
@@ -970,16 +1024,8 @@ fn filter_changes(c: &RpcContext, a: &[Value]) -> R {
         };
         installed.polled = Instant::now();
         match &mut installed.kind {
-            FilterKind::Blocks { next } => {
-                let from = *next;
-                *next = head.saturating_add(1).max(from);
-                Work::Blocks(from)
-            }
-            FilterKind::Logs { query, next } => {
-                let from = *next;
-                *next = head.saturating_add(1).max(from);
-                Work::Logs(query.clone(), from)
-            }
+            FilterKind::Blocks { seen } => (*seen, None),
+            FilterKind::Logs { query, seen } => (*seen, Some(query.clone())),
             FilterKind::Pending { rx } => {
                 let mut hashes = Vec::new();
                 if let Some(rx) = rx {
@@ -991,50 +1037,44 @@ fn filter_changes(c: &RpcContext, a: &[Value]) -> R {
                         }
                     }
                 }
-                Work::Done(Value::Array(hashes))
+                return Ok(Value::Array(hashes));
             }
         }
     };
-    match work {
-        Work::Done(v) => Ok(v),
-        Work::Blocks(from) => {
-            let mut hashes = Vec::new();
-            for n in from..=head {
-                if let Some(h) = c
-                    .chain
-                    .store()
-                    .canonical_hash(n)
-                    .map_err(|e| internal(&e))?
-                {
-                    hashes.push(json!(h));
-                }
+    let (removed, added) = changes_since(&c.chain, seen)?;
+    let mut out = Vec::new();
+    match &query {
+        None => out.extend(added.iter().map(|h| json!(h))),
+        Some(q) => {
+            for h in &removed {
+                block_logs(&c.chain, q, h, true, &mut out)?;
             }
-            Ok(Value::Array(hashes))
-        }
-        Work::Logs(query, from) => {
-            let to = match &query.range {
-                Range::Numbers { to: Some(t), .. } => (*t).min(head),
-                Range::Numbers { to: None, .. } => head,
-                Range::Hash(_) => return Ok(json!([])),
-            };
-            if from > to {
-                return Ok(json!([]));
+            for h in &added {
+                block_logs(&c.chain, q, h, false, &mut out)?;
             }
-            // A poll covers at most MAX_LOG_RANGE blocks; the rest come with the next poll.
-            let to = to.min(from.saturating_add(MAX_LOG_RANGE - 1));
-            if to < head {
-                let mut f = c.eth.filters();
-                if let Some(Installed {
-                    kind: FilterKind::Logs { next, .. },
-                    ..
-                }) = f.installed.get_mut(&id)
-                {
-                    *next = to + 1;
-                }
-            }
-            Ok(Value::Array(logs_in(&c.chain, &query, from, to)?))
         }
     }
+    let now_seen = match (added.last(), removed.last()) {
+        (Some(h), _) => Some(*h),
+        // A reorg to a shorter chain: the common ancestor is the new reference.
+        (None, Some(oldest)) => c
+            .chain
+            .store()
+            .block_info(oldest)
+            .map_err(|e| internal(&e))?
+            .map(|i| i.parent_hash),
+        (None, None) => None,
+    };
+    if let Some(new_seen) = now_seen {
+        let mut f = c.eth.filters();
+        if let Some(installed) = f.installed.get_mut(&id) {
+            match &mut installed.kind {
+                FilterKind::Blocks { seen } | FilterKind::Logs { seen, .. } => *seen = new_seen,
+                FilterKind::Pending { .. } => {}
+            }
+        }
+    }
+    Ok(Value::Array(out))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -339,14 +339,11 @@ async fn check_ethereumjs_chain(london_block: u64) {
         .collect();
     assert_eq!(by_hash, json!(theirs), "{}", at("getLogs by blockHash"));
 
-    // A log filter from genesis: its logs now, then nothing new.
+    // A log filter from genesis: its logs through eth_getFilterLogs; its changes are only those
+    // of blocks added later (geth), none here.
     let id = result(addr, "eth_newFilter", json!([{"fromBlock": "0x0"}])).await;
     assert_eq!(
         result(addr, "eth_getFilterLogs", json!([id])).await,
-        json!(all_logs)
-    );
-    assert_eq!(
-        result(addr, "eth_getFilterChanges", json!([id])).await,
         json!(all_logs)
     );
     assert_eq!(
@@ -729,9 +726,10 @@ async fn finds_transactions_of_canonical_blocks_only_across_reorgs() {
     std::fs::create_dir_all(&dir_b).unwrap();
     let b = open(&dir_b, &genesis);
     import(&b, &first_two);
-    let mut sealer = CliqueSealer::new(b.clone(), &dir_b, signer(), Proposals::default()).unwrap();
+    let mut sealer_b =
+        CliqueSealer::new(b.clone(), &dir_b, signer(), Proposals::default()).unwrap();
     for k in 0..4 {
-        sealer.seal_now(ts(1) + 6 + 5 * k).unwrap().unwrap();
+        sealer_b.seal_now(ts(1) + 6 + 5 * k).unwrap().unwrap();
     }
     // Branch C: EthereumJS's blocks 1-5, then two empty blocks (6, 7): longer than B.
     let dir_c = dir.path().join("c");
@@ -757,6 +755,8 @@ async fn finds_transactions_of_canonical_blocks_only_across_reorgs() {
         a.import(&h, &body).unwrap();
     }
     let addr = serve(a.clone()).await;
+    let block_filter = result(addr, "eth_newBlockFilter", json!([])).await;
+    let log_filter = result(addr, "eth_newFilter", json!([{"fromBlock": "0x0"}])).await;
     let tx_of = |block: usize, i: usize| expected["blocks"][block]["receipts"][i]["txHash"].clone();
     let head = result(addr, "eth_blockNumber", json!([])).await;
     assert_eq!(head, "0x6");
@@ -810,6 +810,53 @@ async fn finds_transactions_of_canonical_blocks_only_across_reorgs() {
             ))
         );
     }
+    // The filters installed at 6' report C's blocks 3-7 and the logs of C's 3 and 5 (the
+    // removed blocks 3'-6' had none).
+    let c_hash = |n: u64| json!(c.store().canonical_hash(n).unwrap().unwrap());
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([block_filter])).await,
+        json!((3..=7).map(c_hash).collect::<Vec<_>>())
+    );
+    let c_logs = result(addr, "eth_getLogs", json!([{"fromBlock": "0x3"}])).await;
+    let theirs: usize = [2usize, 4]
+        .iter()
+        .map(|b| {
+            expected["blocks"][*b]["receipts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["logs"].as_u64().unwrap() as usize)
+                .sum::<usize>()
+        })
+        .sum();
+    assert_eq!(c_logs.as_array().unwrap().len(), theirs);
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([log_filter])).await,
+        c_logs
+    );
+    // B grows past C again (7'-9'): C's logs come back as removed.
+    for k in 0..3 {
+        sealer_b.seal_now(ts(1) + 26 + 5 * k).unwrap().unwrap();
+    }
+    for n in 7..=9 {
+        let (h, body) = stored(&b, n);
+        a.import(&h, &body).unwrap();
+    }
+    let mut removed = c_logs.as_array().unwrap().clone();
+    removed.sort_by_key(|l| std::cmp::Reverse(l["blockNumber"].as_str().unwrap().to_owned()));
+    for l in &mut removed {
+        l["removed"] = json!(true);
+    }
+    let changes = result(addr, "eth_getFilterChanges", json!([log_filter])).await;
+    assert_eq!(changes, json!(removed));
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([block_filter])).await,
+        json!(
+            (3..=9)
+                .map(|n| json!(b.store().canonical_hash(n).unwrap().unwrap()))
+                .collect::<Vec<_>>()
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
