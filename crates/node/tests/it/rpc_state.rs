@@ -224,6 +224,42 @@ async fn check_ethereumjs_chain(london_block: u64) {
                 json!(format!("{:#x}", block["txTypes"][i].as_u64().unwrap())),
                 "{what}"
             );
+            // Every signed field as EthereumJS's own JSON of the transaction has it.
+            let ejs = &r["tx"];
+            for (ours, theirs) in [
+                ("type", "type"),
+                ("gas", "gasLimit"),
+                ("value", "value"),
+                ("input", "data"),
+                ("v", "v"),
+                ("r", "r"),
+                ("s", "s"),
+                ("yParity", "yParity"),
+                ("accessList", "accessList"),
+                ("maxFeePerGas", "maxFeePerGas"),
+                ("maxPriorityFeePerGas", "maxPriorityFeePerGas"),
+            ] {
+                let theirs = ejs.get(theirs).cloned().unwrap_or(Value::Null);
+                let ours = tx.get(ours).cloned().unwrap_or(Value::Null);
+                assert_eq!(ours, theirs, "{what}: {ejs}");
+            }
+            // geth gives a chain id to typed and EIP-155 legacy transactions only.
+            let protected =
+                ejs["type"] != "0x0" || !["0x1b", "0x1c"].contains(&ejs["v"].as_str().unwrap());
+            assert_eq!(
+                tx["chainId"],
+                if protected {
+                    ejs["chainId"].clone()
+                } else {
+                    Value::Null
+                },
+                "{what}"
+            );
+            // The price paid per gas: EthereumJS's wei spent on gas over the gas used.
+            let paid = r["amountSpent"].as_str().unwrap().parse::<U256>().unwrap()
+                / r["gasUsed"].as_str().unwrap().parse::<U256>().unwrap();
+            let price = json!(format!("{paid:#x}"));
+            assert_eq!(tx["gasPrice"], price, "{what}");
             assert_eq!(full["transactions"][i], tx, "{what}");
             assert_eq!(hashes["transactions"][i], r["txHash"], "{what}");
             assert_eq!(
@@ -264,6 +300,7 @@ async fn check_ethereumjs_chain(london_block: u64) {
             assert_eq!(receipt["to"], r["to"], "{what}");
             assert_eq!(receipt["contractAddress"], r["contractAddress"], "{what}");
             assert_eq!(receipt["logsBloom"], r["logsBloom"], "{what}");
+            assert_eq!(receipt["effectiveGasPrice"], price, "{what}");
             assert_eq!(receipt["transactionHash"], r["txHash"], "{what}");
             assert_eq!(receipt["transactionIndex"], json!(index), "{what}");
             assert_eq!(receipt["blockHash"], block["hash"], "{what}");
