@@ -956,3 +956,72 @@ async fn block_filters_report_each_new_block_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_every_state_method_on_odd_params_without_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(
+        dir.path(),
+        &call_genesis("0x1000000000000000000000000000000000000001"),
+    );
+    let addr = serve(chain).await;
+    let methods = [
+        "eth_getBalance",
+        "eth_getCode",
+        "eth_getStorageAt",
+        "eth_getTransactionCount",
+        "eth_getBlockByNumber",
+        "eth_getBlockByHash",
+        "eth_getBlockTransactionCountByHash",
+        "eth_getBlockTransactionCountByNumber",
+        "eth_getTransactionByHash",
+        "eth_getTransactionByBlockHashAndIndex",
+        "eth_getTransactionByBlockNumberAndIndex",
+        "eth_getTransactionReceipt",
+        "eth_getBlockReceipts",
+        "eth_getLogs",
+        "eth_newFilter",
+        "eth_getFilterChanges",
+        "eth_getFilterLogs",
+        "eth_uninstallFilter",
+        "eth_call",
+        "eth_estimateGas",
+        "eth_feeHistory",
+    ];
+    let odd = [
+        json!(null),
+        json!(0),
+        json!(-1),
+        json!(1e300),
+        json!(""),
+        json!("0x"),
+        json!("0x-1"),
+        json!(format!("0x{}", "f".repeat(200))),
+        json!("latest"),
+        json!("0xffffffffffffffff"),
+        json!({}),
+        json!({"blockHash": 1}),
+        json!({"blockNumber": "0x10000000000000000"}),
+        json!({"to": [], "gas": "0xffffffffffffffff", "value": "0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"}),
+        json!({"from": "0x1000000000000000000000000000000000000001", "to": "0x00000000000000000000000000000000000000aa", "gasPrice": "0xffffffffffffffffffffffffffffffff", "gas": "0xffffffffffffffff"}),
+        json!({"fromBlock": "0xffffffffffffffff", "toBlock": "earliest", "topics": [[null, 1]]}),
+        json!([[[[]]]]),
+        json!(true),
+    ];
+    for method in methods {
+        for a in &odd {
+            for params in [
+                json!([a]),
+                json!([a, a]),
+                json!([a, a, a]),
+                json!(["0x1000000000000000000000000000000000000001", a, a]),
+            ] {
+                let v = call(addr, method, params.clone()).await;
+                assert!(
+                    v.get("result").is_some() || v["error"]["code"].is_i64(),
+                    "{method} {params}: {v}"
+                );
+            }
+        }
+    }
+}
