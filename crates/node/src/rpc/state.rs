@@ -45,6 +45,10 @@ const PRICE_BLOCKS: u64 = 20;
 const PRICE_PERCENTILE: usize = 60;
 /// Tips below this are ignored by the suggestion (geth's `IgnorePrice`).
 const IGNORE_PRICE: u128 = 2;
+/// Tips taken from each block (geth's `sampleNumber`).
+const PRICE_SAMPLES: usize = 3;
+/// The highest suggestion (geth's `MaxPrice`, 500 gwei).
+const MAX_PRICE: u128 = 500_000_000_000;
 /// geth's JSON-RPC code for a revert.
 const REVERT_CODE: i32 = 3;
 
@@ -1399,9 +1403,10 @@ impl SaturatingU64 for u128 {
     }
 }
 
-/// The suggested tip: the 60th percentile of the tips paid in the last 20 blocks (ignoring tips
-/// under 2 wei, as geth's oracle), 0 when they carried no such transaction (a permissioned
-/// network's default minimum gas price is 0).
+/// The suggested tip, as geth's gas price oracle with its defaults: from each of the last 20
+/// blocks the 3 lowest tips of at least 2 wei paid by senders other than the block's coinbase;
+/// the 60th percentile of those, at most 500 gwei; 0 when there are none (where geth repeats
+/// its last suggestion: a permissioned network's minimum gas price defaults to 0).
 fn suggest_tip(chain: &Chain) -> std::result::Result<u128, ErrorObjectOwned> {
     let head = chain.head().header.number;
     let mut tips = Vec::new();
@@ -1412,22 +1417,30 @@ fn suggest_tip(chain: &Chain) -> std::result::Result<u128, ErrorObjectOwned> {
         let Some(block) = load_block(chain, &hash)? else {
             continue;
         };
-        if block.txs.is_empty() {
-            continue;
-        }
-        tips.extend(
-            block_tips(chain, &block)?
-                .into_iter()
-                .map(|t| t.0)
-                .filter(|t| *t >= IGNORE_PRICE),
-        );
+        let base = block
+            .header
+            .base_fee_per_gas
+            .map(|f| f.saturating_to::<u128>());
+        let mut own: Vec<u128> = block
+            .txs
+            .iter()
+            .zip(&block.senders)
+            .filter(|(_, from)| **from != block.header.beneficiary)
+            .map(|(tx, _)| {
+                effective_gas_price(tx, base.map(SaturatingU64::saturating_to_u64))
+                    .saturating_sub(base.unwrap_or_default())
+            })
+            .filter(|tip| *tip >= IGNORE_PRICE)
+            .collect();
+        own.sort_unstable();
+        tips.extend(own.into_iter().take(PRICE_SAMPLES));
     }
     if tips.is_empty() {
         return Ok(0);
     }
     tips.sort_unstable();
     let i = (tips.len() - 1) * PRICE_PERCENTILE / 100;
-    Ok(tips.get(i).copied().unwrap_or_default())
+    Ok(tips.get(i).copied().unwrap_or_default().min(MAX_PRICE))
 }
 
 fn fee_history(c: &RpcContext, a: &[Value]) -> R {

@@ -376,6 +376,112 @@ async fn check_ethereumjs_chain(london_block: u64) {
         .collect();
     assert_eq!(by_hash, json!(theirs), "{}", at("getLogs by blockHash"));
 
+    // Fees from EthereumJS's numbers: a transaction's tip is the wei it spent per gas minus the
+    // base fee.
+    let blocks = expected["blocks"].as_array().unwrap();
+    let base_of = |b: &Value| {
+        b["baseFeePerGas"]
+            .as_str()
+            .map_or(0u128, |s| s.parse().unwrap())
+    };
+    let tips_of = |b: &Value| -> Vec<(u128, u64)> {
+        b["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let used: u64 = r["gasUsed"].as_str().unwrap().parse().unwrap();
+                let spent: u128 = r["amountSpent"].as_str().unwrap().parse().unwrap();
+                (spent / u128::from(used) - base_of(b), used)
+            })
+            .collect()
+    };
+    let percentiles = [0.0, 25.0, 50.0, 75.0, 100.0];
+    let mut rewards = Vec::new();
+    for b in blocks {
+        let mut tips = tips_of(b);
+        tips.sort_by_key(|t| t.0);
+        let gas_used = b["gasUsed"].as_u64().unwrap();
+        // geth's feeHistory: the tip of the transaction at which the gas used, summed in tip
+        // order, reaches the percentile of the block's gas used; zeros for an empty block.
+        let row: Vec<Value> = percentiles
+            .iter()
+            .map(|p| {
+                if tips.is_empty() {
+                    return json!("0x0");
+                }
+                let threshold = (gas_used as f64 * p / 100.0) as u64;
+                let (mut i, mut sum) = (0, tips[0].1);
+                while sum < threshold && i < tips.len() - 1 {
+                    i += 1;
+                    sum += tips[i].1;
+                }
+                json!(format!("{:#x}", tips[i].0))
+            })
+            .collect();
+        rewards.push(json!(row));
+    }
+    let last = blocks.last().unwrap();
+    // EIP-1559: the next base fee after the head.
+    let (base, used, target) = (
+        base_of(last),
+        u128::from(last["gasUsed"].as_u64().unwrap()),
+        u128::from(last["gasLimit"].as_u64().unwrap() / 2),
+    );
+    let next = if used >= target {
+        base + (base * (used - target) / target / 8).max(1)
+    } else {
+        base - base * (target - used) / target / 8
+    };
+    let mut base_fees: Vec<Value> = blocks
+        .iter()
+        .map(|b| json!(format!("{:#x}", base_of(b))))
+        .collect();
+    base_fees.push(json!(format!("{next:#x}")));
+    let ratios: Vec<Value> = blocks
+        .iter()
+        .map(|b| {
+            json!(b["gasUsed"].as_u64().unwrap() as f64 / b["gasLimit"].as_u64().unwrap() as f64)
+        })
+        .collect();
+    let fh = result(
+        addr,
+        "eth_feeHistory",
+        json!([format!("{:#x}", blocks.len()), "latest", percentiles]),
+    )
+    .await;
+    assert_eq!(
+        fh,
+        json!({"oldestBlock": "0x1", "baseFeePerGas": base_fees, "gasUsedRatio": ratios, "reward": rewards}),
+        "{}",
+        at("feeHistory")
+    );
+    // geth's oracle: the 3 lowest tips of at least 2 wei per block, then the 60th percentile.
+    let mut samples: Vec<u128> = Vec::new();
+    for b in blocks {
+        let mut tips: Vec<u128> = tips_of(b)
+            .into_iter()
+            .map(|t| t.0)
+            .filter(|t| *t >= 2)
+            .collect();
+        tips.sort_unstable();
+        samples.extend(tips.into_iter().take(3));
+    }
+    samples.sort_unstable();
+    let tip = samples[(samples.len() - 1) * 60 / 100];
+    assert_eq!(
+        result(addr, "eth_maxPriorityFeePerGas", json!([])).await,
+        json!(format!("{tip:#x}")),
+        "{}",
+        at("tip")
+    );
+    assert_eq!(
+        result(addr, "eth_gasPrice", json!([])).await,
+        json!(format!("{:#x}", tip + next)),
+        "{}",
+        at("gas price")
+    );
+
     // A log filter from genesis: its logs through eth_getFilterLogs; its changes are only those
     // of blocks added later (geth), none here.
     let id = result(addr, "eth_newFilter", json!([{"fromBlock": "0x0"}])).await;
