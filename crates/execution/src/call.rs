@@ -415,7 +415,8 @@ impl Executor {
             value: request.value.unwrap_or_default(),
             data: request.input.clone(),
             nonce: request.nonce.unwrap_or_default(),
-            chain_id: None,
+            // Typed transactions carry the chain id (revm requires it); legacy calls none.
+            chain_id: (tx_type != 0).then_some(self.schedule.chain_id),
             access_list: request.access_list.clone().unwrap_or_default(),
             gas_priority_fee: priority,
             ..TxEnv::default()
