@@ -52,14 +52,15 @@ const MAX_PRICE: u128 = 500_000_000_000;
 /// geth's JSON-RPC code for a revert.
 const REVERT_CODE: i32 = 3;
 
-/// The pool hook: what the read methods ask about transactions not yet in a block. Until a
-/// pool is attached ([`EthState::pending`] is `None`), `pending` reads the head and pending
-/// filters stay empty.
+/// The pool hook: what the read methods ask about transactions not yet in a block (the method
+/// names and signatures are the pool's own: `cachet_txpool::Pool` implements it by forwarding).
+/// Until a pool is attached ([`EthState::pending`] is `None`), `pending` reads the head and
+/// pending filters stay empty.
 pub trait PendingTransactions: Send + Sync {
     /// The next nonce of `address` after its pending transactions, `None` when it has none.
     fn pending_nonce(&self, address: &Address) -> Option<u64>;
-    /// A pending transaction by hash, with its sender.
-    fn get(&self, hash: &B256) -> Option<(TxEnvelope, Address)>;
+    /// A pending transaction by hash.
+    fn get(&self, hash: &B256) -> Option<TxEnvelope>;
     /// New pending transaction hashes (`eth_newPendingTransactionFilter`).
     fn subscribe_new(&self) -> broadcast::Receiver<B256>;
 }
@@ -193,8 +194,15 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
         if let Some((block, index)) = locate(&c.chain, &hash)? {
             return Ok(block.tx_json(index));
         }
-        match c.eth.pending.as_ref().and_then(|p| p.get(&hash)) {
-            Some((tx, from)) => Ok(tx_json(&tx, from, None)),
+        let Some(tx) = c.eth.pending.as_ref().and_then(|p| p.get(&hash)) else {
+            return Ok(Value::Null);
+        };
+        let txs = [tx];
+        match cachet_execution::recover_senders(&txs)
+            .ok()
+            .and_then(|s| s.first().copied())
+        {
+            Some(from) => Ok(tx_json(&txs[0], from, None)),
             None => Ok(Value::Null),
         }
     })?;

@@ -1131,3 +1131,114 @@ async fn answers_every_state_method_on_odd_params_without_failing() {
         }
     }
 }
+
+/// A pool stand-in: one pending transaction, a pending nonce, new hashes on a channel.
+struct FakePool {
+    tx: alloy_consensus::TxEnvelope,
+    sender: alloy_primitives::Address,
+    new: tokio::sync::broadcast::Sender<alloy_primitives::B256>,
+}
+
+impl rpc::PendingTransactions for FakePool {
+    fn pending_nonce(&self, address: &alloy_primitives::Address) -> Option<u64> {
+        (*address == self.sender).then_some(7)
+    }
+    fn get(&self, hash: &alloy_primitives::B256) -> Option<alloy_consensus::TxEnvelope> {
+        (hash == self.tx.tx_hash()).then(|| self.tx.clone())
+    }
+    fn subscribe_new(&self) -> tokio::sync::broadcast::Receiver<alloy_primitives::B256> {
+        self.new.subscribe()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pending_reads_go_through_the_pool_hook() {
+    use alloy_consensus::{SignableTransaction as _, TxLegacy};
+    use alloy_signer::SignerSync as _;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(
+        dir.path(),
+        &call_genesis("0x1000000000000000000000000000000000000001"),
+    );
+    let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let wallet = keys.wallet_key();
+    let tx = TxLegacy {
+        chain_id: Some(1337),
+        nonce: 6,
+        gas_price: 1,
+        gas_limit: 21_000,
+        to: alloy_primitives::TxKind::Call(alloy_primitives::Address::repeat_byte(9)),
+        ..TxLegacy::default()
+    };
+    let sig = wallet.sign_hash_sync(&tx.signature_hash()).unwrap();
+    let tx: alloy_consensus::TxEnvelope = tx.into_signed(sig).into();
+    let hash = *tx.tx_hash();
+    let (new, _) = tokio::sync::broadcast::channel(16);
+    let pool = Arc::new(FakePool {
+        tx,
+        sender: wallet.address(),
+        new: new.clone(),
+    });
+    // The server as `serve` builds it, with the hook attached.
+    let net_keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let gh = chain.genesis_hash();
+    let cfg = NetworkConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        ChainConfig {
+            network_id: 1337,
+            genesis: gh,
+            forks: ForkSchedule::new(gh, vec![], vec![]),
+        },
+        ChainHead {
+            number: 0,
+            hash: gh,
+            total_difficulty: Default::default(),
+            timestamp: 0,
+        },
+    );
+    let (net, _events) = Network::start(net_keys.node_key(), cfg).await.unwrap();
+    let mut eth = rpc::EthState::default();
+    eth.pending = Some(pool);
+    let ctx = RpcContext {
+        chain,
+        net: Arc::new(net),
+        proposals: Proposals::default(),
+        wallet: net_keys.wallet_key(),
+        network_id: 1337,
+        client_version: "cachet/test".into(),
+        sync: Default::default(),
+        discovery_port: None,
+        hardening: Default::default(),
+        eth,
+    };
+    let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
+        .await
+        .unwrap();
+    std::mem::forget(handle);
+
+    let who = json!(wallet.address());
+    assert_eq!(
+        result(addr, "eth_getTransactionCount", json!([who, "pending"])).await,
+        "0x7"
+    );
+    assert_eq!(
+        result(addr, "eth_getTransactionCount", json!([who, "latest"])).await,
+        "0x0"
+    );
+    let pending = result(addr, "eth_getTransactionByHash", json!([hash])).await;
+    assert_eq!(pending["hash"], json!(hash));
+    assert_eq!(pending["from"], who);
+    assert_eq!(pending["nonce"], "0x6");
+    assert_eq!(pending["blockHash"], Value::Null);
+    assert_eq!(pending["blockNumber"], Value::Null);
+    let filter = result(addr, "eth_newPendingTransactionFilter", json!([])).await;
+    new.send(hash).unwrap();
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([filter])).await,
+        json!([hash])
+    );
+    assert_eq!(
+        result(addr, "eth_getFilterChanges", json!([filter])).await,
+        json!([])
+    );
+}
