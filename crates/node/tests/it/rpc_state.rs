@@ -116,6 +116,7 @@ async fn check_ethereumjs_chain(london_block: u64) {
     };
     let addr = serve(chain).await;
     let at = |s: &str| format!("london at {london_block}: {s}");
+    let rlps = split_blocks(&std::fs::read(chain_dir.join("chain.rlp")).unwrap());
 
     // Accounts, storage and code at the head, as EthereumJS left them.
     for (address, account) in expected["accounts"].as_object().unwrap() {
@@ -192,6 +193,14 @@ async fn check_ethereumjs_chain(london_block: u64) {
         let full = result(addr, "eth_getBlockByNumber", json!([number, true])).await;
         let hashes = result(addr, "eth_getBlockByHash", json!([block["hash"], false])).await;
         assert_eq!(full["hash"], block["hash"], "{}", at(&number));
+        // geth's size: the block's RLP length (EthereumJS's encoding in chain.rlp).
+        let rlp_len = rlps[block["number"].as_u64().unwrap() as usize - 1].len();
+        assert_eq!(
+            full["size"],
+            json!(format!("{rlp_len:#x}")),
+            "{}",
+            at(&number)
+        );
         let count = result(
             addr,
             "eth_getBlockTransactionCountByNumber",
