@@ -7,7 +7,9 @@ mod json;
 mod sign_tx;
 mod state;
 
-pub use state::{DEFAULT_GAS_CAP, EthState, FILTER_TIMEOUT, MAX_LOG_RANGE, PendingTransactions};
+pub use state::{
+    DEFAULT_GAS_CAP, EthState, FILTER_TIMEOUT, MAX_FILTERS, MAX_LOG_RANGE, PendingTransactions,
+};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -37,6 +37,8 @@ pub const DEFAULT_GAS_CAP: u64 = 50_000_000;
 pub const MAX_LOG_RANGE: u64 = 10_000;
 /// geth's `filterTimeout`: a filter not polled for this long is removed.
 pub const FILTER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Installed filters at most (a bound on what clients can make the node keep; geth has none).
+pub const MAX_FILTERS: usize = 10_000;
 /// geth's `maxBlockCount` for `eth_feeHistory`.
 const MAX_FEE_HISTORY: u64 = 1024;
 /// Blocks the gas price suggestion looks back (geth's oracle default).
@@ -73,6 +75,8 @@ pub struct EthState {
     /// The pool, once there is one.
     pub pending: Option<Arc<dyn PendingTransactions>>,
     filters: Mutex<Filters>,
+    /// Each recent block's gas price samples, by block hash.
+    tip_samples: Mutex<HashMap<B256, Vec<u128>>>,
 }
 
 impl Default for EthState {
@@ -81,6 +85,7 @@ impl Default for EthState {
             gas_cap: DEFAULT_GAS_CAP,
             pending: None,
             filters: Mutex::default(),
+            tip_samples: Mutex::default(),
         }
     }
 }
@@ -88,6 +93,12 @@ impl Default for EthState {
 impl EthState {
     fn filters(&self) -> MutexGuard<'_, Filters> {
         self.filters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn tip_samples(&self) -> MutexGuard<'_, HashMap<B256, Vec<u128>>> {
+        self.tip_samples
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -192,7 +203,7 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
     reg(m, "eth_getTransactionByHash", |c, a| {
         let hash = hash_arg(a, 0)?;
         if let Some((block, index)) = locate(&c.chain, &hash)? {
-            return Ok(block.tx_json(index));
+            return block.tx_json(index);
         }
         let Some(tx) = c.eth.pending.as_ref().and_then(|p| p.get(&hash)) else {
             return Ok(Value::Null);
@@ -209,12 +220,12 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
     reg(m, "eth_getTransactionByBlockHashAndIndex", |c, a| {
         let hash = hash_arg(a, 0)?;
         let index = index_arg(a, 1)?;
-        Ok(load_block(&c.chain, &hash)?.map_or(Value::Null, |b| b.tx_json(index)))
+        load_block(&c.chain, &hash)?.map_or(Ok(Value::Null), |b| b.tx_json(index))
     })?;
     reg(m, "eth_getTransactionByBlockNumberAndIndex", |c, a| {
         let index = index_arg(a, 1)?;
         match block_tag_hash(c, a, 0)? {
-            Some(h) => Ok(load_block(&c.chain, &h)?.map_or(Value::Null, |b| b.tx_json(index))),
+            Some(h) => load_block(&c.chain, &h)?.map_or(Ok(Value::Null), |b| b.tx_json(index)),
             None => Ok(Value::Null),
         }
     })?;
@@ -253,15 +264,15 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
         // As geth: changes are the logs of blocks added after the filter (fromBlock only
         // narrows them); the history is what eth_getFilterLogs returns.
         let seen = c.chain.head().hash;
-        Ok(install(c, FilterKind::Logs { query: q, seen }))
+        install(c, FilterKind::Logs { query: q, seen })
     })?;
     reg(m, "eth_newBlockFilter", |c, _| {
         let seen = c.chain.head().hash;
-        Ok(install(c, FilterKind::Blocks { seen }))
+        install(c, FilterKind::Blocks { seen })
     })?;
     reg(m, "eth_newPendingTransactionFilter", |c, _| {
         let rx = c.eth.pending.as_ref().map(|p| p.subscribe_new());
-        Ok(install(c, FilterKind::Pending { rx }))
+        install(c, FilterKind::Pending { rx })
     })?;
     reg(m, "eth_uninstallFilter", |c, a| {
         let id = filter_id(a)?;
@@ -312,13 +323,14 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
         Ok(qty(gas))
     })?;
     reg(m, "eth_maxPriorityFeePerGas", |c, _| {
-        Ok(qty256(U256::from(suggest_tip(&c.chain)?)))
+        Ok(qty256(U256::from(suggest_tip(c)?)))
     })?;
     reg(m, "eth_gasPrice", |c, _| {
-        let tip = suggest_tip(&c.chain)?;
+        let tip = suggest_tip(c)?;
+        let head = c.chain.head().header;
         let base = c
             .chain
-            .base_fee_after(&c.chain.head().header, c.chain.head().header.timestamp)
+            .base_fee_after(&head, head.timestamp)
             .unwrap_or_default();
         Ok(qty256(base.saturating_add(U256::from(tip))))
     })?;
@@ -528,7 +540,6 @@ struct Loaded {
     hash: B256,
     header: Header,
     txs: Vec<TxEnvelope>,
-    senders: Vec<Address>,
 }
 
 impl Loaded {
@@ -544,12 +555,23 @@ impl Loaded {
         }
     }
 
-    fn tx_json(&self, index: u64) -> Value {
+    /// Every transaction's sender (recovered in parallel; only when all are needed).
+    fn senders(&self) -> std::result::Result<Vec<Address>, ErrorObjectOwned> {
+        cachet_execution::recover_senders(&self.txs)
+            .map_err(|e| err(SERVER_ERROR, format!("stored body of {}: {e}", self.hash)))
+    }
+
+    /// Transaction `index` as geth's object (its sender alone recovered), or null.
+    fn tx_json(&self, index: u64) -> R {
         let i = usize::try_from(index).unwrap_or(usize::MAX);
-        match (self.txs.get(i), self.senders.get(i)) {
-            (Some(tx), Some(from)) => tx_json(tx, *from, Some(self.place(index))),
-            _ => Value::Null,
-        }
+        let Some(tx) = self.txs.get(i) else {
+            return Ok(Value::Null);
+        };
+        let from = cachet_execution::recover_senders(std::slice::from_ref(tx))
+            .map_err(|e| err(SERVER_ERROR, format!("stored body of {}: {e}", self.hash)))?;
+        Ok(from.first().map_or(Value::Null, |from| {
+            tx_json(tx, *from, Some(self.place(index)))
+        }))
     }
 
     fn receipts(
@@ -576,15 +598,10 @@ impl Loaded {
 
     fn receipts_json(&self, chain: &Chain) -> std::result::Result<Vec<Value>, ErrorObjectOwned> {
         let receipts = self.receipts(chain)?;
+        let senders = self.senders()?;
         let mut out = Vec::with_capacity(receipts.len());
         let (mut previous, mut log_index) = (0u64, 0u64);
-        for (i, ((tx, from), receipt)) in self
-            .txs
-            .iter()
-            .zip(&self.senders)
-            .zip(&receipts)
-            .enumerate()
-        {
+        for (i, ((tx, from), receipt)) in self.txs.iter().zip(&senders).zip(&receipts).enumerate() {
             let cumulative = receipt.cumulative_gas_used();
             out.push(receipt_json(&ReceiptFields {
                 tx,
@@ -618,13 +635,10 @@ fn load_block(chain: &Chain, hash: &B256) -> std::result::Result<Option<Loaded>,
             .map_err(|e| err(SERVER_ERROR, format!("stored body of {hash}: {e}")))?
             .transactions
     };
-    let senders = cachet_execution::recover_senders(&txs)
-        .map_err(|e| err(SERVER_ERROR, format!("stored body of {hash}: {e}")))?;
     Ok(Some(Loaded {
         hash: *hash,
         header,
         txs,
-        senders,
     }))
 }
 
@@ -668,8 +682,13 @@ fn block_with_txs(chain: &Chain, hash: &B256, full: bool) -> R {
         return Ok(Value::Null);
     };
     let txs: Vec<Value> = if full {
-        (0..block.txs.len() as u64)
-            .map(|i| block.tx_json(i))
+        let senders = block.senders()?;
+        block
+            .txs
+            .iter()
+            .zip(senders)
+            .enumerate()
+            .map(|(i, (tx, from))| tx_json(tx, from, Some(block.place(i as u64))))
             .collect()
     } else {
         block.txs.iter().map(|t| json!(t.tx_hash())).collect()
@@ -1000,9 +1019,17 @@ fn sweep(f: &mut Filters) {
         .retain(|_, i| i.polled.elapsed() < FILTER_TIMEOUT);
 }
 
-fn install(c: &RpcContext, kind: FilterKind) -> Value {
+fn install(c: &RpcContext, kind: FilterKind) -> R {
     let mut f = c.eth.filters();
     sweep(&mut f);
+    if f.installed.len() >= MAX_FILTERS {
+        return Err(err(
+            SERVER_ERROR,
+            format!(
+                "too many installed filters ({MAX_FILTERS}): uninstall some or let them expire (5 minutes unpolled)"
+            ),
+        ));
+    }
     // Unguessable ids, as geth's (a filter is a capability of whoever created it).
     let id = format!("{:#x}", rand::random::<u128>() ^ f.next_id);
     f.next_id = f.next_id.wrapping_add(1);
@@ -1013,7 +1040,7 @@ fn install(c: &RpcContext, kind: FilterKind) -> Value {
             kind,
         },
     );
-    json!(id)
+    Ok(json!(id))
 }
 
 fn filter_id(a: &[Value]) -> std::result::Result<String, ErrorObjectOwned> {
@@ -1415,33 +1442,29 @@ impl SaturatingU64 for u128 {
 /// blocks the 3 lowest tips of at least 2 wei paid by senders other than the block's coinbase;
 /// the 60th percentile of those, at most 500 gwei; 0 when there are none (where geth repeats
 /// its last suggestion: a permissioned network's minimum gas price defaults to 0).
-fn suggest_tip(chain: &Chain) -> std::result::Result<u128, ErrorObjectOwned> {
+fn suggest_tip(c: &RpcContext) -> std::result::Result<u128, ErrorObjectOwned> {
+    let chain = &c.chain;
     let head = chain.head().header.number;
     let mut tips = Vec::new();
     for n in head.saturating_sub(PRICE_BLOCKS - 1)..=head {
         let Some(hash) = chain.store().canonical_hash(n).map_err(|e| internal(&e))? else {
             continue;
         };
-        let Some(block) = load_block(chain, &hash)? else {
-            continue;
+        let cached = c.eth.tip_samples().get(&hash).cloned();
+        let samples = match cached {
+            Some(samples) => samples,
+            None => {
+                let samples = block_samples(chain, &hash)?;
+                let mut cache = c.eth.tip_samples();
+                // Bounded: a new head needs one new block's samples, the rest are cached.
+                if cache.len() >= 4 * PRICE_BLOCKS as usize {
+                    cache.clear();
+                }
+                cache.insert(hash, samples.clone());
+                samples
+            }
         };
-        let base = block
-            .header
-            .base_fee_per_gas
-            .map(|f| f.saturating_to::<u128>());
-        let mut own: Vec<u128> = block
-            .txs
-            .iter()
-            .zip(&block.senders)
-            .filter(|(_, from)| **from != block.header.beneficiary)
-            .map(|(tx, _)| {
-                effective_gas_price(tx, base.map(SaturatingU64::saturating_to_u64))
-                    .saturating_sub(base.unwrap_or_default())
-            })
-            .filter(|tip| *tip >= IGNORE_PRICE)
-            .collect();
-        own.sort_unstable();
-        tips.extend(own.into_iter().take(PRICE_SAMPLES));
+        tips.extend(samples);
     }
     if tips.is_empty() {
         return Ok(0);
@@ -1449,6 +1472,38 @@ fn suggest_tip(chain: &Chain) -> std::result::Result<u128, ErrorObjectOwned> {
     tips.sort_unstable();
     let i = (tips.len() - 1) * PRICE_PERCENTILE / 100;
     Ok(tips.get(i).copied().unwrap_or_default().min(MAX_PRICE))
+}
+
+/// One block's contribution to the suggestion: its 3 lowest tips of at least 2 wei paid by
+/// senders other than its coinbase.
+fn block_samples(chain: &Chain, hash: &B256) -> std::result::Result<Vec<u128>, ErrorObjectOwned> {
+    let Some(block) = load_block(chain, hash)? else {
+        return Ok(Vec::new());
+    };
+    let base = block
+        .header
+        .base_fee_per_gas
+        .map(|f| f.saturating_to::<u128>());
+    // Senders matter only when the coinbase could have sent one (not the zero address).
+    let senders = if block.header.beneficiary.is_zero() {
+        Vec::new()
+    } else {
+        block.senders()?
+    };
+    let mut own: Vec<u128> = block
+        .txs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| senders.get(*i) != Some(&block.header.beneficiary))
+        .map(|(_, tx)| {
+            effective_gas_price(tx, base.map(SaturatingU64::saturating_to_u64))
+                .saturating_sub(base.unwrap_or_default())
+        })
+        .filter(|tip| *tip >= IGNORE_PRICE)
+        .collect();
+    own.sort_unstable();
+    own.truncate(PRICE_SAMPLES);
+    Ok(own)
 }
 
 fn fee_history(c: &RpcContext, a: &[Value]) -> R {

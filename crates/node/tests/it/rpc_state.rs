@@ -1251,3 +1251,34 @@ async fn pending_reads_go_through_the_pool_hook() {
         json!([])
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuses_filters_beyond_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(
+        dir.path(),
+        &call_genesis("0x1000000000000000000000000000000000000001"),
+    );
+    let addr = serve(chain).await;
+    let mut first = Value::Null;
+    for i in 0..rpc::MAX_FILTERS {
+        let id = result(addr, "eth_newBlockFilter", json!([])).await;
+        if i == 0 {
+            first = id;
+        }
+    }
+    let refused = call(addr, "eth_newBlockFilter", json!([])).await;
+    assert_eq!(refused["error"]["code"], -32000, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("too many installed filters (10000)"),
+        "{refused}"
+    );
+    assert_eq!(
+        result(addr, "eth_uninstallFilter", json!([first])).await,
+        json!(true)
+    );
+    result(addr, "eth_newPendingTransactionFilter", json!([])).await;
+}
