@@ -39,6 +39,8 @@ pub const MAX_LOG_RANGE: u64 = 10_000;
 pub const FILTER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Installed filters at most (a bound on what clients can make the node keep; geth has none).
 pub const MAX_FILTERS: usize = 10_000;
+/// geth's `maxQueryLimit`: reward percentiles per `eth_feeHistory` call.
+const MAX_PERCENTILES: usize = 100;
 /// geth's `maxBlockCount` for `eth_feeHistory`.
 const MAX_FEE_HISTORY: u64 = 1024;
 /// Blocks the gas price suggestion looks back (geth's oracle default).
@@ -1534,6 +1536,11 @@ fn fee_history(c: &RpcContext, a: &[Value]) -> R {
         Some(_) => return Err(param_err(2, "reward percentiles must be an array")),
     };
     if let Some(ps) = &percentiles {
+        if ps.len() > MAX_PERCENTILES {
+            return Err(invalid(format!(
+                "invalid reward percentile: over the query limit {MAX_PERCENTILES}"
+            )));
+        }
         for (i, p) in ps.iter().enumerate() {
             if !(0.0..=100.0).contains(p) {
                 return Err(invalid(format!("invalid reward percentile: {p}")));

@@ -764,6 +764,7 @@ async fn refuses_malformed_state_params_with_invalid_params() {
         ("eth_feeHistory", json!(["0x1", "latest", [60, 50]])),
         ("eth_feeHistory", json!(["0x1", "latest", [101]])),
         ("eth_feeHistory", json!([])),
+        ("eth_feeHistory", json!(["0x1", "latest", vec![50; 101]])),
     ];
     for (method, params) in cases {
         let v = call(addr, method, params.clone()).await;
