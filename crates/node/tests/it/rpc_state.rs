@@ -491,6 +491,24 @@ async fn check_ethereumjs_chain(london_block: u64) {
         at("gas price")
     );
 
+    // Calls on the state EthereumJS built: the contract reverts with 0xdead without calldata
+    // (build-tx-chain.mjs's runtime), a transfer from a funded account costs 21000.
+    for method in ["eth_call", "eth_estimateGas"] {
+        let v = call(addr, method, json!([{"from": a, "to": contract}, "latest"])).await;
+        assert_eq!(v["error"]["code"], 3, "{method}: {v}");
+        assert_eq!(v["error"]["message"], "execution reverted", "{method}: {v}");
+        assert_eq!(v["error"]["data"], "0xdead", "{method}: {v}");
+    }
+    assert_eq!(
+        result(
+            addr,
+            "eth_estimateGas",
+            json!([{"from": a, "to": "0xfefefefefefefefefefefefefefefefefefefefe", "value": "0x1"}])
+        )
+        .await,
+        "0x5208"
+    );
+
     // A log filter from genesis: its logs through eth_getFilterLogs; its changes are only those
     // of blocks added later (geth), none here.
     let id = result(addr, "eth_newFilter", json!([{"fromBlock": "0x0"}])).await;
