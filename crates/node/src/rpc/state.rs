@@ -29,6 +29,7 @@ use super::json::{
 };
 use super::{R, RpcContext, internal, reg};
 use crate::chain::{Chain, decode_header};
+use crate::error::Error;
 use crate::error::Result;
 
 /// geth's default `--rpc.gascap`.
@@ -244,7 +245,7 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
             None => Ok(Value::Null),
         }
     })?;
-    reg(m, "eth_getBlockReceipts", |c, a| {
+    reg_blocking(m, "eth_getBlockReceipts", |c, a| {
         let at = match block_arg(c, a, 0) {
             Ok(at) => at,
             // geth answers null for a block it does not have.
@@ -256,7 +257,7 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
             None => Ok(Value::Null),
         }
     })?;
-    reg(m, "eth_getLogs", |c, a| {
+    reg_blocking(m, "eth_getLogs", |c, a| {
         let q = log_query(c, a.first())?;
         let (from, to) = resolve_range(c, &q)?;
         Ok(Value::Array(logs_in(&c.chain, &q, from, to)?))
@@ -282,8 +283,8 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
         sweep(&mut f);
         Ok(json!(f.installed.remove(&id).is_some()))
     })?;
-    reg(m, "eth_getFilterChanges", filter_changes)?;
-    reg(m, "eth_getFilterLogs", |c, a| {
+    reg_blocking(m, "eth_getFilterChanges", filter_changes)?;
+    reg_blocking(m, "eth_getFilterLogs", |c, a| {
         let id = filter_id(a)?;
         let query = {
             let mut f = c.eth.filters();
@@ -302,7 +303,7 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
         let (from, to) = resolve_range(c, &query)?;
         Ok(Value::Array(logs_in(&c.chain, &query, from, to)?))
     })?;
-    reg(m, "eth_call", |c, a| {
+    reg_blocking(m, "eth_call", |c, a| {
         let request = call_request(a.first())?;
         let at = block_arg(c, a, 1)?;
         let overrides = overrides_arg(a.get(2))?;
@@ -315,7 +316,7 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
             CallStatus::Halted { reason, .. } => Err(err(SERVER_ERROR, reason)),
         }
     })?;
-    reg(m, "eth_estimateGas", |c, a| {
+    reg_blocking(m, "eth_estimateGas", |c, a| {
         let request = call_request(a.first())?;
         let at = block_arg(c, a, 1)?;
         let overrides = overrides_arg(a.get(2))?;
@@ -324,10 +325,10 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
         })?;
         Ok(qty(gas))
     })?;
-    reg(m, "eth_maxPriorityFeePerGas", |c, _| {
+    reg_blocking(m, "eth_maxPriorityFeePerGas", |c, _| {
         Ok(qty256(U256::from(suggest_tip(c)?)))
     })?;
-    reg(m, "eth_gasPrice", |c, _| {
+    reg_blocking(m, "eth_gasPrice", |c, _| {
         let tip = suggest_tip(c)?;
         let head = c.chain.head().header;
         let base = c
@@ -336,8 +337,29 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
             .unwrap_or_default();
         Ok(qty256(base.saturating_add(U256::from(tip))))
     })?;
-    reg(m, "eth_feeHistory", fee_history)?;
+    reg_blocking(m, "eth_feeHistory", fee_history)?;
     Ok(())
+}
+
+/// Registers a method that may run long (EVM execution, range scans) on the blocking pool, so
+/// it does not hold up the runtime's workers.
+fn reg_blocking(
+    m: &mut RpcModule<RpcContext>,
+    name: &'static str,
+    f: fn(&RpcContext, &[Value]) -> R,
+) -> Result<()> {
+    m.register_blocking_method(
+        name,
+        move |params: jsonrpsee::types::Params<'_>, ctx: Arc<RpcContext>, _| {
+            let a = super::json::args(&params)?;
+            f(&ctx, &a)
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| Error::RpcMethod {
+        name,
+        source: Box::new(e),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
