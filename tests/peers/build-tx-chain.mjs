@@ -14,7 +14,9 @@
 //   expected.json  {chainId, signer, londonBlock, genesisHash, genesisHeader, accounts: {addr: {balance, nonce}},
 //                   storage: {addr: {slot: value}}, code: {addr: hex}, blocks: [{number, hash, parentHash, stateRoot,
 //                   receiptsRoot, logsBloom, gasUsed, gasLimit, timestamp, difficulty, baseFeePerGas,
-//                   extraData, txs: [raw], receipts: [{status, cumulativeGasUsed, logs}]}]}
+//                   extraData, txs: [raw], receipts: [{status, cumulativeGasUsed, gasUsed, logs (count), txHash,
+//                   from, to, nonce, contractAddress, logsBloom, logEntries: [{address, topics, data}],
+//                   tx (EthereumJS's toJSON), amountSpent (wei paid for gas)}]}]}
 // The blocks carry legacy transfers without and with EIP-155, EIP-2930 and EIP-1559 transfers, a
 // contract deployment whose constructor stores a value and emits a log, calls that store and emit
 // logs, a call that reverts, an out-of-gas creation, and an empty block.
@@ -234,6 +236,18 @@ for (const [i, txsOf] of plan.entries()) {
       gasUsed: result.totalGasSpent.toString(),
       cumulativeGasUsed: run.receipts[k].cumulativeBlockGasUsed.toString(),
       logs: run.receipts[k].logs.length,
+      // For the JSON-RPC tests: the receipt as EthereumJS made it.
+      txHash: bytesToHex(txs[k].hash()),
+      tx: txs[k].toJSON(),
+      amountSpent: result.amountSpent.toString(),
+      from: txs[k].getSenderAddress().toString(),
+      to: txs[k].to === undefined ? null : txs[k].to.toString(),
+      nonce: txs[k].nonce.toString(),
+      contractAddress: result.createdAddress === undefined ? null : result.createdAddress.toString(),
+      logsBloom: bytesToHex(run.receipts[k].bitvector),
+      logEntries: run.receipts[k].logs.map(([address, topics, data]) => ({
+        address: bytesToHex(address), topics: topics.map((t) => bytesToHex(t)), data: bytesToHex(data),
+      })),
     }
   })
   // Independent of the builder: EthereumJS's chain validation (clique seal, difficulty, gas limit,

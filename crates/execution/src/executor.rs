@@ -58,7 +58,7 @@ pub trait IntermediateRoots {
 /// Executes blocks of one chain (built once from its genesis).
 #[derive(Debug, Clone)]
 pub struct Executor {
-    schedule: Schedule,
+    pub(crate) schedule: Schedule,
 }
 
 /// What executing a block produced.

@@ -15,7 +15,9 @@
 //!   the state root after each transaction);
 //! - [`BlockOutcome`]: receipts, gas, bloom, receipts root and the state changes, checked
 //!   against the header with [`BlockOutcome::check_against`];
-//! - [`encode_receipts`] / [`decode_receipts`]: receipts as the node stores them.
+//! - [`encode_receipts`] / [`decode_receipts`]: receipts as the node stores them;
+//! - [`Executor::call`] / [`Executor::estimate_gas`]: `eth_call` and `eth_estimateGas` on a
+//!   block's post-state with geth's state overrides ([`StateOverride`]).
 //!
 //! `docs/dev/execution.md` has the fork table, the rewards and the permissioned specifics.
 //!
@@ -34,6 +36,7 @@
 
 mod body;
 mod candidate;
+mod call;
 mod changes;
 mod db;
 mod error;
@@ -45,6 +48,10 @@ mod schedule;
 
 pub use body::{Body, decode_body, recover_senders};
 pub use candidate::Candidate;
+pub use call::{
+    AccountOverride, CallBlock, CallError, CallOutcome, CallRequest, CallStatus, StateOverride,
+    TX_GAS,
+};
 pub use error::{BlockError, TxError, Unsupported};
 pub use executor::{BlockHashes, BlockOutcome, Executor, IntermediateRoots};
 pub use receipts::{decode_receipts, encode_receipts};

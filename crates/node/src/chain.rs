@@ -161,7 +161,7 @@ impl Chain {
             total_difficulty: head.total_difficulty,
         };
         let (head_tx, _) = watch::channel(info.clone());
-        Ok(Self {
+        let chain = Self {
             store,
             genesis,
             genesis_hash,
@@ -169,6 +169,27 @@ impl Chain {
             executor,
             state: Mutex::new(State { head: info }),
             head_tx,
+        };
+        chain.build_tx_lookup()?;
+        Ok(chain)
+    }
+
+    /// Indexes the canonical chain's transactions by hash once, for a store written before the
+    /// index existed (a no-op afterwards).
+    fn build_tx_lookup(&self) -> Result<()> {
+        if self.store.tx_lookup_built()? {
+            return Ok(());
+        }
+        let head = self.head();
+        self.store.write(Durability::Immediate, |txn| {
+            for number in 1..=head.header.number {
+                let Some(hash) = self.store.canonical_hash_in(txn, number)? else {
+                    continue;
+                };
+                let body = self.store.body_in(txn, &hash)?.unwrap_or_default();
+                self.index_transactions(txn, &hash, &body)?;
+            }
+            self.store.mark_tx_lookup_built_in(txn, &head.hash)
         })
     }
 
@@ -432,7 +453,7 @@ impl Chain {
             self.write_block(
                 txn,
                 &record,
-                &header,
+                (&header, &body),
                 &parent,
                 &outcome,
                 make_head.then_some(route.as_ref()),
@@ -514,11 +535,18 @@ impl Chain {
         let record = record(&header, hash, header_rlp, body_rlp);
         // `write_block` fails with `InvalidBlock` only at the state root, before it writes
         // anything but the (unreferenced) trie nodes.
-        self.write_block(txn, &record, &header, &parent, &outcome, Some(None))
-            .map_err(|e| {
-                let fit = matches!(e, Error::InvalidBlock { .. });
-                (e, fit)
-            })?;
+        self.write_block(
+            txn,
+            &record,
+            (&header, &body),
+            &parent,
+            &outcome,
+            Some(None),
+        )
+        .map_err(|e| {
+            let fit = matches!(e, Error::InvalidBlock { .. });
+            (e, fit)
+        })?;
         let stats = (body.transactions.len() as u64, header.gas_used);
         let number = header.number;
         st.head = HeadInfo {
@@ -595,12 +623,12 @@ impl Chain {
     /// Writes an executed block in `txn`: the trie nodes (the state root must be the header's;
     /// the only `InvalidBlock` this returns, before anything else is written), the change set,
     /// the receipts, the block, and, when `head` is `Some`, the flat state moved to it (along
-    /// the reorg route when there is one) and the head.
+    /// the reorg route when there is one), the transaction index and the head.
     fn write_block(
         &self,
         txn: &WriteTransaction,
         record: &BlockRecord<'_>,
-        header: &Header,
+        (header, body): (&Header, &cachet_execution::Body),
         parent: &Header,
         outcome: &cachet_execution::BlockOutcome,
         head: Option<Option<&(Vec<B256>, Vec<B256>)>>,
@@ -633,13 +661,41 @@ impl Chain {
                 }
                 for block in forward {
                     WorldState::apply_flat(txn, *block)?;
+                    let body = self.store.body_in(txn, block)?.unwrap_or_default();
+                    self.index_transactions(txn, block, &body)?;
                 }
+            }
+            if !body.transactions.is_empty() {
+                let hashes: Vec<B256> = body.transactions.iter().map(|t| *t.tx_hash()).collect();
+                self.store.put_tx_lookups_in(txn, &record.hash, &hashes)?;
             }
             if !unchanged {
                 WorldState::apply_flat(txn, record.hash)?;
             }
         }
         self.store.insert_block_in(txn, record, head.is_some())
+    }
+
+    /// Records the transactions of `body_rlp` as in canonical block `block` (the hash lookup of
+    /// `eth_getTransactionByHash` and receipts).
+    fn index_transactions(
+        &self,
+        txn: &WriteTransaction,
+        block: &B256,
+        body_rlp: &[u8],
+    ) -> Result<()> {
+        if body_rlp.is_empty() {
+            return Ok(());
+        }
+        let body = cachet_execution::decode_body(body_rlp).map_err(|e| Error::Decode {
+            what: "stored body",
+            source: Box::new(e),
+        })?;
+        if body.transactions.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<B256> = body.transactions.iter().map(|t| *t.tx_hash()).collect();
+        self.store.put_tx_lookups_in(txn, block, &hashes)
     }
 
     /// Executes `body` as block `header` on `parent`'s post-state (the flat state when
@@ -774,6 +830,23 @@ impl Chain {
             .ok_or_else(|| Error::Config(format!("block {at} is not stored")))?;
         let root = decode_header(&header)?.state_root;
         Ok(f(&WorldState::at_root(&read, root)?)?)
+    }
+
+    /// Runs `f` on the state after stored block `at` (`eth_call` and `eth_estimateGas`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a block that is not stored; state and store errors.
+    pub fn with_state_at<T>(
+        &self,
+        at: B256,
+        f: impl FnOnce(&dyn StateView) -> Result<T, StateError>,
+    ) -> Result<T> {
+        self.with_state(at, f)
+    }
+
+    /// The executor (calls on a block's state use the chain's fork schedule).
+    pub fn executor(&self) -> &Executor {
+        &self.executor
     }
 
     /// The account `address` after block `at` (`None` when absent).

@@ -379,6 +379,7 @@ async fn start_rpc(
         sync,
         discovery_port: p2p.discovery.as_ref().map(Discovery::v4_port),
         hardening: held.hardening.clone(),
+        eth: rpc::EthState::default(),
     };
     Ok(Some(rpc::start(addr, ctx).await?))
 }

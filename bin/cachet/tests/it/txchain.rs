@@ -419,6 +419,18 @@ fn sync_from_ethereumjs(london_block: u64, salt: u16) {
                     ));
                 }
             }
+            // Synced blocks are indexed: each transaction's receipt by hash, as EthereumJS's.
+            for r in block["receipts"].as_array().unwrap() {
+                let receipt = rpc(http, "eth_getTransactionReceipt", json!([r["txHash"]]))
+                    .unwrap_or_default();
+                let status = json!(format!("{:#x}", r["status"].as_u64().unwrap_or(9)));
+                if receipt["blockHash"] != block["hash"] || receipt["status"] != status {
+                    mismatches.push(format!(
+                        "block {}: receipt of {} is {receipt}",
+                        block["number"], r["txHash"]
+                    ));
+                }
+            }
         }
     }
     let (ours, theirs) = (number(http), number(ejs_http));

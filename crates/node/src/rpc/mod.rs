@@ -5,6 +5,11 @@
 
 mod json;
 mod sign_tx;
+mod state;
+
+pub use state::{
+    DEFAULT_GAS_CAP, EthState, FILTER_TIMEOUT, MAX_FILTERS, MAX_LOG_RANGE, PendingTransactions,
+};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +53,8 @@ pub struct RpcContext {
     pub discovery_port: Option<u16>,
     /// The process hardening obtained (`admin_nodeInfo`'s `hardening`).
     pub hardening: Value,
+    /// Filters, the call gas cap and the pool hook of the state methods.
+    pub eth: EthState,
 }
 
 type R = std::result::Result<Value, ErrorObjectOwned>;
@@ -224,6 +231,7 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
         sign(c, who, &msg)
     })?;
     reg(&mut m, "eth_signTransaction", sign_tx::sign_transaction)?;
+    state::register(&mut m)?;
     Ok(m)
 }
 

@@ -9,7 +9,8 @@ use redb::{
 };
 
 use super::tables::{
-    BLOCKS, BODIES, CANONICAL, HEAD, HEADERS, POINTERS, RECEIPTS, decode_info, encode_info,
+    BLOCKS, BODIES, CANONICAL, HEAD, HEADERS, POINTERS, RECEIPTS, TX_LOOKUP, TX_LOOKUP_BUILT,
+    decode_info, decode_tx_location, encode_info, encode_tx_location,
 };
 use crate::error::{Error, Result};
 
@@ -87,6 +88,8 @@ impl ChainStore {
             txn.open_table(POINTERS)
                 .map_err(|e| store.err("create tables", e))?;
             txn.open_table(RECEIPTS)
+                .map_err(|e| store.err("create tables", e))?;
+            txn.open_table(TX_LOOKUP)
                 .map_err(|e| store.err("create tables", e))?;
             cachet_state::WorldState::create_tables(&txn)?;
         }
@@ -311,6 +314,71 @@ impl ChainStore {
             .insert(&hash.0, receipts)
             .map_err(|e| self.err("write", e))?;
         Ok(())
+    }
+
+    /// Records that transactions `txs` (hashes, in body order) are in canonical block `block`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn put_tx_lookups_in(
+        &self,
+        txn: &WriteTransaction,
+        block: &B256,
+        txs: &[B256],
+    ) -> Result<()> {
+        let mut table = txn
+            .open_table(TX_LOOKUP)
+            .map_err(|e| self.err("open tx lookup", e))?;
+        for (index, tx) in txs.iter().enumerate() {
+            table
+                .insert(&tx.0, &encode_tx_location(*block, index as u64))
+                .map_err(|e| self.err("write", e))?;
+        }
+        Ok(())
+    }
+
+    /// The block and index last recorded for transaction `hash` (the caller checks the block is
+    /// still canonical).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn tx_lookup(&self, hash: &B256) -> Result<Option<(B256, u64)>> {
+        self.read_one(TX_LOOKUP, &hash.0, decode_tx_location)
+    }
+
+    /// Whether the transaction index covers the canonical chain (false for a store written
+    /// before the index existed).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn tx_lookup_built(&self) -> Result<bool> {
+        Ok(self.read_one(POINTERS, TX_LOOKUP_BUILT, |_| ())?.is_some())
+    }
+
+    /// Marks the transaction index as covering the canonical chain up to `head`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn mark_tx_lookup_built_in(&self, txn: &WriteTransaction, head: &B256) -> Result<()> {
+        txn.open_table(POINTERS)
+            .map_err(|e| self.err("open pointers", e))?
+            .insert(TX_LOOKUP_BUILT, &head.0)
+            .map_err(|e| self.err("write", e))?;
+        Ok(())
+    }
+
+    /// A body's RLP as `txn` sees it (its own writes included).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn body_in(&self, txn: &WriteTransaction, hash: &B256) -> Result<Option<Vec<u8>>> {
+        let bodies = txn
+            .open_table(BODIES)
+            .map_err(|e| self.err("open bodies", e))?;
+        Ok(bodies
+            .get(&hash.0)
+            .map_err(|e| self.err("read", e))?
+            .map(|v| v.value().to_vec()))
     }
 
     /// A block's stored receipts (encoded), `None` for a block stored before Cachet executed

@@ -8,6 +8,7 @@ mod import;
 mod produce;
 mod revocation;
 mod rpc;
+mod rpc_state;
 mod run;
 mod sign_tx;
 mod store;

@@ -89,6 +89,7 @@ pub(crate) async fn fixture() -> Fixture {
         sync: Default::default(),
         discovery_port: None,
         hardening: Default::default(),
+        eth: Default::default(),
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await

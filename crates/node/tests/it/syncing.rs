@@ -106,6 +106,7 @@ async fn accepts_eth_syncing_object_while_downloading_a_longer_chain() {
         sync: b.status.clone(),
         discovery_port: None,
         hardening: Default::default(),
+        eth: Default::default(),
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await
