@@ -15,6 +15,8 @@
 //!   the state root after each transaction);
 //! - [`BlockOutcome`]: receipts, gas, bloom, receipts root and the state changes, checked
 //!   against the header with [`BlockOutcome::check_against`];
+//! - [`Executor::build`]: block building for the producers ([`Candidate`]s in, the included
+//!   transactions and their [`BlockOutcome`] out, as `execute` computes it for that body);
 //! - [`encode_receipts`] / [`decode_receipts`]: receipts as the node stores them.
 //!
 //! `docs/dev/execution.md` has the fork table, the rewards and the permissioned specifics.
@@ -33,6 +35,7 @@
 )]
 
 mod body;
+mod build;
 mod changes;
 mod db;
 mod error;
@@ -43,6 +46,7 @@ mod receipts;
 mod schedule;
 
 pub use body::{Body, decode_body, recover_senders};
+pub use build::{Built, Candidate};
 pub use error::{BlockError, TxError, Unsupported};
 pub use executor::{BlockHashes, BlockOutcome, Executor, IntermediateRoots};
 pub use receipts::{decode_receipts, encode_receipts};
