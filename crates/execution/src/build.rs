@@ -1,7 +1,8 @@
 //! Block building: the block producers' side of [`Executor::execute`]. Candidates are
 //! executed one by one with the import path's own loop ([`Executor::execute`] and
 //! [`Executor::build`] share the EVM setup and the per-transaction rules); a candidate that
-//! cannot be included is left out with its sender's later ones, and building stops when less
+//! cannot be included is left out with its sender's later ones (one whose nonce is below the
+//! sender's, already included, is left out alone, as geth does), and building stops when less
 //! than a transfer's gas (21000) is left. The outcome is exactly what executing the built body
 //! gives, so the producer computes the state root once from its change set.
 
@@ -70,9 +71,10 @@ impl Executor {
     /// Builds the body of the unsealed block `header` (number, timestamp, gas limit, base fee,
     /// difficulty and mixHash set) authored by `beneficiary` (the fee recipient, COINBASE) on
     /// the parent's post-state: executes `candidates` in order, leaves out a candidate that
-    /// breaks a rule (type not active, chain id, nonce, balance, fee cap below the base fee,
-    /// more gas than the block has left, …) together with its sender's later candidates, and
-    /// stops when less than 21000 gas is left. Before Byzantium, where receipts hold
+    /// breaks a rule (type not active, chain id, nonce gap, balance, fee cap below the base
+    /// fee, more gas than the block has left, …) together with its sender's later candidates
+    /// (a nonce below the sender's: only that candidate), and stops when less than 21000 gas
+    /// is left. Before Byzantium, where receipts hold
     /// intermediate state roots, nothing is included (use [`Self::build_with_roots`]).
     ///
     /// # Errors

@@ -10,7 +10,7 @@ use alloy_primitives::{Address, B256, Bloom, U256};
 use cachet_genesis::{Engine, Fork, Genesis};
 use cachet_primitives::Header;
 use cachet_state::{ChangeSet, StateError, StateView};
-use revm::context::result::EVMError;
+use revm::context::result::{EVMError, InvalidTransaction};
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::context_interface::ContextTr;
 use revm::database::State;
@@ -380,7 +380,14 @@ impl Executor {
             let result = match evm.transact_commit(tx_env(tx, sender)) {
                 Ok(result) => result,
                 // revm refused it before touching the state (nonce, balance, fee cap, …):
-                // `transact_commit` discards the journal, so leaving it out is clean.
+                // `transact_commit` discards the journal, so leaving it out is clean. A nonce
+                // below the sender's is a stale candidate (already included): only it is left
+                // out, as geth's `commitTransactions` shifts past it.
+                Err(EVMError::Transaction(InvalidTransaction::NonceTooLow { .. }))
+                    if mode == Mode::Build =>
+                {
+                    continue;
+                }
                 Err(EVMError::Transaction(_)) if mode == Mode::Build => {
                     skipped.push(sender);
                     continue;

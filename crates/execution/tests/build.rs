@@ -147,7 +147,7 @@ fn builds_valid_transactions_and_skips_bad_ones_with_their_senders_later_ones() 
     let changes = &built.outcome.changes.accounts;
     // a paid 1000 + 2000 and 2 × 21000 × 2 wei, its nonce is 2; the recipient has 3000; the
     // fee recipient 84000; b and c are untouched.
-    let after = |x: &Address| changes[x].after.clone().unwrap();
+    let after = |x: &Address| changes[x].after.unwrap();
     assert_eq!(after(&aa).nonce, 2);
     assert_eq!(after(&aa).balance, U256::from(ETHER - 3000 - 84_000));
     assert_eq!(after(&RECIPIENT).balance, U256::from(3000));
@@ -219,11 +219,11 @@ fn skips_fee_caps_below_the_base_fee_and_pays_the_tip() {
     assert_eq!(built.senders, vec![ba]);
     let changes = &built.outcome.changes.accounts;
     assert_eq!(
-        changes[&ba].after.clone().unwrap().balance,
+        changes[&ba].after.unwrap().balance,
         U256::from(ETHER - 5 - 21_000 * 13)
     );
     assert_eq!(
-        changes[&COINBASE].after.clone().unwrap().balance,
+        changes[&COINBASE].after.unwrap().balance,
         U256::from(21_000 * 3)
     );
 }
@@ -239,4 +239,26 @@ fn builds_an_empty_block_from_no_candidates() {
     );
     assert!(built.body.transactions.is_empty());
     assert_eq!(built.body_rlp(), cachet_primitives::block::EMPTY_BODY_RLP);
+}
+
+#[test]
+fn skips_a_stale_nonce_alone() {
+    let a = key(0xe1);
+    let aa = address_of(&a);
+    let state = funded(&[(aa, ETHER)]);
+    let executor = Executor::new(&genesis(false)).unwrap();
+    // The second nonce-0 transfer is stale once the first is in: only it is left out, the
+    // sender's nonce-1 transfer follows (geth shifts past a too-low nonce).
+    let candidates = vec![
+        transfer(&a, 0, 1, 21_000),
+        transfer(&a, 0, 2, 21_000),
+        transfer(&a, 1, 4, 21_000),
+    ];
+    let built = build_and_execute(&executor, &header(30_000_000, None), &state, &candidates);
+    assert_eq!(
+        hashes(&built.body.transactions),
+        hashes(&[candidates[0].tx.clone(), candidates[2].tx.clone()])
+    );
+    let changes = &built.outcome.changes.accounts;
+    assert_eq!(changes[&RECIPIENT].after.unwrap().balance, U256::from(5));
 }
