@@ -455,3 +455,145 @@ fn reseals_a_recorded_block_with_its_transactions_after_a_crash() {
     assert_eq!(h, lost);
     assert_eq!(balance(&chain, &RECIPIENT), U256::from(9));
 }
+
+/// A signed EIP-1559 transaction (chain 1337) calling or creating.
+fn dynamic(
+    key: &SecretKey,
+    nonce: u64,
+    to: TxKind,
+    value: u64,
+    gas: u64,
+    input: &[u8],
+) -> Candidate {
+    let tx = alloy_consensus::TxEip1559 {
+        chain_id: 1337,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: GAS_PRICE,
+        max_priority_fee_per_gas: GWEI / 2,
+        to,
+        value: U256::from(value),
+        input: Bytes::copy_from_slice(input),
+        ..alloy_consensus::TxEip1559::default()
+    };
+    Candidate {
+        tx: sign(tx, key).into(),
+        sender: address_of(key),
+    }
+}
+
+/// Cachet builds and seals a clique chain with transactions (legacy and EIP-1559 transfers, a
+/// contract creation that stores, a skipped nonce gap, an empty block); py-evm replays the
+/// included transactions on the genesis alloc, with the signer its own clique code recovers
+/// as the author, and reaches the state root, receipts root and gas used of every block.
+#[test]
+#[ignore = "needs python (.venv-test): run scripts/test"]
+fn py_evm_replays_a_cachet_built_clique_chain_to_its_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (key(0xa1), key(0xb2), key(0xc3));
+    let funded = [address_of(&a), address_of(&b), address_of(&c)];
+    let k = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let genesis = with_alloc(
+        &crate::clique::genesis_json(&[k.sealing_key().address()], 1),
+        &funded,
+        30_000_000,
+    );
+    let chain = open(&dir.path().join("chain"), &genesis, RaftMembers::new());
+    let mut sealer = CliqueSealer::new(
+        chain.clone(),
+        &dir.path().join("chain"),
+        k.sealing_key(),
+        Proposals::default(),
+    )
+    .unwrap();
+    // PUSH1 0x2a PUSH1 0 SSTORE: the created contract's slot 0 holds 42 (no code returned).
+    let init = [0x60, 0x2a, 0x60, 0x00, 0x55];
+    let blocks: Vec<Vec<Candidate>> = vec![
+        vec![
+            transfer(&a, 0, 1000),
+            transfer(&b, 3, 1), // nonce gap: left out
+            transfer(&a, 1, 2000),
+        ],
+        vec![
+            dynamic(&b, 0, TxKind::Call(RECIPIENT), 77, 21_000, &[]),
+            dynamic(&c, 0, TxKind::Create, 0, 100_000, &init),
+            transfer(&a, 2, 3),
+        ],
+        vec![],
+        vec![
+            dynamic(&c, 1, TxKind::Call(funded[0]), 5, 30_000, &[]),
+            transfer(&b, 1, 6),
+        ],
+    ];
+    let mut included = Vec::new();
+    let mut replayed = Vec::new();
+    for candidates in blocks {
+        let build = BuildConfig {
+            source: Some(Arc::new(VecTxSource::new(candidates)) as Arc<dyn TxSource>),
+            gas_limit: None,
+        };
+        let h = produce::produce_now(&mut sealer, &chain, &build)
+            .unwrap()
+            .unwrap();
+        let hash = chain.head().hash;
+        let body = chain.store().body_by_hash(&hash).unwrap().unwrap();
+        let txs = cachet_execution::decode_body(&body).unwrap().transactions;
+        included.push(txs.len());
+        let raws: Vec<String> = txs
+            .iter()
+            .map(|t| {
+                use alloy_eips::eip2718::Encodable2718;
+                format!("0x{}", hex::encode(t.encoded_2718()))
+            })
+            .collect();
+        let header_rlp = chain.header_rlp_by_number(h.number).unwrap().unwrap();
+        let entry = serde_json::json!({
+            "number": h.number,
+            "header": format!("0x{}", hex::encode(&header_rlp)),
+            "txs": raws,
+        });
+        replayed.push(entry);
+    }
+    assert_eq!(included, vec![2, 3, 0, 2], "what the builder included");
+
+    // The replay's input: genesis.json and expected.json (genesis header, each block's header
+    // RLP and raw transactions; no root in them is read).
+    let genesis_header = chain.header_rlp_by_number(0).unwrap().unwrap();
+    std::fs::write(dir.path().join("genesis.json"), &genesis).unwrap();
+    std::fs::write(
+        dir.path().join("expected.json"),
+        serde_json::json!({
+            "genesisHeader": format!("0x{}", hex::encode(genesis_header)),
+            "blocks": replayed,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = cachet_testkit::run_python("replay_state_roots.py", &[dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "replay_state_roots.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replay: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(replay.len(), 5);
+    let signer = format!("{:#x}", k.sealing_key().address());
+    for r in &replay[1..] {
+        let n = r["number"].as_u64().unwrap();
+        let h = cachet_node::chain::decode_header(&chain.header_rlp_by_number(n).unwrap().unwrap())
+            .unwrap();
+        let ours = (
+            format!("{:#x}", h.state_root),
+            format!("{:#x}", h.receipts_root),
+            h.gas_used,
+        );
+        let py_evm = (
+            r["stateRoot"].as_str().unwrap().to_owned(),
+            r["receiptsRoot"].as_str().unwrap().to_owned(),
+            r["gasUsed"].as_u64().unwrap(),
+        );
+        assert_eq!(ours, py_evm, "block {n}: cachet vs py-evm");
+        assert_eq!(r["signer"].as_str().unwrap(), signer, "block {n} author");
+        assert!(r["statuses"].as_array().unwrap().iter().all(|s| s == 1));
+    }
+}
