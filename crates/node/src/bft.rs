@@ -12,8 +12,9 @@
 //! filtered out), not keccak of the stored RLP. A GoQuorum `istanbul` chain with `qbftBlock`
 //! switches to QBFT from that block.
 //!
-//! **Producer.** When the node key's address is the only validator, it builds an empty child
-//! of the head every block period, signs the proposal and its own committed seal with the
+//! **Producer.** When the node key's address is the only validator, it builds a child of the
+//! head every block period (with the transaction source's transactions, coinbase = proposer on
+//! IBFT 2.0/QBFT), signs the proposal and its own committed seal with the
 //! node key (as GoQuorum and Besu do) through the seal journal. Round 0 always: with one
 //! validator there is no round change. With more validators one node cannot gather ceil(2N/3)
 //! committed seals alone; multi-validator BFT messaging is not built yet, so the sealer then

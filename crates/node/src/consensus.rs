@@ -10,6 +10,9 @@
 //! | Quorum Raft | [`crate::raft::RaftRules`] (minter = raft member) | [`crate::raft::RaftMinter`] (single node) |
 //! | ethash | [`EthashRules`] (refuses every block) | none |
 //!
+//! Producers fill their blocks from a [`TxSource`] (the transaction pool; tests:
+//! [`crate::testing::VecTxSource`]), which the driver is given ([`crate::produce::BuildConfig`]).
+//!
 //! [`rules`] and [`producer`] are the only places the node chooses by [`Engine`]: a new engine
 //! (multi-validator QBFT, a Raft cluster) is one module implementing the two traits plus one
 //! line in each.
