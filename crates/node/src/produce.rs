@@ -35,7 +35,7 @@ pub struct BuildConfig {
 }
 
 /// A block built and ready to seal.
-struct Built {
+struct Unsealed {
     header: Header,
     body: Vec<u8>,
     transactions: usize,
@@ -171,7 +171,7 @@ fn build_block<P: BlockProducer + ?Sized>(
     chain: &Chain,
     header: &Header,
     build: &BuildConfig,
-) -> Result<Built> {
+) -> Result<Unsealed> {
     let mut header = header.clone();
     if let Some(target) = build.gas_limit {
         header.gas_limit = block::calc_gas_limit(header.gas_limit, target);
@@ -191,27 +191,27 @@ fn build_block<P: BlockProducer + ?Sized>(
     } else {
         cachet_execution::decode_body(&body).map_or(0, |b| b.transactions.len())
     };
-    Ok(Built {
+    Ok(Unsealed {
         header,
         body,
         transactions,
     })
 }
 
-/// Seals `built` with `producer` and imports it into `chain`; returns the sealed header.
+/// Seals `block` with `producer` and imports it into `chain`; returns the sealed header.
 fn seal_and_import<P: BlockProducer + ?Sized>(
     producer: &mut P,
     chain: &Chain,
-    built: &Built,
+    block: &Unsealed,
 ) -> Result<Header> {
-    let (sealed, body) = producer.seal(&built.header, &built.body)?;
+    let (sealed, body) = producer.seal(&block.header, &block.body)?;
     let imported = chain.import(&sealed.encode(), &body)?;
     tracing::info!(
         target: "cachet::sealer",
         engine = %chain.engine(),
         number = sealed.number,
         hash = %chain.rules().hash(&sealed).unwrap_or_default(),
-        txs = built.transactions,
+        txs = block.transactions,
         gas_used = sealed.gas_used,
         difficulty = %sealed.difficulty,
         ?imported,

@@ -597,3 +597,40 @@ fn py_evm_replays_a_cachet_built_clique_chain_to_its_roots() {
         assert!(r["statuses"].as_array().unwrap().iter().all(|s| s == 1));
     }
 }
+
+/// Besu IBFT 2.0 pays `blockreward` to the coinbase: the producer builds with itself as the
+/// coinbase, so the block it seals carries the state root with the reward and imports, with
+/// and without transactions.
+#[test]
+fn ibft2_pays_the_block_reward_to_the_proposer_it_builds_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let me = k.node_key().signer().address();
+    let a = key(0xa1);
+    let mut g: serde_json::Value =
+        serde_json::from_slice(&crate::engines::genesis_json(Engine::Ibft2, &[me])).unwrap();
+    g["config"]["ibft2"]["blockreward"] = serde_json::json!("0x3e8");
+    let genesis = with_alloc(
+        &serde_json::to_vec(&g).unwrap(),
+        &[address_of(&a)],
+        30_000_000,
+    );
+    let chain = open(dir.path(), &genesis, RaftMembers::new());
+    let mut sealer = BftSealer::new(chain.clone(), dir.path(), k.node_key()).unwrap();
+    let empty = produce::produce_now(&mut sealer, &chain, &BuildConfig::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(empty.beneficiary, me);
+    assert_eq!(balance(&chain, &me), U256::from(1000), "one reward");
+    let build = BuildConfig {
+        source: Some(Arc::new(VecTxSource::new(vec![transfer(&a, 0, 1)])) as Arc<dyn TxSource>),
+        gas_limit: None,
+    };
+    let h = produce::produce_now(&mut sealer, &chain, &build)
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.gas_used, 21_000);
+    // Block 2's base fee: block 1 was empty, so 7/8 of block 1's 875,000,000.
+    let tip = GAS_PRICE - BLOCK1_BASE_FEE * 7 / 8;
+    assert_eq!(balance(&chain, &me), U256::from(2000 + 21_000 * tip));
+}
