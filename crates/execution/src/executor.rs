@@ -10,13 +10,13 @@ use alloy_primitives::{Address, B256, Bloom, U256};
 use cachet_genesis::{Engine, Fork, Genesis};
 use cachet_primitives::Header;
 use cachet_state::{ChangeSet, StateError, StateView};
-use revm::context::result::EVMError;
+use revm::context::result::{EVMError, InvalidTransaction};
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::context_interface::ContextTr;
 use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
-use revm::database_interface::DatabaseCommitExt;
 use revm::database_interface::bal::EvmDatabaseError;
+use revm::database_interface::{DatabaseCommitExt, WrapDatabaseRef};
 use revm::primitives::hardfork::SpecId;
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
 
@@ -74,6 +74,74 @@ pub struct BlockOutcome {
     pub receipts_root: B256,
     /// Every account and slot the block changed, rewards and withdrawals included.
     pub changes: ChangeSet,
+}
+
+/// revm's view of the parent state for one block, recording the block's changes.
+pub(crate) type BlockDb<'a> = State<WrapDatabaseRef<StateDb<'a>>>;
+
+/// A [`BlockDb`] on `state`.
+pub(crate) fn block_db<'a>(state: &'a dyn StateView, hashes: &'a dyn BlockHashes) -> BlockDb<'a> {
+    State::builder()
+        .with_database_ref(StateDb { state, hashes })
+        .with_bundle_update()
+        .build()
+}
+
+/// Gas of a plain transfer: a block with less left takes no more transactions (geth's
+/// `params.TxGas`, the builder's stopping rule).
+pub(crate) const TX_GAS: u64 = 21_000;
+
+/// How [`Executor::execute_txs`] treats a transaction it cannot include.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A received block: the block is invalid.
+    Import,
+    /// A block being built: leave it (and its sender's later ones) out.
+    Build,
+}
+
+/// The transactions executed for a block.
+pub(crate) struct Executed {
+    pub(crate) receipts: Vec<ReceiptEnvelope>,
+    pub(crate) gas_used: u64,
+    /// Indices (into the list given) of the transactions executed, in order.
+    pub(crate) included: Vec<usize>,
+}
+
+/// One block's execution setup, shared by import and building.
+pub(crate) struct BlockContext {
+    header: Header,
+    beneficiary: Address,
+    spec: SpecId,
+    post_merge: bool,
+    block_env: BlockEnv,
+    cfg: CfgEnv,
+}
+
+impl BlockContext {
+    /// EIP-2 (low s) applies.
+    fn homestead(&self) -> bool {
+        self.spec.is_enabled_in(SpecId::HOMESTEAD)
+    }
+
+    /// The intermediate-root provider to use: only before Byzantium, where it is required
+    /// when the block has transactions.
+    pub(crate) fn roots<'r>(
+        &self,
+        roots: Option<&'r dyn IntermediateRoots>,
+        has_transactions: bool,
+    ) -> Result<Option<&'r dyn IntermediateRoots>, BlockError> {
+        let pre_byzantium = !self.spec.is_enabled_in(SpecId::BYZANTIUM);
+        match roots {
+            Some(roots) if pre_byzantium => Ok(Some(roots)),
+            None if pre_byzantium && has_transactions => {
+                Err(BlockError::PreByzantiumTransactions {
+                    number: self.header.number,
+                })
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 impl Executor {
@@ -155,20 +223,63 @@ impl Executor {
         hashes: &dyn BlockHashes,
         roots: Option<&dyn IntermediateRoots>,
     ) -> Result<BlockOutcome, BlockError> {
-        let number = header.number;
-        let timestamp = header.timestamp;
         if senders.len() != body.transactions.len() {
             return Err(BlockError::SendersMismatch {
                 transactions: body.transactions.len(),
                 senders: senders.len(),
             });
         }
+        let block = self.block_context(header, beneficiary, body.withdrawals.is_some())?;
+        let roots = block.roots(roots, !body.transactions.is_empty())?;
+        for (index, tx) in body.transactions.iter().enumerate() {
+            self.check_rules(tx, header.number, header.timestamp)
+                .map_err(|source| BlockError::Transaction { index, source })?;
+            if block.homestead() && tx.signature().s() > SECP256K1N_HALF {
+                return Err(BlockError::HighS { index });
+            }
+        }
+        let txs: Vec<(&TxEnvelope, Address)> = body
+            .transactions
+            .iter()
+            .zip(senders.iter().copied())
+            .collect();
+        let mut db = block_db(state, hashes);
+        let done = self.execute_txs(&block, &mut db, state, roots, &txs, Mode::Import)?;
+        self.finish(&block, body, db, state, done.receipts, done.gas_used)
+    }
+
+    /// The revm spec of `header`'s block and whether it is post-merge (ethash, London,
+    /// difficulty 0: proof of stake as geth decides it per block).
+    fn spec_of(&self, header: &Header) -> (SpecId, bool) {
         let post_merge = self.schedule.engine == Engine::Ethash
             && header.difficulty.is_zero()
-            && self.schedule.is_active(Fork::London, number, timestamp);
-        let spec = self.schedule.spec(number, timestamp, post_merge);
-        let shanghai = spec.is_enabled_in(SpecId::SHANGHAI);
-        match (shanghai, body.withdrawals.is_some()) {
+            && self
+                .schedule
+                .is_active(Fork::London, header.number, header.timestamp);
+        (
+            self.schedule
+                .spec(header.number, header.timestamp, post_merge),
+            post_merge,
+        )
+    }
+
+    /// True when `header`'s block must carry withdrawals (Shanghai).
+    pub(crate) fn withdrawals_active(&self, header: &Header) -> bool {
+        self.spec_of(header).0.is_enabled_in(SpecId::SHANGHAI)
+    }
+
+    /// The block-wide setup shared by import and building: the revm spec, the block and
+    /// configuration environments, and the fork checks on the body's shape.
+    pub(crate) fn block_context(
+        &self,
+        header: &Header,
+        beneficiary: Address,
+        has_withdrawals: bool,
+    ) -> Result<BlockContext, BlockError> {
+        let number = header.number;
+        let timestamp = header.timestamp;
+        let (spec, post_merge) = self.spec_of(header);
+        match (spec.is_enabled_in(SpecId::SHANGHAI), has_withdrawals) {
             (true, false) => {
                 return Err(BlockError::WithdrawalsFork {
                     number,
@@ -182,22 +293,6 @@ impl Executor {
                 });
             }
             _ => {}
-        }
-        let pre_byzantium = !spec.is_enabled_in(SpecId::BYZANTIUM);
-        let roots = match roots {
-            Some(roots) if pre_byzantium => Some(roots),
-            None if pre_byzantium && !body.transactions.is_empty() => {
-                return Err(BlockError::PreByzantiumTransactions { number });
-            }
-            _ => None,
-        };
-        let homestead = spec.is_enabled_in(SpecId::HOMESTEAD);
-        for (index, tx) in body.transactions.iter().enumerate() {
-            self.check_rules(tx, number, timestamp)
-                .map_err(|source| BlockError::Transaction { index, source })?;
-            if homestead && tx.signature().s() > SECP256K1N_HALF {
-                return Err(BlockError::HighS { index });
-            }
         }
         let basefee = match header.base_fee_per_gas {
             None => 0,
@@ -219,56 +314,128 @@ impl Executor {
         let mut cfg = CfgEnv::new_with_spec(spec);
         cfg.chain_id = self.schedule.chain_id;
         cfg.limit_contract_code_size = Some(self.schedule.code_size_limit(number));
+        Ok(BlockContext {
+            header: header.clone(),
+            beneficiary,
+            spec,
+            post_merge,
+            block_env,
+            cfg,
+        })
+    }
 
-        let mut db = State::builder()
-            .with_database_ref(StateDb { state, hashes })
-            .with_bundle_update()
-            .build();
-        let mut receipts = Vec::with_capacity(body.transactions.len());
-        let mut cumulative: u64 = 0;
+    /// Runs `txs` in order on `db` (one EVM for the block). [`Mode::Import`]: any transaction
+    /// that cannot be included fails the block. [`Mode::Build`]: such a transaction is left
+    /// out with its sender's later ones, and the loop ends when less than a transfer's gas is
+    /// left; the caller has checked nothing per transaction beforehand.
+    pub(crate) fn execute_txs(
+        &self,
+        block: &BlockContext,
+        db: &mut BlockDb<'_>,
+        state: &dyn StateView,
+        roots: Option<&dyn IntermediateRoots>,
+        txs: &[(&TxEnvelope, Address)],
+        mode: Mode,
+    ) -> Result<Executed, BlockError> {
+        let header = &block.header;
+        let number = header.number;
+        let mut done = Executed {
+            receipts: Vec::with_capacity(txs.len()),
+            gas_used: 0,
+            included: Vec::with_capacity(txs.len()),
+        };
         // Building an EVM costs more than an empty block's whole import: only with transactions.
-        if !body.transactions.is_empty() {
-            let mut evm = Context::mainnet()
-                .with_db(&mut db)
-                .with_cfg(cfg)
-                .with_block(block_env)
-                .build_mainnet();
-            for (index, (tx, sender)) in body.transactions.iter().zip(senders).enumerate() {
-                let available = header.gas_limit.saturating_sub(cumulative);
-                if tx.gas_limit() > available {
-                    return Err(BlockError::BlockGasExceeded {
-                        index,
-                        tx_gas: tx.gas_limit(),
-                        available,
-                    });
-                }
-                let result = evm
-                    .transact_commit(tx_env(tx, *sender))
-                    .map_err(|e| evm_error(e, index, number))?;
-                cumulative = cumulative.saturating_add(result.tx_gas_used());
-                let status = match roots {
-                    None => Eip658Value::Eip658(result.is_success()),
-                    Some(roots) => {
-                        let db = evm.ctx.db_mut();
-                        db.merge_transitions(BundleRetention::PlainState);
-                        let changes = change_set(&db.bundle_state, state)?;
-                        Eip658Value::PostState(
-                            roots
-                                .root_after(&changes)
-                                .map_err(|source| BlockError::State { source })?,
-                        )
-                    }
-                };
-                receipts.push(receipt(
-                    tx.tx_type(),
-                    status,
-                    cumulative,
-                    result.into_logs(),
-                ));
-            }
+        if txs.is_empty() {
+            return Ok(done);
         }
+        let mut skipped: Vec<Address> = Vec::new();
+        let mut evm = Context::mainnet()
+            .with_db(db)
+            .with_cfg(block.cfg.clone())
+            .with_block(block.block_env.clone())
+            .build_mainnet();
+        for (index, &(tx, sender)) in txs.iter().enumerate() {
+            let available = header.gas_limit.saturating_sub(done.gas_used);
+            if mode == Mode::Build {
+                if available < TX_GAS {
+                    break;
+                }
+                if skipped.contains(&sender) {
+                    continue;
+                }
+                let fits = tx.gas_limit() <= available
+                    && self.check_rules(tx, number, header.timestamp).is_ok()
+                    && !(block.homestead() && tx.signature().s() > SECP256K1N_HALF);
+                if !fits {
+                    skipped.push(sender);
+                    continue;
+                }
+            } else if tx.gas_limit() > available {
+                return Err(BlockError::BlockGasExceeded {
+                    index,
+                    tx_gas: tx.gas_limit(),
+                    available,
+                });
+            }
+            let result = match evm.transact_commit(tx_env(tx, sender)) {
+                Ok(result) => result,
+                // revm refused it before touching the state (nonce, balance, fee cap, …):
+                // `transact_commit` discards the journal, so leaving it out is clean. A nonce
+                // below the sender's is a stale candidate (already included): only it is left
+                // out, as geth's `commitTransactions` shifts past it.
+                Err(EVMError::Transaction(InvalidTransaction::NonceTooLow { .. }))
+                    if mode == Mode::Build =>
+                {
+                    continue;
+                }
+                Err(EVMError::Transaction(_)) if mode == Mode::Build => {
+                    skipped.push(sender);
+                    continue;
+                }
+                Err(e) => return Err(evm_error(e, index, number)),
+            };
+            done.gas_used = done.gas_used.saturating_add(result.tx_gas_used());
+            let status = match roots {
+                None => Eip658Value::Eip658(result.is_success()),
+                Some(roots) => {
+                    let db = evm.ctx.db_mut();
+                    db.merge_transitions(BundleRetention::PlainState);
+                    let changes = change_set(&db.bundle_state, state)?;
+                    Eip658Value::PostState(
+                        roots
+                            .root_after(&changes)
+                            .map_err(|source| BlockError::State { source })?,
+                    )
+                }
+            };
+            done.receipts.push(receipt(
+                tx.tx_type(),
+                status,
+                done.gas_used,
+                result.into_logs(),
+            ));
+            done.included.push(index);
+        }
+        Ok(done)
+    }
 
-        let increments = self.balance_increments(header, beneficiary, body, spec, post_merge);
+    /// Rewards and withdrawals on top of the executed transactions, then the outcome.
+    pub(crate) fn finish(
+        &self,
+        block: &BlockContext,
+        body: &Body,
+        mut db: BlockDb<'_>,
+        state: &dyn StateView,
+        receipts: Vec<ReceiptEnvelope>,
+        gas_used: u64,
+    ) -> Result<BlockOutcome, BlockError> {
+        let increments = self.balance_increments(
+            &block.header,
+            block.beneficiary,
+            body,
+            block.spec,
+            block.post_merge,
+        );
         if !increments.is_empty() {
             db.increment_balances(increments).map_err(db_error)?;
         }
@@ -278,7 +445,7 @@ impl Executor {
         Ok(BlockOutcome {
             logs_bloom: logs_bloom(&receipts),
             receipts_root: receipts_root(&receipts),
-            gas_used: cumulative,
+            gas_used,
             receipts,
             changes,
         })

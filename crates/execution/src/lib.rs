@@ -15,9 +15,11 @@
 //!   the state root after each transaction);
 //! - [`BlockOutcome`]: receipts, gas, bloom, receipts root and the state changes, checked
 //!   against the header with [`BlockOutcome::check_against`];
-//! - [`encode_receipts`] / [`decode_receipts`]: receipts as the node stores them;
 //! - [`Executor::call`] / [`Executor::estimate_gas`]: `eth_call` and `eth_estimateGas` on a
-//!   block's post-state with geth's state overrides ([`StateOverride`]).
+//!   block's post-state with geth's state overrides ([`StateOverride`]);
+//! - [`Executor::build`]: block building for the producers ([`Candidate`]s in, the included
+//!   transactions and their [`BlockOutcome`] out, as `execute` computes it for that body);
+//! - [`encode_receipts`] / [`decode_receipts`]: receipts as the node stores them.
 //!
 //! `docs/dev/execution.md` has the fork table, the rewards and the permissioned specifics.
 //!
@@ -35,8 +37,8 @@
 )]
 
 mod body;
-mod candidate;
 mod call;
+mod build;
 mod changes;
 mod db;
 mod error;
@@ -47,11 +49,11 @@ mod receipts;
 mod schedule;
 
 pub use body::{Body, decode_body, recover_senders};
-pub use candidate::Candidate;
 pub use call::{
     AccountOverride, CallBlock, CallError, CallOutcome, CallRequest, CallStatus, StateOverride,
     TX_GAS,
 };
+pub use build::{Built, Candidate};
 pub use error::{BlockError, TxError, Unsupported};
 pub use executor::{BlockHashes, BlockOutcome, Executor, IntermediateRoots};
 pub use receipts::{decode_receipts, encode_receipts};

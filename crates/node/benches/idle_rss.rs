@@ -68,6 +68,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
         discovery: Some(cachet_node::discovery::DiscoveryConfig::default()),
         raft: Default::default(),
         extra_data: Vec::new(),
+        miner_gas_limit: None,
         http: Some(
             format!("127.0.0.1:{}", node.http_port)
                 .parse()

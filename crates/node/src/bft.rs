@@ -12,8 +12,9 @@
 //! filtered out), not keccak of the stored RLP. A GoQuorum `istanbul` chain with `qbftBlock`
 //! switches to QBFT from that block.
 //!
-//! **Producer.** When the node key's address is the only validator, it builds an empty child
-//! of the head every block period, signs the proposal and its own committed seal with the
+//! **Producer.** When the node key's address is the only validator, it builds a child of the
+//! head every block period (with the transaction source's transactions, coinbase = proposer on
+//! IBFT 2.0/QBFT), signs the proposal and its own committed seal with the
 //! node key (as GoQuorum and Besu do) through the seal journal. Round 0 always: with one
 //! validator there is no round change. With more validators one node cannot gather ceil(2N/3)
 //! committed seals alone; multi-validator BFT messaging is not built yet, so the sealer then
@@ -34,6 +35,7 @@ use crate::chain::{Chain, HeadInfo};
 use crate::consensus::{BlockProducer, ChainRules, Slot};
 use crate::error::{Error, Result};
 use crate::pending::PendingHeader;
+use crate::produce::BuildConfig;
 
 /// GoQuorum's default `BlockPeriod` (consensus/istanbul/config.go `DefaultConfig`) and Besu's
 /// default `blockperiodseconds`.
@@ -259,6 +261,12 @@ impl BftSealer {
             .chain
             .empty_child(head, timestamp, U256::from(1), extra);
         header.mix_hash = ISTANBUL_DIGEST;
+        // IBFT 2.0 and QBFT name the proposer in the coinbase (the seal sets it too); Besu's
+        // block reward goes there, so the block is built with it. GoQuorum IBFT keeps it for
+        // votes (zero).
+        if p.engine_at(number) != Engine::Ibft {
+            header.beneficiary = self.address();
+        }
         Some(header)
     }
 
@@ -270,20 +278,26 @@ impl BftSealer {
     pub fn seal_now(&mut self, now: u64) -> Result<Option<Header>> {
         let chain = self.chain.clone();
         match self.build(&chain.head(), now) {
-            Some(h) => crate::produce::produce(self, &chain, &h).map(Some),
+            Some(h) => crate::produce::produce(self, &chain, &h, &BuildConfig::default()).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Seals `header` (proposal + this validator's committed seal, round 0) through the
-    /// journal, without importing it. When a header is pending at this height (recorded
-    /// before a crash), that one is sealed instead.
+    /// Seals the completed `header` of the block with body `body_rlp` (proposal + this
+    /// validator's committed seal, round 0) through the journal, without importing it;
+    /// returns the sealed header and its body. When a block is pending at this height
+    /// (recorded before a crash), that one is sealed instead.
     ///
     /// # Errors
     /// Equivocation or journal I/O ([`Error::Seal`]), or [`Error::Config`] when
     /// `sealing.rlp` cannot be written.
-    pub fn seal(&mut self, header: &Header) -> Result<Header> {
-        let header = &self.pending.take_or_record(header)?;
+    pub fn seal(&mut self, header: &Header, body_rlp: &[u8]) -> Result<(Header, Vec<u8>)> {
+        let (header, body) = self.pending.take_or_record(header, body_rlp)?;
+        let sealed = self.seal_header(&header)?;
+        Ok((sealed, body))
+    }
+
+    fn seal_header(&mut self, header: &Header) -> Result<Header> {
         let number = header.number;
         let err = |source| Error::Seal { number, source };
         let signer = self.key.signer();
@@ -332,8 +346,8 @@ impl BlockProducer for BftSealer {
         Some(Slot { header, delay })
     }
 
-    fn seal(&mut self, header: &Header) -> Result<Header> {
-        Self::seal(self, header)
+    fn seal(&mut self, header: &Header, body_rlp: &[u8]) -> Result<(Header, Vec<u8>)> {
+        Self::seal(self, header, body_rlp)
     }
 
     fn retry_after(&self) -> Duration {

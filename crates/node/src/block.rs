@@ -1,10 +1,11 @@
-//! Empty-block building, and the block/body RLP the node stores and sends (the codec is
+//! The unsealed child header (the producers fill it: [`crate::chain::Chain::build_child`]),
+//! the gas limit's move toward `--miner.gaslimit`, and the block/body RLP the node stores and sends (the codec is
 //! `cachet_primitives::block`, on the one bounded RLP reader; re-exported here).
 //!
-//! Until Cachet executes transactions every block it seals is empty, but valid: the state root
-//! is carried over from the parent, the transaction and receipt roots are the empty-trie root,
-//! the gas limit equals the parent's (inside the ±1/1024 bound), and the base fee follows
-//! EIP-1559 from the parent when London is active.
+//! [`empty_child`] is a valid empty block: the state root is carried over from the parent, the
+//! transaction and receipt roots are the empty-trie root, the gas limit equals the parent's
+//! (inside the ±1/1024 bound), and the base fee follows EIP-1559 from the parent when London
+//! is active; building a body fills the rest.
 
 use alloy_primitives::{B256, Bytes, U256, b256};
 use cachet_seal::{EMPTY_OMMERS_HASH, Header};
@@ -56,6 +57,21 @@ pub fn next_base_fee(
     } else {
         let delta = base * U256::from(target - parent.gas_used) / target_u / U256::from(8);
         Some(base.saturating_sub(delta))
+    }
+}
+
+/// The gas limit of a child of a block with gas limit `parent_limit` when the producer aims
+/// at `target` (`--miner.gaslimit`): one step toward it of at most `parent_limit / 1024 - 1`,
+/// never below [`MIN_GAS_LIMIT`] as a target (geth's `core.CalcGasLimit`).
+pub fn calc_gas_limit(parent_limit: u64, target: u64) -> u64 {
+    let delta = (parent_limit / 1024).saturating_sub(1);
+    let target = target.max(MIN_GAS_LIMIT);
+    if parent_limit < target {
+        parent_limit.saturating_add(delta).min(target)
+    } else if parent_limit > target {
+        parent_limit.saturating_sub(delta).max(target)
+    } else {
+        parent_limit
     }
 }
 
@@ -166,6 +182,26 @@ pub fn split_block(block: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moves_the_gas_limit_toward_the_target_as_geth() {
+        // 30,000,000 / 1024 = 29296 (integer division), minus 1: steps of 29295 gas.
+        assert_eq!(calc_gas_limit(30_000_000, 60_000_000), 30_029_295);
+        assert_eq!(calc_gas_limit(30_000_000, 15_000_000), 29_970_705);
+        // The last step lands on the target exactly.
+        assert_eq!(calc_gas_limit(30_000_000, 30_000_100), 30_000_100);
+        assert_eq!(calc_gas_limit(30_000_000, 29_999_999), 29_999_999);
+        assert_eq!(calc_gas_limit(30_000_000, 30_000_000), 30_000_000);
+        // A target below geth's minimum aims at 5000; 8000 / 1024 - 1 = 6.
+        assert_eq!(calc_gas_limit(8_000, 0), 7_994);
+        // Every step stays inside the import rule (strictly less than parent/1024 away).
+        let mut limit = 8_000_000;
+        for _ in 0..100 {
+            let next = calc_gas_limit(limit, 30_000_000);
+            assert!(next.abs_diff(limit) < limit / 1024, "{limit} -> {next}");
+            limit = next;
+        }
+    }
 
     #[test]
     fn accepts_base_fee_decrease_on_empty_parent() {

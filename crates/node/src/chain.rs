@@ -709,6 +709,25 @@ impl Chain {
         body: &cachet_execution::Body,
         senders: &[Address],
     ) -> Result<cachet_execution::BlockOutcome> {
+        self.on_parent_state(on_head, header, parent, |view, hashes, roots| {
+            self.executor
+                .execute_with_roots(header, author, body, senders, view, hashes, roots)
+        })
+    }
+
+    /// Runs `run` (execution or building of block `header`) on `parent`'s post-state with the
+    /// block's ancestor hashes and intermediate roots; the caller holds the state lock.
+    fn on_parent_state<T>(
+        &self,
+        on_head: bool,
+        header: &Header,
+        parent: &Header,
+        run: impl FnOnce(
+            &dyn StateView,
+            &dyn BlockHashes,
+            &dyn cachet_execution::IntermediateRoots,
+        ) -> Result<T, cachet_execution::BlockError>,
+    ) -> Result<T> {
         let read = self.store.begin_read()?;
         let hashes = Ancestors {
             store: &self.store,
@@ -719,19 +738,59 @@ impl Chain {
             store: &self.store,
             parent_root: parent.state_root,
         };
-        let run = |view: &dyn StateView| {
-            self.executor
-                .execute_with_roots(header, author, body, senders, view, &hashes, &roots)
-                .map_err(|e| Error::InvalidBlock {
-                    number: header.number,
-                    rule: cachet_primitives::error::Chain(&e).to_string(),
-                })
-        };
-        if on_head {
-            run(&WorldState::latest(&read)?)
+        let result = if on_head {
+            run(&WorldState::latest(&read)?, &hashes, &roots)
         } else {
-            run(&WorldState::at_root(&read, parent.state_root)?)
-        }
+            run(
+                &WorldState::at_root(&read, parent.state_root)?,
+                &hashes,
+                &roots,
+            )
+        };
+        result.map_err(|e| rule_error(header.number, &e))
+    }
+
+    /// The stored parent of the unsealed child `header`.
+    fn parent_of(&self, header: &Header) -> Result<Header> {
+        let parent_rlp =
+            self.store
+                .header_by_hash(&header.parent_hash)?
+                .ok_or(Error::UnknownParent {
+                    number: header.number,
+                    hash: B256::ZERO,
+                    parent: header.parent_hash,
+                })?;
+        decode_header(&parent_rlp)
+    }
+
+    /// Sets what a body and its execution commit to in `header`: transactions root, ommers
+    /// hash, withdrawals root, gas used, receipts root, logs bloom and the state root (the
+    /// parent's trie plus the changes, computed in a transaction that is dropped).
+    fn commit_to(
+        &self,
+        header: &mut Header,
+        parent: &Header,
+        body: &cachet_execution::Body,
+        outcome: &cachet_execution::BlockOutcome,
+    ) -> Result<()> {
+        header.transactions_root = body.transactions_root();
+        header.ommers_hash = body.ommers_hash();
+        header.withdrawals_root = body.withdrawals_root();
+        header.gas_used = outcome.gas_used;
+        header.receipts_root = outcome.receipts_root;
+        header.logs_bloom = outcome.logs_bloom;
+        header.state_root = if outcome.changes == ChangeSet::default() {
+            parent.state_root
+        } else {
+            self.store.scratch(|txn| {
+                Ok(WorldState::commit_trie(
+                    txn,
+                    parent.state_root,
+                    &outcome.changes,
+                )?)
+            })?
+        };
+        Ok(())
     }
 
     /// Completes an unsealed child `header` (parent, number, timestamp, gas limit, base fee,
@@ -756,33 +815,41 @@ impl Chain {
         let body = cachet_execution::decode_body(body_rlp).map_err(|e| invalid(&e))?;
         let senders =
             cachet_execution::recover_senders(&body.transactions).map_err(|e| invalid(&e))?;
-        let parent_rlp =
-            self.store
-                .header_by_hash(&header.parent_hash)?
-                .ok_or(Error::UnknownParent {
-                    number: header.number,
-                    hash: B256::ZERO,
-                    parent: header.parent_hash,
-                })?;
-        let parent = decode_header(&parent_rlp)?;
-        header.transactions_root = body.transactions_root();
-        header.ommers_hash = body.ommers_hash();
-        header.withdrawals_root = body.withdrawals_root();
+        let parent = self.parent_of(&header)?;
         let st = self.state();
         let on_head = header.parent_hash == st.head.hash;
         let outcome = self.execute_on(on_head, &header, &parent, author, &body, &senders)?;
-        header.gas_used = outcome.gas_used;
-        header.receipts_root = outcome.receipts_root;
-        header.logs_bloom = outcome.logs_bloom;
-        header.state_root = self.store.scratch(|txn| {
-            Ok(WorldState::commit_trie(
-                txn,
-                parent.state_root,
-                &outcome.changes,
-            )?)
-        })?;
+        self.commit_to(&mut header, &parent, &body, &outcome)?;
         drop(st);
         Ok(header)
+    }
+
+    /// Builds the body of the unsealed child `header` (as for [`Self::complete_child`]) from
+    /// `candidates`, authored by `author` (the fee recipient): executes them in order on the
+    /// parent's state, leaving out any that cannot be included with its sender's later ones
+    /// and stopping when less than 21000 gas is left ([`Executor::build`]), and fills in the
+    /// roots, gas used and bloom of the result. Returns the completed header and the body RLP;
+    /// nothing is stored.
+    ///
+    /// # Errors
+    /// [`Error::UnknownParent`]; store and state errors ([`Error::InvalidBlock`] when the
+    /// header's base fee does not fit 64 bits); never for a candidate.
+    pub fn build_child(
+        &self,
+        mut header: Header,
+        author: Address,
+        candidates: &[cachet_execution::Candidate],
+    ) -> Result<(Header, Vec<u8>)> {
+        let parent = self.parent_of(&header)?;
+        let st = self.state();
+        let on_head = header.parent_hash == st.head.hash;
+        let built = self.on_parent_state(on_head, &header, &parent, |view, hashes, roots| {
+            self.executor
+                .build_with_roots(&header, author, candidates, view, hashes, roots)
+        })?;
+        self.commit_to(&mut header, &parent, &built.body, &built.outcome)?;
+        drop(st);
+        Ok((header, built.body_rlp()))
     }
 
     /// The blocks to take the flat state from `from` (the head) to `to` (a stored block on

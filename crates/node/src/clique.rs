@@ -25,6 +25,7 @@ use crate::chain::{Chain, HeadInfo, decode_header};
 use crate::consensus::{BlockProducer, ChainRules, Slot};
 use crate::error::{Error, Result};
 use crate::pending::PendingHeader;
+use crate::produce::BuildConfig;
 
 pub use crate::pending::SEALING_FILE;
 
@@ -294,25 +295,29 @@ impl CliqueSealer {
         };
         let chain = self.chain.clone();
         match self.build(&head, &snap, now) {
-            Some(h) => crate::produce::produce(self, &chain, &h).map(Some),
+            Some(h) => crate::produce::produce(self, &chain, &h, &BuildConfig::default()).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Seals `header` with the sealing key through the journal, without importing it. When a
-    /// header is pending at this height (recorded before a crash), that one is sealed instead.
+    /// Seals the completed `header` of the block with body `body_rlp` with the sealing key
+    /// through the journal, without importing it; returns the sealed header and its body.
+    /// When a block is pending at this height (recorded before a crash), that one is sealed
+    /// instead.
     ///
     /// # Errors
     /// Equivocation, journal I/O or signing ([`Error::Seal`]), or [`Error::Config`] when
     /// `sealing.rlp` cannot be written.
-    pub fn seal(&mut self, header: &Header) -> Result<Header> {
-        let header = self.pending.take_or_record(header)?;
-        self.sealer
+    pub fn seal(&mut self, header: &Header, body_rlp: &[u8]) -> Result<(Header, Vec<u8>)> {
+        let (header, body) = self.pending.take_or_record(header, body_rlp)?;
+        let sealed = self
+            .sealer
             .clique(&header, &self.key)
             .map_err(|source| Error::Seal {
                 number: header.number,
                 source,
-            })
+            })?;
+        Ok((sealed, body))
     }
 }
 
@@ -334,8 +339,8 @@ impl BlockProducer for CliqueSealer {
         Some(Slot { header, delay })
     }
 
-    fn seal(&mut self, header: &Header) -> Result<Header> {
-        Self::seal(self, header)
+    fn seal(&mut self, header: &Header, body_rlp: &[u8]) -> Result<(Header, Vec<u8>)> {
+        Self::seal(self, header, body_rlp)
     }
 
     fn retry_after(&self) -> Duration {

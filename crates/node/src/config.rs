@@ -29,6 +29,9 @@ pub struct NodeConfig {
     pub mine: bool,
     /// `--miner.extradata`: the clique vanity (at most 32 bytes; zero-padded).
     pub extra_data: Vec<u8>,
+    /// `--miner.gaslimit`: the gas limit sealed blocks move toward (geth's
+    /// `core.CalcGasLimit`); `None` keeps the parent's.
+    pub miner_gas_limit: Option<u64>,
     /// Master-key access.
     pub kms: KmsConfig,
     /// The master-key lease (`--kms-recheck`, `--kms-grace`); `None` = checked only at start.

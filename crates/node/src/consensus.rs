@@ -10,6 +10,9 @@
 //! | Quorum Raft | [`crate::raft::RaftRules`] (minter = raft member) | [`crate::raft::RaftMinter`] (single node) |
 //! | ethash | [`EthashRules`] (refuses every block) | none |
 //!
+//! Producers fill their blocks from a [`TxSource`] (the transaction pool; tests:
+//! [`crate::testing::VecTxSource`]), which the driver is given ([`crate::produce::BuildConfig`]).
+//!
 //! [`rules`] and [`producer`] are the only places the node chooses by [`Engine`]: a new engine
 //! (multi-validator QBFT, a Raft cluster) is one module implementing the two traits plus one
 //! line in each.
@@ -21,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256};
+use cachet_execution::Candidate;
 use cachet_genesis::{Engine, Genesis};
 use cachet_keyprovider::UnlockedKeys;
 use cachet_seal::{Header, RaftMembers};
@@ -103,6 +107,22 @@ pub struct Slot {
     pub delay: Duration,
 }
 
+/// Where block producers take transactions from (the pool implements it; tests use
+/// [`crate::testing::VecTxSource`]).
+pub trait TxSource: Send + Sync + fmt::Debug {
+    /// Candidates for a child of the head whose base fee is `base_fee` (`None` before London):
+    /// each sender's transactions in nonce order, senders interleaved best effective tip first.
+    /// The producer executes them in this order, skips any that fails (and all later ones of
+    /// that sender), stops when the block's gas is used up.
+    fn best(&self, base_fee: Option<u64>) -> Vec<Candidate>;
+
+    /// True when at least one transaction is ready to include (raft mints only then).
+    fn has_pending(&self) -> bool;
+
+    /// Wakes when a transaction becomes ready (raft's minter waits on this instead of a timer).
+    fn subscribe_ready(&self) -> tokio::sync::watch::Receiver<u64>;
+}
+
 /// What the node needs to produce blocks on one engine; [`crate::produce::run`] drives any
 /// of them (one loop for every engine).
 pub trait BlockProducer: Send + fmt::Debug {
@@ -114,18 +134,32 @@ pub trait BlockProducer: Send + fmt::Debug {
         tracing::info!(target: "cachet::sealer", address = %self.address(), "block producer started");
     }
 
+    /// The fee recipient of the blocks this producer seals, what [`ChainRules::verify`]
+    /// returns for them: clique's signer, the BFT proposer, the raft minter (its coinbase).
+    fn author(&self) -> Address {
+        self.address()
+    }
+
+    /// True when this engine produces a block only when transactions are pending (Quorum
+    /// Raft): the driver then waits for [`TxSource::subscribe_ready`] and drops a slot whose
+    /// built block is empty.
+    fn needs_transactions(&self) -> bool {
+        false
+    }
+
     /// The child of `head` this node produces and when, or `None` when it produces none on
     /// this head (not a signer, signed recently, not the only validator): the driver then
     /// waits for the next head.
     fn next_slot(&mut self, head: &HeadInfo) -> Option<Slot>;
 
-    /// Seals `header` through the seal journal. When a header is pending at this height
+    /// Seals the completed `header` of the block with body `body_rlp` through the seal
+    /// journal; returns the sealed header and its body. When a block is pending at this height
     /// (recorded in `sealing.rlp` before a crash), that one is sealed instead.
     ///
     /// # Errors
     /// Equivocation, journal I/O or signing ([`Error::Seal`]), or [`Error::Config`] when
     /// `sealing.rlp` cannot be written.
-    fn seal(&mut self, header: &Header) -> Result<Header>;
+    fn seal(&mut self, header: &Header, body_rlp: &[u8]) -> Result<(Header, Vec<u8>)>;
 
     /// How long to wait after a failed slot before planning again (a new head ends the wait).
     fn retry_after(&self) -> Duration;

@@ -12,9 +12,11 @@
 //!   difficulty and wiggle, recently-signed rule, epoch checkpoints, `clique_propose` votes),
 //!   [`bft`] (IBFT/IBFT 2.0/QBFT with a fixed validator set; the single-validator sealer signs
 //!   proposal and committed seal with the node key), [`raft`] (PR 395 minter signature by the
-//!   node key, nanosecond timestamps, minting on a timer until Cachet executes transactions).
-//! - [`produce`]: the one block-production loop for every engine; every seal goes through the
-//!   seal journal, and the header being sealed through `sealing.rlp` (crash recovery).
+//!   node key, nanosecond timestamps, minting only while transactions are pending).
+//! - [`produce`]: the one block-production loop for every engine: blocks built from a
+//!   [`consensus::TxSource`] ([`chain::Chain::build_child`]); every seal goes through the seal
+//!   journal, and the block being sealed through `sealing.rlp` (crash recovery).
+//! - [`testing`]: [`testing::VecTxSource`], a transaction source over a list (tests).
 //! - [`sync`]: serves and downloads headers/bodies over eth/68, imports announced blocks, drops
 //!   peers sending invalid ones, announces new heads.
 //! - [`discovery`]: discv4 (and optionally discv5) on UDP; found nodes are dialled.
@@ -50,6 +52,7 @@ pub mod run;
 pub mod store;
 pub mod sync;
 pub mod sync_status;
+pub mod testing;
 
 pub use config::{NodeConfig, RaftConfig, Started};
 pub use error::{Error, Result};

@@ -1,10 +1,17 @@
 //! The one block-production loop, for every engine: ask the engine's [`BlockProducer`] for
-//! its next [`crate::consensus::Slot`] on the head, wait for it (a new head or a stop re-plans), have the header
-//! sealed through the seal journal and import it (which announces it).
+//! its next [`crate::consensus::Slot`] on the head, wait for it (a new head or a stop
+//! re-plans), build the block from the [`TxSource`]'s candidates ([`Chain::build_child`]:
+//! executed on the head's state, the roots filled in), have it sealed through the seal journal
+//! and import it (which re-executes it, checks every root and announces it).
 //!
-//! Crash safety is shared too: every producer records the unsealed header in
+//! The gas limit moves toward `--miner.gaslimit` by at most parent/1024 − 1 per block (geth's
+//! `core.CalcGasLimit`); without a target each block keeps its parent's. An engine that
+//! produces blocks only with transactions (Quorum Raft, [`BlockProducer::needs_transactions`])
+//! waits for [`TxSource::subscribe_ready`] and drops a slot whose block would be empty.
+//!
+//! Crash safety is shared too: every producer records the unsealed block in
 //! `<datadir>/sealing.rlp` before the journal records its seal hash, and
-//! seals the recorded header again after a crash between the journal write and the chain
+//! seals the recorded block again after a crash between the journal write and the chain
 //! commit, instead of stalling on the journal's refusal of a second block at that height.
 
 use std::sync::Arc;
@@ -12,29 +19,61 @@ use std::sync::Arc;
 use cachet_seal::Header;
 use tokio::sync::watch;
 
-use crate::block::EMPTY_BODY_RLP;
+use crate::block;
 use crate::chain::Chain;
-use crate::consensus::BlockProducer;
+use crate::consensus::{BlockProducer, TxSource};
 use crate::error::Result;
 
-/// Runs `producer` on `chain` until `allowed` turns false or is dropped.
+/// What the producers put in their blocks.
+#[derive(Debug, Clone, Default)]
+pub struct BuildConfig {
+    /// Where transactions come from (the pool); `None`: empty blocks, and no raft blocks.
+    pub source: Option<Arc<dyn TxSource>>,
+    /// `--miner.gaslimit`: the gas limit blocks move toward (geth's `core.CalcGasLimit`);
+    /// `None` keeps the parent's.
+    pub gas_limit: Option<u64>,
+}
+
+/// A block built and ready to seal.
+struct Unsealed {
+    header: Header,
+    body: Vec<u8>,
+    transactions: usize,
+}
+
+/// Runs `producer` on `chain` until `allowed` turns false or is dropped, filling blocks as
+/// `build` says.
 pub async fn run(
     mut producer: Box<dyn BlockProducer>,
     chain: Arc<Chain>,
     mut allowed: watch::Receiver<bool>,
+    build: BuildConfig,
 ) {
     let mut heads = chain.subscribe();
+    let mut ready = build.source.as_ref().map(|s| s.subscribe_ready());
     let engine = chain.engine();
     producer.announce();
     loop {
         if !*allowed.borrow() {
             break;
         }
+        // Seen: a transaction arriving from here on wakes a wait below.
+        if let Some(r) = ready.as_mut() {
+            r.borrow_and_update();
+        }
         let head = heads.borrow_and_update().clone();
-        let Some(slot) = producer.next_slot(&head) else {
+        let waiting = producer.needs_transactions()
+            && !build.source.as_ref().is_some_and(|s| s.has_pending());
+        let slot = if waiting {
+            None
+        } else {
+            producer.next_slot(&head)
+        };
+        let Some(slot) = slot else {
             tokio::select! {
                 r = heads.changed() => if r.is_err() { break },
                 r = allowed.changed() => if r.is_err() { break },
+                () = ready_changed(&mut ready) => {}
             }
             continue;
         };
@@ -46,33 +85,134 @@ pub async fn run(
         if !*allowed.borrow() {
             break;
         }
-        if let Err(e) = produce(producer.as_mut(), &chain, &slot.header) {
-            tracing::warn!(target: "cachet::sealer", %engine, number = slot.header.number, error = &e as &dyn std::error::Error, "sealing failed; retrying");
-            tokio::select! {
-                () = tokio::time::sleep(producer.retry_after()) => {}
-                r = heads.changed() => if r.is_err() { break },
+        let result =
+            build_block(producer.as_ref(), &chain, &slot.header, &build).and_then(|built| {
+                if built.transactions == 0 && producer.needs_transactions() {
+                    // Nothing pending could be included (nonce gaps, underpriced): wait
+                    // for another transaction or head rather than minting an empty block.
+                    return Ok(false);
+                }
+                seal_and_import(producer.as_mut(), &chain, &built).map(|_| true)
+            });
+        match result {
+            Ok(true) => {}
+            Ok(false) => {
+                tokio::select! {
+                    r = heads.changed() => if r.is_err() { break },
+                    r = allowed.changed() => if r.is_err() { break },
+                    () = ready_changed(&mut ready) => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(target: "cachet::sealer", %engine, number = slot.header.number, error = &e as &dyn std::error::Error, "sealing failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(producer.retry_after()) => {}
+                    r = heads.changed() => if r.is_err() { break },
+                }
             }
         }
     }
     tracing::info!(target: "cachet::sealer", %engine, "block producer stopped");
 }
 
-/// Seals `header` with `producer` and imports it into `chain`; returns the sealed header.
+/// Waits until a transaction becomes ready; forever without a source (or once it is gone).
+async fn ready_changed(ready: &mut Option<watch::Receiver<u64>>) {
+    let closed = match ready.as_mut() {
+        Some(r) => r.changed().await.is_err(),
+        None => true,
+    };
+    if closed {
+        *ready = None;
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Produces the producer's next block on the head now, without waiting for its slot: built
+/// from `build`'s source, sealed and imported. `None` when the producer has no slot on the
+/// head (not its turn, not the only validator) or, for an engine that needs transactions,
+/// when none could be included.
 ///
 /// # Errors
-/// As [`BlockProducer::seal`] and [`Chain::import`].
+/// As [`Chain::build_child`], [`BlockProducer::seal`] and [`Chain::import`].
+pub fn produce_now(
+    producer: &mut dyn BlockProducer,
+    chain: &Chain,
+    build: &BuildConfig,
+) -> Result<Option<Header>> {
+    let Some(slot) = producer.next_slot(&chain.head()) else {
+        return Ok(None);
+    };
+    let built = build_block(producer, chain, &slot.header, build)?;
+    if built.transactions == 0 && producer.needs_transactions() {
+        return Ok(None);
+    }
+    seal_and_import(producer, chain, &built).map(Some)
+}
+
+/// Builds, seals and imports the block of the unsealed `header` with `build`'s transactions;
+/// returns the sealed header.
+///
+/// # Errors
+/// As [`Chain::build_child`], [`BlockProducer::seal`] and [`Chain::import`].
 pub(crate) fn produce<P: BlockProducer + ?Sized>(
     producer: &mut P,
     chain: &Chain,
     header: &Header,
+    build: &BuildConfig,
 ) -> Result<Header> {
-    let sealed = producer.seal(header)?;
-    let imported = chain.import(&sealed.encode(), &EMPTY_BODY_RLP)?;
+    let built = build_block(producer, chain, header, build)?;
+    seal_and_import(producer, chain, &built)
+}
+
+/// The block of the unsealed `header`: its gas limit moved toward the target, the source's
+/// candidates executed on the parent's state, the roots filled in.
+fn build_block<P: BlockProducer + ?Sized>(
+    producer: &P,
+    chain: &Chain,
+    header: &Header,
+    build: &BuildConfig,
+) -> Result<Unsealed> {
+    let mut header = header.clone();
+    if let Some(target) = build.gas_limit {
+        header.gas_limit = block::calc_gas_limit(header.gas_limit, target);
+    }
+    let candidates = match &build.source {
+        Some(source) => {
+            let base_fee = header
+                .base_fee_per_gas
+                .map(|fee| u64::try_from(fee).unwrap_or(u64::MAX));
+            source.best(base_fee)
+        }
+        None => Vec::new(),
+    };
+    let (header, body) = chain.build_child(header, producer.author(), &candidates)?;
+    let transactions = if candidates.is_empty() || block::body_is_empty(&body) {
+        0
+    } else {
+        cachet_execution::decode_body(&body).map_or(0, |b| b.transactions.len())
+    };
+    Ok(Unsealed {
+        header,
+        body,
+        transactions,
+    })
+}
+
+/// Seals `block` with `producer` and imports it into `chain`; returns the sealed header.
+fn seal_and_import<P: BlockProducer + ?Sized>(
+    producer: &mut P,
+    chain: &Chain,
+    block: &Unsealed,
+) -> Result<Header> {
+    let (sealed, body) = producer.seal(&block.header, &block.body)?;
+    let imported = chain.import(&sealed.encode(), &body)?;
     tracing::info!(
         target: "cachet::sealer",
         engine = %chain.engine(),
         number = sealed.number,
         hash = %chain.rules().hash(&sealed).unwrap_or_default(),
+        txs = block.transactions,
+        gas_used = sealed.gas_used,
         difficulty = %sealed.difficulty,
         ?imported,
         "sealed block"

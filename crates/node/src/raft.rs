@@ -11,10 +11,12 @@
 //! the header with ommers/tx/receipt roots, bloom and extraData zeroed), with nanosecond
 //! timestamps `max(now_ns, parent + 1)` and ethash's saturated difficulty.
 //!
-//! GoQuorum mints only when transactions are pending (`--raftblocktime` throttles it).
-//! Cachet has no transaction pool yet, so this minter mints an empty block every
-//! `--raftblocktime` instead, so that a devnet shows blocks. Every signature goes through
-//! the seal journal; crash safety as for clique (`<datadir>/sealing.rlp`).
+//! As GoQuorum's, it mints only when transactions are pending
+//! ([`BlockProducer::needs_transactions`]: the driver waits for the transaction source's
+//! ready signal, and drops a block that would be empty), at most one block per
+//! `--raftblocktime` (default 50 ms). The coinbase is the minter's address (the fees go
+//! there). Every signature goes through the seal journal; crash safety as for clique
+//! (`<datadir>/sealing.rlp`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,11 +31,11 @@ use crate::chain::{Chain, HeadInfo};
 use crate::consensus::{BlockProducer, ChainRules, Slot};
 use crate::error::{Error, Result};
 use crate::pending::PendingHeader;
+use crate::produce::BuildConfig;
 
-/// Cachet's default `--raftblocktime` (milliseconds). GoQuorum's is 50, a throttle on minting
-/// that only happens with pending transactions; Cachet mints empty blocks on this timer, where
-/// 50 ms would write 1.7 million blocks a day.
-pub const DEFAULT_RAFT_BLOCK_TIME_MS: u64 = 1000;
+/// The default `--raftblocktime` (milliseconds), GoQuorum's: a throttle on minting, which
+/// only happens while transactions are pending.
+pub const DEFAULT_RAFT_BLOCK_TIME_MS: u64 = 50;
 
 /// The lowest raft timestamp accepted after genesis: 10^15 ns is 11.6 days after the epoch,
 /// while 10^15 s is 31 million years away, so a seconds timestamp never passes.
@@ -174,14 +176,19 @@ impl RaftMinter {
         self.key.signer().address()
     }
 
-    /// The unsealed child of `head` at `now_ns` (nanoseconds).
+    /// The unsealed child of `head` at `now_ns` (nanoseconds), with this minter as its
+    /// coinbase (GoQuorum's minter sets it to the node key's address; the fees go there).
     pub fn build(&self, head: &HeadInfo, now_ns: u64) -> Header {
         let timestamp = now_ns.max(head.header.timestamp.saturating_add(1));
-        self.chain
-            .empty_child(head, timestamp, raft_difficulty(&head.header), Vec::new())
+        let mut header =
+            self.chain
+                .empty_child(head, timestamp, raft_difficulty(&head.header), Vec::new());
+        header.beneficiary = self.address();
+        header
     }
 
-    /// Builds, signs and imports the next block now.
+    /// Builds, signs and imports the next block now, empty (the driver,
+    /// [`crate::produce::run`], mints only with transactions).
     ///
     /// # Errors
     /// As the journal and [`Chain::import`].
@@ -196,27 +203,30 @@ impl RaftMinter {
     pub fn mint_at(&mut self, now_ns: u64) -> Result<Header> {
         let chain = self.chain.clone();
         let header = self.build(&chain.head(), now_ns);
-        crate::produce::produce(self, &chain, &header)
+        crate::produce::produce(self, &chain, &header, &BuildConfig::default())
     }
 
-    /// Signs `header` as this node's raft id through the journal, without importing it.
-    /// When a header is pending at this height (recorded before a crash), that one is signed
+    /// Signs the completed `header` of the block with body `body_rlp` as this node's raft id
+    /// through the journal, without importing it; returns the signed header and its body.
+    /// When a block is pending at this height (recorded before a crash), that one is signed
     /// instead.
     ///
     /// # Errors
     /// Equivocation, journal I/O or the signature's self-check ([`Error::Seal`]), or
     /// [`Error::Config`] when `sealing.rlp` cannot be written.
-    pub fn seal(&mut self, header: &Header) -> Result<Header> {
+    pub fn seal(&mut self, header: &Header, body_rlp: &[u8]) -> Result<(Header, Vec<u8>)> {
         self.last_mint = Some(Instant::now());
-        let header = self.pending.take_or_record(header)?;
+        let (header, body) = self.pending.take_or_record(header, body_rlp)?;
         let number = header.number;
         let header = Header {
             extra_data: Bytes::new(),
             ..header
         };
-        self.sealer
+        let sealed = self
+            .sealer
             .raft(&header, self.raft_id, self.key.signer(), &self.members)
-            .map_err(|source| Error::Seal { number, source })
+            .map_err(|source| Error::Seal { number, source })?;
+        Ok((sealed, body))
     }
 }
 
@@ -227,10 +237,16 @@ impl BlockProducer for RaftMinter {
 
     fn announce(&self) {
         tracing::info!(target: "cachet::sealer", raft_id = self.raft_id, minter = %self.address(),
-            block_time_ms = self.block_time.as_millis() as u64, "raft minter started (mints on a timer until cachet executes transactions)");
+            block_time_ms = self.block_time.as_millis() as u64, "raft minter started (mints when transactions are pending)");
     }
 
-    /// Every `block_time` (the first at once), on whatever the head is then.
+    /// GoQuorum mints only when transactions are pending.
+    fn needs_transactions(&self) -> bool {
+        true
+    }
+
+    /// At most one block per `block_time` (the first at once), on whatever the head is then;
+    /// the driver asks only while transactions are pending.
     fn next_slot(&mut self, head: &HeadInfo) -> Option<Slot> {
         let delay = self.last_mint.map_or(Duration::ZERO, |last| {
             (last + self.block_time).saturating_duration_since(Instant::now())
@@ -242,8 +258,8 @@ impl BlockProducer for RaftMinter {
         })
     }
 
-    fn seal(&mut self, header: &Header) -> Result<Header> {
-        Self::seal(self, header)
+    fn seal(&mut self, header: &Header, body_rlp: &[u8]) -> Result<(Header, Vec<u8>)> {
+        Self::seal(self, header, body_rlp)
     }
 
     fn retry_after(&self) -> Duration {

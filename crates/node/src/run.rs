@@ -354,7 +354,12 @@ fn start_sealer(
     };
     // None on ethash, refused before the unlock (read_plan).
     let producer = crate::consensus::producer(chain, keys, producer_config)?;
-    Ok(producer.map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), allowed))))
+    // No transaction source yet: blocks stay empty and raft mints none.
+    let build = crate::produce::BuildConfig {
+        source: None,
+        gas_limit: config.miner_gas_limit,
+    };
+    Ok(producer.map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), allowed, build))))
 }
 
 /// Step 5b: JSON-RPC, when enabled.

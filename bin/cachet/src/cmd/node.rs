@@ -63,13 +63,18 @@ pub(crate) struct NodeArgs {
     /// Clique vanity for sealed blocks: the text's bytes, at most 32 (geth's flag; zero-padded).
     #[arg(long = "miner.extradata", value_name = "TEXT", default_value = "")]
     miner_extradata: String,
+    /// Gas limit sealed blocks move toward, by at most parent/1024 - 1 per block (geth's
+    /// flag and rule); without it each block keeps its parent's gas limit.
+    #[arg(long = "miner.gaslimit", value_name = "GAS", value_parser = clap::value_parser!(u64).range(5000..=0x7fff_ffff_ffff_ffff))]
+    miner_gaslimit: Option<u64>,
     /// The genesis is a Quorum Raft network without `"raft": true` (GoQuorum's `--raft`).
     #[arg(long)]
     raft: bool,
     /// This node's raft id (1..=65535); with `--mine` it mints as this id.
     #[arg(long = "raft-id", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     raft_id: Option<u16>,
-    /// Milliseconds between raft blocks (GoQuorum's default; Cachet mints on this timer).
+    /// At most one raft block per this many milliseconds; raft mints only while
+    /// transactions are pending (GoQuorum's flag and default).
     #[arg(long = "raftblocktime", value_name = "MS", default_value_t = cachet_node::raft::DEFAULT_RAFT_BLOCK_TIME_MS,
         value_parser = clap::value_parser!(u64).range(1..))]
     raft_block_time: u64,
@@ -116,6 +121,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
         http: (!args.no_http).then_some(SocketAddr::new(args.http_addr, args.http_port)),
         mine: args.mine,
         extra_data: args.miner_extradata.into_bytes(),
+        miner_gas_limit: args.miner_gaslimit,
         kms: args.kms.config(),
         lease: Some(args.lease.config()),
         raft: cachet_node::RaftConfig {

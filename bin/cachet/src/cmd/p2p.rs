@@ -74,6 +74,7 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
         http: None,
         mine: false,
         extra_data: Vec::new(),
+        miner_gas_limit: None,
         kms: args.kms.config(),
         lease: None,
         raft: cachet_node::RaftConfig {

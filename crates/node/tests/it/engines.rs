@@ -302,7 +302,7 @@ fn accepts_bft_restart_sealing_the_recorded_header_once() {
     sealer.seal_now(GENESIS_TIME).unwrap().unwrap();
     // Crash after the journal write, before the chain commit.
     let pending = sealer.build(&chain.head(), GENESIS_TIME).unwrap();
-    let lost = sealer.seal(&pending).unwrap();
+    let (lost, _) = sealer.seal(&pending, &EMPTY_BODY_RLP).unwrap();
     drop(sealer);
     let mut sealer = BftSealer::new(chain.clone(), dir.path(), k.node_key()).unwrap();
     // Later the clock says another timestamp; the recorded header is sealed instead.
@@ -443,7 +443,7 @@ fn accepts_raft_restart_signing_the_recorded_header_once() {
     let mut minter = new_minter();
     minter.mint_at(GENESIS_NS + 1).unwrap();
     let pending = minter.build(&chain.head(), GENESIS_NS + 2);
-    let lost = minter.seal(&pending).unwrap();
+    let (lost, _) = minter.seal(&pending, &EMPTY_BODY_RLP).unwrap();
     drop(minter);
     let mut minter = new_minter();
     let h = minter.mint_at(GENESIS_NS + 99).unwrap();

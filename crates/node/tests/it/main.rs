@@ -1,6 +1,7 @@
 //! Integration tests for `cachet-node`.
 
 mod blockchain_tests;
+mod build;
 mod clique;
 mod crash;
 mod engines;

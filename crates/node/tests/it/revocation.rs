@@ -58,6 +58,7 @@ async fn revocation_stops_discv5_and_frees_its_port() {
         http: None,
         mine: true,
         extra_data: Vec::new(),
+        miner_gas_limit: None,
         kms: KmsConfig::default(),
         raft: Default::default(),
     };

@@ -38,6 +38,7 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
         http: Some(SocketAddr::from(([127, 0, 0, 1], free_port()))),
         mine: true,
         extra_data: Vec::new(),
+        miner_gas_limit: None,
         kms: KmsConfig::default(),
         raft: Default::default(),
     }
@@ -156,6 +157,7 @@ async fn start_node(
         http: Some(http),
         mine: false,
         extra_data: Vec::new(),
+        miner_gas_limit: None,
         kms: KmsConfig::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
