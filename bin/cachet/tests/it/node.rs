@@ -238,6 +238,9 @@ fn devnet_node(root: &Path, i: usize, p2p: u16, http: u16, extra: &[&str]) -> Co
             "--http.port",
             &http.to_string(),
             "--mine",
+            // raw_header reads debug_getRawHeader.
+            "--http.api",
+            "eth,net,web3,debug,clique",
         ])
         .args(extra)
         .stdout(Stdio::null());
