@@ -96,8 +96,8 @@ pub(crate) struct NodeArgs {
 /// Who may call what on JSON-RPC (docs/rpc-security.md; geth's flag names where geth has one).
 #[derive(Debug, Args)]
 pub(crate) struct RpcAccessArgs {
-    /// JSON-RPC namespaces served, comma-separated (eth,net,web3,txpool,admin,debug,clique,
-    /// istanbul,qbft,raft,personal) [default: eth,net,web3 plus the engine's read-only methods]
+    /// JSON-RPC namespaces served, comma-separated: eth net web3 txpool admin debug clique
+    /// istanbul qbft raft personal [default: eth,net,web3 plus the engine's read-only methods]
     #[arg(long = "http.api", value_delimiter = ',', value_name = "NS,…")]
     http_api: Option<Vec<String>>,
     /// Answer the wallet's signing methods (`eth_sign`, `personal_sign`, `eth_signTransaction`,
