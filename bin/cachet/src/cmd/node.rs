@@ -150,7 +150,7 @@ pub(crate) struct RpcAccessArgs {
     #[arg(long = "http.maxconns", value_name = "N", default_value_t = Limits::default().max_connections,
         value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
-    /// Requests per second per client IP address (0 = no limit).
+    /// Requests per second per client IP address, loopback callers excepted (0 = no limit).
     #[arg(long = "http.ratelimit", value_name = "N", default_value_t = Limits::default().rate_per_second)]
     rate: u32,
     /// Requests a client may send at once above --http.ratelimit.

@@ -100,6 +100,8 @@ pub struct Limits {
     pub rate_per_second: u32,
     /// `--http.ratelimit.burst`: requests a client may send at once above the rate.
     pub rate_burst: u32,
+    /// Rate-limit loopback callers too (off: they are this host's own processes).
+    pub rate_limit_loopback: bool,
     /// Seconds a client has to send a request's headers, its body, or finish a TLS handshake.
     pub io_timeout_secs: u64,
 }
@@ -113,6 +115,7 @@ impl Default for Limits {
             max_connections: 100,
             rate_per_second: 500,
             rate_burst: 1000,
+            rate_limit_loopback: false,
             io_timeout_secs: 30,
         }
     }
@@ -691,6 +694,7 @@ struct GuardShared {
     vhosts: Vhosts,
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     rate: u32,
+    limit_loopback: bool,
 }
 
 #[derive(Clone)]
@@ -728,9 +732,11 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let shared = &self.shared;
-        if let (Some(limiter), Some(caller)) =
-            (&shared.limiter, request.extensions().get::<Caller>())
-        {
+        let limited = request
+            .extensions()
+            .get::<Caller>()
+            .filter(|c| shared.limit_loopback || !is_loopback(c.0.ip()));
+        if let (Some(limiter), Some(caller)) = (&shared.limiter, limited) {
             if limiter.len() > LIMITER_PRUNE_AT {
                 limiter.retain_recent();
             }
@@ -925,6 +931,7 @@ pub async fn start(
         vhosts: Vhosts::new(&access.vhosts),
         limiter,
         rate: limits.rate_per_second,
+        limit_loopback: limits.rate_limit_loopback,
     }));
     let io_timeout = Duration::from_secs(limits.io_timeout_secs.max(1));
 
@@ -1044,7 +1051,7 @@ async fn refuse_connection(
 
 type Served = Pin<Box<dyn Future<Output = std::result::Result<(), BoxError>> + Send>>;
 
-/// Serves one connection (HTTP/1.1 or HTTP/2) until it closes or the server stops; headers
+/// Serves one HTTP/1.1 connection until it closes or the server stops; headers
 /// must arrive within `io_timeout`. (A boxed future: proving `Send` here, not at the spawn.)
 fn serve_connection<I, S>(io: I, service: S, stop: StopHandle, io_timeout: Duration) -> Served
 where
@@ -1057,7 +1064,10 @@ where
 {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     Box::pin(async move {
-        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        // HTTP/1.1 only: what JSON-RPC clients speak, and an idle keep-alive connection is
+        // closed by the header timeout.
+        let mut builder =
+            hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
         builder
             .http1()
             .timer(TokioTimer::new())

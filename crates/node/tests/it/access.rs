@@ -394,6 +394,8 @@ async fn limits_answer_with_clear_errors() {
         a.limits.max_batch = 3;
         a.limits.rate_per_second = 1;
         a.limits.rate_burst = 6;
+        // The test's client is on loopback, which is not limited by default.
+        a.limits.rate_limit_loopback = true;
     })
     .await;
     // Body over the limit: 413 and a JSON-RPC error.
@@ -429,6 +431,23 @@ async fn limits_answer_with_clear_errors() {
             .unwrap()
             .contains("--http.ratelimit")
     );
+
+    // Loopback callers (this host's own processes) are not rate limited unless asked.
+    let local = fixture_with(|a| {
+        a.limits.rate_per_second = 1;
+        a.limits.rate_burst = 1;
+    })
+    .await;
+    for _ in 0..12 {
+        let (status, _, out) = request(
+            local.addr,
+            "POST",
+            &[],
+            &rpc_body("eth_chainId", &json!([])),
+        )
+        .await;
+        assert_eq!(status, 200, "{out}");
+    }
 }
 
 #[tokio::test]
