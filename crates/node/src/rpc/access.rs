@@ -189,14 +189,6 @@ impl AccessConfig {
                     .into(),
             ));
         }
-        if let Some(tls) = &self.tls
-            && tls.client_ca.is_some()
-            && (tls.cert.as_os_str().is_empty() || tls.key.as_os_str().is_empty())
-        {
-            return Err(Error::Config(
-                "--http.tls-client-ca needs --http.tls-cert and --http.tls-key".into(),
-            ));
-        }
         if self.wallet_rpc && !is_loopback(addr.ip()) {
             if !self.wallet_allow_remote {
                 return Err(Error::Config(format!(
@@ -950,6 +942,13 @@ pub async fn start(
         tracing::warn!(target: "cachet::rpc", "{line}");
     } else {
         tracing::info!(target: "cachet::rpc", "{line}");
+    }
+    let steering: Vec<&str> = ["admin", "clique", "debug", "personal", "txpool"]
+        .into_iter()
+        .filter(|ns| policy.namespaces.contains(*ns))
+        .collect();
+    if !is_loopback(bound.ip()) && !access.authenticates() && !steering.is_empty() {
+        tracing::warn!(target: "cachet::rpc", namespaces = %steering.join(","), "JSON-RPC serves these namespaces to anyone who reaches {bound}, without authentication: see docs/rpc-security.md");
     }
 
     let config = ServerConfig::builder()
