@@ -163,7 +163,9 @@ fn read_plan(config: &NodeConfig) -> Result<Plan> {
     let genesis = Genesis::from_file(&config.genesis, RaftMarker::from_flag(config.raft.flag))?;
     // What JSON-RPC would expose is refused before the keys are unlocked.
     if let Some(addr) = config.http {
-        rpc_access(config).check(addr)?;
+        let access = rpc_access(config);
+        access.check(addr)?;
+        access.check_files()?;
     }
     if config.mine && genesis.engine() == Engine::Raft && config.raft.raft_id.is_none() {
         return Err(Error::Config(

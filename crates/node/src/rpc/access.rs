@@ -209,6 +209,21 @@ impl AccessConfig {
         Ok(())
     }
 
+    /// Reads the JWT secret (creating it when absent) and the TLS files, so that a bad file
+    /// refuses the start before the keys are unlocked.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the file and what is wrong with it.
+    pub fn check_files(&self) -> Result<()> {
+        if let Some(path) = &self.jwt_secret {
+            jwt_secret(path)?;
+        }
+        if let Some(tls) = &self.tls {
+            tls_acceptor(tls)?;
+        }
+        Ok(())
+    }
+
     /// True when callers are authenticated (a JWT or a client certificate).
     pub fn authenticates(&self) -> bool {
         self.jwt_secret.is_some() || self.tls.as_ref().is_some_and(|t| t.client_ca.is_some())
@@ -1174,6 +1189,31 @@ mod tests {
         assert_eq!(jwt_secret(&path).unwrap(), vec![0xab; 32]);
         std::fs::write(&path, "abcd").unwrap();
         assert!(jwt_secret(&path).is_err());
+    }
+
+    #[test]
+    fn unreadable_tls_or_jwt_files_refuse_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = AccessConfig {
+            tls: Some(TlsFiles {
+                cert: dir.path().join("nope.pem"),
+                key: dir.path().join("nope.key"),
+                client_ca: None,
+            }),
+            ..AccessConfig::default()
+        };
+        let e = missing.check_files().unwrap_err().to_string();
+        assert!(
+            e.contains("--http.tls-cert") && e.contains("nope.pem"),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("jwt"), "not hex").unwrap();
+        let bad_jwt = AccessConfig {
+            jwt_secret: Some(dir.path().join("jwt")),
+            ..AccessConfig::default()
+        };
+        let e = bad_jwt.check_files().unwrap_err().to_string();
+        assert!(e.contains("--http.jwtsecret"), "{e}");
     }
 
     #[test]
