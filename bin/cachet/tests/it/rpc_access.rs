@@ -50,6 +50,7 @@ fn curl_status(url: &str, extra: &[&str]) -> String {
 }
 
 #[test]
+#[ignore = "needs ethers (npm) and curl: run scripts/test"]
 fn ethers_signs_with_a_jwt_and_curl_without_one_gets_401() {
     let dir = tempfile::tempdir().unwrap();
     let data = init(dir.path());
