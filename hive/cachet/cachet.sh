@@ -90,7 +90,10 @@ if [ -d "$ROOT/blocks" ]; then
 fi
 
 FLAGS=(--log "$LOG" node "${SKIP_POW[@]}" --datadir "$DATA" --genesis "$GENESIS"
-  --addr "$P2P_ADDR" --port "$P2P_PORT" --http.addr "$HTTP_ADDR" --http.port "$HTTP_PORT")
+  --addr "$P2P_ADDR" --port "$P2P_PORT" --http.addr "$HTTP_ADDR" --http.port "$HTTP_PORT"
+  # hive's simulators call admin_nodeInfo and debug_getRawHeader, by container name or IP
+  # (as geth's hive client: --http.api admin,debug,eth,net,web3 --http.vhosts '*').
+  --http.api eth,net,web3,admin,debug --http.vhosts '*')
 if [ -n "${HIVE_BOOTNODE:-}" ]; then
   FLAGS+=(--bootnodes "$HIVE_BOOTNODE")
 fi

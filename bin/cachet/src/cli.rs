@@ -54,7 +54,7 @@ pub(crate) enum Command {
     /// Run the devp2p stack alone on the node's unlocked key (connectivity checks).
     P2p(cmd::p2p::P2pArgs),
     /// Run a node: unlock its keys, follow and seal the chain, serve JSON-RPC.
-    Node(cmd::node::NodeArgs),
+    Node(Box<cmd::node::NodeArgs>),
     /// Import blocks from RLP files into a stopped node's chain, verifying each.
     Import(cmd::import::ImportArgs),
     /// Start a local devnet (master key, bundles, genesis, N node processes) until Ctrl-C.

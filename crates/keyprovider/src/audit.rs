@@ -166,6 +166,12 @@ impl AuditLog {
     /// # Errors
     /// [`Error::Io`] when the log cannot be written.
     pub fn append(&self, mut event: AuditEvent) -> Result<()> {
+        // Reading the last line and appending the next is one step: two writers in this process
+        // (RPC signatures, the lease) would otherwise chain onto the same line.
+        static APPEND: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = APPEND
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let io = |action: &'static str| {
             let path = self.path.clone();
             move |source| Error::Io {

@@ -74,6 +74,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
                 .parse()
                 .expect("addr"),
         ),
+        rpc_access: Default::default(),
         mine: true,
         kms: Default::default(),
         lease: Some(cachet_keyprovider::LeaseConfig::default()),

@@ -25,6 +25,9 @@ pub struct NodeConfig {
     pub discovery: Option<crate::discovery::DiscoveryConfig>,
     /// JSON-RPC listen address (`--http.addr`/`--http.port`); `None` disables it.
     pub http: Option<SocketAddr>,
+    /// Who may call what on JSON-RPC (`--http.api`, `--wallet.rpc`, JWT, TLS, vhosts, CORS,
+    /// limits; `docs/rpc-security.md`). Its audit log defaults to the datadir's.
+    pub rpc_access: crate::rpc::access::AccessConfig,
     /// `--mine`: seal blocks when the sealing key is an authorised signer.
     pub mine: bool,
     /// `--miner.extradata`: the clique vanity (at most 32 bytes; zero-padded).

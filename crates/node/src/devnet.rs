@@ -251,6 +251,11 @@ pub fn spawn(
         .arg(node.p2p_port.to_string())
         .arg("--http.port")
         .arg(node.http_port.to_string())
+        // A devnet's JSON-RPC listens on loopback (the default --http.addr) and is for its
+        // developer: the wallet signs over it and every namespace the node has is served.
+        .arg("--wallet.rpc")
+        .arg("--http.api")
+        .arg(devnet_apis(config.engine))
         // The child exits (SIGTERM) when this process dies, even by SIGKILL.
         .arg(PARENT_FLAG)
         .arg(std::process::id().to_string());
@@ -270,6 +275,22 @@ pub fn spawn(
         .stderr(Stdio::from(logfile))
         .kill_on_drop(true);
     cmd.spawn().map_err(cfg)
+}
+
+/// The namespaces a devnet node serves: all but the other engines'.
+pub fn devnet_apis(engine: Engine) -> String {
+    let engine_ns = match engine {
+        Engine::Clique => "clique",
+        Engine::Ibft | Engine::Ibft2 | Engine::Qbft => "istanbul,qbft",
+        Engine::Raft => "raft",
+        Engine::Ethash => "",
+    };
+    let mut apis = "eth,net,web3,txpool,admin,debug,personal".to_owned();
+    if !engine_ns.is_empty() {
+        apis.push(',');
+        apis.push_str(engine_ns);
+    }
+    apis
 }
 
 /// The hidden `cachet node` flag naming the devnet process the node must not outlive.

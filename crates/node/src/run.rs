@@ -82,7 +82,9 @@ pub async fn run(
     on_started(&Started {
         enode: p2p.enode.to_string(),
         enr: p2p.discovery.as_ref().and_then(Discovery::v5_enr),
-        rpc_url: rpc.as_ref().map(|(_, a)| format!("http://{a}")),
+        rpc_url: rpc
+            .as_ref()
+            .map(|(_, a)| format!("{}://{a}", config.rpc_access.scheme())),
         signer: signer(&chain, &held.unlocked.keys),
         genesis_hash: chain.genesis_hash(),
         hardening: held.hardening.clone(),
@@ -159,6 +161,12 @@ struct Plan {
 
 fn read_plan(config: &NodeConfig) -> Result<Plan> {
     let genesis = Genesis::from_file(&config.genesis, RaftMarker::from_flag(config.raft.flag))?;
+    // What JSON-RPC would expose is refused before the keys are unlocked.
+    if let Some(addr) = config.http {
+        let access = rpc_access(config);
+        access.check(addr)?;
+        access.check_files()?;
+    }
     if config.mine && genesis.engine() == Engine::Raft && config.raft.raft_id.is_none() {
         return Err(Error::Config(
             "minting on a raft chain (--mine) needs --raft-id".into(),
@@ -386,7 +394,16 @@ async fn start_rpc(
         hardening: held.hardening.clone(),
         eth: rpc::EthState::default(),
     };
-    Ok(Some(rpc::start(addr, ctx).await?))
+    Ok(Some(rpc::start_with(addr, ctx, &rpc_access(config)).await?))
+}
+
+/// The JSON-RPC access settings, auditing to the datadir's log unless told otherwise.
+fn rpc_access(config: &NodeConfig) -> rpc::access::AccessConfig {
+    let mut access = config.rpc_access.clone();
+    access
+        .audit_dir
+        .get_or_insert_with(|| config.datadir.clone());
+    access
 }
 
 /// Why the node stops.

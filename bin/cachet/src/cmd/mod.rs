@@ -34,7 +34,7 @@ pub(crate) async fn run(command: Command, log: Option<String>) -> Result<(), Fai
         Command::Genesis(args) => genesis::run(args),
         Command::Seal(c) => seal::run(c).await,
         Command::P2p(args) => p2p::run(args).await,
-        Command::Node(args) => node::run(args).await,
+        Command::Node(args) => node::run(*args).await,
         Command::Import(args) => import::run(args),
         Command::Devnet(args) => devnet::run(args, log).await,
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use cachet_devp2p::net::Enode;
 use cachet_node::discovery::DiscoveryConfig;
+use cachet_node::rpc::access::{AccessConfig, Limits, TlsFiles};
 use cachet_node::{Controls, NodeConfig};
 use clap::Args;
 use tokio::sync::watch;
@@ -56,6 +57,8 @@ pub(crate) struct NodeArgs {
     /// Disable JSON-RPC.
     #[arg(long = "nohttp")]
     no_http: bool,
+    #[command(flatten)]
+    rpc: RpcAccessArgs,
     /// Seal blocks: clique with the sealing key when it is an authorised signer; IBFT/QBFT
     /// with the node key when its address is the only validator; raft: mint as `--raft-id`.
     #[arg(long)]
@@ -95,6 +98,98 @@ pub(crate) struct NodeArgs {
     devnet_parent: Option<u32>,
 }
 
+/// Who may call what on JSON-RPC (docs/rpc-security.md; geth's flag names where geth has one).
+#[derive(Debug, Args)]
+pub(crate) struct RpcAccessArgs {
+    /// JSON-RPC namespaces served, comma-separated: eth net web3 txpool admin debug clique
+    /// istanbul qbft raft personal [default: eth,net,web3 plus the engine's read-only methods]
+    #[arg(long = "http.api", value_delimiter = ',', value_name = "NS,…")]
+    http_api: Option<Vec<String>>,
+    /// Answer the wallet's signing methods (`eth_sign`, `personal_sign`, `eth_signTransaction`,
+    /// `eth_sendTransaction`) and list the wallet in `eth_accounts`; each signature is audited.
+    #[arg(long = "wallet.rpc")]
+    wallet_rpc: bool,
+    /// Also answer them on a listener that is not loopback (needs --http.jwtsecret or
+    /// --http.tls-client-ca).
+    #[arg(long = "wallet.rpc.allow-remote", requires = "wallet_rpc")]
+    wallet_allow_remote: bool,
+    /// Require a JWT (HS256, `iat` within 60 s) signed with the hex secret in FILE, created
+    /// with mode 0600 if absent (geth's --authrpc.jwtsecret format).
+    #[arg(long = "http.jwtsecret", value_name = "FILE")]
+    jwt_secret: Option<PathBuf>,
+    /// Serve JSON-RPC over TLS with this PEM certificate chain.
+    #[arg(long = "http.tls-cert", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --http.tls-cert.
+    #[arg(long = "http.tls-key", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require TLS client certificates issued by these PEM CA certificates.
+    #[arg(
+        long = "http.tls-client-ca",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_client_ca: Option<PathBuf>,
+    /// Host names accepted in the Host header, comma-separated (`*` = any); others get 403.
+    #[arg(
+        long = "http.vhosts",
+        value_delimiter = ',',
+        default_value = "localhost",
+        value_name = "HOST,…"
+    )]
+    vhosts: Vec<String>,
+    /// Origins browsers may send cross-origin requests from, comma-separated (`*` = any).
+    #[arg(
+        long = "http.corsdomain",
+        value_delimiter = ',',
+        value_name = "ORIGIN,…"
+    )]
+    cors: Vec<String>,
+    /// Largest request body, bytes.
+    #[arg(long = "http.maxbody", value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
+    max_body: u32,
+    /// Most calls in one batch request.
+    #[arg(long = "http.batch-limit", value_name = "N", default_value_t = Limits::default().max_batch)]
+    max_batch: u32,
+    /// Most open connections.
+    #[arg(long = "http.maxconns", value_name = "N", default_value_t = Limits::default().max_connections,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Requests per second per client IP address, loopback callers excepted (0 = no limit).
+    #[arg(long = "http.ratelimit", value_name = "N", default_value_t = Limits::default().rate_per_second)]
+    rate: u32,
+    /// Requests a client may send at once above --http.ratelimit.
+    #[arg(long = "http.ratelimit.burst", value_name = "N", default_value_t = Limits::default().rate_burst)]
+    burst: u32,
+}
+
+impl RpcAccessArgs {
+    fn config(self) -> AccessConfig {
+        AccessConfig {
+            apis: self.http_api,
+            wallet_rpc: self.wallet_rpc,
+            wallet_allow_remote: self.wallet_allow_remote,
+            jwt_secret: self.jwt_secret,
+            tls: self.tls_cert.zip(self.tls_key).map(|(cert, key)| TlsFiles {
+                cert,
+                key,
+                client_ca: self.tls_client_ca,
+            }),
+            vhosts: self.vhosts,
+            cors: self.cors,
+            limits: Limits {
+                max_body_bytes: self.max_body,
+                max_batch: self.max_batch,
+                max_connections: self.max_connections,
+                rate_per_second: self.rate,
+                rate_burst: self.burst,
+                ..Limits::default()
+            },
+            audit_dir: None,
+        }
+    }
+}
+
 /// Runs the node until SIGINT/SIGTERM; prints one JSON line when it listens.
 pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
     if let Some(parent) = args.devnet_parent {
@@ -119,6 +214,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
             v5_port: args.discv5_port,
         }),
         http: (!args.no_http).then_some(SocketAddr::new(args.http_addr, args.http_port)),
+        rpc_access: args.rpc.config(),
         mine: args.mine,
         extra_data: args.miner_extradata.into_bytes(),
         miner_gas_limit: args.miner_gaslimit,

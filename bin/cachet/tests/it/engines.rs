@@ -74,6 +74,8 @@ fn sealing_node(engine: Engine, root: &Path, p2p: u16, http: u16) -> Command {
         .arg("--genesis")
         .arg(root.join("genesis.json"))
         .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        // raw_header reads debug_getRawHeader.
+        .args(["--http.api", "eth,net,web3,debug,clique,istanbul"])
         .arg("--mine")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -135,6 +137,8 @@ fn engine_end_to_end(engine: Engine, salt: u16) {
             &(p2p + 5).to_string(),
             "--http.port",
             &fhttp.to_string(),
+            "--http.api",
+            "eth,net,web3,debug",
         ])
         .args(["--bootnodes", &enode])
         .arg("--raft-members")

@@ -10,5 +10,6 @@ mod import_crash;
 mod keys;
 mod node;
 mod p2p;
+mod rpc_access;
 mod startup;
 mod txchain;

@@ -19,7 +19,7 @@ pub(crate) fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         s,
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .ok()?;
@@ -238,6 +238,9 @@ fn devnet_node(root: &Path, i: usize, p2p: u16, http: u16, extra: &[&str]) -> Co
             "--http.port",
             &http.to_string(),
             "--mine",
+            // raw_header reads debug_getRawHeader.
+            "--http.api",
+            "eth,net,web3,debug,clique",
         ])
         .args(extra)
         .stdout(Stdio::null());

@@ -176,7 +176,7 @@ fn node_runs_hardened_and_reports_it() {
         .args(["node", "--datadir", &data, "--nodiscover", "--port", "0"])
         .arg("--genesis")
         .arg(genesis())
-        .args(["--http.port", &http.to_string()])
+        .args(["--http.port", &http.to_string(), "--http.api", "eth,admin"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -1,8 +1,9 @@
 //! The JSON-RPC server (jsonrpsee, HTTP): geth-compatible `web3`, `net`, `eth`, `debug`,
 //! `admin`, `clique` and `istanbul` methods and the built-in wallet (`eth_accounts`,
 //! `eth_sign`, `personal_sign`, `eth_signTransaction`). Every parameter is parsed defensively: malformed input gets a
-//! JSON-RPC error (-32602), never a panic.
+//! JSON-RPC error (-32602), never a panic. Who may call which method: [`access`].
 
+pub mod access;
 mod json;
 mod sign_tx;
 mod state;
@@ -18,7 +19,7 @@ use alloy_primitives::Address;
 use alloy_signer::SignerSync as _;
 use cachet_devp2p::net::{Enode, Network};
 use cachet_keyprovider::SigningKey;
-use jsonrpsee::server::{Server, ServerHandle};
+use jsonrpsee::server::ServerHandle;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{Extensions, RpcModule};
 use serde_json::{Value, json};
@@ -63,20 +64,26 @@ fn internal(e: &Error) -> ErrorObjectOwned {
     err(SERVER_ERROR, e.to_string())
 }
 
-/// Starts the HTTP server on `addr`; returns its handle and bound address.
+/// Starts the HTTP server on `addr` with the default access (`--http.api` default, no
+/// signing, `--http.vhosts localhost`); returns its handle and bound address.
 ///
 /// # Errors
 /// [`Error::Rpc`] when the address cannot be bound.
 pub async fn start(addr: SocketAddr, ctx: RpcContext) -> Result<(ServerHandle, SocketAddr)> {
-    let server = Server::builder()
-        .build(addr)
-        .await
-        .map_err(|source| Error::Rpc { addr, source })?;
-    let bound = server
-        .local_addr()
-        .map_err(|source| Error::Rpc { addr, source })?;
-    let module = module(ctx)?;
-    Ok((server.start(module), bound))
+    access::start(addr, ctx, &access::AccessConfig::default()).await
+}
+
+/// Starts the HTTP server on `addr` with `access` (see [`access::start`]).
+///
+/// # Errors
+/// [`Error::Config`] for flags that do not hold together, [`Error::Rpc`] when the address
+/// cannot be bound.
+pub async fn start_with(
+    addr: SocketAddr,
+    ctx: RpcContext,
+    access: &access::AccessConfig,
+) -> Result<(ServerHandle, SocketAddr)> {
+    access::start(addr, ctx, access).await
 }
 
 fn reg(

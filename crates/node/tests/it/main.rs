@@ -1,5 +1,6 @@
 //! Integration tests for `cachet-node`.
 
+mod access;
 mod blockchain_tests;
 mod build;
 mod clique;

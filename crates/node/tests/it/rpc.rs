@@ -11,12 +11,13 @@ use cachet_genesis::{Genesis, RaftMarker};
 use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
 use cachet_node::chain::Chain;
 use cachet_node::clique::{CliqueSealer, Proposals};
+use cachet_node::rpc::access::{self, AccessConfig};
 use cachet_node::rpc::{self, RpcContext};
 use cachet_node::store::ChainStore;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-async fn post(addr: SocketAddr, body: &str) -> (u16, String) {
+pub(crate) async fn post(addr: SocketAddr, body: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -43,10 +44,34 @@ pub(crate) struct Fixture {
     pub(crate) addr: SocketAddr,
     pub(crate) keys: UnlockedKeys,
     pub(crate) chain: Arc<Chain>,
-    _dir: tempfile::TempDir,
+    /// Holds the chain and `audit.log`.
+    pub(crate) dir: tempfile::TempDir,
 }
 
+/// A node on loopback serving every namespace, with `--wallet.rpc`.
 pub(crate) async fn fixture() -> Fixture {
+    fixture_with(|a| {
+        a.apis = Some(access::NAMESPACES.iter().map(|s| (*s).to_owned()).collect());
+        a.wallet_rpc = true;
+    })
+    .await
+}
+
+/// A clique node with three blocks whose RPC listens on `127.0.0.1:0` with `access` as
+/// `configure` leaves it (its audit log in the fixture's directory).
+pub(crate) async fn fixture_with(configure: impl FnOnce(&mut AccessConfig)) -> Fixture {
+    let mut access = AccessConfig::default();
+    configure(&mut access);
+    fixture_on("127.0.0.1:0".parse().unwrap(), access)
+        .await
+        .unwrap()
+}
+
+/// As [`fixture_with`] on `listen`; the start error when the flags are refused.
+pub(crate) async fn fixture_on(
+    listen: SocketAddr,
+    mut access: AccessConfig,
+) -> Result<Fixture, cachet_node::Error> {
     let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
     let dir = tempfile::tempdir().unwrap();
     let genesis = super::clique::genesis_json(&[keys.sealing_key().address()], 1);
@@ -91,16 +116,20 @@ pub(crate) async fn fixture() -> Fixture {
         hardening: Default::default(),
         eth: Default::default(),
     };
-    let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
-        .await
-        .unwrap();
+    access
+        .audit_dir
+        .get_or_insert_with(|| dir.path().to_owned());
+    let (handle, mut addr) = rpc::start_with(listen, ctx, &access).await?;
     std::mem::forget(handle);
-    Fixture {
+    if addr.ip().is_unspecified() {
+        addr.set_ip([127, 0, 0, 1].into());
+    }
+    Ok(Fixture {
         addr,
         keys,
         chain,
-        _dir: dir,
-    }
+        dir,
+    })
 }
 
 #[tokio::test]

@@ -36,6 +36,7 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
         max_peers: 5,
         discovery: None,
         http: Some(SocketAddr::from(([127, 0, 0, 1], free_port()))),
+        rpc_access: Default::default(),
         mine: true,
         extra_data: Vec::new(),
         miner_gas_limit: None,
@@ -155,6 +156,11 @@ async fn start_node(
         discovery: Some(cachet_node::discovery::DiscoveryConfig::default()),
         raft: Default::default(),
         http: Some(http),
+        // admin_peers/admin_nodeInfo below.
+        rpc_access: cachet_node::rpc::access::AccessConfig {
+            apis: Some(vec!["eth".into(), "admin".into()]),
+            ..Default::default()
+        },
         mine: false,
         extra_data: Vec::new(),
         miner_gas_limit: None,

@@ -1,0 +1,231 @@
+//! The cost of RPC access control: sequential JSON-RPC calls over one keep-alive HTTP/1.1
+//! connection on 127.0.0.1, each row as calls/s and as a ratio to the baseline measured in the
+//! same run — the same method module served by a bare jsonrpsee `Server` (no gate, no HTTP
+//! middleware, no own connection handling).
+//!
+//! Rows: `eth_chainId` with the default access (gate, vhosts, rate limiter), with JWT + CORS +
+//! the rate limiter applied to loopback; `personal_sign` bare vs. with `--wallet.rpc` (each
+//! signature an fsynced audit line before it is returned).
+//! Run: `cargo bench -p cachet-node --bench rpc_access`.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Instant;
+
+use cachet_devp2p::eth::ForkSchedule;
+use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig};
+use cachet_genesis::{Genesis, RaftMarker};
+use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
+use cachet_node::chain::Chain;
+use cachet_node::clique::Proposals;
+use cachet_node::rpc::access::AccessConfig;
+use cachet_node::rpc::{self, RpcContext};
+use cachet_node::store::ChainStore;
+
+const CALLS: u32 = 4_000;
+const SIGNS: u32 = 300;
+
+fn genesis(signer: alloy_primitives::Address) -> Vec<u8> {
+    let extra = format!(
+        "0x{}{}{}",
+        "00".repeat(32),
+        hex::encode(signer),
+        "00".repeat(65)
+    );
+    format!(
+        r#"{{"config":{{"chainId":1337,"homesteadBlock":0,"eip150Block":0,"eip155Block":0,"eip158Block":0,"byzantiumBlock":0,"constantinopleBlock":0,"petersburgBlock":0,"istanbulBlock":0,"berlinBlock":0,"londonBlock":0,"clique":{{"period":1,"epoch":30000}}}},"timestamp":"0x0","extraData":"{extra}","gasLimit":"0x1c9c380","difficulty":"0x1","alloc":{{}}}}"#
+    )
+    .into_bytes()
+}
+
+/// One keep-alive HTTP/1.1 client.
+struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    auth: Option<String>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr, auth: Option<String>) -> Self {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_nodelay(true).expect("nodelay");
+        Self {
+            reader: BufReader::new(s.try_clone().expect("clone")),
+            writer: s,
+            auth,
+        }
+    }
+
+    /// Sends one call and returns the response body.
+    fn call(&mut self, body: &str) -> String {
+        let auth = self
+            .auth
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            self.writer,
+            "POST / HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        let mut len = 0usize;
+        let mut status = String::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).expect("read");
+            if status.is_empty() {
+                status = line.clone();
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().expect("length");
+            }
+        }
+        let mut out = vec![0u8; len];
+        self.reader.read_exact(&mut out).expect("body");
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(status.contains(" 200 "), "{status} {out}");
+        assert!(out.contains("\"result\""), "{out}");
+        out
+    }
+}
+
+fn rate(addr: SocketAddr, auth: Option<String>, body: &str, n: u32) -> f64 {
+    let mut c = Client::connect(addr, auth);
+    for _ in 0..20 {
+        c.call(body);
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        c.call(body);
+    }
+    f64::from(n) / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let g = Genesis::from_json(
+        &genesis(keys.sealing_key().address()),
+        RaftMarker::FromGenesis,
+    )
+    .expect("genesis");
+    let store = ChainStore::open(&dir.path().join("chain.redb")).expect("store");
+    let chain = Arc::new(Chain::open(store, g).expect("chain"));
+    let gh = chain.genesis_hash();
+    let net_config = NetworkConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        ChainConfig {
+            network_id: 1337,
+            genesis: gh,
+            forks: ForkSchedule::new(gh, vec![], vec![]),
+        },
+        ChainHead {
+            number: 0,
+            hash: gh,
+            total_difficulty: Default::default(),
+            timestamp: 0,
+        },
+    );
+    let net = Arc::new(
+        rt.block_on(Network::start(keys.node_key(), net_config))
+            .expect("network")
+            .0,
+    );
+    let ctx = || RpcContext {
+        chain: chain.clone(),
+        net: net.clone(),
+        proposals: Proposals::default(),
+        wallet: keys.wallet_key(),
+        network_id: 1337,
+        client_version: "cachet/bench".into(),
+        sync: Default::default(),
+        discovery_port: None,
+        hardening: Default::default(),
+    };
+    let local: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let (bare_handle, bare) = rt.block_on(async {
+        let server = jsonrpsee::server::Server::builder()
+            .build(local)
+            .await
+            .expect("bind");
+        let addr = server.local_addr().expect("addr");
+        (server.start(rpc::module(ctx()).expect("module")), addr)
+    });
+    let start = |access: AccessConfig| {
+        rt.block_on(rpc::start_with(local, ctx(), &access))
+            .expect("start")
+    };
+    let (h1, default) = start(AccessConfig::default());
+    let secret_path = dir.path().join("jwt.hex");
+    let mut jwt = AccessConfig {
+        jwt_secret: Some(secret_path.clone()),
+        cors: vec!["http://dapp.example".into()],
+        ..AccessConfig::default()
+    };
+    jwt.limits.rate_limit_loopback = true;
+    jwt.limits.rate_per_second = 1_000_000;
+    jwt.limits.rate_burst = 1_000_000;
+    let (h2, jwt_addr) = start(jwt);
+    let secret = rpc::access::jwt_secret(&secret_path).expect("secret");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({ "iat": now }),
+        &jsonwebtoken::EncodingKey::from_secret(&secret),
+    )
+    .expect("token");
+    let (h3, wallet_addr) = start(AccessConfig {
+        wallet_rpc: true,
+        audit_dir: Some(dir.path().to_owned()),
+        ..AccessConfig::default()
+    });
+
+    let chain_id = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let sign = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"personal_sign","params":["0x68656c6c6f","{}"]}}"#,
+        keys.wallet_key().address()
+    );
+    let base = rate(bare, None, chain_id, CALLS);
+    let rows = [
+        ("eth_chainId, bare jsonrpsee (baseline)", base, base),
+        (
+            "eth_chainId, default access",
+            rate(default, None, chain_id, CALLS),
+            base,
+        ),
+        (
+            "eth_chainId, JWT + CORS + rate limit",
+            rate(jwt_addr, Some(token), chain_id, CALLS),
+            base,
+        ),
+    ];
+    let sign_base = rate(bare, None, &sign, SIGNS);
+    let sign_rows = [
+        (
+            "personal_sign, bare jsonrpsee (baseline)",
+            sign_base,
+            sign_base,
+        ),
+        (
+            "personal_sign, --wallet.rpc + fsynced audit line",
+            rate(wallet_addr, None, &sign, SIGNS),
+            sign_base,
+        ),
+    ];
+    println!("{:<52} {:>12} {:>8}", "row", "calls/s", "ratio");
+    for (name, r, b) in rows.iter().chain(sign_rows.iter()) {
+        println!("{name:<52} {r:>12.0} {:>8.2}", r / b);
+    }
+    for h in [bare_handle, h1, h2, h3] {
+        let _ = h.stop();
+    }
+}
