@@ -37,8 +37,8 @@
 )]
 
 mod body;
-mod call;
 mod build;
+mod call;
 mod changes;
 mod db;
 mod error;
@@ -49,11 +49,11 @@ mod receipts;
 mod schedule;
 
 pub use body::{Body, decode_body, recover_senders};
+pub use build::{Built, Candidate};
 pub use call::{
     AccountOverride, CallBlock, CallError, CallOutcome, CallRequest, CallStatus, StateOverride,
     TX_GAS,
 };
-pub use build::{Built, Candidate};
 pub use error::{BlockError, TxError, Unsupported};
 pub use executor::{BlockHashes, BlockOutcome, Executor, IntermediateRoots};
 pub use receipts::{decode_receipts, encode_receipts};

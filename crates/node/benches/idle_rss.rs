@@ -51,6 +51,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
         chain_id: 1337,
         p2p_port: free_port(),
         http_port: free_port(),
+        prefund: Vec::new(),
     })
     .await
     .expect("devnet");
@@ -69,6 +70,9 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
         raft: Default::default(),
         extra_data: Vec::new(),
         miner_gas_limit: None,
+        txpool: cachet_node::PoolConfig::default(),
+        rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        metrics: None,
         http: Some(
             format!("127.0.0.1:{}", node.http_port)
                 .parse()

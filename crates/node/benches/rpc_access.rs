@@ -147,6 +147,8 @@ fn main() {
         sync: Default::default(),
         discovery_port: None,
         hardening: Default::default(),
+        eth: Default::default(),
+        pool: None,
     };
     let local: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let (bare_handle, bare) = rt.block_on(async {

@@ -116,6 +116,7 @@ async fn bench() {
         events,
         stop_rx,
         SyncStatus::default(),
+        None,
     ));
     // The peer: a bare devp2p service on the same genesis that only listens.
     let peer_dir = tempfile::tempdir().expect("tmp");

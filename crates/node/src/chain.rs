@@ -855,7 +855,7 @@ impl Chain {
     /// The blocks to take the flat state from `from` (the head) to `to` (a stored block on
     /// another branch): the blocks to revert, newest first, down to the common ancestor, and
     /// the blocks to apply, oldest first, up to `to`.
-    fn reorg_route(&self, from: B256, to: B256) -> Result<(Vec<B256>, Vec<B256>)> {
+    pub(crate) fn reorg_route(&self, from: B256, to: B256) -> Result<(Vec<B256>, Vec<B256>)> {
         let info = |hash: B256| {
             self.store.block_info(&hash)?.ok_or_else(|| Error::Corrupt {
                 path: self.store.path().to_owned(),

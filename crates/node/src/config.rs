@@ -35,6 +35,14 @@ pub struct NodeConfig {
     /// `--miner.gaslimit`: the gas limit sealed blocks move toward (geth's
     /// `core.CalcGasLimit`); `None` keeps the parent's.
     pub miner_gas_limit: Option<u64>,
+    /// The transaction pool (`--txpool.pricelimit` sets its minimum gas price; geth's
+    /// limits otherwise).
+    pub txpool: crate::PoolConfig,
+    /// `--rpc.gascap`: gas cap of `eth_call` / `eth_estimateGas` (0: none).
+    pub rpc_gas_cap: u64,
+    /// `--metrics` (`--metrics.addr`/`--metrics.port`): Prometheus text at `/metrics`; `None`
+    /// serves no metrics.
+    pub metrics: Option<SocketAddr>,
     /// Master-key access.
     pub kms: KmsConfig,
     /// The master-key lease (`--kms-recheck`, `--kms-grace`); `None` = checked only at start.

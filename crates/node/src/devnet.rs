@@ -5,12 +5,14 @@
 //! - ibft (GoQuorum `istanbul`), ibft2 (Besu), qbft: node 0's node-key address is the single
 //!   validator in the genesis extraData; the other nodes follow (multi-validator BFT is not
 //!   built yet);
-//! - raft: one node, raft id 1, minting every `--period` seconds (`--raftblocktime`).
+//! - raft: one node, raft id 1, minting while transactions are pending (`--raftblocktime`);
+//!
+//! every node's wallet account is funded (1,000,000 ETH) and so is every `--prefund` account.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, U256};
 use cachet_keyprovider::import::ImportedKeys;
 use cachet_keyprovider::{InitOptions, SealingKeyMode};
 use cachet_kms::LocalMasterKey;
@@ -40,7 +42,13 @@ pub struct DevnetConfig {
     pub p2p_port: u16,
     /// First JSON-RPC port (node i uses `http_port + i`).
     pub http_port: u16,
+    /// Accounts funded in the genesis besides the nodes' signers and wallets (`--prefund`).
+    pub prefund: Vec<(Address, U256)>,
 }
+
+/// What `--prefund ADDR` gives when no amount is named, and each node's wallet: 1,000,000 ETH.
+/// (10^24 wei.)
+pub const DEVNET_FUNDS: U256 = U256::from_limbs([0x1bce_cced_a100_0000, 0xd3c2, 0, 0]);
 
 /// One prepared node.
 #[derive(Debug, Clone)]
@@ -49,6 +57,8 @@ pub struct DevnetNode {
     pub datadir: PathBuf,
     /// Its sealing address (clique: the sealing key's; other engines: the node key's).
     pub signer: Address,
+    /// Its wallet account (funded; signs `eth_sendTransaction`).
+    pub wallet: Address,
     /// True when it seals (every clique node; node 0 otherwise).
     pub seals: bool,
     /// Its enode URL on 127.0.0.1.
@@ -108,6 +118,7 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
             } else {
                 init.identities.node_address
             },
+            wallet: init.identities.wallet_address,
             seals: config.engine == Engine::Clique || i == 0,
             enode: format!("enode://{}@127.0.0.1:{p2p_port}", init.identities.enode_id),
             datadir,
@@ -205,8 +216,24 @@ fn genesis_json(config: &DevnetConfig, nodes: &[DevnetNode]) -> serde_json::Valu
         "difficulty": difficulty,
         "mixHash": mix,
         "coinbase": "0x0000000000000000000000000000000000000000",
-        "alloc": nodes.iter().map(|n| (format!("{:x}", n.signer), json!({"balance": "0x3635c9adc5dea00000"}))).collect::<serde_json::Map<_, _>>(),
+        "alloc": alloc(config, nodes),
     })
+}
+
+/// The genesis allocations: each signer 1,000 ETH (as before), each wallet and every
+/// `--prefund` account its amount (a later entry for the same address wins).
+fn alloc(
+    config: &DevnetConfig,
+    nodes: &[DevnetNode],
+) -> serde_json::Map<String, serde_json::Value> {
+    let signer_funds = U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64));
+    nodes
+        .iter()
+        .map(|n| (n.signer, signer_funds))
+        .chain(nodes.iter().map(|n| (n.wallet, DEVNET_FUNDS)))
+        .chain(config.prefund.iter().copied())
+        .map(|(a, wei)| (format!("{a:x}"), json!({ "balance": format!("{wei:#x}") })))
+        .collect()
 }
 
 /// Starts node `i` as a child process of `exe` (`cachet node …`), its log in

@@ -131,7 +131,9 @@ impl Gossip {
     }
 
     fn known(&self) -> MutexGuard<'_, HashMap<PeerId, Known>> {
-        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Forgets a peer that left.
@@ -274,8 +276,7 @@ impl Gossip {
         let mut known = self.known();
         for (i, peer) in peers.iter().enumerate() {
             let k = known.entry(peer.id).or_default();
-            let fresh: Vec<&TxEnvelope> =
-                txs.iter().filter(|t| k.insert(*t.tx_hash())).collect();
+            let fresh: Vec<&TxEnvelope> = txs.iter().filter(|t| k.insert(*t.tx_hash())).collect();
             if fresh.is_empty() {
                 continue;
             }
@@ -316,7 +317,10 @@ mod tests {
             assert!(k.insert(B256::from(alloy_primitives::U256::from(i))));
         }
         assert_eq!(k.set.len(), MAX_KNOWN);
-        assert!(!k.set.contains(&B256::from(alloy_primitives::U256::from(0u64))));
+        assert!(
+            !k.set
+                .contains(&B256::from(alloy_primitives::U256::from(0u64)))
+        );
         assert!(!k.insert(B256::from(alloy_primitives::U256::from(MAX_KNOWN as u64))));
     }
 

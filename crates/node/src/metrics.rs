@@ -84,6 +84,22 @@ fn describe() {
     );
 }
 
+/// Samples the gauges once a second (head, peers, pool) until aborted.
+pub async fn sample(
+    chain: std::sync::Arc<crate::chain::Chain>,
+    net: std::sync::Arc<cachet_devp2p::net::Network>,
+    pool: std::sync::Arc<crate::pool::TxPool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        head(chain.head().header.number);
+        peers(net.peers().len());
+        let (pending, queued) = pool.pool().status();
+        self::pool(pending, queued);
+    }
+}
+
 /// The head moved.
 pub fn head(number: u64) {
     metrics::gauge!("cachet_head_number").set(number as f64);

@@ -135,12 +135,11 @@ impl TxPool {
             let mut out = Vec::new();
             for hash in blocks {
                 if let Some(body) = self.chain.store().body_by_hash(hash)? {
-                    let body = cachet_execution::decode_body(&body).map_err(|e| {
-                        Error::Corrupt {
+                    let body =
+                        cachet_execution::decode_body(&body).map_err(|e| Error::Corrupt {
                             path: self.chain.store().path().to_owned(),
                             what: format!("stored body of {hash} does not decode: {e}"),
-                        }
-                    })?;
+                        })?;
                     out.extend(body.transactions);
                 }
             }

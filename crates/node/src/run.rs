@@ -29,6 +29,8 @@ use crate::config::{NodeConfig, Started};
 use crate::consensus::ProducerConfig;
 use crate::discovery::Discovery;
 use crate::error::{Error, Result};
+use crate::gossip::Gossip;
+use crate::pool::TxPool;
 use crate::rpc::{self, RpcContext};
 use crate::store::ChainStore;
 use crate::sync_status::SyncStatus;
@@ -65,20 +67,45 @@ pub async fn run(
     let plan = read_plan(&config)?;
     let held = unlock(&config).await?;
     let chain = open_chain(&config, plan, &held.unlocked.keys)?;
+    let metrics = match config.metrics {
+        Some(addr) => Some(crate::metrics::serve(addr)?),
+        None => None,
+    };
+    let pool = Arc::new(TxPool::new(chain.clone(), config.txpool.clone())?);
     let (mut p2p, events) = start_p2p(&config, net_chain(&config, &chain), &held, true).await?;
     let proposals = Proposals::default();
     let (seal_tx, seal_rx) = watch::channel(true);
-    let sealer = start_sealer(&config, &chain, &held.unlocked.keys, &proposals, seal_rx)?;
+    let sealer = start_sealer(
+        &config,
+        &chain,
+        &held.unlocked.keys,
+        &proposals,
+        seal_rx,
+        &pool,
+    )?;
     let (stop_sync, sync_stop) = watch::channel(false);
     let sync_status = SyncStatus::default();
+    let gossip = Arc::new(Gossip::new(pool.clone(), p2p.net.clone()));
+    // The pool follows the head, gossip broadcasts its new transactions, the sampler feeds
+    // the gauges: background tasks stopped at shutdown.
+    let background = [
+        tokio::spawn(pool.clone().follow()),
+        tokio::spawn(gossip.clone().run(sync_stop.clone())),
+        tokio::spawn(crate::metrics::sample(
+            chain.clone(),
+            p2p.net.clone(),
+            pool.clone(),
+        )),
+    ];
     let sync = tokio::spawn(crate::sync::run(
         chain.clone(),
         p2p.net.clone(),
         events,
         sync_stop,
         sync_status.clone(),
+        Some(gossip),
     ));
-    let rpc = start_rpc(&config, &chain, &p2p, &held, proposals, sync_status).await?;
+    let rpc = start_rpc(&config, &chain, &p2p, &held, proposals, sync_status, &pool).await?;
     on_started(&Started {
         enode: p2p.enode.to_string(),
         enr: p2p.discovery.as_ref().and_then(Discovery::v5_enr),
@@ -103,6 +130,9 @@ pub async fn run(
     p2p.shutdown().await;
     stop_sync.send_replace(true);
     let _ = sync.await;
+    for task in background.into_iter().chain(metrics) {
+        task.abort();
+    }
     drop(held);
     tracing::info!(target: "cachet::node", "stopped");
     outcome
@@ -349,6 +379,7 @@ fn start_sealer(
     keys: &UnlockedKeys,
     proposals: &Proposals,
     allowed: watch::Receiver<bool>,
+    pool: &Arc<TxPool>,
 ) -> Result<Option<JoinHandle<()>>> {
     if !config.mine {
         return Ok(None);
@@ -362,9 +393,8 @@ fn start_sealer(
     };
     // None on ethash, refused before the unlock (read_plan).
     let producer = crate::consensus::producer(chain, keys, producer_config)?;
-    // No transaction source yet: blocks stay empty and raft mints none.
     let build = crate::produce::BuildConfig {
-        source: None,
+        source: Some(pool.clone() as Arc<dyn crate::consensus::TxSource>),
         gas_limit: config.miner_gas_limit,
     };
     Ok(producer.map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), allowed, build))))
@@ -378,10 +408,14 @@ async fn start_rpc(
     held: &Held,
     proposals: Proposals,
     sync: SyncStatus,
+    pool: &Arc<TxPool>,
 ) -> Result<Option<(ServerHandle, std::net::SocketAddr)>> {
     let Some(addr) = config.http else {
         return Ok(None);
     };
+    let mut eth = rpc::EthState::default();
+    eth.gas_cap = config.rpc_gas_cap;
+    eth.pending = Some(pool.clone() as Arc<dyn rpc::PendingTransactions>);
     let ctx = RpcContext {
         chain: chain.clone(),
         net: p2p.net.clone(),
@@ -392,7 +426,8 @@ async fn start_rpc(
         sync,
         discovery_port: p2p.discovery.as_ref().map(Discovery::v4_port),
         hardening: held.hardening.clone(),
-        eth: rpc::EthState::default(),
+        eth,
+        pool: Some(pool.clone()),
     };
     Ok(Some(rpc::start_with(addr, ctx, &rpc_access(config)).await?))
 }
@@ -492,6 +527,11 @@ async fn lease_revoked(lease: Option<&cachet_keyprovider::Lease>) -> Arc<cachet_
     let mut states = lease.subscribe();
     loop {
         let state = states.borrow_and_update().clone();
+        crate::metrics::lease_checked(match state {
+            LeaseState::Healthy => 0,
+            LeaseState::Degraded { .. } => 1,
+            LeaseState::Revoked { .. } => 2,
+        });
         match state {
             LeaseState::Healthy => {}
             LeaseState::Degraded { since, error } => {

@@ -1,7 +1,7 @@
 //! The eth/68 side of the node: serves headers and bodies, downloads blocks from peers whose
 //! head is ahead (headers, then bodies, verified block by block through [`Chain::import`]),
 //! imports announced blocks, drops peers that send invalid blocks, and announces every new
-//! head (`NewBlock` and `NewBlockHashes`).
+//! head (`NewBlock` and `NewBlockHashes`). Transaction messages go to [`Gossip`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use crate::block;
 use crate::chain::{Chain, HeadInfo, Imported, SegmentReport, decode_header};
 use crate::error::Error;
+use crate::gossip::Gossip;
 use crate::sync_status::SyncStatus;
 
 /// Headers requested per round trip.
@@ -39,6 +40,7 @@ pub async fn run(
     mut events: mpsc::Receiver<NetworkEvent>,
     mut stop: watch::Receiver<bool>,
     status: SyncStatus,
+    gossip: Option<Arc<Gossip>>,
 ) {
     let mut heads = chain.subscribe();
     let mut downloads: HashMap<PeerId, Download> = HashMap::new();
@@ -47,6 +49,13 @@ pub async fn run(
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { break };
+                if let Some(g) = &gossip {
+                    match &ev {
+                        NetworkEvent::Message { peer, message } if g.on_message(*peer, message) => continue,
+                        NetworkEvent::PeerDisconnected { peer, .. } => g.forget(peer),
+                        _ => {}
+                    }
+                }
                 handle(&chain, &net, ev, &mut downloads, &mut next_id, &status).await;
                 let head = chain.head().header.number;
                 if downloads.is_empty() {

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use alloy_primitives::{Address, U256};
+
 use cachet_node::devnet::{self, DevnetConfig};
 use cachet_seal::Engine;
 use clap::Args;
@@ -28,7 +30,7 @@ const ENGINES: [(Engine, &str); 5] = [
     (Engine::Qbft, "QBFT: node 0 is the single validator"),
     (
         Engine::Raft,
-        "Quorum Raft: one node, raft id 1, minting every --period seconds",
+        "Quorum Raft: one node, raft id 1, minting while transactions are pending",
     ),
 ];
 
@@ -65,6 +67,25 @@ pub(crate) struct DevnetArgs {
     /// First JSON-RPC port (node i listens on http.port + i).
     #[arg(long = "http.port", default_value_t = 8545)]
     http_port: u16,
+    /// Fund this account in the genesis: `ADDR` (1,000,000 ETH) or `ADDR=WEI`; repeatable.
+    /// Every node's wallet account is funded anyway.
+    #[arg(long, value_name = "ADDR[=WEI]", value_parser = parse_prefund)]
+    prefund: Vec<(Address, U256)>,
+}
+
+/// `--prefund ADDR[=WEI]`.
+fn parse_prefund(s: &str) -> Result<(Address, U256), String> {
+    let (addr, wei) = s.split_once('=').map_or((s, None), |(a, w)| (a, Some(w)));
+    let addr: Address = addr
+        .parse()
+        .map_err(|e| format!("{addr:?} is not an address: {e}"))?;
+    let wei = match wei {
+        None => devnet::DEVNET_FUNDS,
+        Some(w) => w
+            .parse::<U256>()
+            .map_err(|e| format!("{w:?} is not an amount of wei: {e}"))?,
+    };
+    Ok((addr, wei))
 }
 
 pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Failure> {
@@ -90,6 +111,7 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
         chain_id: args.chain_id,
         p2p_port: args.port,
         http_port: args.http_port,
+        prefund: args.prefund,
     };
     let nodes = devnet::prepare(&config).await?;
     let exe = std::env::current_exe().map_err(|e| Failure::internal(e.to_string()))?;
@@ -123,11 +145,21 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
         }
         let role = if n.seals { "signer" } else { "follower" };
         emit(&format!(
-            "node{i}: enode {} rpc http://127.0.0.1:{} {role} {} log {}",
+            "node{i}: enode {} rpc http://127.0.0.1:{} {role} {} wallet {} log {}",
             n.enode,
             n.http_port,
             n.signer,
+            n.wallet,
             n.datadir.join("node.log").display()
+        ));
+    }
+    for (addr, wei) in &config.prefund {
+        emit(&format!("prefunded {addr} with {wei} wei"));
+    }
+    if let Some(n) = nodes.first() {
+        emit(&format!(
+            "try: curl -s -H 'Content-Type: application/json' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_sendTransaction\",\"params\":[{{\"from\":\"{}\",\"to\":\"0x000000000000000000000000000000000000dEaD\",\"value\":\"0xde0b6b3a7640000\"}}]}}' http://127.0.0.1:{}",
+            n.wallet, n.http_port
         ));
     }
     emit("running; Ctrl-C (or SIGTERM) stops all nodes");

@@ -66,6 +66,27 @@ pub(crate) struct NodeArgs {
     /// Clique vanity for sealed blocks: the text's bytes, at most 32 (geth's flag; zero-padded).
     #[arg(long = "miner.extradata", value_name = "TEXT", default_value = "")]
     miner_extradata: String,
+    /// Lowest gas tip (wei) a transaction must offer to enter the pool (geth's
+    /// `--miner.gasprice`/`--txpool.pricelimit`); 0 suits permissioned networks with free gas.
+    #[arg(
+        long = "miner.gasprice",
+        alias = "txpool.pricelimit",
+        value_name = "WEI",
+        default_value_t = 0
+    )]
+    miner_gasprice: u128,
+    /// Gas cap of `eth_call` and `eth_estimateGas` (geth's flag and default; 0: no cap).
+    #[arg(long = "rpc.gascap", value_name = "GAS", default_value_t = cachet_node::rpc::DEFAULT_GAS_CAP)]
+    rpc_gascap: u64,
+    /// Serve Prometheus metrics at http://<metrics.addr>:<metrics.port>/metrics.
+    #[arg(long)]
+    metrics: bool,
+    /// Metrics listen address.
+    #[arg(long = "metrics.addr", value_name = "IP", default_value = "127.0.0.1")]
+    metrics_addr: IpAddr,
+    /// Metrics listen port.
+    #[arg(long = "metrics.port", value_name = "PORT", default_value_t = 6060)]
+    metrics_port: u16,
     /// Gas limit sealed blocks move toward, by at most parent/1024 - 1 per block (geth's
     /// flag and rule); without it each block keeps its parent's gas limit.
     #[arg(long = "miner.gaslimit", value_name = "GAS", value_parser = clap::value_parser!(u64).range(5000..=0x7fff_ffff_ffff_ffff))]
@@ -218,6 +239,14 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
         mine: args.mine,
         extra_data: args.miner_extradata.into_bytes(),
         miner_gas_limit: args.miner_gaslimit,
+        txpool: cachet_node::PoolConfig {
+            min_gas_price: args.miner_gasprice,
+            ..cachet_node::PoolConfig::default()
+        },
+        rpc_gas_cap: args.rpc_gascap,
+        metrics: args
+            .metrics
+            .then(|| SocketAddr::new(args.metrics_addr, args.metrics_port)),
         kms: args.kms.config(),
         lease: Some(args.lease.config()),
         raft: cachet_node::RaftConfig {

@@ -76,6 +76,9 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
         mine: false,
         extra_data: Vec::new(),
         miner_gas_limit: None,
+        txpool: cachet_node::PoolConfig::default(),
+        rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        metrics: None,
         kms: args.kms.config(),
         lease: None,
         raft: cachet_node::RaftConfig {

@@ -7,6 +7,7 @@ pub mod access;
 mod json;
 mod sign_tx;
 mod state;
+mod txpool;
 
 pub use state::{
     DEFAULT_GAS_CAP, EthState, FILTER_TIMEOUT, MAX_FILTERS, MAX_LOG_RANGE, PendingTransactions,
@@ -56,6 +57,9 @@ pub struct RpcContext {
     pub hardening: Value,
     /// Filters, the call gas cap and the pool hook of the state methods.
     pub eth: EthState,
+    /// The transaction pool (`eth_sendRawTransaction`, `eth_sendTransaction`, `txpool_*`);
+    /// `None` answers them with an error.
+    pub pool: Option<Arc<crate::pool::TxPool>>,
 }
 
 type R = std::result::Result<Value, ErrorObjectOwned>;
@@ -239,6 +243,7 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
     })?;
     reg(&mut m, "eth_signTransaction", sign_tx::sign_transaction)?;
     state::register(&mut m)?;
+    txpool::register(&mut m)?;
     Ok(m)
 }
 

@@ -4,10 +4,10 @@
 //! genesis chain id), EIP-2930 and EIP-1559 transactions are built and encoded with
 //! `alloy-consensus`; the answer has geth's shape: `{"raw": "0x…", "tx": {…}}`.
 //!
-//! Cachet has no state RPC and no gas estimation yet (issue 13), so it fills in no defaults: `nonce`,
-//! `gas` and the fee fields (`gasPrice`, or both `maxFeePerGas` and `maxPriorityFeePerGas`)
-//! are required, where geth would look them up. Semantic errors use geth's code (-32000) and
-//! its wording where geth has one (`unknown account`, `gas not specified`, …).
+//! As geth's `eth_signTransaction`, it fills in no defaults: `nonce`, `gas` and the fee fields
+//! (`gasPrice`, or both `maxFeePerGas` and `maxPriorityFeePerGas`) are required
+//! (`eth_sendTransaction` in `txpool.rs` fills them in). Semantic errors use geth's code
+//! (-32000) and its wording (`unknown account`, `gas not specified`, …).
 
 use alloy_consensus::{SignableTransaction, Signed, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718 as _;
@@ -26,18 +26,18 @@ type R = Result<Value, ErrorObjectOwned>;
 /// The request object after parsing (shapes checked, semantics not yet).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(super) struct TxRequest {
-    from: Option<Address>,
-    to: Option<Address>,
-    gas: Option<u64>,
-    gas_price: Option<u128>,
-    max_fee_per_gas: Option<u128>,
-    max_priority_fee_per_gas: Option<u128>,
-    value: Option<U256>,
-    input: Option<Bytes>,
-    nonce: Option<u64>,
-    access_list: Option<AccessList>,
-    tx_type: Option<u64>,
-    chain_id: Option<u64>,
+    pub(super) from: Option<Address>,
+    pub(super) to: Option<Address>,
+    pub(super) gas: Option<u64>,
+    pub(super) gas_price: Option<u128>,
+    pub(super) max_fee_per_gas: Option<u128>,
+    pub(super) max_priority_fee_per_gas: Option<u128>,
+    pub(super) value: Option<U256>,
+    pub(super) input: Option<Bytes>,
+    pub(super) nonce: Option<u64>,
+    pub(super) access_list: Option<AccessList>,
+    pub(super) tx_type: Option<u64>,
+    pub(super) chain_id: Option<u64>,
 }
 
 /// A transaction ready to sign.
@@ -187,12 +187,10 @@ impl TxRequest {
                 "chainId does not match node's (have={id}, want={chain_id})"
             )));
         }
-        let gas_limit = self
-            .gas
-            .ok_or_else(|| fail("gas not specified (cachet does not estimate gas yet)".into()))?;
-        let nonce = self.nonce.ok_or_else(|| {
-            fail("nonce not specified (cachet keeps no account state, so it cannot fill in the nonce)".into())
-        })?;
+        let gas_limit = self.gas.ok_or_else(|| fail("gas not specified".into()))?;
+        let nonce = self
+            .nonce
+            .ok_or_else(|| fail("nonce not specified".into()))?;
         let dynamic = self.max_fee_per_gas.is_some() || self.max_priority_fee_per_gas.is_some();
         if self.gas_price.is_some() && dynamic {
             return Err(fail(
@@ -211,7 +209,7 @@ impl TxRequest {
         let need_gas_price = || {
             self.gas_price.ok_or_else(|| {
                 fail(format!(
-                    "gasPrice not specified: a type-{tx_type} transaction needs it (cachet has no fee oracle)"
+                    "gasPrice not specified (a type-{tx_type} transaction needs it)"
                 ))
             })
         };
@@ -250,7 +248,9 @@ impl TxRequest {
                 let (Some(max_fee), Some(max_priority)) =
                     (self.max_fee_per_gas, self.max_priority_fee_per_gas)
                 else {
-                    return Err(fail("missing maxFeePerGas or maxPriorityFeePerGas: both are required (cachet has no fee oracle)".into()));
+                    return Err(fail(
+                        "missing maxFeePerGas or maxPriorityFeePerGas: both are required".into(),
+                    ));
                 };
                 if max_fee < max_priority {
                     return Err(fail(format!(
@@ -287,7 +287,10 @@ fn signed<T: SignableTransaction<Signature>>(
 }
 
 /// Signs `tx` with `key` into its EIP-2718 envelope.
-fn sign_envelope(key: &SigningKey, tx: Unsigned) -> Result<TxEnvelope, ErrorObjectOwned> {
+pub(super) fn sign_envelope(
+    key: &SigningKey,
+    tx: Unsigned,
+) -> Result<TxEnvelope, ErrorObjectOwned> {
     Ok(match tx {
         Unsigned::Legacy(tx) => TxEnvelope::Legacy(signed(key, tx)?),
         Unsigned::Eip2930(tx) => TxEnvelope::Eip2930(signed(key, tx)?),

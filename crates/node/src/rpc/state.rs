@@ -1325,6 +1325,29 @@ impl BlockHashes for CanonicalBelow<'_> {
     }
 }
 
+/// `eth_estimateGas` of the request object `request` on the head (the wallet's
+/// `eth_sendTransaction` fills in its gas with it).
+pub(super) fn estimate_on_head(
+    c: &RpcContext,
+    request: &Value,
+) -> std::result::Result<u64, ErrorObjectOwned> {
+    let request = call_request(Some(request))?;
+    let at = At {
+        hash: c.chain.head().hash,
+        pending: true,
+    };
+    with_call_state(c, &at, |exec, block, view, hashes| {
+        exec.estimate_gas(
+            block,
+            view,
+            hashes,
+            &request,
+            &StateOverride::default(),
+            c.eth.gas_cap,
+        )
+    })
+}
+
 /// Runs `f` with the executor, the block `at` as the call's block and its post-state.
 fn with_call_state<T>(
     c: &RpcContext,
@@ -1466,7 +1489,7 @@ impl SaturatingU64 for u128 {
 /// blocks the 3 lowest tips of at least 2 wei paid by senders other than the block's coinbase;
 /// the 60th percentile of those, at most 500 gwei; 0 when there are none (where geth repeats
 /// its last suggestion: a permissioned network's minimum gas price defaults to 0).
-fn suggest_tip(c: &RpcContext) -> std::result::Result<u128, ErrorObjectOwned> {
+pub(super) fn suggest_tip(c: &RpcContext) -> std::result::Result<u128, ErrorObjectOwned> {
     let chain = &c.chain;
     let head = chain.head().header.number;
     let mut tips = Vec::new();

@@ -60,6 +60,9 @@ async fn revocation_stops_discv5_and_frees_its_port() {
         mine: true,
         extra_data: Vec::new(),
         miner_gas_limit: None,
+        txpool: cachet_node::PoolConfig::default(),
+        rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        metrics: None,
         kms: KmsConfig::default(),
         raft: Default::default(),
     };

@@ -115,6 +115,7 @@ pub(crate) async fn fixture_on(
         discovery_port: None,
         hardening: Default::default(),
         eth: Default::default(),
+        pool: None,
     };
     access
         .audit_dir

@@ -51,6 +51,7 @@ async fn serve(chain: Arc<Chain>) -> SocketAddr {
         discovery_port: None,
         hardening: Default::default(),
         eth: Default::default(),
+        pool: None,
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await
@@ -1238,6 +1239,7 @@ async fn pending_reads_go_through_the_pool_hook() {
         discovery_port: None,
         hardening: Default::default(),
         eth,
+        pool: None,
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await

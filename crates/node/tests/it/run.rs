@@ -40,6 +40,9 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
         mine: true,
         extra_data: Vec::new(),
         miner_gas_limit: None,
+        txpool: cachet_node::PoolConfig::default(),
+        rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        metrics: None,
         kms: KmsConfig::default(),
         raft: Default::default(),
     }
@@ -164,6 +167,9 @@ async fn start_node(
         mine: false,
         extra_data: Vec::new(),
         miner_gas_limit: None,
+        txpool: cachet_node::PoolConfig::default(),
+        rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        metrics: None,
         kms: KmsConfig::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -61,6 +61,7 @@ async fn start_node(
         events,
         stop_rx,
         status.clone(),
+        None,
     ));
     Node {
         chain,
@@ -107,6 +108,7 @@ async fn accepts_eth_syncing_object_while_downloading_a_longer_chain() {
         discovery_port: None,
         hardening: Default::default(),
         eth: Default::default(),
+        pool: None,
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await
