@@ -36,13 +36,41 @@ fn accounts() -> Vec<(String, Address)> {
         .collect()
 }
 
-/// A running one-node clique devnet, as its node line describes it.
+/// A running one-node clique devnet, as its node line describes it; stopped (by its process id)
+/// when dropped, a failed assertion included.
 struct Devnet {
     child: Child,
     http: u16,
     wallet: String,
     /// The node's `ws://` URL, when the devnet prints one.
     ws: Option<String>,
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        interrupt(&mut self.child);
+    }
+}
+
+/// A child process killed (by its id) when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `tests/peers`, with the npm packages dapp.mjs imports.
+fn peers() -> PathBuf {
+    let peers = cachet_testkit::node_peers_dir();
+    assert!(
+        peers.join("node_modules/solc").exists() && peers.join("node_modules/ethers").exists(),
+        "solc or ethers is missing from {}: run scripts/install-test-peers",
+        peers.display()
+    );
+    peers
 }
 
 fn devnet(root: &Path, salt: u16, prefund: &[Address]) -> Devnet {
@@ -107,12 +135,7 @@ fn devnet(root: &Path, salt: u16, prefund: &[Address]) -> Devnet {
 /// Runs `node tests/peers/dapp.mjs` against the devnet (killed after three minutes: a
 /// transaction that is never mined would leave ethers waiting for good) and parses its JSON.
 fn run_dapp(dir: &Path, net: &Devnet, keys: &[(String, Address)]) -> Result<Value, String> {
-    let peers: PathBuf = cachet_testkit::node_peers_dir();
-    assert!(
-        peers.join("node_modules/solc").exists() && peers.join("node_modules/ethers").exists(),
-        "solc or ethers is missing from {}: run scripts/install-test-peers",
-        peers.display()
-    );
+    let peers = peers();
     let keys = keys.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>();
     let (out, err) = (dir.join("dapp.out"), dir.join("dapp.err"));
     let mut child = Command::new("node")
@@ -176,16 +199,18 @@ fn error_string(reason: &str) -> String {
 #[test]
 #[ignore = "needs ethers and solc: run scripts/test"]
 fn accepts_ethers_and_solc_deploying_and_using_an_erc20_on_a_devnet() {
+    peers();
     let dir = tempfile::tempdir().unwrap();
     let keys = accounts();
     let addresses: Vec<Address> = keys.iter().map(|(_, a)| *a).collect();
-    let mut net = devnet(&dir.path().join("net"), 61, &addresses);
+    let net = devnet(&dir.path().join("net"), 61, &addresses);
     let result = run_dapp(dir.path(), &net, &keys);
     let counts: Vec<Option<Value>> = addresses
         .iter()
         .map(|a| rpc(net.http, "eth_getTransactionCount", json!([a, "latest"])))
         .collect();
-    interrupt(&mut net.child);
+    let (wallet, ws) = (net.wallet.clone(), net.ws.is_some());
+    drop(net);
     let v = result.unwrap_or_else(|e| {
         panic!(
             "{e}\n--- node0/node.log (tail)\n{}",
@@ -219,7 +244,7 @@ fn accepts_ethers_and_solc_deploying_and_using_an_erc20_on_a_devnet() {
         ]
     );
     // The logs subscription saw the transfer, in its block.
-    if net.ws.is_some() {
+    if ws {
         let s = &v["subscribed"];
         assert_eq!(lower(&s["from"]), a0.to_string().to_lowercase(), "{v}");
         assert_eq!(lower(&s["to"]), a1.to_string().to_lowercase(), "{v}");
@@ -252,13 +277,13 @@ fn accepts_ethers_and_solc_deploying_and_using_an_erc20_on_a_devnet() {
     );
     // The node's wallet signed one (eth_sendTransaction) and it arrived.
     assert_eq!(v["walletTx"]["status"], 1, "{v}");
-    assert_eq!(lower(&v["walletTx"]["from"]), net.wallet.to_lowercase());
+    assert_eq!(lower(&v["walletTx"]["from"]), wallet.to_lowercase());
     assert_eq!(v["walletTx"]["received"], "5", "{v}");
     eprintln!(
         "dapp: 200 transactions mined in {} s over {} block(s); ws subscription {}",
         bulk["seconds"],
         bulk["blocks"],
-        if net.ws.is_some() {
+        if ws {
             "checked"
         } else {
             "not served by this build"
@@ -285,11 +310,12 @@ fn accepts_ethereumjs_re_executing_a_devnet_chain_with_the_erc20_and_200_transac
             .exists(),
         "@ethereumjs/client is missing: run scripts/install-test-peers"
     );
+    peers();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
     let keys = accounts();
     let addresses: Vec<Address> = keys.iter().map(|(_, a)| *a).collect();
-    let mut net = devnet(&root, 62, &addresses);
+    let net = devnet(&root, 62, &addresses);
     let http = net.http;
     let dapp = run_dapp(dir.path(), &net, &keys);
     // The chain EthereumJS must sync: everything dapp.mjs sent, sealed before it starts (0.10.5
@@ -298,7 +324,7 @@ fn accepts_ethereumjs_re_executing_a_devnet_chain_with_the_erc20_and_200_transac
     let v = match dapp {
         Ok(v) => v,
         Err(e) => {
-            interrupt(&mut net.child);
+            drop(net);
             panic!(
                 "{e}\n--- node0/node.log (tail)\n{}",
                 tail(&root.join("node0/node.log"))
@@ -328,7 +354,7 @@ fn accepts_ethereumjs_re_executing_a_devnet_chain_with_the_erc20_and_200_transac
         .to_owned();
     let (ejs_p2p, ejs_http) = (base_port(62) + 30, base_port(62) + 31);
     let log = std::fs::File::create(dir.path().join("ethereumjs.log")).unwrap();
-    let mut client = Command::new("node")
+    let client = Command::new("node")
         .arg(&ejs)
         .arg("--gethGenesis")
         .arg(root.join("genesis.json"))
@@ -354,6 +380,7 @@ fn accepts_ethereumjs_re_executing_a_devnet_chain_with_the_erc20_and_200_transac
         .stderr(Stdio::from(log))
         .spawn()
         .expect("spawn ethereumjs");
+    let client = KillOnDrop(client);
     // Synced and executed: the state at our head is in EthereumJS's trie only if its own
     // execution of every block reached our state root (a mismatch stops its execution there).
     let executed = wait_until(Duration::from_secs(150), || {
@@ -369,9 +396,8 @@ fn accepts_ethereumjs_re_executing_a_devnet_chain_with_the_erc20_and_200_transac
         .collect();
     let their_call = rpc(ejs_http, "eth_call", json!([balance_of, at]));
     let ejs_head = number(ejs_http);
-    let _ = client.kill();
-    let _ = client.wait();
-    interrupt(&mut net.child);
+    drop(client);
+    drop(net);
 
     assert_eq!(v["bulk"]["mined"], 200, "{v}");
     assert!(txs >= 200 + 3, "{txs} transactions in blocks 1..={head}");
