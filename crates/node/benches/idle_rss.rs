@@ -78,6 +78,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
                 .parse()
                 .expect("addr"),
         ),
+        ws: None,
         rpc_access: Default::default(),
         mine: true,
         kms: Default::default(),

@@ -94,6 +94,7 @@ pub(crate) fn devnet(dir: &Path, nodes: usize, p2p: u16, http: u16) -> Child {
         .arg("--dir")
         .arg(dir)
         .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .args(["--ws.port", "0"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn cachet devnet");
@@ -103,6 +104,15 @@ pub(crate) fn devnet(dir: &Path, nodes: usize, p2p: u16, http: u16) -> Child {
         let line = line.expect("line");
         if line.starts_with("running") {
             break;
+        }
+        // Each node line ends with its WebSocket URL (the port it bound, with --ws.port 0).
+        if line.starts_with("node") && line.contains(": enode ") {
+            let ws = line.rsplit(" ws ").next().unwrap_or_default();
+            let port: u16 = ws
+                .strip_prefix("ws://127.0.0.1:")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("no ws URL in {line:?}"));
+            assert_ne!(port, 0, "{line}");
         }
     }
     child
