@@ -140,7 +140,7 @@ pub(crate) struct RpcAccessArgs {
     #[arg(long = "ws.api", value_delimiter = ',', value_name = "NS,…")]
     ws_api: Option<Vec<String>>,
     /// Origins browsers may open WebSocket connections from, comma-separated (`*` = any);
-    /// handshakes without an Origin header always pass [default: http://localhost]
+    /// handshakes without an Origin header always pass [default: `http://localhost`]
     #[arg(long = "ws.origins", value_delimiter = ',', value_name = "ORIGIN,…")]
     ws_origins: Vec<String>,
     /// Answer the wallet's signing methods (`eth_sign`, `personal_sign`, `eth_signTransaction`,

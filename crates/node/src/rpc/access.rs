@@ -1556,6 +1556,38 @@ mod tests {
     }
 
     #[test]
+    fn origins_follow_geth() {
+        let default = Origins::new(&[]).unwrap();
+        assert!(default.allows(None), "not a browser");
+        assert!(default.allows(Some("http://localhost")));
+        assert!(default.allows(Some("http://LOCALHOST:3000")));
+        assert!(!default.allows(Some("https://localhost")));
+        assert!(!default.allows(Some("http://localhost.evil.example")));
+        assert!(!default.allows(Some("http://evil.example")));
+        assert!(!default.allows(Some("null")));
+        assert!(!default.allows(Some("")));
+        // geth's rule parts: a rule without a scheme or port matches any.
+        let list = Origins::new(&["dapp.example".into(), "https://w.example:8443".into()]).unwrap();
+        assert!(list.allows(Some("http://dapp.example")));
+        assert!(list.allows(Some("https://dapp.example:9000")));
+        assert!(list.allows(Some("https://w.example:8443")));
+        assert!(!list.allows(Some("https://w.example")));
+        assert!(!list.allows(Some("http://w.example:8443")));
+        assert!(
+            !list.allows(Some("http://localhost")),
+            "a list replaces the default"
+        );
+        let v6 = Origins::new(&["http://[::1]".into()]).unwrap();
+        assert!(v6.allows(Some("http://[::1]:8080")));
+        assert!(
+            Origins::new(&["*".into()])
+                .unwrap()
+                .allows(Some("http://evil.example"))
+        );
+        assert!(Origins::new(&["http://x:port".into()]).is_err());
+    }
+
+    #[test]
     fn jwt_secret_is_created_0600_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jwt.hex");

@@ -576,3 +576,62 @@ async fn namespaces_are_per_listener_and_subscriptions_need_websocket() {
         .to_string();
     assert!(e.contains("--ws.api"), "{e}");
 }
+
+/// Every call that runs is counted by method and outcome, over HTTP and WebSocket alike
+/// (`net_listening` is called by no other test in this binary, so its count is exact).
+#[tokio::test(flavor = "multi_thread")]
+async fn rpc_calls_are_counted_in_metrics() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let exporter = cachet_node::metrics::serve(metrics_addr).unwrap();
+    let n = node(&[], |_, _| {}).await;
+    let client = n.client().await;
+    for _ in 0..3 {
+        let up: bool = client
+            .request("net_listening", rpc_params![])
+            .await
+            .unwrap();
+        assert!(up);
+    }
+    for _ in 0..2 {
+        let v = crate::rpc::call(n.http, "net_listening", json!([])).await;
+        assert_eq!(v["result"], true, "{v}");
+    }
+    let v = crate::rpc::call(
+        n.http,
+        "eth_getStorageAt",
+        json!([Address::ZERO, "not a slot", "latest"]),
+    )
+    .await;
+    assert!(v.get("error").is_some(), "{v}");
+
+    let mut s = tokio::net::TcpStream::connect(metrics_addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.unwrap();
+    exporter.abort();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        line(r#"cachet_rpc_requests_total{method="net_listening",outcome="ok"}"#),
+        "5"
+    );
+    assert_eq!(
+        line(r#"cachet_rpc_request_seconds_count{method="net_listening"}"#),
+        "5"
+    );
+    line(r#"cachet_rpc_requests_total{method="eth_getStorageAt",outcome="error"}"#);
+}
