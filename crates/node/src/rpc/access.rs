@@ -130,6 +130,10 @@ pub struct Limits {
     pub rate_limit_loopback: bool,
     /// Seconds a client has to send a request's headers, its body, or finish a TLS handshake.
     pub io_timeout_secs: u64,
+    /// Messages (responses and notifications) queued for one WebSocket connection; a
+    /// subscription whose next notification finds the queue full is dropped (a client that
+    /// stops reading never holds the node).
+    pub ws_queue: u32,
 }
 
 impl Default for Limits {
@@ -143,6 +147,7 @@ impl Default for Limits {
             rate_burst: 1000,
             rate_limit_loopback: false,
             io_timeout_secs: 30,
+            ws_queue: 1024,
         }
     }
 }
@@ -478,6 +483,9 @@ impl Policy {
 struct Gate<S> {
     inner: S,
     policy: Arc<Policy>,
+    /// WebSocket: the per-client rate counts each call on the open socket (on HTTP each request
+    /// is counted by the guard in front).
+    rate: Option<Arc<GuardShared>>,
 }
 
 impl<S> Gate<S>
@@ -505,6 +513,11 @@ where
                     Some("subscriptions are served over WebSocket: start the node with --ws"),
                 ),
             );
+        }
+        if let Some(rate) = &self.rate
+            && rate.over_limit(req.extensions().get::<Caller>())
+        {
+            return MethodResponse::error(id, rate.rate_error());
         }
         if !self.policy.allowed.contains(&method) {
             tracing::debug!(target: "cachet::rpc", %method, "refused");
@@ -811,6 +824,43 @@ impl<S> tower::Layer<S> for GuardLayer {
 /// Keyed limiter state is dropped for idle clients past this many tracked addresses.
 const LIMITER_PRUNE_AT: usize = 10_000;
 
+impl std::fmt::Debug for GuardShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardShared")
+            .field("vhosts", &self.vhosts)
+            .field("rate", &self.rate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GuardShared {
+    /// True when `caller` is past its request rate (loopback callers are exempt unless
+    /// `--http.ratelimit` covers them); counts the request.
+    fn over_limit(&self, caller: Option<&Caller>) -> bool {
+        let Some(limiter) = &self.limiter else {
+            return false;
+        };
+        let Some(caller) = caller.filter(|c| self.limit_loopback || !is_loopback(c.0.ip())) else {
+            return false;
+        };
+        if limiter.len() > LIMITER_PRUNE_AT {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&caller.0.ip()).is_err()
+    }
+
+    fn rate_error(&self) -> ErrorObjectOwned {
+        ErrorObjectOwned::owned::<()>(
+            LIMIT_EXCEEDED,
+            format!(
+                "rate limit exceeded: at most {} requests per second per client (--http.ratelimit)",
+                self.rate
+            ),
+            None,
+        )
+    }
+}
+
 impl<S, B> Service<Request<B>> for Guard<S>
 where
     S: Service<Request<B>, Response = Response<HttpBody>, Error = BoxError>,
@@ -827,25 +877,14 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let shared = &self.shared;
-        let limited = request
-            .extensions()
-            .get::<Caller>()
-            .filter(|c| shared.limit_loopback || !is_loopback(c.0.ip()));
-        if let (Some(limiter), Some(caller)) = (&shared.limiter, limited) {
-            if limiter.len() > LIMITER_PRUNE_AT {
-                limiter.retain_recent();
-            }
-            if limiter.check_key(&caller.0.ip()).is_err() {
-                let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {
-                    "code": LIMIT_EXCEEDED,
-                    "message": format!("rate limit exceeded: at most {} requests per second per client (--http.ratelimit)", shared.rate),
-                }});
-                let mut r = Response::new(HttpBody::from(body.to_string()));
-                *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                r.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                return Box::pin(async move { Ok(r) });
-            }
+        if shared.over_limit(request.extensions().get::<Caller>()) {
+            let body =
+                serde_json::json!({"jsonrpc": "2.0", "id": null, "error": shared.rate_error()});
+            let mut r = Response::new(HttpBody::from(body.to_string()));
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return Box::pin(async move { Ok(r) });
         }
         let host = request
             .headers()
@@ -1265,9 +1304,6 @@ pub async fn start_listeners(
 
 /// Subscriptions one WebSocket connection may hold.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 1024;
-/// Messages (responses and notifications) queued for one WebSocket connection; a subscription
-/// whose next notification finds the queue full is dropped (a slow reader never holds the node).
-pub const WS_MESSAGE_BUFFER: u32 = 1024;
 
 /// Serves one listener (`policy.listener`) on `addr`.
 async fn serve(
@@ -1293,12 +1329,14 @@ async fn serve(
         let burst = NonZeroU32::new(limits.rate_burst).unwrap_or(rate).max(rate);
         RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
     });
-    let guard = GuardLayer(Arc::new(GuardShared {
+    let shared = Arc::new(GuardShared {
         vhosts: Vhosts::new(&access.vhosts),
         limiter,
         rate: limits.rate_per_second,
         limit_loopback: limits.rate_limit_loopback,
-    }));
+    });
+    let call_rate = (listener_kind == Listener::Ws).then(|| shared.clone());
+    let guard = GuardLayer(shared);
     let io_timeout = Duration::from_secs(limits.io_timeout_secs.max(1));
 
     let listener = TcpListener::bind(addr)
@@ -1339,7 +1377,7 @@ async fn serve(
         Listener::Ws => config
             .ws_only()
             .max_subscriptions_per_connection(MAX_SUBSCRIPTIONS_PER_CONNECTION)
-            .set_message_buffer_capacity(WS_MESSAGE_BUFFER)
+            .set_message_buffer_capacity(limits.ws_queue.max(1))
             .set_id_provider(HexIds),
     }
     .build();
@@ -1360,6 +1398,7 @@ async fn serve(
                 .layer_fn(move |inner| Gate {
                     inner,
                     policy: rpc_policy.clone(),
+                    rate: call_rate.clone(),
                 })
                 .layer_fn(move |inner| Metered {
                     inner,

@@ -4,7 +4,7 @@
 //! `removed: true`), `newPendingTransactions` (hashes, or full transactions with `true`).
 //!
 //! Each subscription is one task that sends with `try_send` into its connection's bounded queue
-//! ([`super::access::WS_MESSAGE_BUFFER`]): a subscriber that stops reading is dropped, never
+//! ([`super::access::Limits::ws_queue`]): a subscriber that stops reading is dropped, never
 //! waited for. Chain reads run on the blocking pool, as the polling filters' do.
 
 use std::sync::Arc;

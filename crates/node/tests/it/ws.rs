@@ -635,3 +635,139 @@ async fn rpc_calls_are_counted_in_metrics() {
     );
     line(r#"cachet_rpc_requests_total{method="eth_getStorageAt",outcome="error"}"#);
 }
+
+/// A raw WebSocket connection (soketto) to `addr` with a 4 KiB receive buffer, so that a test
+/// can stop reading and let the server's queue fill.
+async fn raw_ws(
+    addr: SocketAddr,
+) -> (
+    soketto::Sender<tokio_util::compat::Compat<tokio::net::TcpStream>>,
+    soketto::Receiver<tokio_util::compat::Compat<tokio::net::TcpStream>>,
+) {
+    use tokio_util::compat::TokioAsyncReadCompatExt as _;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let host = format!("localhost:{}", addr.port());
+    let mut client = soketto::handshake::Client::new(stream.compat(), &host, "/");
+    match client.handshake().await.unwrap() {
+        soketto::handshake::ServerResponse::Accepted { .. } => {}
+        other => panic!("handshake: {other:?}"),
+    }
+    client.into_builder().finish()
+}
+
+async fn raw_call(
+    tx: &mut soketto::Sender<tokio_util::compat::Compat<tokio::net::TcpStream>>,
+    id: u64,
+    method: &str,
+    params: Value,
+) {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    tx.send_text(body.to_string()).await.unwrap();
+    tx.flush().await.unwrap();
+}
+
+/// Reads messages until the response with `id`; returns it and the notifications before it.
+async fn raw_response(
+    rx: &mut soketto::Receiver<tokio_util::compat::Compat<tokio::net::TcpStream>>,
+    id: u64,
+) -> (Value, usize) {
+    let mut notifications = 0;
+    loop {
+        let mut data = Vec::new();
+        tokio::time::timeout(Duration::from_secs(60), rx.receive_data(&mut data))
+            .await
+            .expect("a message within 60 s")
+            .unwrap();
+        let v: Value = serde_json::from_slice(&data).unwrap();
+        if v["id"] == json!(id) {
+            return (v, notifications);
+        }
+        notifications += 1;
+    }
+}
+
+/// A subscriber that stops reading loses its subscription once its connection's queue is full;
+/// the node goes on serving everyone else.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_loses_its_subscription() {
+    let sender = key(0xa3);
+    let n = node(&[address_of(&sender)], |a, _| a.limits.ws_queue = 4).await;
+    let (mut tx, mut rx) = raw_ws(n.ws).await;
+    raw_call(
+        &mut tx,
+        1,
+        "eth_subscribe",
+        json!(["newPendingTransactions", true]),
+    )
+    .await;
+    let (answer, _) = raw_response(&mut rx, 1).await;
+    let id = answer["result"]
+        .as_str()
+        .expect("a subscription id")
+        .to_owned();
+
+    // 60 transactions of 100 kB each: about 12 MB of notifications the client does not read.
+    let client = n.client().await;
+    let sent = 60;
+    for nonce in 0..sent {
+        let big = TxLegacy {
+            chain_id: Some(1337),
+            nonce,
+            gas_price: GAS_PRICE,
+            gas_limit: 500_000,
+            to: TxKind::Call(Address::repeat_byte(0x22)),
+            value: U256::ZERO,
+            input: Bytes::from(vec![0u8; 100_000]),
+        };
+        let raw = alloy_eips::eip2718::Encodable2718::encoded_2718(
+            &alloy_consensus::TxEnvelope::from(sign(big, &sender)),
+        );
+        let _: String = client
+            .request(
+                "eth_sendRawTransaction",
+                rpc_params![format!("0x{}", hex::encode(raw))],
+            )
+            .await
+            .unwrap();
+    }
+    let chain_id: String = client.request("eth_chainId", rpc_params![]).await.unwrap();
+    assert_eq!(chain_id, "0x539", "the node serves others meanwhile");
+
+    // Reading again: fewer notifications than transactions, and the subscription is gone.
+    raw_call(&mut tx, 2, "eth_unsubscribe", json!([id])).await;
+    let (answer, notified) = raw_response(&mut rx, 2).await;
+    assert_eq!(answer["result"], false, "the slow subscription was dropped");
+    assert!(
+        notified < sent as usize,
+        "{notified} of {sent} notifications"
+    );
+}
+
+/// On WebSocket the per-client rate counts each call on the open socket, not only the handshake.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rate_limit_counts_calls_on_an_open_socket() {
+    let n = node(&[], |a, _| {
+        a.limits.rate_per_second = 1;
+        a.limits.rate_burst = 3;
+        a.limits.rate_limit_loopback = true;
+    })
+    .await;
+    let client = n.client().await;
+    let mut refused = 0;
+    for _ in 0..20 {
+        match client
+            .request::<String, _>("eth_chainId", rpc_params![])
+            .await
+        {
+            Ok(id) => assert_eq!(id, "0x539"),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains("rate limit exceeded"), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0, "20 calls at once, 1 per second allowed");
+}
