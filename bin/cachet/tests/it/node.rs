@@ -113,9 +113,27 @@ pub(crate) fn devnet(dir: &Path, nodes: usize, p2p: u16, http: u16) -> Child {
                 .and_then(|p| p.parse().ok())
                 .unwrap_or_else(|| panic!("no ws URL in {line:?}"));
             assert_ne!(port, 0, "{line}");
+            assert_eq!(ws_handshake(port), "101", "ws of {line}");
         }
     }
     child
+}
+
+/// The status code a WebSocket upgrade request to 127.0.0.1:`port` gets.
+fn ws_handshake(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to ws");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n])
+        .get(9..12)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub(crate) fn interrupt(child: &mut Child) {
