@@ -575,6 +575,22 @@ async fn namespaces_are_per_listener_and_subscriptions_need_websocket() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("--ws.api"), "{e}");
+    // Wallet gating holds against the WebSocket address too.
+    let remote_signing = AccessConfig {
+        wallet_rpc: true,
+        audit_dir: Some(n.dir.path().to_owned()),
+        ..AccessConfig::default()
+    };
+    let e = remote_signing
+        .check_on(rpc::access::Listener::Ws, "0.0.0.0:8546".parse().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--wallet.rpc.allow-remote"), "{e}");
+    assert!(
+        remote_signing
+            .check_on(rpc::access::Listener::Ws, "127.0.0.1:8546".parse().unwrap())
+            .is_ok()
+    );
 }
 
 /// Every call that runs is counted by method and outcome, over HTTP and WebSocket alike
