@@ -13,3 +13,4 @@ mod p2p;
 mod rpc_access;
 mod startup;
 mod txchain;
+mod ws;
