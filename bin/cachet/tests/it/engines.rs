@@ -32,6 +32,7 @@ fn devnet(engine: Engine, dir: &Path, p2p: u16, http: u16) -> Child {
         .arg("--dir")
         .arg(dir)
         .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .args(["--ws.port", "0"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn cachet devnet");

@@ -14,3 +14,4 @@ mod p2p;
 mod rpc_access;
 mod startup;
 mod txchain;
+mod ws;
