@@ -246,8 +246,10 @@ struct Latency {
     poll: Duration,
 }
 
-/// Send → receipt latency of `txs` transfers from `senders` keys at once.
-fn latency(engine: Engine, period: Duration, txs: u64, senders: u64) -> Latency {
+/// Send → receipt latency of `txs` transfers from `senders` keys at once, each sent after a
+/// random pause below one period (`idle`: between one and two periods, so that a raft minter
+/// has been idle for a whole block time and mints at once: the node's own path alone).
+fn latency(engine: Engine, period: Duration, txs: u64, senders: u64, idle: bool) -> Latency {
     let keys: Vec<SecretKey> = (0..senders).map(|i| key("latency", i)).collect();
     let funded: Vec<Address> = keys.iter().map(token::address_of).collect();
     let node = Node::start(
@@ -270,7 +272,8 @@ fn latency(engine: Engine, period: Duration, txs: u64, senders: u64) -> Latency 
                     let mut rng = StdRng::seed_from_u64(i as u64);
                     let mut out = Vec::new();
                     for nonce in 0..count {
-                        std::thread::sleep(period.mul_f64(rng.gen_range(0.0..1.0)));
+                        let pause = rng.gen_range(0.0..1.0) + if idle { 1.0 } else { 0.0 };
+                        std::thread::sleep(period.mul_f64(pause));
                         let (_, raw) = transfer(key, nonce, gas_price, &mut rng);
                         let t = Instant::now();
                         let hash = c.result("eth_sendRawTransaction", json!([raw]));
@@ -492,22 +495,38 @@ fn main() {
     let tput_senders = env_u64("CACHET_BENCH_TPUT_SENDERS", 256).max(2);
 
     println!(
-        "## eth_sendRawTransaction → sealed → receipt ({lat_txs} token transfers per engine, {lat_senders} keys at once)"
+        "## eth_sendRawTransaction → sealed → receipt ({lat_txs} token transfers per row, {lat_senders} keys at once unless said)"
     );
     println!();
     println!(
         "| node | p50 ms | p90 ms | p99 ms | max ms | p50 / period | p99 / period | receipt poll ms | eth_blockNumber RTT p50 µs (p99) | p50 / RTT |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (engine, period, what) in [
-        (Engine::Clique, Duration::from_secs(1), "clique, period 1 s"),
+    let raft = Duration::from_millis(50);
+    for (engine, period, senders, idle, what) in [
+        (
+            Engine::Clique,
+            Duration::from_secs(1),
+            lat_senders,
+            false,
+            "clique, period 1 s",
+        ),
         (
             Engine::Raft,
-            Duration::from_millis(50),
+            raft,
+            lat_senders,
+            false,
             "raft, --raftblocktime 50 ms",
         ),
+        (
+            Engine::Raft,
+            raft,
+            1,
+            true,
+            "raft, 50 ms, one key, each send ≥ 1 block time after the last block (no wait for the minter)",
+        ),
     ] {
-        let l = latency(engine, period, lat_txs, lat_senders);
+        let l = latency(engine, period, lat_txs, senders, idle);
         let s = &l.samples;
         let rtt50 = pct(&l.rtt, 50);
         println!(
