@@ -23,11 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{
-    Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, SignableTransaction, TxEip1559,
-    TxEnvelope, TxLegacy,
-};
-use alloy_primitives::{Address, B256, Bloom, Bytes, Signature, TxKind, U256, keccak256};
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope};
+use alloy_primitives::{Address, B256, Bloom, Bytes, TxKind, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root};
 use cachet_genesis::{Genesis, RaftMarker};
 use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
@@ -44,80 +41,20 @@ use revm::context_interface::ContextTr;
 use revm::context_interface::result::ExecutionResult;
 use revm::database::{CacheDB, EmptyDB};
 use revm::primitives::hardfork::SpecId;
-use revm::state::{AccountInfo, Bytecode};
 use revm::{ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
-use secp256k1::{Message, SECP256K1, SecretKey};
+use secp256k1::{SECP256K1, SecretKey};
+use token::{CHAIN_ID, ETHER, GWEI, TOKEN, TRANSFER_GAS};
 
-const CHAIN_ID: u64 = 1337;
+#[path = "shared/token.rs"]
+mod token;
+
 /// Gas limit of every block (twice the default per-block gas, the EIP-1559 target).
 const GAS_LIMIT: u64 = 60_000_000;
-const GWEI: u128 = 1_000_000_000;
-const ETHER: u128 = GWEI * GWEI;
 const GENESIS_TIME: u64 = 1_700_000_000;
-/// Where the token lives (genesis alloc).
-const TOKEN: Address = Address::new([
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0e, 0x2c, 0x20,
-]);
-/// Token units each sender holds at genesis.
-const TOKENS_EACH: u128 = 1_000_000 * ETHER;
 /// Recipients are drawn from this many addresses, so later blocks write existing balances
 /// and slots as well as new ones.
 const RECIPIENTS: u64 = 20_000;
 const CHILD_ENV: &str = "CACHET_BENCH_CHILD";
-
-/// `keccak256("transfer(address,uint256)")[..4]`, checked in `main`.
-const TRANSFER_SELECTOR: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
-/// `keccak256("Transfer(address,address,uint256)")`, checked in `main`.
-const TRANSFER_TOPIC: &str = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
-
-/// The token's runtime code, assembled by hand (offsets in hex). Storage: `balances` at slot
-/// 0 as Solidity lays out a `mapping(address => uint256)`: the balance of `a` is at
-/// `keccak256(pad32(a) ‖ pad32(0))`. One function, `transfer(address to, uint256 amount)`
-/// (selector 0xa9059cbb): reverts when the caller's balance is below `amount`, moves the
-/// amount, emits `Transfer(caller, to, amount)` (LOG3: the event topic, from, to; data: the
-/// amount) and returns `true`. Any other selector reverts. Minimal on purpose: no
-/// `callvalue` or calldata-length checks, no other ERC-20 function.
-fn token_runtime() -> Vec<u8> {
-    let pieces: &[&str] = &[
-        "600035",     // 00: PUSH1 0 CALLDATALOAD           word0 (stack: top last)
-        "60e01c",     // 03: PUSH1 0xe0 SHR                 selector = calldata[0..4]
-        "63a9059cbb", // 06: PUSH4 0xa9059cbb
-        "14",         // 0b: EQ
-        "601357",     // 0c: PUSH1 0x13 JUMPI               -> transfer
-        "600080fd",   // 0f: PUSH1 0 DUP1 REVERT            unknown selector
-        "5b",         // 13: JUMPDEST                       transfer(to, amount):
-        "600435",     // 14: PUSH1 4 CALLDATALOAD           raw_to
-        "73ffffffffffffffffffffffffffffffffffffffff16", // 17: PUSH20 mask AND  to
-        "602435",     // 2d: PUSH1 0x24 CALLDATALOAD        to amt
-        "33600052",   // 30: CALLER PUSH1 0 MSTORE          mem[0] = caller (mem[32..64] = 0)
-        "6040600020", // 34: PUSH1 0x40 PUSH1 0 SHA3        to amt s_from
-        "8054",       // 39: DUP1 SLOAD                     to amt s_from bal
-        "8281",       // 3b: DUP3 DUP2                      .. bal amt bal
-        "10",         // 3d: LT                             .. bal (bal < amt)
-        "608957",     // 3e: PUSH1 0x89 JUMPI               insufficient -> revert
-        "829003",     // 41: DUP3 SWAP1 SUB                 to amt s_from (bal - amt)
-        "9055",       // 44: SWAP1 SSTORE                   to amt
-        "81600052",   // 46: DUP2 PUSH1 0 MSTORE            mem[0] = to
-        "6040600020", // 4a: PUSH1 0x40 PUSH1 0 SHA3        to amt s_to
-        "8054",       // 4f: DUP1 SLOAD                     to amt s_to bal_to
-        "8201",       // 51: DUP3 ADD                       to amt s_to (bal_to + amt)
-        "9055",       // 53: SWAP1 SSTORE                   to amt
-        "600052",     // 55: PUSH1 0 MSTORE                 to; mem[0] = amt
-        "33",         // 58: CALLER                         to caller
-        "7f",         // 59: PUSH32 the Transfer topic      to caller topic
-        TRANSFER_TOPIC,
-        "60206000",   // 7a: PUSH1 0x20 PUSH1 0
-        "a3",         // 7e: LOG3 (mem[0..32], topic, caller, to)
-        "6001600052", // 7f: PUSH1 1 PUSH1 0 MSTORE
-        "60206000f3", // 84: PUSH1 0x20 PUSH1 0 RETURN      true
-        "5b",         // 89: JUMPDEST
-        "600080fd",   // 8a: PUSH1 0 DUP1 REVERT
-    ];
-    let code = hex::decode(pieces.concat()).expect("hex");
-    assert_eq!(code.len(), 0x8e, "token code length");
-    assert_eq!((code[0x13], code[0x89]), (0x5b, 0x5b), "jump targets moved");
-    code
-}
 
 /// A funded key.
 struct Sender {
@@ -140,14 +77,7 @@ fn main() {
         child(&spec);
         return;
     }
-    assert_eq!(
-        keccak256("transfer(address,uint256)")[..4],
-        TRANSFER_SELECTOR
-    );
-    assert_eq!(
-        hex::encode(keccak256("Transfer(address,address,uint256)")),
-        TRANSFER_TOPIC
-    );
+    token::check_constants();
     let blocks = env_u64("CACHET_BENCH_EXEC_BLOCKS", 3);
     let block_gas = env_u64("CACHET_BENCH_BLOCK_GAS", 30_000_000).min(GAS_LIMIT - 100_000);
     let senders = env_u64("CACHET_BENCH_SENDERS", 300);
@@ -174,7 +104,8 @@ fn main() {
     let genesis_json = genesis_json(sealer.address(), &senders);
     let genesis =
         Genesis::from_json(genesis_json.as_bytes(), RaftMarker::FromGenesis).expect("genesis");
-    let db = genesis_db(&senders);
+    let holders: Vec<Address> = senders.iter().map(|s| s.address).collect();
+    let db = token::genesis_db(&holders, U256::from(1_000_000 * ETHER));
     assert_eq!(
         state_root(&db),
         genesis.state_root(),
@@ -296,24 +227,8 @@ fn genesis_json(signer: Address, senders: &[Sender]) -> String {
             serde_json::json!({ "balance": format!("{:#x}", 1_000_000 * ETHER) }),
         );
     }
-    let storage: serde_json::Map<String, serde_json::Value> = senders
-        .iter()
-        .map(|s| {
-            (
-                format!("{}", balance_slot(s.address)),
-                serde_json::Value::String(format!("{:#066x}", TOKENS_EACH)),
-            )
-        })
-        .collect();
-    alloc.insert(
-        hex::encode(TOKEN),
-        serde_json::json!({
-            "balance": "0x0",
-            "nonce": "0x1",
-            "code": format!("0x{}", hex::encode(token_runtime())),
-            "storage": storage,
-        }),
-    );
+    let holders: Vec<Address> = senders.iter().map(|s| s.address).collect();
+    alloc.insert(hex::encode(TOKEN), token::token_alloc(&holders));
     serde_json::json!({
         "config": {
             "chainId": CHAIN_ID, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0,
@@ -331,40 +246,6 @@ fn genesis_json(signer: Address, senders: &[Sender]) -> String {
         "alloc": alloc,
     })
     .to_string()
-}
-
-/// The token's storage slot holding `holder`'s balance.
-fn balance_slot(holder: Address) -> B256 {
-    let mut preimage = [0u8; 64];
-    preimage[12..32].copy_from_slice(holder.as_slice());
-    keccak256(preimage)
-}
-
-/// The genesis state in revm's in-memory database.
-fn genesis_db(senders: &[Sender]) -> CacheDB<EmptyDB> {
-    let mut db = CacheDB::new(EmptyDB::default());
-    for s in senders {
-        db.insert_account_info(
-            s.address,
-            AccountInfo {
-                balance: U256::from(1_000_000 * ETHER),
-                ..AccountInfo::default()
-            },
-        );
-    }
-    db.insert_account_info(
-        TOKEN,
-        AccountInfo::from_bytecode(Bytecode::new_raw(Bytes::from(token_runtime()))),
-    );
-    for s in senders {
-        db.insert_account_storage(
-            TOKEN,
-            balance_slot(s.address).into(),
-            U256::from(TOKENS_EACH),
-        )
-        .expect("storage");
-    }
-    db
 }
 
 /// The state root of everything in `db`, from scratch (alloy-trie's `HashBuilder`); empty
@@ -427,18 +308,18 @@ fn build_chain(
         while cumulative + 60_000 <= block_gas {
             let sender = &mut senders[next_sender % senders.len()];
             next_sender += 1;
-            let to = recipient(rng.gen_range(0..RECIPIENTS));
+            let to = token::recipient(rng.gen_range(0..RECIPIENTS));
             let erc20 = tx_index % 2 == 1;
             let eip1559 = (tx_index / 2).is_multiple_of(2);
             tx_index += 1;
             let (kind, value, input, gas_limit) = if erc20 {
-                let mut data = TRANSFER_SELECTOR.to_vec();
-                data.extend_from_slice(B256::left_padding_from(to.as_slice()).as_slice());
-                data.extend_from_slice(
-                    &U256::from(rng.gen_range(1..1_000u64) * 1_000_000_000_000_000)
-                        .to_be_bytes::<32>(),
-                );
-                (TxKind::Call(TOKEN), U256::ZERO, Bytes::from(data), 100_000)
+                let amount = U256::from(rng.gen_range(1..1_000u64) * 1_000_000_000_000_000);
+                (
+                    TxKind::Call(TOKEN),
+                    U256::ZERO,
+                    token::transfer_calldata(to, amount),
+                    TRANSFER_GAS,
+                )
             } else {
                 (
                     TxKind::Call(to),
@@ -513,11 +394,6 @@ fn build_chain(
     out
 }
 
-/// The `i`th recipient address.
-fn recipient(i: u64) -> Address {
-    Address::from_slice(&keccak256(format!("recipient {i}"))[12..])
-}
-
 fn block_env(number: u64, signer: Address, base_fee: U256) -> BlockEnv {
     BlockEnv {
         number: U256::from(number),
@@ -541,54 +417,18 @@ fn sign(
     input: Bytes,
     gas_limit: u64,
 ) -> (TxEnvelope, TxEnv) {
-    let seal = |hash: B256| {
-        let (id, bytes) = SECP256K1
-            .sign_ecdsa_recoverable(&Message::from_digest(hash.0), &sender.key)
-            .serialize_compact();
-        Signature::from_bytes_and_parity(&bytes, i32::from(id) != 0)
-    };
-    let (max_fee, tip) = (100 * GWEI, GWEI);
-    let legacy_price = 50 * GWEI;
-    let envelope: TxEnvelope = if eip1559 {
-        let tx = TxEip1559 {
-            chain_id: CHAIN_ID,
-            nonce: sender.nonce,
-            gas_limit,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to: kind,
-            value,
-            access_list: Default::default(),
-            input: input.clone(),
-        };
-        let sig = seal(tx.signature_hash());
-        tx.into_signed(sig).into()
-    } else {
-        let tx = TxLegacy {
-            chain_id: Some(CHAIN_ID),
-            nonce: sender.nonce,
-            gas_price: legacy_price,
-            gas_limit,
-            to: kind,
-            value,
-            input: input.clone(),
-        };
-        let sig = seal(tx.signature_hash());
-        tx.into_signed(sig).into()
-    };
-    let env = TxEnv {
-        tx_type: if eip1559 { 2 } else { 0 },
-        caller: sender.address,
-        gas_limit,
-        gas_price: if eip1559 { max_fee } else { legacy_price },
-        gas_priority_fee: eip1559.then_some(tip),
+    let fees = eip1559.then_some((100 * GWEI, GWEI));
+    let envelope = token::sign(
+        &sender.key,
+        sender.nonce,
+        fees,
+        50 * GWEI,
         kind,
         value,
-        data: input,
-        nonce: sender.nonce,
-        chain_id: Some(CHAIN_ID),
-        ..TxEnv::default()
-    };
+        input,
+        gas_limit,
+    );
+    let env = token::tx_env(&envelope, sender.address);
     (envelope, env)
 }
 
@@ -601,22 +441,18 @@ fn raw_revm(
     signer: Address,
     expected_gas: u64,
 ) -> Duration {
-    let mut evm = Context::mainnet()
-        .with_db(genesis.clone())
-        .with_cfg(CfgEnv::new_with_spec(SpecId::LONDON).with_chain_id(CHAIN_ID))
-        .build_mainnet();
-    let inputs: Vec<Vec<TxEnv>> = txs.to_vec();
-    let mut gas = 0u64;
-    let t = Instant::now();
-    for (header, block_txs) in headers.iter().zip(inputs) {
-        let base_fee = header.base_fee_per_gas.unwrap_or_default();
-        evm.set_block(block_env(header.number, signer, base_fee));
-        for tx in block_txs {
-            let result = evm.transact_commit(tx).expect("valid transaction");
-            gas += result.tx_gas_used();
-        }
-    }
-    let elapsed = t.elapsed();
+    let blocks: Vec<(BlockEnv, Vec<TxEnv>)> = headers
+        .iter()
+        .zip(txs)
+        .map(|(header, block_txs)| {
+            let base_fee = header.base_fee_per_gas.unwrap_or_default();
+            (
+                block_env(header.number, signer, base_fee),
+                block_txs.clone(),
+            )
+        })
+        .collect();
+    let (elapsed, gas) = token::raw_revm(genesis, &blocks);
     assert_eq!(
         gas, expected_gas,
         "raw revm used different gas than the chain"

@@ -9,8 +9,7 @@
 //! (jsonrpsee's client) to the node's `--ws` listener next to the bare server's WebSocket.
 //! Run: `cargo bench -p cachet-node --bench rpc_access`.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,6 +22,11 @@ use cachet_node::clique::Proposals;
 use cachet_node::rpc::access::AccessConfig;
 use cachet_node::rpc::{self, RpcContext};
 use cachet_node::store::ChainStore;
+
+use http_client::Client;
+
+#[path = "shared/http_client.rs"]
+mod http_client;
 
 const CALLS: u32 = 4_000;
 const SIGNS: u32 = 300;
@@ -38,61 +42,6 @@ fn genesis(signer: alloy_primitives::Address) -> Vec<u8> {
         r#"{{"config":{{"chainId":1337,"homesteadBlock":0,"eip150Block":0,"eip155Block":0,"eip158Block":0,"byzantiumBlock":0,"constantinopleBlock":0,"petersburgBlock":0,"istanbulBlock":0,"berlinBlock":0,"londonBlock":0,"clique":{{"period":1,"epoch":30000}}}},"timestamp":"0x0","extraData":"{extra}","gasLimit":"0x1c9c380","difficulty":"0x1","alloc":{{}}}}"#
     )
     .into_bytes()
-}
-
-/// One keep-alive HTTP/1.1 client.
-struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    auth: Option<String>,
-}
-
-impl Client {
-    fn connect(addr: SocketAddr, auth: Option<String>) -> Self {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_nodelay(true).expect("nodelay");
-        Self {
-            reader: BufReader::new(s.try_clone().expect("clone")),
-            writer: s,
-            auth,
-        }
-    }
-
-    /// Sends one call and returns the response body.
-    fn call(&mut self, body: &str) -> String {
-        let auth = self
-            .auth
-            .as_ref()
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            self.writer,
-            "POST / HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("write");
-        let mut len = 0usize;
-        let mut status = String::new();
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).expect("read");
-            if status.is_empty() {
-                status = line.clone();
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().expect("length");
-            }
-        }
-        let mut out = vec![0u8; len];
-        self.reader.read_exact(&mut out).expect("body");
-        let out = String::from_utf8(out).expect("utf-8");
-        assert!(status.contains(" 200 "), "{status} {out}");
-        assert!(out.contains("\"result\""), "{out}");
-        out
-    }
 }
 
 fn rate(addr: SocketAddr, auth: Option<String>, body: &str, n: u32) -> f64 {

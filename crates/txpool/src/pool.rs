@@ -321,7 +321,7 @@ impl Pool {
         let senders: Vec<Address> = {
             let mut inner = self.lock();
             for tx in included {
-                inner.remove_hash(tx.tx_hash());
+                inner.remove_included(tx.tx_hash());
             }
             inner.accounts.keys().copied().collect()
         };
@@ -704,9 +704,16 @@ impl Inner {
     }
 
     /// Removes one transaction by hash and reclassifies its account.
-    fn remove_hash(&mut self, hash: &B256) {
+    /// Removes a transaction a new block included. Its sender's nonce is now past it, so the
+    /// sender's later transactions stay pending until the state read confirms the nonce:
+    /// reclassified against the old nonce they would be queued, and a transaction added
+    /// before that read could evict them as excess queue, leaving nonce gaps.
+    fn remove_included(&mut self, hash: &B256) {
         if let Some((address, nonce)) = self.by_hash.get(hash).copied() {
             self.remove_nonce(address, nonce);
+            if let Some(account) = self.accounts.get_mut(&address) {
+                account.nonce = account.nonce.max(nonce.saturating_add(1));
+            }
             self.reclassify(address);
         }
     }

@@ -713,3 +713,55 @@ fn goquorum_limits_and_rules() {
     pool.add(free(&|_| {}), &head, &state).unwrap();
     assert_eq!(pool.status(), (1, 0));
 }
+
+/// A head's state that, on its first read, has another transaction added to the pool: what
+/// an `eth_sendRawTransaction` does when it lands while `on_new_head` reads the state (the
+/// reads run outside the pool's lock).
+struct AddsWhileRead<'a> {
+    state: &'a MapState,
+    pool: &'a Pool,
+    tx: std::sync::Mutex<Option<TxEnvelope>>,
+}
+
+impl cachet_txpool::AccountState for AddsWhileRead<'_> {
+    fn account(&self, address: &Address) -> Result<(u64, U256), String> {
+        let tx = self.tx.lock().unwrap().take();
+        if let Some(tx) = tx {
+            self.pool.add(tx, &head(2, None), self.state).unwrap();
+        }
+        self.state.account(address)
+    }
+}
+
+#[test]
+fn a_block_keeps_the_senders_later_transactions_pending_while_the_state_is_read() {
+    // Found by the devnet_tx bench: after each block every remaining transaction of a busy
+    // sender was queued behind the old nonce, and a transaction arriving meanwhile evicted
+    // them as excess queue, leaving nonce gaps that stalled the sender.
+    let (a, b) = (key(1), key(2));
+    let state = MapState::funded([a, b]);
+    let pool = pool(PoolConfig {
+        global_queue: 2,
+        ..PoolConfig::default()
+    });
+    let txs: Vec<TxEnvelope> = (0..6).map(|n| legacy(&a, n, 5)).collect();
+    for tx in &txs {
+        pool.add(tx.clone(), &head(1, None), &state).unwrap();
+    }
+    state.set(a.address, 2, U256::from(ETHER));
+    let reading = AddsWhileRead {
+        state: &state,
+        pool: &pool,
+        tx: std::sync::Mutex::new(Some(legacy(&b, 0, 5))),
+    };
+    pool.on_new_head(&head(2, None), &txs[..2], vec![], &reading);
+    assert_eq!(
+        pool.status(),
+        (5, 0),
+        "a's nonces 2..=5 and b's 0, all pending"
+    );
+    for tx in &txs[2..] {
+        assert!(pool.contains(tx.tx_hash()), "{} was evicted", tx.tx_hash());
+    }
+    assert_eq!(pool.pending_nonce(&a.address), Some(6));
+}
