@@ -111,6 +111,7 @@ impl Node {
                 chain_id: token::CHAIN_ID,
                 p2p_port: free_port(),
                 http_port,
+                ws_port: 0,
                 prefund: funded
                     .iter()
                     .map(|a| (*a, U256::from(1_000_000 * ETHER)))
@@ -142,6 +143,7 @@ impl Node {
             rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
             metrics: None,
             http: Some(rpc),
+            ws: None,
             rpc_access: cachet_node::rpc::access::AccessConfig {
                 apis: Some(["eth", "net", "web3", "txpool"].map(String::from).to_vec()),
                 ..Default::default()
