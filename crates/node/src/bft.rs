@@ -342,7 +342,7 @@ impl BlockProducer for BftSealer {
     fn next_slot(&mut self, head: &HeadInfo) -> Option<Slot> {
         let now = block::now_secs();
         let header = self.build(head, now)?;
-        let delay = Duration::from_secs(header.timestamp.saturating_sub(now));
+        let delay = block::until(header.timestamp);
         Some(Slot { header, delay })
     }
 

@@ -32,6 +32,15 @@ pub fn now_secs() -> u64 {
         .unwrap_or_default()
 }
 
+/// How long from now until Unix second `timestamp` begins (zero when it has), to the
+/// nanosecond: a slot waits for its timestamp, not for the whole second after it.
+pub fn until(timestamp: u64) -> std::time::Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    std::time::Duration::from_secs(timestamp).saturating_sub(now)
+}
+
 /// The EIP-1559 base fee of the block after `parent` (elasticity 2, change denominator 8).
 /// `None` when London is not active at the child.
 pub fn next_base_fee(
@@ -181,6 +190,17 @@ pub fn split_block(block: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn waits_for_the_start_of_the_timestamp_not_a_whole_second_more() {
+        assert_eq!(until(0), std::time::Duration::ZERO);
+        let next = now_secs() + 2;
+        let wait = until(next);
+        // Less than two whole seconds (the part of the current second already gone counts),
+        // where whole-second arithmetic waited exactly two.
+        assert!(wait > std::time::Duration::ZERO, "{wait:?}");
+        assert!(wait < std::time::Duration::from_secs(2), "{wait:?}");
+    }
     use super::*;
 
     #[test]

@@ -330,7 +330,7 @@ impl BlockProducer for CliqueSealer {
         let snap = self.chain.snapshot(&head.hash)?;
         let now = block::now_secs();
         let header = self.build(head, &snap, now)?;
-        let mut delay = Duration::from_secs(header.timestamp.saturating_sub(now));
+        let mut delay = block::until(header.timestamp);
         if header.difficulty != U256::from(clique::DIFF_IN_TURN) {
             // Out of turn: a random wiggle, so that the in-turn signer's block usually wins.
             let wiggle_ms = (snap.signers.len() as u64 / 2 + 1) * 500;
