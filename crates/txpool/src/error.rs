@@ -27,8 +27,8 @@ pub enum PoolError {
     /// (`txpool.ErrInvalidSender` wrapping the signer's error).
     #[error("invalid sender: {reason}")]
     InvalidSender {
-        /// The signer's error: "invalid chain id for signer", "invalid transaction v, r, s
-        /// values".
+        /// The signer's error: "invalid chain id for signer: have 7 want 1337", "invalid
+        /// transaction v, r, s values".
         reason: String,
     },
     /// The tip is below the pool's minimum (`--miner.gasprice`; `txpool.ErrUnderpriced`).
@@ -159,8 +159,9 @@ pub(crate) fn from_tx_error(error: TxError) -> PoolError {
         TxError::TypeUnsupported { tx_type, .. } => PoolError::TypeNotSupported {
             detail: format!("tx type {tx_type} not supported by this pool"),
         },
-        TxError::ChainId { .. } => PoolError::InvalidSender {
-            reason: "invalid chain id for signer".to_owned(),
+        // geth's signers since 1.13: "%w: have %d want %d" (core/types/transaction_signing.go).
+        TxError::ChainId { expected, found } => PoolError::InvalidSender {
+            reason: format!("invalid chain id for signer: have {found} want {expected}"),
         },
         TxError::TooLarge { size, limit } => PoolError::OversizedData { size, limit },
         other => PoolError::Rule(other),
