@@ -118,7 +118,7 @@ pub(crate) fn raw(tx: &TxEnvelope) -> String {
 }
 
 /// POSTs `body` to the node's JSON-RPC on loopback and returns the response body.
-fn post(port: u16, body: &str) -> Option<String> {
+pub(crate) fn post(port: u16, body: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
     write!(
