@@ -25,7 +25,12 @@ use crate::pool::TxPool;
 /// A duplicate method name (a bug).
 pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
     reg(m, "eth_sendRawTransaction", |c, a| {
-        submit_raw(c, &hex_bytes_arg(a, 0)?)
+        let bytes = hex_bytes_arg(a, 0)?;
+        if a.len() > 1 {
+            // rpc/json.go `parseArgumentArray`.
+            return Err(invalid("too many arguments, want at most 1"));
+        }
+        submit_raw(c, &bytes)
     })?;
     reg(m, "eth_sendTransaction", send_transaction)?;
     reg(m, "txpool_status", |c, _| {
