@@ -444,11 +444,12 @@ fn refuses_invalid_transactions_with_geth_errors_keeping_the_pool() {
             INVALID_PARAMS,
             "invalid argument 0: json: cannot unmarshal non-string into Go value of type hexutil.Bytes".into(),
         ),
+        // rpc/json.go `parseArgumentArray`.
         (
-            "null",
-            json!([null]),
+            "two arguments",
+            json!([raw(&legacy(&c, 0, price, to, 1)), "0x1"]),
             INVALID_PARAMS,
-            "invalid argument 0: json: cannot unmarshal non-string into Go value of type hexutil.Bytes".into(),
+            "too many arguments, want at most 1".into(),
         ),
         // rpc/json.go: "missing value for required argument %d".
         (
@@ -492,6 +493,14 @@ fn refuses_invalid_transactions_with_geth_errors_keeping_the_pool() {
         "the replacement and nothing else changed"
     );
     assert_eq!(status(http), (0, 1));
+
+    // Filling the gap promotes the queued replacement: both are mined.
+    let filler = send_raw(http, &legacy(&b, 0, price, to, 1));
+    for hash in [filler, *replacement.tx_hash()] {
+        let r = receipt(http, hash, 60).expect("mined once the gap is filled");
+        assert_eq!(r["status"], "0x1");
+    }
+    assert_eq!(nonce(http, b.address, "latest"), 2);
     drop(net);
 }
 
