@@ -565,6 +565,65 @@ fn gossips_transactions_between_clique_signers() {
     );
 }
 
+/// A 3-signer clique devnet that seals once an hour: transactions sent to node 1 reach the
+/// pending pools of both other nodes. Node 1 sends them in full to the square root of its two
+/// peers and announces them (`NewPooledTransactionHashes`) to the other, which fetches them
+/// (`GetPooledTransactions`): both paths are taken whichever peer is which.
+#[test]
+fn gossips_pending_transactions_to_every_peer_in_full_or_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Key::random();
+    let (p2p, http) = (base_port(70), base_port(70) + 10);
+    let net = Running(devnet_with(
+        Engine::Clique,
+        &dir.path().join("net"),
+        p2p,
+        http,
+        &[
+            "--period",
+            "3600",
+            "--nodes",
+            "3",
+            &k.prefund(1_000 * ETHER),
+        ],
+    ));
+    let ports = [http, http + 1, http + 2];
+    for p in ports {
+        head_once_up(p);
+    }
+    // Every node sees both others before anything is sent.
+    let meshed = wait_until(Duration::from_secs(30), || {
+        ports
+            .iter()
+            .all(|p| quantity(&result(*p, "net_peerCount", json!([]))) >= U256::from(2))
+    });
+    assert!(meshed, "the devnet's nodes connect to each other");
+    let price = quantity(&result(http, "eth_gasPrice", json!([]))).to::<u128>();
+    let hashes: Vec<String> = (0..5)
+        .map(|n| {
+            let tx = legacy(&k, n, price, Address::repeat_byte(0xee), 1);
+            format!("{:#x}", send_raw(ports[1], &tx))
+        })
+        .collect();
+    let pending_hashes = |port: u16| -> Vec<String> {
+        let mut v: Vec<String> = content(port)
+            .into_iter()
+            .filter(|((section, _, _), _)| section == "pending")
+            .map(|(_, h)| h)
+            .collect();
+        v.sort();
+        v
+    };
+    let mut want = hashes.clone();
+    want.sort();
+    let reached = wait_until(Duration::from_secs(30), || {
+        pending_hashes(ports[0]) == want && pending_hashes(ports[2]) == want
+    });
+    let seen = (pending_hashes(ports[0]), pending_hashes(ports[2]));
+    drop(net);
+    assert!(reached, "node 0 and node 2 pools: {seen:?}, want {want:?}");
+}
+
 /// An IBFT devnet of a validator (node 0) and a follower (node 1): a transaction sent to the
 /// follower is mined, which only gossip can do.
 #[test]
