@@ -614,7 +614,7 @@ fn gossips_pending_transactions_to_every_peer_in_full_or_announced() {
         v.sort();
         v
     };
-    let mut want = hashes.clone();
+    let mut want = hashes;
     want.sort();
     let reached = wait_until(Duration::from_secs(30), || {
         pending_hashes(ports[0]) == want && pending_hashes(ports[2]) == want
