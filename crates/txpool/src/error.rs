@@ -116,6 +116,10 @@ pub enum PoolError {
     /// The tip cap is above the fee cap (`core.ErrTipAboveFeeCap`).
     #[error("max priority fee per gas higher than max fee per gas")]
     TipAboveFeeCap,
+    /// A non-zero gas price on a GoQuorum chain whose gas price is not enabled: GoQuorum's
+    /// own pool text (`core/tx_pool.go` `ErrInvalidGasPrice`).
+    #[error("Gas price not 0")]
+    GasPriceNotZero,
     /// A permissioned-network rule of the chain (GoQuorum private transactions, gas price not
     /// enabled, EIP-155 before its fork): Cachet's own text, geth has none.
     #[error("{0}")]
@@ -164,6 +168,7 @@ pub(crate) fn from_tx_error(error: TxError) -> PoolError {
             reason: format!("invalid chain id for signer: have {found} want {expected}"),
         },
         TxError::TooLarge { size, limit } => PoolError::OversizedData { size, limit },
+        TxError::GasPriceNotEnabled { .. } => PoolError::GasPriceNotZero,
         other => PoolError::Rule(other),
     }
 }
