@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 
 use super::node::{base_port, head_once_up, interrupt, number, rpc, wait_until};
 use super::pool_rpc::{
-    ETHER, Key, balance, dynamic, legacy, nonce, post, quantity, raw, receipt, result, send_raw,
+    ETHER, Key, balance, call, dynamic, legacy, nonce, post, quantity, raw, receipt, result,
+    send_raw,
 };
 
 fn cachet(args: &[&str]) -> std::process::Output {
@@ -391,6 +392,20 @@ fn mines_transactions(engine: Engine, salt: u16) {
             dynamic(&key, 1, max_fee, tip, to, 2_000)
         },
     ];
+    if raft {
+        // GoQuorum's pool (`core/tx_pool.go` validateTx, `ErrInvalidGasPrice`) on an
+        // `isQuorum` chain without gas price; -32000 as every pool error.
+        let priced = call(
+            http,
+            "eth_sendRawTransaction",
+            json!([raw(&legacy(&key, 0, 1, to, 1_000))]),
+        );
+        assert_eq!(
+            priced["error"],
+            json!({"code": -32000, "message": "Gas price not 0"}),
+            "{priced}"
+        );
+    }
     let mut hashes: Vec<B256> = sent.iter().map(|tx| send_raw(http, tx)).collect();
     let wallet: Address =
         serde_json::from_value(result(http, "eth_accounts", json!([]))[0].clone())
