@@ -479,6 +479,57 @@ fn refuses_invalid_transactions_with_geth_errors_keeping_the_pool() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
+    // Random bytes and valid transactions with random bytes changed (any change moves the
+    // recovered sender to an unfunded account or breaks the encoding): each is refused with a
+    // pool error (-32000), never an internal one, and the pool keeps what it had.
+    let mut rng = rand::thread_rng();
+    let valid = legacy(&c, 0, price, to, 1).encoded_2718();
+    let typed = dynamic(&c, 0, 2 * price, 1, to, 1).encoded_2718();
+    let blobs: Vec<Vec<u8>> = (0..600)
+        .map(|i| match i % 3 {
+            0 => {
+                let len = rng.gen_range(0..300);
+                let mut b: Vec<u8> = (0..len).map(|_| rng.r#gen()).collect();
+                if let Some(first) = b.first_mut() {
+                    *first = [0x01, 0x02, 0x03, 0x04, 0xc0, 0xf8, *first][rng.gen_range(0..7)];
+                }
+                b
+            }
+            _ => {
+                let mut b = if i % 3 == 1 {
+                    valid.clone()
+                } else {
+                    typed.clone()
+                };
+                for _ in 0..rng.gen_range(1..4) {
+                    let at = rng.gen_range(0..b.len());
+                    b[at] ^= rng.gen_range(1..=255u8);
+                }
+                b
+            }
+        })
+        .collect();
+    for chunk in blobs.chunks(200) {
+        let calls: Vec<(&str, Value)> = chunk
+            .iter()
+            .map(|b| {
+                (
+                    "eth_sendRawTransaction",
+                    json!([format!("0x{}", hex::encode(b))]),
+                )
+            })
+            .collect();
+        for (a, b) in batch(http, &calls).iter().zip(chunk) {
+            assert_eq!(a["error"]["code"], POOL_CODE, "0x{}: {a}", hex::encode(b));
+        }
+    }
+    assert!(alive(&mut net.0), "the node runs after random bytes");
+    assert_eq!(
+        content(http),
+        before,
+        "random bytes took nothing from the pool"
+    );
+
     // An accepted replacement (≥ 10% on the price) takes the queued one's place.
     let replacement = legacy(&b, 1, price * 110 / 100, to, 2);
     send_raw(http, &replacement);
