@@ -235,14 +235,28 @@ fn content(port: u16) -> std::collections::BTreeMap<(String, String, String), St
     out
 }
 
-/// The devnet node's process id: the `cachet node` child of the `cachet devnet` process.
+/// The devnet node's process id: the one process whose parent is the `cachet devnet` process
+/// (`/proc/<pid>/stat` field 4).
 fn node_pid(devnet: &Child) -> u32 {
-    let pid = devnet.id();
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+    let parent = devnet.id();
     let mut children = Vec::new();
-    for t in tasks.flatten() {
-        let text = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-        children.extend(text.split_whitespace().map(|c| c.parse::<u32>().unwrap()));
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // "pid (comm) state ppid …": comm may hold spaces, so split after its ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            children.push(pid);
+        }
     }
     assert_eq!(children.len(), 1, "one node: {children:?}");
     children[0]
