@@ -8,7 +8,7 @@
 //! | `cachet_peers` | gauge | connected eth peers |
 //! | `cachet_txpool_pending`, `cachet_txpool_queued` | gauge | pool sizes |
 //! | `cachet_import_seconds` | histogram | verify + execute + store of one block (`source`: `sealed` or `network`) |
-//! | `cachet_seal_seconds` | histogram | building and sealing one block through the seal journal |
+//! | `cachet_seal_seconds` | histogram | sealing one block through the seal journal (signature and journal write) |
 //! | `cachet_blocks_imported_total`, `cachet_transactions_imported_total` | counter | blocks and transactions imported |
 //! | `cachet_kms_lease_state` | gauge | 0 healthy, 1 degraded, 2 revoked (absent without a lease) |
 //! | `cachet_kms_last_check_timestamp_seconds` | gauge | Unix time of the lease's last check |
@@ -68,7 +68,7 @@ fn describe() {
     metrics::describe_histogram!(
         "cachet_seal_seconds",
         metrics::Unit::Seconds,
-        "build and seal one block"
+        "seal one block through the seal journal"
     );
     metrics::describe_gauge!("cachet_kms_lease_state", "0 healthy, 1 degraded, 2 revoked");
     metrics::describe_gauge!(
@@ -116,15 +116,19 @@ pub fn pool(pending: usize, queued: usize) {
     metrics::gauge!("cachet_txpool_queued").set(queued as f64);
 }
 
-/// One block imported from `source` (`sealed`, `network`) in `elapsed` with `txs`
-/// transactions.
-pub fn imported(source: &'static str, elapsed: Duration, txs: usize) {
-    metrics::histogram!("cachet_import_seconds", "source" => source).record(elapsed.as_secs_f64());
-    metrics::counter!("cachet_blocks_imported_total").increment(1);
-    metrics::counter!("cachet_transactions_imported_total").increment(txs as u64);
+/// `blocks` blocks imported from `source` (`sealed`, `network`) in `elapsed` with `txs`
+/// transactions (the histogram records the time per block).
+pub fn imported(source: &'static str, elapsed: Duration, blocks: u64, txs: u64) {
+    if blocks == 0 {
+        return;
+    }
+    let per_block = elapsed.as_secs_f64() / blocks as f64;
+    metrics::histogram!("cachet_import_seconds", "source" => source).record(per_block);
+    metrics::counter!("cachet_blocks_imported_total").increment(blocks);
+    metrics::counter!("cachet_transactions_imported_total").increment(txs);
 }
 
-/// One block built and sealed in `elapsed`.
+/// One block sealed (signed and journalled) in `elapsed`.
 pub fn sealed(elapsed: Duration) {
     metrics::histogram!("cachet_seal_seconds").record(elapsed.as_secs_f64());
 }

@@ -1,6 +1,5 @@
 //! The node's transaction pool: `cachet-txpool`'s [`Pool`] validated against the chain's head
-//! (the block that would come next: its number, a timestamp of now, its base fee, the head's
-//! gas limit, the head's state), kept in step with the head (included transactions leave,
+//! (its fork rules, gas limit and state, as geth), kept in step with the head (included transactions leave,
 //! those of blocks a reorg dropped come back), and the [`TxSource`] block producers take
 //! transactions from.
 
@@ -57,16 +56,17 @@ impl TxPool {
         &self.pool
     }
 
-    /// What a transaction is checked against: the child of `head` as it would be sealed now.
+    /// What a transaction is checked against: the head's fork rules and gas limit, as geth
+    /// (decision 101), and the base fee of the head's child.
     fn context(&self, head: &HeadInfo) -> HeadContext {
-        let now = crate::block::now_secs().max(head.header.timestamp.saturating_add(1));
+        let next = crate::block::now_secs().max(head.header.timestamp.saturating_add(1));
         HeadContext {
-            number: head.header.number.saturating_add(1),
-            timestamp: now,
+            number: head.header.number,
+            timestamp: head.header.timestamp,
             gas_limit: head.header.gas_limit,
             base_fee: self
                 .chain
-                .base_fee_after(&head.header, now)
+                .base_fee_after(&head.header, next)
                 .map(|f| u64::try_from(f).unwrap_or(u64::MAX)),
         }
     }

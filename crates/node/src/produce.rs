@@ -204,8 +204,12 @@ fn seal_and_import<P: BlockProducer + ?Sized>(
     chain: &Chain,
     block: &Unsealed,
 ) -> Result<Header> {
+    let started = std::time::Instant::now();
     let (sealed, body) = producer.seal(&block.header, &block.body)?;
+    crate::metrics::sealed(started.elapsed());
+    let started = std::time::Instant::now();
     let imported = chain.import(&sealed.encode(), &body)?;
+    crate::metrics::imported("sealed", started.elapsed(), 1, block.transactions as u64);
     tracing::info!(
         target: "cachet::sealer",
         engine = %chain.engine(),

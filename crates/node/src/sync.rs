@@ -286,6 +286,12 @@ async fn on_message(
             let outcome = chain.import_segment(blocks.map(|(h, b)| (&h[..], &b[..])), &mut done);
             if done.imported > 0 {
                 log_segment(chain, &peer, &done, started.elapsed());
+                crate::metrics::imported(
+                    "network",
+                    started.elapsed(),
+                    done.imported,
+                    done.transactions,
+                );
             }
             if let Err(e) = outcome {
                 drop_peer(net, &peer, &e);

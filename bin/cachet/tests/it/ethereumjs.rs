@@ -28,7 +28,7 @@ fn ethereumjs() -> PathBuf {
 }
 
 /// The last lines of a log, for a failure message (the temporary directory goes with the test).
-fn tail(path: &std::path::Path) -> String {
+pub(crate) fn tail(path: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("({e})"));
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(60)..].join("\n")

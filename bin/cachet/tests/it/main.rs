@@ -2,6 +2,7 @@
 
 mod aws;
 mod cli_docs;
+mod dapp;
 mod engines;
 mod ethereumjs;
 mod genesis;

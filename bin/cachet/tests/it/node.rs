@@ -506,3 +506,68 @@ fn accepts_goquorum_static_node_form_in_bootnodes() {
     interrupt(&mut child);
     assert!(sealing, "the node did not seal a new block within 30 s");
 }
+
+/// `GET /metrics` on 127.0.0.1:`port`: the Prometheus text, `None` while nothing answers.
+fn scrape(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// The value of the first sample of `name` (with any labels) in Prometheus text.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn serves_prometheus_metrics_of_a_sealing_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("net");
+    let (p2p, http) = (base_port(38), base_port(38) + 10);
+    let metrics = base_port(38) + 20;
+    let mut net = devnet(&root, 1, p2p, http);
+    interrupt(&mut net);
+    let mut child = sealing_node(
+        &root,
+        p2p,
+        http,
+        &["--metrics", "--metrics.port", &metrics.to_string()],
+    )
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn cachet node");
+    // Two blocks sealed after the start, and a sampling tick after that.
+    let start = head_once_up(http);
+    let sealed = wait_until(Duration::from_secs(30), || number(http) >= start + 2);
+    let text = wait_until(Duration::from_secs(10), || {
+        scrape(metrics)
+            .is_some_and(|t| sample(&t, "cachet_head_number").unwrap_or(0.0) >= (start + 2) as f64)
+    })
+    .then(|| scrape(metrics))
+    .flatten();
+    interrupt(&mut child);
+    assert!(sealed, "the node sealed no blocks");
+    let text = text.expect("no metrics with the head at the sealed height");
+    assert_eq!(sample(&text, "cachet_peers"), Some(0.0), "{text}");
+    assert_eq!(sample(&text, "cachet_txpool_pending"), Some(0.0), "{text}");
+    assert!(
+        sample(&text, "cachet_seal_seconds_count").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "cachet_blocks_imported_total").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert_eq!(sample(&text, "cachet_kms_lease_state"), Some(0.0), "{text}");
+}
