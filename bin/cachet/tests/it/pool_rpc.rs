@@ -326,7 +326,7 @@ fn zero_r(tx: &TxEnvelope) -> TxEnvelope {
 fn refuses_invalid_transactions_with_geth_errors_keeping_the_pool() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, c) = (Key::random(), Key::random(), Key::random());
-    let (p2p, http) = (base_port(61), base_port(61) + 10);
+    let (p2p, http) = (base_port(71), base_port(71) + 10);
     let funds = 1_000 * ETHER;
     let mut net = Running(devnet_with(
         Engine::Clique,
@@ -594,7 +594,7 @@ fn gossips_transactions_between_clique_signers() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
     let k = Key::random();
-    let (p2p, http) = (base_port(62), base_port(62) + 10);
+    let (p2p, http) = (base_port(72), base_port(72) + 10);
     let net = Running(devnet_with(
         Engine::Clique,
         &root,
@@ -638,7 +638,7 @@ fn gossips_transactions_between_clique_signers() {
 fn gossips_pending_transactions_to_every_peer_in_full_or_announced() {
     let dir = tempfile::tempdir().unwrap();
     let k = Key::random();
-    let (p2p, http) = (base_port(70), base_port(70) + 10);
+    let (p2p, http) = (base_port(75), base_port(75) + 10);
     let net = Running(devnet_with(
         Engine::Clique,
         &dir.path().join("net"),
@@ -695,7 +695,7 @@ fn gossips_pending_transactions_to_every_peer_in_full_or_announced() {
 fn mines_a_transaction_sent_to_an_ibft_follower() {
     let dir = tempfile::tempdir().unwrap();
     let k = Key::random();
-    let (p2p, http) = (base_port(63), base_port(63) + 10);
+    let (p2p, http) = (base_port(73), base_port(73) + 10);
     let net = Running(devnet_with(
         Engine::Ibft,
         &dir.path().join("net"),
@@ -737,7 +737,7 @@ fn keeps_the_pool_within_its_limits_under_a_flood() {
     let per_sender = total.div_ceil(SENDERS) as u64;
     let keys: Vec<Key> = (0..SENDERS).map(|_| Key::random()).collect();
     let dir = tempfile::tempdir().unwrap();
-    let (p2p, http) = (base_port(64), base_port(64) + 10);
+    let (p2p, http) = (base_port(74), base_port(74) + 10);
     let mut args = vec!["--period".to_owned(), "3600".to_owned()];
     args.extend(keys.iter().map(|k| k.prefund(1_000 * ETHER)));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
