@@ -51,6 +51,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
         chain_id: 1337,
         p2p_port: free_port(),
         http_port: free_port(),
+        ws_port: 0,
         prefund: Vec::new(),
     })
     .await
@@ -78,6 +79,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
                 .parse()
                 .expect("addr"),
         ),
+        ws: None,
         rpc_access: Default::default(),
         mine: true,
         kms: Default::default(),

@@ -5,7 +5,8 @@
 //!
 //! Rows: `eth_chainId` with the default access (gate, vhosts, rate limiter), with JWT + CORS +
 //! the rate limiter applied to loopback; `personal_sign` bare vs. with `--wallet.rpc` (each
-//! signature an fsynced audit line before it is returned).
+//! signature an fsynced audit line before it is returned); `eth_chainId` over one WebSocket
+//! (jsonrpsee's client) to the node's `--ws` listener next to the bare server's WebSocket.
 //! Run: `cargo bench -p cachet-node --bench rpc_access`.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -106,6 +107,31 @@ fn rate(addr: SocketAddr, auth: Option<String>, body: &str, n: u32) -> f64 {
     f64::from(n) / start.elapsed().as_secs_f64()
 }
 
+/// Sequential `eth_chainId` calls over one WebSocket connection, calls/s.
+fn ws_rate(rt: &tokio::runtime::Runtime, addr: SocketAddr, n: u32) -> f64 {
+    use jsonrpsee::core::client::ClientT as _;
+    rt.block_on(async {
+        let client = jsonrpsee::ws_client::WsClientBuilder::default()
+            .build(format!("ws://{addr}"))
+            .await
+            .expect("ws connect");
+        for _ in 0..20 {
+            let _: String = client
+                .request("eth_chainId", jsonrpsee::rpc_params![])
+                .await
+                .expect("call");
+        }
+        let start = Instant::now();
+        for _ in 0..n {
+            let _: String = client
+                .request("eth_chainId", jsonrpsee::rpc_params![])
+                .await
+                .expect("call");
+        }
+        f64::from(n) / start.elapsed().as_secs_f64()
+    })
+}
+
 fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
@@ -191,6 +217,15 @@ fn main() {
         ..AccessConfig::default()
     });
 
+    let ws = rt
+        .block_on(rpc::start_listeners(
+            ctx(),
+            &AccessConfig::default(),
+            None,
+            Some(local),
+        ))
+        .expect("start ws");
+    let ws_addr = ws.ws.as_ref().expect("ws").1;
     let chain_id = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
     let sign = format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"personal_sign","params":["0x68656c6c6f","{}"]}}"#,
@@ -210,6 +245,19 @@ fn main() {
             base,
         ),
     ];
+    let ws_base = ws_rate(&rt, bare, CALLS);
+    let ws_rows = [
+        (
+            "eth_chainId over WebSocket, bare jsonrpsee (baseline)",
+            ws_base,
+            ws_base,
+        ),
+        (
+            "eth_chainId over WebSocket, --ws default access",
+            ws_rate(&rt, ws_addr, CALLS),
+            ws_base,
+        ),
+    ];
     let sign_base = rate(bare, None, &sign, SIGNS);
     let sign_rows = [
         (
@@ -223,10 +271,11 @@ fn main() {
             sign_base,
         ),
     ];
-    println!("{:<52} {:>12} {:>8}", "row", "calls/s", "ratio");
-    for (name, r, b) in rows.iter().chain(sign_rows.iter()) {
-        println!("{name:<52} {r:>12.0} {:>8.2}", r / b);
+    println!("{:<56} {:>12} {:>8}", "row", "calls/s", "ratio");
+    for (name, r, b) in rows.iter().chain(&ws_rows).chain(&sign_rows) {
+        println!("{name:<56} {r:>12.0} {:>8.2}", r / b);
     }
+    ws.stop();
     for h in [bare_handle, h1, h2, h3] {
         let _ = h.stop();
     }

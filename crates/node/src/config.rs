@@ -25,6 +25,8 @@ pub struct NodeConfig {
     pub discovery: Option<crate::discovery::DiscoveryConfig>,
     /// JSON-RPC listen address (`--http.addr`/`--http.port`); `None` disables it.
     pub http: Option<SocketAddr>,
+    /// JSON-RPC WebSocket listen address (`--ws`, `--ws.addr`/`--ws.port`); `None` disables it.
+    pub ws: Option<SocketAddr>,
     /// Who may call what on JSON-RPC (`--http.api`, `--wallet.rpc`, JWT, TLS, vhosts, CORS,
     /// limits; `docs/rpc-security.md`). Its audit log defaults to the datadir's.
     pub rpc_access: crate::rpc::access::AccessConfig,
@@ -85,6 +87,8 @@ pub struct Started {
     pub enode: String,
     /// JSON-RPC URL, when enabled.
     pub rpc_url: Option<String>,
+    /// JSON-RPC WebSocket URL, when enabled.
+    pub ws_url: Option<String>,
     /// The sealing address (clique: the sealing key's; IBFT/QBFT/Raft: the node key's).
     pub signer: alloy_primitives::Address,
     /// The genesis hash.

@@ -42,6 +42,8 @@ pub struct DevnetConfig {
     pub p2p_port: u16,
     /// First JSON-RPC port (node i uses `http_port + i`).
     pub http_port: u16,
+    /// First JSON-RPC WebSocket port (node i uses `ws_port + i`; 0: each node picks a free one).
+    pub ws_port: u16,
     /// Accounts funded in the genesis besides the nodes' signers and wallets (`--prefund`).
     pub prefund: Vec<(Address, U256)>,
 }
@@ -67,6 +69,8 @@ pub struct DevnetNode {
     pub p2p_port: u16,
     /// JSON-RPC port.
     pub http_port: u16,
+    /// JSON-RPC WebSocket port (0: a free one, printed in the node's started line).
+    pub ws_port: u16,
 }
 
 fn cfg(e: impl std::fmt::Display) -> Error {
@@ -124,6 +128,11 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
             datadir,
             p2p_port,
             http_port: config.http_port.saturating_add(i as u16),
+            ws_port: if config.ws_port == 0 {
+                0
+            } else {
+                config.ws_port.saturating_add(i as u16)
+            },
         });
     }
     let genesis = genesis_json(config, &nodes);
@@ -282,6 +291,12 @@ pub fn spawn(
         // developer: the wallet signs over it and every namespace the node has is served.
         .arg("--wallet.rpc")
         .arg("--http.api")
+        .arg(devnet_apis(config.engine))
+        // WebSocket (subscriptions) on loopback with the same namespaces.
+        .arg("--ws")
+        .arg("--ws.port")
+        .arg(node.ws_port.to_string())
+        .arg("--ws.api")
         .arg(devnet_apis(config.engine))
         // The child exits (SIGTERM) when this process dies, even by SIGKILL.
         .arg(PARENT_FLAG)

@@ -19,7 +19,7 @@ use cachet_devp2p::net::{ChainConfig, ChainHead, Enode, Network, NetworkConfig, 
 use cachet_genesis::{Engine, Genesis, RaftMarker};
 use cachet_keyprovider::{Revocation, RevocationCause, Unlocked, UnlockedKeys};
 use cachet_seal::RaftMembers;
-use jsonrpsee::server::ServerHandle;
+
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -31,6 +31,7 @@ use crate::discovery::Discovery;
 use crate::error::{Error, Result};
 use crate::gossip::Gossip;
 use crate::pool::TxPool;
+use crate::rpc::access::{Listener, Servers};
 use crate::rpc::{self, RpcContext};
 use crate::store::ChainStore;
 use crate::sync_status::SyncStatus;
@@ -110,8 +111,13 @@ pub async fn run(
         enode: p2p.enode.to_string(),
         enr: p2p.discovery.as_ref().and_then(Discovery::v5_enr),
         rpc_url: rpc
+            .http
             .as_ref()
-            .map(|(_, a)| format!("{}://{a}", config.rpc_access.scheme())),
+            .map(|(_, a)| format!("{}://{a}", config.rpc_access.scheme_of(Listener::Http))),
+        ws_url: rpc
+            .ws
+            .as_ref()
+            .map(|(_, a)| format!("{}://{a}", config.rpc_access.scheme_of(Listener::Ws))),
         signer: signer(&chain, &held.unlocked.keys),
         genesis_hash: chain.genesis_hash(),
         hardening: held.hardening.clone(),
@@ -124,9 +130,7 @@ pub async fn run(
         let _ = task.await;
     }
     let outcome = finish(stop, &held, &mut p2p, &["sealing"]).await;
-    if let Some((handle, _)) = rpc {
-        let _ = handle.stop();
-    }
+    rpc.stop();
     p2p.shutdown().await;
     stop_sync.send_replace(true);
     let _ = sync.await;
@@ -169,6 +173,7 @@ pub async fn run_p2p(
         enode: p2p.enode.to_string(),
         enr: p2p.discovery.as_ref().and_then(Discovery::v5_enr),
         rpc_url: None,
+        ws_url: None,
         signer: held.unlocked.keys.node_key().signer().address(),
         genesis_hash: hash,
         hardening: held.hardening.clone(),
@@ -192,9 +197,13 @@ struct Plan {
 fn read_plan(config: &NodeConfig) -> Result<Plan> {
     let genesis = Genesis::from_file(&config.genesis, RaftMarker::from_flag(config.raft.flag))?;
     // What JSON-RPC would expose is refused before the keys are unlocked.
-    if let Some(addr) = config.http {
-        let access = rpc_access(config);
-        access.check(addr)?;
+    let access = rpc_access(config);
+    for (listener, addr) in [(Listener::Http, config.http), (Listener::Ws, config.ws)] {
+        if let Some(addr) = addr {
+            access.check_on(listener, addr)?;
+        }
+    }
+    if config.http.is_some() || config.ws.is_some() {
         access.check_files()?;
     }
     if config.mine && genesis.engine() == Engine::Raft && config.raft.raft_id.is_none() {
@@ -400,7 +409,7 @@ fn start_sealer(
     Ok(producer.map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), allowed, build))))
 }
 
-/// Step 5b: JSON-RPC, when enabled.
+/// Step 5b: JSON-RPC over HTTP and WebSocket, each when enabled.
 async fn start_rpc(
     config: &NodeConfig,
     chain: &Arc<Chain>,
@@ -409,10 +418,10 @@ async fn start_rpc(
     proposals: Proposals,
     sync: SyncStatus,
     pool: &Arc<TxPool>,
-) -> Result<Option<(ServerHandle, std::net::SocketAddr)>> {
-    let Some(addr) = config.http else {
-        return Ok(None);
-    };
+) -> Result<Servers> {
+    if config.http.is_none() && config.ws.is_none() {
+        return Ok(Servers::default());
+    }
     let mut eth = rpc::EthState::default();
     eth.gas_cap = config.rpc_gas_cap;
     eth.pending = Some(pool.clone() as Arc<dyn rpc::PendingTransactions>);
@@ -429,7 +438,7 @@ async fn start_rpc(
         eth,
         pool: Some(pool.clone()),
     };
-    Ok(Some(rpc::start_with(addr, ctx, &rpc_access(config)).await?))
+    rpc::start_listeners(ctx, &rpc_access(config), config.http, config.ws).await
 }
 
 /// The JSON-RPC access settings, auditing to the datadir's log unless told otherwise.

@@ -67,6 +67,9 @@ pub(crate) struct DevnetArgs {
     /// First JSON-RPC port (node i listens on http.port + i).
     #[arg(long = "http.port", default_value_t = 8545)]
     http_port: u16,
+    /// First JSON-RPC WebSocket port (node i listens on ws.port + i; 0: free ports).
+    #[arg(long = "ws.port", default_value_t = 8546)]
+    ws_port: u16,
     /// Fund this account in the genesis: `ADDR` (1,000,000 ETH) or `ADDR=WEI`; repeatable.
     /// Every node's wallet account is funded anyway.
     #[arg(long, value_name = "ADDR[=WEI]", value_parser = parse_prefund)]
@@ -111,6 +114,7 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
         chain_id: args.chain_id,
         p2p_port: args.port,
         http_port: args.http_port,
+        ws_port: args.ws_port,
         prefund: args.prefund,
     };
     let nodes = devnet::prepare(&config).await?;
@@ -132,8 +136,12 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
             }
         };
         children.push(child);
-        match started {
-            Some(Ok(_)) => {}
+        let ws = match started {
+            // The node's started line names its WebSocket URL (the bound port when --ws.port 0).
+            Some(Ok(line)) => serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v["ws"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("ws://127.0.0.1:{}", n.ws_port)),
             Some(Err(e)) => {
                 devnet::stop(&mut children).await;
                 return Err(e.into());
@@ -142,10 +150,10 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
                 devnet::stop(&mut children).await;
                 return Ok(());
             }
-        }
+        };
         let role = if n.seals { "signer" } else { "follower" };
         emit(&format!(
-            "node{i}: enode {} rpc http://127.0.0.1:{} {role} {} wallet {} log {}",
+            "node{i}: enode {} rpc http://127.0.0.1:{} {role} {} wallet {} log {} ws {ws}",
             n.enode,
             n.http_port,
             n.signer,

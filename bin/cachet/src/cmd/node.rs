@@ -57,6 +57,15 @@ pub(crate) struct NodeArgs {
     /// Disable JSON-RPC.
     #[arg(long = "nohttp")]
     no_http: bool,
+    /// Serve JSON-RPC over WebSocket too (with `eth_subscribe`), on --ws.addr:--ws.port.
+    #[arg(long)]
+    ws: bool,
+    /// JSON-RPC WebSocket listen address.
+    #[arg(long = "ws.addr", value_name = "IP", default_value = "127.0.0.1")]
+    ws_addr: IpAddr,
+    /// JSON-RPC WebSocket port (0 picks a free one).
+    #[arg(long = "ws.port", value_name = "PORT", default_value_t = 8546)]
+    ws_port: u16,
     #[command(flatten)]
     rpc: RpcAccessArgs,
     /// Seal blocks: clique with the sealing key when it is an authorised signer; IBFT/QBFT
@@ -126,6 +135,14 @@ pub(crate) struct RpcAccessArgs {
     /// istanbul qbft raft personal [default: eth,net,web3 plus the engine's read-only methods]
     #[arg(long = "http.api", value_delimiter = ',', value_name = "NS,…")]
     http_api: Option<Vec<String>>,
+    /// JSON-RPC namespaces served over WebSocket (as --http.api) [default: eth,net,web3 plus the
+    /// engine's read-only methods]
+    #[arg(long = "ws.api", value_delimiter = ',', value_name = "NS,…")]
+    ws_api: Option<Vec<String>>,
+    /// Origins browsers may open WebSocket connections from, comma-separated (`*` = any);
+    /// handshakes without an Origin header always pass [default: `http://localhost`]
+    #[arg(long = "ws.origins", value_delimiter = ',', value_name = "ORIGIN,…")]
+    ws_origins: Vec<String>,
     /// Answer the wallet's signing methods (`eth_sign`, `personal_sign`, `eth_signTransaction`,
     /// `eth_sendTransaction`) and list the wallet in `eth_accounts`; each signature is audited.
     #[arg(long = "wallet.rpc")]
@@ -188,6 +205,8 @@ impl RpcAccessArgs {
     fn config(self) -> AccessConfig {
         AccessConfig {
             apis: self.http_api,
+            ws_apis: self.ws_api,
+            ws_origins: self.ws_origins,
             wallet_rpc: self.wallet_rpc,
             wallet_allow_remote: self.wallet_allow_remote,
             jwt_secret: self.jwt_secret,
@@ -235,6 +254,9 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
             v5_port: args.discv5_port,
         }),
         http: (!args.no_http).then_some(SocketAddr::new(args.http_addr, args.http_port)),
+        ws: args
+            .ws
+            .then_some(SocketAddr::new(args.ws_addr, args.ws_port)),
         rpc_access: args.rpc.config(),
         mine: args.mine,
         extra_data: args.miner_extradata.into_bytes(),
@@ -263,6 +285,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
             &serde_json::json!({
                 "enode": s.enode,
                 "rpc": s.rpc_url,
+                "ws": s.ws_url,
                 "signer": s.signer,
                 "genesis": s.genesis_hash,
                 "enr": s.enr,

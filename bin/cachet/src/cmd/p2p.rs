@@ -72,6 +72,7 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
             v5_port: args.discv5_port,
         }),
         http: None,
+        ws: None,
         rpc_access: Default::default(),
         mine: false,
         extra_data: Vec::new(),

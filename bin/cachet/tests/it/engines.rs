@@ -43,6 +43,7 @@ pub(crate) fn devnet_with(engine: Engine, dir: &Path, p2p: u16, http: u16, args:
         .arg("--dir")
         .arg(dir)
         .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .args(["--ws.port", "0"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn cachet devnet");

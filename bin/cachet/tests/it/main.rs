@@ -15,3 +15,4 @@ mod pool_rpc;
 mod rpc_access;
 mod startup;
 mod txchain;
+mod ws;

@@ -94,6 +94,7 @@ pub(crate) fn devnet(dir: &Path, nodes: usize, p2p: u16, http: u16) -> Child {
         .arg("--dir")
         .arg(dir)
         .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .args(["--ws.port", "0"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn cachet devnet");
@@ -104,8 +105,35 @@ pub(crate) fn devnet(dir: &Path, nodes: usize, p2p: u16, http: u16) -> Child {
         if line.starts_with("running") {
             break;
         }
+        // Each node line ends with its WebSocket URL (the port it bound, with --ws.port 0).
+        if line.starts_with("node") && line.contains(": enode ") {
+            let ws = line.rsplit(" ws ").next().unwrap_or_default();
+            let port: u16 = ws
+                .strip_prefix("ws://127.0.0.1:")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("no ws URL in {line:?}"));
+            assert_ne!(port, 0, "{line}");
+            assert_eq!(ws_handshake(port), "101", "ws of {line}");
+        }
     }
     child
+}
+
+/// The status code a WebSocket upgrade request to 127.0.0.1:`port` gets.
+fn ws_handshake(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to ws");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n])
+        .get(9..12)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub(crate) fn interrupt(child: &mut Child) {

@@ -70,6 +70,7 @@ fn devnet(dir: &Path, p2p: u16, http: u16) -> (Child, Vec<u32>) {
         .arg("--dir")
         .arg(dir)
         .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .args(["--ws.port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

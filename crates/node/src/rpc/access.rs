@@ -12,7 +12,10 @@
 //!   rate (`governor`), header/body/handshake timeouts.
 //!
 //! The node serves the connections itself (jsonrpsee's `to_service_builder`), which is what
-//! lets it terminate TLS and know each caller's address.
+//! lets it terminate TLS and know each caller's address. The WebSocket listener (`--ws`) is the
+//! same code path with [`Listener::Ws`]: its own namespaces (`--ws.api`) and the `Origin` check
+//! of its handshakes (`--ws.origins`), everything else shared (wallet gating, JWT on the upgrade
+//! request, TLS, vhosts, limits).
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs::OpenOptions;
@@ -78,6 +81,29 @@ pub const SIGNING_METHODS: &[&str] = &[
     "eth_signTypedData_v4",
 ];
 
+/// The subscription methods: answered on WebSocket only (geth's "notifications not supported"
+/// on HTTP).
+pub const SUBSCRIPTION_METHODS: &[&str] = &["eth_subscribe", "eth_unsubscribe"];
+
+/// Which listener a server is: `--http.*` or `--ws.*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// JSON-RPC over HTTP POST.
+    Http,
+    /// JSON-RPC over WebSocket, with subscriptions.
+    Ws,
+}
+
+impl Listener {
+    /// The flag that lists this listener's namespaces.
+    pub fn api_flag(self) -> &'static str {
+        match self {
+            Self::Http => "--http.api",
+            Self::Ws => "--ws.api",
+        }
+    }
+}
+
 /// JSON-RPC "method not found" (geth's code for unknown and unexposed methods alike).
 pub const METHOD_NOT_FOUND: i32 = -32601;
 /// EIP-1474's "limit exceeded".
@@ -104,6 +130,10 @@ pub struct Limits {
     pub rate_limit_loopback: bool,
     /// Seconds a client has to send a request's headers, its body, or finish a TLS handshake.
     pub io_timeout_secs: u64,
+    /// Messages (responses and notifications) queued for one WebSocket connection; a
+    /// subscription whose next notification finds the queue full is dropped (a client that
+    /// stops reading never holds the node).
+    pub ws_queue: u32,
 }
 
 impl Default for Limits {
@@ -117,6 +147,7 @@ impl Default for Limits {
             rate_burst: 1000,
             rate_limit_loopback: false,
             io_timeout_secs: 30,
+            ws_queue: 1024,
         }
     }
 }
@@ -133,11 +164,16 @@ pub struct TlsFiles {
     pub client_ca: Option<PathBuf>,
 }
 
-/// Who may call what (the `--http.*` and `--wallet.rpc*` flags).
+/// Who may call what (the `--http.*`, `--ws.*` and `--wallet.rpc*` flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessConfig {
     /// `--http.api`; `None` = [`DEFAULT_NAMESPACES`] plus the engine's read-only methods.
     pub apis: Option<Vec<String>>,
+    /// `--ws.api`; `None` = as `--http.api`'s default.
+    pub ws_apis: Option<Vec<String>>,
+    /// `--ws.origins`: the `Origin`s WebSocket handshakes may come from (geth's rules; `*` =
+    /// any; empty = `http://localhost` only). Handshakes without an `Origin` always pass.
+    pub ws_origins: Vec<String>,
     /// `--wallet.rpc`: the wallet's signing methods answer.
     pub wallet_rpc: bool,
     /// `--wallet.rpc.allow-remote`: they may answer on a listener that is not loopback.
@@ -160,6 +196,8 @@ impl Default for AccessConfig {
     fn default() -> Self {
         Self {
             apis: None,
+            ws_apis: None,
+            ws_origins: Vec::new(),
             wallet_rpc: false,
             wallet_allow_remote: false,
             jwt_secret: None,
@@ -182,7 +220,18 @@ impl AccessConfig {
     /// # Errors
     /// [`Error::Config`] naming the flag to add or remove.
     pub fn check(&self, addr: SocketAddr) -> Result<()> {
-        self.namespaces()?;
+        self.check_on(Listener::Http, addr)
+    }
+
+    /// [`Self::check`] for the `listener` on `addr`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the flag to add or remove.
+    pub fn check_on(&self, listener: Listener, addr: SocketAddr) -> Result<()> {
+        self.namespaces_of(listener)?;
+        if listener == Listener::Ws {
+            Origins::new(&self.ws_origins)?;
+        }
         if self.wallet_allow_remote && !self.wallet_rpc {
             return Err(Error::Config(
                 "--wallet.rpc.allow-remote without --wallet.rpc: add --wallet.rpc or drop it"
@@ -234,7 +283,19 @@ impl AccessConfig {
     /// # Errors
     /// [`Error::Config`] on an unknown namespace.
     pub fn namespaces(&self) -> Result<BTreeSet<String>> {
-        let Some(list) = &self.apis else {
+        self.namespaces_of(Listener::Http)
+    }
+
+    /// The namespaces `listener` serves (`--http.api` or `--ws.api`, or the default).
+    ///
+    /// # Errors
+    /// [`Error::Config`] on an unknown namespace.
+    pub fn namespaces_of(&self, listener: Listener) -> Result<BTreeSet<String>> {
+        let list = match listener {
+            Listener::Http => &self.apis,
+            Listener::Ws => &self.ws_apis,
+        };
+        let Some(list) = list else {
             return Ok(DEFAULT_NAMESPACES.iter().map(|s| (*s).to_owned()).collect());
         };
         let mut out = BTreeSet::new();
@@ -245,7 +306,8 @@ impl AccessConfig {
             }
             if !NAMESPACES.contains(&name.as_str()) {
                 return Err(Error::Config(format!(
-                    "--http.api lists {name:?}, which is not a namespace (known: {})",
+                    "{} lists {name:?}, which is not a namespace (known: {})",
+                    listener.api_flag(),
                     NAMESPACES.join(",")
                 )));
             }
@@ -256,7 +318,17 @@ impl AccessConfig {
 
     /// The URL scheme the listener speaks.
     pub fn scheme(&self) -> &'static str {
-        if self.tls.is_some() { "https" } else { "http" }
+        self.scheme_of(Listener::Http)
+    }
+
+    /// The URL scheme `listener` speaks (`http`/`https`, `ws`/`wss`).
+    pub fn scheme_of(&self, listener: Listener) -> &'static str {
+        match (listener, self.tls.is_some()) {
+            (Listener::Http, false) => "http",
+            (Listener::Http, true) => "https",
+            (Listener::Ws, false) => "ws",
+            (Listener::Ws, true) => "wss",
+        }
     }
 }
 
@@ -277,6 +349,7 @@ pub struct Caller(pub SocketAddr);
 /// Which methods answer, and the audit of what the wallet signs.
 #[derive(Debug)]
 struct Policy {
+    listener: Listener,
     /// Methods served (registered and allowed).
     allowed: HashSet<String>,
     namespaces: BTreeSet<String>,
@@ -291,14 +364,19 @@ impl Policy {
     /// Removes every method the flags do not allow from `module`; the rest are `allowed`.
     fn new(
         access: &AccessConfig,
+        listener: Listener,
         engine: Engine,
         wallet: Address,
-        module: &mut RpcModule<RpcContext>,
+        module: &mut RpcModule<()>,
     ) -> Result<Self> {
         let mut policy = Self {
+            listener,
             allowed: HashSet::new(),
-            namespaces: access.namespaces()?,
-            defaults: access.apis.is_none(),
+            namespaces: access.namespaces_of(listener)?,
+            defaults: match listener {
+                Listener::Http => access.apis.is_none(),
+                Listener::Ws => access.ws_apis.is_none(),
+            },
             wallet_rpc: access.wallet_rpc,
             wallet,
             audit: access.audit_dir.as_deref().map(AuditLog::new),
@@ -331,7 +409,10 @@ impl Policy {
         let hint = if SIGNING_METHODS.contains(&method) && !self.wallet_rpc {
             Some("signing over JSON-RPC is off: start the node with --wallet.rpc".to_owned())
         } else if NAMESPACES.contains(&namespace) && !self.namespaces.contains(namespace) {
-            Some(format!("the {namespace} namespace is not in --http.api"))
+            Some(format!(
+                "the {namespace} namespace is not in {}",
+                self.listener.api_flag()
+            ))
         } else {
             None
         };
@@ -402,6 +483,9 @@ impl Policy {
 struct Gate<S> {
     inner: S,
     policy: Arc<Policy>,
+    /// WebSocket: the per-client rate counts each call on the open socket (on HTTP each request
+    /// is counted by the guard in front).
+    rate: Option<Arc<GuardShared>>,
 }
 
 impl<S> Gate<S>
@@ -418,6 +502,23 @@ where
     async fn gate(&self, req: RpcRequest<'_>) -> MethodResponse {
         let id: Id<'static> = req.id.clone().into_owned();
         let method = req.method_name().to_owned();
+        if self.policy.listener == Listener::Http && SUBSCRIPTION_METHODS.contains(&method.as_str())
+        {
+            // geth's ErrNotificationsUnsupported.
+            return MethodResponse::error(
+                id,
+                ErrorObjectOwned::owned(
+                    METHOD_NOT_FOUND,
+                    "notifications not supported",
+                    Some("subscriptions are served over WebSocket: start the node with --ws"),
+                ),
+            );
+        }
+        if let Some(rate) = &self.rate
+            && rate.over_limit(req.extensions().get::<Caller>())
+        {
+            return MethodResponse::error(id, rate.rate_error());
+        }
         if !self.policy.allowed.contains(&method) {
             tracing::debug!(target: "cachet::rpc", %method, "refused");
             return MethodResponse::error(id, self.policy.refusal(&method));
@@ -723,6 +824,43 @@ impl<S> tower::Layer<S> for GuardLayer {
 /// Keyed limiter state is dropped for idle clients past this many tracked addresses.
 const LIMITER_PRUNE_AT: usize = 10_000;
 
+impl std::fmt::Debug for GuardShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardShared")
+            .field("vhosts", &self.vhosts)
+            .field("rate", &self.rate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GuardShared {
+    /// True when `caller` is past its request rate (loopback callers are exempt unless
+    /// `--http.ratelimit` covers them); counts the request.
+    fn over_limit(&self, caller: Option<&Caller>) -> bool {
+        let Some(limiter) = &self.limiter else {
+            return false;
+        };
+        let Some(caller) = caller.filter(|c| self.limit_loopback || !is_loopback(c.0.ip())) else {
+            return false;
+        };
+        if limiter.len() > LIMITER_PRUNE_AT {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&caller.0.ip()).is_err()
+    }
+
+    fn rate_error(&self) -> ErrorObjectOwned {
+        ErrorObjectOwned::owned::<()>(
+            LIMIT_EXCEEDED,
+            format!(
+                "rate limit exceeded: at most {} requests per second per client (--http.ratelimit)",
+                self.rate
+            ),
+            None,
+        )
+    }
+}
+
 impl<S, B> Service<Request<B>> for Guard<S>
 where
     S: Service<Request<B>, Response = Response<HttpBody>, Error = BoxError>,
@@ -739,25 +877,14 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let shared = &self.shared;
-        let limited = request
-            .extensions()
-            .get::<Caller>()
-            .filter(|c| shared.limit_loopback || !is_loopback(c.0.ip()));
-        if let (Some(limiter), Some(caller)) = (&shared.limiter, limited) {
-            if limiter.len() > LIMITER_PRUNE_AT {
-                limiter.retain_recent();
-            }
-            if limiter.check_key(&caller.0.ip()).is_err() {
-                let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {
-                    "code": LIMIT_EXCEEDED,
-                    "message": format!("rate limit exceeded: at most {} requests per second per client (--http.ratelimit)", shared.rate),
-                }});
-                let mut r = Response::new(HttpBody::from(body.to_string()));
-                *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                r.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                return Box::pin(async move { Ok(r) });
-            }
+        if shared.over_limit(request.extensions().get::<Caller>()) {
+            let body =
+                serde_json::json!({"jsonrpc": "2.0", "id": null, "error": shared.rate_error()});
+            let mut r = Response::new(HttpBody::from(body.to_string()));
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return Box::pin(async move { Ok(r) });
         }
         let host = request
             .headers()
@@ -770,6 +897,184 @@ where
             return Box::pin(async move { Ok(r) });
         }
         Box::pin(self.inner.call(request))
+    }
+}
+
+/// One `--ws.origins` rule or one browser `Origin`, parsed as geth's `parseOriginURL`: with
+/// `://` a scheme, host and port; without, a host and optional port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OriginParts {
+    scheme: String,
+    host: String,
+    port: String,
+}
+
+impl OriginParts {
+    fn parse(origin: &str) -> Option<Self> {
+        let origin = origin.trim().to_ascii_lowercase();
+        let (scheme, rest) = match origin.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_owned(), rest),
+            None => (String::new(), origin.as_str()),
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':').unwrap_or(after))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h, p),
+                Some(_) => return None,
+                None => (authority, ""),
+            }
+        };
+        if host.is_empty() && scheme.is_empty() {
+            return None;
+        }
+        Some(Self {
+            scheme,
+            host: host.to_owned(),
+            port: port.to_owned(),
+        })
+    }
+
+    /// geth's `ruleAllowsOrigin`: each part the rule names must match.
+    fn allows(&self, origin: &Self) -> bool {
+        (self.scheme.is_empty() || self.scheme == origin.scheme)
+            && (self.host.is_empty() || self.host == origin.host)
+            && (self.port.is_empty() || self.port == origin.port)
+    }
+}
+
+/// `--ws.origins`, geth's WebSocket handshake check: a handshake without `Origin` passes (it is
+/// not a browser), `*` allows any, no list allows `http://localhost` (any port); any other
+/// `Origin` gets 403.
+#[derive(Debug, Clone)]
+pub struct Origins {
+    any: bool,
+    rules: Arc<Vec<OriginParts>>,
+}
+
+impl Origins {
+    /// From the flag's list.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on an entry that is not an origin.
+    pub fn new(list: &[String]) -> Result<Self> {
+        let mut rules = Vec::new();
+        let mut any = false;
+        for entry in list.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+            if entry == "*" {
+                any = true;
+                continue;
+            }
+            rules.push(OriginParts::parse(entry).ok_or_else(|| {
+                Error::Config(format!("--ws.origins: {entry:?} is not an origin"))
+            })?);
+        }
+        if rules.is_empty() && !any {
+            rules.push(OriginParts {
+                scheme: "http".into(),
+                host: "localhost".into(),
+                port: String::new(),
+            });
+        }
+        Ok(Self {
+            any,
+            rules: Arc::new(rules),
+        })
+    }
+
+    /// True when a handshake with this `Origin` header may proceed.
+    pub fn allows(&self, origin: Option<&str>) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        if self.any {
+            return true;
+        }
+        OriginParts::parse(origin).is_some_and(|o| self.rules.iter().any(|r| r.allows(&o)))
+    }
+}
+
+impl<B> ValidateRequest<B> for Origins {
+    type ResponseBody = HttpBody;
+
+    fn validate(
+        &mut self,
+        request: &mut Request<B>,
+    ) -> std::result::Result<(), Response<HttpBody>> {
+        let origin = request.headers().get(http::header::ORIGIN);
+        let text = origin.map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        if self.allows(text) {
+            return Ok(());
+        }
+        tracing::debug!(target: "cachet::rpc", origin = text.unwrap_or(""), "refused a WebSocket handshake (--ws.origins)");
+        Err(text_response(
+            StatusCode::FORBIDDEN,
+            "websocket: request origin not allowed (--ws.origins)\n".into(),
+        ))
+    }
+}
+
+/// Records each call that ran in the `cachet_rpc_*` metrics (method, outcome, latency). Method
+/// names are labels only when the module has them, so clients cannot mint metric series.
+#[derive(Debug, Clone)]
+struct Metered<S> {
+    inner: S,
+    known: Arc<HashSet<String>>,
+}
+
+impl<S> RpcServiceT for Metered<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+
+    fn call<'a>(&self, req: RpcRequest<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let inner = self.inner.clone();
+        let known = self.known.clone();
+        async move {
+            let method = req.method_name();
+            let label = if known.contains(method) {
+                method.to_owned()
+            } else {
+                "unknown".to_owned()
+            };
+            let started = std::time::Instant::now();
+            let response = inner.call(req).await;
+            crate::metrics::rpc_call(&label, response.is_success(), started.elapsed());
+            response
+        }
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        self.inner.batch(batch)
+    }
+
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl Future<Output = MethodResponse> + Send + 'a {
+        self.inner.notification(n)
+    }
+}
+
+/// Subscription ids as geth's: 128 random bits in hex.
+#[derive(Debug, Clone, Copy)]
+struct HexIds;
+
+impl jsonrpsee::core::traits::IdProvider for HexIds {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        jsonrpsee::types::SubscriptionId::Str(format!("{:#x}", rand::random::<u128>()).into())
     }
 }
 
@@ -856,6 +1161,24 @@ pub fn tls_acceptor(tls: &TlsFiles) -> Result<TlsAcceptor> {
 
 /// One line saying what the listener exposes.
 fn describe(url: &str, access: &AccessConfig, policy: &Policy) -> String {
+    let browsers = match policy.listener {
+        Listener::Http => format!(
+            "CORS {}",
+            if access.cors.is_empty() {
+                "off".to_owned()
+            } else {
+                access.cors.join(",")
+            }
+        ),
+        Listener::Ws => format!(
+            "origins {}",
+            if access.ws_origins.is_empty() {
+                "http://localhost".to_owned()
+            } else {
+                access.ws_origins.join(",")
+            }
+        ),
+    };
     let mut methods: Vec<&str> = policy.allowed.iter().map(String::as_str).collect();
     methods.sort_unstable();
     let signing: Vec<&str> = methods
@@ -882,7 +1205,7 @@ fn describe(url: &str, access: &AccessConfig, policy: &Policy) -> String {
         (None, None) => "none",
     };
     format!(
-        "JSON-RPC on {url}: namespaces {}{}; wallet signing over RPC {}; authentication {auth}; vhosts {}; CORS {}",
+        "JSON-RPC on {url}: namespaces {}{}; wallet signing over RPC {}; authentication {auth}; vhosts {}; {browsers}",
         policy
             .namespaces
             .iter()
@@ -900,15 +1223,10 @@ fn describe(url: &str, access: &AccessConfig, policy: &Policy) -> String {
             format!("ON ({})", signing.join(","))
         },
         access.vhosts.join(","),
-        if access.cors.is_empty() {
-            "off".to_owned()
-        } else {
-            access.cors.join(",")
-        },
     )
 }
 
-/// Starts the server on `addr` with `access`; returns its handle and bound address.
+/// Starts the HTTP server on `addr` with `access`; returns its handle and bound address.
 ///
 /// # Errors
 /// [`Error::Config`] for flags that do not hold together or unreadable TLS/JWT files,
@@ -918,28 +1236,107 @@ pub async fn start(
     ctx: RpcContext,
     access: &AccessConfig,
 ) -> Result<(ServerHandle, SocketAddr)> {
-    access.check(addr)?;
+    let servers = start_listeners(ctx, access, Some(addr), None).await?;
+    servers
+        .http
+        .ok_or_else(|| Error::Config("the HTTP listener did not start".into()))
+}
+
+/// The running listeners: each one's handle and bound address.
+#[derive(Debug, Default)]
+pub struct Servers {
+    /// `--http`.
+    pub http: Option<(ServerHandle, SocketAddr)>,
+    /// `--ws`.
+    pub ws: Option<(ServerHandle, SocketAddr)>,
+}
+
+impl Servers {
+    /// Stops every listener.
+    pub fn stop(&self) {
+        for (handle, _) in self.http.iter().chain(&self.ws) {
+            let _ = handle.stop();
+        }
+    }
+}
+
+/// Starts the HTTP listener on `http` and the WebSocket listener on `ws` (each when given),
+/// serving one module under `access`.
+///
+/// # Errors
+/// [`Error::Config`] for flags that do not hold together or unreadable TLS/JWT files,
+/// [`Error::Rpc`] when an address cannot be bound.
+pub async fn start_listeners(
+    ctx: RpcContext,
+    access: &AccessConfig,
+    http: Option<SocketAddr>,
+    ws: Option<SocketAddr>,
+) -> Result<Servers> {
+    for (listener, addr) in [(Listener::Http, http), (Listener::Ws, ws)] {
+        if let Some(addr) = addr {
+            access.check_on(listener, addr)?;
+        }
+    }
     let engine = ctx.chain.engine();
     let wallet = ctx.wallet.address();
-    let mut module = super::module(ctx)?;
-    let policy = Arc::new(Policy::new(access, engine, wallet, &mut module)?);
+    // Without its context type, the module can be cloned: one copy per listener.
+    let module = super::module(ctx)?.remove_context();
+    let known: Arc<HashSet<String>> = Arc::new(module.method_names().map(str::to_owned).collect());
+    let mut servers = Servers::default();
+    if let Some(addr) = http {
+        let mut m = module.clone();
+        let policy = Arc::new(Policy::new(access, Listener::Http, engine, wallet, &mut m)?);
+        servers.http = Some(serve(addr, m, policy, known.clone(), access).await?);
+    }
+    if let Some(addr) = ws {
+        let mut m = module;
+        let policy = Arc::new(Policy::new(access, Listener::Ws, engine, wallet, &mut m)?);
+        match serve(addr, m, policy, known, access).await {
+            Ok(s) => servers.ws = Some(s),
+            Err(e) => {
+                servers.stop();
+                return Err(e);
+            }
+        }
+    }
+    Ok(servers)
+}
+
+/// Subscriptions one WebSocket connection may hold.
+pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 1024;
+
+/// Serves one listener (`policy.listener`) on `addr`.
+async fn serve(
+    addr: SocketAddr,
+    module: RpcModule<()>,
+    policy: Arc<Policy>,
+    known: Arc<HashSet<String>>,
+    access: &AccessConfig,
+) -> Result<(ServerHandle, SocketAddr)> {
+    let listener_kind = policy.listener;
     let jwt = match &access.jwt_secret {
         Some(path) => Some(JwtAuth::new(&jwt_secret(path)?)),
         None => None,
     };
     let tls = access.tls.as_ref().map(tls_acceptor).transpose()?;
-    let cors = cors_layer(&access.cors)?;
+    // CORS is for browsers' HTTP requests; WebSocket handshakes are checked by Origin instead.
+    let (cors, origins) = match listener_kind {
+        Listener::Http => (cors_layer(&access.cors)?, None),
+        Listener::Ws => (None, Some(Origins::new(&access.ws_origins)?)),
+    };
     let limits = access.limits;
     let limiter = NonZeroU32::new(limits.rate_per_second).map(|rate| {
         let burst = NonZeroU32::new(limits.rate_burst).unwrap_or(rate).max(rate);
         RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
     });
-    let guard = GuardLayer(Arc::new(GuardShared {
+    let shared = Arc::new(GuardShared {
         vhosts: Vhosts::new(&access.vhosts),
         limiter,
         rate: limits.rate_per_second,
         limit_loopback: limits.rate_limit_loopback,
-    }));
+    });
+    let call_rate = (listener_kind == Listener::Ws).then(|| shared.clone());
+    let guard = GuardLayer(shared);
     let io_timeout = Duration::from_secs(limits.io_timeout_secs.max(1));
 
     let listener = TcpListener::bind(addr)
@@ -948,7 +1345,11 @@ pub async fn start(
     let bound = listener
         .local_addr()
         .map_err(|source| Error::Rpc { addr, source })?;
-    let line = describe(&format!("{}://{bound}", access.scheme()), access, &policy);
+    let line = describe(
+        &format!("{}://{bound}", access.scheme_of(listener_kind)),
+        access,
+        &policy,
+    );
     if policy
         .allowed
         .iter()
@@ -967,15 +1368,23 @@ pub async fn start(
     }
 
     let config = ServerConfig::builder()
-        .http_only()
         .max_request_body_size(limits.max_body_bytes)
         .max_response_body_size(limits.max_response_bytes)
         .max_connections(limits.max_connections)
-        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
-        .build();
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch));
+    let config = match listener_kind {
+        Listener::Http => config.http_only(),
+        Listener::Ws => config
+            .ws_only()
+            .max_subscriptions_per_connection(MAX_SUBSCRIPTIONS_PER_CONNECTION)
+            .set_message_buffer_capacity(limits.ws_queue.max(1))
+            .set_id_provider(HexIds),
+    }
+    .build();
     let http_middleware = tower::ServiceBuilder::new()
         .layer(guard)
         .option_layer(cors)
+        .option_layer(origins.map(ValidateRequestHeaderLayer::custom))
         .option_layer(jwt.map(ValidateRequestHeaderLayer::custom))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             io_timeout,
@@ -984,10 +1393,18 @@ pub async fn start(
     let builder = Server::builder()
         .set_config(config)
         .set_http_middleware(http_middleware)
-        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(move |inner| Gate {
-            inner,
-            policy: rpc_policy.clone(),
-        }))
+        .set_rpc_middleware(
+            RpcServiceBuilder::new()
+                .layer_fn(move |inner| Gate {
+                    inner,
+                    policy: rpc_policy.clone(),
+                    rate: call_rate.clone(),
+                })
+                .layer_fn(move |inner| Metered {
+                    inner,
+                    known: known.clone(),
+                }),
+        )
         .to_service_builder();
     let (stop_handle, server_handle) = stop_channel();
     let methods: jsonrpsee::Methods = module.into();
@@ -1086,7 +1503,9 @@ where
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(io_timeout);
-        let conn = builder.serve_connection(
+        // With upgrades: a WebSocket handshake hands the connection to jsonrpsee (which holds
+        // its own connection permit for the socket's life).
+        let conn = builder.serve_connection_with_upgrades(
             TokioIo::new(io),
             hyper_util::service::TowerToHyperService::new(service),
         );
@@ -1173,6 +1592,38 @@ mod tests {
         assert!(!v.allows(Some("evil.example:8545")));
         assert!(!v.allows(Some("localhost.evil.example")));
         assert!(Vhosts::new(&["*".into()]).allows(Some("evil.example")));
+    }
+
+    #[test]
+    fn origins_follow_geth() {
+        let default = Origins::new(&[]).unwrap();
+        assert!(default.allows(None), "not a browser");
+        assert!(default.allows(Some("http://localhost")));
+        assert!(default.allows(Some("http://LOCALHOST:3000")));
+        assert!(!default.allows(Some("https://localhost")));
+        assert!(!default.allows(Some("http://localhost.evil.example")));
+        assert!(!default.allows(Some("http://evil.example")));
+        assert!(!default.allows(Some("null")));
+        assert!(!default.allows(Some("")));
+        // geth's rule parts: a rule without a scheme or port matches any.
+        let list = Origins::new(&["dapp.example".into(), "https://w.example:8443".into()]).unwrap();
+        assert!(list.allows(Some("http://dapp.example")));
+        assert!(list.allows(Some("https://dapp.example:9000")));
+        assert!(list.allows(Some("https://w.example:8443")));
+        assert!(!list.allows(Some("https://w.example")));
+        assert!(!list.allows(Some("http://w.example:8443")));
+        assert!(
+            !list.allows(Some("http://localhost")),
+            "a list replaces the default"
+        );
+        let v6 = Origins::new(&["http://[::1]".into()]).unwrap();
+        assert!(v6.allows(Some("http://[::1]:8080")));
+        assert!(
+            Origins::new(&["*".into()])
+                .unwrap()
+                .allows(Some("http://evil.example"))
+        );
+        assert!(Origins::new(&["http://x:port".into()]).is_err());
     }
 
     #[test]

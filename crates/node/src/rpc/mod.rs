@@ -1,14 +1,16 @@
-//! The JSON-RPC server (jsonrpsee, HTTP): geth-compatible `web3`, `net`, `eth`, `debug`,
+//! The JSON-RPC server (jsonrpsee, HTTP and WebSocket): geth-compatible `web3`, `net`, `eth`, `debug`,
 //! `admin`, `clique` and `istanbul` methods and the built-in wallet (`eth_accounts`,
 //! `eth_sign`, `personal_sign`, `eth_signTransaction`). Every parameter is parsed defensively: malformed input gets a
 //! JSON-RPC error (-32602), never a panic. Who may call which method: [`access`].
 
 pub mod access;
 mod json;
+mod pubsub;
 mod sign_tx;
 mod state;
 mod txpool;
 
+pub use pubsub::MAX_HEADS_PER_CHANGE;
 pub use state::{
     DEFAULT_GAS_CAP, EthState, FILTER_TIMEOUT, MAX_FILTERS, MAX_LOG_RANGE, PendingTransactions,
 };
@@ -88,6 +90,21 @@ pub async fn start_with(
     access: &access::AccessConfig,
 ) -> Result<(ServerHandle, SocketAddr)> {
     access::start(addr, ctx, access).await
+}
+
+/// Starts the HTTP listener on `http` and the WebSocket listener on `ws` (each when given) with
+/// `access` (see [`access::start_listeners`]).
+///
+/// # Errors
+/// [`Error::Config`] for flags that do not hold together, [`Error::Rpc`] when an address
+/// cannot be bound.
+pub async fn start_listeners(
+    ctx: RpcContext,
+    access: &access::AccessConfig,
+    http: Option<SocketAddr>,
+    ws: Option<SocketAddr>,
+) -> Result<access::Servers> {
+    access::start_listeners(ctx, access, http, ws).await
 }
 
 fn reg(
@@ -244,6 +261,7 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
     reg(&mut m, "eth_signTransaction", sign_tx::sign_transaction)?;
     state::register(&mut m)?;
     txpool::register(&mut m)?;
+    pubsub::register(&mut m)?;
     Ok(m)
 }
 

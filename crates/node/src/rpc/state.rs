@@ -752,7 +752,7 @@ fn rlp_list_header_len(payload: usize) -> usize {
 // Logs and filters
 
 #[derive(Clone)]
-enum Range {
+pub(super) enum Range {
     /// `fromBlock`/`toBlock`: `None` is `latest` (resolved when the query runs).
     Numbers { from: Option<u64>, to: Option<u64> },
     /// `blockHash`.
@@ -760,8 +760,8 @@ enum Range {
 }
 
 #[derive(Clone)]
-struct LogQuery {
-    range: Range,
+pub(super) struct LogQuery {
+    pub(super) range: Range,
     addresses: Vec<Address>,
     /// Per position: the accepted topics (empty: any).
     topics: Vec<Vec<B256>>,
@@ -821,7 +821,10 @@ fn block_number_field(
 }
 
 /// geth's `FilterCriteria`.
-fn log_query(c: &RpcContext, v: Option<&Value>) -> std::result::Result<LogQuery, ErrorObjectOwned> {
+pub(super) fn log_query(
+    c: &RpcContext,
+    v: Option<&Value>,
+) -> std::result::Result<LogQuery, ErrorObjectOwned> {
     let empty = Map::new();
     let o = match v {
         None | Some(Value::Null) => &empty,
@@ -1037,6 +1040,54 @@ fn changes_since(
     Ok((removed, added))
 }
 
+/// The canonical chain's changes since a block a client was told of (filters, subscriptions).
+pub(super) struct CanonicalChanges {
+    /// Blocks a reorg took off the canonical chain, newest first.
+    pub removed: Vec<B256>,
+    /// Canonical blocks added, oldest first.
+    pub added: Vec<B256>,
+    /// The block to count from next time (`None`: nothing changed).
+    pub seen: Option<B256>,
+}
+
+impl CanonicalChanges {
+    pub(super) fn since(chain: &Chain, seen: B256) -> std::result::Result<Self, ErrorObjectOwned> {
+        let (removed, added) = changes_since(chain, seen)?;
+        let seen = match (added.last(), removed.last()) {
+            (Some(h), _) => Some(*h),
+            // A reorg to a shorter chain: the common ancestor is the new reference.
+            (None, Some(oldest)) => chain
+                .store()
+                .block_info(oldest)
+                .map_err(|e| internal(&e))?
+                .map(|i| i.parent_hash),
+            (None, None) => None,
+        };
+        Ok(Self {
+            removed,
+            added,
+            seen,
+        })
+    }
+
+    /// The logs matching `q`: those of the removed blocks (`removed: true`, as geth), then
+    /// those of the added ones.
+    pub(super) fn logs(
+        &self,
+        chain: &Chain,
+        q: &LogQuery,
+    ) -> std::result::Result<Vec<Value>, ErrorObjectOwned> {
+        let mut out = Vec::new();
+        for h in &self.removed {
+            block_logs(chain, q, h, true, &mut out)?;
+        }
+        for h in &self.added {
+            block_logs(chain, q, h, false, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
 /// Drops filters not polled within [`FILTER_TIMEOUT`].
 fn sweep(f: &mut Filters) {
     f.installed
@@ -1104,31 +1155,12 @@ fn filter_changes(c: &RpcContext, a: &[Value]) -> R {
             }
         }
     };
-    let (removed, added) = changes_since(&c.chain, seen)?;
-    let mut out = Vec::new();
-    match &query {
-        None => out.extend(added.iter().map(|h| json!(h))),
-        Some(q) => {
-            for h in &removed {
-                block_logs(&c.chain, q, h, true, &mut out)?;
-            }
-            for h in &added {
-                block_logs(&c.chain, q, h, false, &mut out)?;
-            }
-        }
-    }
-    let now_seen = match (added.last(), removed.last()) {
-        (Some(h), _) => Some(*h),
-        // A reorg to a shorter chain: the common ancestor is the new reference.
-        (None, Some(oldest)) => c
-            .chain
-            .store()
-            .block_info(oldest)
-            .map_err(|e| internal(&e))?
-            .map(|i| i.parent_hash),
-        (None, None) => None,
+    let changes = CanonicalChanges::since(&c.chain, seen)?;
+    let out = match &query {
+        None => changes.added.iter().map(|h| json!(h)).collect(),
+        Some(q) => changes.logs(&c.chain, q)?,
     };
-    if let Some(new_seen) = now_seen {
+    if let Some(new_seen) = changes.seen {
         let mut f = c.eth.filters();
         if let Some(installed) = f.installed.get_mut(&id) {
             match &mut installed.kind {

@@ -35,16 +35,16 @@ const RECIPIENT: Address = Address::repeat_byte(0x22);
 /// EIP-1559: the genesis carries 1 gwei and is empty, so block 1's base fee is 7/8 of it.
 const BLOCK1_BASE_FEE: u128 = 875_000_000;
 
-fn key(byte: u8) -> SecretKey {
+pub(crate) fn key(byte: u8) -> SecretKey {
     SecretKey::from_byte_array(&[byte; 32]).unwrap()
 }
 
-fn address_of(key: &SecretKey) -> Address {
+pub(crate) fn address_of(key: &SecretKey) -> Address {
     let public = PublicKey::from_secret_key(SECP256K1, key).serialize_uncompressed();
     Address::from_slice(&keccak256(&public[1..])[12..])
 }
 
-fn sign<T: SignableTransaction<Signature>>(tx: T, key: &SecretKey) -> Signed<T> {
+pub(crate) fn sign<T: SignableTransaction<Signature>>(tx: T, key: &SecretKey) -> Signed<T> {
     let message = Message::from_digest(tx.signature_hash().0);
     let (recid, compact) = SECP256K1
         .sign_ecdsa_recoverable(&message, key)

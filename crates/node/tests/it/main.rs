@@ -15,3 +15,4 @@ mod run;
 mod sign_tx;
 mod store;
 mod syncing;
+mod ws;

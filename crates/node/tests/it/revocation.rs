@@ -56,6 +56,7 @@ async fn revocation_stops_discv5_and_frees_its_port() {
             v5_port: Some(v5_port),
         }),
         http: None,
+        ws: None,
         rpc_access: Default::default(),
         mine: true,
         extra_data: Vec::new(),

@@ -36,6 +36,7 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
         max_peers: 5,
         discovery: None,
         http: Some(SocketAddr::from(([127, 0, 0, 1], free_port()))),
+        ws: None,
         rpc_access: Default::default(),
         mine: true,
         extra_data: Vec::new(),
@@ -160,6 +161,7 @@ async fn start_node(
         raft: Default::default(),
         http: Some(http),
         // admin_peers/admin_nodeInfo below.
+        ws: None,
         rpc_access: cachet_node::rpc::access::AccessConfig {
             apis: Some(vec!["eth".into(), "admin".into()]),
             ..Default::default()
