@@ -27,8 +27,8 @@ pub enum PoolError {
     /// (`txpool.ErrInvalidSender` wrapping the signer's error).
     #[error("invalid sender: {reason}")]
     InvalidSender {
-        /// The signer's error: "invalid chain id for signer", "invalid transaction v, r, s
-        /// values".
+        /// The signer's error: "invalid chain id for signer: have 7 want 1337", "invalid
+        /// transaction v, r, s values".
         reason: String,
     },
     /// The tip is below the pool's minimum (`--miner.gasprice`; `txpool.ErrUnderpriced`).
@@ -116,6 +116,10 @@ pub enum PoolError {
     /// The tip cap is above the fee cap (`core.ErrTipAboveFeeCap`).
     #[error("max priority fee per gas higher than max fee per gas")]
     TipAboveFeeCap,
+    /// A non-zero gas price on a GoQuorum chain whose gas price is not enabled: GoQuorum's
+    /// own pool text (`core/tx_pool.go` `ErrInvalidGasPrice`).
+    #[error("Gas price not 0")]
+    GasPriceNotZero,
     /// A permissioned-network rule of the chain (GoQuorum private transactions, gas price not
     /// enabled, EIP-155 before its fork): Cachet's own text, geth has none.
     #[error("{0}")]
@@ -159,10 +163,12 @@ pub(crate) fn from_tx_error(error: TxError) -> PoolError {
         TxError::TypeUnsupported { tx_type, .. } => PoolError::TypeNotSupported {
             detail: format!("tx type {tx_type} not supported by this pool"),
         },
-        TxError::ChainId { .. } => PoolError::InvalidSender {
-            reason: "invalid chain id for signer".to_owned(),
+        // geth's signers since 1.13: "%w: have %d want %d" (core/types/transaction_signing.go).
+        TxError::ChainId { expected, found } => PoolError::InvalidSender {
+            reason: format!("invalid chain id for signer: have {found} want {expected}"),
         },
         TxError::TooLarge { size, limit } => PoolError::OversizedData { size, limit },
+        TxError::GasPriceNotEnabled { .. } => PoolError::GasPriceNotZero,
         other => PoolError::Rule(other),
     }
 }

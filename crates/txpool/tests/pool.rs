@@ -74,7 +74,7 @@ fn invalid_transactions_get_geths_messages_and_change_nothing() {
         (
             "legacy for another chain",
             legacy_at(&a, 1, |tx| tx.chain_id = Some(7)),
-            "invalid sender: invalid chain id for signer".into(),
+            format!("invalid sender: invalid chain id for signer: have 7 want {CHAIN_ID}"),
         ),
         (
             "1559 for another chain",
@@ -86,7 +86,7 @@ fn invalid_transactions_get_geths_messages_and_change_nothing() {
                 tx.chain_id = 7;
                 sign(tx, &a)
             },
-            "invalid sender: invalid chain id for signer".into(),
+            format!("invalid sender: invalid chain id for signer: have 7 want {CHAIN_ID}"),
         ),
         (
             "s above n/2",

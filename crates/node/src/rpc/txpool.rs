@@ -25,12 +25,11 @@ use crate::pool::TxPool;
 /// A duplicate method name (a bug).
 pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
     reg(m, "eth_sendRawTransaction", |c, a| {
-        let raw = a
-            .first()
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("parameter 0 must be the transaction's hex bytes"))?;
-        let bytes =
-            alloy_primitives::hex::decode(raw).map_err(|e| invalid(format!("invalid hex: {e}")))?;
+        let bytes = hex_bytes_arg(a, 0)?;
+        if a.len() > 1 {
+            // rpc/json.go `parseArgumentArray`.
+            return Err(invalid("too many arguments, want at most 1"));
+        }
         submit_raw(c, &bytes)
     })?;
     reg(m, "eth_sendTransaction", send_transaction)?;
@@ -56,6 +55,33 @@ fn pool(c: &RpcContext) -> std::result::Result<&TxPool, ErrorObjectOwned> {
 
 fn pool_error(e: &cachet_txpool::PoolError) -> ErrorObjectOwned {
     err(e.code(), e.to_string())
+}
+
+/// Argument `i` as geth's `hexutil.Bytes`, refused in geth's words (`rpc/json.go`
+/// `parsePositionalArguments`: "missing value for required argument %d", "invalid argument %d:
+/// %v" of `hexutil`'s `json.UnmarshalTypeError`), so clients matching on them work unchanged.
+fn hex_bytes_arg(a: &[Value], i: usize) -> std::result::Result<Vec<u8>, ErrorObjectOwned> {
+    let refuse = |what: &str| {
+        invalid(format!(
+            "invalid argument {i}: json: cannot unmarshal {what} into Go value of type hexutil.Bytes"
+        ))
+    };
+    // A JSON null reaches hexutil's UnmarshalJSON as "null": a non-string.
+    let s = a
+        .get(i)
+        .ok_or_else(|| invalid(format!("missing value for required argument {i}")))?
+        .as_str()
+        .ok_or_else(|| refuse("non-string"))?;
+    // hexutil allows "" (no bytes); otherwise the 0x prefix, an even length and hex digits.
+    let digits = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(d) => d,
+        None if s.is_empty() => s,
+        None => return Err(refuse("hex string without 0x prefix")),
+    };
+    if digits.len() % 2 != 0 {
+        return Err(refuse("hex string of odd length"));
+    }
+    alloy_primitives::hex::decode(digits).map_err(|_| refuse("invalid hex string"))
 }
 
 fn submit_raw(c: &RpcContext, bytes: &[u8]) -> R {
