@@ -16,6 +16,7 @@ use revm::context::result::{EVMError, ExecutionResult, HaltReason, InvalidTransa
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::database::CacheDB;
 use revm::database_interface::WrapDatabaseRef;
+use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{InstructionResult, Interpreter};
 use revm::primitives::hardfork::SpecId;
 use revm::{Context, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext};
@@ -27,9 +28,10 @@ use crate::executor::{BlockHashes, Executor};
 pub const TX_GAS: u64 = 21_000;
 /// geth's `params.CallStipend`, added to the optimistic first guess of the estimator.
 const CALL_STIPEND: u64 = 2_300;
-/// Instructions between two reads of the clock under a timeout: a clock read costs about as
-/// much as a few dozen instructions, so this keeps the check under 1% of the run.
-const CLOCK_EVERY: u32 = 1024;
+/// Gas between two reads of the clock under a timeout. Every instruction that does not end its
+/// frame costs gas, so this is at most as many instructions; a clock read costs about as much
+/// as a few dozen of them.
+const CLOCK_EVERY_GAS: u64 = 4096;
 
 /// What bounds one `eth_call` / `eth_estimateGas`: geth's `--rpc.gascap` and
 /// `--rpc.evmtimeout`.
@@ -237,30 +239,56 @@ struct Prepared<'a> {
     deadline: Option<(Duration, Instant)>,
 }
 
-/// Halts the interpreter once the deadline passes (geth's `evm.Cancel()`), reading the clock
-/// every [`CLOCK_EVERY`] instructions. Once expired it halts every frame at its next
-/// instruction, so the callers of the frame it stopped stop too.
+/// Halts the interpreter once the deadline passes (geth's `evm.Cancel()`). The clock is read
+/// when the frame's remaining gas falls below `check_below` ([`CLOCK_EVERY_GAS`] after the last
+/// read: one compare per instruction, the counter the interpreter keeps anyway), and at the
+/// first instruction after a frame starts or ends (each frame has its own gas). Once expired it
+/// halts every frame at its next instruction, so the callers of the frame it stopped stop too.
 struct Deadline {
     at: Instant,
-    countdown: u32,
+    check_below: u64,
     expired: bool,
 }
 
-impl<CTX> Inspector<CTX> for Deadline {
+impl Deadline {
+    fn new(at: Instant) -> Self {
+        Self {
+            at,
+            check_below: u64::MAX,
+            expired: false,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check(&mut self, interp: &mut Interpreter) {
+        if !self.expired {
+            self.expired = Instant::now() >= self.at;
+        }
+        if self.expired {
+            self.check_below = u64::MAX;
+            interp.halt(InstructionResult::OutOfGas);
+        } else {
+            self.check_below = interp.gas.remaining().saturating_sub(CLOCK_EVERY_GAS);
+        }
+    }
+}
+
+impl<CTX, FI, FR> Inspector<CTX, EthInterpreter, FI, FR> for Deadline {
     #[inline]
     fn step(&mut self, interp: &mut Interpreter, _context: &mut CTX) {
-        if !self.expired {
-            self.countdown -= 1;
-            if self.countdown != 0 {
-                return;
-            }
-            self.countdown = CLOCK_EVERY;
-            self.expired = Instant::now() >= self.at;
-            if !self.expired {
-                return;
-            }
+        if interp.gas.remaining() < self.check_below {
+            self.check(interp);
         }
-        interp.halt(InstructionResult::OutOfGas);
+    }
+
+    fn frame_start(&mut self, _context: &mut CTX, _frame_input: &mut FI) -> Option<FR> {
+        self.check_below = u64::MAX;
+        None
+    }
+
+    fn frame_end(&mut self, _context: &mut CTX, _frame_input: &FI, _frame_result: &mut FR) {
+        self.check_below = u64::MAX;
     }
 }
 
@@ -587,11 +615,7 @@ fn run(prepared: &mut Prepared<'_>, gas: u64) -> Result<CallOutcome, CallError> 
             if Instant::now() >= at {
                 return Err(CallError::Timeout(timeout));
             }
-            let mut deadline = Deadline {
-                at,
-                countdown: CLOCK_EVERY,
-                expired: false,
-            };
+            let mut deadline = Deadline::new(at);
             let result = context
                 .build_mainnet_with_inspector(&mut deadline)
                 .inspect_tx(tx);

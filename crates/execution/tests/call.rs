@@ -366,6 +366,39 @@ fn the_timeout_stops_a_loop_the_gas_cap_would_not() {
         assert!(matches!(err, CallError::Timeout(_)), "{err:?}");
         assert_eq!(err.to_string(), "execution aborted (timeout = 200ms)");
     }
+    // A caller looping over CALLs to the loop: the timeout stops the callee, then the caller.
+    let caller = Address::repeat_byte(0xca);
+    let code = format!(
+        "5b600060006000600060007f{:0>64}5af1506000 56",
+        hex::encode(CONTRACT)
+    )
+    .replace(' ', "");
+    let mut over = StateOverride::new();
+    over.insert(
+        caller,
+        AccountOverride {
+            code: Some(Bytes::from(hex::decode(code).unwrap())),
+            ..AccountOverride::default()
+        },
+    );
+    let h = header();
+    let err = executor()
+        .call(
+            CallBlock {
+                header: &h,
+                author: AUTHOR,
+            },
+            &state(LOOPS),
+            &Hashes(BTreeMap::new()),
+            &CallRequest {
+                to: Some(caller),
+                ..to_contract()
+            },
+            &over,
+            limits,
+        )
+        .unwrap_err();
+    assert_eq!(err.to_string(), "execution aborted (timeout = 200ms)");
     // Without a timeout a small gas cap still ends it, as before.
     let capped = CallLimits::gas_cap(1_000_000);
     assert_eq!(
