@@ -342,4 +342,20 @@ mod tests {
         assert!(parse_timeout("soon").is_err());
         assert!(parse_timeout("-1").is_err());
     }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    #[test]
+    fn evm_timeout_defaults_to_five_seconds() {
+        use clap::Parser as _;
+        let base = ["cachet", "--datadir", "d", "--genesis", "g.json"];
+        let cli = Cli::try_parse_from(base).unwrap();
+        assert_eq!(cli.node.rpc_evmtimeout, Duration::from_secs(5));
+        let cli = Cli::try_parse_from(base.into_iter().chain(["--rpc.evmtimeout", "0"])).unwrap();
+        assert_eq!(cli.node.rpc_evmtimeout, Duration::ZERO);
+    }
 }
