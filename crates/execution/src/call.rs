@@ -5,6 +5,7 @@
 //! the sender cannot pay).
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use alloy_eips::eip2930::AccessList;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
@@ -15,8 +16,10 @@ use revm::context::result::{EVMError, ExecutionResult, HaltReason, InvalidTransa
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::database::CacheDB;
 use revm::database_interface::WrapDatabaseRef;
+use revm::interpreter::interpreter::EthInterpreter;
+use revm::interpreter::{InstructionResult, Interpreter};
 use revm::primitives::hardfork::SpecId;
-use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
+use revm::{Context, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext};
 
 use crate::db::{DbError, StateDb};
 use crate::executor::{BlockHashes, Executor};
@@ -25,6 +28,31 @@ use crate::executor::{BlockHashes, Executor};
 pub const TX_GAS: u64 = 21_000;
 /// geth's `params.CallStipend`, added to the optimistic first guess of the estimator.
 const CALL_STIPEND: u64 = 2_300;
+/// Gas between two reads of the clock under a timeout. Every instruction that does not end its
+/// frame costs gas, so this is at most as many instructions; a clock read costs about as much
+/// as a few dozen of them.
+const CLOCK_EVERY_GAS: u64 = 4096;
+
+/// What bounds one `eth_call` / `eth_estimateGas`: geth's `--rpc.gascap` and
+/// `--rpc.evmtimeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// The gas cap (0: none).
+    pub gas_cap: u64,
+    /// The wall-clock limit of the whole call (the estimator's runs share it); zero: none.
+    pub timeout: Duration,
+}
+
+impl CallLimits {
+    /// A gas cap and no timeout.
+    #[must_use]
+    pub const fn gas_cap(gas_cap: u64) -> Self {
+        Self {
+            gas_cap,
+            timeout: Duration::ZERO,
+        }
+    }
+}
 
 /// A transaction request as `eth_call` / `eth_estimateGas` take it (geth's `TransactionArgs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,6 +154,9 @@ pub enum CallError {
     /// `eth_estimateGas`: the value exceeds the sender's balance.
     #[error("insufficient funds for transfer")]
     InsufficientFundsForTransfer,
+    /// The EVM was stopped at the timeout (geth's message, the timeout as Go prints it).
+    #[error("execution aborted (timeout = {})", go_duration(*.0))]
+    Timeout(Duration),
     /// Reading the state failed.
     #[error("reading the state failed")]
     State(#[source] StateError),
@@ -204,16 +235,71 @@ struct Prepared<'a> {
     block: BlockEnv,
     tx: TxEnv,
     db: CallDb<'a>,
+    /// The timeout and when it passes, `None` without one.
+    deadline: Option<(Duration, Instant)>,
+}
+
+/// Halts the interpreter once the deadline passes (geth's `evm.Cancel()`). The clock is read
+/// when the frame's remaining gas falls below `check_below` ([`CLOCK_EVERY_GAS`] after the last
+/// read: one compare per instruction, the counter the interpreter keeps anyway), and at the
+/// first instruction after a frame starts or ends (each frame has its own gas). Once expired it
+/// halts every frame at its next instruction, so the callers of the frame it stopped stop too.
+struct Deadline {
+    at: Instant,
+    check_below: u64,
+    expired: bool,
+}
+
+impl Deadline {
+    fn new(at: Instant) -> Self {
+        Self {
+            at,
+            check_below: u64::MAX,
+            expired: false,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check(&mut self, interp: &mut Interpreter) {
+        if !self.expired {
+            self.expired = Instant::now() >= self.at;
+        }
+        if self.expired {
+            self.check_below = u64::MAX;
+            interp.halt(InstructionResult::OutOfGas);
+        } else {
+            self.check_below = interp.gas.remaining().saturating_sub(CLOCK_EVERY_GAS);
+        }
+    }
+}
+
+impl<CTX, FI, FR> Inspector<CTX, EthInterpreter, FI, FR> for Deadline {
+    #[inline]
+    fn step(&mut self, interp: &mut Interpreter, _context: &mut CTX) {
+        if interp.gas.remaining() < self.check_below {
+            self.check(interp);
+        }
+    }
+
+    fn frame_start(&mut self, _context: &mut CTX, _frame_input: &mut FI) -> Option<FR> {
+        self.check_below = u64::MAX;
+        None
+    }
+
+    fn frame_end(&mut self, _context: &mut CTX, _frame_input: &FI, _frame_result: &mut FR) {
+        self.check_below = u64::MAX;
+    }
 }
 
 impl Executor {
     /// Executes `request` on `state` (the post-state of `block`) with `overrides`, as geth's
-    /// `eth_call`: the gas limit is the request's, capped at `gas_cap` (0: no cap), or `gas_cap`
-    /// when absent. Nothing is written.
+    /// `eth_call`: the gas limit is the request's, capped at `limits.gas_cap` (0: no cap), or
+    /// the cap when absent; the EVM stops at `limits.timeout`. Nothing is written.
     ///
     /// # Errors
     /// [`CallError::Invalid`] / [`CallError::Request`] for a request geth refuses too,
-    /// [`CallError::State`] when the store fails.
+    /// [`CallError::State`] when the store fails, [`CallError::Timeout`].
     pub fn call(
         &self,
         block: CallBlock<'_>,
@@ -221,8 +307,10 @@ impl Executor {
         hashes: &dyn BlockHashes,
         request: &CallRequest,
         overrides: &StateOverride,
-        gas_cap: u64,
+        limits: CallLimits,
     ) -> Result<CallOutcome, CallError> {
+        let deadline = deadline(limits.timeout);
+        let gas_cap = limits.gas_cap;
         let gas = match request.gas {
             None if gas_cap == 0 => u64::MAX / 2,
             None => gas_cap,
@@ -230,13 +318,14 @@ impl Executor {
             Some(g) => g,
         };
         let view = overridden(state, overrides)?;
-        let mut prepared = self.prepare(block, &view, hashes, request)?;
+        let mut prepared = self.prepare(block, &view, hashes, request, deadline)?;
         run(&mut prepared, gas)
     }
 
     /// The lowest gas limit with which `request` succeeds, searched as geth's estimator: the
     /// upper bound is the request's gas (else the block's gas limit), lowered to what the
-    /// sender's balance pays at the request's fee cap, and to `gas_cap` (0: no cap).
+    /// sender's balance pays at the request's fee cap, and to `limits.gas_cap` (0: no cap). All
+    /// runs together stop at `limits.timeout`.
     ///
     /// # Errors
     /// [`CallError::Reverted`] / [`CallError::Halted`] when the call fails at the upper bound
@@ -249,8 +338,10 @@ impl Executor {
         hashes: &dyn BlockHashes,
         request: &CallRequest,
         overrides: &StateOverride,
-        gas_cap: u64,
+        limits: CallLimits,
     ) -> Result<u64, CallError> {
+        let deadline = deadline(limits.timeout);
+        let gas_cap = limits.gas_cap;
         let view = overridden(state, overrides)?;
         let mut hi = match request.gas {
             Some(g) if g >= TX_GAS => g,
@@ -279,7 +370,7 @@ impl Executor {
         if gas_cap != 0 && hi > gas_cap {
             hi = gas_cap;
         }
-        let mut prepared = self.prepare(block, &view, hashes, request)?;
+        let mut prepared = self.prepare(block, &view, hashes, request, deadline)?;
         // A plain transfer to an account without code costs exactly TX_GAS (geth's shortcut).
         if let Some(to) = request.to
             && request.input.is_empty()
@@ -348,6 +439,7 @@ impl Executor {
         view: &'a Overridden<'a>,
         hashes: &'a dyn BlockHashes,
         request: &CallRequest,
+        deadline: Option<(Duration, Instant)>,
     ) -> Result<Prepared<'a>, CallError> {
         let header = block.header;
         if request.gas_price.is_some()
@@ -429,7 +521,42 @@ impl Executor {
                 state: view,
                 hashes,
             })),
+            deadline,
         })
+    }
+}
+
+/// The deadline of a call starting now under `timeout` (zero: none).
+fn deadline(timeout: Duration) -> Option<(Duration, Instant)> {
+    (!timeout.is_zero()).then(|| (timeout, Instant::now() + timeout))
+}
+
+/// A duration as Go's `time.Duration.String` prints it ("5s", "200ms", "1m30s", "1.5µs").
+fn go_duration(d: Duration) -> String {
+    fn trimmed(whole: u128, frac: u128, digits: usize, unit: &str) -> String {
+        let frac = format!("{frac:0digits$}");
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() {
+            format!("{whole}{unit}")
+        } else {
+            format!("{whole}.{frac}{unit}")
+        }
+    }
+    let ns = d.as_nanos();
+    match ns {
+        0 => "0s".into(),
+        1..1_000 => format!("{ns}ns"),
+        1_000..1_000_000 => trimmed(ns / 1_000, ns % 1_000, 3, "µs"),
+        1_000_000..1_000_000_000 => trimmed(ns / 1_000_000, ns % 1_000_000, 6, "ms"),
+        _ => {
+            let secs = trimmed((ns / 1_000_000_000) % 60, ns % 1_000_000_000, 9, "s");
+            let mins = ns / 60_000_000_000;
+            match (mins / 60, mins % 60) {
+                (0, 0) => secs,
+                (0, m) => format!("{m}m{secs}"),
+                (h, m) => format!("{h}h{m}m{secs}"),
+            }
+        }
     }
 }
 
@@ -477,12 +604,28 @@ fn run(prepared: &mut Prepared<'_>, gas: u64) -> Result<CallOutcome, CallError> 
     let mut tx = prepared.tx.clone();
     tx.gas_limit = gas;
     let caller = tx.caller;
-    let mut evm = Context::mainnet()
+    let context = Context::mainnet()
         .with_db(&mut prepared.db)
         .with_cfg(prepared.cfg.clone())
-        .with_block(prepared.block.clone())
-        .build_mainnet();
-    let result = evm.transact(tx).map_err(|e| call_error(e, caller))?.result;
+        .with_block(prepared.block.clone());
+    // Without a timeout, the plain interpreter loop: no inspector hook per instruction.
+    let result = match prepared.deadline {
+        None => context.build_mainnet().transact(tx),
+        Some((timeout, at)) => {
+            if Instant::now() >= at {
+                return Err(CallError::Timeout(timeout));
+            }
+            let mut deadline = Deadline::new(at);
+            let result = context
+                .build_mainnet_with_inspector(&mut deadline)
+                .inspect_tx(tx);
+            if deadline.expired {
+                return Err(CallError::Timeout(timeout));
+            }
+            result
+        }
+    };
+    let result = result.map_err(|e| call_error(e, caller))?.result;
     let gas_used = result.tx_gas_used();
     let refunded = result.gas().final_refunded();
     Ok(match result {
@@ -563,5 +706,30 @@ fn invalid_message(invalid: &InvalidTransaction, from: Address) -> String {
             format!("max priority fee per gas higher than max fee per gas: address {from}")
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        // Go's time.Duration.String of the same values.
+        for (d, go) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(15), "15ns"),
+            (Duration::from_nanos(1_500), "1.5µs"),
+            (Duration::from_millis(200), "200ms"),
+            (Duration::from_micros(2_500), "2.5ms"),
+            (Duration::from_secs(5), "5s"),
+            (Duration::from_millis(1_500), "1.5s"),
+            (Duration::from_secs(60), "1m0s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(3_600), "1h0m0s"),
+            (Duration::from_secs(3_723), "1h2m3s"),
+        ] {
+            assert_eq!(go_duration(d), go, "{d:?}");
+        }
     }
 }

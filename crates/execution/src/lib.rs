@@ -51,8 +51,8 @@ mod schedule;
 pub use body::{Body, decode_body, recover_senders};
 pub use build::{Built, Candidate};
 pub use call::{
-    AccountOverride, CallBlock, CallError, CallOutcome, CallRequest, CallStatus, StateOverride,
-    TX_GAS,
+    AccountOverride, CallBlock, CallError, CallLimits, CallOutcome, CallRequest, CallStatus,
+    StateOverride, TX_GAS,
 };
 pub use error::{BlockError, TxError, Unsupported};
 pub use executor::{BlockHashes, BlockOutcome, Executor, IntermediateRoots};

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use alloy_primitives::{Address, B256, Bytes, U256, hex};
 use cachet_execution::{
-    AccountOverride, CallBlock, CallError, CallRequest, CallStatus, Executor, StateOverride,
+    AccountOverride, CallBlock, CallError, CallLimits, CallRequest, CallStatus, Executor,
+    StateOverride,
 };
 use cachet_genesis::{Genesis, RaftMarker};
 use cachet_primitives::Header;
@@ -78,7 +79,7 @@ fn call(code: &str, request: &CallRequest, overrides: &StateOverride) -> (CallSt
             &Hashes(BTreeMap::new()),
             request,
             overrides,
-            50_000_000,
+            CallLimits::gas_cap(50_000_000),
         )
         .unwrap();
     (out.status, out.output)
@@ -95,7 +96,7 @@ fn estimate(code: &str, request: &CallRequest) -> Result<u64, CallError> {
         &Hashes(BTreeMap::new()),
         request,
         &StateOverride::new(),
-        50_000_000,
+        CallLimits::gas_cap(50_000_000),
     )
 }
 
@@ -213,7 +214,7 @@ fn overrides_replace_balance_code_and_storage() {
             &Hashes(BTreeMap::new()),
             &to_contract(),
             &both,
-            0,
+            CallLimits::gas_cap(0),
         )
         .unwrap_err();
     assert!(
@@ -245,7 +246,7 @@ fn failures_carry_geths_messages() {
                 &Hashes(BTreeMap::new()),
                 request,
                 &StateOverride::new(),
-                0,
+                CallLimits::gas_cap(0),
             )
             .unwrap_err()
             .to_string()
@@ -324,4 +325,103 @@ fn estimates_the_exact_minimum_and_names_what_fails() {
         estimate("61dead6000526002601efd", &to_contract()),
         Err(CallError::Reverted { output }) if output.as_ref() == [0xde, 0xad]
     ));
+}
+
+/// `JUMPDEST PUSH1 0 JUMP`: loops until the gas runs out.
+const LOOPS: &str = "5b600056";
+
+fn limited(request: &CallRequest, limits: CallLimits, estimate: bool) -> Result<u64, CallError> {
+    let h = header();
+    let block = CallBlock {
+        header: &h,
+        author: AUTHOR,
+    };
+    let (state, hashes, none) = (state(LOOPS), Hashes(BTreeMap::new()), StateOverride::new());
+    if estimate {
+        executor().estimate_gas(block, &state, &hashes, request, &none, limits)
+    } else {
+        match executor()
+            .call(block, &state, &hashes, request, &none, limits)?
+            .status
+        {
+            CallStatus::Halted { reason, .. } => Err(CallError::Halted(reason)),
+            other => panic!("the loop ended with {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_timeout_stops_a_loop_the_gas_cap_would_not() {
+    // No gas cap and (estimate) a request gas of 2^60: the loop would run for days.
+    let limits = CallLimits {
+        gas_cap: 0,
+        timeout: std::time::Duration::from_millis(200),
+    };
+    let huge = CallRequest {
+        gas: Some(1 << 60),
+        ..to_contract()
+    };
+    for (request, estimate) in [(&to_contract(), false), (&huge, false), (&huge, true)] {
+        let err = limited(request, limits, estimate).unwrap_err();
+        assert!(matches!(err, CallError::Timeout(_)), "{err:?}");
+        assert_eq!(err.to_string(), "execution aborted (timeout = 200ms)");
+    }
+    // A caller looping over CALLs to the loop: the timeout stops the callee, then the caller.
+    let caller = Address::repeat_byte(0xca);
+    let code = format!(
+        "5b600060006000600060007f{:0>64}5af1506000 56",
+        hex::encode(CONTRACT)
+    )
+    .replace(' ', "");
+    let mut over = StateOverride::new();
+    over.insert(
+        caller,
+        AccountOverride {
+            code: Some(Bytes::from(hex::decode(code).unwrap())),
+            ..AccountOverride::default()
+        },
+    );
+    let h = header();
+    let err = executor()
+        .call(
+            CallBlock {
+                header: &h,
+                author: AUTHOR,
+            },
+            &state(LOOPS),
+            &Hashes(BTreeMap::new()),
+            &CallRequest {
+                to: Some(caller),
+                ..to_contract()
+            },
+            &over,
+            limits,
+        )
+        .unwrap_err();
+    assert_eq!(err.to_string(), "execution aborted (timeout = 200ms)");
+    // Without a timeout a small gas cap still ends it, as before.
+    let capped = CallLimits::gas_cap(1_000_000);
+    assert_eq!(
+        limited(&to_contract(), capped, false)
+            .unwrap_err()
+            .to_string(),
+        "out of gas"
+    );
+    assert_eq!(
+        limited(&to_contract(), capped, true)
+            .unwrap_err()
+            .to_string(),
+        "gas required exceeds allowance (1000000)"
+    );
+    // A timeout the call does not reach changes nothing.
+    let both = CallLimits {
+        gas_cap: 1_000_000,
+        timeout: std::time::Duration::from_secs(600),
+    };
+    assert_eq!(
+        limited(&to_contract(), both, false)
+            .unwrap_err()
+            .to_string(),
+        "out of gas"
+    );
 }

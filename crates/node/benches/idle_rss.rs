@@ -73,6 +73,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
         miner_gas_limit: None,
         txpool: cachet_node::PoolConfig::default(),
         rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        rpc_evm_timeout: cachet_node::rpc::DEFAULT_EVM_TIMEOUT,
         metrics: None,
         http: Some(
             format!("127.0.0.1:{}", node.http_port)

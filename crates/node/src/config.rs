@@ -42,6 +42,8 @@ pub struct NodeConfig {
     pub txpool: crate::PoolConfig,
     /// `--rpc.gascap`: gas cap of `eth_call` / `eth_estimateGas` (0: none).
     pub rpc_gas_cap: u64,
+    /// `--rpc.evmtimeout`: wall-clock limit of one `eth_call` / `eth_estimateGas` (zero: none).
+    pub rpc_evm_timeout: std::time::Duration,
     /// `--metrics` (`--metrics.addr`/`--metrics.port`): Prometheus text at `/metrics`; `None`
     /// serves no metrics.
     pub metrics: Option<SocketAddr>,

@@ -424,6 +424,7 @@ async fn start_rpc(
     }
     let mut eth = rpc::EthState::default();
     eth.gas_cap = config.rpc_gas_cap;
+    eth.evm_timeout = config.rpc_evm_timeout;
     eth.pending = Some(pool.clone() as Arc<dyn rpc::PendingTransactions>);
     let ctx = RpcContext {
         chain: chain.clone(),

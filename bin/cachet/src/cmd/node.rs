@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use cachet_devp2p::net::Enode;
 use cachet_node::discovery::DiscoveryConfig;
@@ -87,6 +88,10 @@ pub(crate) struct NodeArgs {
     /// Gas cap of `eth_call` and `eth_estimateGas` (geth's flag and default; 0: no cap).
     #[arg(long = "rpc.gascap", value_name = "GAS", default_value_t = cachet_node::rpc::DEFAULT_GAS_CAP)]
     rpc_gascap: u64,
+    /// Wall-clock limit of one `eth_call` / `eth_estimateGas`: seconds ("5") or with a unit
+    /// ("5s", "200ms", "1m"); 0 = none (geth's flag and default).
+    #[arg(long = "rpc.evmtimeout", value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
+    rpc_evmtimeout: Duration,
     /// Serve Prometheus metrics at http://<metrics.addr>:<metrics.port>/metrics.
     #[arg(long)]
     metrics: bool,
@@ -266,6 +271,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
             ..cachet_node::PoolConfig::default()
         },
         rpc_gas_cap: args.rpc_gascap,
+        rpc_evm_timeout: args.rpc_evmtimeout,
         metrics: args
             .metrics
             .then(|| SocketAddr::new(args.metrics_addr, args.metrics_port)),
@@ -300,6 +306,14 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
 
 /// Controls whose shutdown turns true on SIGINT, SIGTERM or SIGHUP (handlers installed now,
 /// before the keys are unlocked); the key status comes from the lease.
+/// A duration flag: plain seconds, or humantime's units (geth takes Go's "5s").
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match s.parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => humantime::parse_duration(s).map_err(|e| e.to_string()),
+    }
+}
+
 pub(crate) fn stop_controls() -> Controls {
     let mut signals = StopSignals::install();
     let (tx, rx) = watch::channel(false);
@@ -311,5 +325,37 @@ pub(crate) fn stop_controls() -> Controls {
     Controls {
         shutdown: rx,
         key_status: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evm_timeout_takes_seconds_or_units() {
+        assert_eq!(parse_timeout("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_timeout("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_timeout("1m30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_timeout("soon").is_err());
+        assert!(parse_timeout("-1").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    #[test]
+    fn evm_timeout_defaults_to_five_seconds() {
+        use clap::Parser as _;
+        let base = ["cachet", "--datadir", "d", "--genesis", "g.json"];
+        let cli = Cli::try_parse_from(base).unwrap();
+        assert_eq!(cli.node.rpc_evmtimeout, Duration::from_secs(5));
+        let cli = Cli::try_parse_from(base.into_iter().chain(["--rpc.evmtimeout", "0"])).unwrap();
+        assert_eq!(cli.node.rpc_evmtimeout, Duration::ZERO);
     }
 }

@@ -79,6 +79,7 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
         miner_gas_limit: None,
         txpool: cachet_node::PoolConfig::default(),
         rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        rpc_evm_timeout: cachet_node::rpc::DEFAULT_EVM_TIMEOUT,
         metrics: None,
         kms: args.kms.config(),
         lease: None,

@@ -12,7 +12,8 @@ mod txpool;
 
 pub use pubsub::MAX_HEADS_PER_CHANGE;
 pub use state::{
-    DEFAULT_GAS_CAP, EthState, FILTER_TIMEOUT, MAX_FILTERS, MAX_LOG_RANGE, PendingTransactions,
+    DEFAULT_EVM_TIMEOUT, DEFAULT_GAS_CAP, EthState, FILTER_TIMEOUT, MAX_FILTERS, MAX_LOG_RANGE,
+    PendingTransactions,
 };
 
 use std::net::SocketAddr;

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
 use alloy_primitives::{Address, B256, Bloom, BloomInput, Bytes, U256};
 use cachet_execution::{
-    AccountOverride, BlockHashes, CallBlock, CallError, CallRequest, CallStatus, StateOverride,
+    AccountOverride, BlockHashes, CallBlock, CallError, CallLimits, CallRequest, CallStatus,
+    StateOverride,
 };
 use cachet_seal::Header;
 use cachet_state::StateError;
@@ -34,6 +35,8 @@ use crate::error::Result;
 
 /// geth's default `--rpc.gascap`.
 pub const DEFAULT_GAS_CAP: u64 = 50_000_000;
+/// geth's default `--rpc.evmtimeout`.
+pub const DEFAULT_EVM_TIMEOUT: Duration = Duration::from_secs(5);
 /// The widest `eth_getLogs` block range served (a bound on one request's work).
 pub const MAX_LOG_RANGE: u64 = 10_000;
 /// geth's `filterTimeout`: a filter not polled for this long is removed.
@@ -75,6 +78,8 @@ pub trait PendingTransactions: Send + Sync {
 pub struct EthState {
     /// geth's `--rpc.gascap` (0: no cap).
     pub gas_cap: u64,
+    /// geth's `--rpc.evmtimeout` (zero: none).
+    pub evm_timeout: Duration,
     /// The pool, once there is one.
     pub pending: Option<Arc<dyn PendingTransactions>>,
     filters: Mutex<Filters>,
@@ -86,6 +91,7 @@ impl Default for EthState {
     fn default() -> Self {
         Self {
             gas_cap: DEFAULT_GAS_CAP,
+            evm_timeout: DEFAULT_EVM_TIMEOUT,
             pending: None,
             filters: Mutex::default(),
             tip_samples: Mutex::default(),
@@ -94,6 +100,13 @@ impl Default for EthState {
 }
 
 impl EthState {
+    fn limits(&self) -> CallLimits {
+        CallLimits {
+            gas_cap: self.gas_cap,
+            timeout: self.evm_timeout,
+        }
+    }
+
     fn filters(&self) -> MutexGuard<'_, Filters> {
         self.filters
             .lock()
@@ -308,7 +321,7 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
         let at = block_arg(c, a, 1)?;
         let overrides = overrides_arg(a.get(2))?;
         let outcome = with_call_state(c, &at, |exec, block, view, hashes| {
-            exec.call(block, view, hashes, &request, &overrides, c.eth.gas_cap)
+            exec.call(block, view, hashes, &request, &overrides, c.eth.limits())
         })?;
         match outcome.status {
             CallStatus::Success => Ok(data(&outcome.output)),
@@ -321,7 +334,7 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
         let at = block_arg(c, a, 1)?;
         let overrides = overrides_arg(a.get(2))?;
         let gas = with_call_state(c, &at, |exec, block, view, hashes| {
-            exec.estimate_gas(block, view, hashes, &request, &overrides, c.eth.gas_cap)
+            exec.estimate_gas(block, view, hashes, &request, &overrides, c.eth.limits())
         })?;
         Ok(qty(gas))
     })?;
@@ -1375,7 +1388,7 @@ pub(super) fn estimate_on_head(
             hashes,
             &request,
             &StateOverride::default(),
-            c.eth.gas_cap,
+            c.eth.limits(),
         )
     })
 }

@@ -63,6 +63,7 @@ async fn revocation_stops_discv5_and_frees_its_port() {
         miner_gas_limit: None,
         txpool: cachet_node::PoolConfig::default(),
         rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        rpc_evm_timeout: cachet_node::rpc::DEFAULT_EVM_TIMEOUT,
         metrics: None,
         kms: KmsConfig::default(),
         raft: Default::default(),

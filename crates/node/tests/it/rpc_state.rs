@@ -23,6 +23,11 @@ use super::rpc::call;
 
 /// Serves `chain` over HTTP on a loopback port.
 async fn serve(chain: Arc<Chain>) -> SocketAddr {
+    serve_with(chain, rpc::EthState::default()).await
+}
+
+/// Serves `chain` with the call limits of `eth`.
+async fn serve_with(chain: Arc<Chain>, eth: rpc::EthState) -> SocketAddr {
     let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
     let gh = chain.genesis_hash();
     let cfg = NetworkConfig::new(
@@ -50,7 +55,7 @@ async fn serve(chain: Arc<Chain>) -> SocketAddr {
         sync: Default::default(),
         discovery_port: None,
         hardening: Default::default(),
-        eth: Default::default(),
+        eth,
         pool: None,
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
@@ -573,6 +578,8 @@ const NOPE_DATA: &str = concat!(
 const STORES: &str = "602a60005500";
 /// Returns slot 1 (PUSH1 1 SLOAD, mstore(0), return(0, 32)).
 const RETURNS_SLOT1: &str = "60015460005260206000f3";
+/// Loops until the gas runs out (JUMPDEST PUSH1 0 JUMP).
+const LOOPS: &str = "5b600056";
 
 fn call_genesis(funded: &str) -> Vec<u8> {
     let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
@@ -590,6 +597,7 @@ fn genesis_with_alloc(funded: &str, signer: alloy_primitives::Address) -> Vec<u8
             "code": format!("0x{RETURNS_SLOT1}"),
             "storage": {"0x0000000000000000000000000000000000000000000000000000000000000001": "0x05"},
         },
+        "0x00000000000000000000000000000000000000dd": {"balance": "0x0", "code": format!("0x{LOOPS}")},
     });
     text.replace(r#""alloc":{}"#, &format!(r#""alloc":{alloc}"#))
         .into_bytes()
@@ -728,6 +736,46 @@ async fn calls_estimates_and_reports_reverts_as_geth() {
     );
     assert_eq!(fh["reward"], json!([["0x0"]]), "{fh}");
     assert_eq!(result(addr, "eth_gasPrice", json!([])).await, "0x342770c0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_evm_timeout_stops_a_loop_with_geths_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let funded = "0x1000000000000000000000000000000000000001";
+    let chain = open(dir.path(), &call_genesis(funded));
+    let loops = "0x00000000000000000000000000000000000000dd";
+    // No gas cap, so only the timeout ends the loop (2^60 gas would take days).
+    let mut eth = rpc::EthState::default();
+    eth.gas_cap = 0;
+    eth.evm_timeout = std::time::Duration::from_millis(200);
+    let addr = serve_with(chain.clone(), eth).await;
+    let call_it = json!([{"from": funded, "to": loops}, "latest"]);
+    let huge = json!([{"from": funded, "to": loops, "gas": "0x1000000000000000"}, "latest"]);
+    for (method, params) in [
+        ("eth_call", &call_it),
+        ("eth_call", &huge),
+        ("eth_estimateGas", &huge),
+    ] {
+        let v = call(addr, method, params.clone()).await;
+        assert_eq!(v["error"]["code"], -32000, "{method}: {v}");
+        assert_eq!(
+            v["error"]["message"], "execution aborted (timeout = 200ms)",
+            "{method}: {v}"
+        );
+    }
+    // Timeout off and a small gas cap: out of gas, as before.
+    let mut eth = rpc::EthState::default();
+    eth.gas_cap = 1_000_000;
+    eth.evm_timeout = std::time::Duration::ZERO;
+    let addr = serve_with(chain, eth).await;
+    let v = call(addr, "eth_call", call_it.clone()).await;
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    assert_eq!(v["error"]["message"], "out of gas", "{v}");
+    let v = call(addr, "eth_estimateGas", call_it).await;
+    assert_eq!(
+        v["error"]["message"], "gas required exceeds allowance (1000000)",
+        "{v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

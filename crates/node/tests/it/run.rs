@@ -43,6 +43,7 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
         miner_gas_limit: None,
         txpool: cachet_node::PoolConfig::default(),
         rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        rpc_evm_timeout: cachet_node::rpc::DEFAULT_EVM_TIMEOUT,
         metrics: None,
         kms: KmsConfig::default(),
         raft: Default::default(),
@@ -171,6 +172,7 @@ async fn start_node(
         miner_gas_limit: None,
         txpool: cachet_node::PoolConfig::default(),
         rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        rpc_evm_timeout: cachet_node::rpc::DEFAULT_EVM_TIMEOUT,
         metrics: None,
         kms: KmsConfig::default(),
     };
