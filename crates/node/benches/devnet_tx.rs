@@ -141,6 +141,7 @@ impl Node {
             miner_gas_limit: None,
             txpool: cachet_node::PoolConfig::default(),
             rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+            rpc_evm_timeout: cachet_node::rpc::DEFAULT_EVM_TIMEOUT,
             metrics: None,
             http: Some(rpc),
             ws: None,
