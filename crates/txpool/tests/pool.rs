@@ -705,10 +705,13 @@ fn goquorum_limits_and_rules() {
     ));
     // A gas price on a chain without gas price enabled.
     let priced = free(&|tx| tx.gas_price = 1);
-    assert!(matches!(
-        pool.add(priced, &head, &state),
-        Err(PoolError::Rule(_))
-    ));
+    let refused = pool.add(priced, &head, &state);
+    assert!(
+        matches!(refused, Err(PoolError::GasPriceNotZero)),
+        "{refused:?}"
+    );
+    // GoQuorum's own text (core/tx_pool.go ErrInvalidGasPrice).
+    assert_eq!(refused.unwrap_err().to_string(), "Gas price not 0");
     assert_eq!(pool.status(), (0, 0));
     pool.add(free(&|_| {}), &head, &state).unwrap();
     assert_eq!(pool.status(), (1, 0));
