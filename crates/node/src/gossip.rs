@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718 as _;
 use alloy_primitives::{B256, Bytes};
-use cachet_devp2p::eth::{EthMessage, MAX_ITEMS};
+use cachet_devp2p::eth::{EthMessage, MAX_ITEMS, transaction_items};
 use cachet_devp2p::net::{Network, PeerId};
 use tokio::sync::{broadcast, watch};
 
@@ -76,47 +76,9 @@ fn decode_network_txs(items: impl IntoIterator<Item = Bytes>) -> Option<Vec<TxEn
     Some(out)
 }
 
-/// The items of a `Transactions` message's list.
-fn list_items(list: &[u8]) -> Option<Vec<Bytes>> {
-    let mut buf = list;
-    let header = alloy_rlp::Header::decode(&mut buf).ok()?;
-    if !header.list || header.payload_length != buf.len() {
-        return None;
-    }
-    let mut items = Vec::new();
-    while !buf.is_empty() {
-        if items.len() >= MAX_ITEMS {
-            return None;
-        }
-        let start = buf;
-        let h = alloy_rlp::Header::decode(&mut buf).ok()?;
-        let len = start.len() - buf.len() + h.payload_length;
-        if h.payload_length > buf.len() {
-            return None;
-        }
-        items.push(Bytes::copy_from_slice(&start[..len]));
-        buf = &buf[h.payload_length..];
-    }
-    Some(items)
-}
-
 /// One transaction in its network form.
 fn network_form(tx: &TxEnvelope) -> Vec<u8> {
     alloy_rlp::encode(tx)
-}
-
-fn raw_list(items: &[Vec<u8>]) -> Bytes {
-    let payload_length = items.iter().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(payload_length + 5);
-    alloy_rlp::Header {
-        list: true,
-        payload_length,
-    }
-    .encode(&mut out);
-    for i in items {
-        out.extend_from_slice(i);
-    }
-    Bytes::from(out)
 }
 
 impl Gossip {
@@ -145,7 +107,7 @@ impl Gossip {
     pub fn on_message(&self, peer: PeerId, message: &EthMessage) -> bool {
         match message {
             EthMessage::Transactions(list) => {
-                let Some(items) = list_items(list) else {
+                let Ok(items) = transaction_items(list) else {
                     self.malformed(&peer, "transactions");
                     return true;
                 };
@@ -290,7 +252,7 @@ impl Gossip {
                         size <= SOFT_LIMIT
                     })
                     .collect();
-                EthMessage::Transactions(raw_list(&items))
+                EthMessage::transactions(&items)
             } else {
                 EthMessage::NewPooledTransactionHashes {
                     types: fresh.iter().map(|t| t.tx_type() as u8).collect(),
@@ -326,10 +288,10 @@ mod tests {
 
     #[test]
     fn malformed_transaction_lists_are_refused_without_panic() {
-        assert!(list_items(&[0x80]).is_none());
-        assert!(list_items(&[0xc2, 0x01]).is_none());
-        assert!(list_items(&[0xc1, 0xb9]).is_none());
-        assert_eq!(list_items(&[0xc0]).unwrap().len(), 0);
+        assert!(transaction_items(&[0x80]).is_err());
+        assert!(transaction_items(&[0xc2, 0x01]).is_err());
+        assert!(transaction_items(&[0xc1, 0xb9]).is_err());
+        assert_eq!(transaction_items(&[0xc0]).unwrap().len(), 0);
         assert!(decode_network_txs([Bytes::from_static(&[0xc0])]).is_none());
     }
 }

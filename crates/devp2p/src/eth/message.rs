@@ -383,11 +383,7 @@ impl EthMessage {
                 let request_id = rlp::u64(&mut outer, WHAT)?;
                 let mut items = rlp::list(&mut outer, WHAT)?;
                 rlp::finish(outer, WHAT)?;
-                let mut transactions = Vec::new();
-                while !items.is_empty() {
-                    cap(transactions.len(), WHAT)?;
-                    transactions.push(Bytes::copy_from_slice(rlp::raw(&mut items, WHAT)?));
-                }
+                let transactions = raw_items(&mut items, WHAT)?;
                 Self::PooledTransactions {
                     request_id,
                     transactions,
@@ -422,6 +418,38 @@ impl EthMessage {
         rlp::finish(buf, "eth message")?;
         Ok(msg)
     }
+}
+
+/// The items of a `Transactions` message's list, each one raw RLP item (a transaction in its
+/// network form), at most [`MAX_ITEMS`]: the split `PooledTransactions` decodes with.
+///
+/// # Errors
+/// [`DecodeError`] when `list` is not one well-formed list or holds too many items.
+pub fn transaction_items(list: &[u8]) -> Result<Vec<Bytes>, DecodeError> {
+    const WHAT: &str = "transactions";
+    let mut buf = list;
+    let mut items = rlp::list(&mut buf, WHAT)?;
+    rlp::finish(buf, WHAT)?;
+    raw_items(&mut items, WHAT)
+}
+
+impl EthMessage {
+    /// A `Transactions` message of raw items (transactions in their network form).
+    pub fn transactions(items: &[Vec<u8>]) -> Self {
+        let mut out = Vec::new();
+        raw_list(&mut out, items);
+        Self::Transactions(Bytes::from(out))
+    }
+}
+
+/// Raw RLP items up to the end of `items`, capped at [`MAX_ITEMS`].
+fn raw_items(items: &mut &[u8], what: &'static str) -> Result<Vec<Bytes>, DecodeError> {
+    let mut out = Vec::new();
+    while !items.is_empty() {
+        cap(out.len(), what)?;
+        out.push(Bytes::copy_from_slice(rlp::raw(items, what)?));
+    }
+    Ok(out)
 }
 
 /// A list of 32-byte hashes, capped at [`MAX_ITEMS`].

@@ -214,3 +214,22 @@ fn rejects_announcements_whose_lists_differ_in_length() {
         })
     ));
 }
+
+#[test]
+fn splits_a_transactions_list_as_pooled_transactions_does() {
+    let items = vec![header_item().to_vec(), vec![0x83, 0x02, 0xc1, 0x80]];
+    let EthMessage::Transactions(list) = EthMessage::transactions(&items) else {
+        panic!("not a Transactions message");
+    };
+    let split = transaction_items(&list).unwrap();
+    assert_eq!(split.iter().map(|b| b.to_vec()).collect::<Vec<_>>(), items);
+    assert!(transaction_items(&[0xc1, 0xb9]).is_err());
+    let over = EthMessage::transactions(&vec![vec![0x01]; MAX_ITEMS + 1]);
+    let EthMessage::Transactions(over) = over else {
+        unreachable!()
+    };
+    assert!(matches!(
+        transaction_items(&over),
+        Err(DecodeError::TooLarge { .. })
+    ));
+}

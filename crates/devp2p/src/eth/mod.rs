@@ -6,7 +6,7 @@ mod message;
 mod status;
 
 pub use forkid::{ForkHash, ForkId, ForkSchedule};
-pub use message::{BlockId, ETH68_MESSAGES, EthMessage, MAX_ITEMS, id};
+pub use message::{BlockId, ETH68_MESSAGES, EthMessage, MAX_ITEMS, id, transaction_items};
 pub use status::{ETH_VERSION, Status};
 
 /// For the fuzz seed generator (`scripts/fuzz-seeds`).
