@@ -87,17 +87,20 @@ pub async fn run(
     let (stop_sync, sync_stop) = watch::channel(false);
     let sync_status = SyncStatus::default();
     let gossip = Arc::new(Gossip::new(pool.clone(), p2p.net.clone()));
-    // The pool follows the head, gossip broadcasts its new transactions, the sampler feeds
-    // the gauges: background tasks stopped at shutdown.
+    // The pool follows the head and gossip broadcasts its new transactions: background tasks
+    // stopped at shutdown.
     let background = [
         tokio::spawn(pool.clone().follow()),
         tokio::spawn(gossip.clone().run(sync_stop.clone())),
+    ];
+    // Only when something reads the gauges: sampling takes the pool's lock every second.
+    let sampler = metrics.is_some().then(|| {
         tokio::spawn(crate::metrics::sample(
             chain.clone(),
             p2p.net.clone(),
             pool.clone(),
-        )),
-    ];
+        ))
+    });
     let sync = tokio::spawn(crate::sync::run(
         chain.clone(),
         p2p.net.clone(),
@@ -134,7 +137,7 @@ pub async fn run(
     p2p.shutdown().await;
     stop_sync.send_replace(true);
     let _ = sync.await;
-    for task in background.into_iter().chain(metrics) {
+    for task in background.into_iter().chain(sampler).chain(metrics) {
         task.abort();
     }
     drop(held);
