@@ -27,6 +27,21 @@ await provider.on("block", (n) => {
   if (blocks.length >= 2) sawTwoBlocks();
 });
 await provider.on("pending", (hash) => pending.push(hash));
+// ethers' on() returns before the node has answered eth_subscribe, and the node serves a socket's
+// calls concurrently: a transaction sent now may reach the pool before the subscription exists.
+// A probe transaction seen as pending proves the subscription is live; everything after it counts.
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const live = async () => {
+  for (let probe = 0; probe < 30; probe++) {
+    const hash = await provider.send("eth_sendTransaction", [{ from: wallet, to: wallet, value: "0x0" }]);
+    for (let i = 0; i < 40; i++) {
+      if (pending.includes(hash)) return;
+      await sleep(50);
+    }
+  }
+  throw new Error("no probe transaction ever arrived on the newPendingTransactions subscription");
+};
+await live();
 
 const deployHash = await provider.send("eth_sendTransaction", [{ from: wallet, data: init, gas: "0x30000" }]);
 const deployed = await within(60000, "deploy receipt", provider.waitForTransaction(deployHash));
