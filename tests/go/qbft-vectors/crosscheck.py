@@ -87,6 +87,10 @@ def check_qbft(v, blocks):
         check("0x" + cd.hex() == v["commit_seal_digest"], f"{v['name']}: commit seal digest")
         check(recover(cd, seal) == b(v["signer"]), f"{v['name']}: commit seal signer")
     elif code == 0x15:  # ROUND-CHANGE: [[[seq, round, [pr, pv] | []], sig], block | [], prepares | []]
+        if len(msg) == 4:  # Besu >= 26.1.0: [signed, block | [], BAL | 0x80, prepares]
+            check(msg[2] == b"", "BAL slot empty")
+            msg = [msg[0], msg[1], msg[3]]
+            check(v["goquorum_decode"].startswith("rejected"), "GoQuorum rejects the 4-item shape")
         signed, pblock, prepares = msg
         payload, sig = signed
         seq, rnd, prepared = payload
@@ -104,8 +108,12 @@ def check_qbft(v, blocks):
     elif code == 0x12:  # PRE-PREPARE: [[[seq, round, block], sig], [[rc signed payloads], [prepares]]]
         signed, justification = msg
         payload, sig = signed
-        seq, rnd, block = payload
         check_signed(v, payload, code, sig)
+        if len(payload) == 4:  # Besu >= 26.1.0: [seq, round, block, BAL | 0x80]
+            check(payload[3] == b"", "BAL slot empty")
+            check(v["goquorum_decode"].startswith("rejected"), "GoQuorum rejects the 4-item shape")
+            payload = payload[:3]
+        seq, rnd, block = payload
         h = keccak(header_with_extra(block[0], qbft_extra_with(block[0][12], 0)))
         check("0x" + h.hex() == v["proposal_hash"], f"{v['name']}: proposal hash (round 0, seals emptied)")
         blocks[h] = block[0]

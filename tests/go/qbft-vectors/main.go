@@ -281,6 +281,8 @@ func main() {
 	out = append(out, qbftMsg("qbft-commit-h1-r2", "COMMIT for block B at (1,2): digest is the round-0 block hash, the seal covers round 2", qbfttypes.CommitCode, cm2, v3,
 		vector{"digest": hashB.Hex(), "commit_seal": hx(seal2), "commit_seal_digest": cd2.Hex(), "commit_seal_extra": hx(types.QBFTFilteredHeaderWithRound(blockB.Header(), 2).Extra)}))
 
+	out = append(out, besuShapes(pA, blockA, v0)...)
+
 	for _, v := range out {
 		if v["source"] == nil {
 			v["source"] = source("consensus/istanbul/qbft/types/*.go EncodeRLP/EncodePayloadForSigning/Decode; qbft/core/{preprepare,prepare,commit,roundchange}.go; backend/backend.go Gossip; backend.Sign")
@@ -467,5 +469,48 @@ func proposerVectors(addrs []common.Address) []vector {
 			}
 		}
 	}
+	return out
+}
+
+// besuShapes: the PROPOSAL and ROUND-CHANGE layouts Besu >= 26.1.0 sends by default (an extra
+// block-access-list slot, 0x80 when absent: besu ProposalPayload.writeTo, RoundChange.encode),
+// signed as Besu signs them (keccak(rlp([code, payload])) over the 4-item payload), and what
+// GoQuorum's decoder says about them.
+func besuShapes(proposer key, block *types.Block, other key) []vector {
+	var out []vector
+	goquorum := func(code uint64, wire []byte) string {
+		if _, err := qbfttypes.Decode(code, wire); err != nil {
+			return "rejected: " + err.Error()
+		}
+		return "accepted"
+	}
+	// PROPOSAL payload [seq, round, block, 0x80]; justification [[], []].
+	payload := []interface{}{big.NewInt(1), big.NewInt(0), block, []byte{}}
+	pre := enc([]interface{}{uint64(qbfttypes.PreprepareCode), payload})
+	sig := sign(proposer, pre)
+	wire := enc([]interface{}{[]interface{}{payload, sig}, []interface{}{[]interface{}{}, []interface{}{}}})
+	out = append(out, vector{
+		"name": "qbft-preprepare-h1-r0-besu26-bal-slot", "what": "PRE-PREPARE as Besu >= 26.1.0 sends it without --Xbft-legacy-protocol-encoding: payload [seq, round, block, 0x80]",
+		"p2p_protocol": "istanbul/100", "p2p_msg_code": qbfttypes.PreprepareCode, "p2p_payload": hx(wire),
+		"signer": proposer.addr.Hex(), "signer_nodekey": proposer.hex, "signing_preimage": hx(pre),
+		"signing_digest": hx(crypto.Keccak256(pre)), "signature": hx(sig), "sequence": 1, "round": 0,
+		"proposal_hash": block.Hash().Hex(), "goquorum_decode": goquorum(qbfttypes.PreprepareCode, wire),
+		"source":           "layout from besu-eth/besu@683880baa609111e6fee47ef1122dce7a76a154b consensus/qbft-core/src/main/java/org/hyperledger/besu/consensus/qbft/core/payload/ProposalPayload.java (writeTo) and QbftPayload.hashForSignature; goquorum_decode from " + source("qbfttypes.Decode"),
+		"stated_in_source": []string{"goquorum_decode: GoQuorum's decoder output"},
+	})
+	// ROUND-CHANGE [[[seq, round, []], sig], 0xc0, 0x80, []].
+	rcp := []interface{}{big.NewInt(1), big.NewInt(1), []interface{}{}}
+	pre = enc([]interface{}{uint64(qbfttypes.RoundChangeCode), rcp})
+	sig = sign(other, pre)
+	wire = enc([]interface{}{[]interface{}{rcp, sig}, []interface{}{}, []byte{}, []interface{}{}})
+	out = append(out, vector{
+		"name": "qbft-roundchange-h1-r1-besu26-bal-slot", "what": "unprepared ROUND-CHANGE as Besu >= 26.1.0 sends it without --Xbft-legacy-protocol-encoding: [signed, 0xc0, 0x80, 0xc0]",
+		"p2p_protocol": "istanbul/100", "p2p_msg_code": qbfttypes.RoundChangeCode, "p2p_payload": hx(wire),
+		"signer": other.addr.Hex(), "signer_nodekey": other.hex, "signing_preimage": hx(pre),
+		"signing_digest": hx(crypto.Keccak256(pre)), "signature": hx(sig), "sequence": 1, "round": 1,
+		"goquorum_decode":  goquorum(qbfttypes.RoundChangeCode, wire),
+		"source":           "layout from besu-eth/besu@683880baa609111e6fee47ef1122dce7a76a154b consensus/qbft-core/src/main/java/org/hyperledger/besu/consensus/qbft/core/messagewrappers/RoundChange.java (encode); goquorum_decode from " + source("qbfttypes.Decode"),
+		"stated_in_source": []string{"goquorum_decode: GoQuorum's decoder output"},
+	})
 	return out
 }
