@@ -68,7 +68,28 @@ def check_signed(v, payload_items, code, sig):
         check(sign(v["signer_nodekey"], digest) == sig, f"{v['name']}: RFC 6979 re-signature")
 
 
+def header_fields(h):
+    ints = ("difficulty", "number", "gasLimit", "gasUsed", "timestamp")
+    order = ("parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot",
+             "logsBloom", "difficulty", "number", "gasLimit", "gasUsed", "timestamp", "extraData",
+             "mixHash", "nonce")
+    return [int(h[k], 16) if k in ints else b(h[k]) for k in order]
+
+
+def check_digest(v):
+    """The proposal digest with the block's own round (Besu) and with round 0 (GoQuorum)."""
+    hdr = header_fields(v["proposal_header"])
+    _, _, _, rnd, _ = rlp.decode(hdr[12])
+    besu = keccak(header_with_extra(hdr, qbft_extra_with(hdr[12], uint(rnd))))
+    goq = keccak(header_with_extra(hdr, qbft_extra_with(hdr[12], 0)))
+    check("0x" + besu.hex() == v["besu_digest"], "besu digest")
+    check("0x" + goq.hex() == v["goquorum_digest"], "goquorum digest")
+    check(besu != goq, "the two digests differ when the extra round is not 0")
+
+
 def check_qbft(v, blocks):
+    if v.get("kind") == "digest":
+        return check_digest(v)
     code = v["p2p_msg_code"]
     check(code in QBFT_CODES, "code")
     msg = rlp.decode(b(v["p2p_payload"]))

@@ -282,6 +282,7 @@ func main() {
 		vector{"digest": hashB.Hex(), "commit_seal": hx(seal2), "commit_seal_digest": cd2.Hex(), "commit_seal_extra": hx(types.QBFTFilteredHeaderWithRound(blockB.Header(), 2).Extra)}))
 
 	out = append(out, besuShapes(pA, blockA, v0)...)
+	out = append(out, digestWithRound(pA, sorted))
 
 	for _, v := range out {
 		if v["source"] == nil {
@@ -513,4 +514,23 @@ func besuShapes(proposer key, block *types.Block, other key) []vector {
 		"stated_in_source": []string{"goquorum_decode: GoQuorum's decoder output"},
 	})
 	return out
+}
+
+// digestWithRound: a proposal block whose extraData carries round 2 (what Besu >= 24.12 proposes
+// at round 2). GoQuorum's digest (Block.Hash: round forced to 0) and Besu's
+// (forCommittedSeal: round as in the block, = QBFTHashWithRoundNumber(2)) differ.
+func digestWithRound(proposer key, vals []common.Address) vector {
+	extra := enc(&types.QBFTExtra{VanityData: make([]byte, 32), Validators: vals, Vote: nil, Round: 2, CommittedSeal: [][]byte{}})
+	blk := types.NewBlockWithHeader(baseHeader(proposer.addr, extra))
+	return vector{
+		"name":                 "qbft-digest-round2-in-proposal-extra",
+		"what":                 "the digest of a proposal block whose extraData says round 2: GoQuorum hashes it with round 0, Besu >= 24.12 with round 2 (docs/dev/bft-wire.md section 4)",
+		"kind":                 "digest",
+		"proposal_header":      headerJSON(blk.Header()),
+		"goquorum_digest":      blk.Hash().Hex(),
+		"besu_digest":          blk.Header().QBFTHashWithRoundNumber(2).Hex(),
+		"round0_header_digest": blk.Header().QBFTHashWithRoundNumber(0).Hex(),
+		"source":               source("core/types/block.go Header.Hash, QBFTHashWithRoundNumber; core/types/istanbul.go QBFTFilteredHeader") + "; Besu rule from hyperledger/besu@3fd224e2e49ddd68aa61755525593a0a60c65507 consensus/common/src/main/java/org/hyperledger/besu/consensus/common/bft/BftBlockHashing.java (calculateDataHashForCommittedSeal) via QbftBlockCodecAdaptor.readFrom (forCommittedSeal)",
+		"stated_in_source":     []string{"goquorum_digest: GoQuorum's Block.Hash"},
+	}
 }
