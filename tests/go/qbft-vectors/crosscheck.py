@@ -98,7 +98,26 @@ def check_committed_block(v, blocks):
     signers = {recover(cd, s) for s in seals}
     check(len(signers) == len(seals) and signers <= set(vals), f"{v['name']}: seals from distinct validators")
     check(len(signers) * 3 >= 2 * len(vals), f"{v['name']}: quorum of seals")
-    blocks[keccak(header_with_extra(header, qbft_extra_with(header[12], 0)))] = header
+    h = keccak(header_with_extra(header, qbft_extra_with(header[12], 0)))
+    if "block_hash" in v:
+        check("0x" + h.hex() == v["block_hash"], f"{v['name']}: QBFT block hash (round 0, no seals)")
+    blocks[h] = header
+
+
+def check_committed_ibft_block(v):
+    """A committed GoQuorum IBFT block: proposer seal over keccak(keccak(rlp(header[seal, seals
+    emptied]))), hash over header[seals emptied], committed seals over keccak(hash || 0x02)."""
+    header = rlp.decode(b(v["block_rlp"]))[0]
+    extra = header[12]
+    vals, seal, seals = rlp.decode(extra[32:])
+    check([b(a) for a in v["validators"]] == vals, "validators")
+    sighash = keccak(header_with_extra(header, extra[:32] + rlp.encode([vals, b"", []])))
+    check(recover(keccak(sighash), seal) in vals, f"{v['name']}: proposer seal")
+    h = keccak(header_with_extra(header, extra[:32] + rlp.encode([vals, seal, []])))
+    check("0x" + h.hex() == v["block_hash"], f"{v['name']}: IBFT block hash")
+    signers = {recover(keccak(h + b"\x02"), s) for s in seals}
+    check(len(signers) == len(seals) and signers <= set(vals), f"{v['name']}: committed seals")
+    check(len(signers) * 3 >= 2 * len(vals), f"{v['name']}: quorum of seals")
 
 
 def check_qbft(v, blocks):
@@ -106,6 +125,8 @@ def check_qbft(v, blocks):
         return check_digest(v)
     if v.get("kind") == "committed_block":
         return check_committed_block(v, blocks)
+    if v.get("kind") == "committed_block_ibft":
+        return check_committed_ibft_block(v)
     code = v["p2p_msg_code"]
     check(code in QBFT_CODES, "code")
     msg = rlp.decode(b(v["p2p_payload"]))
@@ -228,6 +249,7 @@ def main(d):
     for fname, fn in (
         ("qbft-messages.json", check_qbft),
         ("qbft-goquorum-devnet.json", check_qbft),
+        ("ibft-to-qbft-goquorum-devnet.json", check_qbft),
         ("ibft-messages.json", check_ibft),
     ):
         path = f"{d}/{fname}"
