@@ -83,7 +83,7 @@ pub enum Error {
         summary: String,
         /// The first slot's error.
         #[source]
-        source: Box<Error>,
+        source: Box<Self>,
     },
     /// `rotate --remove-master-key` named the only master key.
     #[error("{given} is the only master key of key bundle {}: refusing to remove it (nothing could unlock the keys again); add another first with `cachet rotate --add-master-key REF`", .path.display())]

@@ -236,7 +236,8 @@ async fn destroy_removes_the_bundle_and_is_audited() {
 
 #[test]
 fn fuzz_functions_survive_the_seed_corpora() {
-    let corpora: [(&str, fn(&[u8])); 2] = [
+    type Target = fn(&[u8]);
+    let corpora: [(&str, Target); 2] = [
         ("bundle_decode", cachet_keyprovider::fuzzing::decode_bundle),
         (
             "bundle_sections",
