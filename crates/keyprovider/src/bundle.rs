@@ -388,3 +388,12 @@ pub mod fuzzing {
         decode_bundle(&data);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// `docs/key-bundle.md` states this cap.
+    #[test]
+    fn the_file_cap_is_the_documented_one() {
+        assert_eq!(super::MAX_FILE, 135_247);
+    }
+}
