@@ -113,6 +113,16 @@ pub enum Error {
         /// Its slot (1-based).
         slot: usize,
     },
+    /// `unlock --slot N` beyond the bundle's master keys.
+    #[error("key bundle {} has {count} master key(s), no master key {slot}", .path.display())]
+    NoSuchMasterKey {
+        /// The bundle file.
+        path: PathBuf,
+        /// The slot asked for (1-based).
+        slot: usize,
+        /// How many the bundle has.
+        count: usize,
+    },
     /// `rotate --add-master-key` on a bundle that has the most master keys already.
     #[error("key bundle {} already has {max} master keys, the most a bundle holds: remove one first (cachet rotate --remove-master-key REF)", .path.display())]
     TooManyMasterKeys {
@@ -210,6 +220,7 @@ impl Error {
             | Self::MasterKeyNotInBundle { .. }
             | Self::MasterKeyAlreadyInBundle { .. }
             | Self::TooManyMasterKeys { .. }
+            | Self::NoSuchMasterKey { .. }
             | Self::NothingToChange { .. }
             | Self::Import { .. }
             | Self::ImportJson { .. }
@@ -350,6 +361,15 @@ mod tests {
                 ErrorClass::Usage,
             ),
             (
+                Error::NoSuchMasterKey {
+                    path: path(),
+                    slot: 3,
+                    count: 2,
+                },
+                "key bundle /d/keys.cachet has 2 master key(s), no master key 3",
+                ErrorClass::Usage,
+            ),
+            (
                 Error::NothingToChange { path: path() },
                 "key bundle /d/keys.cachet is already format v2: nothing to do; pass --to, --add-master-key or --remove-master-key",
                 ErrorClass::Usage,
@@ -415,7 +435,7 @@ mod tests {
                 ErrorClass::Local,
             ),
         ];
-        assert_eq!(cases.len(), 22, "one case per variant");
+        assert_eq!(cases.len(), 23, "one case per variant");
         for (error, text, class) in cases {
             assert_eq!(error.to_string(), text);
             assert_eq!(error.class(), class, "{text}");

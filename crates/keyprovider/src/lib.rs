@@ -48,5 +48,5 @@ pub use lease::{
 pub use provider::{
     CONTEXT_CHAIN, CONTEXT_NODE, CONTEXT_PURPOSE, InitOptions, Initialised, LoadedBundle,
     MasterKeyChange, UnlockTiming, Unlocked, Unwrap, change_master_keys, context_for, destroy,
-    init, rotate, unlock,
+    init, rotate, unlock, unlock_slot,
 };

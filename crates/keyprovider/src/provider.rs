@@ -291,7 +291,7 @@ impl LoadedBundle {
         &self,
         master_key: &dyn MasterKey,
     ) -> Result<(UnlockedKeys, UnlockTiming)> {
-        let (keys, timing, ..) = self.unlock_slots(Unwrap::With(master_key)).await?;
+        let (keys, timing, ..) = self.unlock_slots(Unwrap::With(master_key), None).await?;
         Ok((keys, timing))
     }
 
@@ -302,12 +302,26 @@ impl LoadedBundle {
     async fn unlock_slots<'a>(
         &self,
         keys: Unwrap<'a>,
+        only: Option<usize>,
     ) -> Result<(UnlockedKeys, UnlockTiming, usize, SlotKey<'a>)> {
         crate::harden_process();
         let audit = AuditLog::new(&self.datadir);
         let context = &self.bundle.header.encryption_context;
         let started = Instant::now();
-        let candidates = self.candidates(keys, None);
+        let candidates = match only {
+            Some(index) => {
+                let count = self.bundle.slots().len();
+                if index >= count {
+                    return Err(Error::NoSuchMasterKey {
+                        path: self.path.clone(),
+                        slot: index + 1,
+                        count,
+                    });
+                }
+                vec![index]
+            }
+            None => self.candidates(keys, None),
+        };
         let walked = self.walk(keys, &candidates, "unlock", None).await?;
         let kms_time = started.elapsed();
         let slot = self.slot(walked.index)?;
@@ -525,9 +539,22 @@ impl Unlocked {
 /// See [`LoadedBundle::load`] and [`LoadedBundle::unlock_with`]; with several master keys that
 /// all fail, [`Error::NoMasterKeyUnlocked`], classed as the first slot's error.
 pub async fn unlock(datadir: &Path, config: &KmsConfig) -> Result<Unlocked> {
+    unlock_slot(datadir, config, None).await
+}
+
+/// As [`unlock`], with only master key `slot` (0-based) when given: an operator's test of a
+/// break-glass key that leaves the other keys untouched (`cachet unlock --check --slot N`).
+///
+/// # Errors
+/// As [`unlock`]; [`Error::NoSuchMasterKey`] when the bundle has no such slot.
+pub async fn unlock_slot(
+    datadir: &Path,
+    config: &KmsConfig,
+    slot: Option<usize>,
+) -> Result<Unlocked> {
     crate::harden_process();
     let bundle = LoadedBundle::load(datadir)?;
-    let (keys, timing, slot, key) = bundle.unlock_slots(Unwrap::Recorded(config)).await?;
+    let (keys, timing, slot, key) = bundle.unlock_slots(Unwrap::Recorded(config), slot).await?;
     let SlotKey::Owned(master_key) = key else {
         return Err(Error::Internal("a recorded master key was not opened"));
     };

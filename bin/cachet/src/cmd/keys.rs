@@ -126,6 +126,10 @@ pub(crate) struct UnlockArgs {
     /// exit 10 (keys wiped) when access is revoked or unreachable past --kms-grace.
     #[arg(long, conflicts_with = "check")]
     watch: bool,
+    /// Unlock with master key N only (1-based, as `inspect` lists them), not the others: tests a
+    /// break-glass key without making the primary unavailable.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+    slot: Option<u8>,
     #[command(flatten)]
     kms: KmsArgs,
     #[command(flatten)]
@@ -281,7 +285,8 @@ pub(crate) async fn unlock(args: UnlockArgs) -> Result<(), Failure> {
             "nothing to do: pass --check (decrypt once and verify) or --watch (hold the keys)",
         ));
     }
-    let unlocked = cachet_keyprovider::unlock(&args.datadir, &args.kms.config()).await?;
+    let slot = args.slot.map(|n| usize::from(n) - 1);
+    let unlocked = cachet_keyprovider::unlock_slot(&args.datadir, &args.kms.config(), slot).await?;
     let mut out = identities_json(unlocked.keys.identities());
     out["master_key"] = json!(unlocked.unlocked_by().master_key.given);
     out["slot"] = json!(unlocked.slot + 1);

@@ -434,6 +434,17 @@ fn rotate_adds_and_removes_master_keys() {
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
     }
 
+    // The break-glass key tested alone while the primary works; no slot 3.
+    let out = cachet(&["unlock", "--check", "--datadir", &d, "--slot", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["slot"], 2);
+    let last = audit_lines(&f.path("d")).pop().unwrap();
+    assert_eq!(last["master_key"], b.as_str());
+    for slot in ["3", "5"] {
+        let out = cachet(&["unlock", "--check", "--datadir", &d, "--slot", slot]);
+        assert_eq!(code(&out), 2, "--slot {slot}: {}", stderr(&out));
+    }
+
     // The first key file deleted: unlock uses the second, both attempts audited.
     std::fs::remove_file(f.path("a")).unwrap();
     let out = cachet(&["unlock", "--check", "--datadir", &d]);

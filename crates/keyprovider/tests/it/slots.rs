@@ -240,7 +240,7 @@ async fn a_byte_flip_in_either_slot_is_corrupt() {
     assert_eq!(unlock_class(&node).await, Some(ErrorClass::Corrupt));
     assert_eq!(audit(&node).last().unwrap()["details"]["slot"], 2);
     // With the first key present the second slot is never read: a damaged break-glass slot is
-    // found when it is needed (docs/operations.md: test it after adding it).
+    // found when it is needed (`unlock_slot` tests it: a_chosen_slot_is_tested_alone).
     std::fs::write(&first, &saved).unwrap();
     std::fs::set_permissions(&first, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(unlock_class(&node).await, None);
@@ -579,4 +579,46 @@ async fn mutated_v2_sections_never_panic() {
             "{count}: {err}"
         );
     }
+}
+
+/// `unlock_slot` tests one master key alone: the break-glass key while the primary works, and a
+/// damaged break-glass slot (which a normal unlock never reaches) is found.
+#[tokio::test]
+async fn a_chosen_slot_is_tested_alone() {
+    let (node, glass) = two_keys().await;
+    let before = audit(&node).len();
+    let unlocked = cachet_keyprovider::unlock_slot(&node.datadir(), &KmsConfig::default(), Some(1))
+        .await
+        .unwrap();
+    assert_eq!(unlocked.slot, 1);
+    let lines = audit(&node);
+    assert_eq!(lines.len(), before + 1, "slot 1 is not tried");
+    assert_eq!(key_ids(&lines[before]["calls"]), [glass.reference().key_id]);
+
+    let err = cachet_keyprovider::unlock_slot(&node.datadir(), &KmsConfig::default(), Some(2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NoSuchMasterKey {
+                slot: 3,
+                count: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.class(), ErrorClass::Usage);
+
+    edit_slot(&node, 1, flip_wrapped);
+    assert_eq!(
+        unlock_class(&node).await,
+        None,
+        "a plain unlock stops at slot 1"
+    );
+    let err = cachet_keyprovider::unlock_slot(&node.datadir(), &KmsConfig::default(), Some(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Corrupt, "{err}");
 }
