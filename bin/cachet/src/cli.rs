@@ -39,7 +39,8 @@ pub(crate) enum Command {
     Inspect(cmd::keys::InspectArgs),
     /// Decrypt a node's bundle to check it (one master-key call).
     Unlock(cmd::keys::UnlockArgs),
-    /// Move a bundle to another master key; the node's keys and identity do not change.
+    /// Change a bundle's master keys (replace, add, remove) or upgrade it to format v2; the
+    /// node's keys and identity do not change.
     Rotate(cmd::keys::RotateArgs),
     /// Erase a node's key bundle.
     Destroy(cmd::keys::DestroyArgs),

@@ -1,11 +1,14 @@
-//! The key bundle file format, v1 (`docs/key-bundle.md` documents it byte by byte).
+//! The key bundle file format, v2 (and v1, still read); `docs/key-bundle.md` documents both
+//! byte by byte.
 //!
 //! ```text
-//! magic "CACHETKB" (8) ‖ version u16 = 1
-//! ‖ u32 len ‖ identity header (JSON)        ← with magic, version and len: AES-GCM associated data
-//! ‖ u32 len ‖ master-key section (JSON)     ← reference + wrapped data key; authenticated by the master key
-//! ‖ nonce (12) ‖ u32 len ‖ AES-256-GCM(key set) ‖ tag (16)
-//! ‖ SHA-256 of everything before (32)       ← corruption check, not authentication
+//! v2: magic "CACHETKB" (8) ‖ version u16 = 2
+//!     ‖ u32 len ‖ identity header (JSON)      ← with magic, version and len: AES-GCM associated data
+//!     ‖ u8 N (1..=4) ‖ N × (u32 len ‖ slot (JSON))  ← a master key + the data key wrapped by it;
+//!                                                  each authenticated by its own master key
+//!     ‖ nonce (12) ‖ u32 len ‖ AES-256-GCM(key set) ‖ tag (16)
+//!     ‖ SHA-256 of everything before (32)     ← corruption check, not authentication
+//! v1: as v2 with version 1 and one slot without the count byte (the "master-key section").
 //! ```
 //! Every byte of the file is untrusted input: the parser reads through a bounded cursor and
 //! never indexes, unwraps or panics.
@@ -26,8 +29,13 @@ use crate::{Error, PublicIdentities, Result};
 
 /// File magic.
 pub(crate) const MAGIC: &[u8; 8] = b"CACHETKB";
-/// The only format version this build reads and writes.
-pub(crate) const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes.
+pub(crate) const FORMAT_VERSION: u16 = 2;
+/// The first format: one master key, still read (and upgraded by `rotate`).
+pub(crate) const FORMAT_V1: u16 = 1;
+/// Most master keys (slots) a bundle holds: a primary and break-glass keys. Unlock tries them
+/// in order, so the cap also bounds the calls a failing unlock makes.
+pub const MAX_SLOTS: usize = 4;
 /// Caps on section sizes. A real header is < 1 KiB, an AWS ciphertext blob < 512 B and the
 /// sealed key set 146 B; the caps bound what a damaged file can make us allocate.
 const MAX_HEADER: usize = 64 * 1024;
@@ -35,7 +43,8 @@ const MAX_MASTER_SECTION: usize = 16 * 1024;
 const MAX_SEALED: usize = 4 * 1024;
 /// Largest bundle file accepted before parsing.
 pub(crate) const MAX_FILE: u64 =
-    (8 + 2 + 4 + MAX_HEADER + 4 + MAX_MASTER_SECTION + 12 + 4 + MAX_SEALED + 32) as u64;
+    (8 + 2 + 4 + MAX_HEADER + 1 + MAX_SLOTS * (4 + MAX_MASTER_SECTION) + 12 + 4 + MAX_SEALED + 32)
+        as u64;
 
 /// The authenticated identity header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +60,8 @@ pub struct BundleHeader {
     pub created: String,
 }
 
-/// The master-key section: which key wraps the data key, and the wrapped key.
+/// One master-key slot (v1: the master-key section): which key wraps the data key, and the
+/// wrapped key. Every slot wraps the same data key under the same encryption context.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MasterKeySection {
@@ -61,6 +71,21 @@ pub struct MasterKeySection {
     pub wrapped_data_key: WrappedDataKey,
 }
 
+/// A slot with the exact bytes it was read from (re-encoded verbatim).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StoredSlot {
+    section: MasterKeySection,
+    bytes: Vec<u8>,
+}
+
+impl StoredSlot {
+    fn new(section: MasterKeySection) -> Result<Self> {
+        let bytes = serde_json::to_vec(&section)
+            .map_err(|_| Error::Internal("master-key slot does not serialise"))?;
+        Ok(Self { section, bytes })
+    }
+}
+
 /// A parsed bundle (public parts and ciphertext; nothing secret).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
@@ -68,10 +93,10 @@ pub struct Bundle {
     pub header: BundleHeader,
     /// The exact header bytes as stored (they are the associated data).
     header_bytes: Vec<u8>,
-    /// The master-key section.
-    pub master: MasterKeySection,
-    /// The exact master-section bytes as stored.
-    master_bytes: Vec<u8>,
+    /// The file's format version (1 or 2).
+    version: u16,
+    /// The master-key slots, in unlock order (exactly one in v1).
+    slots: Vec<StoredSlot>,
     /// AES-GCM nonce.
     pub nonce: [u8; 12],
     /// AES-GCM ciphertext and tag of the key set.
@@ -79,40 +104,72 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Assembles a bundle; the header is serialised once here and kept verbatim.
+    /// Assembles a bundle of the current format; the header is serialised once here and kept
+    /// verbatim.
     pub(crate) fn new(
         header: BundleHeader,
-        master: MasterKeySection,
+        slots: Vec<MasterKeySection>,
         nonce: [u8; 12],
         sealed: Vec<u8>,
     ) -> Result<Self> {
         let header_bytes = serde_json::to_vec(&header)
             .map_err(|_| Error::Internal("bundle header does not serialise"))?;
-        let master_bytes = encode_master(&master)?;
-        Ok(Self {
+        Self {
             header,
             header_bytes,
-            master,
-            master_bytes,
+            version: FORMAT_VERSION,
+            slots: Vec::new(),
             nonce,
             sealed,
-        })
+        }
+        .with_slots(slots)
+    }
+
+    /// The file's format version.
+    pub fn version(&self) -> u16 {
+        self.version
+    }
+
+    /// The master-key slots in unlock order.
+    pub fn slots(&self) -> impl ExactSizeIterator<Item = &MasterKeySection> {
+        self.slots.iter().map(|s| &s.section)
+    }
+
+    /// Slot `index`.
+    pub fn slot(&self, index: usize) -> Option<&MasterKeySection> {
+        self.slots.get(index).map(|s| &s.section)
     }
 
     /// Associated data for the key-set AEAD: magic, version, header length and header bytes.
     pub(crate) fn associated_data(&self) -> Vec<u8> {
         let mut aad = Vec::with_capacity(14 + self.header_bytes.len());
         aad.extend_from_slice(MAGIC);
-        aad.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+        aad.extend_from_slice(&self.version.to_be_bytes());
         aad.extend_from_slice(&(self.header_bytes.len() as u32).to_be_bytes());
         aad.extend_from_slice(&self.header_bytes);
         aad
     }
 
-    /// Returns the bundle with a new master-key section (rotation); the header stays verbatim.
-    pub(crate) fn with_master(mut self, master: MasterKeySection) -> Result<Self> {
-        self.master_bytes = encode_master(&master)?;
-        self.master = master;
+    /// Returns the bundle with new master-key slots (rotation); the header, the version and
+    /// the sealed keys stay verbatim.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] for no slot, more than [`MAX_SLOTS`], one key twice, or more than
+    /// one slot in a v1 bundle: the callers check these first and say why.
+    pub(crate) fn with_slots(mut self, slots: Vec<MasterKeySection>) -> Result<Self> {
+        if slots.is_empty() || slots.len() > MAX_SLOTS {
+            return Err(Error::Internal("a bundle holds 1 to 4 master keys"));
+        }
+        if self.version == FORMAT_V1 && slots.len() != 1 {
+            return Err(Error::Internal("a v1 bundle holds exactly one master key"));
+        }
+        if has_duplicate_key(slots.iter()) {
+            return Err(Error::Internal("a master key appears in two slots"));
+        }
+        self.slots = slots
+            .into_iter()
+            .map(StoredSlot::new)
+            .collect::<Result<_>>()?;
         Ok(self)
     }
 
@@ -126,14 +183,33 @@ impl Bundle {
         Ok(self)
     }
 
-    /// Serialises the bundle, checksum included.
+    /// Replaces slot `index`, as an attacker editing the file would (checksum recomputed by
+    /// [`Self::encode`]); for tests of tamper detection.
+    #[cfg(any(test, feature = "test-utils"))]
+    pub fn with_slot_for_tests(mut self, index: usize, section: MasterKeySection) -> Result<Self> {
+        let slot = self
+            .slots
+            .get_mut(index)
+            .ok_or(Error::Internal("no such slot"))?;
+        *slot = StoredSlot::new(section)?;
+        Ok(self)
+    }
+
+    /// Serialises the bundle in its own version, checksum included.
     ///
     /// # Errors
     /// [`Error::Internal`] only.
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut out = self.associated_data();
-        out.extend_from_slice(&(self.master_bytes.len() as u32).to_be_bytes());
-        out.extend_from_slice(&self.master_bytes);
+        if self.version != FORMAT_V1 {
+            let count = u8::try_from(self.slots.len())
+                .map_err(|_| Error::Internal("too many master-key slots"))?;
+            out.push(count);
+        }
+        for slot in &self.slots {
+            out.extend_from_slice(&(slot.bytes.len() as u32).to_be_bytes());
+            out.extend_from_slice(&slot.bytes);
+        }
         out.extend_from_slice(&self.nonce);
         out.extend_from_slice(&(self.sealed.len() as u32).to_be_bytes());
         out.extend_from_slice(&self.sealed);
@@ -142,7 +218,7 @@ impl Bundle {
         Ok(out)
     }
 
-    /// Parses bundle bytes read from `path` (used in error messages).
+    /// Parses bundle bytes (format v1 or v2) read from `path` (used in error messages).
     ///
     /// # Errors
     /// [`Error::CorruptBundle`] naming the field that is wrong.
@@ -167,11 +243,11 @@ impl Bundle {
         let mut r = Reader { rest: body, path };
         r.take(8, "magic")?;
         let version = u16::from_be_bytes(r.array("version")?);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_V1 && version != FORMAT_VERSION {
             return Err(corrupt(
                 "version",
                 &format!(
-                    "format version {version} is not supported (this cachet reads version {FORMAT_VERSION})"
+                    "format version {version} is not supported (this cachet reads versions {FORMAT_V1} and {FORMAT_VERSION})"
                 ),
             ));
         }
@@ -182,16 +258,41 @@ impl Bundle {
                 field: "header",
                 source,
             })?;
-        if header.format != FORMAT_VERSION {
+        if header.format != version {
             return Err(corrupt("header.format", "does not match the file version"));
         }
-        let master_bytes = r.sized(MAX_MASTER_SECTION, "master_key")?.to_vec();
-        let master: MasterKeySection =
-            serde_json::from_slice(&master_bytes).map_err(|source| Error::BundleJson {
-                path: path.to_path_buf(),
-                field: "master_key",
-                source,
-            })?;
+        let count = if version == FORMAT_V1 {
+            1
+        } else {
+            let [count] = r.array::<1>("slot_count")?;
+            let count = usize::from(count);
+            if count == 0 || count > MAX_SLOTS {
+                return Err(corrupt(
+                    "slot_count",
+                    &format!("{count} master keys; a bundle holds 1 to {MAX_SLOTS}"),
+                ));
+            }
+            count
+        };
+        let field = if version == FORMAT_V1 {
+            "master_key"
+        } else {
+            "slot"
+        };
+        let mut slots = Vec::with_capacity(count);
+        for _ in 0..count {
+            let bytes = r.sized(MAX_MASTER_SECTION, field)?.to_vec();
+            let section: MasterKeySection =
+                serde_json::from_slice(&bytes).map_err(|source| Error::BundleJson {
+                    path: path.to_path_buf(),
+                    field,
+                    source,
+                })?;
+            slots.push(StoredSlot { section, bytes });
+        }
+        if has_duplicate_key(slots.iter().map(|s| &s.section)) {
+            return Err(corrupt("slot", "one master key appears in two slots"));
+        }
         let nonce = r.array("nonce")?;
         let sealed = r.sized(MAX_SEALED, "sealed_keys")?.to_vec();
         if !r.rest.is_empty() {
@@ -200,16 +301,19 @@ impl Bundle {
         Ok(Self {
             header,
             header_bytes,
-            master,
-            master_bytes,
+            version,
+            slots,
             nonce,
             sealed,
         })
     }
 }
 
-fn encode_master(master: &MasterKeySection) -> Result<Vec<u8>> {
-    serde_json::to_vec(master).map_err(|_| Error::Internal("master-key section does not serialise"))
+fn has_duplicate_key<'a>(slots: impl Iterator<Item = &'a MasterKeySection>) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    slots
+        .into_iter()
+        .any(|s| !seen.insert(s.master_key.key_id.as_str()))
 }
 
 /// A bounded cursor over the file bytes.
@@ -273,5 +377,23 @@ pub mod fuzzing {
         {
             assert_eq!(encoded, data, "decode-encode must round trip");
         }
+    }
+
+    /// As [`decode_bundle`] for `body` followed by its correct checksum: random bytes almost
+    /// never pass the checksum, so this is how a fuzzer reaches the sections behind it.
+    pub fn decode_bundle_body(body: &[u8]) {
+        use sha2::Digest;
+        let mut data = body.to_vec();
+        data.extend_from_slice(&sha2::Sha256::digest(body));
+        decode_bundle(&data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `docs/key-bundle.md` states this cap.
+    #[test]
+    fn the_file_cap_is_the_documented_one() {
+        assert_eq!(super::MAX_FILE, 135_247);
     }
 }

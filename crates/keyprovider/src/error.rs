@@ -70,6 +70,73 @@ pub enum Error {
         /// Which identity differs.
         which: &'static str,
     },
+    /// Every master key of a bundle with several failed; the first one's class decides.
+    #[error("none of the {count} master keys of key bundle {} unlocked it: {summary}", .path.display())]
+    NoMasterKeyUnlocked {
+        /// The bundle file.
+        path: PathBuf,
+        /// How many slots were tried.
+        count: usize,
+        /// The first slot's error class (decision 292).
+        class: ErrorClass,
+        /// Each slot's error, in order.
+        summary: String,
+        /// The first slot's error.
+        #[source]
+        source: Box<Self>,
+    },
+    /// `rotate --remove-master-key` named the only master key.
+    #[error("{given} is the only master key of key bundle {}: refusing to remove it (nothing could unlock the keys again); add another first with `cachet rotate --add-master-key REF`", .path.display())]
+    LastMasterKey {
+        /// The bundle file.
+        path: PathBuf,
+        /// The reference given.
+        given: String,
+    },
+    /// `rotate --remove-master-key` named a key the bundle does not have.
+    #[error("key bundle {} has no master key {given}; its master keys are: {present}", .path.display())]
+    MasterKeyNotInBundle {
+        /// The bundle file.
+        path: PathBuf,
+        /// The reference given.
+        given: String,
+        /// The bundle's master keys, as recorded.
+        present: String,
+    },
+    /// `rotate --add-master-key` / `--to` named a key the bundle already has.
+    #[error("master key {given} is already slot {slot} of key bundle {}", .path.display())]
+    MasterKeyAlreadyInBundle {
+        /// The bundle file.
+        path: PathBuf,
+        /// The reference given.
+        given: String,
+        /// Its slot (1-based).
+        slot: usize,
+    },
+    /// `unlock --slot N` beyond the bundle's master keys.
+    #[error("key bundle {} has {count} master key(s), no master key {slot}", .path.display())]
+    NoSuchMasterKey {
+        /// The bundle file.
+        path: PathBuf,
+        /// The slot asked for (1-based).
+        slot: usize,
+        /// How many the bundle has.
+        count: usize,
+    },
+    /// `rotate --add-master-key` on a bundle that has the most master keys already.
+    #[error("key bundle {} already has {max} master keys, the most a bundle holds: remove one first (cachet rotate --remove-master-key REF)", .path.display())]
+    TooManyMasterKeys {
+        /// The bundle file.
+        path: PathBuf,
+        /// The cap.
+        max: usize,
+    },
+    /// A plain `rotate` of a bundle that is already in the current format.
+    #[error("key bundle {} is already format v2: nothing to do; pass --to, --add-master-key or --remove-master-key", .path.display())]
+    NothingToChange {
+        /// The bundle file.
+        path: PathBuf,
+    },
     /// An import source file is malformed.
     #[error("cannot import {}: {reason}", .path.display())]
     Import {
@@ -148,7 +215,14 @@ impl Error {
             | Self::BundleJson { .. }
             | Self::TamperedBundle { .. }
             | Self::IdentityMismatch { .. } => ErrorClass::Corrupt,
-            Self::Import { .. }
+            Self::NoMasterKeyUnlocked { class, .. } => *class,
+            Self::LastMasterKey { .. }
+            | Self::MasterKeyNotInBundle { .. }
+            | Self::MasterKeyAlreadyInBundle { .. }
+            | Self::TooManyMasterKeys { .. }
+            | Self::NoSuchMasterKey { .. }
+            | Self::NothingToChange { .. }
+            | Self::Import { .. }
             | Self::ImportJson { .. }
             | Self::ImportKdf { .. }
             | Self::WrongPassword { .. }
@@ -242,6 +316,65 @@ mod tests {
                 ErrorClass::Corrupt,
             ),
             (
+                Error::NoMasterKeyUnlocked {
+                    path: path(),
+                    count: 2,
+                    class: ErrorClass::Denied,
+                    summary: "slot 1 (local:/a): a; slot 2 (local:/b): b".into(),
+                    source: Box::new(Error::KeysWiped),
+                },
+                "none of the 2 master keys of key bundle /d/keys.cachet unlocked it: slot 1 (local:/a): a; slot 2 (local:/b): b",
+                ErrorClass::Denied,
+            ),
+            (
+                Error::LastMasterKey {
+                    path: path(),
+                    given: "local:/a".into(),
+                },
+                "local:/a is the only master key of key bundle /d/keys.cachet: refusing to remove it (nothing could unlock the keys again); add another first with `cachet rotate --add-master-key REF`",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::MasterKeyNotInBundle {
+                    path: path(),
+                    given: "local:/c".into(),
+                    present: "local:/a, local:/b".into(),
+                },
+                "key bundle /d/keys.cachet has no master key local:/c; its master keys are: local:/a, local:/b",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::MasterKeyAlreadyInBundle {
+                    path: path(),
+                    given: "local:/b".into(),
+                    slot: 2,
+                },
+                "master key local:/b is already slot 2 of key bundle /d/keys.cachet",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::TooManyMasterKeys {
+                    path: path(),
+                    max: 4,
+                },
+                "key bundle /d/keys.cachet already has 4 master keys, the most a bundle holds: remove one first (cachet rotate --remove-master-key REF)",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::NoSuchMasterKey {
+                    path: path(),
+                    slot: 3,
+                    count: 2,
+                },
+                "key bundle /d/keys.cachet has 2 master key(s), no master key 3",
+                ErrorClass::Usage,
+            ),
+            (
+                Error::NothingToChange { path: path() },
+                "key bundle /d/keys.cachet is already format v2: nothing to do; pass --to, --add-master-key or --remove-master-key",
+                ErrorClass::Usage,
+            ),
+            (
                 Error::Import {
                     path: "/i/nodekey".into(),
                     reason: "key file too short, want 64 hex characters".into(),
@@ -302,7 +435,7 @@ mod tests {
                 ErrorClass::Local,
             ),
         ];
-        assert_eq!(cases.len(), 16, "one case per variant");
+        assert_eq!(cases.len(), 23, "one case per variant");
         for (error, text, class) in cases {
             assert_eq!(error.to_string(), text);
             assert_eq!(error.class(), class, "{text}");

@@ -132,7 +132,10 @@ impl Lease {
         datadir: &std::path::Path,
         config: LeaseConfig,
     ) -> Self {
-        let reference = unlocked.bundle.master_key().clone();
+        // The slot that unlocked, not any slot: a break-glass key must not keep a node
+        // running whose own master key was revoked (decision 293).
+        let slot = unlocked.unlocked_by();
+        let reference = slot.master_key.clone();
         let context = unlocked.bundle.header().encryption_context.clone();
         let audit = crate::AuditLog::new(datadir);
         let observer = {
@@ -147,7 +150,7 @@ impl Lease {
         };
         Self::start_observed(
             Arc::clone(&unlocked.master_key),
-            unlocked.bundle.wrapped_data_key().clone(),
+            slot.wrapped_data_key.clone(),
             context,
             config,
             observer,
@@ -218,7 +221,7 @@ impl Revocation {
         Self {
             keys: unlocked.keys.clone(),
             audit: crate::AuditLog::new(datadir),
-            reference: unlocked.bundle.master_key().clone(),
+            reference: unlocked.unlocked_by().master_key.clone(),
             context: unlocked.bundle.header().encryption_context.clone(),
         }
     }

@@ -36,7 +36,7 @@ mod provider;
 mod sealed;
 
 pub use audit::{AuditCall, AuditEvent, AuditLog, AuditReport};
-pub use bundle::{Bundle, BundleHeader, MasterKeySection, fuzzing};
+pub use bundle::{Bundle, BundleHeader, MAX_SLOTS, MasterKeySection, fuzzing};
 pub use error::{Error, ErrorClass, Result};
 pub use hardening::{HardeningReport, harden_process};
 pub use identity::{PublicIdentities, SealingKeyMode, address_of, enode_id_hex};
@@ -47,5 +47,6 @@ pub use lease::{
 };
 pub use provider::{
     CONTEXT_CHAIN, CONTEXT_NODE, CONTEXT_PURPOSE, InitOptions, Initialised, LoadedBundle,
-    UnlockTiming, Unlocked, context_for, destroy, init, rotate, unlock,
+    MasterKeyChange, UnlockTiming, Unlocked, Unwrap, change_master_keys, context_for, destroy,
+    init, rotate, unlock, unlock_slot,
 };

@@ -126,6 +126,10 @@ pub(crate) struct UnlockArgs {
     /// exit 10 (keys wiped) when access is revoked or unreachable past --kms-grace.
     #[arg(long, conflicts_with = "check")]
     watch: bool,
+    /// Unlock with master key N only (1-based, as `inspect` lists them), not the others: tests a
+    /// break-glass key without making the primary unavailable.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+    slot: Option<u8>,
     #[command(flatten)]
     kms: KmsArgs,
     #[command(flatten)]
@@ -138,9 +142,16 @@ pub(crate) struct RotateArgs {
     /// The node's data directory.
     #[arg(long)]
     datadir: PathBuf,
-    /// The new master key: `local:PATH` or `aws-kms:KEY`.
+    /// Replace the first (primary) master key with REF (`local:PATH` or `aws-kms:KEY`); the
+    /// other master keys stay.
     #[arg(long, value_name = "REF")]
-    to: String,
+    to: Option<String>,
+    /// Add REF as one more master key (a break-glass key), tried after the others; at most 4.
+    #[arg(long, value_name = "REF", conflicts_with_all = ["to", "remove_master_key"])]
+    add_master_key: Option<String>,
+    /// Remove the master key REF (as `inspect` shows it, or its key id); never the last one.
+    #[arg(long, value_name = "REF", conflicts_with = "to")]
+    remove_master_key: Option<String>,
     #[command(flatten)]
     kms: KmsArgs,
 }
@@ -217,6 +228,15 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
     let mut out = identities_json(&header.identities);
     out["master_key"] = json!(bundle.master_key().given);
     out["master_key_id"] = json!(bundle.master_key().key_id);
+    out["master_keys"] = json!(
+        bundle
+            .slots()
+            .iter()
+            .map(
+                |s| json!({"master_key": s.master_key.given, "master_key_id": s.master_key.key_id})
+            )
+            .collect::<Vec<_>>()
+    );
     out["encryption_context"] = json!(header.encryption_context);
     out["created"] = json!(header.created);
     out["format"] = json!(header.format);
@@ -239,11 +259,17 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
             out["wallet_address"].as_str().unwrap_or_default()
         ));
         super::emit(&format!("ptm public key:  {}", id.ptm_public_key));
-        super::emit(&format!(
-            "master key:      {} ({})",
-            bundle.master_key().given,
-            bundle.master_key().key_id
-        ));
+        for (i, slot) in bundle.slots().iter().enumerate() {
+            let label = if i == 0 {
+                "master key:     ".to_owned()
+            } else {
+                format!("master key {}:   ", i + 1)
+            };
+            super::emit(&format!(
+                "{label} {} ({})",
+                slot.master_key.given, slot.master_key.key_id
+            ));
+        }
         super::emit(&format!(
             "context:         {}",
             serde_json::to_string(&header.encryption_context).unwrap_or_default()
@@ -259,9 +285,11 @@ pub(crate) async fn unlock(args: UnlockArgs) -> Result<(), Failure> {
             "nothing to do: pass --check (decrypt once and verify) or --watch (hold the keys)",
         ));
     }
-    let unlocked = cachet_keyprovider::unlock(&args.datadir, &args.kms.config()).await?;
+    let slot = args.slot.map(|n| usize::from(n) - 1);
+    let unlocked = cachet_keyprovider::unlock_slot(&args.datadir, &args.kms.config(), slot).await?;
     let mut out = identities_json(unlocked.keys.identities());
-    out["master_key"] = json!(unlocked.bundle.master_key().given);
+    out["master_key"] = json!(unlocked.unlocked_by().master_key.given);
+    out["slot"] = json!(unlocked.slot + 1);
     out["memory_locked"] = json!(unlocked.keys.memory_locked());
     out["hardening"] = cachet_node::hardening_json(&unlocked.keys);
     out["unlocked"] = json!(true);
@@ -274,14 +302,34 @@ pub(crate) async fn unlock(args: UnlockArgs) -> Result<(), Failure> {
 }
 
 pub(crate) async fn rotate(args: RotateArgs) -> Result<(), Failure> {
+    use cachet_keyprovider::{MasterKeyChange, Unwrap};
     let config = args.kms.config();
-    let bundle = LoadedBundle::load(&args.datadir)?;
-    let from = cachet_kms::open_recorded(bundle.master_key(), &config).await?;
-    let target = cachet_kms::open_for_init(&MasterKeySpec::parse(&args.to)?, &config).await?;
-    let reference =
-        cachet_keyprovider::rotate(&args.datadir, from.as_ref(), target.as_ref()).await?;
+    let open = |given: &str| {
+        let spec = MasterKeySpec::parse(given);
+        let config = &config;
+        async move { cachet_kms::open_for_init(&spec?, config).await }
+    };
+    let target = match args.to.as_deref().or(args.add_master_key.as_deref()) {
+        Some(given) => Some(open(given).await?),
+        None => None,
+    };
+    let change = match (&target, &args.remove_master_key) {
+        (Some(key), _) if args.to.is_some() => MasterKeyChange::ReplacePrimary(key.as_ref()),
+        (Some(key), _) => MasterKeyChange::Add(key.as_ref()),
+        (None, Some(given)) => MasterKeyChange::Remove(given),
+        (None, None) => MasterKeyChange::Upgrade,
+    };
+    let keys =
+        cachet_keyprovider::change_master_keys(&args.datadir, Unwrap::Recorded(&config), change)
+            .await?;
+    let first = keys.first();
     super::emit(
-        &json!({"master_key": reference.given, "master_key_id": reference.key_id}).to_string(),
+        &json!({
+            "master_key": first.map(|k| &k.given),
+            "master_key_id": first.map(|k| &k.key_id),
+            "master_keys": keys.iter().map(|k| json!({"master_key": k.given, "master_key_id": k.key_id})).collect::<Vec<_>>(),
+        })
+        .to_string(),
     );
     Ok(())
 }

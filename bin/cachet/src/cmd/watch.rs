@@ -43,7 +43,7 @@ pub(crate) async fn watch(
     eprintln!(
         "holding the keys of node {}; re-proving access to {} every {} s",
         unlocked.keys.identities().enode_id,
-        unlocked.bundle.master_key().key_id,
+        unlocked.unlocked_by().master_key.key_id,
         args.kms_recheck
     );
     loop {

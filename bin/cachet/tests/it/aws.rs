@@ -655,3 +655,84 @@ fn node_exits_10_within_two_rechecks_of_the_revocation_and_refuses_to_restart() 
         "credentials never printed"
     );
 }
+
+/// A break-glass slot: an AWS key on moto (slot 1) and a local key (slot 2). Unlock uses slot 1
+/// with one `Decrypt`; once the node user's policy is detached, slot 1's `Decrypt` is denied
+/// (one request, audited with its request id) and slot 2 unlocks; with the local key gone too,
+/// the first slot's denial decides: exit 10.
+#[test]
+#[ignore = "needs moto: run scripts/test"]
+fn a_local_break_glass_key_unlocks_when_the_aws_key_is_revoked() {
+    let moto = MotoServer::start_with_iam();
+    let setup = moto.setup_revocation();
+    let node = Some(&setup.node);
+    let proxy = KmsProxy::start(moto.port());
+    let endpoint = proxy.endpoint();
+    let cachet = |args: &[&str]| command_at(&endpoint, node, args).output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d").display().to_string();
+    let local = format!("local:{}", dir.path().join("glass.key").display());
+    let reference = format!("aws-kms:{}", setup.alias);
+    let out = cachet(&["init", "--datadir", &d, "--master-key", &reference]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = cachet(&["master-key", "new", &local]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    proxy.take_settled(Duration::from_millis(300));
+
+    let out = cachet(&["rotate", "--datadir", &d, "--add-master-key", &local]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        proxy.take_settled(Duration::from_millis(300)),
+        ["Decrypt"],
+        "adding a local slot: the AWS slot unwraps, the local key wraps"
+    );
+    let inspect = inspect(&moto, &d);
+    assert_eq!(
+        inspect["master_keys"][0]["master_key_id"],
+        setup.key_arn.as_str()
+    );
+    assert_eq!(inspect["master_keys"][1]["master_key"], local.as_str());
+
+    let unlock = ["unlock", "--check", "--datadir", &d, "--kms-timeout", "10"];
+    let out = cachet(&unlock);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["slot"], 1);
+    assert_eq!(proxy.take_settled(Duration::from_millis(300)), ["Decrypt"]);
+
+    moto.detach_policy(&setup.admin, &setup.node.name, &setup.node_policy_arn);
+    let out = cachet(&unlock);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["slot"], 2);
+    assert_eq!(json(&out)["master_key"], local.as_str());
+    assert_eq!(
+        proxy.take_settled(Duration::from_millis(300)),
+        ["Decrypt"],
+        "one denied Decrypt on the AWS slot, then the local key"
+    );
+    let lines = audit_lines(&d);
+    let (denied, ok) = (&lines[lines.len() - 2], &lines[lines.len() - 1]);
+    assert_eq!(denied["outcome"], "error");
+    assert_eq!(denied["error_class"], "denied");
+    assert_eq!(denied["key_id"], setup.key_arn.as_str());
+    assert!(denied["details"]["request_id"].is_string(), "{denied}");
+    assert_eq!(denied["details"]["next_slot"], 2);
+    assert_eq!(ok["outcome"], "ok");
+    assert_eq!(ok["details"]["slot"], 2);
+    assert_eq!(ok["calls"][0]["operation"], "Decrypt");
+    assert!(
+        ok["calls"][0]["key_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("local-sha256:")
+    );
+
+    std::fs::remove_file(dir.path().join("glass.key")).unwrap();
+    let out = cachet(&unlock);
+    assert_eq!(code(&out), 10, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("none of the 2 master keys"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains(&setup.key_arn), "{}", stderr(&out));
+}

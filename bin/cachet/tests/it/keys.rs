@@ -363,3 +363,227 @@ fn init_killed_at_random_points_leaves_nothing_or_a_whole_bundle() {
 fn has_bundle(datadir: &Path) -> bool {
     datadir.join("keys.cachet").exists()
 }
+
+fn audit_lines(datadir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(datadir.join("audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Rewrites the bundle with `edit` applied to its bytes before the checksum, and the checksum
+/// recomputed (an attacker's edit, not disk damage).
+fn edit_and_rechecksum(bundle: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
+    use sha2::Digest;
+    let bytes = std::fs::read(bundle).unwrap();
+    let mut body = bytes[..bytes.len() - 32].to_vec();
+    edit(&mut body);
+    let digest = sha2::Sha256::digest(&body);
+    body.extend_from_slice(&digest);
+    std::fs::write(bundle, body).unwrap();
+}
+
+/// Changes one hex digit of the `n`th `wrapped_data_key` in the file (0-based).
+fn flip_wrapped_key(body: &mut [u8], n: usize) {
+    let needle = b"\"wrapped_data_key\":\"";
+    let at = body
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .nth(n)
+        .map(|(i, _)| i + needle.len() + 40)
+        .expect("a wrapped_data_key");
+    body[at] = if body[at] == b'0' { b'1' } else { b'0' };
+}
+
+#[test]
+fn rotate_adds_and_removes_master_keys() {
+    let f = Fixture::new();
+    let (a, b) = (f.master("a"), f.master("b"));
+    let d = f.s("d");
+    assert_eq!(code(&f.init("d", &a, &[])), 0);
+
+    let out = cachet(&["rotate", "--datadir", &d, "--add-master-key", &b]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let keys: Vec<_> = json(&out)["master_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["master_key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, [a.clone(), b.clone()]);
+    let inspect = json(&cachet(&["inspect", "--datadir", &d, "--json"]));
+    assert_eq!(inspect["format"], 2);
+    assert_eq!(
+        inspect["master_key"],
+        a.as_str(),
+        "the primary is still first"
+    );
+    assert_eq!(inspect["master_keys"][1]["master_key"], b.as_str());
+
+    // The same key twice, a plain rotate of a v2 bundle, and two changes at once: exit 2.
+    for args in [
+        vec!["--add-master-key", b.as_str()],
+        vec![],
+        vec!["--to", b.as_str(), "--add-master-key", a.as_str()],
+    ] {
+        let mut all = vec!["rotate", "--datadir", d.as_str()];
+        all.extend(args.iter().copied());
+        let out = cachet(&all);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+    }
+
+    // The break-glass key tested alone while the primary works; no slot 3.
+    let out = cachet(&["unlock", "--check", "--datadir", &d, "--slot", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["slot"], 2);
+    let last = audit_lines(&f.path("d")).pop().unwrap();
+    assert_eq!(last["master_key"], b.as_str());
+    for slot in ["3", "5"] {
+        let out = cachet(&["unlock", "--check", "--datadir", &d, "--slot", slot]);
+        assert_eq!(code(&out), 2, "--slot {slot}: {}", stderr(&out));
+    }
+
+    // The first key file deleted: unlock uses the second, both attempts audited.
+    std::fs::remove_file(f.path("a")).unwrap();
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["slot"], 2);
+    assert_eq!(json(&out)["master_key"], b.as_str());
+    let lines = audit_lines(&f.path("d"));
+    let tail: Vec<_> = lines[lines.len() - 2..]
+        .iter()
+        .map(|l| {
+            (
+                l["outcome"].as_str().unwrap().to_owned(),
+                l["master_key"].as_str().unwrap().to_owned(),
+                l["calls"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        [("error".into(), a.clone(), 0), ("ok".into(), b.clone(), 1)]
+    );
+
+    // Remove the lost key; the last one is refused and nothing changes.
+    let out = cachet(&["rotate", "--datadir", &d, "--remove-master-key", &a]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["master_keys"].as_array().unwrap().len(), 1);
+    let before = std::fs::read(f.path("d/keys.cachet")).unwrap();
+    let out = cachet(&["rotate", "--datadir", &d, "--remove-master-key", &b]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is the only master key"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(f.path("d/keys.cachet")).unwrap(), before);
+    let out = cachet(&[
+        "rotate",
+        "--datadir",
+        &d,
+        "--remove-master-key",
+        "local:/nowhere",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no master key"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn two_key_bundles_exit_12_when_either_slot_is_tampered_and_10_when_both_keys_are_gone() {
+    let f = Fixture::new();
+    let (a, b) = (f.master("a"), f.master("b"));
+    let d = f.s("d");
+    let bundle = f.path("d/keys.cachet");
+    assert_eq!(code(&f.init("d", &a, &[])), 0);
+    let out = cachet(&["rotate", "--datadir", &d, "--add-master-key", &b]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let original = std::fs::read(&bundle).unwrap();
+
+    // Slot 1 tampered: exit 12 although slot 2 would open the bundle.
+    edit_and_rechecksum(&bundle, |body| flip_wrapped_key(body, 0));
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 12, "slot 1: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not decrypt"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Slot 2 tampered, reached because key a is gone: exit 12.
+    std::fs::write(&bundle, &original).unwrap();
+    edit_and_rechecksum(&bundle, |body| flip_wrapped_key(body, 1));
+    let saved = std::fs::read(f.path("a")).unwrap();
+    std::fs::remove_file(f.path("a")).unwrap();
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 12, "slot 2: {}", stderr(&out));
+
+    // Disk damage anywhere in either slot: exit 12 before any key is asked.
+    std::fs::write(&bundle, &original).unwrap();
+    let mut damaged = original.clone();
+    let at = original
+        .windows(b"wrapped_data_key".len())
+        .rposition(|w| w == b"wrapped_data_key")
+        .unwrap();
+    damaged[at] ^= 0x01;
+    std::fs::write(&bundle, &damaged).unwrap();
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 12, "damaged: {}", stderr(&out));
+
+    // Both keys gone: the first slot's error (missing key: denied) decides, exit 10, and the
+    // message names both.
+    std::fs::write(&bundle, &original).unwrap();
+    std::fs::remove_file(f.path("b")).unwrap();
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 10, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("none of the 2 master keys") && stderr(&out).contains(&b),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(f.path("a"), saved).unwrap();
+    std::fs::set_permissions(f.path("a"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = cachet(&["unlock", "--check", "--datadir", &d]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+/// The v1 fixture (crates/keyprovider/testdata/v1, made by the v1 writer) is read by
+/// `inspect`; its recorded master key path does not exist here, so unlock is denied (10).
+#[test]
+fn a_v1_bundle_is_inspected_and_its_missing_key_is_exit_10() {
+    let f = Fixture::new();
+    let testdata =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/keyprovider/testdata/v1");
+    std::fs::create_dir(f.path("d")).unwrap();
+    std::fs::set_permissions(f.path("d"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::copy(testdata.join("keys.cachet"), f.path("d/keys.cachet")).unwrap();
+    std::fs::set_permissions(
+        f.path("d/keys.cachet"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(testdata.join("inspect.json")).unwrap()).unwrap();
+    let out = cachet(&["inspect", "--datadir", &f.s("d"), "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let inspect = json(&out);
+    assert_eq!(inspect["format"], 1);
+    for field in [
+        "enode_id",
+        "node_address",
+        "master_key",
+        "master_key_id",
+        "created",
+    ] {
+        assert_eq!(inspect[field], expected[field], "{field}");
+    }
+    assert_eq!(inspect["master_keys"].as_array().unwrap().len(), 1);
+    let out = cachet(&["unlock", "--check", "--datadir", &f.s("d")]);
+    assert_eq!(code(&out), 10, "{}", stderr(&out));
+}

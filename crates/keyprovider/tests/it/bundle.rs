@@ -235,12 +235,24 @@ async fn destroy_removes_the_bundle_and_is_audited() {
 }
 
 #[test]
-fn fuzz_function_survives_the_seed_corpus() {
-    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/bundle_decode");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&corpus).unwrap() {
-        cachet_keyprovider::fuzzing::decode_bundle(&std::fs::read(entry.unwrap().path()).unwrap());
-        seen += 1;
+fn fuzz_functions_survive_the_seed_corpora() {
+    type Target = fn(&[u8]);
+    let corpora: [(&str, Target); 2] = [
+        ("bundle_decode", cachet_keyprovider::fuzzing::decode_bundle),
+        (
+            "bundle_sections",
+            cachet_keyprovider::fuzzing::decode_bundle_body,
+        ),
+    ];
+    for (name, target) in corpora {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(name);
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&corpus).unwrap() {
+            target(&std::fs::read(entry.unwrap().path()).unwrap());
+            seen += 1;
+        }
+        assert!(seen > 0, "empty corpus in {}", corpus.display());
     }
-    assert!(seen > 0, "empty corpus in {}", corpus.display());
 }

@@ -4,4 +4,5 @@
 mod bundle;
 mod hygiene;
 mod imports;
+mod slots;
 mod support;
