@@ -1,0 +1,324 @@
+//! Known-answer tests against `testdata/bft/` (`docs/dev/bft-wire.md` §9): bytes produced by
+//! GoQuorum's own encoder and logged by a live GoQuorum network.
+
+mod common;
+
+use cachet_consensus::qbft::Signer;
+use cachet_consensus::qbft::message::{self, Block, Code, Message, MessageError, Payload, Signed};
+use cachet_consensus::qbft::validators::{ProposerPolicy, proposer};
+use cachet_primitives::Header;
+use common::{TestKey, addr, b256, load, unhex};
+use serde_json::Value;
+
+fn num(v: &Value) -> u64 {
+    match v {
+        Value::Number(n) => n.as_u64().unwrap(),
+        Value::String(s) => s.parse().unwrap(),
+        _ => panic!("not a number: {v}"),
+    }
+}
+
+fn is_besu26(case: &Value) -> bool {
+    case.get("goquorum_decode").is_some()
+}
+
+/// Decodes, re-encodes byte for byte, recovers the named signer and checks the stated digests.
+fn check_message(case: &Value) {
+    let name = case["name"].as_str().unwrap();
+    let code = u8::try_from(num(&case["p2p_msg_code"])).unwrap();
+    let payload = unhex(case["p2p_payload"].as_str().unwrap());
+    let msg = Message::decode(code, &payload).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(msg.code() as u8, code, "{name}");
+    assert_eq!(msg.encode(), payload, "{name}: re-encoding");
+    let signer = addr(case["signer"].as_str().unwrap());
+    assert_eq!(msg.author().unwrap(), signer, "{name}: signer");
+    assert_eq!(
+        msg.view(),
+        (
+            num(&case["sequence"]),
+            u32::try_from(num(&case["round"])).unwrap()
+        ),
+        "{name}: view"
+    );
+    // Every justification entry recovers to a validator of the scenario (7nodes keys 1-4).
+    let validators = [
+        addr("0x6571d97f340c8495b661a823f2c2145ca47d63c2"),
+        addr("0xd8dba507e85f116b1f7e231ca8525fc9008a6966"),
+        addr("0xe36cbeb565b061217930767886474e3cde903ac5"),
+        addr("0xf512a992f3fb749857d758ffda1330e590fa915e"),
+    ];
+    for a in msg.verify_justification_signatures().unwrap() {
+        assert!(validators.contains(&a), "{name}: justification by {a}");
+    }
+    let outer_digest = match &msg {
+        Message::PrePrepare(m) => m.proposal.signing_hash(),
+        Message::Prepare(s) => s.signing_hash(),
+        Message::Commit(s) => s.signing_hash(),
+        Message::RoundChange(m) => m.payload.signing_hash(),
+    };
+    if let Some(d) = case.get("signing_digest") {
+        assert_eq!(
+            outer_digest,
+            b256(d.as_str().unwrap()),
+            "{name}: signing digest"
+        );
+    }
+    if let Some(sig) = case.get("signature") {
+        let sig = unhex(sig.as_str().unwrap());
+        let ours = match &msg {
+            Message::PrePrepare(m) => m.proposal.signature,
+            Message::Prepare(s) => s.signature,
+            Message::Commit(s) => s.signature,
+            Message::RoundChange(m) => m.payload.signature,
+        };
+        assert_eq!(ours.as_slice(), sig, "{name}: signature");
+    }
+    if let Some(pre) = case.get("signing_preimage") {
+        // keccak(preimage) is the signing digest; the preimage is RLP([code, payload]).
+        assert_eq!(
+            alloy_primitives::keccak256(unhex(pre.as_str().unwrap())),
+            outer_digest,
+            "{name}: preimage"
+        );
+    }
+    // Re-sign with the node key: RFC 6979 gives the same bytes, and the message re-encodes to
+    // the vector's payload.
+    if let Some(k) = case.get("signer_nodekey") {
+        let key = TestKey::from_hex(k.as_str().unwrap());
+        assert_eq!(key.address(), signer, "{name}: node key");
+        let resigned = match &msg {
+            Message::PrePrepare(m) => {
+                let mut m = m.clone();
+                m.proposal = Signed::sign(m.proposal.payload.clone(), &key).unwrap();
+                Message::PrePrepare(m)
+            }
+            Message::Prepare(s) => Message::Prepare(Signed::sign(s.payload, &key).unwrap()),
+            Message::Commit(s) => Message::Commit(Signed::sign(s.payload, &key).unwrap()),
+            Message::RoundChange(m) => {
+                let mut m = m.clone();
+                m.payload = Signed::sign(m.payload.payload, &key).unwrap();
+                Message::RoundChange(m)
+            }
+        };
+        assert_eq!(resigned.encode(), payload, "{name}: re-signed");
+    }
+    match &msg {
+        Message::PrePrepare(m) => {
+            if let Some(h) = case.get("proposal_hash") {
+                assert_eq!(
+                    m.proposal.payload.block.digest(),
+                    b256(h.as_str().unwrap()),
+                    "{name}: proposal hash"
+                );
+                assert_eq!(
+                    cachet_seal::qbft::block_hash(m.proposal.payload.block.header()).unwrap(),
+                    b256(h.as_str().unwrap()),
+                    "{name}: block hash"
+                );
+            }
+            if let Some(b) = case.get("proposal_block_rlp") {
+                assert_eq!(m.proposal.payload.block.rlp(), unhex(b.as_str().unwrap()));
+            }
+        }
+        Message::Prepare(s) => {
+            if let Some(d) = case.get("digest") {
+                assert_eq!(s.payload.digest, b256(d.as_str().unwrap()), "{name}");
+            }
+        }
+        Message::Commit(s) => {
+            if let Some(d) = case.get("digest") {
+                assert_eq!(s.payload.digest, b256(d.as_str().unwrap()), "{name}");
+            }
+            if let Some(seal) = case.get("commit_seal") {
+                assert_eq!(
+                    s.payload.commit_seal.as_slice(),
+                    unhex(seal.as_str().unwrap())
+                );
+                let digest = b256(case["commit_seal_digest"].as_str().unwrap());
+                assert_eq!(
+                    message::recover(&digest, &s.payload.commit_seal, "commit seal").unwrap(),
+                    signer,
+                    "{name}: commit seal signer"
+                );
+            }
+        }
+        Message::RoundChange(m) => {
+            if let Some(d) = case.get("prepared_digest")
+                && !b256(d.as_str().unwrap()).is_zero()
+            {
+                let (_, pd) = m.payload.payload.prepared.expect("prepared");
+                assert_eq!(pd, b256(d.as_str().unwrap()), "{name}");
+                assert_eq!(m.prepared_block.as_ref().unwrap().digest(), pd);
+                assert!(m.prepares.len() >= 3, "{name}: quorum of prepares");
+            } else {
+                // Unprepared: empty prepared list, no block, no prepares (GoQuorum's 0xc0 0xc0).
+                assert_eq!(m.payload.payload.prepared, None, "{name}");
+                assert!(
+                    m.prepared_block.is_none() && m.prepares.is_empty(),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn decodes_reencodes_and_recovers_every_goquorum_message_vector() {
+    let mut n = 0;
+    for case in load("qbft-messages.json") {
+        if case.get("p2p_payload").is_none() || is_besu26(&case) {
+            continue;
+        }
+        check_message(&case);
+        n += 1;
+    }
+    assert_eq!(n, 16, "message vectors checked");
+}
+
+#[test]
+fn decodes_every_message_a_live_goquorum_network_logged() {
+    let mut n = 0;
+    for case in load("qbft-goquorum-devnet.json") {
+        if case.get("p2p_payload").is_none() {
+            continue;
+        }
+        check_message(&case);
+        n += 1;
+    }
+    assert_eq!(n, 7);
+}
+
+#[test]
+fn refuses_the_besu_26_block_access_list_layouts_as_goquorum_does() {
+    let mut n = 0;
+    for case in load("qbft-messages.json").into_iter().filter(is_besu26) {
+        let code = u8::try_from(num(&case["p2p_msg_code"])).unwrap();
+        let payload = unhex(case["p2p_payload"].as_str().unwrap());
+        let err = Message::decode(code, &payload).unwrap_err();
+        assert!(
+            matches!(err, MessageError::BesuBalLayout(_)),
+            "{}: {err}",
+            case["name"]
+        );
+        assert!(err.to_string().contains("--Xbft-legacy-protocol-encoding"));
+        n += 1;
+    }
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn the_digest_is_the_commit_seal_hash_of_the_proposal_as_it_is() {
+    let case = load("qbft-messages.json")
+        .into_iter()
+        .find(|c| c["name"] == "qbft-digest-round2-in-proposal-extra")
+        .unwrap();
+    let header: Header =
+        cachet_seal::header_from_json(&case["proposal_header"].to_string()).unwrap();
+    // A Besu >= 24.12 proposal (round 2 in its extra): our digest is Besu's (decision 343);
+    // GoQuorum's block hash forces round 0.
+    assert_eq!(
+        message::digest(&header).unwrap(),
+        b256(case["besu_digest"].as_str().unwrap())
+    );
+    assert_eq!(
+        cachet_seal::qbft::block_hash(&header).unwrap(),
+        b256(case["goquorum_digest"].as_str().unwrap())
+    );
+}
+
+#[test]
+fn committed_blocks_of_the_live_network_decode_and_their_seals_verify() {
+    for case in load("qbft-goquorum-devnet.json")
+        .into_iter()
+        .filter(|c| c["kind"] == "committed_block")
+    {
+        let block = Block::decode(&unhex(case["block_rlp"].as_str().unwrap())).unwrap();
+        let validators: Vec<_> = case["validators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| addr(v.as_str().unwrap()))
+            .collect();
+        cachet_seal::qbft::verify(
+            block.header(),
+            Some(&validators),
+            cachet_seal::bft::Threshold::BesuTwoThirds,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
+    }
+}
+
+#[test]
+fn proposer_tables_match_goquorum_calc_proposer_for_byte_order() {
+    let mut rows = 0;
+    for case in load("proposer-selection.json") {
+        if case["sort"] != "byte" {
+            continue; // IBFT's string order is not QBFT's
+        }
+        let policy = match case["policy"].as_str().unwrap() {
+            "round-robin" => ProposerPolicy::RoundRobin,
+            "sticky" => ProposerPolicy::Sticky,
+            p => panic!("{p}"),
+        };
+        let vals: Vec<_> = case["validators_order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| addr(v.as_str().unwrap()))
+            .collect();
+        let mut sorted = vals.clone();
+        sorted.sort();
+        assert_eq!(sorted, vals, "byte order");
+        for row in case["rows"].as_array().unwrap() {
+            let last = addr(row["last_proposer"].as_str().unwrap());
+            for (round, want) in row["proposer_by_round_0_to_5"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+            {
+                assert_eq!(
+                    proposer(&vals, last, round as u32, policy),
+                    Some(addr(want.as_str().unwrap())),
+                    "{} last {last} round {round}",
+                    case["name"]
+                );
+            }
+            rows += 1;
+        }
+    }
+    assert!(rows >= 8, "{rows}");
+}
+
+#[test]
+fn refuses_mutations_with_errors_not_panics() {
+    let case = load("qbft-messages.json")
+        .into_iter()
+        .find(|c| c["name"] == "qbft-commit-h1-r0")
+        .unwrap();
+    let payload = unhex(case["p2p_payload"].as_str().unwrap());
+    // Every truncation fails; a trailing byte fails; another code fails.
+    for n in 0..payload.len() {
+        assert!(Message::decode(0x14, &payload[..n]).is_err());
+    }
+    let mut longer = payload.clone();
+    longer.push(0x80);
+    assert!(Message::decode(0x14, &longer).is_err());
+    assert!(Message::decode(0x13, &payload).is_err());
+    assert_eq!(
+        Message::decode(0x11, &payload),
+        Err(MessageError::UnknownCode(0x11))
+    );
+    // A high-s twin of a valid signature is refused (Besu's rule).
+    let Message::Commit(mut c) = Message::decode(0x14, &payload).unwrap() else {
+        panic!()
+    };
+    let n = alloy_primitives::U256::from_be_bytes(*b256(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+    ));
+    let s = alloy_primitives::U256::from_be_slice(&c.signature[32..64]);
+    c.signature[32..64].copy_from_slice(&(n - s).to_be_bytes::<32>());
+    c.signature[64] ^= 1;
+    assert!(matches!(c.author(), Err(MessageError::BadSignature { .. })));
+    let _ = (Code::Commit, <message::Commit as Payload>::CODE);
+}
