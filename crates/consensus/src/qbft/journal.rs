@@ -1,0 +1,165 @@
+//! The equivocation guard the state machine signs through, and the bounded buffer for messages
+//! of future heights.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use alloy_primitives::B256;
+
+use super::message::{Block, Message, Prepare, Signed};
+
+/// A prepared certificate: the block this validator prepared at `round`, and the quorum of
+/// PREPAREs that prepared it. Reported in ROUND-CHANGEs; must survive a restart (the lock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedCertificate {
+    /// The round it was prepared in.
+    pub round: u32,
+    /// The block.
+    pub block: Block,
+    /// The PREPAREs (a quorum, distinct validators).
+    pub prepares: Vec<Signed<Prepare>>,
+}
+
+/// Why the journal refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// A different digest is already recorded for (height, round): signing would equivocate.
+    #[error(
+        "qbft journal: refusing to sign {attempted} at height {height} round {round}: {recorded} is already signed there"
+    )]
+    Equivocation {
+        /// Height.
+        height: u64,
+        /// Round.
+        round: u32,
+        /// The digest on record.
+        recorded: B256,
+        /// The digest refused.
+        attempted: B256,
+    },
+    /// The record could not be made durable; nothing may be signed.
+    #[error("qbft journal: {0}")]
+    Storage(String),
+}
+
+/// Durable record of what this validator committed to, consulted **before** signing.
+///
+/// One record per (height, round) covers the PRE-PREPARE, PREPARE, commit seal and COMMIT of
+/// that round, which all carry the same digest; a different digest at the same key is refused,
+/// across restarts. The node backs this with the seal journal (fsync before the signature leaves).
+pub trait Journal {
+    /// Records `digest` at (height, round), or succeeds if that exact digest is already there.
+    ///
+    /// # Errors
+    /// [`JournalError::Equivocation`] for a different digest; [`JournalError::Storage`].
+    fn record(&mut self, height: u64, round: u32, digest: B256) -> Result<(), JournalError>;
+
+    /// Persists the latest prepared certificate of `height` (before the COMMIT is sent).
+    ///
+    /// # Errors
+    /// [`JournalError::Storage`].
+    fn save_prepared(
+        &mut self,
+        height: u64,
+        cert: &PreparedCertificate,
+    ) -> Result<(), JournalError>;
+
+    /// The prepared certificate saved for `height`, if any (read at start).
+    fn prepared(&self, height: u64) -> Option<PreparedCertificate>;
+}
+
+/// An in-memory [`Journal`] (tests, simulations). Not durable.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryJournal {
+    records: BTreeMap<(u64, u32), B256>,
+    prepared: BTreeMap<u64, PreparedCertificate>,
+}
+
+impl Journal for MemoryJournal {
+    fn record(&mut self, height: u64, round: u32, digest: B256) -> Result<(), JournalError> {
+        match self.records.get(&(height, round)) {
+            Some(d) if *d == digest => Ok(()),
+            Some(d) => Err(JournalError::Equivocation {
+                height,
+                round,
+                recorded: *d,
+                attempted: digest,
+            }),
+            None => {
+                self.records.insert((height, round), digest);
+                Ok(())
+            }
+        }
+    }
+
+    fn save_prepared(
+        &mut self,
+        height: u64,
+        cert: &PreparedCertificate,
+    ) -> Result<(), JournalError> {
+        self.prepared.insert(height, cert.clone());
+        Ok(())
+    }
+
+    fn prepared(&self, height: u64) -> Option<PreparedCertificate> {
+        self.prepared.get(&height).cloned()
+    }
+}
+
+/// Heights ahead of the current one a [`Backlog`] keeps (Besu's `futuremessagesmaxdistance`).
+pub const BACKLOG_MAX_DISTANCE: u64 = 10;
+/// Messages a [`Backlog`] keeps in total (Besu's `futuremessageslimit`).
+pub const BACKLOG_LIMIT: usize = 1000;
+
+/// Messages for heights above the current one, replayed when the node gets there. Bounded: at
+/// most [`BACKLOG_MAX_DISTANCE`] heights ahead and [`BACKLOG_LIMIT`] messages, evicting the
+/// highest height first (Besu's `FutureMessageBuffer`), so a peer cannot grow it without limit.
+#[derive(Debug, Default, Clone)]
+pub struct Backlog {
+    by_height: BTreeMap<u64, VecDeque<Message>>,
+    len: usize,
+}
+
+impl Backlog {
+    /// Keeps `msg` (of height `msg.view().0`) if it is within reach of `current`.
+    pub fn push(&mut self, current: u64, msg: Message) {
+        let h = msg.view().0;
+        if h <= current || h > current.saturating_add(BACKLOG_MAX_DISTANCE) {
+            return;
+        }
+        if self.len >= BACKLOG_LIMIT {
+            let Some(mut top) = self.by_height.last_entry() else {
+                return;
+            };
+            if *top.key() < h {
+                return;
+            }
+            top.get_mut().pop_back();
+            self.len -= 1;
+            if top.get().is_empty() {
+                top.remove();
+            }
+        }
+        self.by_height.entry(h).or_default().push_back(msg);
+        self.len += 1;
+    }
+
+    /// Removes and returns the messages of `height`, dropping those of lower heights.
+    pub fn take(&mut self, height: u64) -> Vec<Message> {
+        let mut keep = self.by_height.split_off(&height);
+        let out = keep.remove(&height).map(Vec::from).unwrap_or_default();
+        self.by_height = keep;
+        self.len = self.by_height.values().map(VecDeque::len).sum();
+        out
+    }
+
+    /// Messages held.
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
