@@ -90,6 +90,8 @@ struct Node {
     chain: Vec<Header>,
     backlog: Backlog,
     timer_gen: u64,
+    /// Announced blocks above the next height (announcements arrive out of order).
+    pending: BTreeMap<u64, Header>,
 }
 
 #[derive(Debug)]
@@ -135,7 +137,12 @@ struct Sim {
     decided: BTreeMap<u64, B256>,
     drop_p: f64,
     dup_p: f64,
+    /// Block propagation delay range (ms).
+    sync_delay: (u64, u64),
     commits: usize,
+    /// Decisions made in a round above 0.
+    late_commits: usize,
+    max_round: u32,
     trace: Vec<String>,
 }
 
@@ -178,6 +185,7 @@ impl Sim {
                 chain: Vec::new(),
                 backlog: Backlog::default(),
                 timer_gen: 0,
+                pending: BTreeMap::new(),
             })
             .collect();
         let genesis = genesis(&validators);
@@ -193,7 +201,10 @@ impl Sim {
             decided: BTreeMap::new(),
             drop_p,
             dup_p,
+            sync_delay: (1, 300),
             commits: 0,
+            late_commits: 0,
+            max_round: 0,
             trace: Vec::new(),
         }
     }
@@ -302,6 +313,8 @@ impl Sim {
             );
         }
         self.commits += 1;
+        self.late_commits += usize::from(round > 0);
+        self.max_round = self.max_round.max(round);
         self.trace.push(format!(
             "t={} node {i} decided {h} at round {round}",
             self.now
@@ -309,7 +322,7 @@ impl Sim {
         self.adopt(i, header);
         for to in 0..self.nodes.len() {
             if to != i {
-                let d = self.rng.gen_range(1..300);
+                let d = self.rng.gen_range(self.sync_delay.0..self.sync_delay.1);
                 self.schedule(
                     d,
                     Event::Announce {
@@ -326,6 +339,10 @@ impl Sim {
         self.nodes[i].chain.push(header);
         if self.nodes[i].state.is_some() {
             self.start_height(i);
+            let next = self.nodes[i].chain.len() as u64 + 1;
+            if let Some(header) = self.nodes[i].pending.remove(&next) {
+                self.announce(i, header);
+            }
         }
     }
 
@@ -431,6 +448,10 @@ impl Sim {
             return;
         }
         let h = self.nodes[to].chain.len() as u64 + 1;
+        if header.number > h {
+            self.nodes[to].pending.insert(header.number, header);
+            return;
+        }
         if header.number != h || header.parent_hash != self.head_hash(to) {
             return;
         }
@@ -571,18 +592,65 @@ fn faults(rng: &mut StdRng, n: usize, byzantine: bool) -> Vec<Fault> {
     out
 }
 
+/// A lossy network (15% of consensus messages lost) where decided blocks take 2–10 s to spread:
+/// validators that missed the COMMITs change rounds while others have decided, so the next
+/// round's proposal must respect the prepared certificate (the lock) or they would fork.
+fn run_lossy(n: usize) {
+    let mut failures = Vec::new();
+    let (mut late, mut max_round) = (0, 0);
+    for seed in 0..seeds() {
+        let fs = vec![Fault::Honest; n];
+        let mut sim = Sim::new(seed ^ 0x1055 ^ ((n as u64) << 40), n, &fs, 0.15, 0.05);
+        sim.sync_delay = (2000, 10_000);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sim.run(TARGET, TIME_LIMIT_MS)
+        }));
+        late += sim.late_commits;
+        max_round = max_round.max(sim.max_round);
+        match result {
+            Ok(true) => {}
+            Ok(false) => failures.push(format!(
+                "seed {seed}: target not reached: {:?} heights {:?} rounds {:?}",
+                sim.trace,
+                sim.nodes.iter().map(|n| n.chain.len()).collect::<Vec<_>>(),
+                sim.nodes
+                    .iter()
+                    .map(|n| n.state.as_ref().map(|s| (s.height(), s.round())))
+                    .collect::<Vec<_>>()
+            )),
+            Err(_) => failures.push(format!("seed {seed}: invariant broken (see panic)")),
+        }
+    }
+    eprintln!(
+        "N={n} lossy: {} seeds, {late} decisions after a round change, highest round {max_round}",
+        seeds()
+    );
+    assert!(failures.is_empty(), "N={n}: {failures:#?}");
+}
+
+#[test]
+fn lossy_networks_with_slow_sync_keep_the_lock_and_do_not_fork() {
+    run_lossy(4);
+    run_lossy(7);
+}
+
 fn run_scenario(n: usize, byzantine: bool) {
     let mut failures = Vec::new();
     let mut commits = 0;
+    let (mut late, mut max_round, mut faulty, mut time) = (0, 0, 0, 0);
     for seed in 0..seeds() {
         let mut rng = StdRng::seed_from_u64(seed ^ ((n as u64) << 32) ^ u64::from(byzantine));
         let fs = faults(&mut rng, n, byzantine);
         let sim_seed = rng.r#gen();
         let mut sim = Sim::new(sim_seed, n, &fs, 0.05, 0.05);
+        faulty += fs.iter().filter(|f| **f != Fault::Honest).count();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let ok = sim.run(TARGET, TIME_LIMIT_MS);
             (ok, sim.commits)
         }));
+        late += sim.late_commits;
+        max_round = max_round.max(sim.max_round);
+        time += sim.now;
         match result {
             Ok((true, c)) => commits += c,
             Ok((false, _)) => failures.push(format!("seed {seed} ({fs:?}): target not reached")),
@@ -591,6 +659,12 @@ fn run_scenario(n: usize, byzantine: bool) {
             )),
         }
     }
+    eprintln!(
+        "N={n} byzantine={byzantine}: {} seeds, {faulty} faulty validators in all, {commits} decisions \
+         ({late} after a round change, highest round {max_round}), mean virtual time {} ms",
+        seeds(),
+        time / seeds().max(1)
+    );
     assert!(failures.is_empty(), "N={n}: {failures:#?}");
     assert!(commits as u64 >= seeds() * TARGET);
 }
