@@ -150,6 +150,9 @@ struct RoundMessages {
     prepares: BTreeMap<Address, Signed<Prepare>>,
     commits: BTreeMap<Address, Signed<Commit>>,
     round_changes: BTreeMap<Address, RoundChange>,
+    /// Whether each COMMIT's seal was made by its author over the accepted proposal (checked
+    /// once: the accepted proposal of a round never changes).
+    seal_ok: BTreeMap<Address, bool>,
 }
 
 /// The QBFT state of one height.
@@ -736,16 +739,17 @@ impl State {
         }
         // Committed: a quorum of COMMITs for the digest whose seals are their authors'.
         let m = self.rounds.entry(round).or_default();
-        let seals: Vec<[u8; 65]> = m
-            .commits
-            .iter()
-            .filter(|(a, c)| {
+        let mut seals: Vec<[u8; 65]> = Vec::new();
+        for (a, c) in &m.commits {
+            let ok = *m.seal_ok.entry(*a).or_insert_with(|| {
                 c.payload.digest == digest
                     && message::recover(&seal_digest, &c.payload.commit_seal, "commit seal")
-                        .is_ok_and(|s| s == **a)
-            })
-            .map(|(_, c)| c.payload.commit_seal)
-            .collect();
+                        .is_ok_and(|s| s == *a)
+            });
+            if ok {
+                seals.push(c.payload.commit_seal);
+            }
+        }
         if seals.len() >= self.cfg.quorum() {
             match seal::with_committed_seals(&commit_header, &seals) {
                 Ok(header) => {
