@@ -14,8 +14,7 @@ use std::time::Instant;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use cachet_consensus::qbft::validators::{ProposerPolicy, quorum};
 use cachet_consensus::qbft::{
-    Block, BlockCheck, Config, Env, Input, MemoryJournal, Message, Output, SignError, Signer,
-    State,
+    Block, BlockCheck, Config, Env, Input, MemoryJournal, Message, Output, SignError, Signer, State,
 };
 use cachet_primitives::Header;
 use cachet_seal::bft::ISTANBUL_DIGEST;
@@ -172,7 +171,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    println!("| N | heights | protocol ms/height | signs/height | min. recoveries/height | raw secp256k1 ms/height | protocol / raw |");
+    println!(
+        "| N | heights | protocol ms/height | signs/height | min. recoveries/height | raw secp256k1 ms/height | protocol / raw |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for n in [4usize, 7] {
         let (secs, signs) = protocol(n, heights);

@@ -163,3 +163,128 @@ impl Backlog {
         self.len == 0
     }
 }
+
+/// The file next to the seal journal holding the latest prepared certificate.
+pub const PREPARED_FILE: &str = "qbft-prepared";
+
+/// The node's durable [`Journal`]: digests go to the seal journal (`<datadir>/seal-journal`,
+/// fsynced before the signature leaves, key (qbft, height, round)); the prepared certificate is
+/// replaced atomically in `<datadir>/qbft-prepared` as RLP `[height, round, block, [prepare…]]`.
+#[derive(Debug)]
+pub struct FileJournal {
+    seal: cachet_seal::SealJournal,
+    path: std::path::PathBuf,
+    prepared: Option<(u64, PreparedCertificate)>,
+}
+
+impl FileJournal {
+    /// Opens (creating) both files in `datadir`.
+    ///
+    /// # Errors
+    /// [`JournalError::Storage`] when a file cannot be opened or the certificate file does not
+    /// decode (a node must not sign without knowing what it prepared).
+    pub fn open(datadir: &std::path::Path) -> Result<Self, JournalError> {
+        let seal = cachet_seal::SealJournal::open(datadir)
+            .map_err(|e| JournalError::Storage(e.to_string()))?;
+        let path = datadir.join(PREPARED_FILE);
+        let prepared = match std::fs::read(&path) {
+            Ok(bytes) => Some(
+                decode_prepared(&bytes)
+                    .map_err(|e| JournalError::Storage(format!("{}: {e}", path.display())))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(JournalError::Storage(format!("{}: {e}", path.display()))),
+        };
+        Ok(Self {
+            seal,
+            path,
+            prepared,
+        })
+    }
+}
+
+fn encode_prepared(height: u64, cert: &PreparedCertificate) -> Vec<u8> {
+    use cachet_primitives::rlp;
+    let mut p = Vec::new();
+    rlp::put_u64(&mut p, height);
+    rlp::put_u64(&mut p, u64::from(cert.round));
+    p.extend_from_slice(cert.block.rlp());
+    let mut list = Vec::new();
+    for s in &cert.prepares {
+        s.put(&mut list);
+    }
+    rlp::put_list(&mut p, &list);
+    rlp::list(&p)
+}
+
+fn decode_prepared(bytes: &[u8]) -> Result<(u64, PreparedCertificate), super::MessageError> {
+    let mut l = cachet_primitives::rlp::single_list(bytes, "qbft prepared certificate")?;
+    let height = l.u64("qbft prepared certificate height")?;
+    let round = u32::try_from(l.u64("qbft prepared certificate round")?).map_err(|_| {
+        super::MessageError::RoundTooLarge {
+            what: "prepared certificate round",
+            round: u64::MAX,
+        }
+    })?;
+    let block = Block::decode(l.raw("qbft prepared certificate block")?)?;
+    let mut list = l.list("qbft prepared certificate prepares")?;
+    let mut prepares = Vec::new();
+    while !list.is_empty() {
+        prepares.push(Signed::read(
+            &mut list,
+            "qbft prepared certificate prepare",
+        )?);
+    }
+    l.finish("qbft prepared certificate")?;
+    Ok((
+        height,
+        PreparedCertificate {
+            round,
+            block,
+            prepares,
+        },
+    ))
+}
+
+impl Journal for FileJournal {
+    fn record(&mut self, height: u64, round: u32, digest: B256) -> Result<(), JournalError> {
+        let key = cachet_seal::JournalKey::new(cachet_primitives::Engine::Qbft, height, round);
+        self.seal.record(key, digest).map_err(|e| match e {
+            cachet_seal::Error::Equivocation { signed, .. } => JournalError::Equivocation {
+                height,
+                round,
+                recorded: signed,
+                attempted: digest,
+            },
+            other => JournalError::Storage(other.to_string()),
+        })
+    }
+
+    fn save_prepared(
+        &mut self,
+        height: u64,
+        cert: &PreparedCertificate,
+    ) -> Result<(), JournalError> {
+        cachet_primitives::fs::write_atomic(
+            &self.path,
+            &encode_prepared(height, cert),
+            0o600,
+            cachet_primitives::fs::Existing::Replace,
+        )
+        .map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            JournalError::Storage(format!("{e}: {cause}"))
+        })?;
+        self.prepared = Some((height, cert.clone()));
+        Ok(())
+    }
+
+    fn prepared(&self, height: u64) -> Option<PreparedCertificate> {
+        self.prepared
+            .as_ref()
+            .filter(|(h, _)| *h == height)
+            .map(|(_, c)| c.clone())
+    }
+}

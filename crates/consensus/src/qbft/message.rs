@@ -448,13 +448,13 @@ impl<P: Payload> Signed<P> {
         recover(&self.signing_hash(), &self.signature, P::CODE.name())
     }
 
-    fn put(&self, out: &mut Vec<u8>) {
+    pub(crate) fn put(&self, out: &mut Vec<u8>) {
         let mut p = self.payload.encode();
         rlp::put_bytes(&mut p, &self.signature);
         rlp::put_list(out, &p);
     }
 
-    fn read(r: &mut Reader<'_>, what: &'static str) -> Result<Self, MessageError> {
+    pub(crate) fn read(r: &mut Reader<'_>, what: &'static str) -> Result<Self, MessageError> {
         let mut l = r.list(what)?;
         let payload = P::decode(&mut l)?;
         let signature = l.array::<65>(what)?;

@@ -9,7 +9,9 @@ mod signer;
 mod state;
 pub mod validators;
 
-pub use journal::{Backlog, Journal, JournalError, MemoryJournal, PreparedCertificate};
+pub use journal::{
+    Backlog, FileJournal, Journal, JournalError, MemoryJournal, PREPARED_FILE, PreparedCertificate,
+};
 pub use message::{Block, Code, Message, MessageError};
 pub use signer::{AlloySigner, SignError, Signer};
 pub use state::{BlockCheck, Config, Env, Input, MAX_ROUND, Output, ROUND_WINDOW, State};
