@@ -322,3 +322,40 @@ fn refuses_mutations_with_errors_not_panics() {
     assert!(matches!(c.author(), Err(MessageError::BadSignature { .. })));
     let _ = (Code::Commit, <message::Commit as Payload>::CODE);
 }
+
+/// An alloy `SignerSync` over a test key, as the node's key handles implement it.
+struct AlloyKey(TestKey);
+
+impl alloy_signer::SignerSync for AlloyKey {
+    fn sign_hash_sync(
+        &self,
+        hash: &alloy_primitives::B256,
+    ) -> alloy_signer::Result<alloy_primitives::Signature> {
+        let sig = self.0.sign(hash).unwrap();
+        Ok(alloy_primitives::Signature::from_bytes_and_parity(
+            &sig[..64],
+            sig[64] == 1,
+        ))
+    }
+
+    fn chain_id_sync(&self) -> Option<u64> {
+        None
+    }
+}
+
+#[test]
+fn an_alloy_signer_remakes_a_goquorum_prepare_byte_for_byte() {
+    let case = load("qbft-messages.json")
+        .into_iter()
+        .find(|c| c["name"] == "qbft-prepare-h1-r0")
+        .unwrap();
+    let payload = unhex(case["p2p_payload"].as_str().unwrap());
+    let Message::Prepare(p) = Message::decode(0x13, &payload).unwrap() else {
+        panic!("not a PREPARE")
+    };
+    let key = AlloyKey(TestKey::from_hex(case["signer_nodekey"].as_str().unwrap()));
+    let signer =
+        cachet_consensus::qbft::AlloySigner::new(&key, addr(case["signer"].as_str().unwrap()));
+    let again = Signed::sign(p.payload, &signer).unwrap();
+    assert_eq!(Message::Prepare(again).encode(), payload);
+}
