@@ -359,3 +359,139 @@ fn an_alloy_signer_remakes_a_goquorum_prepare_byte_for_byte() {
     let again = Signed::sign(p.payload, &signer).unwrap();
     assert_eq!(Message::Prepare(again).encode(), payload);
 }
+
+struct AnyBlock;
+
+impl cachet_consensus::qbft::BlockCheck for AnyBlock {
+    fn check(&self, _: u64, _: &Block) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The state machine, fed GoQuorum's PRE-PREPARE for (1, 0), answers with GoQuorum's own
+/// PREPARE bytes, and after two more PREPAREs with GoQuorum's COMMIT bytes (seal included):
+/// the signing path end to end, not only the codec.
+#[test]
+fn the_state_machine_answers_goquorum_proposal_with_goquorum_bytes() {
+    use cachet_consensus::qbft::{Config, Env, Input, MemoryJournal, Output, State};
+    let path = format!(
+        "{}/../../testdata/vectors/nodekey.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let entries: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let keys: Vec<TestKey> = entries
+        .iter()
+        .take(4)
+        .map(|e| TestKey::from_hex(e["private_key"].as_str().unwrap()))
+        .collect();
+    let cases = load("qbft-messages.json");
+    let case = |name: &str| cases.iter().find(|c| c["name"] == name).unwrap().clone();
+    let pp = case("qbft-preprepare-h1-r0");
+    let prepare = case("qbft-prepare-h1-r0");
+    let commit = case("qbft-commit-h1-r0");
+    let validators: Vec<_> = pp["validators_byte_sorted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| addr(v.as_str().unwrap()))
+        .collect();
+    let mut sorted: Vec<_> = keys.iter().map(Signer::address).collect();
+    sorted.sort();
+    assert_eq!(
+        sorted, validators,
+        "7nodes keys 1-4 are the scenario's validators"
+    );
+    let me = keys
+        .iter()
+        .find(|k| k.address() == addr(prepare["signer"].as_str().unwrap()))
+        .unwrap();
+    let cfg = Config {
+        validators: validators.clone(),
+        last_proposer: alloy_primitives::Address::ZERO,
+        policy: ProposerPolicy::RoundRobin,
+        request_timeout_ms: 10_000,
+        max_request_timeout_ms: 0,
+    };
+    let mut journal = MemoryJournal::default();
+    let mut state = State::new(1, cfg, &journal);
+    let mut env = Env {
+        signer: me,
+        journal: &mut journal,
+        blocks: &AnyBlock,
+    };
+    state.handle(&mut env, Input::Start);
+    let msg = Message::decode(0x12, &unhex(pp["p2p_payload"].as_str().unwrap())).unwrap();
+    let Message::PrePrepare(ref pre) = msg else {
+        panic!()
+    };
+    let block = pre.proposal.payload.block.clone();
+    let sent = |out: &[Output]| -> Vec<Vec<u8>> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Broadcast(m) => Some(m.encode()),
+                _ => None,
+            })
+            .collect()
+    };
+    let out = state.handle(&mut env, Input::Message(msg));
+    assert_eq!(
+        sent(&out),
+        vec![unhex(prepare["p2p_payload"].as_str().unwrap())]
+    );
+    let others: Vec<&TestKey> = keys
+        .iter()
+        .filter(|k| k.address() != me.address())
+        .collect();
+    let mut out = Vec::new();
+    for k in others.iter().take(2) {
+        let p = Signed::sign(
+            message::Prepare {
+                sequence: 1,
+                round: 0,
+                digest: block.digest(),
+            },
+            *k,
+        )
+        .unwrap();
+        out.extend(state.handle(&mut env, Input::Message(Message::Prepare(p))));
+    }
+    assert_eq!(
+        sent(&out),
+        vec![unhex(commit["p2p_payload"].as_str().unwrap())]
+    );
+    // Two more COMMITs (seals over the round-0 commit header) decide the block.
+    let seal_digest = b256(commit["commit_seal_digest"].as_str().unwrap());
+    let mut out = Vec::new();
+    for k in others.iter().take(2) {
+        let c = Signed::sign(
+            message::Commit {
+                sequence: 1,
+                round: 0,
+                digest: block.digest(),
+                commit_seal: k.sign(&seal_digest).unwrap(),
+            },
+            *k,
+        )
+        .unwrap();
+        out.extend(state.handle(&mut env, Input::Message(Message::Commit(c))));
+    }
+    let header = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Committed { header, .. } => Some(header.clone()),
+            _ => None,
+        })
+        .expect("decided");
+    let seals = cachet_seal::qbft::verify(
+        &header,
+        Some(&validators),
+        cachet_seal::bft::Threshold::BesuTwoThirds,
+    )
+    .unwrap();
+    assert_eq!(seals.committers.len(), 3);
+    assert_eq!(
+        cachet_seal::qbft::block_hash(&header).unwrap(),
+        b256(pp["proposal_hash"].as_str().unwrap())
+    );
+}
