@@ -495,3 +495,99 @@ fn the_state_machine_answers_goquorum_proposal_with_goquorum_bytes() {
         b256(pp["proposal_hash"].as_str().unwrap())
     );
 }
+
+fn nodekeys() -> Vec<TestKey> {
+    let path = format!(
+        "{}/../../testdata/vectors/nodekey.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let entries: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    entries
+        .iter()
+        .take(4)
+        .map(|e| TestKey::from_hex(e["private_key"].as_str().unwrap()))
+        .collect()
+}
+
+/// GoQuorum's whole round-change scenario of `qbft-messages.json`, replayed into one
+/// validator (0xe36c…): its ROUND-CHANGE to round 1, its PREPARE for the round-1 proposal, its
+/// prepared ROUND-CHANGE to round 2 and, as the round-2 proposer, its re-proposal of the
+/// prepared block are GoQuorum's bytes exactly.
+#[test]
+fn the_state_machine_replays_goquorum_round_changes_with_goquorum_bytes() {
+    use cachet_consensus::qbft::{Config, Env, Input, MemoryJournal, Output, State};
+    let keys = nodekeys();
+    let cases = load("qbft-messages.json");
+    let bytes = |name: &str| {
+        unhex(
+            cases.iter().find(|c| c["name"] == name).unwrap()["p2p_payload"]
+                .as_str()
+                .unwrap(),
+        )
+    };
+    let msg = |code: u8, name: &str| Input::Message(Message::decode(code, &bytes(name)).unwrap());
+    let mut validators: Vec<_> = keys.iter().map(Signer::address).collect();
+    validators.sort();
+    let me = keys
+        .iter()
+        .find(|k| k.address() == addr("0xe36cbeb565b061217930767886474e3cde903ac5"))
+        .unwrap();
+    let cfg = Config {
+        validators,
+        last_proposer: alloy_primitives::Address::ZERO,
+        policy: ProposerPolicy::RoundRobin,
+        request_timeout_ms: 10_000,
+        max_request_timeout_ms: 0,
+    };
+    let mut journal = MemoryJournal::default();
+    let mut state = State::new(1, cfg, &journal);
+    let mut env = Env {
+        signer: me,
+        journal: &mut journal,
+        blocks: &AnyBlock,
+    };
+    let sent = |out: Vec<Output>| -> Vec<Vec<u8>> {
+        out.into_iter()
+            .filter_map(|o| match o {
+                Output::Broadcast(m) => Some(m.encode()),
+                _ => None,
+            })
+            .collect()
+    };
+    state.handle(&mut env, Input::Start);
+    let out = state.handle(
+        &mut env,
+        Input::Timeout {
+            height: 1,
+            round: 0,
+        },
+    );
+    assert_eq!(
+        sent(out),
+        vec![bytes("qbft-roundchange-h1-r1-unprepared-2")]
+    );
+    assert!(
+        sent(state.handle(&mut env, msg(0x15, "qbft-roundchange-h1-r1-unprepared-0"))).is_empty()
+    );
+    assert!(
+        sent(state.handle(&mut env, msg(0x15, "qbft-roundchange-h1-r1-unprepared-1"))).is_empty()
+    );
+    let out = state.handle(&mut env, msg(0x12, "qbft-preprepare-h1-r1-justified"));
+    assert_eq!(sent(out), vec![bytes("qbft-prepare-h1-r1-2")]);
+    state.handle(&mut env, msg(0x13, "qbft-prepare-h1-r1-0"));
+    let out = sent(state.handle(&mut env, msg(0x13, "qbft-prepare-h1-r1-1")));
+    assert_eq!(out.len(), 1, "prepared: a COMMIT");
+    assert_eq!(out[0][..1], [0xf8], "COMMIT list");
+    let out = state.handle(
+        &mut env,
+        Input::Timeout {
+            height: 1,
+            round: 1,
+        },
+    );
+    assert_eq!(sent(out), vec![bytes("qbft-roundchange-h1-r2-1")]);
+    assert!(sent(state.handle(&mut env, msg(0x15, "qbft-roundchange-h1-r2-0"))).is_empty());
+    let out = sent(state.handle(&mut env, msg(0x15, "qbft-roundchange-h1-r2-2")));
+    assert_eq!(out.first(), Some(&bytes("qbft-preprepare-h1-r2-prepared")));
+}
