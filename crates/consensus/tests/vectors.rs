@@ -591,3 +591,90 @@ fn the_state_machine_replays_goquorum_round_changes_with_goquorum_bytes() {
     let out = sent(state.handle(&mut env, msg(0x15, "qbft-roundchange-h1-r2-2")));
     assert_eq!(out.first(), Some(&bytes("qbft-preprepare-h1-r2-prepared")));
 }
+
+/// The other side of round 2: validator 0xf512… (never prepared) sends GoQuorum's unprepared
+/// ROUND-CHANGE, accepts GoQuorum's prepared re-proposal (the justification check), and its
+/// COMMIT at round 2 — the seal over the header with round 2 — is GoQuorum's bytes.
+#[test]
+fn the_state_machine_accepts_goquorum_prepared_reproposal_and_commits_with_goquorum_bytes() {
+    use cachet_consensus::qbft::{Config, Env, Input, MemoryJournal, Output, State};
+    let keys = nodekeys();
+    let cases = load("qbft-messages.json");
+    let bytes = |name: &str| {
+        unhex(
+            cases.iter().find(|c| c["name"] == name).unwrap()["p2p_payload"]
+                .as_str()
+                .unwrap(),
+        )
+    };
+    let msg = |code: u8, name: &str| Input::Message(Message::decode(code, &bytes(name)).unwrap());
+    let mut validators: Vec<_> = keys.iter().map(Signer::address).collect();
+    validators.sort();
+    let me = keys
+        .iter()
+        .find(|k| k.address() == addr("0xf512a992f3fb749857d758ffda1330e590fa915e"))
+        .unwrap();
+    let cfg = Config {
+        validators,
+        last_proposer: alloy_primitives::Address::ZERO,
+        policy: ProposerPolicy::RoundRobin,
+        request_timeout_ms: 10_000,
+        max_request_timeout_ms: 0,
+    };
+    let mut journal = MemoryJournal::default();
+    let mut state = State::new(1, cfg, &journal);
+    let mut env = Env {
+        signer: me,
+        journal: &mut journal,
+        blocks: &AnyBlock,
+    };
+    let sent = |out: Vec<Output>| -> Vec<Vec<u8>> {
+        out.into_iter()
+            .filter_map(|o| match o {
+                Output::Broadcast(m) => Some(m.encode()),
+                _ => None,
+            })
+            .collect()
+    };
+    state.handle(&mut env, Input::Start);
+    state.handle(
+        &mut env,
+        Input::Timeout {
+            height: 1,
+            round: 0,
+        },
+    );
+    let out = state.handle(
+        &mut env,
+        Input::Timeout {
+            height: 1,
+            round: 1,
+        },
+    );
+    assert_eq!(sent(out), vec![bytes("qbft-roundchange-h1-r2-2")]);
+    state.handle(&mut env, msg(0x15, "qbft-roundchange-h1-r2-0"));
+    state.handle(&mut env, msg(0x15, "qbft-roundchange-h1-r2-1"));
+    let Input::Message(Message::PrePrepare(pp)) = msg(0x12, "qbft-preprepare-h1-r2-prepared")
+    else {
+        panic!()
+    };
+    let digest = pp.proposal.payload.block.digest();
+    let out = sent(state.handle(&mut env, Input::Message(Message::PrePrepare(pp))));
+    assert_eq!(out.len(), 1, "a PREPARE for the re-proposal");
+    let mut out = Vec::new();
+    for k in keys.iter().filter(|k| k.address() != me.address()).take(2) {
+        let p = Signed::sign(
+            message::Prepare {
+                sequence: 1,
+                round: 2,
+                digest,
+            },
+            k,
+        )
+        .unwrap();
+        out.extend(sent(
+            state.handle(&mut env, Input::Message(Message::Prepare(p))),
+        ));
+    }
+    assert_eq!(out, vec![bytes("qbft-commit-h1-r2")]);
+}
