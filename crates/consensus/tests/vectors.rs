@@ -678,3 +678,137 @@ fn the_state_machine_accepts_goquorum_prepared_reproposal_and_commits_with_goquo
     }
     assert_eq!(out, vec![bytes("qbft-commit-h1-r2")]);
 }
+
+/// A live GoQuorum network's height 1 (decided at round 1), replayed into the validator that
+/// logged it (0xd8db…): its ROUND-CHANGE, its signed proposal as round-1 proposer (built from
+/// the round changes it logged), its PREPARE and its COMMIT are the logged bytes; and another
+/// validator jumps to round 1 on that justified PRE-PREPARE and prepares it.
+#[test]
+fn the_state_machine_replays_a_live_goquorum_height_with_its_bytes() {
+    use cachet_consensus::qbft::{Config, Env, Input, MemoryJournal, Output, State};
+    let keys = nodekeys();
+    let cases = load("qbft-goquorum-devnet.json");
+    let bytes = |name: &str| {
+        unhex(
+            cases.iter().find(|c| c["name"] == name).unwrap()["p2p_payload"]
+                .as_str()
+                .unwrap(),
+        )
+    };
+    let mut validators: Vec<_> = keys.iter().map(Signer::address).collect();
+    validators.sort();
+    let cfg = Config {
+        validators,
+        last_proposer: alloy_primitives::Address::ZERO,
+        policy: ProposerPolicy::RoundRobin,
+        request_timeout_ms: 4_000,
+        max_request_timeout_ms: 0,
+    };
+    let sent = |out: Vec<Output>| -> Vec<Vec<u8>> {
+        out.into_iter()
+            .filter_map(|o| match o {
+                Output::Broadcast(m) => Some(m.encode()),
+                _ => None,
+            })
+            .collect()
+    };
+    let Message::PrePrepare(pp) =
+        Message::decode(0x12, &bytes("qbft-goquorum-devnet-preprepare-h1-r1")).unwrap()
+    else {
+        panic!()
+    };
+    let block = pp.proposal.payload.block.clone();
+
+    // Another validator: jumps to round 1 on the justified proposal and prepares it.
+    let other = keys
+        .iter()
+        .find(|k| k.address() == addr("0x6571d97f340c8495b661a823f2c2145ca47d63c2"))
+        .unwrap();
+    let mut journal = MemoryJournal::default();
+    let mut state = State::new(1, cfg.clone(), &journal);
+    let mut env = Env {
+        signer: other,
+        journal: &mut journal,
+        blocks: &AnyBlock,
+    };
+    state.handle(&mut env, Input::Start);
+    let out = sent(state.handle(&mut env, Input::Message(Message::PrePrepare(pp.clone()))));
+    assert_eq!(state.round(), 1);
+    assert_eq!(out.len(), 1, "a PREPARE");
+
+    // The logging validator itself.
+    let me = keys
+        .iter()
+        .find(|k| k.address() == addr("0xd8dba507e85f116b1f7e231ca8525fc9008a6966"))
+        .unwrap();
+    let mut journal = MemoryJournal::default();
+    let mut state = State::new(1, cfg, &journal);
+    let mut env = Env {
+        signer: me,
+        journal: &mut journal,
+        blocks: &AnyBlock,
+    };
+    state.handle(&mut env, Input::Start);
+    let out = state.handle(
+        &mut env,
+        Input::Timeout {
+            height: 1,
+            round: 0,
+        },
+    );
+    assert_eq!(
+        sent(out),
+        vec![bytes("qbft-goquorum-devnet-roundchange-h1-r1")]
+    );
+    let mut build = false;
+    for rc in &pp.round_changes {
+        if rc.author().unwrap() == me.address() {
+            continue;
+        }
+        let m = Message::RoundChange(cachet_consensus::qbft::message::RoundChange {
+            payload: rc.clone(),
+            prepared_block: None,
+            prepares: vec![],
+        });
+        build |= state.handle(&mut env, Input::Message(m)).iter().any(|o| {
+            matches!(
+                o,
+                Output::BuildBlock {
+                    height: 1,
+                    round: 1
+                }
+            )
+        });
+    }
+    assert!(build, "the round-1 proposer asks for a block");
+    let out = sent(state.handle(&mut env, Input::Block(block.clone())));
+    assert_eq!(out.len(), 2, "PRE-PREPARE and own PREPARE");
+    assert_eq!(out[1], bytes("qbft-goquorum-devnet-prepare-h1-r1"));
+    // The signed proposal is the logged one byte for byte; the justification holds the same
+    // ROUND-CHANGE payloads, in address order here and in the order GoQuorum's message set
+    // (a Go map) happened to yield them there.
+    let Message::PrePrepare(ours) = Message::decode(0x12, &out[0]).unwrap() else {
+        panic!()
+    };
+    assert_eq!(ours.proposal, pp.proposal);
+    let mut theirs = pp.round_changes.clone();
+    theirs.sort_by_key(|rc| rc.author().unwrap());
+    assert_eq!(ours.round_changes, theirs);
+    assert!(ours.prepares.is_empty() && pp.prepares.is_empty());
+    let mut out = Vec::new();
+    for k in keys.iter().filter(|k| k.address() != me.address()).take(2) {
+        let p = Signed::sign(
+            message::Prepare {
+                sequence: 1,
+                round: 1,
+                digest: block.digest(),
+            },
+            k,
+        )
+        .unwrap();
+        out.extend(sent(
+            state.handle(&mut env, Input::Message(Message::Prepare(p))),
+        ));
+    }
+    assert_eq!(out, vec![bytes("qbft-goquorum-devnet-commit-h1-r1")]);
+}
