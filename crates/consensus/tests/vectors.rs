@@ -765,7 +765,7 @@ fn the_state_machine_replays_a_live_goquorum_height_with_its_bytes() {
         if rc.author().unwrap() == me.address() {
             continue;
         }
-        let m = Message::RoundChange(cachet_consensus::qbft::message::RoundChange {
+        let m = Message::RoundChange(message::RoundChange {
             payload: rc.clone(),
             prepared_block: None,
             prepares: vec![],
