@@ -9,6 +9,8 @@
 //!   context mismatch fails the same way on both.
 //! - `AwsKmsKey` (`aws-kms:KEY`, feature `aws`): AWS KMS through `aws-sdk-kms`, every call
 //!   pinned to the key ARN, transient failures retried under one deadline.
+//! - `AwsKmsSigner` (`kms:KEY`, feature `aws`): a secp256k1 signing key that never leaves AWS
+//!   KMS (`Sign` on the digest), behind [`DigestSigner`].
 //!
 //! Signing keys that never leave an HSM or KMS implement [`DigestSigner`]; [`der_to_rs`] and
 //! [`recoverable`] turn their ECDSA answers into Ethereum's `r ‖ s ‖ v`.
@@ -33,7 +35,7 @@ mod reference;
 mod signer;
 
 #[cfg(feature = "aws")]
-pub use aws::{Arn, AwsKeyRef, AwsKmsKey, DEFAULT_ALIAS, DEFAULT_DEADLINE};
+pub use aws::{Arn, AwsKeyRef, AwsKmsKey, AwsKmsSigner, DEFAULT_ALIAS, DEFAULT_DEADLINE};
 pub use context::EncryptionContext;
 pub use data_key::{DataKey, WrappedDataKey};
 pub use error::{BoxedSource, Error, ErrorClass, Result};

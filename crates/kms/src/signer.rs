@@ -12,6 +12,8 @@ use async_trait::async_trait;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
 use secp256k1::{Message, PublicKey, SECP256K1};
 use serde::{Deserialize, Serialize};
+use spki::der::Decode as _;
+use spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 
 use crate::{CallRecord, Error, Result};
 
@@ -119,6 +121,67 @@ pub fn recoverable(
     })
 }
 
+/// Why a `SubjectPublicKeyInfo` is not a secp256k1 key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SpkiProblem {
+    /// A well-formed key of another kind (the operator chose the wrong key spec).
+    OtherKind(String),
+    /// Not a well-formed key at all.
+    Malformed(String),
+}
+
+/// `id-ecPublicKey` (RFC 5480 § 2.1.1).
+const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+/// `secp256k1` (SEC 2 v2 § A.2.1).
+const SECP256K1_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10");
+
+/// The uncompressed point of a DER `SubjectPublicKeyInfo` (RFC 5280 § 4.1, RFC 5480) that must
+/// be an `id-ecPublicKey` on `secp256k1`: what AWS KMS `GetPublicKey` answers.
+pub(crate) fn public_key_from_spki(der: &[u8]) -> std::result::Result<[u8; 65], SpkiProblem> {
+    let info = SubjectPublicKeyInfoRef::from_der(der)
+        .map_err(|e| SpkiProblem::Malformed(format!("not a DER SubjectPublicKeyInfo ({e})")))?;
+    if info.algorithm.oid != ID_EC_PUBLIC_KEY {
+        return Err(SpkiProblem::OtherKind(format!(
+            "a {} key, not an elliptic-curve key",
+            algorithm_name(info.algorithm.oid)
+        )));
+    }
+    let curve = info
+        .algorithm
+        .parameters_oid()
+        .map_err(|_| SpkiProblem::Malformed("an EC key without a named curve".to_owned()))?;
+    if curve != SECP256K1_OID {
+        return Err(SpkiProblem::OtherKind(format!(
+            "a key on curve {}, not secp256k1",
+            algorithm_name(curve)
+        )));
+    }
+    let point = info.subject_public_key.as_bytes().ok_or_else(|| {
+        SpkiProblem::Malformed("the public key bit string has unused bits".to_owned())
+    })?;
+    let key = PublicKey::from_slice(point).map_err(|_| {
+        SpkiProblem::Malformed(format!(
+            "the {}-byte public key is not a point on secp256k1",
+            point.len()
+        ))
+    })?;
+    Ok(key.serialize_uncompressed())
+}
+
+/// The AWS KMS key spec (or name) of an algorithm or curve OID, for messages.
+fn algorithm_name(oid: ObjectIdentifier) -> String {
+    let name = match oid.to_string().as_str() {
+        "1.2.840.113549.1.1.1" => "RSA",
+        "1.2.840.10045.3.1.7" => "ECC_NIST_P256",
+        "1.3.132.0.34" => "ECC_NIST_P384",
+        "1.3.132.0.35" => "ECC_NIST_P521",
+        "1.2.156.10197.1.301" => "SM2",
+        "1.3.101.112" => "Ed25519",
+        other => return format!("OID {other}"),
+    };
+    format!("{name} ({oid})")
+}
+
 fn split(compact: &[u8; 64]) -> ([u8; 32], [u8; 32]) {
     let mut r = [0u8; 32];
     let mut s = [0u8; 32];
@@ -143,6 +206,14 @@ pub mod fuzzing {
                 .expect("a parsed signature is in range")
                 .serialize_der();
             assert_eq!(&*again, data, "strict DER has one encoding");
+        }
+    }
+
+    /// Parses arbitrary bytes as a `SubjectPublicKeyInfo`; must never panic, and a key it
+    /// accepts is a valid secp256k1 point.
+    pub fn public_key_from_spki(data: &[u8]) {
+        if let Ok(point) = super::public_key_from_spki(data) {
+            assert!(secp256k1::PublicKey::from_slice(&point).is_ok());
         }
     }
 }
@@ -389,6 +460,84 @@ mod tests {
         assert!(seen > 0, "empty corpus in {}", corpus.display());
     }
 
+    /// RFC 5480 `SubjectPublicKeyInfo` for an uncompressed point: SEQUENCE { SEQUENCE {
+    /// id-ecPublicKey, namedCurve }, BIT STRING (0 unused bits) }, built byte by byte here.
+    fn spki(curve_oid_der: &[u8], point: &[u8]) -> Vec<u8> {
+        let algorithm_oid = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+        let mut algorithm = algorithm_oid.to_vec();
+        algorithm.extend(curve_oid_der);
+        let mut body = vec![0x30, algorithm.len() as u8];
+        body.extend(algorithm);
+        body.extend([0x03, point.len() as u8 + 1, 0x00]);
+        body.extend(point);
+        let mut out = vec![0x30, body.len() as u8];
+        out.extend(body);
+        out
+    }
+
+    const SECP256K1_DER: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
+    const P256_DER: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+    #[test]
+    fn reads_the_point_of_a_secp256k1_spki() {
+        let (_, public) = key(5);
+        let der = spki(&SECP256K1_DER, &public);
+        // The fixed 23-byte prefix every secp256k1 SPKI with an uncompressed point has.
+        assert_eq!(
+            hex::encode(&der[..23]),
+            "3056301006072a8648ce3d020106052b8104000a034200"
+        );
+        assert_eq!(public_key_from_spki(&der).unwrap(), public);
+    }
+
+    #[test]
+    fn refuses_other_curves_and_malformed_spki() {
+        let (_, public) = key(5);
+        let p256 = spki(&P256_DER, &public);
+        let Err(SpkiProblem::OtherKind(why)) = public_key_from_spki(&p256) else {
+            panic!("P-256 accepted")
+        };
+        assert_eq!(
+            why,
+            "a key on curve ECC_NIST_P256 (1.2.840.10045.3.1.7), not secp256k1"
+        );
+        // rsaEncryption with NULL parameters.
+        let mut rsa = vec![
+            0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+            0x00, 0x03, 0x03, 0x00, 0x30, 0x00,
+        ];
+        rsa.splice(0..0, [0x30, rsa.len() as u8]);
+        let Err(SpkiProblem::OtherKind(why)) = public_key_from_spki(&rsa) else {
+            panic!("RSA accepted")
+        };
+        assert!(why.starts_with("a RSA (1.2.840.113549.1.1.1) key"), "{why}");
+
+        let mut not_a_point = public;
+        not_a_point[64] ^= 1;
+        let mut compressed = vec![0x02 | (public[64] & 1)];
+        compressed.extend(&public[1..33]);
+        let good = spki(&SECP256K1_DER, &public);
+        let mut trailing = good.clone();
+        trailing.push(0);
+        for (der, why) in [
+            (spki(&SECP256K1_DER, &not_a_point), "off the curve"),
+            (spki(&SECP256K1_DER, &public[..64]), "short point"),
+            (good[..good.len() - 1].to_vec(), "truncated"),
+            (trailing, "trailing byte"),
+            (Vec::new(), "empty"),
+        ] {
+            assert!(
+                matches!(public_key_from_spki(&der), Err(SpkiProblem::Malformed(_))),
+                "{why}"
+            );
+        }
+        // A compressed point is a valid secp256k1 key; it comes back uncompressed.
+        assert_eq!(
+            public_key_from_spki(&spki(&SECP256K1_DER, &compressed)).unwrap(),
+            public
+        );
+    }
+
     /// Random and mutated inputs through the fuzz entry point (`CACHET_FUZZ_RUNS`, default 2000;
     /// `cargo fuzz` in `crates/kms/fuzz` goes further).
     #[test]
@@ -422,6 +571,14 @@ mod tests {
                 }
             }
             fuzzing::der_to_rs(&input);
+            fuzzing::public_key_from_spki(&input);
+        }
+        let spki = spki(&SECP256K1_DER, &key(6).1);
+        for _ in 0..runs {
+            let mut input = spki.clone();
+            let i = rng.gen_range(0..input.len());
+            input[i] = rng.r#gen();
+            fuzzing::public_key_from_spki(&input);
         }
     }
 }
