@@ -6,11 +6,14 @@
 //!   recovery against the recorded public key);
 //! - `der_to_rs + recoverable (high-s)`: the same for an answer in the upper half (normalised);
 //! - `sign + DER + der_to_rs + recoverable`: the signer's arithmetic done locally plus cachet's
-//!   work, the CPU of an HSM/KMS seal without the network.
+//!   work, the CPU of an HSM/KMS seal without the network;
+//! - with `--features aws`: `AwsKmsSigner::sign_digest`, the whole path through the SDK client
+//!   (request, retry wrapper, response, span, `CallRecord`) against `aws-smithy-mocks` serving a
+//!   real signature made in the mock over the requested digest (no network).
 //!
 //! The network round trip to KMS (milliseconds) is not here; see docs/aws-kms.md.
 //! Size (env): `CACHET_BENCH_SIGNER_N` signatures per row (default 2000).
-//! Run: `cargo bench -p cachet-kms --bench signer`.
+//! Run: `cargo bench -p cachet-kms --features aws --bench signer`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -105,16 +108,22 @@ fn main() {
         black_box(recoverable(&r, &s, &digests[i], &public).unwrap());
     });
 
+    let mocked = mocked_kms(n, &digests);
+
     println!("signatures per row: {n} (release, one thread)");
     println!();
     println!("| path | µs / signature | signatures/s | time vs in-memory |");
     println!("|---|---:|---:|---:|");
-    for (name, t) in [
+    let mut rows = vec![
         ("in-memory sign_ecdsa_recoverable", base),
         ("der_to_rs + recoverable (low-s)", low_t),
         ("der_to_rs + recoverable (high-s)", high_t),
         ("sign + DER + der_to_rs + recoverable", full),
-    ] {
+    ];
+    if let Some(t) = mocked {
+        rows.push(("AwsKmsSigner::sign_digest, mocked KMS (SDK path)", t));
+    }
+    for (name, t) in rows {
         let per = t.as_secs_f64() / n as f64;
         println!(
             "| {name} | {:.1} | {:.0} | {:.2}× |",
@@ -123,4 +132,64 @@ fn main() {
             t.as_secs_f64() / base.as_secs_f64()
         );
     }
+}
+
+#[cfg(feature = "aws")]
+fn mocked_kms(n: usize, digests: &[[u8; 32]]) -> Option<Duration> {
+    use aws_sdk_kms::Client;
+    use aws_sdk_kms::config::retry::RetryConfig;
+    use aws_sdk_kms::operation::get_public_key::GetPublicKeyOutput;
+    use aws_sdk_kms::operation::sign::SignOutput;
+    use aws_sdk_kms::primitives::Blob;
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType, SigningAlgorithmSpec};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use cachet_kms::{AwsKmsSigner, DigestSigner as _};
+
+    const ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let secret = SecretKey::from_slice(&[0x42; 32]).unwrap();
+    let point = PublicKey::from_secret_key(SECP256K1, &secret).serialize_uncompressed();
+    // RFC 5480 SubjectPublicKeyInfo prefix for an uncompressed secp256k1 point.
+    let mut spki = hex::decode("3056301006072a8648ce3d020106052b8104000a034200").unwrap();
+    spki.extend(point);
+    let public = mock!(Client::get_public_key).then_output(move || {
+        GetPublicKeyOutput::builder()
+            .key_id(ARN)
+            .public_key(Blob::new(spki.clone()))
+            .key_spec(KeySpec::EccSecgP256K1)
+            .key_usage(KeyUsageType::SignVerify)
+            .build()
+    });
+    let sign = mock!(Client::sign).then_compute_output(move |req| {
+        let digest: [u8; 32] = req.message().unwrap().as_ref().try_into().unwrap();
+        let der = SECP256K1
+            .sign_ecdsa(&Message::from_digest(digest), &secret)
+            .serialize_der();
+        SignOutput::builder()
+            .key_id(ARN)
+            .signature(Blob::new(der.to_vec()))
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .build()
+    });
+    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&public, &sign], |c| c
+        .retry_config(RetryConfig::disabled()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let signer = AwsKmsSigner::from_client(client, ARN, Duration::from_secs(30))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        for digest in &digests[..n] {
+            black_box(signer.sign_digest(digest).await.unwrap());
+        }
+        Some(started.elapsed())
+    })
+}
+
+#[cfg(not(feature = "aws"))]
+fn mocked_kms(_n: usize, _digests: &[[u8; 32]]) -> Option<Duration> {
+    println!("(without --features aws: no mocked-KMS row)");
+    None
 }

@@ -152,10 +152,14 @@ impl AwsKmsSigner {
         Ok(signer)
     }
 
-    /// A signer over a prepared client (unit tests with `aws-smithy-mocks`); reads the public
-    /// key from the mocked `GetPublicKey`.
-    #[cfg(test)]
-    pub(crate) async fn from_client(
+    /// A signer over a prepared SDK client pinned to `key_arn`, its public key read with one
+    /// `GetPublicKey`; no region or `DescribeKey` checks. For tests and benches with
+    /// `aws-smithy-mocks`.
+    ///
+    /// # Errors
+    /// As [`Self::open_recorded`], and [`Error::Config`] for a key of another spec.
+    #[doc(hidden)]
+    pub async fn from_client(
         client: Client,
         key_arn: &str,
         deadline: std::time::Duration,
@@ -164,11 +168,16 @@ impl AwsKmsSigner {
         let given = format!("kms:{key_arn}");
         let output = get_public_key(&client, &retry, key_arn, &given).await?;
         let public_key = check_public_key(&given, key_arn, &output)?;
+        let region = client
+            .config()
+            .region()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         Ok(Self {
             client,
             given,
             key_arn: key_arn.to_owned(),
-            region: "us-east-1".to_owned(),
+            region,
             retry,
             public_key,
         })
