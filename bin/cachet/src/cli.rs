@@ -60,12 +60,21 @@ pub(crate) enum Command {
     Import(cmd::import::ImportArgs),
     /// Start a local devnet (master key, bundles, genesis, N node processes) until Ctrl-C.
     Devnet(cmd::devnet::DevnetArgs),
+    /// Unlock the keys and run another client with them on fds 3, 4, … (never disk, argv or
+    /// env); stop it when the master key is revoked.
+    Exec(cmd::exec::ExecArgs),
+    /// The process `cachet exec` starts: sets its parent-death signal, then becomes the client.
+    #[command(hide = true)]
+    ExecChild(cmd::exec::ExecChildArgs),
 }
 
 impl Command {
     /// True for the commands that run a node (they log progress at info by default).
     pub(crate) fn runs_a_node(&self) -> bool {
-        matches!(self, Self::P2p(_) | Self::Node(_) | Self::Devnet(_))
+        matches!(
+            self,
+            Self::P2p(_) | Self::Node(_) | Self::Devnet(_) | Self::Exec(_)
+        )
     }
 
     /// True for the commands that hold plaintext key material (they decrypt or create keys):
@@ -78,13 +87,15 @@ impl Command {
             | Self::Rotate(_)
             | Self::P2p(_)
             | Self::Node(_)
-            | Self::Devnet(_) => true,
+            | Self::Devnet(_)
+            | Self::Exec(_) => true,
             Self::Seal(c) => c.signs(),
             Self::Inspect(_)
             | Self::Destroy(_)
             | Self::Audit(_)
             | Self::Genesis(_)
-            | Self::Import(_) => false,
+            | Self::Import(_)
+            | Self::ExecChild(_) => false,
         }
     }
 }

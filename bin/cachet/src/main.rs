@@ -9,6 +9,10 @@ use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    if let cli::Command::ExecChild(args) = &cli.command {
+        // The trampoline of `cachet exec`: nothing else runs before it becomes the client.
+        return cmd::exec::become_client(args);
+    }
     cmd::init_tracing(
         cli.log.as_deref(),
         cli.log_format,
@@ -23,7 +27,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     match runtime.block_on(cmd::run(cli.command, cli.log)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
         Err(failure) => exit::report(&failure),
     }
 }

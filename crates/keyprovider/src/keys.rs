@@ -65,7 +65,7 @@ impl KeySecrets {
         }
     }
 
-    fn secp(&self, role: KeyRole) -> &SecretKey {
+    pub(crate) fn secp(&self, role: KeyRole) -> &SecretKey {
         match role {
             KeyRole::Node => &self.node,
             KeyRole::Sealer => self.sealer.as_ref().unwrap_or(&self.node),
@@ -257,6 +257,11 @@ impl UnlockedKeys {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .is_none()
+    }
+
+    /// Runs `f` on the secrets (for [`crate::handoff`]); fails once the set was wiped.
+    pub(crate) fn with_secrets<R>(&self, f: impl FnOnce(&KeySecrets) -> R) -> Result<R> {
+        self.shared.with_secrets(f)
     }
 
     fn signing_key(&self, role: KeyRole) -> SigningKey {

@@ -9,6 +9,11 @@
 //!   context mismatch fails the same way on both.
 //! - `AwsKmsKey` (`aws-kms:KEY`, feature `aws`): AWS KMS through `aws-sdk-kms`, every call
 //!   pinned to the key ARN, transient failures retried under one deadline.
+//! - `AwsKmsSigner` (`kms:KEY`, feature `aws`): a secp256k1 signing key that never leaves AWS
+//!   KMS (`Sign` on the digest), behind [`DigestSigner`].
+//!
+//! Signing keys that never leave an HSM or KMS implement [`DigestSigner`]; [`der_to_rs`] and
+//! [`recoverable`] turn their ECDSA answers into Ethereum's `r ‖ s ‖ v`.
 //!
 //! Every call returns a [`CallRecord`] (operation, key, request id, latency) for the audit log.
 //!
@@ -27,9 +32,10 @@ mod local;
 mod master_key;
 mod open;
 mod reference;
+mod signer;
 
 #[cfg(feature = "aws")]
-pub use aws::{Arn, AwsKeyRef, AwsKmsKey, DEFAULT_ALIAS, DEFAULT_DEADLINE};
+pub use aws::{Arn, AwsKeyRef, AwsKmsKey, AwsKmsSigner, DEFAULT_ALIAS, DEFAULT_DEADLINE};
 pub use context::EncryptionContext;
 pub use data_key::{DataKey, WrappedDataKey};
 pub use error::{BoxedSource, Error, ErrorClass, Result};
@@ -37,3 +43,4 @@ pub use local::LocalMasterKey;
 pub use master_key::{CallRecord, GeneratedDataKey, MasterKey, Unwrapped};
 pub use open::{KmsConfig, open_for_init, open_recorded};
 pub use reference::{MasterKeyRef, MasterKeySpec};
+pub use signer::{DigestSigner, SignerRef, der_to_rs, fuzzing as signer_fuzzing, recoverable};

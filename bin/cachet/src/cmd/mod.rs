@@ -1,6 +1,7 @@
 //! One module per command group; each returns `Result<(), Failure>`.
 
 pub(crate) mod devnet;
+pub(crate) mod exec;
 pub(crate) mod genesis;
 pub(crate) mod import;
 pub(crate) mod keys;
@@ -16,14 +17,20 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::Command;
 use crate::exit::Failure;
 
-/// Runs one command.
-pub(crate) async fn run(command: Command, log: Option<String>) -> Result<(), Failure> {
+/// Runs one command; `Ok` is the exit code (0, or the client's for `exec`).
+pub(crate) async fn run(command: Command, log: Option<String>) -> Result<u8, Failure> {
     if command.handles_keys() {
         // Once, before any master-key call: no core dumps, not dumpable (the node reports
         // the outcome in its startup line and `admin_nodeInfo`).
         cachet_keyprovider::harden_process();
     }
-    match command {
+    let done = match command {
+        Command::Exec(args) => return exec::run(args).await,
+        Command::ExecChild(_) => {
+            return Err(Failure::internal(
+                "exec-child runs before the runtime (this is a bug in cachet)",
+            ));
+        }
         Command::MasterKey(c) => master_key::run(c).await,
         Command::Init(args) => keys::init(args).await,
         Command::Inspect(args) => keys::inspect(args),
@@ -37,7 +44,8 @@ pub(crate) async fn run(command: Command, log: Option<String>) -> Result<(), Fai
         Command::Node(args) => node::run(*args).await,
         Command::Import(args) => import::run(args),
         Command::Devnet(args) => devnet::run(args, log).await,
-    }
+    };
+    done.map(|()| 0)
 }
 
 /// Parses a comma-separated flag's items (`--bootnodes`), skipping empty ones; a bad item is a

@@ -5,6 +5,7 @@ mod cli_docs;
 mod dapp;
 mod engines;
 mod ethereumjs;
+mod exec;
 mod genesis;
 mod hive;
 mod import_crash;

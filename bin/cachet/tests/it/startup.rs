@@ -21,7 +21,7 @@ fn cachet(args: &[&str]) -> std::process::Output {
 }
 
 /// The pids whose parent is `parent` (from `/proc/<pid>/stat`).
-fn children_of(parent: u32) -> Vec<u32> {
+pub(crate) fn children_of(parent: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = entry
@@ -39,7 +39,7 @@ fn children_of(parent: u32) -> Vec<u32> {
 }
 
 /// `(state, ppid)` of `pid`, `None` once it is gone.
-fn stat(pid: u32) -> Option<(char, u32)> {
+pub(crate) fn stat(pid: u32) -> Option<(char, u32)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // "pid (comm) state ppid …"; comm may hold spaces and parentheses.
     let rest = &text[text.rfind(')')? + 2..];
@@ -50,7 +50,7 @@ fn stat(pid: u32) -> Option<(char, u32)> {
 }
 
 /// True when `pid` no longer runs (gone, or a zombie nobody reaped yet).
-fn dead(pid: u32) -> bool {
+pub(crate) fn dead(pid: u32) -> bool {
     stat(pid).is_none_or(|(state, _)| state == 'Z' || state == 'X')
 }
 
@@ -129,7 +129,7 @@ fn devnet_killed_by_sigkill_takes_its_nodes_down() {
 }
 
 /// `Max core file size` soft and hard limits from `/proc/<pid>/limits`.
-fn core_limits(pid: u32) -> (String, String) {
+pub(crate) fn core_limits(pid: u32) -> (String, String) {
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let line = limits
         .lines()
