@@ -4,6 +4,7 @@ mod aws;
 mod cli_docs;
 mod dapp;
 mod engines;
+mod eth_versions;
 mod ethereumjs;
 mod genesis;
 mod hive;
