@@ -13,6 +13,7 @@ mod keys;
 mod node;
 mod p2p;
 mod pool_rpc;
+mod pre_london;
 mod rpc_access;
 mod startup;
 mod txchain;
