@@ -3,9 +3,10 @@
 //! (`NewPooledTransactionHashes`, either form) the pool lacks are fetched
 //! (`GetPooledTransactions`); the pool's new transactions go in full to the square root of the
 //! peers and as announcements to the rest, as geth does, each announcement in the form of the
-//! peer's eth version (types, sizes and hashes on eth/68, hashes alone on eth/66 and eth/67). Each peer's set of known hashes is bounded and a transaction is
-//! never sent to a peer that has it (sent it to us, was sent it, or announced it). Sends never
-//! wait: a peer whose queue is full misses the message (`Network::try_send`).
+//! peer's eth version (types, sizes and hashes on eth/68, hashes alone on eth/66 and eth/67).
+//! Each peer's set of known hashes is bounded and a transaction is never sent to a peer that
+//! has it (sent it to us, was sent it, or announced it). Sends never wait: a peer whose queue
+//! is full misses the message (`Network::try_send`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
