@@ -37,11 +37,35 @@ pub(crate) fn tail(path: &std::path::Path) -> String {
 #[test]
 #[ignore = "needs ethereumjs: run scripts/test"]
 fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
+    serve_ethereumjs_follower(31, None);
+}
+
+/// The same with EthereumJS offering only eth/66: Cachet serves its sync over eth/66.
+#[test]
+#[ignore = "needs ethereumjs: run scripts/test"]
+fn serves_an_ethereumjs_client_offering_only_eth66() {
+    serve_ethereumjs_follower(34, Some("66"));
+}
+
+/// The `eth_versions` restriction of `@ethereumjs/client` (`eth-versions.mjs`), as environment
+/// for its process.
+fn restrict(client: &mut Command, eth_versions: Option<&str>) {
+    if let Some(versions) = eth_versions {
+        let preload = cachet_testkit::node_peers_dir().join("ethereumjs-client/eth-versions.mjs");
+        client
+            .env("NODE_OPTIONS", format!("--import={}", preload.display()))
+            .env("CACHET_EJS_ETH_VERSIONS", versions);
+    }
+}
+
+/// A one-node Cachet devnet seals twenty blocks; EthereumJS (optionally restricted to
+/// `eth_versions`) finds it over discv4 and syncs them with the same hashes.
+fn serve_ethereumjs_follower(salt: u16, eth_versions: Option<&str>) {
     let ejs = ethereumjs();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
-    let (p2p, http) = (base_port(31), base_port(31) + 10);
-    let (ejs_p2p, ejs_http) = (base_port(31) + 20, base_port(31) + 21);
+    let (p2p, http) = (base_port(salt), base_port(salt) + 10);
+    let (ejs_p2p, ejs_http) = (base_port(salt) + 20, base_port(salt) + 21);
     let mut net = devnet(&root, 1, p2p, http);
     // The twenty blocks exist before EthereumJS starts, so it fetches them all in its initial
     // sync. 0.10.5 picks a peer only while the TD that peer sent in its Status is at least its
@@ -57,7 +81,9 @@ fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
         .unwrap()
         .to_owned();
     let log = std::fs::File::create(dir.path().join("ethereumjs.log")).unwrap();
-    let mut client = Command::new(&ejs)
+    let mut client = Command::new(&ejs);
+    restrict(&mut client, eth_versions);
+    let mut client = client
         .arg("--gethGenesis")
         .arg(root.join("genesis.json"))
         .arg("--dataDir")
@@ -101,6 +127,7 @@ fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
             }
         }
     }
+    let peers = rpc(http, "admin_peers", json!([])).unwrap_or_default();
     let _ = client.kill();
     let _ = client.wait();
     interrupt(&mut net);
@@ -111,6 +138,20 @@ fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
         tail(&root.join("node0/node.log")),
     );
     assert!(mismatches.is_empty(), "hash mismatches: {mismatches:?}");
+    // The session Cachet served it over: the restricted version, else the highest (68).
+    let want = eth_versions.map_or(68, |v| v.parse::<u64>().unwrap());
+    let versions: Vec<u64> = peers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("EthereumJS"))
+        })
+        .filter_map(|p| p["protocols"]["eth"]["version"].as_u64())
+        .collect();
+    assert_eq!(versions, [want], "{peers}");
 }
 
 #[test]
@@ -160,12 +201,7 @@ fn follow_ethereumjs_sealer(salt: u16, eth_versions: Option<&str>) -> u64 {
     let (ejs_p2p, ejs_http) = (base_port(salt) + 20, base_port(salt) + 21);
     let log = std::fs::File::create(dir.path().join("ethereumjs.log")).unwrap();
     let mut client = Command::new(&ejs);
-    if let Some(versions) = eth_versions {
-        let preload = cachet_testkit::node_peers_dir().join("ethereumjs-client/eth-versions.mjs");
-        client
-            .env("NODE_OPTIONS", format!("--import={}", preload.display()))
-            .env("CACHET_EJS_ETH_VERSIONS", versions);
-    }
+    restrict(&mut client, eth_versions);
     let mut client = client
         .arg("--gethGenesis")
         .arg(&gpath)
