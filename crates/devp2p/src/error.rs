@@ -80,6 +80,15 @@ pub enum DecodeError {
         /// The id the peer sent.
         id: u64,
     },
+    /// A message id inside eth's range that the negotiated version does not define
+    /// (`GetNodeData` on eth/67 or eth/68, or an id never assigned).
+    #[error("message id {id:#x} is not defined in eth/{version}")]
+    UndefinedMessage {
+        /// The id relative to the eth offset.
+        id: u64,
+        /// The negotiated eth version.
+        version: u64,
+    },
     /// A field had a value the protocol forbids.
     #[error("{what} has an invalid value: {reason}")]
     InvalidValue {
@@ -414,6 +423,13 @@ mod tests {
             (
                 DecodeError::UnknownMessage { id: 0x33 },
                 "message id 0x33 is outside every negotiated capability",
+            ),
+            (
+                DecodeError::UndefinedMessage {
+                    id: 0x0d,
+                    version: 67,
+                },
+                "message id 0xd is not defined in eth/67",
             ),
             (
                 DecodeError::InvalidValue {

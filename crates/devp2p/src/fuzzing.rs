@@ -11,7 +11,7 @@ use sha3::{Digest, Keccak256};
 use tokio_util::codec::{Decoder, Encoder};
 use zeroize::Zeroizing;
 
-use crate::eth::{ETH68_MESSAGES, EthMessage};
+use crate::eth::{EthMessage, EthVersion};
 use crate::p2p::message::{self, MAX_MESSAGE_SIZE};
 use crate::p2p::{DisconnectReason, Hello};
 use crate::rlpx::handshake::{self, Ack, Auth, Format};
@@ -74,15 +74,24 @@ pub fn p2p_message(data: &[u8]) {
     let _ = id;
 }
 
-/// eth/68 messages: the first byte picks the id, the rest is message data.
+/// eth messages of every version: the first byte picks the id (`b % 18`, one past the range)
+/// and the version (`b / 18 % 3`: eth/68, eth/67, eth/66, so the bytes 0x00–0x11 of older seeds
+/// keep meaning eth/68), the rest is message data. A decoded message fits its version and
+/// round-trips.
 pub fn eth_message(data: &[u8]) {
     let Some((first, rest)) = data.split_first() else {
         return;
     };
-    let id = u64::from(*first) % (ETH68_MESSAGES + 1);
-    if let Ok(msg) = EthMessage::decode(id, rest) {
+    let id = u64::from(*first) % 18;
+    let version = match first / 18 % 3 {
+        0 => EthVersion::Eth68,
+        1 => EthVersion::Eth67,
+        _ => EthVersion::Eth66,
+    };
+    if let Ok(msg) = EthMessage::decode(version, id, rest) {
+        assert!(msg.fits(version));
         let enc = msg.encode();
-        assert_eq!(EthMessage::decode(id, &enc).ok(), Some(msg));
+        assert_eq!(EthMessage::decode(version, id, &enc).ok(), Some(msg));
     }
 }
 
@@ -200,10 +209,19 @@ mod seeds {
             "ping_snappy",
             &message::join(2, &[0xc0], true),
         );
+        // eth/68 samples keep their names; the first byte adds 18 for eth/67, 36 for eth/66.
         for (i, m) in crate::eth::message_samples().into_iter().enumerate() {
-            let mut data = vec![u8::try_from(m.id()).unwrap()];
-            data.extend_from_slice(&m.encode());
-            write("eth_message", &format!("sample{i:02}"), &data);
+            for (v, shift, prefix) in [
+                (EthVersion::Eth68, 0, "sample"),
+                (EthVersion::Eth67, 18, "eth67_sample"),
+                (EthVersion::Eth66, 36, "eth66_sample"),
+            ] {
+                if m.fits(v) {
+                    let mut data = vec![u8::try_from(m.id() + shift).unwrap()];
+                    data.extend_from_slice(&m.encode());
+                    write("eth_message", &format!("{prefix}{i:02}"), &data);
+                }
+            }
         }
     }
 }

@@ -4,7 +4,8 @@
 //!   authenticated frame stream ([`rlpx::FrameCodec`], a tokio codec).
 //! - [`p2p`]: the base protocol: Hello (v5), snappy compression, capability negotiation,
 //!   Disconnect, Ping/Pong.
-//! - [`eth`]: eth/68 messages and Status with the EIP-2124 fork id.
+//! - [`eth`]: eth/66, eth/67 and eth/68 messages (one codec; [`eth::EthVersion`] holds every
+//!   difference) and Status with the EIP-2124 fork id.
 //! - [`net`]: the async service the node builds on: listen, dial, per-peer tasks, events. Of
 //!   two crossing connections to one node, both sides keep the one dialled by the node with the
 //!   smaller node id.

@@ -112,6 +112,7 @@ impl Node {
                 p2p_port: free_port(),
                 http_port,
                 ws_port: 0,
+                london: true,
                 prefund: funded
                     .iter()
                     .map(|a| (*a, U256::from(1_000_000 * ETHER)))

@@ -52,6 +52,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
         p2p_port: free_port(),
         http_port: free_port(),
         ws_port: 0,
+        london: true,
         prefund: Vec::new(),
     })
     .await

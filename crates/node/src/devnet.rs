@@ -46,6 +46,10 @@ pub struct DevnetConfig {
     pub ws_port: u16,
     /// Accounts funded in the genesis besides the nodes' signers and wallets (`--prefund`).
     pub prefund: Vec<(Address, U256)>,
+    /// London at block 0 (base fee, EIP-1559 transactions). False (`--no-london`): a genesis
+    /// without `londonBlock`, whose headers carry no base fee, as GoQuorum's chains. Raft never
+    /// has London.
+    pub london: bool,
 }
 
 /// What `--prefund ADDR` gives when no amount is named, and each node's wallet: 1,000,000 ETH.
@@ -143,7 +147,8 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
 }
 
 /// The devnet genesis: the engine's section and extraData (sealers listed), the same forks
-/// as a clique devnet (raft: no London, as GoQuorum's minter sets no base fee).
+/// as a clique devnet; without London when `config.london` is false (raft: never, as
+/// GoQuorum's minter sets no base fee).
 fn genesis_json(config: &DevnetConfig, nodes: &[DevnetNode]) -> serde_json::Value {
     let mut sealers: Vec<Address> = nodes.iter().filter(|n| n.seals).map(|n| n.signer).collect();
     sealers.sort();
@@ -214,6 +219,9 @@ fn genesis_json(config: &DevnetConfig, nodes: &[DevnetNode]) -> serde_json::Valu
         }
     };
     if let Some(map) = fork_config.as_object_mut() {
+        if !config.london {
+            map.remove("londonBlock");
+        }
         map.insert(section.0.into(), section.1);
     }
     json!({

@@ -1,10 +1,12 @@
-//! Transaction gossip over eth/68 (devp2p `caps/eth.md`): transactions a peer sends
+//! Transaction gossip over eth/66–68 (devp2p `caps/eth.md`): transactions a peer sends
 //! (`Transactions`, `PooledTransactions`) go into the pool; announced hashes
-//! (`NewPooledTransactionHashes`) the pool lacks are fetched (`GetPooledTransactions`); the
-//! pool's new transactions go in full to the square root of the peers and as announcements to
-//! the rest, as geth does. Each peer's set of known hashes is bounded and a transaction is
-//! never sent to a peer that has it (sent it to us, was sent it, or announced it). Sends never
-//! wait: a peer whose queue is full misses the message (`Network::try_send`).
+//! (`NewPooledTransactionHashes`, either form) the pool lacks are fetched
+//! (`GetPooledTransactions`); the pool's new transactions go in full to the square root of the
+//! peers and as announcements to the rest, as geth does, each announcement in the form of the
+//! peer's eth version (types, sizes and hashes on eth/68, hashes alone on eth/66 and eth/67).
+//! Each peer's set of known hashes is bounded and a transaction is never sent to a peer that
+//! has it (sent it to us, was sent it, or announced it). Sends never wait: a peer whose queue
+//! is full misses the message (`Network::try_send`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718 as _;
 use alloy_primitives::{B256, Bytes};
-use cachet_devp2p::eth::{EthMessage, MAX_ITEMS, transaction_items};
+use cachet_devp2p::eth::{EthMessage, EthVersion, MAX_ITEMS, transaction_items};
 use cachet_devp2p::net::{Network, PeerId};
 use tokio::sync::{broadcast, watch};
 
@@ -116,7 +118,8 @@ impl Gossip {
             EthMessage::PooledTransactions { transactions, .. } => {
                 self.receive(peer, transactions.clone());
             }
-            EthMessage::NewPooledTransactionHashes { hashes, .. } => {
+            EthMessage::NewPooledTransactionHashes { hashes, .. }
+            | EthMessage::NewPooledTransactionHashes66 { hashes } => {
                 let wanted: Vec<B256> = {
                     let mut known = self.known();
                     let k = known.entry(peer).or_default();
@@ -254,18 +257,23 @@ impl Gossip {
                     .collect();
                 EthMessage::transactions(&items)
             } else {
-                EthMessage::NewPooledTransactionHashes {
-                    types: fresh.iter().map(|t| t.tx_type() as u8).collect(),
-                    sizes: fresh
-                        .iter()
-                        .map(|t| u32::try_from(t.encode_2718_len()).unwrap_or(u32::MAX))
-                        .collect(),
-                    hashes: fresh.iter().map(|t| *t.tx_hash()).collect(),
-                }
+                announcement(peer.eth, &fresh)
             };
             self.net.try_send(&peer.id, message);
         }
     }
+}
+
+/// The announcement of `txs` in the form `version` needs.
+fn announcement(version: EthVersion, txs: &[&TxEnvelope]) -> EthMessage {
+    EthMessage::announcement(
+        version,
+        txs.iter().map(|t| t.tx_type() as u8).collect(),
+        txs.iter()
+            .map(|t| u32::try_from(t.encode_2718_len()).unwrap_or(u32::MAX))
+            .collect(),
+        txs.iter().map(|t| *t.tx_hash()).collect(),
+    )
 }
 
 #[cfg(test)]
@@ -284,6 +292,57 @@ mod tests {
                 .contains(&B256::from(alloy_primitives::U256::from(0u64)))
         );
         assert!(!k.insert(B256::from(alloy_primitives::U256::from(MAX_KNOWN as u64))));
+    }
+
+    /// eth/66 and eth/67 peers get the hashes alone, eth/68 peers types, sizes and hashes.
+    #[test]
+    fn announces_in_the_form_of_the_peers_version() {
+        use alloy_consensus::{SignableTransaction as _, TxEip1559, TxLegacy};
+        use alloy_primitives::{Address, Signature, TxKind, U256};
+        let sig = Signature::new(U256::from(1u64), U256::from(2u64), false);
+        let legacy = TxEnvelope::Legacy(
+            TxLegacy {
+                chain_id: Some(1337),
+                nonce: 1,
+                gas_price: 1,
+                gas_limit: 21_000,
+                to: TxKind::Call(Address::ZERO),
+                ..Default::default()
+            }
+            .into_signed(sig),
+        );
+        let typed = TxEnvelope::Eip1559(
+            TxEip1559 {
+                chain_id: 1337,
+                gas_limit: 21_000,
+                to: TxKind::Call(Address::ZERO),
+                input: Bytes::from_static(&[1, 2, 3]),
+                ..Default::default()
+            }
+            .into_signed(sig),
+        );
+        let txs = [&legacy, &typed];
+        let hashes = vec![*legacy.tx_hash(), *typed.tx_hash()];
+        for v in [EthVersion::Eth66, EthVersion::Eth67] {
+            assert_eq!(
+                announcement(v, &txs),
+                EthMessage::NewPooledTransactionHashes66 {
+                    hashes: hashes.clone()
+                }
+            );
+        }
+        let sizes = vec![
+            u32::try_from(legacy.encoded_2718().len()).unwrap(),
+            u32::try_from(typed.encoded_2718().len()).unwrap(),
+        ];
+        assert_eq!(
+            announcement(EthVersion::Eth68, &txs),
+            EthMessage::NewPooledTransactionHashes {
+                types: Bytes::from_static(&[0, 2]),
+                sizes,
+                hashes,
+            }
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The Cachet node: chain store, verified chain, sealers for every engine, eth/68 sync,
+//! The Cachet node: chain store, verified chain, sealers for every engine, eth/66–68 sync,
 //! JSON-RPC and startup.
 //!
 //! - [`store::ChainStore`]: headers and bodies (raw RLP by hash), the canonical number → hash
@@ -17,7 +17,7 @@
 //!   [`consensus::TxSource`] ([`chain::Chain::build_child`]); every seal goes through the seal
 //!   journal, and the block being sealed through `sealing.rlp` (crash recovery).
 //! - [`testing`]: [`testing::VecTxSource`], a transaction source over a list (tests).
-//! - [`sync`]: serves and downloads headers/bodies over eth/68, imports announced blocks, drops
+//! - [`sync`]: serves and downloads headers/bodies over eth/66–68, imports announced blocks, drops
 //!   peers sending invalid ones, announces new heads.
 //! - [`discovery`]: discv4 (and optionally discv5) on UDP; found nodes are dialled.
 //! - [`import`]: blocks from RLP files (`cachet import`), verified like a peer's.

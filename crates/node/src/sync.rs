@@ -1,7 +1,8 @@
-//! The eth/68 side of the node: serves headers and bodies, downloads blocks from peers whose
-//! head is ahead (headers, then bodies, verified block by block through [`Chain::import`]),
-//! imports announced blocks, drops peers that send invalid blocks, and announces every new
-//! head (`NewBlock` and `NewBlockHashes`). Transaction messages go to [`Gossip`].
+//! The eth side of the node (eth/66–68: the requests here are the same in all three): serves
+//! headers and bodies, downloads blocks from peers whose head is ahead (headers, then bodies,
+//! verified block by block through [`Chain::import`]), imports announced blocks, drops peers
+//! that send invalid blocks, and announces every new head (`NewBlock` and `NewBlockHashes`).
+//! Transaction messages go to [`Gossip`].
 
 use std::collections::HashMap;
 use std::sync::Arc;

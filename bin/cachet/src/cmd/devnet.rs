@@ -74,6 +74,11 @@ pub(crate) struct DevnetArgs {
     /// Every node's wallet account is funded anyway.
     #[arg(long, value_name = "ADDR[=WEI]", value_parser = parse_prefund)]
     prefund: Vec<(Address, U256)>,
+    /// A genesis without London (no `londonBlock`): headers carry no base fee and transactions
+    /// are legacy or EIP-2930, as on GoQuorum's chains (a chain GoQuorum can join). Raft
+    /// devnets never have London.
+    #[arg(long)]
+    no_london: bool,
 }
 
 /// `--prefund ADDR[=WEI]`.
@@ -116,6 +121,7 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
         http_port: args.http_port,
         ws_port: args.ws_port,
         prefund: args.prefund,
+        london: !args.no_london,
     };
     let nodes = devnet::prepare(&config).await?;
     let exe = std::env::current_exe().map_err(|e| Failure::internal(e.to_string()))?;

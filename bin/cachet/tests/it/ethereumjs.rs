@@ -37,11 +37,35 @@ pub(crate) fn tail(path: &std::path::Path) -> String {
 #[test]
 #[ignore = "needs ethereumjs: run scripts/test"]
 fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
+    serve_ethereumjs_follower(31, None);
+}
+
+/// The same with EthereumJS offering only eth/66: Cachet serves its sync over eth/66.
+#[test]
+#[ignore = "needs ethereumjs: run scripts/test"]
+fn serves_an_ethereumjs_client_offering_only_eth66() {
+    serve_ethereumjs_follower(34, Some("66"));
+}
+
+/// The `eth_versions` restriction of `@ethereumjs/client` (`eth-versions.mjs`), as environment
+/// for its process.
+fn restrict(client: &mut Command, eth_versions: Option<&str>) {
+    if let Some(versions) = eth_versions {
+        let preload = cachet_testkit::node_peers_dir().join("ethereumjs-client/eth-versions.mjs");
+        client
+            .env("NODE_OPTIONS", format!("--import={}", preload.display()))
+            .env("CACHET_EJS_ETH_VERSIONS", versions);
+    }
+}
+
+/// A one-node Cachet devnet seals twenty blocks; EthereumJS (optionally restricted to
+/// `eth_versions`) finds it over discv4 and syncs them with the same hashes.
+fn serve_ethereumjs_follower(salt: u16, eth_versions: Option<&str>) {
     let ejs = ethereumjs();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
-    let (p2p, http) = (base_port(31), base_port(31) + 10);
-    let (ejs_p2p, ejs_http) = (base_port(31) + 20, base_port(31) + 21);
+    let (p2p, http) = (base_port(salt), base_port(salt) + 10);
+    let (ejs_p2p, ejs_http) = (base_port(salt) + 20, base_port(salt) + 21);
     let mut net = devnet(&root, 1, p2p, http);
     // The twenty blocks exist before EthereumJS starts, so it fetches them all in its initial
     // sync. 0.10.5 picks a peer only while the TD that peer sent in its Status is at least its
@@ -57,7 +81,9 @@ fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
         .unwrap()
         .to_owned();
     let log = std::fs::File::create(dir.path().join("ethereumjs.log")).unwrap();
-    let mut client = Command::new(&ejs)
+    let mut client = Command::new(&ejs);
+    restrict(&mut client, eth_versions);
+    let mut client = client
         .arg("--gethGenesis")
         .arg(root.join("genesis.json"))
         .arg("--dataDir")
@@ -101,6 +127,7 @@ fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
             }
         }
     }
+    let peers = rpc(http, "admin_peers", json!([])).unwrap_or_default();
     let _ = client.kill();
     let _ = client.wait();
     interrupt(&mut net);
@@ -111,11 +138,42 @@ fn accepts_ethereumjs_syncing_twenty_cachet_sealed_blocks() {
         tail(&root.join("node0/node.log")),
     );
     assert!(mismatches.is_empty(), "hash mismatches: {mismatches:?}");
+    // The session Cachet served it over: the restricted version, else the highest (68).
+    let want = eth_versions.map_or(68, |v| v.parse::<u64>().unwrap());
+    let versions: Vec<u64> = peers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("EthereumJS"))
+        })
+        .filter_map(|p| p["protocols"]["eth"]["version"].as_u64())
+        .collect();
+    assert_eq!(versions, [want], "{peers}");
 }
 
 #[test]
 #[ignore = "needs ethereumjs: run scripts/test"]
 fn accepts_chain_sealed_by_ethereumjs_and_verifies_it() {
+    let eth = follow_ethereumjs_sealer(32, None);
+    assert_eq!(eth, 68, "cachet and ethereumjs both offer eth/66-68");
+}
+
+/// EthereumJS offering only eth/66 (GoQuorum 24.4's newest; `eth-versions.mjs` restricts the
+/// client's Hello) seals, and Cachet syncs its chain over eth/66.
+#[test]
+#[ignore = "needs ethereumjs: run scripts/test"]
+fn syncs_from_an_ethereumjs_client_offering_only_eth66() {
+    let eth = follow_ethereumjs_sealer(33, Some("66"));
+    assert_eq!(eth, 66, "the session cachet synced over");
+}
+
+/// EthereumJS (optionally restricted to `eth_versions`, `CACHET_EJS_ETH_VERSIONS`) seals twenty
+/// blocks on a fresh clique chain and a Cachet follower syncs them with the same hashes and
+/// signers. Returns the eth version of the Cachet node's session with it (`admin_peers`).
+fn follow_ethereumjs_sealer(salt: u16, eth_versions: Option<&str>) -> u64 {
     use rand::Rng as _;
     let ejs = ethereumjs();
     let dir = tempfile::tempdir().unwrap();
@@ -139,10 +197,12 @@ fn accepts_chain_sealed_by_ethereumjs_and_verifies_it() {
     });
     let gpath = dir.path().join("genesis.json");
     std::fs::write(&gpath, genesis.to_string()).unwrap();
-    let (p2p, http) = (base_port(32), base_port(32) + 10);
-    let (ejs_p2p, ejs_http) = (base_port(32) + 20, base_port(32) + 21);
+    let (p2p, http) = (base_port(salt), base_port(salt) + 10);
+    let (ejs_p2p, ejs_http) = (base_port(salt) + 20, base_port(salt) + 21);
     let log = std::fs::File::create(dir.path().join("ethereumjs.log")).unwrap();
-    let mut client = Command::new(&ejs)
+    let mut client = Command::new(&ejs);
+    restrict(&mut client, eth_versions);
+    let mut client = client
         .arg("--gethGenesis")
         .arg(&gpath)
         .arg("--dataDir")
@@ -201,6 +261,7 @@ fn accepts_chain_sealed_by_ethereumjs_and_verifies_it() {
         .arg("--genesis")
         .arg(&gpath)
         .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .args(["--http.api", "eth,net,web3,admin,clique"])
         .arg("--bootnodes")
         .arg(format!("enode://{id}@127.0.0.1:{ejs_p2p}"))
         .stdout(Stdio::null())
@@ -219,13 +280,40 @@ fn accepts_chain_sealed_by_ethereumjs_and_verifies_it() {
         }
     }
     let signers = rpc(http, "clique_getSigners", json!(["latest"]));
+    let peers = rpc(http, "admin_peers", json!([])).unwrap_or_default();
+    let ejs_caps = rpc(ejs_http, "admin_nodeInfo", json!([])).unwrap_or_default();
     let (ours, theirs) = (number(http), number(ejs_http));
     let _ = node.kill();
     let _ = node.wait();
     let _ = client.kill();
     let _ = client.wait();
-    assert!(sealing, "ethereumjs sealed only {theirs} blocks");
-    assert!(synced, "cachet reached {ours}, ethereumjs {theirs}");
+    assert!(
+        sealing,
+        "ethereumjs sealed only {theirs} blocks\n--- ethereumjs.log (tail)\n{}",
+        tail(&dir.path().join("ethereumjs.log"))
+    );
+    assert!(
+        synced,
+        "cachet reached {ours}, ethereumjs {theirs}; cachet's peers {peers}\n--- ethereumjs.log (tail)\n{}",
+        tail(&dir.path().join("ethereumjs.log"))
+    );
     assert!(mismatches.is_empty(), "hash mismatches: {mismatches:?}");
     assert_eq!(signers, Some(json!([signer])));
+    let peer = peers
+        .as_array()
+        .and_then(|p| p.first())
+        .unwrap_or_else(|| panic!("cachet has no peer: {peers}; ethereumjs {ejs_caps}"));
+    if let Some(versions) = eth_versions {
+        // The restriction took: EthereumJS offered only these in its Hello.
+        let want: Vec<String> = versions.split(',').map(|v| format!("eth/{v}")).collect();
+        let eth_caps: Vec<&str> = peer["caps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str())
+            .filter(|c| c.starts_with("eth/"))
+            .collect();
+        assert_eq!(eth_caps, want, "{peer}");
+    }
+    peer["protocols"]["eth"]["version"].as_u64().unwrap()
 }

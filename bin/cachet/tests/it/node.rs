@@ -89,8 +89,14 @@ pub(crate) fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 pub(crate) fn devnet(dir: &Path, nodes: usize, p2p: u16, http: u16) -> Child {
+    devnet_with(dir, nodes, p2p, http, &[])
+}
+
+/// [`devnet`] with extra `cachet devnet` arguments.
+pub(crate) fn devnet_with(dir: &Path, nodes: usize, p2p: u16, http: u16, extra: &[&str]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cachet"))
         .args(["devnet", "--period", "1", "--nodes", &nodes.to_string()])
+        .args(extra)
         .arg("--dir")
         .arg(dir)
         .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])

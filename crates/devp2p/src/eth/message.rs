@@ -1,16 +1,13 @@
-//! eth/68 messages (devp2p `caps/eth.md`). Headers, bodies, blocks and transactions travel as
-//! raw RLP items: the wire layer checks they are well-formed single items and the node decodes
-//! them.
+//! eth/66–68 messages (devp2p `caps/eth.md`): one codec; what differs between versions is
+//! asked of [`EthVersion`]. Headers, bodies, blocks and transactions travel as raw RLP items:
+//! the wire layer checks they are well-formed single items and the node decodes them.
 
 use alloy_primitives::{B256, Bytes, U256};
 use alloy_rlp::{BufMut, Encodable, Header};
 
 use crate::DecodeError;
 use crate::cursor::rlp;
-use crate::eth::Status;
-
-/// How many message ids eth/68 uses (0x00–0x10).
-pub const ETH68_MESSAGES: u64 = 17;
+use crate::eth::{EthVersion, Status};
 /// Cap on items in one list (hashes, headers, bodies). geth serves at most 1024 headers or
 /// bodies per request and the spec's soft limit for announcements is 4096 items; a larger list
 /// is refused so one message cannot make us hold millions of small allocations.
@@ -40,6 +37,14 @@ pub mod id {
     pub const GET_POOLED_TRANSACTIONS: u64 = 0x09;
     /// `PooledTransactions`.
     pub const POOLED_TRANSACTIONS: u64 = 0x0a;
+    /// `GetNodeData` (eth/66 only).
+    pub const GET_NODE_DATA: u64 = 0x0d;
+    /// `NodeData` (eth/66 only).
+    pub const NODE_DATA: u64 = 0x0e;
+    /// `GetReceipts`.
+    pub const GET_RECEIPTS: u64 = 0x0f;
+    /// `Receipts`.
+    pub const RECEIPTS: u64 = 0x10;
 }
 
 /// Where a header request starts.
@@ -51,7 +56,9 @@ pub enum BlockId {
     Number(u64),
 }
 
-/// An eth/68 message. Ids without a variant here arrive as [`EthMessage::Other`], undecoded.
+/// An eth message of any version we speak. Ids defined by the version without a variant here
+/// (receipts) arrive as [`EthMessage::Other`], undecoded. [`EthMessage::fits`] says whether a
+/// message exists in a version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EthMessage {
@@ -112,6 +119,11 @@ pub enum EthMessage {
         /// Transaction hashes.
         hashes: Vec<B256>,
     },
+    /// 0x08 `NewPooledTransactionHashes`, eth/66–67 form: the hashes only.
+    NewPooledTransactionHashes66 {
+        /// Transaction hashes.
+        hashes: Vec<B256>,
+    },
     /// 0x09 `GetPooledTransactions`.
     GetPooledTransactions {
         /// Request id echoed by the response.
@@ -127,7 +139,22 @@ pub enum EthMessage {
         /// Raw transaction items.
         transactions: Vec<Bytes>,
     },
-    /// Any other eth/68 message (receipts), undecoded.
+    /// 0x0d `GetNodeData` (eth/66 only): state trie nodes or code by hash. We keep no
+    /// hash-addressed state to serve, so it is answered with an empty [`EthMessage::NodeData`].
+    GetNodeData {
+        /// Request id echoed by the response.
+        request_id: u64,
+        /// Node or code hashes.
+        hashes: Vec<B256>,
+    },
+    /// 0x0e `NodeData` (eth/66 only): the values asked for, each a byte string.
+    NodeData {
+        /// The request's id.
+        request_id: u64,
+        /// Trie nodes or code.
+        values: Vec<Bytes>,
+    },
+    /// Any other message the version defines (receipts), undecoded.
     Other {
         /// Id relative to the eth offset.
         id: u64,
@@ -148,10 +175,43 @@ impl EthMessage {
             Self::GetBlockBodies { .. } => id::GET_BLOCK_BODIES,
             Self::BlockBodies { .. } => id::BLOCK_BODIES,
             Self::NewBlock { .. } => id::NEW_BLOCK,
-            Self::NewPooledTransactionHashes { .. } => id::NEW_POOLED_TRANSACTION_HASHES,
+            Self::NewPooledTransactionHashes { .. } | Self::NewPooledTransactionHashes66 { .. } => {
+                id::NEW_POOLED_TRANSACTION_HASHES
+            }
             Self::GetPooledTransactions { .. } => id::GET_POOLED_TRANSACTIONS,
             Self::PooledTransactions { .. } => id::POOLED_TRANSACTIONS,
+            Self::GetNodeData { .. } => id::GET_NODE_DATA,
+            Self::NodeData { .. } => id::NODE_DATA,
             Self::Other { id, .. } => *id,
+        }
+    }
+
+    /// Whether this message exists, in this form, in `version`: its id is defined there and a
+    /// transaction announcement has the version's form.
+    pub fn fits(&self, version: EthVersion) -> bool {
+        match self {
+            Self::NewPooledTransactionHashes { .. } => version.announces_types_and_sizes(),
+            Self::NewPooledTransactionHashes66 { .. } => !version.announces_types_and_sizes(),
+            m => version.defines(m.id()),
+        }
+    }
+
+    /// A transaction announcement in the form `version` needs: types, sizes and hashes for
+    /// eth/68, the hashes alone for eth/66 and eth/67. The three slices have equal length.
+    pub fn announcement(
+        version: EthVersion,
+        types: Bytes,
+        sizes: Vec<u32>,
+        hashes: Vec<B256>,
+    ) -> Self {
+        if version.announces_types_and_sizes() {
+            Self::NewPooledTransactionHashes {
+                types,
+                sizes,
+                hashes,
+            }
+        } else {
+            Self::NewPooledTransactionHashes66 { hashes }
         }
     }
 
@@ -215,7 +275,18 @@ impl EthMessage {
                 raw_list(&mut h, &hashes);
                 raw_list(&mut out, &[alloy_rlp::encode(types), s, h]);
             }
+            Self::NewPooledTransactionHashes66 { hashes } => {
+                let hashes: Vec<Vec<u8>> = hashes.iter().map(alloy_rlp::encode).collect();
+                raw_list(&mut out, &hashes);
+            }
+            Self::NodeData { request_id, values } => {
+                let mut body = Vec::new();
+                let enc: Vec<Vec<u8>> = values.iter().map(alloy_rlp::encode).collect();
+                raw_list(&mut body, &enc);
+                raw_list(&mut out, &[alloy_rlp::encode(request_id), body]);
+            }
             Self::GetBlockBodies { request_id, hashes }
+            | Self::GetNodeData { request_id, hashes }
             | Self::GetPooledTransactions { request_id, hashes } => {
                 let mut body = Vec::new();
                 let enc: Vec<Vec<u8>> = hashes.iter().map(alloy_rlp::encode).collect();
@@ -235,12 +306,19 @@ impl EthMessage {
         out
     }
 
-    /// Decodes message data for an id relative to the eth offset. Strict: no trailing bytes,
-    /// exact element counts, lists capped at [`MAX_ITEMS`].
+    /// Decodes message data for an id relative to the eth offset, as `version` defines it.
+    /// Strict: no trailing bytes, exact element counts, lists capped at [`MAX_ITEMS`].
     ///
     /// # Errors
-    /// [`DecodeError`] when malformed.
-    pub fn decode(id: u64, data: &[u8]) -> Result<Self, DecodeError> {
+    /// [`DecodeError::UndefinedMessage`] for an id the version does not define (`GetNodeData`
+    /// on eth/67 or eth/68); [`DecodeError`] when malformed.
+    pub fn decode(version: EthVersion, id: u64, data: &[u8]) -> Result<Self, DecodeError> {
+        if !version.defines(id) {
+            return Err(DecodeError::UndefinedMessage {
+                id,
+                version: version.number(),
+            });
+        }
         let mut buf = data;
         let msg = match id {
             id::STATUS => return Status::decode(data).map(Self::Status),
@@ -331,21 +409,41 @@ impl EthMessage {
                     }
                 }
             }
-            id::GET_BLOCK_BODIES | id::GET_POOLED_TRANSACTIONS => {
-                let what = if id == id::GET_BLOCK_BODIES {
-                    "get block bodies"
-                } else {
-                    "get pooled transactions"
+            id::GET_BLOCK_BODIES | id::GET_POOLED_TRANSACTIONS | id::GET_NODE_DATA => {
+                let what = match id {
+                    id::GET_BLOCK_BODIES => "get block bodies",
+                    id::GET_NODE_DATA => "get node data",
+                    _ => "get pooled transactions",
                 };
                 let mut outer = rlp::list(&mut buf, what)?;
                 let request_id = rlp::u64(&mut outer, what)?;
                 let mut items = rlp::list(&mut outer, what)?;
                 rlp::finish(outer, what)?;
                 let hashes = hash_list(&mut items, what)?;
-                if id == id::GET_BLOCK_BODIES {
-                    Self::GetBlockBodies { request_id, hashes }
-                } else {
-                    Self::GetPooledTransactions { request_id, hashes }
+                match id {
+                    id::GET_BLOCK_BODIES => Self::GetBlockBodies { request_id, hashes },
+                    id::GET_NODE_DATA => Self::GetNodeData { request_id, hashes },
+                    _ => Self::GetPooledTransactions { request_id, hashes },
+                }
+            }
+            id::NODE_DATA => {
+                const WHAT: &str = "node data";
+                let mut outer = rlp::list(&mut buf, WHAT)?;
+                let request_id = rlp::u64(&mut outer, WHAT)?;
+                let mut items = rlp::list(&mut outer, WHAT)?;
+                rlp::finish(outer, WHAT)?;
+                let mut values = Vec::new();
+                while !items.is_empty() {
+                    cap(values.len(), WHAT)?;
+                    values.push(Bytes::copy_from_slice(rlp::bytes(&mut items, WHAT)?));
+                }
+                Self::NodeData { request_id, values }
+            }
+            id::NEW_POOLED_TRANSACTION_HASHES if !version.announces_types_and_sizes() => {
+                const WHAT: &str = "new pooled transaction hashes";
+                let mut items = rlp::list(&mut buf, WHAT)?;
+                Self::NewPooledTransactionHashes66 {
+                    hashes: hash_list(&mut items, WHAT)?,
                 }
             }
             id::NEW_POOLED_TRANSACTION_HASHES => {
@@ -406,14 +504,14 @@ impl EthMessage {
                     total_difficulty,
                 }
             }
-            other if other < ETH68_MESSAGES => {
+            // Defined by the version (checked above) without a variant: receipts.
+            other => {
                 let raw = rlp::raw(&mut buf, "eth message")?;
                 Self::Other {
                     id: other,
                     data: Bytes::copy_from_slice(raw),
                 }
             }
-            other => return Err(DecodeError::UnknownMessage { id: other }),
         };
         rlp::finish(buf, "eth message")?;
         Ok(msg)

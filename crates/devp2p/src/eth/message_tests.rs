@@ -1,4 +1,4 @@
-//! eth/68 message tests.
+//! eth message tests (eth/66, eth/67, eth/68).
 
 use proptest::prelude::*;
 
@@ -82,14 +82,39 @@ pub(crate) fn samples() -> Vec<EthMessage> {
             id: 0x0f,
             data: Bytes::from_static(&[0xc3, 0x80, 0xc0, 0xc0]),
         },
+        // eth/66–67 only.
+        EthMessage::NewPooledTransactionHashes66 {
+            hashes: vec![B256::repeat_byte(7), B256::repeat_byte(8)],
+        },
+        EthMessage::NewPooledTransactionHashes66 { hashes: vec![] },
+        // eth/66 only.
+        EthMessage::GetNodeData {
+            request_id: 8,
+            hashes: vec![B256::repeat_byte(10)],
+        },
+        EthMessage::NodeData {
+            request_id: 9,
+            values: vec![Bytes::from_static(&[0xde, 0xad]), Bytes::new()],
+        },
     ]
+}
+
+/// The newest version `m` fits.
+fn version_of(m: &EthMessage) -> EthVersion {
+    EthVersion::ALL
+        .into_iter()
+        .rev()
+        .find(|v| m.fits(*v))
+        .unwrap()
 }
 
 #[test]
 fn round_trips_every_sample() {
     for m in samples() {
         let enc = m.encode();
-        assert_eq!(EthMessage::decode(m.id(), &enc).unwrap(), m, "{m:?}");
+        for v in EthVersion::ALL.into_iter().filter(|v| m.fits(*v)) {
+            assert_eq!(EthMessage::decode(v, m.id(), &enc).unwrap(), m, "{m:?}");
+        }
     }
 }
 
@@ -99,13 +124,16 @@ fn rejects_every_truncation_and_trailing_byte() {
         let enc = m.encode();
         for n in 0..enc.len() {
             assert!(
-                EthMessage::decode(m.id(), &enc[..n]).is_err(),
+                EthMessage::decode(version_of(&m), m.id(), &enc[..n]).is_err(),
                 "{m:?} prefix {n}"
             );
         }
         let mut long = enc.clone();
         long.push(0x80);
-        assert!(EthMessage::decode(m.id(), &long).is_err(), "{m:?} trailing");
+        assert!(
+            EthMessage::decode(version_of(&m), m.id(), &long).is_err(),
+            "{m:?} trailing"
+        );
     }
 }
 
@@ -116,7 +144,7 @@ fn rejects_lists_over_the_cap_and_accepts_the_cap() {
         hashes: vec![B256::ZERO; MAX_ITEMS],
     };
     assert_eq!(
-        EthMessage::decode(id::GET_BLOCK_BODIES, &at_cap.encode()).unwrap(),
+        EthMessage::decode(EthVersion::Eth68, id::GET_BLOCK_BODIES, &at_cap.encode()).unwrap(),
         at_cap
     );
     let over = EthMessage::GetBlockBodies {
@@ -124,7 +152,7 @@ fn rejects_lists_over_the_cap_and_accepts_the_cap() {
         hashes: vec![B256::ZERO; MAX_ITEMS + 1],
     };
     assert!(matches!(
-        EthMessage::decode(id::GET_BLOCK_BODIES, &over.encode()),
+        EthMessage::decode(EthVersion::Eth68, id::GET_BLOCK_BODIES, &over.encode()),
         Err(DecodeError::TooLarge {
             what: "get block bodies",
             ..
@@ -135,11 +163,21 @@ fn rejects_lists_over_the_cap_and_accepts_the_cap() {
 #[test]
 fn rejects_unknown_ids_and_non_list_headers() {
     assert_eq!(
-        EthMessage::decode(17, &[0xc0]),
-        Err(DecodeError::UnknownMessage { id: 17 })
+        EthMessage::decode(EthVersion::Eth68, 17, &[0xc0]),
+        Err(DecodeError::UndefinedMessage {
+            id: 17,
+            version: 68
+        })
     );
     // [1, [0x05]]: a header that is a string, not a list.
-    assert!(EthMessage::decode(id::BLOCK_HEADERS, &[0xc3, 0x01, 0xc1, 0x05]).is_err());
+    assert!(
+        EthMessage::decode(
+            EthVersion::Eth68,
+            id::BLOCK_HEADERS,
+            &[0xc3, 0x01, 0xc1, 0x05]
+        )
+        .is_err()
+    );
     // reverse = 2
     let bad = EthMessage::GetBlockHeaders {
         request_id: 1,
@@ -152,7 +190,7 @@ fn rejects_unknown_ids_and_non_list_headers() {
     let mut bad = bad;
     let last = bad.len() - 1;
     bad[last] = 0x02;
-    assert!(EthMessage::decode(id::GET_BLOCK_HEADERS, &bad).is_err());
+    assert!(EthMessage::decode(EthVersion::Eth68, id::GET_BLOCK_HEADERS, &bad).is_err());
 }
 
 proptest! {
@@ -160,18 +198,20 @@ proptest! {
     fn round_trips_any_header_request(rid in 0u64.., n in 0u64.., limit in 0u64.., skip in 0u64.., reverse in any::<bool>(), hash in proptest::option::of(proptest::array::uniform32(0u8..))) {
         let start = hash.map_or(BlockId::Number(n), |h| BlockId::Hash(B256::from(h)));
         let m = EthMessage::GetBlockHeaders { request_id: rid, start, limit, skip, reverse };
-        prop_assert_eq!(EthMessage::decode(m.id(), &m.encode()).unwrap(), m);
+        prop_assert_eq!(EthMessage::decode(EthVersion::Eth68, m.id(), &m.encode()).unwrap(), m);
     }
 
     #[test]
     fn round_trips_any_hash_announcement(items in proptest::collection::vec((proptest::array::uniform32(0u8..), 0u64..), 0..20)) {
         let m = EthMessage::NewBlockHashes(items.into_iter().map(|(h, n)| (B256::from(h), n)).collect());
-        prop_assert_eq!(EthMessage::decode(m.id(), &m.encode()).unwrap(), m);
+        prop_assert_eq!(EthMessage::decode(EthVersion::Eth68, m.id(), &m.encode()).unwrap(), m);
     }
 
     #[test]
     fn never_panics_on_any_input(id in 0u64..20, data in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let _ = EthMessage::decode(id, &data);
+        for v in EthVersion::ALL {
+            let _ = EthMessage::decode(v, id, &data);
+        }
     }
 }
 
@@ -193,7 +233,7 @@ fn decodes_the_eip_2481_get_pooled_transactions_example() {
         hashes: vec![B256::from(a), B256::from(b)],
     };
     assert_eq!(
-        EthMessage::decode(id::GET_POOLED_TRANSACTIONS, &wire).unwrap(),
+        EthMessage::decode(EthVersion::Eth68, id::GET_POOLED_TRANSACTIONS, &wire).unwrap(),
         m
     );
     assert_eq!(m.encode(), wire);
@@ -207,7 +247,11 @@ fn rejects_announcements_whose_lists_differ_in_length() {
         hashes: vec![B256::ZERO, B256::ZERO],
     };
     assert!(matches!(
-        EthMessage::decode(id::NEW_POOLED_TRANSACTION_HASHES, &m.encode()),
+        EthMessage::decode(
+            EthVersion::Eth68,
+            id::NEW_POOLED_TRANSACTION_HASHES,
+            &m.encode()
+        ),
         Err(DecodeError::InvalidValue {
             reason: "types, sizes and hashes differ in length",
             ..
@@ -232,4 +276,185 @@ fn splits_a_transactions_list_as_pooled_transactions_does() {
         transaction_items(&over),
         Err(DecodeError::TooLarge { .. })
     ));
+}
+
+/// The two hashes of geth's eth/66 test vectors: `common.HexToHash("deadc0de")`,
+/// `common.HexToHash("feedbeef")`.
+fn geth_hashes() -> Vec<B256> {
+    let mut a = [0u8; 32];
+    a[28..].copy_from_slice(&[0xde, 0xad, 0xc0, 0xde]);
+    let mut b = [0u8; 32];
+    b[28..].copy_from_slice(&[0xfe, 0xed, 0xbe, 0xef]);
+    vec![B256::from(a), B256::from(b)]
+}
+
+/// geth `eth/protocols/eth/protocol_test.go` (commit ee16a6cd578fe887424c62a710cf66022cffeca6),
+/// `TestEth66Messages`: `GetNodeDataPacket66{1111, hashes}` and `NodeDataPacket66{1111,
+/// [deadc0de, feedbeef]}`. eth/66 only: the same bytes under the same ids are refused on
+/// eth/67 and eth/68 (EIP-4938).
+#[test]
+fn matches_geths_eth66_node_data_vectors_and_refuses_them_after_eth66() {
+    let get = hex::decode(concat!(
+        "f847820457f842",
+        "a000000000000000000000000000000000000000000000000000000000deadc0de",
+        "a000000000000000000000000000000000000000000000000000000000feedbeef"
+    ))
+    .unwrap();
+    let want = EthMessage::GetNodeData {
+        request_id: 1111,
+        hashes: geth_hashes(),
+    };
+    assert_eq!(
+        EthMessage::decode(EthVersion::Eth66, id::GET_NODE_DATA, &get).unwrap(),
+        want
+    );
+    assert_eq!(want.encode(), get);
+    let data = hex::decode("ce820457ca84deadc0de84feedbeef").unwrap();
+    let want = EthMessage::NodeData {
+        request_id: 1111,
+        values: vec![
+            Bytes::from_static(&[0xde, 0xad, 0xc0, 0xde]),
+            Bytes::from_static(&[0xfe, 0xed, 0xbe, 0xef]),
+        ],
+    };
+    assert_eq!(
+        EthMessage::decode(EthVersion::Eth66, id::NODE_DATA, &data).unwrap(),
+        want
+    );
+    assert_eq!(want.encode(), data);
+    for v in [EthVersion::Eth67, EthVersion::Eth68] {
+        for (id, bytes) in [(id::GET_NODE_DATA, &get), (id::NODE_DATA, &data)] {
+            assert_eq!(
+                EthMessage::decode(v, id, bytes),
+                Err(DecodeError::UndefinedMessage {
+                    id,
+                    version: v.number()
+                })
+            );
+        }
+    }
+}
+
+/// geth `protocol_test.go` (same commit), `TestEth66EmptyMessages`: every empty request-id
+/// wrapped message, `GetNodeDataPacket66{1111, nil}` and `NodeDataPacket66{1111, nil}`
+/// included, is `c4820457c0`. The empty answer we give `GetNodeData` is that message.
+#[test]
+fn matches_geths_empty_eth66_messages() {
+    let want = hex::decode("c4820457c0").unwrap();
+    let empty = [
+        EthMessage::GetNodeData {
+            request_id: 1111,
+            hashes: vec![],
+        },
+        EthMessage::NodeData {
+            request_id: 1111,
+            values: vec![],
+        },
+        EthMessage::GetBlockBodies {
+            request_id: 1111,
+            hashes: vec![],
+        },
+        EthMessage::PooledTransactions {
+            request_id: 1111,
+            transactions: vec![],
+        },
+    ];
+    for m in empty {
+        assert_eq!(m.encode(), want, "{m:?}");
+        assert_eq!(
+            EthMessage::decode(EthVersion::Eth66, m.id(), &want).unwrap(),
+            m
+        );
+    }
+}
+
+/// `NewPooledTransactionHashes` on eth/66 and eth/67 is `[txhash₁, txhash₂, ...]` (devp2p
+/// `caps/eth.md`, EIP-2464): the list geth's `TestEth66Messages` encodes inside
+/// `GetBlockBodiesPacket66{1111, hashes}` (its vector after the `f847820457` request-id
+/// prefix). The eth/68 decoder refuses it (a hash list is not `[types, sizes, hashes]`), and
+/// an announcement built for each version has that version's form.
+#[test]
+fn decodes_the_eth66_and_eth67_announcement_form() {
+    let wire = hex::decode(concat!(
+        "f842",
+        "a000000000000000000000000000000000000000000000000000000000deadc0de",
+        "a000000000000000000000000000000000000000000000000000000000feedbeef"
+    ))
+    .unwrap();
+    let want = EthMessage::NewPooledTransactionHashes66 {
+        hashes: geth_hashes(),
+    };
+    for v in [EthVersion::Eth66, EthVersion::Eth67] {
+        assert_eq!(
+            EthMessage::decode(v, id::NEW_POOLED_TRANSACTION_HASHES, &wire).unwrap(),
+            want
+        );
+        assert!(want.fits(v));
+    }
+    assert_eq!(want.encode(), wire);
+    assert!(
+        EthMessage::decode(EthVersion::Eth68, id::NEW_POOLED_TRANSACTION_HASHES, &wire).is_err()
+    );
+    assert!(!want.fits(EthVersion::Eth68));
+    // Built per version: the hashes alone below eth/68, types and sizes from eth/68 on.
+    let types = Bytes::from_static(&[0, 2]);
+    for v in EthVersion::ALL {
+        let m = EthMessage::announcement(v, types.clone(), vec![110, 120], geth_hashes());
+        assert!(m.fits(v), "{v}");
+        let enc = m.encode();
+        if v == EthVersion::Eth68 {
+            assert_ne!(enc, wire);
+        } else {
+            assert_eq!(enc, wire, "{v}");
+        }
+    }
+    // The eth/68 form is refused on eth/66 and eth/67: a three-item list is not a hash list.
+    let m68 = EthMessage::announcement(EthVersion::Eth68, types, vec![110, 120], geth_hashes());
+    for v in [EthVersion::Eth66, EthVersion::Eth67] {
+        assert!(!m68.fits(v));
+        assert!(EthMessage::decode(v, id::NEW_POOLED_TRANSACTION_HASHES, &m68.encode()).is_err());
+    }
+}
+
+/// Every version refuses the never-assigned ids 0x0b and 0x0c and anything past 0x10; the
+/// request-id wrapped messages decode the same on all three (geth's `GetBlockHeadersPacket66`
+/// vectors, `TestEth66Messages`).
+#[test]
+fn request_id_messages_are_the_same_in_every_version() {
+    let by_hash = hex::decode(
+        "e8820457e4a000000000000000000000000000000000000000000000000000000000deadc0de050580",
+    )
+    .unwrap();
+    let by_number = hex::decode("ca820457c682270f050580").unwrap();
+    for v in EthVersion::ALL {
+        assert_eq!(
+            EthMessage::decode(v, id::GET_BLOCK_HEADERS, &by_hash).unwrap(),
+            EthMessage::GetBlockHeaders {
+                request_id: 1111,
+                start: BlockId::Hash(geth_hashes()[0]),
+                limit: 5,
+                skip: 5,
+                reverse: false
+            }
+        );
+        assert_eq!(
+            EthMessage::decode(v, id::GET_BLOCK_HEADERS, &by_number).unwrap(),
+            EthMessage::GetBlockHeaders {
+                request_id: 1111,
+                start: BlockId::Number(9999),
+                limit: 5,
+                skip: 5,
+                reverse: false
+            }
+        );
+        for id in [0x0b, 0x0c, 0x11] {
+            assert_eq!(
+                EthMessage::decode(v, id, &[0xc0]),
+                Err(DecodeError::UndefinedMessage {
+                    id,
+                    version: v.number()
+                })
+            );
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! eth/68 Status: `[version, networkid, td, blockhash, genesis, forkid]` (devp2p
-//! `caps/eth.md`, Status as of eth/68).
+//! Status: `[version, networkid, td, blockhash, genesis, forkid]` (devp2p `caps/eth.md`; the
+//! same layout in eth/64 through eth/68).
 
 use alloy_primitives::{B256, U256};
 use alloy_rlp::{Encodable, Header};
@@ -8,13 +8,10 @@ use crate::DecodeError;
 use crate::cursor::rlp;
 use crate::eth::ForkId;
 
-/// The eth version we speak.
-pub const ETH_VERSION: u64 = 68;
-
 /// A Status message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
-    /// The eth version (68).
+    /// The eth version (the negotiated one: 66, 67 or 68).
     pub version: u64,
     /// The network id.
     pub network_id: u64,

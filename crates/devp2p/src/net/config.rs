@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use alloy_primitives::{B256, U256};
 
-use crate::eth::ForkSchedule;
+use crate::eth::{EthVersion, ForkSchedule};
 use crate::net::Enode;
 
 /// The chain a node is on, for Status and peer validation.
@@ -61,12 +61,15 @@ pub struct NetworkConfig {
     pub redial_interval: Duration,
     /// Largest frame accepted (≤ 16 MiB); bounds per-peer buffer memory.
     pub max_frame: usize,
+    /// The eth versions advertised in Hello (default: all of [`EthVersion::ALL`]); the highest
+    /// one both sides list is used.
+    pub eth_versions: Vec<EthVersion>,
 }
 
 impl NetworkConfig {
     /// A configuration with geth-like defaults: 25 peers, 5 s handshake timeout (geth's
     /// `handshakeTimeout`), ping every 15 s and a 30 s idle limit (geth's `pingInterval` and
-    /// `frameReadTimeout`), redial every 10 s, 16 MiB frames.
+    /// `frameReadTimeout`), redial every 10 s, 16 MiB frames, eth/66, eth/67 and eth/68.
     pub fn new(listen: SocketAddr, chain: ChainConfig, head: ChainHead) -> Self {
         Self {
             listen,
@@ -81,6 +84,7 @@ impl NetworkConfig {
             idle_timeout: Duration::from_secs(30),
             redial_interval: Duration::from_secs(10),
             max_frame: crate::rlpx::MAX_FRAME_SIZE,
+            eth_versions: EthVersion::ALL.to_vec(),
         }
     }
 }

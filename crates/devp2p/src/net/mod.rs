@@ -14,7 +14,7 @@ pub use enode::NodeId as PeerId;
 pub use enode::{Enode, NodeId};
 pub use network::Network;
 
-use crate::eth::{EthMessage, Status};
+use crate::eth::{EthMessage, EthVersion, Status};
 use crate::p2p::{DisconnectReason, Hello};
 
 /// Who opened the TCP connection.
@@ -37,6 +37,8 @@ pub struct PeerInfo {
     pub direction: Direction,
     /// Its Hello.
     pub hello: Hello,
+    /// The eth version negotiated with it (its Status carries the same number).
+    pub eth: EthVersion,
     /// Its eth Status.
     pub status: Status,
 }

@@ -10,7 +10,7 @@ use cachet_primitives::NodeSigner;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::eth::{EthMessage, Status, eth68};
+use crate::eth::{EthMessage, EthVersion, Status};
 use crate::net::peer::{self, Command};
 use crate::net::{ChainHead, Direction, Enode, NetworkConfig, NetworkEvent, PeerId, PeerInfo};
 use crate::p2p::{DisconnectReason, Hello, P2P_VERSION};
@@ -246,17 +246,26 @@ impl Shared {
         Hello {
             protocol_version: P2P_VERSION,
             client_id: self.config.client_id.clone(),
-            capabilities: vec![eth68().capability],
+            capabilities: self.protocols().into_iter().map(|p| p.capability).collect(),
             listen_port: u64::from(self.local_enode.addr.port()),
             id: self.key.public_key(),
         }
     }
 
-    /// Our Status at the current head.
-    pub(crate) fn status(&self) -> Status {
+    /// The eth versions we advertise, as protocols.
+    pub(crate) fn protocols(&self) -> Vec<crate::p2p::Protocol> {
+        self.config
+            .eth_versions
+            .iter()
+            .map(|v| v.protocol())
+            .collect()
+    }
+
+    /// Our Status at the current head, for the negotiated `version`.
+    pub(crate) fn status(&self, version: EthVersion) -> Status {
         let head = *self.head.borrow();
         Status {
-            version: crate::eth::ETH_VERSION,
+            version: version.number(),
             network_id: self.config.chain.network_id,
             total_difficulty: head.total_difficulty,
             head: head.hash,

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::eth::{EthMessage, Status, eth68, id as eth_id};
+use crate::eth::{EthMessage, EthVersion, Status, id as eth_id};
 use crate::net::network::{Admission, PEER_QUEUE, PeerEntry, Shared, direction};
 use crate::net::{Enode, NetworkEvent, PeerId, PeerInfo};
 use crate::p2p::message::{self, DISCONNECT, EMPTY_LIST, PING, PONG};
@@ -48,7 +48,7 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
     let established =
         tokio::time::timeout(timeout, establish(&shared, origin, label.clone(), dial)).await;
     shared.pending.fetch_sub(1, Ordering::Relaxed);
-    let (session, id, status) = match established {
+    let (session, id, status, eth) = match established {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
             tracing::info!(target: "cachet::devp2p", peer = %label, error = &e as &dyn std::error::Error, "peer handshake failed");
@@ -69,6 +69,7 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
         addr,
         direction: direction(dial),
         hello: session.remote_hello().clone(),
+        eth,
         status,
     };
     let (tx, rx) = mpsc::channel(PEER_QUEUE);
@@ -168,7 +169,7 @@ async fn establish(
     origin: Origin,
     label: PeerLabel,
     dial: bool,
-) -> Result<(Session<TcpStream>, PeerId, Status)> {
+) -> Result<(Session<TcpStream>, PeerId, Status, EthVersion)> {
     let (mut rlpx, remote) = match origin {
         Origin::Dial(enode) => {
             let key = enode.id.public_key().ok_or_else(|| Error::Protocol {
@@ -205,11 +206,17 @@ async fn establish(
     if let Admission::Refuse(reason) = admission {
         return Err(refuse(&mut rlpx, label, reason).await);
     }
-    let mut session =
-        Session::handshake(rlpx, &shared.hello(), &[eth68()], remote, label.clone()).await?;
-    let offset = eth_offset(&session)?;
+    let mut session = Session::handshake(
+        rlpx,
+        &shared.hello(),
+        &shared.protocols(),
+        remote,
+        label.clone(),
+    )
+    .await?;
+    let (offset, version) = eth_capability(&session)?;
     session
-        .send(offset + eth_id::STATUS, &shared.status().encode())
+        .send(offset + eth_id::STATUS, &shared.status(version).encode())
         .await?;
     let status = loop {
         let (msg_id, data) = session.recv().await?;
@@ -227,11 +234,11 @@ async fn establish(
             }
         }
     };
-    if let Err(e) = check_status(shared, &status, &label) {
+    if let Err(e) = check_status(shared, &status, version, &label) {
         session.disconnect(e.disconnect_reason()).await;
         return Err(e);
     }
-    Ok((session, id, status))
+    Ok((session, id, status, version))
 }
 
 /// The message loop of an established peer. Returns the reason we disconnected, or the error.
@@ -241,7 +248,7 @@ async fn serve(
     id: PeerId,
     mut rx: mpsc::Receiver<Command>,
 ) -> Result<DisconnectReason> {
-    let offset = eth_offset(session)?;
+    let (offset, version) = eth_capability(session)?;
     let mut stop = shared.shutdown.subscribe();
     let mut ping = tokio::time::interval(shared.config.ping_interval);
     ping.tick().await;
@@ -258,14 +265,21 @@ async fn serve(
                     // Reserved p2p ids: ignored for forward compatibility.
                     m if m < BASE_PROTOCOL_LENGTH => {}
                     m => {
-                        let rel = m.checked_sub(offset).filter(|r| *r < crate::eth::ETH68_MESSAGES);
+                        let rel = m.checked_sub(offset).filter(|r| *r < version.messages());
                         let Some(rel) = rel else {
                             return Err(Error::decode(session.peer().clone(), crate::DecodeError::UnknownMessage { id: m }));
                         };
                         if rel == eth_id::STATUS {
                             return Err(Error::Protocol { peer: session.peer().clone(), reason: "second status" });
                         }
-                        let message = EthMessage::decode(rel, &data).map_err(|e| Error::decode(session.peer().clone(), e))?;
+                        let message = EthMessage::decode(version, rel, &data).map_err(|e| Error::decode(session.peer().clone(), e))?;
+                        // eth/66 `GetNodeData`: we hold no hash-addressed state to serve; an
+                        // empty answer is valid ("may return fewer") and keeps the peer.
+                        if let EthMessage::GetNodeData { request_id, .. } = message {
+                            let answer = EthMessage::NodeData { request_id, values: Vec::new() };
+                            session.send(offset + answer.id(), &answer.encode()).await?;
+                            continue;
+                        }
                         if shared.events.send(NetworkEvent::Message { peer: id, message }).await.is_err() {
                             session.disconnect(DisconnectReason::ClientQuitting).await;
                             return Ok(DisconnectReason::ClientQuitting);
@@ -277,7 +291,12 @@ async fn serve(
                 // `None`: the handle's entry (and sender) is gone; end the session.
                 let reason = match cmd {
                     Some(Command::Send(m)) => {
-                        session.send(offset + m.id(), &m.encode()).await?;
+                        if m.fits(version) {
+                            session.send(offset + m.id(), &m.encode()).await?;
+                        } else {
+                            // The caller's mistake, not the peer's: drop the message, keep the peer.
+                            tracing::debug!(target: "cachet::devp2p", peer = %id, %version, msg_id = m.id(), "message not sent: not in the peer's eth version");
+                        }
                         continue;
                     }
                     Some(Command::Disconnect(reason)) => reason,
@@ -299,19 +318,25 @@ async fn serve(
     }
 }
 
-fn eth_offset(session: &Session<TcpStream>) -> Result<u64> {
+/// The negotiated eth capability: its offset and version.
+fn eth_capability(session: &Session<TcpStream>) -> Result<(u64, EthVersion)> {
     session
         .shared()
         .iter()
         .find(|c| c.capability.name == "eth")
-        .map(|c| c.offset)
+        .and_then(|c| Some((c.offset, EthVersion::from_number(c.capability.version)?)))
         .ok_or_else(|| Error::Protocol {
             peer: session.peer().clone(),
             reason: "no shared eth capability",
         })
 }
 
-fn check_status(shared: &Shared, status: &Status, label: &PeerLabel) -> Result<()> {
+fn check_status(
+    shared: &Shared,
+    status: &Status,
+    version: EthVersion,
+    label: &PeerLabel,
+) -> Result<()> {
     let chain = &shared.config.chain;
     let bad = |mismatch| {
         Err(Error::IncompatibleChain {
@@ -319,7 +344,7 @@ fn check_status(shared: &Shared, status: &Status, label: &PeerLabel) -> Result<(
             mismatch,
         })
     };
-    if status.version != crate::eth::ETH_VERSION {
+    if status.version != version.number() {
         return Err(Error::Protocol {
             peer: label.clone(),
             reason: "status version differs from the negotiated eth version",

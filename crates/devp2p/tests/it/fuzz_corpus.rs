@@ -35,3 +35,48 @@ fn accepts_the_p2p_message_corpus_without_panicking() {
 fn accepts_the_eth_message_corpus_without_panicking() {
     run("eth_message", fuzzing::eth_message);
 }
+
+/// A small in-CI fuzz of the eth decoders of every version: each `eth_message` seed, its first
+/// byte moved to every (version, id) slot and its data mutated (byte flips, truncations,
+/// insertions) by a fixed xorshift stream. `CACHET_FUZZ_ETH_RUNS` sets the mutations per seed
+/// (default 200; the nightly `cargo fuzz run eth_message` is the long run).
+#[test]
+fn survives_mutated_eth_messages_of_every_version() {
+    let runs: usize = std::env::var("CACHET_FUZZ_ETH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/eth_message");
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let seed = std::fs::read(entry.unwrap().path()).unwrap();
+        let Some((_, data)) = seed.split_first() else {
+            continue;
+        };
+        // 54 = 18 ids × 3 versions.
+        for first in 0..54u8 {
+            let mut input = vec![first];
+            input.extend_from_slice(data);
+            fuzzing::eth_message(&input);
+        }
+        for _ in 0..runs {
+            let mut input = seed.clone();
+            input[0] = (next() % 54) as u8;
+            for _ in 0..=(next() % 4) {
+                let at = 1 + (next() as usize) % input.len().max(1);
+                match next() % 3 {
+                    0 if at < input.len() => input[at] ^= 1 << (next() % 8),
+                    1 => input.truncate(at),
+                    _ => input.insert(at.min(input.len()), next() as u8),
+                }
+            }
+            fuzzing::eth_message(&input);
+        }
+    }
+}

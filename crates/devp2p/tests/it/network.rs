@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use alloy_primitives::{B256, U256};
-use cachet_devp2p::eth::{BlockId, EthMessage, ForkSchedule};
+use cachet_devp2p::eth::{BlockId, EthMessage, EthVersion, ForkSchedule};
 use cachet_devp2p::net::{ChainConfig, ChainHead, Direction, Network, NetworkConfig, NetworkEvent};
 use cachet_devp2p::p2p::DisconnectReason;
 use cachet_primitives::testing::TestNodeKey;
@@ -59,7 +59,15 @@ async fn connects_exchanges_status_and_messages_both_ways() {
     assert_eq!(pa.direction, Direction::Outbound);
     assert_eq!(pb.direction, Direction::Inbound);
     assert_eq!(pa.status.genesis, g);
-    assert_eq!(pa.hello.capabilities[0].to_string(), "eth/68");
+    let caps: Vec<String> = pa
+        .hello
+        .capabilities
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(caps, ["eth/66", "eth/67", "eth/68"]);
+    assert_eq!((pa.eth, pb.eth), (EthVersion::Eth68, EthVersion::Eth68));
+    assert_eq!(pa.status.version, 68);
 
     let req = EthMessage::GetBlockHeaders {
         request_id: 7,
@@ -298,7 +306,7 @@ async fn survives_garbage_connections_and_still_accepts_peers() {
 
 #[tokio::test]
 async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
-    use cachet_devp2p::eth::{Status, eth68};
+    use cachet_devp2p::eth::Status;
     use cachet_devp2p::p2p::{Capability, Hello, Session};
     use cachet_primitives::Ecdh;
 
@@ -323,9 +331,15 @@ async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
         listen_port: 0,
         id: me.public_key(),
     };
-    let mut session = Session::handshake(rlpx, &hello, &[eth68()], akeys.public_key(), "a".into())
-        .await
-        .unwrap();
+    let mut session = Session::handshake(
+        rlpx,
+        &hello,
+        &[EthVersion::Eth68.protocol()],
+        akeys.public_key(),
+        "a".into(),
+    )
+    .await
+    .unwrap();
     let (c, h) = chain(g);
     let status = Status {
         version: 68,
@@ -346,4 +360,190 @@ async fn disconnects_a_peer_that_goes_silent_with_ping_timeout() {
         }
         e => panic!("{e:?}"),
     }
+}
+
+/// A service offering only `older` and one offering all three agree on `older`: Status carries
+/// it, requests keep their ids, and transaction announcements travel in the version's form (a
+/// form the version lacks is not sent).
+#[tokio::test]
+async fn negotiates_eth66_and_eth67_with_a_peer_that_offers_only_that() {
+    for older in [EthVersion::Eth66, EthVersion::Eth67] {
+        let g = B256::repeat_byte(0x12);
+        let (a, mut arx, _) = start(g, |_| {}).await;
+        let (b, mut brx, _) = start(g, |c| c.eth_versions = vec![older]).await;
+        b.dial(a.local_enode());
+        let (NetworkEvent::PeerConnected(pa), NetworkEvent::PeerConnected(pb)) =
+            (next(&mut arx).await, next(&mut brx).await)
+        else {
+            panic!("expected connections");
+        };
+        assert_eq!((pa.eth, pb.eth), (older, older));
+        assert_eq!(
+            (pa.status.version, pb.status.version),
+            (older.number(), older.number())
+        );
+        let caps: Vec<String> = pa
+            .hello
+            .capabilities
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(caps, [older.to_string()]);
+        let req = EthMessage::GetBlockBodies {
+            request_id: 0x1234_5678_9abc,
+            hashes: vec![B256::repeat_byte(1)],
+        };
+        a.send(&pa.id, req.clone()).await.unwrap();
+        assert_eq!(
+            next(&mut brx).await,
+            NetworkEvent::Message {
+                peer: pb.id,
+                message: req
+            }
+        );
+        let hashes = vec![B256::repeat_byte(2), B256::repeat_byte(3)];
+        let eth68_form = EthMessage::NewPooledTransactionHashes {
+            types: alloy_primitives::Bytes::from_static(&[0, 2]),
+            sizes: vec![100, 200],
+            hashes: hashes.clone(),
+        };
+        let older_form = EthMessage::NewPooledTransactionHashes66 {
+            hashes: hashes.clone(),
+        };
+        // The eth/68 form is dropped by the sender's peer task; the next message arrives first.
+        a.send(&pa.id, eth68_form).await.unwrap();
+        a.send(&pa.id, older_form.clone()).await.unwrap();
+        assert_eq!(
+            next(&mut brx).await,
+            NetworkEvent::Message {
+                peer: pb.id,
+                message: older_form
+            }
+        );
+        a.shutdown();
+        b.shutdown();
+    }
+}
+
+/// A hand-driven peer speaking only `version` after Status.
+async fn hand_peer(
+    version: EthVersion,
+) -> (
+    Network,
+    Receiver<NetworkEvent>,
+    cachet_devp2p::p2p::Session<tokio::net::TcpStream>,
+) {
+    use cachet_devp2p::eth::Status;
+    use cachet_devp2p::p2p::{Hello, Session};
+    use cachet_primitives::Ecdh;
+
+    let g = B256::repeat_byte(8);
+    let (a, mut arx, akeys) = start(g, |_| {}).await;
+    let me = TestNodeKey::generate();
+    let tcp = tokio::net::TcpStream::connect(a.local_enode().addr)
+        .await
+        .unwrap();
+    let rlpx = cachet_devp2p::rlpx::connect(tcp, &me, akeys.public_key(), "a".into())
+        .await
+        .unwrap();
+    let hello = Hello {
+        protocol_version: 5,
+        client_id: "hand".into(),
+        capabilities: vec![version.protocol().capability],
+        listen_port: 0,
+        id: me.public_key(),
+    };
+    let mut session = Session::handshake(
+        rlpx,
+        &hello,
+        &[version.protocol()],
+        akeys.public_key(),
+        "a".into(),
+    )
+    .await
+    .unwrap();
+    let (c, h) = chain(g);
+    let status = Status {
+        version: version.number(),
+        network_id: c.network_id,
+        total_difficulty: h.total_difficulty,
+        head: h.hash,
+        genesis: g,
+        fork_id: c.forks.fork_id(0, 0),
+    };
+    session.send(0x10, &status.encode()).await.unwrap();
+    let (id, data) = session.recv().await.unwrap();
+    assert_eq!(id, 0x10);
+    assert_eq!(Status::decode(&data).unwrap().version, version.number());
+    let NetworkEvent::PeerConnected(info) = next(&mut arx).await else {
+        panic!("expected a connection")
+    };
+    assert_eq!(info.eth, version);
+    (a, arx, session)
+}
+
+/// eth/66 `GetNodeData` is answered with an empty `NodeData` under its request id, and the
+/// peer stays connected (geth's `TestEth66EmptyMessages` bytes: `c4820457c0`).
+#[tokio::test]
+async fn answers_eth66_get_node_data_with_empty_node_data() {
+    let (a, _arx, mut session) = hand_peer(EthVersion::Eth66).await;
+    let get = hex::decode(concat!(
+        "f847820457f842",
+        "a000000000000000000000000000000000000000000000000000000000deadc0de",
+        "a000000000000000000000000000000000000000000000000000000000feedbeef"
+    ))
+    .unwrap();
+    session.send(0x10 + 0x0d, &get).await.unwrap();
+    let (id, data) = loop {
+        let (id, data) = session.recv().await.unwrap();
+        if id >= 0x10 {
+            break (id, data);
+        }
+    };
+    assert_eq!(id, 0x10 + 0x0e);
+    assert_eq!(data, hex::decode("c4820457c0").unwrap());
+    // Still connected: a request after it is answered too.
+    session.send(0x10 + 0x0d, &get).await.unwrap();
+    let id = loop {
+        let (id, _) = session.recv().await.unwrap();
+        if id >= 0x10 {
+            break id;
+        }
+    };
+    assert_eq!(id, 0x10 + 0x0e);
+    assert_eq!(a.peers().len(), 1);
+}
+
+/// On eth/67 (and eth/68) `GetNodeData` does not exist: the peer is disconnected for breach of
+/// protocol, as geth does for an undefined message code.
+#[tokio::test]
+async fn disconnects_an_eth67_peer_that_sends_get_node_data() {
+    let (_a, mut arx, mut session) = hand_peer(EthVersion::Eth67).await;
+    session
+        .send(0x10 + 0x0d, &[0xc4, 0x82, 0x04, 0x57, 0xc0])
+        .await
+        .unwrap();
+    match next(&mut arx).await {
+        NetworkEvent::PeerDisconnected { reason, cause, .. } => {
+            assert_eq!(reason, DisconnectReason::ProtocolBreach);
+            assert!(cause.contains("sent bad data"), "{cause}");
+        }
+        e => panic!("{e:?}"),
+    }
+    let err = loop {
+        match session.recv().await {
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(
+            err,
+            cachet_devp2p::Error::Disconnected {
+                reason: DisconnectReason::ProtocolBreach,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

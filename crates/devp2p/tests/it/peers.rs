@@ -122,7 +122,10 @@ fn check(ready: &Value, done: &Value, ours: &PeerInfo, net: &Network, keys: &Tes
             .unwrap()
             .starts_with("cachet/")
     );
-    assert_eq!(done["hello"]["capabilities"], serde_json::json!(["eth/68"]));
+    assert_eq!(
+        done["hello"]["capabilities"],
+        serde_json::json!(["eth/66", "eth/67", "eth/68"])
+    );
     assert!(
         ours.hello.client_id.starts_with("ethereumjs-devp2p"),
         "{}",
