@@ -261,6 +261,27 @@ pub enum Error {
         #[source]
         source: Option<BoxedSource>,
     },
+    /// A signature (or the public key checking it) is unusable: malformed DER, r or s out of
+    /// range, or it does not recover to the recorded public key.
+    #[error("invalid secp256k1 signature: {reason}")]
+    InvalidSignature {
+        /// What is wrong.
+        reason: String,
+    },
+    /// An HSM or KMS signing key answered something cachet cannot use (a signature that does
+    /// not parse or recover to the recorded key, a public key that is not a secp256k1 point).
+    #[error(
+        "{operation} with signing key {key} returned an answer cachet cannot use: the key behind the reference may not be the one the bundle recorded, or the answer was damaged"
+    )]
+    BadSignerAnswer {
+        /// The key reference or ARN.
+        key: String,
+        /// The operation (`Sign`, `GetPublicKey`).
+        operation: &'static str,
+        /// What was wrong with the answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
     /// A file operation failed.
     #[error("{action} {path} failed")]
     Io {
@@ -335,7 +356,9 @@ impl Error {
             | Self::Unavailable { .. }
             | Self::DeadlineExceeded { .. }
             | Self::TokenUnavailable { .. } => ErrorClass::Unreachable,
-            Self::InvalidCiphertext { .. } => ErrorClass::Corrupt,
+            Self::InvalidCiphertext { .. }
+            | Self::InvalidSignature { .. }
+            | Self::BadSignerAnswer { .. } => ErrorClass::Corrupt,
             Self::InsecurePermissions { .. } | Self::InsecurePinFile { .. } => {
                 ErrorClass::Permissions
             }
@@ -387,6 +410,8 @@ impl Error {
             Self::BackendUnavailable { .. } => "backend-unavailable",
             Self::Config { .. } => "config",
             Self::RequestNotSent { .. } => "request-not-sent",
+            Self::InvalidSignature { .. } => "invalid-signature",
+            Self::BadSignerAnswer { .. } => "bad-signer-answer",
             Self::Io { .. } => "io",
             Self::Internal(_) => "internal",
         }
@@ -594,6 +619,26 @@ mod tests {
                 "backend-unavailable",
             ),
             (
+                Error::InvalidSignature {
+                    reason: "r or s is zero".into(),
+                },
+                "invalid secp256k1 signature: r or s is zero".to_owned(),
+                ErrorClass::Corrupt,
+                "invalid-signature",
+            ),
+            (
+                Error::BadSignerAnswer {
+                    key: key(),
+                    operation: "Sign",
+                    source: None,
+                },
+                format!(
+                    "Sign with signing key {ARN} returned an answer cachet cannot use: the key behind the reference may not be the one the bundle recorded, or the answer was damaged"
+                ),
+                ErrorClass::Corrupt,
+                "bad-signer-answer",
+            ),
+            (
                 Error::Io {
                     action: "read",
                     path: "/etc/cachet/master.key".into(),
@@ -672,7 +717,7 @@ mod tests {
                 "internal",
             ),
         ];
-        assert_eq!(cases.len(), 25, "one case per variant");
+        assert_eq!(cases.len(), 27, "one case per variant");
         for (error, text, class, code) in cases {
             assert_eq!(error.to_string(), text);
             assert_eq!((error.class(), error.code()), (class, code), "{text}");

@@ -9,6 +9,11 @@
 //!   context mismatch fails the same way on both.
 //! - `AwsKmsKey` (`aws-kms:KEY`, feature `aws`): AWS KMS through `aws-sdk-kms`, every call
 //!   pinned to the key ARN, transient failures retried under one deadline.
+//! - `AwsKmsSigner` (`kms:KEY`, feature `aws`): a secp256k1 signing key that never leaves AWS
+//!   KMS (`Sign` on the digest), behind [`DigestSigner`].
+//!
+//! Signing keys that never leave an HSM or KMS implement [`DigestSigner`]; [`der_to_rs`] and
+//! [`recoverable`] turn their ECDSA answers into Ethereum's `r ‖ s ‖ v`.
 //!
 //! - `Pkcs11MasterKey` (`pkcs11:URI`, RFC 7512, feature `pkcs11`): an AES-256 key inside a
 //!   PKCS#11 token (an HSM, SoftHSM) through `cryptoki`; the data key is wrapped in the token
@@ -35,9 +40,10 @@ mod master_key;
 mod open;
 pub mod pkcs11;
 mod reference;
+mod signer;
 
 #[cfg(feature = "aws")]
-pub use aws::{Arn, AwsKeyRef, AwsKmsKey, DEFAULT_ALIAS, DEFAULT_DEADLINE};
+pub use aws::{Arn, AwsKeyRef, AwsKmsKey, AwsKmsSigner, DEFAULT_ALIAS, DEFAULT_DEADLINE};
 pub use context::EncryptionContext;
 pub use data_key::{DataKey, WrappedDataKey};
 pub use error::{BoxedSource, Error, ErrorClass, Result};
@@ -47,3 +53,4 @@ pub use open::{KmsConfig, open_for_init, open_recorded};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11MasterKey, Pkcs11Signer, WrapMode};
 pub use reference::{MasterKeyRef, MasterKeySpec};
+pub use signer::{DigestSigner, SignerRef, der_to_rs, fuzzing as signer_fuzzing, recoverable};

@@ -9,7 +9,8 @@ use crate::{DataKey, EncryptionContext, MasterKeyRef, Result, WrappedDataKey};
 /// One call to a master key, for the audit log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallRecord {
-    /// The operation (`GenerateDataKey`, `Decrypt`, `Encrypt`, `ReEncrypt`, `DescribeKey`).
+    /// The operation (`GenerateDataKey`, `Decrypt`, `Encrypt`, `ReEncrypt`, `DescribeKey`,
+    /// `Sign`, `GetPublicKey`).
     pub operation: &'static str,
     /// The key the call addressed (key id / ARN).
     pub key_id: String,

@@ -15,7 +15,9 @@ use aws_sdk_kms::operation::decrypt::DecryptError;
 use aws_sdk_kms::operation::describe_key::DescribeKeyError;
 use aws_sdk_kms::operation::encrypt::EncryptError;
 use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
+use aws_sdk_kms::operation::get_public_key::GetPublicKeyError;
 use aws_sdk_kms::operation::re_encrypt::ReEncryptError;
+use aws_sdk_kms::operation::sign::SignError;
 
 use crate::{BoxedSource, Error};
 
@@ -109,6 +111,39 @@ impl ModeledError for ReEncryptError {
     }
 }
 
+impl ModeledError for SignError {
+    fn modeled(&self) -> Modeled {
+        match self {
+            Self::DisabledException(_) => Modeled::Disabled,
+            Self::KmsInvalidStateException(_) => Modeled::InvalidState,
+            Self::NotFoundException(_) => Modeled::NotFound,
+            Self::InvalidKeyUsageException(_) => Modeled::InvalidKeyUsage,
+            Self::DependencyTimeoutException(_)
+            | Self::KeyUnavailableException(_)
+            | Self::KmsInternalException(_) => Modeled::Transient,
+            _ => Modeled::Other,
+        }
+    }
+}
+
+impl ModeledError for GetPublicKeyError {
+    fn modeled(&self) -> Modeled {
+        match self {
+            Self::DisabledException(_) => Modeled::Disabled,
+            Self::KmsInvalidStateException(_) => Modeled::InvalidState,
+            Self::NotFoundException(_) | Self::InvalidArnException(_) => Modeled::NotFound,
+            // A symmetric key has no public key.
+            Self::InvalidKeyUsageException(_) | Self::UnsupportedOperationException(_) => {
+                Modeled::InvalidKeyUsage
+            }
+            Self::DependencyTimeoutException(_)
+            | Self::KeyUnavailableException(_)
+            | Self::KmsInternalException(_) => Modeled::Transient,
+            _ => Modeled::Other,
+        }
+    }
+}
+
 impl ModeledError for DescribeKeyError {
     fn modeled(&self) -> Modeled {
         match self {
@@ -120,6 +155,9 @@ impl ModeledError for DescribeKeyError {
         }
     }
 }
+
+/// What a signing key must be, for the operator.
+pub(crate) const SIGNING_KEY_SPEC: &str = "the key is not an asymmetric ECC_SECG_P256K1 SIGN_VERIFY key; create one with aws kms create-key --key-spec ECC_SECG_P256K1 --key-usage SIGN_VERIFY";
 
 /// Error codes that mean "these credentials may not do this" (HTTP 400 or 403 in real KMS).
 const DENIED_CODES: &[&str] = &[
@@ -182,6 +220,10 @@ pub(crate) fn classify<E: ModeledError>(
         Kind::Throttled => Error::Throttled { key, operation, source },
         Kind::Transient => Error::Unavailable { key, operation, source },
         Kind::Rejected => Error::Rejected { key, operation, source },
+        Kind::InvalidKeyUsage if matches!(operation, "Sign" | "GetPublicKey") => Error::Config {
+            key,
+            reason: SIGNING_KEY_SPEC.to_owned(),
+        },
         Kind::InvalidKeyUsage => Error::Config {
             key,
             reason: "the key is not a symmetric ENCRYPT_DECRYPT key; create one with --key-spec SYMMETRIC_DEFAULT --key-usage ENCRYPT_DECRYPT".to_owned(),

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
@@ -14,6 +13,7 @@ use aws_sdk_kms::types::{DataKeySpec, EncryptionAlgorithmSpec, KeySpec, KeyState
 use tracing::{Instrument as _, field, instrument};
 use zeroize::Zeroizing;
 
+use super::call::{HttpResponse, pinned_call, record};
 use super::classify::{ModeledError, classify};
 use super::client::{Connection, connect};
 use super::key_ref::AwsKeyRef;
@@ -22,8 +22,6 @@ use crate::{
     CallRecord, DataKey, EncryptionContext, Error, GeneratedDataKey, KmsConfig, MasterKey,
     MasterKeyRef, Result, Unwrapped, WrappedDataKey,
 };
-
-type HttpResponse = aws_sdk_kms::config::http::HttpResponse;
 
 /// An AWS KMS symmetric key (`aws-kms:KEY`), every call pinned to its key ARN.
 ///
@@ -144,7 +142,11 @@ impl AwsKmsKey {
 
     /// A key over a prepared client (unit tests with `aws-smithy-mocks`).
     #[cfg(test)]
-    pub(crate) fn from_client(client: Client, key_arn: &str, deadline: Duration) -> Self {
+    pub(crate) fn from_client(
+        client: Client,
+        key_arn: &str,
+        deadline: std::time::Duration,
+    ) -> Self {
         Self {
             client,
             given: format!("aws-kms:{key_arn}"),
@@ -154,49 +156,15 @@ impl AwsKmsKey {
         }
     }
 
-    /// Runs one KMS operation under the retry policy, classifying failures; records latency,
-    /// attempts and request id on the current (instrumented) span.
-    async fn call<T, E, F, Fut>(
-        &self,
-        operation: &'static str,
-        mut send: F,
-    ) -> Result<(T, CallRecord)>
+    /// Runs one KMS operation pinned to the key ARN (see [`pinned_call`]).
+    async fn call<T, E, F, Fut>(&self, operation: &'static str, send: F) -> Result<(T, CallRecord)>
     where
         T: RequestId,
         E: ModeledError,
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
     {
-        let key = self.key_arn.as_str();
-        let outcome = self
-            .retry
-            .run(operation, key, || {
-                let call = send();
-                async move { call.await.map_err(|e| classify(operation, key, e)) }
-            })
-            .await;
-        let done = match outcome {
-            Ok(done) => done,
-            Err(err) => {
-                tracing::warn!(target: "cachet::kms", operation, error = err.code(), request_id = err.request_id(), "kms call failed");
-                return Err(err);
-            }
-        };
-        let request_id = done.value.request_id().map(str::to_owned);
-        record(
-            &tracing::Span::current(),
-            done.latency,
-            done.attempts,
-            request_id.as_deref(),
-        );
-        let call = CallRecord {
-            operation,
-            key_id: self.key_arn.clone(),
-            request_id,
-            latency: done.latency,
-            attempts: done.attempts,
-        };
-        Ok((done.value, call))
+        pinned_call(&self.retry, &self.key_arn, operation, send).await
     }
 
     #[instrument(target = "cachet::kms", name = "kms.generate_data_key", skip_all, fields(key_id = %self.key_arn, context = %context.digest_hex(), latency_ms = field::Empty, attempts = field::Empty, request_id = field::Empty))]
@@ -377,14 +345,6 @@ fn pairs(context: &EncryptionContext) -> HashMap<String, String> {
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
-}
-
-fn record(span: &tracing::Span, latency: Duration, attempts: u32, request_id: Option<&str>) {
-    span.record("latency_ms", latency.as_millis() as u64);
-    span.record("attempts", attempts);
-    if let Some(id) = request_id {
-        span.record("request_id", id);
-    }
 }
 
 /// Takes KMS's plaintext into a zeroizing 32-byte key.

@@ -1,19 +1,22 @@
 //! secp256k1 ECDSA inside a PKCS#11 token: `CKM_ECDSA` over a 32-byte digest, raw r ‖ s back.
 //!
 //! For sealing keys that never leave an HSM. The token signs; low-s normalisation and the
-//! recovery id (which PKCS#11 does not return) are the caller's, found by trial recovery
-//! against the public key read here from the token's public key object (`CKA_EC_POINT`).
+//! recovery id (which PKCS#11 does not return) come from [`crate::recoverable`], by trial
+//! recovery against the public key read here from the token's public key object
+//! (`CKA_EC_POINT`). That also proves the token signed with the key this handle opened.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
+use async_trait::async_trait;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::slot::Slot;
 
 use super::module::{self, Module, classify, find_object};
 use super::{ObjectType, Pkcs11Uri};
-use crate::{Error, KmsConfig, Result};
+use crate::{CallRecord, DigestSigner, Error, KmsConfig, Result, SignerRef, recoverable};
 
 /// DER of the secp256k1 named-curve OID 1.3.132.0.10 (SEC 2 §2.4.1), as `CKA_EC_PARAMS` holds it.
 pub const SECP256K1_EC_PARAMS: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
@@ -90,11 +93,6 @@ impl Pkcs11Signer {
         })
     }
 
-    /// The uncompressed public key (`0x04 ‖ x ‖ y`).
-    pub fn public_key(&self) -> &[u8; 65] {
-        &self.public_key
-    }
-
     /// Signs a 32-byte digest with `CKM_ECDSA` inside the token: `(r, s)` as the token returned
     /// them (s not normalised, no recovery id).
     ///
@@ -124,6 +122,43 @@ impl Pkcs11Signer {
         r.copy_from_slice(&signature[..32]);
         s.copy_from_slice(&signature[32..]);
         Ok((r, s))
+    }
+}
+
+#[async_trait]
+impl DigestSigner for Pkcs11Signer {
+    /// `given` and `key_id` are both the URI: the key is pinned by the public key the bundle
+    /// records, which every signature must recover to.
+    fn reference(&self) -> SignerRef {
+        SignerRef {
+            given: self.given.clone(),
+            key_id: self.given.clone(),
+        }
+    }
+
+    fn public_key(&self) -> [u8; 65] {
+        self.public_key
+    }
+
+    async fn sign_digest(&self, digest: &[u8; 32]) -> Result<([u8; 65], CallRecord)> {
+        let started = Instant::now();
+        let (r, s) = self.sign_digest_raw(digest)?;
+        let signature =
+            recoverable(&r, &s, digest, &self.public_key).map_err(|e| Error::BadSignerAnswer {
+                key: self.given.clone(),
+                operation: "C_Sign",
+                source: Some(Box::new(e)),
+            })?;
+        Ok((
+            signature,
+            CallRecord {
+                operation: "Sign",
+                key_id: self.given.clone(),
+                request_id: None,
+                latency: started.elapsed(),
+                attempts: 1,
+            },
+        ))
     }
 }
 

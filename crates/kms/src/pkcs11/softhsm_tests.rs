@@ -12,8 +12,8 @@ use cryptoki::types::AuthPin;
 use super::module;
 use super::signer::SECP256K1_EC_PARAMS;
 use crate::{
-    EncryptionContext, Error, ErrorClass, KmsConfig, MasterKey, Pkcs11MasterKey, Pkcs11Signer,
-    WrapMode, WrappedDataKey, open_for_init, open_recorded,
+    DigestSigner, EncryptionContext, Error, ErrorClass, KmsConfig, MasterKey, Pkcs11MasterKey,
+    Pkcs11Signer, WrapMode, WrappedDataKey, open_for_init, open_recorded,
 };
 use crate::{MasterKeySpec, pkcs11::Pkcs11Uri};
 
@@ -451,7 +451,7 @@ fn ecdsa_in_the_token_verifies_and_recovers_to_its_public_key() {
                 pin.display()
             );
             let signer = Pkcs11Signer::open(&given, &KmsConfig::default()).unwrap();
-            let public = secp256k1::PublicKey::from_slice(signer.public_key()).unwrap();
+            let public = secp256k1::PublicKey::from_slice(&signer.public_key()).unwrap();
             let secp = secp256k1::Secp256k1::new();
             for i in 0u8..8 {
                 let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest([i]).into();
@@ -478,6 +478,21 @@ fn ecdsa_in_the_token_verifies_and_recovers_to_its_public_key() {
                     .collect();
                 assert_eq!(recovered.len(), 1, "digest {i}");
             }
+            // Through DigestSigner: r ‖ s ‖ v, low-s, recovering to the token's key.
+            block_on(async {
+                let digest = [0x42u8; 32];
+                let (signature, call) = signer.sign_digest(&digest).await.unwrap();
+                assert_eq!(call.operation, "Sign");
+                let id = secp256k1::ecdsa::RecoveryId::try_from(i32::from(signature[64])).unwrap();
+                let sig =
+                    secp256k1::ecdsa::RecoverableSignature::from_compact(&signature[..64], id)
+                        .unwrap();
+                let message = secp256k1::Message::from_digest(digest);
+                assert_eq!(secp.recover_ecdsa(&message, &sig).unwrap(), public);
+                let mut normalised = sig.to_standard();
+                normalised.normalize_s();
+                assert_eq!(normalised, sig.to_standard(), "low s");
+            });
             // Another digest does not verify under the same signature.
             let (r, s) = signer.sign_digest_raw(&[1u8; 32]).unwrap();
             let sig = secp256k1::ecdsa::Signature::from_compact(&[r, s].concat()).unwrap();
