@@ -1,9 +1,10 @@
 //! `cachet master-key new local:PATH` / `pkcs11:URI`.
 
-use cachet_kms::{LocalMasterKey, MasterKey as _, MasterKeySpec, Pkcs11MasterKey};
+use std::path::PathBuf;
+
+use cachet_kms::{KmsConfig, LocalMasterKey, MasterKey as _, MasterKeySpec, Pkcs11MasterKey};
 use clap::Subcommand;
 
-use crate::cmd::keys::KmsArgs;
 use crate::exit::Failure;
 
 /// Master-key commands.
@@ -15,14 +16,18 @@ pub(crate) enum MasterKeyCommand {
         /// Where to create it: `local:PATH` or `pkcs11:URI` (RFC 7512: token=…;object=…
         /// ?pin-source=file:PATH[&module-path=…]).
         reference: String,
-        #[command(flatten)]
-        kms: KmsArgs,
+        /// PKCS#11 module (shared library) when the URI has no module-path.
+        #[arg(long, value_name = "PATH", env = "CACHET_PKCS11_MODULE")]
+        pkcs11_module: Option<PathBuf>,
     },
 }
 
 pub(crate) async fn run(command: MasterKeyCommand) -> Result<(), Failure> {
     match command {
-        MasterKeyCommand::New { reference, kms } => match MasterKeySpec::parse(&reference)? {
+        MasterKeyCommand::New {
+            reference,
+            pkcs11_module,
+        } => match MasterKeySpec::parse(&reference)? {
             MasterKeySpec::Local(path) => {
                 let key = LocalMasterKey::create(&path)?;
                 super::emit(&key.reference().given);
@@ -32,7 +37,11 @@ pub(crate) async fn run(command: MasterKeyCommand) -> Result<(), Failure> {
                 "AWS KMS keys are created in AWS (aws kms create-key); see docs/aws-kms.md",
             )),
             MasterKeySpec::Pkcs11 { given, .. } => {
-                let key = Pkcs11MasterKey::create(&given, &kms.config())?;
+                let config = KmsConfig {
+                    pkcs11_module,
+                    ..KmsConfig::default()
+                };
+                let key = Pkcs11MasterKey::create(&given, &config)?;
                 super::emit(&key.reference().given);
                 Ok(())
             }

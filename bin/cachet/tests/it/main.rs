@@ -11,6 +11,7 @@ mod import_crash;
 mod keys;
 mod node;
 mod p2p;
+mod pkcs11;
 mod pool_rpc;
 mod rpc_access;
 mod startup;
