@@ -51,6 +51,6 @@ pub use local::LocalMasterKey;
 pub use master_key::{CallRecord, GeneratedDataKey, MasterKey, Unwrapped};
 pub use open::{KmsConfig, open_for_init, open_recorded};
 #[cfg(feature = "pkcs11")]
-pub use pkcs11::{Pkcs11MasterKey, Pkcs11Signer, WrapMode};
+pub use pkcs11::{Pkcs11MasterKey, Pkcs11Signer, SECP256K1_EC_PARAMS, WrapMode};
 pub use reference::{MasterKeyRef, MasterKeySpec};
 pub use signer::{DigestSigner, SignerRef, der_to_rs, fuzzing as signer_fuzzing, recoverable};
