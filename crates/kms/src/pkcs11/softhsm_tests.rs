@@ -153,6 +153,25 @@ fn init_and_unlock_round_trip_through_the_master_key_trait() {
                     again.plaintext.expose_secret(),
                     generated.plaintext.expose_secret()
                 );
+                // Rotation both ways between the token and a local key file.
+                let local = crate::LocalMasterKey::create(&hsm.dir().join("local.key")).unwrap();
+                let (to_local, calls) = recorded
+                    .rewrap_to(&generated.wrapped, &ctx("0xaa"), &local)
+                    .await
+                    .unwrap();
+                assert_eq!(calls.len(), 2, "decrypt here, wrap there");
+                let (back, _) = local
+                    .rewrap_to(&to_local, &ctx("0xaa"), recorded.as_ref())
+                    .await
+                    .unwrap();
+                let last = recorded
+                    .decrypt_data_key(&back, &ctx("0xaa"))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    last.plaintext.expose_secret(),
+                    generated.plaintext.expose_secret()
+                );
             });
         },
     );
