@@ -605,9 +605,9 @@ mod tests {
             (
                 Error::InvalidReference {
                     given: "gcp:k".into(),
-                    reason: "expected local:PATH or aws-kms:KEY".into(),
+                    reason: "expected local:PATH, aws-kms:KEY or pkcs11:URI".into(),
                 },
-                "invalid master key reference \"gcp:k\": expected local:PATH or aws-kms:KEY".to_owned(),
+                "invalid master key reference \"gcp:k\": expected local:PATH, aws-kms:KEY or pkcs11:URI".to_owned(),
                 ErrorClass::Usage,
                 "invalid-reference",
             ),
