@@ -190,13 +190,17 @@ impl Pkcs11MasterKey {
     }
 
     fn record(&self, operation: &'static str, started: Instant) -> CallRecord {
-        CallRecord {
+        let call = CallRecord {
             operation,
             key_id: self.key_id(),
             request_id: None,
             latency: started.elapsed(),
             attempts: 1,
-        }
+        };
+        // The key and the timing; never the PIN, plaintexts or ciphertexts.
+        tracing::info!(target: "cachet::kms", operation, key = %self.given, key_id = %call.key_id,
+            latency_ms = call.latency.as_millis() as u64, "pkcs11 call");
+        call
     }
 
     /// A logged-in session with the key object found; every operation starts here, so a deleted

@@ -52,7 +52,11 @@ pub(crate) fn module_path(uri: &Pkcs11Uri, config: &KmsConfig, key: &str) -> Res
 
 /// Loads and initialises `path` once per process.
 pub(crate) fn load(path: &Path, key: &str) -> Result<Arc<Module>> {
-    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    // One entry (one lock) per library file, however it is named: Debian's
+    // /usr/lib/softhsm/libsofthsm2.so is a symlink to the multiarch path.
+    let path = std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf());
     let mut loaded = modules().lock().unwrap_or_else(|e| e.into_inner());
     if let Some(module) = loaded.get(&path) {
         return Ok(Arc::clone(module));
