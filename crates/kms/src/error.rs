@@ -141,6 +141,73 @@ pub enum Error {
         /// Its permission bits.
         mode: u32,
     },
+    /// A PKCS#11 token refused the user PIN (`CKR_PIN_INCORRECT`, `CKR_PIN_LOCKED`, …): the PIN
+    /// was changed on the token, which revokes this node's access.
+    #[error(
+        "the token refused the PIN in {pin_file} for PKCS#11 key {key}: the token's user PIN was changed or locked, or the file holds another PIN"
+    )]
+    PinRefused {
+        /// The key's `pkcs11:` URI.
+        key: String,
+        /// The PIN file (never the PIN).
+        pin_file: PathBuf,
+        /// The token's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// The PIN file of a PKCS#11 key cannot be read (removed, unreadable, empty, too long).
+    #[error(
+        "the PIN file {path} of a PKCS#11 key cannot be used ({reason}): restore it (mode 0600, the user PIN on one line)"
+    )]
+    PinFileUnreadable {
+        /// The PIN file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A PIN file is accessible to group or others.
+    #[error(
+        "PIN file {path} has mode {mode:o}, accessible to group or others: run chmod 600 on it"
+    )]
+    InsecurePinFile {
+        /// The PIN file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// No key object on the token matches the URI: deleting the object revokes the key.
+    #[error(
+        "PKCS#11 key {key} is not on the token: the key object was deleted (which revokes it) or the URI's object=/id= is wrong"
+    )]
+    KeyObjectMissing {
+        /// The key's `pkcs11:` URI.
+        key: String,
+    },
+    /// The PKCS#11 module, token or device cannot be reached; retrying later may help.
+    #[error("PKCS#11 key {key} is unavailable: {missing}")]
+    TokenUnavailable {
+        /// The key's `pkcs11:` URI.
+        key: String,
+        /// What is missing (the module file, the token, the device).
+        missing: String,
+        /// The module's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// The token refused an operation cachet does not model (a key not allowed to encrypt, a
+    /// mechanism it lacks).
+    #[error(
+        "the token refused {operation} with PKCS#11 key {key}: check that the key object is an AES-256 secret key allowed to encrypt and decrypt (or wrap and unwrap), or an EC private key allowed to sign"
+    )]
+    TokenRefused {
+        /// The key's `pkcs11:` URI.
+        key: String,
+        /// The PKCS#11 function.
+        operation: &'static str,
+        /// The token's answer.
+        #[source]
+        source: Option<BoxedSource>,
+    },
     /// A local master-key file does not hold exactly 32 bytes.
     #[error("master key file {path} is not a cachet local master key: {reason}")]
     BadKeyFile {
@@ -280,14 +347,21 @@ impl Error {
             | Self::KeyPendingDeletion { .. }
             | Self::KeyNotFound { .. }
             | Self::WrongMasterKey { .. }
-            | Self::Rejected { .. } => ErrorClass::Denied,
-            Self::Throttled { .. } | Self::Unavailable { .. } | Self::DeadlineExceeded { .. } => {
-                ErrorClass::Unreachable
-            }
+            | Self::Rejected { .. }
+            | Self::PinRefused { .. }
+            | Self::PinFileUnreadable { .. }
+            | Self::KeyObjectMissing { .. }
+            | Self::TokenRefused { .. } => ErrorClass::Denied,
+            Self::Throttled { .. }
+            | Self::Unavailable { .. }
+            | Self::DeadlineExceeded { .. }
+            | Self::TokenUnavailable { .. } => ErrorClass::Unreachable,
             Self::InvalidCiphertext { .. }
             | Self::InvalidSignature { .. }
             | Self::BadSignerAnswer { .. } => ErrorClass::Corrupt,
-            Self::InsecurePermissions { .. } => ErrorClass::Permissions,
+            Self::InsecurePermissions { .. } | Self::InsecurePinFile { .. } => {
+                ErrorClass::Permissions
+            }
             Self::BadKeyFile { .. }
             | Self::AlreadyExists { .. }
             | Self::InvalidReference { .. }
@@ -324,6 +398,12 @@ impl Error {
             Self::Unavailable { .. } => "unavailable",
             Self::DeadlineExceeded { .. } => "deadline-exceeded",
             Self::InsecurePermissions { .. } => "insecure-permissions",
+            Self::PinRefused { .. } => "pin-refused",
+            Self::PinFileUnreadable { .. } => "pin-file-unreadable",
+            Self::InsecurePinFile { .. } => "insecure-pin-file",
+            Self::KeyObjectMissing { .. } => "key-object-missing",
+            Self::TokenUnavailable { .. } => "token-unavailable",
+            Self::TokenRefused { .. } => "token-refused",
             Self::BadKeyFile { .. } => "bad-key-file",
             Self::AlreadyExists { .. } => "already-exists",
             Self::InvalidReference { .. } => "invalid-reference",
@@ -354,6 +434,7 @@ mod tests {
     use super::*;
 
     const ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const P11: &str = "pkcs11:token=cachet;object=cachet-master?pin-source=file:/etc/cachet/pin";
 
     /// Every variant, with the exact text an operator reads (the source, if any, is printed
     /// after it by the caller, never by Display).
@@ -524,9 +605,9 @@ mod tests {
             (
                 Error::InvalidReference {
                     given: "gcp:k".into(),
-                    reason: "expected local:PATH or aws-kms:KEY".into(),
+                    reason: "expected local:PATH, aws-kms:KEY or pkcs11:URI".into(),
                 },
-                "invalid master key reference \"gcp:k\": expected local:PATH or aws-kms:KEY".to_owned(),
+                "invalid master key reference \"gcp:k\": expected local:PATH, aws-kms:KEY or pkcs11:URI".to_owned(),
                 ErrorClass::Usage,
                 "invalid-reference",
             ),
@@ -568,13 +649,75 @@ mod tests {
                 "io",
             ),
             (
+                Error::PinRefused {
+                    key: P11.into(),
+                    pin_file: "/etc/cachet/pin".into(),
+                    source: None,
+                },
+                format!(
+                    "the token refused the PIN in /etc/cachet/pin for PKCS#11 key {P11}: the token's user PIN was changed or locked, or the file holds another PIN"
+                ),
+                ErrorClass::Denied,
+                "pin-refused",
+            ),
+            (
+                Error::PinFileUnreadable {
+                    path: "/etc/cachet/pin".into(),
+                    reason: "No such file or directory".into(),
+                },
+                "the PIN file /etc/cachet/pin of a PKCS#11 key cannot be used (No such file or directory): restore it (mode 0600, the user PIN on one line)".to_owned(),
+                ErrorClass::Denied,
+                "pin-file-unreadable",
+            ),
+            (
+                Error::InsecurePinFile {
+                    path: "/etc/cachet/pin".into(),
+                    mode: 0o644,
+                },
+                "PIN file /etc/cachet/pin has mode 644, accessible to group or others: run chmod 600 on it".to_owned(),
+                ErrorClass::Permissions,
+                "insecure-pin-file",
+            ),
+            (
+                Error::KeyObjectMissing { key: P11.into() },
+                format!(
+                    "PKCS#11 key {P11} is not on the token: the key object was deleted (which revokes it) or the URI's object=/id= is wrong"
+                ),
+                ErrorClass::Denied,
+                "key-object-missing",
+            ),
+            (
+                Error::TokenUnavailable {
+                    key: P11.into(),
+                    missing: "no token matches token=\"cachet\"".into(),
+                    source: None,
+                },
+                format!(
+                    "PKCS#11 key {P11} is unavailable: no token matches token=\"cachet\""
+                ),
+                ErrorClass::Unreachable,
+                "token-unavailable",
+            ),
+            (
+                Error::TokenRefused {
+                    key: P11.into(),
+                    operation: "C_Decrypt",
+                    source: None,
+                },
+                format!(
+                    "the token refused C_Decrypt with PKCS#11 key {P11}: check that the key object is an AES-256 secret key allowed to encrypt and decrypt (or wrap and unwrap), or an EC private key allowed to sign"
+                ),
+                ErrorClass::Denied,
+                "token-refused",
+            ),
+            (
                 Error::Internal("nonce length"),
                 "nonce length (this is a bug in cachet)".to_owned(),
                 ErrorClass::Local,
                 "internal",
             ),
         ];
-        assert_eq!(cases.len(), 21, "one case per variant");
+        assert_eq!(cases.len(), 27, "one case per variant");
         for (error, text, class, code) in cases {
             assert_eq!(error.to_string(), text);
             assert_eq!((error.class(), error.code()), (class, code), "{text}");

@@ -15,10 +15,17 @@
 //! Signing keys that never leave an HSM or KMS implement [`DigestSigner`]; [`der_to_rs`] and
 //! [`recoverable`] turn their ECDSA answers into Ethereum's `r ‖ s ‖ v`.
 //!
+//! - `Pkcs11MasterKey` (`pkcs11:URI`, RFC 7512, feature `pkcs11`): an AES-256 key inside a
+//!   PKCS#11 token (an HSM, SoftHSM) through `cryptoki`; the data key is wrapped in the token
+//!   with `CKM_AES_GCM` (the context as associated data) or `CKM_AES_KEY_WRAP_PAD`. `Pkcs11Signer`
+//!   signs secp256k1 digests with `CKM_ECDSA` in the token.
+//!
 //! Every call returns a [`CallRecord`] (operation, key, request id, latency) for the audit log.
 //!
 //! ## Feature flags
 //! - `aws`: the AWS KMS backend.
+//! - `pkcs11`: the PKCS#11 backend and signer (loads the module named at run time; nothing
+//!   links against a vendor library).
 //!
 //! See `docs/key-bundle.md` for where wrapped data keys are stored.
 #![forbid(unsafe_code)]
@@ -31,6 +38,7 @@ mod error;
 mod local;
 mod master_key;
 mod open;
+pub mod pkcs11;
 mod reference;
 mod signer;
 
@@ -42,5 +50,7 @@ pub use error::{BoxedSource, Error, ErrorClass, Result};
 pub use local::LocalMasterKey;
 pub use master_key::{CallRecord, GeneratedDataKey, MasterKey, Unwrapped};
 pub use open::{KmsConfig, open_for_init, open_recorded};
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::{Pkcs11MasterKey, Pkcs11Signer, SECP256K1_EC_PARAMS, WrapMode};
 pub use reference::{MasterKeyRef, MasterKeySpec};
 pub use signer::{DigestSigner, SignerRef, der_to_rs, fuzzing as signer_fuzzing, recoverable};

@@ -1,10 +1,11 @@
 //! Opening a master key from what the operator typed (init) or what a bundle recorded (unlock).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::{Error, LocalMasterKey, MasterKey, MasterKeyRef, MasterKeySpec, Result};
 
-/// Backend settings from the command line; only the AWS backend reads them.
+/// Backend settings from the command line.
 #[derive(Clone, Debug, Default)]
 pub struct KmsConfig {
     /// `--kms-region`; otherwise the standard AWS chain (env, profile) or the key ARN's region.
@@ -15,6 +16,9 @@ pub struct KmsConfig {
     pub profile: Option<String>,
     /// `--kms-timeout`: total deadline for one operation, retries included. `None` = default.
     pub timeout: Option<Duration>,
+    /// `--pkcs11-module` (also `CACHET_PKCS11_MODULE`): the PKCS#11 module for `pkcs11:` URIs
+    /// without `module-path`.
+    pub pkcs11_module: Option<PathBuf>,
 }
 
 /// Opens the master key an operator named at `init` (or as a `rotate` target). An AWS alias is
@@ -34,11 +38,18 @@ pub async fn open_for_init(spec: &MasterKeySpec, config: &KmsConfig) -> Result<B
             let _ = config;
             Err(Error::BackendUnavailable { backend: "aws" })
         }
+        #[cfg(feature = "pkcs11")]
+        MasterKeySpec::Pkcs11 { given, .. } => {
+            Ok(Box::new(crate::Pkcs11MasterKey::open(given, config)?))
+        }
+        #[cfg(not(feature = "pkcs11"))]
+        MasterKeySpec::Pkcs11 { .. } => Err(Error::BackendUnavailable { backend: "pkcs11" }),
     }
 }
 
 /// Opens the master key a bundle recorded, pinned to its recorded key id: a local key file must
-/// have the recorded fingerprint; an AWS call names the recorded key ARN, never the alias.
+/// have the recorded fingerprint; an AWS call names the recorded key ARN, never the alias; a
+/// PKCS#11 key must have the recorded key check value (and is used in the recorded wrap mode).
 ///
 /// # Errors
 /// [`Error::WrongMasterKey`] when a local file holds another key; any backend [`Error`].
@@ -65,5 +76,11 @@ pub async fn open_recorded(
             let _ = config;
             Err(Error::BackendUnavailable { backend: "aws" })
         }
+        #[cfg(feature = "pkcs11")]
+        MasterKeySpec::Pkcs11 { .. } => {
+            Ok(Box::new(crate::pkcs11::open_recorded(reference, config)?))
+        }
+        #[cfg(not(feature = "pkcs11"))]
+        MasterKeySpec::Pkcs11 { .. } => Err(Error::BackendUnavailable { backend: "pkcs11" }),
     }
 }

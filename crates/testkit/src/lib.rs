@@ -8,6 +8,7 @@
 
 mod kms_proxy;
 mod moto;
+mod softhsm;
 mod tools;
 
 pub use kms_proxy::KmsProxy;
@@ -15,4 +16,5 @@ pub use moto::{
     ADMIN_BOOTSTRAP_ACTIONS, AwsUser, MOTO_ACCOUNT, MOTO_REGION, MotoServer, RevocationSetup,
     moto_server,
 };
+pub use softhsm::{SO_PIN, SoftHsm, USER_PIN, softhsm_module};
 pub use tools::{go_tool, node_peers_dir, python, run_node_script, run_python, workspace_root};

@@ -27,6 +27,9 @@ pub(crate) struct KmsArgs {
     /// Total deadline for one master-key operation, retries included (seconds).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub(crate) kms_timeout: u64,
+    /// PKCS#11 module (shared library) for `pkcs11:` master keys whose URI has no module-path.
+    #[arg(long, value_name = "PATH", env = "CACHET_PKCS11_MODULE")]
+    pub(crate) pkcs11_module: Option<PathBuf>,
 }
 
 impl KmsArgs {
@@ -36,6 +39,7 @@ impl KmsArgs {
             endpoint: self.kms_endpoint.clone(),
             profile: self.aws_profile.clone(),
             timeout: Some(std::time::Duration::from_secs(self.kms_timeout)),
+            pkcs11_module: self.pkcs11_module.clone(),
         }
     }
 }
@@ -64,7 +68,7 @@ pub(crate) struct InitArgs {
     /// The node's data directory (created with mode 0700).
     #[arg(long)]
     datadir: PathBuf,
-    /// Master key: `local:PATH` or `aws-kms:KEY`.
+    /// Master key: `local:PATH`, `aws-kms:KEY` or `pkcs11:URI` (RFC 7512).
     #[arg(long, value_name = "REF")]
     master_key: String,
     /// Chain id bound into the bundle's encryption context.
@@ -142,8 +146,8 @@ pub(crate) struct RotateArgs {
     /// The node's data directory.
     #[arg(long)]
     datadir: PathBuf,
-    /// Replace the first (primary) master key with REF (`local:PATH` or `aws-kms:KEY`); the
-    /// other master keys stay.
+    /// Replace the first (primary) master key with REF (`local:PATH`, `aws-kms:KEY` or
+    /// `pkcs11:URI`); the other master keys stay.
     #[arg(long, value_name = "REF")]
     to: Option<String>,
     /// Add REF as one more master key (a break-glass key), tried after the others; at most 4.

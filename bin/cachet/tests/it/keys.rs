@@ -132,7 +132,7 @@ fn exit_codes_name_each_failure_class() {
 
     let out = f.init("e", "file:/nowhere", &[]);
     assert_eq!(code(&out), 2, "bad reference: {}", stderr(&out));
-    assert!(stderr(&out).contains("expected local:PATH or aws-kms:KEY"));
+    assert!(stderr(&out).contains("expected local:PATH, aws-kms:KEY or pkcs11:URI"));
 
     let bundle = f.path("d/keys.cachet");
     std::fs::set_permissions(&bundle, std::fs::Permissions::from_mode(0o644)).unwrap();

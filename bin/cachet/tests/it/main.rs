@@ -13,6 +13,7 @@ mod import_crash;
 mod keys;
 mod node;
 mod p2p;
+mod pkcs11;
 mod pool_rpc;
 mod pre_london;
 mod rpc_access;

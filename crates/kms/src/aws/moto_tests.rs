@@ -16,6 +16,7 @@ fn config(moto: &MotoServer) -> KmsConfig {
         endpoint: Some(moto.endpoint()),
         profile: None,
         timeout: Some(Duration::from_secs(20)),
+        pkcs11_module: None,
     }
 }
 
@@ -305,6 +306,7 @@ async fn gives_up_on_a_closed_port_at_the_deadline() {
         endpoint: Some(format!("http://127.0.0.1:{port}")),
         profile: None,
         timeout: Some(Duration::from_secs(2)),
+        pkcs11_module: None,
     };
     let arn = format!(
         "arn:aws:kms:{MOTO_REGION}:{MOTO_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"

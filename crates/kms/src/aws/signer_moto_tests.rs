@@ -24,6 +24,7 @@ fn config(moto: &MotoServer) -> KmsConfig {
         endpoint: Some(moto.endpoint()),
         profile: None,
         timeout: Some(Duration::from_secs(20)),
+        pkcs11_module: None,
     }
 }
 
