@@ -123,7 +123,7 @@ fn copies_of_one_bundle_never_seal_one_height_twice() {
     stop(&mut a);
     let (mut a, a_enode) = start(&root, &a_dir, port(0), &log("a"), &mine("1"));
     let before = head_once_up(port(0).1);
-    assert!(wait_until(DEADLINE, || number(port(0).1) >= before + 1));
+    assert!(wait_until(DEADLINE, || number(port(0).1) > before));
 
     // The copies share a node id, so they cannot peer nor share a peer: A reaches B through
     // two followers with bundles of their own, A - F1 - F2 - B.
@@ -159,7 +159,7 @@ fn copies_of_one_bundle_never_seal_one_height_twice() {
         followers.push(child);
         boot = enode;
     }
-    assert!(wait_until(DEADLINE, || number(port(2).1) >= before + 1));
+    assert!(wait_until(DEADLINE, || number(port(2).1) > before));
 
     // B, a copy started second, hears A's blocks and refuses to seal: exit 15.
     let b_dir = dir.path().join("b");
