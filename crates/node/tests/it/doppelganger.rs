@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256};
@@ -16,8 +17,12 @@ use cachet_devp2p::net::{ChainConfig, ChainHead, Enode, Network, NetworkConfig, 
 use cachet_keyprovider::import::ImportedKeys;
 use cachet_keyprovider::{InitOptions, SealingKeyMode};
 use cachet_kms::{KmsConfig, LocalMasterKey};
+use cachet_node::chain::Chain;
+use cachet_node::consensus::ProducerConfig;
+use cachet_node::produce::{BuildConfig, produce_now};
 use cachet_node::store::ChainStore;
 use cachet_node::{Controls, Error, NodeConfig, Started};
+use cachet_seal::Engine;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -84,8 +89,14 @@ impl Node {
     }
 }
 
-/// A master key and a datadir initialised with it; returns the datadir and the sealing address.
+/// A master key and a datadir initialised with it, and a clique genesis naming its sealing
+/// key; returns the datadir and the sealing address.
 async fn init(dir: &Path) -> (PathBuf, Address) {
+    init_for(dir, Engine::Clique).await
+}
+
+/// As [`init`], for `engine` (BFT: the node key's address is the single validator).
+async fn init_for(dir: &Path, engine: Engine) -> (PathBuf, Address) {
     let master = LocalMasterKey::create(&dir.join("master.key")).unwrap();
     let datadir = dir.join("a");
     let init = cachet_keyprovider::init(
@@ -99,12 +110,15 @@ async fn init(dir: &Path) -> (PathBuf, Address) {
     )
     .await
     .unwrap();
-    std::fs::write(
-        dir.join("genesis.json"),
-        super::clique::genesis_json(&[init.identities.sealer_address], 1),
-    )
-    .unwrap();
-    (datadir, init.identities.sealer_address)
+    let (genesis, signer) = if engine == Engine::Clique {
+        let a = init.identities.sealer_address;
+        (super::clique::genesis_json(&[a], 1), a)
+    } else {
+        let a = init.identities.node_address;
+        (super::engines::genesis_json(engine, &[a]), a)
+    };
+    std::fs::write(dir.join("genesis.json"), genesis).unwrap();
+    (datadir, signer)
 }
 
 /// A second datadir holding a copy of `from`'s bundle (what an operator cloning a validator
@@ -259,7 +273,7 @@ async fn second_copy_of_a_bundle_refuses_to_seal() {
     let (hash, header) = a.block(found.number).await;
     assert_eq!(hash, found.hash);
     assert_eq!(
-        cachet_seal::signers(cachet_seal::Engine::Clique, &header).unwrap(),
+        cachet_seal::signers(Engine::Clique, &header).unwrap(),
         vec![signer]
     );
     // No fork: whatever B stored is A's chain.
@@ -295,10 +309,9 @@ async fn follower(dir: &Path, name: &str) -> PathBuf {
 /// A node past its window, sealing, stops when a peer sends a block signed by its key that it
 /// did not seal: here the copy of its bundle seals block 1 on its own chain store and journal
 /// (the copy never ran the check), and a peer with a node key of its own announces it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_sealing_node_stops_on_a_block_its_key_signed_elsewhere() {
+async fn stops_on_a_block_its_key_signed_elsewhere(engine: Engine) {
     let dir = tempfile::tempdir().unwrap();
-    let (a_dir, signer) = init(dir.path()).await;
+    let (a_dir, signer) = init_for(dir.path(), engine).await;
     let genesis = dir.path().join("genesis.json");
     let c_dir = dir.path().join("c");
     copy_bundle(&a_dir, &c_dir);
@@ -312,21 +325,26 @@ async fn a_sealing_node_stops_on_a_block_its_key_signed_elsewhere() {
         .keys;
     let g = cachet_genesis::Genesis::from_file(&genesis, cachet_genesis::RaftMarker::FromGenesis)
         .unwrap();
-    let c_chain = std::sync::Arc::new(
-        cachet_node::chain::Chain::open(ChainStore::open(&c_dir.join("chain.redb")).unwrap(), g)
-            .unwrap(),
-    );
-    let mut c_sealer = cachet_node::clique::CliqueSealer::new(
-        c_chain.clone(),
-        &c_dir,
-        c_keys.sealing_key(),
-        cachet_node::clique::Proposals::default(),
+    let c_chain =
+        Arc::new(Chain::open(ChainStore::open(&c_dir.join("chain.redb")).unwrap(), g).unwrap());
+    let mut c_producer = cachet_node::consensus::producer(
+        &c_chain,
+        &c_keys,
+        ProducerConfig {
+            datadir: &c_dir,
+            proposals: Default::default(),
+            extra_data: &[],
+            raft_id: None,
+            raft_block_time: Duration::from_secs(1),
+        },
     )
+    .unwrap()
     .unwrap();
-    let sealed = c_sealer
-        .seal_now(cachet_node::block::now_secs())
+    let sealed = produce_now(c_producer.as_mut(), &c_chain, &BuildConfig::default())
         .unwrap()
         .expect("the copy seals block 1");
+    drop(c_producer);
+    assert_eq!(sealed.number, 1);
     let c_head = c_chain.head();
     let block = cachet_node::block::block_rlp(
         &c_chain.header_rlp_by_number(1).unwrap().unwrap(),
@@ -380,20 +398,40 @@ async fn a_sealing_node_stops_on_a_block_its_key_signed_elsewhere() {
     };
     assert_eq!(found.signer, signer);
     assert_eq!(found.number, 1);
-    assert_eq!(found.hash, sealed.hash_slow(), "the copy's block");
-    // A's journal holds its own block 1, not the copy's.
-    let seal_hash = cachet_seal::clique::seal_hash(&sealed).unwrap();
+    assert_eq!(found.hash, c_head.hash, "the copy's block");
+    // A's journal holds its own block 1, not the copy's: the hash the journal keys a block by
+    // (clique: the seal hash; QBFT: the block hash without seals and round).
+    let journal_hash = match engine {
+        Engine::Clique => cachet_seal::clique::seal_hash(&sealed).unwrap(),
+        _ => c_head.hash,
+    };
     let journal = std::fs::read_to_string(a_dir.join(cachet_seal::JOURNAL_FILE)).unwrap();
     assert!(journal.lines().count() >= 3, "A sealed: {journal}");
     assert!(
-        !journal.contains(&seal_hash.to_string()),
-        "A's journal holds {seal_hash}: {journal}"
+        journal
+            .lines()
+            .any(|l| l.starts_with(&format!("{} 1 ", engine.name()))),
+        "A sealed its own block 1: {journal}"
+    );
+    assert!(
+        !journal.contains(&journal_hash.to_string()),
+        "A's journal holds {journal_hash}: {journal}"
     );
     assert!(
         tokio::net::TcpStream::connect(a_http).await.is_err(),
         "A's JSON-RPC is down"
     );
     net.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sealing_clique_node_stops_on_a_block_its_key_signed_elsewhere() {
+    stops_on_a_block_its_key_signed_elsewhere(Engine::Clique).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sealing_qbft_node_stops_on_a_block_its_key_signed_elsewhere() {
+    stops_on_a_block_its_key_signed_elsewhere(Engine::Qbft).await;
 }
 
 /// Restarted on its own datadir with its chain store gone, a node takes its earlier blocks
