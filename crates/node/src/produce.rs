@@ -61,7 +61,7 @@ pub async fn run(
         tracing::info!(target: "cachet::sealer", %engine, "block producer stopped");
         return;
     }
-    loop {
+    'produce: loop {
         if !*allowed.borrow() {
             break;
         }
@@ -86,11 +86,19 @@ pub async fn run(
             }
             continue;
         };
-        tokio::select! {
-            () = tokio::time::sleep(slot.delay) => {}
-            r = heads.changed() => { if r.is_err() { break } continue; }
-            r = allowed.changed() => { if r.is_err() { break } continue; }
-            s = next_suspect(&mut guard) => { if judged(producer.as_ref(), guard.as_ref(), &s) { break } continue; }
+        // Our own blocks echoed back by peers keep the wait (the slot is not re-planned).
+        let due = tokio::time::sleep(slot.delay);
+        tokio::pin!(due);
+        let replan = loop {
+            tokio::select! {
+                () = &mut due => break false,
+                r = heads.changed() => { if r.is_err() { break 'produce } break true; }
+                r = allowed.changed() => { if r.is_err() { break 'produce } break true; }
+                s = next_suspect(&mut guard) => if judged(producer.as_ref(), guard.as_ref(), &s) { break 'produce },
+            }
+        };
+        if replan {
+            continue;
         }
         if !*allowed.borrow() {
             break;
@@ -116,10 +124,14 @@ pub async fn run(
             }
             Err(e) => {
                 tracing::warn!(target: "cachet::sealer", %engine, number = slot.header.number, error = &e as &dyn std::error::Error, "sealing failed; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(producer.retry_after()) => {}
-                    r = heads.changed() => if r.is_err() { break },
-                    s = next_suspect(&mut guard) => if judged(producer.as_ref(), guard.as_ref(), &s) { break },
+                let retry = tokio::time::sleep(producer.retry_after());
+                tokio::pin!(retry);
+                loop {
+                    tokio::select! {
+                        () = &mut retry => break,
+                        r = heads.changed() => { if r.is_err() { break 'produce } break; }
+                        s = next_suspect(&mut guard) => if judged(producer.as_ref(), guard.as_ref(), &s) { break 'produce },
+                    }
                 }
             }
         }
