@@ -151,6 +151,9 @@ impl Node {
                 ..Default::default()
             },
             mine: true,
+            // The bench's own fresh chain: no copy of its key exists, and the window would
+            // only delay the first block.
+            doppelganger_periods: 0,
             kms: Default::default(),
             lease: Some(cachet_keyprovider::LeaseConfig::default()),
         };

@@ -84,6 +84,7 @@ async fn devnet_config(dir: &std::path::Path) -> (NodeConfig, cachet_node::devne
         ws: None,
         rpc_access: Default::default(),
         mine: true,
+        doppelganger_periods: cachet_node::doppelganger::DEFAULT_PERIODS,
         kms: Default::default(),
         lease: Some(cachet_keyprovider::LeaseConfig::default()),
     };

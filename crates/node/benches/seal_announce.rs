@@ -117,6 +117,7 @@ async fn bench() {
         stop_rx,
         SyncStatus::default(),
         None,
+        None,
     ));
     // The peer: a bare devp2p service on the same genesis that only listens.
     let peer_dir = tempfile::tempdir().expect("tmp");

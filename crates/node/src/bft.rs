@@ -185,6 +185,10 @@ impl ChainRules for BftRules {
         Ok(seals.proposer)
     }
 
+    fn signers(&self, header: &Header) -> Vec<Address> {
+        cachet_seal::signers(self.params.engine_at(header.number), header).unwrap_or_default()
+    }
+
     fn validators(&self, _at: &B256) -> Option<Vec<Address>> {
         Some(self.params.validators.clone())
     }
@@ -352,6 +356,12 @@ impl BlockProducer for BftSealer {
 
     fn retry_after(&self) -> Duration {
         Duration::from_secs(self.params().map_or(1, |p| p.period.max(1)))
+    }
+
+    fn sealed_here(&self, header: &Header) -> Result<bool> {
+        let number = header.number;
+        let engine = self.params().map_or(Engine::Qbft, |p| p.engine_at(number));
+        self.sealer.sealed(engine, header).map_err(seal_err(number))
     }
 }
 

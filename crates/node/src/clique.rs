@@ -346,4 +346,13 @@ impl BlockProducer for CliqueSealer {
     fn retry_after(&self) -> Duration {
         Duration::from_secs(self.params().period.max(1))
     }
+
+    fn sealed_here(&self, header: &Header) -> Result<bool> {
+        self.sealer
+            .sealed(Engine::Clique, header)
+            .map_err(|source| Error::Seal {
+                number: header.number,
+                source,
+            })
+    }
 }

@@ -32,6 +32,9 @@ pub struct NodeConfig {
     pub rpc_access: crate::rpc::access::AccessConfig,
     /// `--mine`: seal blocks when the sealing key is an authorised signer.
     pub mine: bool,
+    /// `--doppelganger-periods`: with `mine`, block periods to listen for blocks signed by our
+    /// key before the first seal; 0 turns the doppelganger check off (unsafe).
+    pub doppelganger_periods: u32,
     /// `--miner.extradata`: the clique vanity (at most 32 bytes; zero-padded).
     pub extra_data: Vec<u8>,
     /// `--miner.gaslimit`: the gas limit sealed blocks move toward (geth's

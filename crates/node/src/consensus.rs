@@ -89,6 +89,14 @@ pub trait ChainRules: Any + Send + Sync + fmt::Debug {
         let _ = number;
     }
 
+    /// The addresses whose keys signed `header` (clique: the seal's signer; IBFT: the proposer
+    /// seal's and committed seals' signers; IBFT 2.0/QBFT: the committed seals' signers; raft:
+    /// the minter's), recovered from the seals alone; empty when none recover. The
+    /// doppelganger check looks for our own address here.
+    fn signers(&self, header: &Header) -> Vec<Address> {
+        cachet_seal::signers(self.engine(), header).unwrap_or_default()
+    }
+
     /// The addresses that may seal the child of block `at` (clique signers, BFT validators),
     /// sorted; `None` where the engine has no such set or keeps none for `at`.
     fn validators(&self, at: &B256) -> Option<Vec<Address>> {
@@ -163,6 +171,19 @@ pub trait BlockProducer: Send + fmt::Debug {
 
     /// How long to wait after a failed slot before planning again (a new head ends the wait).
     fn retry_after(&self) -> Duration;
+
+    /// One block period, the unit of `--doppelganger-periods` (clique, BFT: the genesis
+    /// period, at least a second; raft: see [`crate::raft::RaftMinter`]).
+    fn block_period(&self) -> Duration {
+        self.retry_after()
+    }
+
+    /// True when this producer's seal journal records sealing `header` (the doppelganger
+    /// check: a block signed by our key that it did not seal is another node's).
+    ///
+    /// # Errors
+    /// [`Error::Seal`] when the header's extraData does not decode.
+    fn sealed_here(&self, header: &Header) -> Result<bool>;
 }
 
 /// Largest ethash extraData (geth `params.MaximumExtraDataSize`).

@@ -310,7 +310,9 @@ pub fn spawn(
         .arg(PARENT_FLAG)
         .arg(std::process::id().to_string());
     if node.seals {
-        cmd.arg("--mine");
+        // The doppelganger check on, listening one period: a devnet's first block is due a
+        // period after its genesis anyway, so it comes as promptly as without the check.
+        cmd.arg("--mine").arg("--doppelganger-periods").arg("1");
     }
     if config.engine == Engine::Raft {
         cmd.arg("--raft-id")

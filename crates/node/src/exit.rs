@@ -24,6 +24,8 @@ pub enum Code {
     Permissions = 13,
     /// The datadir is not initialised, or already is.
     DatadirState = 14,
+    /// Another node seals with this node's key (the doppelganger check): sealing refused.
+    Doppelganger = 15,
 }
 
 impl From<ErrorClass> for Code {
@@ -138,6 +140,7 @@ impl From<crate::Error> for Failure {
             E::Genesis(g) => g.into(),
             E::MasterKey(k) => k.into(),
             E::KeysRevoked(_) => Self::of(Code::Denied, &e),
+            E::Doppelganger(_) => Self::of(Code::Doppelganger, &e),
             // Writing node state is local I/O, never the operator's flags (exit 1).
             E::StateWrite { .. } | E::ParentGone { .. } => Self::of(Code::Failure, &e),
             E::Config(_)
@@ -194,6 +197,31 @@ mod tests {
         assert_eq!(
             audit_log_broken(std::path::Path::new("/d/audit.log"), 3, "bad link", 2).code,
             Code::Corrupt
+        );
+    }
+
+    #[test]
+    fn a_doppelganger_exits_15_naming_block_key_and_peer() {
+        let failure = Failure::from(crate::Error::Doppelganger(
+            crate::doppelganger::Doppelganger {
+                number: 7,
+                hash: alloy_primitives::B256::repeat_byte(0xab),
+                signer: alloy_primitives::Address::repeat_byte(0x11),
+                peer: "enode-id".into(),
+            },
+        ));
+        assert_eq!(failure.code as u8, 15);
+        assert!(
+            failure.message.starts_with("doppelganger: block 7 (0xabab"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure.message.contains(
+                "key 0x1111111111111111111111111111111111111111 arrived from peer enode-id"
+            ),
+            "{}",
+            failure.message
         );
     }
 }

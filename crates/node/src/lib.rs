@@ -16,6 +16,9 @@
 //! - [`produce`]: the one block-production loop for every engine: blocks built from a
 //!   [`consensus::TxSource`] ([`chain::Chain::build_child`]); every seal goes through the seal
 //!   journal, and the block being sealed through `sealing.rlp` (crash recovery).
+//! - [`doppelganger`]: before its first seal a producer listens `--doppelganger-periods` block
+//!   periods; a block from a peer signed by our key that our seal journal did not record (then
+//!   or later) stops sealing and the node (exit 15).
 //! - [`testing`]: [`testing::VecTxSource`], a transaction source over a list (tests).
 //! - [`sync`]: serves and downloads headers/bodies over eth/66–68, imports announced blocks, drops
 //!   peers sending invalid ones, announces new heads.
@@ -40,6 +43,7 @@ mod config;
 pub mod consensus;
 pub mod devnet;
 pub mod discovery;
+pub mod doppelganger;
 mod error;
 pub mod exit;
 pub mod gossip;

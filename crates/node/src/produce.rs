@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::block;
 use crate::chain::Chain;
 use crate::consensus::{BlockProducer, TxSource};
+use crate::doppelganger::{Guard, SuspectBlock, next_suspect};
 use crate::error::Result;
 
 /// What the producers put in their blocks.
@@ -42,18 +43,25 @@ struct Unsealed {
 }
 
 /// Runs `producer` on `chain` until `allowed` turns false or is dropped, filling blocks as
-/// `build` says.
+/// `build` says. With a doppelganger `guard` it seals nothing during the guard's window, and
+/// stops for good when a peer sends a block signed by our key that the producer's journal did
+/// not record (the guard tells the node).
 pub async fn run(
     mut producer: Box<dyn BlockProducer>,
     chain: Arc<Chain>,
     mut allowed: watch::Receiver<bool>,
     build: BuildConfig,
+    mut guard: Option<Guard>,
 ) {
     let mut heads = chain.subscribe();
     let mut ready = build.source.as_ref().map(|s| s.subscribe_ready());
     let engine = chain.engine();
     producer.announce();
-    loop {
+    if !listen(producer.as_mut(), &mut guard, &mut allowed).await {
+        tracing::info!(target: "cachet::sealer", %engine, "block producer stopped");
+        return;
+    }
+    'produce: loop {
         if !*allowed.borrow() {
             break;
         }
@@ -74,13 +82,23 @@ pub async fn run(
                 r = heads.changed() => if r.is_err() { break },
                 r = allowed.changed() => if r.is_err() { break },
                 () = ready_changed(&mut ready) => {}
+                s = next_suspect(&mut guard) => if judged(producer.as_ref(), guard.as_ref(), &s) { break },
             }
             continue;
         };
-        tokio::select! {
-            () = tokio::time::sleep(slot.delay) => {}
-            r = heads.changed() => { if r.is_err() { break } continue; }
-            r = allowed.changed() => { if r.is_err() { break } continue; }
+        // Our own blocks echoed back by peers keep the wait (the slot is not re-planned).
+        let due = tokio::time::sleep(slot.delay);
+        tokio::pin!(due);
+        let replan = loop {
+            tokio::select! {
+                () = &mut due => break false,
+                r = heads.changed() => { if r.is_err() { break 'produce } break true; }
+                r = allowed.changed() => { if r.is_err() { break 'produce } break true; }
+                s = next_suspect(&mut guard) => if judged(producer.as_ref(), guard.as_ref(), &s) { break 'produce },
+            }
+        };
+        if replan {
+            continue;
         }
         if !*allowed.borrow() {
             break;
@@ -101,18 +119,59 @@ pub async fn run(
                     r = heads.changed() => if r.is_err() { break },
                     r = allowed.changed() => if r.is_err() { break },
                     () = ready_changed(&mut ready) => {}
+                    s = next_suspect(&mut guard) => if judged(producer.as_ref(), guard.as_ref(), &s) { break },
                 }
             }
             Err(e) => {
                 tracing::warn!(target: "cachet::sealer", %engine, number = slot.header.number, error = &e as &dyn std::error::Error, "sealing failed; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(producer.retry_after()) => {}
-                    r = heads.changed() => if r.is_err() { break },
+                let retry = tokio::time::sleep(producer.retry_after());
+                tokio::pin!(retry);
+                loop {
+                    tokio::select! {
+                        () = &mut retry => break,
+                        r = heads.changed() => { if r.is_err() { break 'produce } break; }
+                        s = next_suspect(&mut guard) => if judged(producer.as_ref(), guard.as_ref(), &s) { break 'produce },
+                    }
                 }
             }
         }
     }
     tracing::info!(target: "cachet::sealer", %engine, "block producer stopped");
+}
+
+/// The doppelganger window: seals nothing for the guard's window while judging every block
+/// signed by our key that peers send. False when the producer must not start (a doppelganger
+/// was found, or sealing was stopped meanwhile).
+async fn listen(
+    producer: &mut dyn BlockProducer,
+    guard: &mut Option<Guard>,
+    allowed: &mut watch::Receiver<bool>,
+) -> bool {
+    let Some(window) = guard.as_ref().map(|g| g.window(producer)) else {
+        return true;
+    };
+    tracing::info!(target: "cachet::doppelganger", address = %producer.address(), seconds = window.as_secs_f64(),
+        "doppelganger check: listening for blocks signed by our key before sealing");
+    let deadline = tokio::time::sleep(window);
+    tokio::pin!(deadline);
+    loop {
+        if !*allowed.borrow() {
+            return false;
+        }
+        tokio::select! {
+            () = &mut deadline => break,
+            r = allowed.changed() => if r.is_err() { return false },
+            s = next_suspect(guard) => if judged(&*producer, guard.as_ref(), &s) { return false },
+        }
+    }
+    tracing::info!(target: "cachet::doppelganger", address = %producer.address(),
+        "doppelganger check: no other node sealed with our key; sealing (the watch goes on)");
+    true
+}
+
+/// True when `suspect` is a doppelganger's block (the guard has told the node).
+fn judged(producer: &dyn BlockProducer, guard: Option<&Guard>, suspect: &SuspectBlock) -> bool {
+    guard.is_some_and(|g| g.judge(producer, suspect))
 }
 
 /// Waits until a transaction becomes ready; forever without a source (or once it is gone).

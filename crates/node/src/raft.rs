@@ -265,6 +265,22 @@ impl BlockProducer for RaftMinter {
     fn retry_after(&self) -> Duration {
         self.block_time
     }
+
+    /// Raft has no block period (it mints only while transactions are pending, every
+    /// `--raftblocktime`, 50 ms by default): the doppelganger window counts the raft block
+    /// time but at least one second per period.
+    fn block_period(&self) -> Duration {
+        self.block_time.max(Duration::from_secs(1))
+    }
+
+    fn sealed_here(&self, header: &Header) -> Result<bool> {
+        self.sealer
+            .sealed(Engine::Raft, header)
+            .map_err(|source| Error::Seal {
+                number: header.number,
+                source,
+            })
+    }
 }
 
 #[cfg(test)]

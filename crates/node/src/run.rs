@@ -76,6 +76,18 @@ pub async fn run(
     let (mut p2p, events) = start_p2p(&config, net_chain(&config, &chain), &held, true).await?;
     let proposals = Proposals::default();
     let (seal_tx, seal_rx) = watch::channel(true);
+    // The doppelganger check: sync shows it what peers send, the sealer judges.
+    let (check, guard, doppelganger) = if config.mine && config.doppelganger_periods > 0 {
+        let address = signer(&chain, &held.unlocked.keys);
+        let (w, g, found) =
+            crate::doppelganger::arm(chain.clone(), address, config.doppelganger_periods);
+        (Some(w), Some(g), Some(found))
+    } else {
+        if config.mine {
+            tracing::warn!(target: "cachet::doppelganger", "doppelganger check off (--doppelganger-periods 0): a second node sealing with this key would equivocate unnoticed");
+        }
+        (None, None, None)
+    };
     let sealer = start_sealer(
         &config,
         &chain,
@@ -83,6 +95,7 @@ pub async fn run(
         &proposals,
         seal_rx,
         &pool,
+        guard,
     )?;
     let (stop_sync, sync_stop) = watch::channel(false);
     let sync_status = SyncStatus::default();
@@ -108,6 +121,7 @@ pub async fn run(
         sync_stop,
         sync_status.clone(),
         Some(gossip),
+        check,
     ));
     let rpc = start_rpc(&config, &chain, &p2p, &held, proposals, sync_status, &pool).await?;
     on_started(&Started {
@@ -126,7 +140,7 @@ pub async fn run(
         hardening: held.hardening.clone(),
     });
 
-    let stop = wait_for_stop(controls, &config, &held.unlocked).await;
+    let stop = wait_for_stop(controls, &config, &held.unlocked, doppelganger).await;
     // Sealing stops first in every case: no block is signed while the rest shuts down.
     seal_tx.send_replace(false);
     if let Some(task) = sealer {
@@ -182,7 +196,7 @@ pub async fn run_p2p(
         hardening: held.hardening.clone(),
     });
     let stop = tokio::select! {
-        stop = wait_for_stop(controls, &config, &held.unlocked) => stop,
+        stop = wait_for_stop(controls, &config, &held.unlocked, None) => stop,
         () = async { while let Some(ev) = events.recv().await { on_event(&ev); } } => Stop::Shutdown,
     };
     let outcome = finish(stop, &held, &mut p2p, &[]).await;
@@ -392,6 +406,7 @@ fn start_sealer(
     proposals: &Proposals,
     allowed: watch::Receiver<bool>,
     pool: &Arc<TxPool>,
+    guard: Option<crate::doppelganger::Guard>,
 ) -> Result<Option<JoinHandle<()>>> {
     if !config.mine {
         return Ok(None);
@@ -409,7 +424,10 @@ fn start_sealer(
         source: Some(pool.clone() as Arc<dyn crate::consensus::TxSource>),
         gas_limit: config.miner_gas_limit,
     };
-    Ok(producer.map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), allowed, build))))
+    Ok(
+        producer
+            .map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), allowed, build, guard))),
+    )
 }
 
 /// Step 5b: JSON-RPC over HTTP and WebSocket, each when enabled.
@@ -462,11 +480,18 @@ enum Stop {
     Lease(Arc<cachet_kms::Error>),
     /// An embedder's key-status channel said revoked.
     Revoked(String),
+    /// The doppelganger check found another node sealing with our key (sealing has stopped).
+    Doppelganger(crate::doppelganger::Doppelganger),
 }
 
 /// Step 6: waits for a shutdown or a revocation. The lease (`--kms-recheck`) re-proves
 /// master-key access while the node runs, unless the embedder passes its own status channel.
-async fn wait_for_stop(controls: Controls, config: &NodeConfig, unlocked: &Unlocked) -> Stop {
+async fn wait_for_stop(
+    controls: Controls,
+    config: &NodeConfig,
+    unlocked: &Unlocked,
+    mut doppelganger: Option<tokio::sync::oneshot::Receiver<crate::doppelganger::Doppelganger>>,
+) -> Stop {
     let mut shutdown = controls.shutdown;
     let lease = match (&controls.key_status, config.lease) {
         (None, Some(lease_config)) => Some(cachet_keyprovider::Lease::start_audited(
@@ -485,6 +510,7 @@ async fn wait_for_stop(controls: Controls, config: &NodeConfig, unlocked: &Unloc
                 }
             }
             error = lease_revoked(lease.as_ref()) => return Stop::Lease(error),
+            found = found_doppelganger(&mut doppelganger) => return Stop::Doppelganger(found),
             status = next_status(&mut key_status) => {
                 if let Some(KeyStatus::Revoked(why)) = status {
                     return Stop::Revoked(why);
@@ -500,6 +526,8 @@ async fn wait_for_stop(controls: Controls, config: &NodeConfig, unlocked: &Unloc
 async fn finish(stop: Stop, held: &Held, p2p: &mut P2pStack, stopped: &[&str]) -> Result<()> {
     let why = match &stop {
         Stop::Shutdown => return Ok(()),
+        // Not a revocation: the keys are dropped (zeroized) as at any stop.
+        Stop::Doppelganger(found) => return Err(Error::Doppelganger(found.clone())),
         Stop::Lease(error) => cachet_primitives::error::Chain(&**error).to_string(),
         Stop::Revoked(why) => why.clone(),
     };
@@ -556,6 +584,20 @@ async fn lease_revoked(lease: Option<&cachet_keyprovider::Lease>) -> Arc<cachet_
             return lease.revoked().await;
         }
     }
+}
+
+/// The doppelganger check's finding; pending forever without a check (or once the sealer is
+/// gone without one).
+async fn found_doppelganger(
+    rx: &mut Option<tokio::sync::oneshot::Receiver<crate::doppelganger::Doppelganger>>,
+) -> crate::doppelganger::Doppelganger {
+    if let Some(r) = rx.as_mut()
+        && let Ok(found) = r.await
+    {
+        return found;
+    }
+    *rx = None;
+    std::future::pending().await
 }
 
 /// The next status change, or pending forever when there is no status channel.

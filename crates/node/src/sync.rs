@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::block;
 use crate::chain::{Chain, HeadInfo, Imported, SegmentReport, decode_header};
+use crate::doppelganger::Watch;
 use crate::error::Error;
 use crate::gossip::Gossip;
 use crate::sync_status::SyncStatus;
@@ -34,7 +35,7 @@ struct Download {
 }
 
 /// Runs the network side until `events` closes or `stop` fires; `status` tracks downloads for
-/// `eth_syncing`.
+/// `eth_syncing`; every header a peer sends is shown to the doppelganger `check` when given.
 pub async fn run(
     chain: Arc<Chain>,
     net: Arc<Network>,
@@ -42,6 +43,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     status: SyncStatus,
     gossip: Option<Arc<Gossip>>,
+    check: Option<Watch>,
 ) {
     let mut heads = chain.subscribe();
     let mut downloads: HashMap<PeerId, Download> = HashMap::new();
@@ -56,6 +58,9 @@ pub async fn run(
                         NetworkEvent::PeerDisconnected { peer, .. } => g.forget(peer),
                         _ => {}
                     }
+                }
+                if let (Some(w), NetworkEvent::Message { peer, message }) = (&check, &ev) {
+                    inspect(w, peer, message);
                 }
                 handle(&chain, &net, ev, &mut downloads, &mut next_id, &status).await;
                 let head = chain.head().header.number;
@@ -72,6 +77,25 @@ pub async fn run(
             }
             r = stop.changed() => { if r.is_err() || *stop.borrow() { break } }
         }
+    }
+}
+
+/// Shows the doppelganger check every header in `message` (downloaded headers, announced
+/// blocks), before and whether or not they import: a block our key signed is evidence even
+/// when the chain refuses it.
+fn inspect(check: &Watch, peer: &PeerId, message: &EthMessage) {
+    match message {
+        EthMessage::BlockHeaders { headers, .. } => {
+            for h in headers {
+                check.inspect(peer, h);
+            }
+        }
+        EthMessage::NewBlock { block, .. } => {
+            if let Ok((header, _)) = block::split_block(block) {
+                check.inspect(peer, &header);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -116,6 +116,26 @@ pub fn recover(engine: Engine, header: &Header) -> Result<Recovered> {
     })
 }
 
+/// The addresses whose keys signed `header`: the clique signer, the IBFT 1.0 proposer seal's
+/// and committed seals' signers, the IBFT 2.0/QBFT committed seals' signers (their proposer
+/// is only named, in the coinbase), the raft minter; deduplicated, in that order.
+///
+/// # Errors
+/// As [`recover`].
+pub fn signers(engine: Engine, header: &Header) -> Result<Vec<Address>> {
+    let r = recover(engine, header)?;
+    let mut out = match engine {
+        Engine::Ibft2 | Engine::Qbft => Vec::new(),
+        _ => vec![r.signer],
+    };
+    for c in r.committers {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 /// Verifies the seal and header rules, and with validators the signer set and quorum.
 ///
 /// # Errors

@@ -127,6 +127,21 @@ impl SealJournal {
         self.records.get(key).copied()
     }
 
+    /// True when `hash` is recorded for `engine` at `height`: at `round` (ignored for clique
+    /// and raft), or for a BFT engine at any round (an IBFT 1.0 header carries no round).
+    /// The doppelganger check asks this of blocks signed by our key that peers send.
+    pub fn holds(&self, engine: Engine, height: u64, round: u32, hash: &B256) -> bool {
+        if self.get(&JournalKey::new(engine, height, round)) == Some(*hash) {
+            return true;
+        }
+        // Only reached for a block we did not record at its own round: rare, so a scan.
+        engine.has_rounds()
+            && self
+                .records
+                .iter()
+                .any(|(k, h)| k.engine == engine && k.height == height && h == hash)
+    }
+
     /// Number of records.
     pub fn len(&self) -> usize {
         self.records.len()
@@ -258,6 +273,19 @@ mod tests {
         // BFT: another round at the same height is a different key.
         j.record(JournalKey::new(Engine::Qbft, 5, 0), h(3)).unwrap();
         j.record(JournalKey::new(Engine::Qbft, 5, 1), h(4)).unwrap();
+        assert!(
+            j.holds(Engine::Clique, 5, 7, &h(1)),
+            "clique ignores the round"
+        );
+        assert!(!j.holds(Engine::Clique, 5, 0, &h(2)));
+        assert!(!j.holds(Engine::Clique, 6, 0, &h(1)));
+        assert!(j.holds(Engine::Qbft, 5, 1, &h(4)));
+        assert!(
+            j.holds(Engine::Qbft, 5, 9, &h(3)),
+            "a bft hash at any round"
+        );
+        assert!(!j.holds(Engine::Ibft2, 5, 0, &h(3)), "another engine");
+        assert!(!j.holds(Engine::Qbft, 5, 0, &h(1)));
         assert!(matches!(
             j.record(JournalKey::new(Engine::Qbft, 5, 1), h(3)),
             Err(Error::Equivocation { .. })

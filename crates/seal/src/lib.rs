@@ -51,7 +51,7 @@ pub use crypto::{address_of_public, recover_address, recover_public};
 pub use error::{DecodeError, Error, Result};
 pub use header::{EMPTY_OMMERS_HASH, Header, MAX_HEADER_BYTES};
 
-pub use inspect::{Recovered, VerifyOptions, parse_header_input, recover, verify};
+pub use inspect::{Recovered, VerifyOptions, parse_header_input, recover, signers, verify};
 pub use journal::{JOURNAL_FILE, JournalKey, SealJournal};
 pub use json::{header_from_json, parse_validators};
 pub use members::RaftMembers;

@@ -42,6 +42,29 @@ impl Sealer {
         &self.journal
     }
 
+    /// True when the journal records sealing `header` as `engine` (the hash it would
+    /// record for it, at its height and, for IBFT 2.0/QBFT, its extraData round): a block
+    /// signed by our key that this datadir did not seal is a doppelganger's.
+    ///
+    /// # Errors
+    /// Undecodable extraData (the journal hash cannot be computed).
+    pub fn sealed(&self, engine: Engine, header: &Header) -> Result<bool> {
+        let (hash, round) = match engine {
+            Engine::Clique => (clique::seal_hash(header)?, 0),
+            Engine::Ibft => (ibft::proposer_sig_hash(header)?, 0),
+            Engine::Ibft2 | Engine::Qbft => {
+                let Some(flavour) = Flavour::of(engine) else {
+                    return Ok(false);
+                };
+                let round = BftExtra::decode_with(&header.extra_data, flavour)?.round;
+                (flavour.block_hash(header)?, round)
+            }
+            Engine::Raft => (raft::signing_hash(header), 0),
+            Engine::Ethash => return Ok(false),
+        };
+        Ok(self.journal.holds(engine, header.number, round, &hash))
+    }
+
     /// Clique: seals `header` (§1.2).
     ///
     /// # Errors

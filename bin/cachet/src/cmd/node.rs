@@ -73,6 +73,13 @@ pub(crate) struct NodeArgs {
     /// with the node key when its address is the only validator; raft: mint as `--raft-id`.
     #[arg(long)]
     mine: bool,
+    /// With --mine: block periods to listen before the first seal (raft: periods of the
+    /// raft block time, at least 1 s each) for blocks peers send that carry our key's seal;
+    /// one this node did not seal (not in its seal journal), then or later, means another node
+    /// seals with the same key: sealing stops and the node exits 15. 0 turns the check off
+    /// (unsafe: two copies of one key equivocate unnoticed).
+    #[arg(long = "doppelganger-periods", value_name = "N", default_value_t = cachet_node::doppelganger::DEFAULT_PERIODS)]
+    doppelganger_periods: u32,
     /// Clique vanity for sealed blocks: the text's bytes, at most 32 (geth's flag; zero-padded).
     #[arg(long = "miner.extradata", value_name = "TEXT", default_value = "")]
     miner_extradata: String,
@@ -264,6 +271,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
             .then_some(SocketAddr::new(args.ws_addr, args.ws_port)),
         rpc_access: args.rpc.config(),
         mine: args.mine,
+        doppelganger_periods: args.doppelganger_periods,
         extra_data: args.miner_extradata.into_bytes(),
         miner_gas_limit: args.miner_gaslimit,
         txpool: cachet_node::PoolConfig {

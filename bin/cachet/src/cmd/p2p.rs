@@ -75,6 +75,7 @@ pub(crate) async fn run(args: P2pArgs) -> Result<(), Failure> {
         ws: None,
         rpc_access: Default::default(),
         mine: false,
+        doppelganger_periods: 0,
         extra_data: Vec::new(),
         miner_gas_limit: None,
         txpool: cachet_node::PoolConfig::default(),

@@ -3,6 +3,7 @@
 mod aws;
 mod cli_docs;
 mod dapp;
+mod doppelganger;
 mod engines;
 mod eth_versions;
 mod ethereumjs;

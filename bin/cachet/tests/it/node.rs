@@ -203,7 +203,11 @@ fn accepts_restart_after_sigkill_without_conflicting_seals() {
     };
     let mut rng = rand::thread_rng();
     for _ in 0..5 {
-        let mut child = node();
+        // No doppelganger window here: the kills are to land while blocks are being sealed
+        // (the restarts below run with the check on).
+        let mut child = sealing_node(&root, p2p, http, &["--doppelganger-periods", "0"])
+            .spawn()
+            .expect("spawn cachet node");
         std::thread::sleep(Duration::from_millis(rng.gen_range(800..3500)));
         child.kill().unwrap(); // SIGKILL
         let _ = child.wait();

@@ -366,7 +366,7 @@ async fn raft_driver_mints_when_a_transaction_arrives() {
         gas_limit: None,
     };
     let (allowed_tx, allowed) = watch::channel(true);
-    let task = tokio::spawn(produce::run(producer, chain.clone(), allowed, build));
+    let task = tokio::spawn(produce::run(producer, chain.clone(), allowed, build, None));
     let mut heads = chain.subscribe();
     // Idle: the driver waits on the source (ten block times pass without a block).
     tokio::time::sleep(Duration::from_millis(100)).await;

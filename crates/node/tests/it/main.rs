@@ -5,6 +5,7 @@ mod blockchain_tests;
 mod build;
 mod clique;
 mod crash;
+mod doppelganger;
 mod engines;
 mod import;
 mod produce;

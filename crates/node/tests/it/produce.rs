@@ -30,6 +30,7 @@ async fn drive(chain: &Arc<Chain>, producer: Box<dyn BlockProducer>, blocks: u64
         chain.clone(),
         allowed,
         cachet_node::produce::BuildConfig::default(),
+        None,
     ));
     let mut heads = chain.subscribe();
     tokio::time::timeout(Duration::from_secs(20), async {

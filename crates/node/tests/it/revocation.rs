@@ -59,6 +59,7 @@ async fn revocation_stops_discv5_and_frees_its_port() {
         ws: None,
         rpc_access: Default::default(),
         mine: true,
+        doppelganger_periods: cachet_node::doppelganger::DEFAULT_PERIODS,
         extra_data: Vec::new(),
         miner_gas_limit: None,
         txpool: cachet_node::PoolConfig::default(),

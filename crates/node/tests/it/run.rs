@@ -39,6 +39,7 @@ fn config(dir: &std::path::Path, signer: alloy_primitives::Address) -> NodeConfi
         ws: None,
         rpc_access: Default::default(),
         mine: true,
+        doppelganger_periods: cachet_node::doppelganger::DEFAULT_PERIODS,
         extra_data: Vec::new(),
         miner_gas_limit: None,
         txpool: cachet_node::PoolConfig::default(),
@@ -168,6 +169,7 @@ async fn start_node(
             ..Default::default()
         },
         mine: false,
+        doppelganger_periods: cachet_node::doppelganger::DEFAULT_PERIODS,
         extra_data: Vec::new(),
         miner_gas_limit: None,
         txpool: cachet_node::PoolConfig::default(),

@@ -62,6 +62,7 @@ async fn start_node(
         stop_rx,
         status.clone(),
         None,
+        None,
     ));
     Node {
         chain,

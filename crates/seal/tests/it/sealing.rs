@@ -414,6 +414,97 @@ fn rejects_equivocation_for_every_engine() {
     sealer.clique(&a, &sealer_key).unwrap();
 }
 
+/// The doppelganger check's two questions of a block from the network: who signed it
+/// (`signers`: recovered from the seals, independently of the journal) and whether this
+/// datadir's journal sealed it (`Sealer::sealed`): yes for what this journal sealed, no for the
+/// same key's block sealed through another journal (a copied bundle), for every engine.
+#[test]
+fn tells_blocks_this_journal_sealed_from_the_same_keys_blocks_sealed_elsewhere() {
+    let ours = tempfile::tempdir().unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let keys = random_keys();
+    let node = keys.node_key();
+    let sealing = keys.sealing_key();
+    let me = node.signer().address();
+    let mut members = RaftMembers::new();
+    members.insert(1, node.signer().public_key());
+    let mut sealer = Sealer::open(ours.path()).unwrap();
+    let mut other = Sealer::open(copy.path()).unwrap();
+
+    let a = clique_header(10, true);
+    let mut b = a.clone();
+    b.number = 11;
+    let mine = sealer.clique(&a, &sealing).unwrap();
+    let theirs = other.clique(&b, &sealing).unwrap();
+    assert_eq!(
+        cachet_seal::signers(Engine::Clique, &theirs).unwrap(),
+        vec![sealing.address()]
+    );
+    assert!(sealer.sealed(Engine::Clique, &mine).unwrap());
+    assert!(!sealer.sealed(Engine::Clique, &theirs).unwrap());
+    // The copy sealed a different block at our height: not ours either.
+    let mut c = a.clone();
+    c.gas_used = 1;
+    let fork = other.clique(&c, &sealing).unwrap();
+    assert!(!sealer.sealed(Engine::Clique, &fork).unwrap());
+
+    let ra = Header {
+        number: 10,
+        timestamp: 1_700_000_000_000_000_000,
+        ..Header::default()
+    };
+    let rb = Header {
+        number: 11,
+        ..ra.clone()
+    };
+    let mine = sealer.raft(&ra, 1, node.signer(), &members).unwrap();
+    let theirs = other.raft(&rb, 1, node.signer(), &members).unwrap();
+    assert_eq!(
+        cachet_seal::signers(Engine::Raft, &theirs).unwrap(),
+        vec![me]
+    );
+    assert!(sealer.sealed(Engine::Raft, &mine).unwrap());
+    assert!(!sealer.sealed(Engine::Raft, &theirs).unwrap());
+
+    let vals = vec![me];
+    for engine in [Engine::Ibft2, Engine::Qbft] {
+        let h = bft_header(engine, &vals, me);
+        let mut later = h.clone();
+        later.number += 1;
+        let mine = sealer
+            .bft_propose(engine, &h, 2, me, node.signer())
+            .unwrap();
+        let theirs = other
+            .bft_propose(engine, &later, 0, me, node.signer())
+            .unwrap();
+        // IBFT 2.0/QBFT name the proposer in the coinbase only: the signers are the committers.
+        assert_eq!(cachet_seal::signers(engine, &theirs).unwrap(), vec![me]);
+        assert!(sealer.sealed(engine, &mine).unwrap(), "{engine}");
+        assert!(!sealer.sealed(engine, &theirs).unwrap(), "{engine}");
+    }
+    let h = bft_header(Engine::Ibft, &vals, me);
+    let mut later = h.clone();
+    later.number += 1;
+    let p = sealer.ibft_propose(&h, 0, node.signer()).unwrap();
+    let commit = sealer.ibft_commit(&p, 0, node.signer()).unwrap();
+    let mine = ibft::with_committed_seals(&p, &[commit]).unwrap();
+    let p = other.ibft_propose(&later, 0, node.signer()).unwrap();
+    let commit = other.ibft_commit(&p, 0, node.signer()).unwrap();
+    let theirs = ibft::with_committed_seals(&p, &[commit]).unwrap();
+    assert_eq!(
+        cachet_seal::signers(Engine::Ibft, &theirs).unwrap(),
+        vec![me]
+    );
+    assert!(sealer.sealed(Engine::Ibft, &mine).unwrap());
+    assert!(!sealer.sealed(Engine::Ibft, &theirs).unwrap());
+
+    // What the journal says survives a restart (the node's own earlier blocks stay its own).
+    drop(sealer);
+    let sealer = Sealer::open(ours.path()).unwrap();
+    assert!(sealer.sealed(Engine::Ibft, &mine).unwrap());
+    assert!(!sealer.sealed(Engine::Ibft, &theirs).unwrap());
+}
+
 #[test]
 fn accepts_error_messages_as_written() {
     let cases: Vec<(Error, &str)> = vec![
