@@ -20,6 +20,7 @@ const RECORDED: Unwrap<'static> = Unwrap::Recorded(&KmsConfig {
     endpoint: None,
     profile: None,
     timeout: None,
+    pkcs11_module: None,
 });
 
 /// A bundle under the node's master key (slot 1) and a break-glass key (slot 2).
