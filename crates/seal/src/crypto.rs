@@ -42,8 +42,12 @@ pub fn recover_address(digest: &B256, sig: &[u8; 65], what: &'static str) -> Res
     recover_public(digest, sig, what).map(|p| address_of_public(&p))
 }
 
-/// Signs a 32-byte digest as given and returns `r ‖ s ‖ v` with v ∈ {0,1}.
-pub(crate) fn sign(signer: &dyn SignerSync, digest: &B256) -> Result<[u8; 65]> {
+/// Signs a 32-byte digest as given and returns `r ‖ s ‖ v` with v ∈ {0,1} (every seal and, in
+/// `consensus`, every QBFT message signature goes through it).
+///
+/// # Errors
+/// [`Error::Signer`] when the key cannot sign (wiped after revocation, backend failure).
+pub fn sign<S: SignerSync + ?Sized>(signer: &S, digest: &B256) -> Result<[u8; 65]> {
     let sig = signer.sign_hash_sync(digest).map_err(Error::Signer)?;
     let mut out = [0u8; 65];
     let (rs, v) = out.split_at_mut(64);

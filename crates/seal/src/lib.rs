@@ -47,7 +47,7 @@ mod single_list;
 pub mod fuzzing;
 
 pub use cachet_primitives::{Engine, UnknownEngine};
-pub use crypto::{address_of_public, recover_address, recover_public};
+pub use crypto::{address_of_public, recover_address, recover_public, sign as sign_digest};
 pub use error::{DecodeError, Error, Result};
 pub use header::{EMPTY_OMMERS_HASH, Header, MAX_HEADER_BYTES};
 

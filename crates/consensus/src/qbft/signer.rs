@@ -40,18 +40,6 @@ impl<S: SignerSync + ?Sized> Signer for AlloySigner<'_, S> {
     }
 
     fn sign(&self, digest: &B256) -> Result<[u8; 65], SignError> {
-        let sig = self
-            .inner
-            .sign_hash_sync(digest)
-            .map_err(|e| SignError(e.to_string()))?;
-        let mut out = [0u8; 65];
-        let (rs, v) = out.split_at_mut(64);
-        let (r, s) = rs.split_at_mut(32);
-        r.copy_from_slice(&sig.r().to_be_bytes::<32>());
-        s.copy_from_slice(&sig.s().to_be_bytes::<32>());
-        if let Some(v) = v.first_mut() {
-            *v = u8::from(sig.v());
-        }
-        Ok(out)
+        cachet_seal::sign_digest(self.inner, digest).map_err(|e| SignError(e.to_string()))
     }
 }
