@@ -69,3 +69,39 @@ pub(super) fn record(
         span.record("request_id", id);
     }
 }
+
+/// `DescribeKey` for what the operator named (alias, key id or ARN): the key ARN every later
+/// call pins to, and the key's metadata for the caller's own checks (state, spec, usage).
+/// Refuses a key that resolves outside the configured `region`.
+pub(super) async fn resolve_key(
+    client: &aws_sdk_kms::Client,
+    retry: &RetryPolicy,
+    key_id: &str,
+    given: &str,
+    region: &str,
+) -> Result<(String, aws_sdk_kms::types::KeyMetadata)> {
+    use tracing::Instrument as _;
+    let span = tracing::info_span!(target: "cachet::kms", "kms.describe_key", key_id = %key_id, latency_ms = tracing::field::Empty, attempts = tracing::field::Empty, request_id = tracing::field::Empty);
+    let done = retry
+        .run("DescribeKey", given, || {
+            let call = client.describe_key().key_id(key_id).send();
+            async move { call.await.map_err(|e| classify("DescribeKey", given, e)) }
+        })
+        .instrument(span.clone())
+        .await?;
+    record(&span, done.latency, done.attempts, done.value.request_id());
+    let metadata = done.value.key_metadata.ok_or(crate::Error::Internal(
+        "DescribeKey answered without key metadata",
+    ))?;
+    let key_arn = metadata.arn.clone().ok_or(crate::Error::Internal(
+        "DescribeKey answered without a key ARN",
+    ))?;
+    let arn = super::key_ref::AwsKeyRef::parse_key_arn(&key_arn)?;
+    if arn.region != region {
+        return Err(crate::Error::Config {
+            key: given.to_owned(),
+            reason: format!("it resolved to {key_arn}, outside the configured region {region}"),
+        });
+    }
+    Ok((key_arn, metadata))
+}

@@ -10,11 +10,11 @@ use aws_sdk_kms::error::SdkError;
 use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, EncryptionAlgorithmSpec, KeySpec, KeyState, KeyUsageType};
-use tracing::{Instrument as _, field, instrument};
+use tracing::{field, instrument};
 use zeroize::Zeroizing;
 
-use super::call::{HttpResponse, pinned_call, record};
-use super::classify::{ModeledError, classify};
+use super::call::{HttpResponse, pinned_call, resolve_key};
+use super::classify::ModeledError;
 use super::client::{Connection, connect};
 use super::key_ref::AwsKeyRef;
 use super::retry::RetryPolicy;
@@ -88,31 +88,7 @@ impl AwsKmsKey {
             connect(config, key_ref.region(), &given, credentials).await?;
         let retry = RetryPolicy::with_deadline(config.timeout);
         let key_id = key_ref.key_id().to_owned();
-        let span = tracing::info_span!(target: "cachet::kms", "kms.describe_key", key_id = %key_id, latency_ms = field::Empty, attempts = field::Empty, request_id = field::Empty);
-        let done = retry
-            .run("DescribeKey", &given, || {
-                let call = client.describe_key().key_id(&key_id).send();
-                let given = given.as_str();
-                async move { call.await.map_err(|e| classify("DescribeKey", given, e)) }
-            })
-            .instrument(span.clone())
-            .await?;
-        record(&span, done.latency, done.attempts, done.value.request_id());
-        let metadata = done
-            .value
-            .key_metadata
-            .ok_or(Error::Internal("DescribeKey answered without key metadata"))?;
-        let key_arn = metadata
-            .arn
-            .clone()
-            .ok_or(Error::Internal("DescribeKey answered without a key ARN"))?;
-        let arn = AwsKeyRef::parse_key_arn(&key_arn)?;
-        if arn.region != region {
-            return Err(Error::Config {
-                key: given,
-                reason: format!("it resolved to {key_arn}, outside the configured region {region}"),
-            });
-        }
+        let (key_arn, metadata) = resolve_key(&client, &retry, &key_id, &given, &region).await?;
         check_usable(&given, &key_arn, &metadata)?;
         Ok(Self {
             client,

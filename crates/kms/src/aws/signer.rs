@@ -11,7 +11,7 @@ use aws_sdk_kms::types::{
 };
 use tracing::{Instrument as _, field, instrument};
 
-use super::call::{pinned_call, record};
+use super::call::{pinned_call, record, resolve_key};
 use super::classify::{SIGNING_KEY_SPEC, classify};
 use super::client::{Connection, connect};
 use super::key_ref::AwsKeyRef;
@@ -93,31 +93,8 @@ impl AwsKmsSigner {
         let retry = RetryPolicy::with_deadline(config.timeout);
         // DescribeKey resolves an alias to the key ARN (GetPublicKey's KeyId is the ARN in AWS
         // but the bare key id in moto) and reports the key's state and spec.
-        let span = tracing::info_span!(target: "cachet::kms", "kms.describe_key", key_id = %key_ref.key_id(), latency_ms = field::Empty, attempts = field::Empty, request_id = field::Empty);
-        let done = retry
-            .run("DescribeKey", &given, || {
-                let call = client.describe_key().key_id(key_ref.key_id()).send();
-                let given = given.as_str();
-                async move { call.await.map_err(|e| classify("DescribeKey", given, e)) }
-            })
-            .instrument(span.clone())
-            .await?;
-        record(&span, done.latency, done.attempts, done.value.request_id());
-        let metadata = done
-            .value
-            .key_metadata
-            .ok_or(Error::Internal("DescribeKey answered without key metadata"))?;
-        let key_arn = metadata
-            .arn
-            .clone()
-            .ok_or(Error::Internal("DescribeKey answered without a key ARN"))?;
-        let arn = AwsKeyRef::parse_key_arn(&key_arn)?;
-        if arn.region != region {
-            return Err(Error::Config {
-                key: given,
-                reason: format!("it resolved to {key_arn}, outside the configured region {region}"),
-            });
-        }
+        let (key_arn, metadata) =
+            resolve_key(&client, &retry, key_ref.key_id(), &given, &region).await?;
         check_metadata(&given, &key_arn, &metadata)?;
         let output = get_public_key(&client, &retry, &key_arn, &given).await?;
         let public_key = check_public_key(&given, &key_arn, &output)?;
