@@ -41,6 +41,7 @@ pub mod chain;
 pub mod clique;
 mod config;
 pub mod consensus;
+pub mod consensus_net;
 pub mod devnet;
 pub mod discovery;
 pub mod doppelganger;
