@@ -90,6 +90,12 @@ pub enum DecodeError {
         /// The value found.
         found: u64,
     },
+    /// Snapshot data that is not the members, removed ids and node bytes.
+    #[error("raft snapshot data is malformed: {reason}")]
+    Snapshot {
+        /// What is wrong.
+        reason: String,
+    },
     /// A raft id above 65535 (GoQuorum's raft ids are 16-bit).
     #[error("raft id {found} in {field} is above 65535")]
     RaftIdOutOfRange {

@@ -24,6 +24,7 @@
 pub mod error;
 pub mod node;
 pub mod rules;
+pub mod snapshot;
 pub mod storage;
 pub mod wire;
 

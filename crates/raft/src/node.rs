@@ -15,7 +15,7 @@ use secp256k1::PublicKey;
 use crate::error::{Error, Result};
 use crate::rules::{self, MintedBlock, RaftRule, Role};
 use crate::storage::{Batch, RedbStorage};
-use crate::wire;
+use crate::{snapshot, wire};
 
 /// Timing and flow settings of one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,8 @@ impl Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// Install the snapshot: its data is the node's (membership and head); sync the chain to it.
+    /// Install the snapshot: `data` is the node's bytes the leader compacted with (its head);
+    /// sync the chain to it. Membership is already applied.
     Snapshot {
         /// Last index it covers.
         index: u64,
@@ -363,7 +364,10 @@ impl RaftNode {
         if msg_type == MessageType::MsgPropose {
             return Err(RaftRule::ForwardedProposal { from: msg.from }.into());
         }
-        if msg_type == MessageType::MsgAppend {
+        // A member that has not received its first snapshot knows no keys; its empty log
+        // cannot take entries anyway (every log starts after the founding snapshot at index
+        // 1), so raft-rs rejects the append and the leader sends the snapshot.
+        if msg_type == MessageType::MsgAppend && !members.voters().is_empty() {
             // Entries of the sender's own term were appended by the sender, which leads that
             // term: every block among them must be its own.
             for e in msg.entries.iter() {
@@ -380,6 +384,16 @@ impl RaftNode {
                     }
                 }
             }
+        }
+        if msg_type == MessageType::MsgSnapshot
+            && let Some(s) = msg.snapshot.as_ref()
+            && let Err(e) = snapshot::decode(&s.data)
+        {
+            return Err(RaftRule::Unreadable {
+                index: s.get_metadata().index,
+                reason: e.to_string(),
+            }
+            .into());
         }
         let (from, term) = (msg.from, msg.term);
         let leader_msg = matches!(
@@ -586,14 +600,20 @@ impl RaftNode {
         if has_snapshot {
             let meta = snapshot.get_metadata();
             self.delivered = self.delivered.max(meta.index);
-            if self.outstanding.is_some_and(|o| o.index <= meta.index) {
-                // The chain sync to the snapshot's head decides whether it is in the chain.
+            if let Some(o) = self.outstanding.filter(|o| o.index <= meta.index) {
+                // It will not come through the log; the chain sync to the snapshot's head
+                // brings it if it was committed.
                 self.outstanding = None;
+                out.events.push(Event::Discarded { hash: o.hash });
             }
+            // Checked when stepped; stored above.
+            let app = snapshot::decode(&snapshot.data)
+                .map(|d| d.app)
+                .unwrap_or_default();
             out.events.push(Event::Snapshot {
                 index: meta.index,
                 term: meta.term,
-                data: snapshot.data.clone(),
+                data: app.into(),
             });
         }
         for e in committed {

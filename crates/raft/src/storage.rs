@@ -6,7 +6,7 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `raft_log` | index (u64) | encoded `Entry` |
-//! | `raft_meta` | name | `hard_state`, `conf_state`, `snapshot_meta` (encoded), `snapshot_data` (the node's bytes), `applied` (u64 BE) |
+//! | `raft_meta` | name | `hard_state`, `conf_state`, `snapshot_meta` (encoded), `snapshot_data` ([`crate::snapshot`]: members, removed ids, the node's bytes), `applied` (u64 BE) |
 //! | `raft_keys` | raft id | 64-byte node id (public key without `04`) |
 //! | `raft_removed` | raft id | empty |
 //! | `raft_term_leaders` | term | raft id |
@@ -23,7 +23,7 @@ use secp256k1::PublicKey;
 
 use crate::error::{Error, Result};
 use crate::rules::Members;
-use crate::wire;
+use crate::{snapshot, wire};
 
 const LOG: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("raft_log");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("raft_meta");
@@ -222,16 +222,16 @@ impl RedbStorage {
             ..SnapshotMetadata::default()
         };
         meta.set_conf_state(conf_state.clone());
-        let mut snapshot = Snapshot {
-            data: bytes::Bytes::copy_from_slice(data),
-            ..Snapshot::default()
-        };
-        snapshot.set_metadata(meta);
         let mut members = Members::default();
         for (id, key) in keys {
             members.set_key(*id, *key);
         }
         members.set_roles(voters, []);
+        let mut snapshot = Snapshot {
+            data: snapshot::encode(&members, data).into(),
+            ..Snapshot::default()
+        };
+        snapshot.set_metadata(meta);
         self.write(Batch {
             snapshot: Some(snapshot),
             members: Some((conf_state, members)),
@@ -275,6 +275,16 @@ impl RedbStorage {
                 snapshot_meta = m.clone();
                 last_index = m.index;
                 conf_state = m.get_conf_state().clone();
+                let carried = snapshot::decode(&snap.data).map_err(|source| Error::Corrupt {
+                    what: "received snapshot",
+                    source,
+                })?;
+                for (id, key) in carried.keys {
+                    members.set_key(id, key);
+                }
+                for id in carried.removed {
+                    members.tombstone(id);
+                }
                 members.set_roles(
                     conf_state.voters.iter().copied(),
                     conf_state.learners.iter().copied(),
@@ -361,7 +371,9 @@ impl RedbStorage {
     /// # Errors
     /// [`Error::Membership`] when `index` is above the applied index or below the last
     /// snapshot; [`Error::Store`].
-    pub fn compact(&mut self, index: u64, data: &[u8]) -> Result<()> {
+    pub fn compact(&mut self, index: u64, app: &[u8]) -> Result<()> {
+        let data = snapshot::encode(&self.members, app);
+        let data = data.as_slice();
         if index > self.applied || index > self.last_index {
             return Err(Error::Membership(format!(
                 "cannot compact to {index}: applied is {}",
@@ -431,11 +443,26 @@ impl RedbStorage {
         self.term_leaders.get(&term).copied()
     }
 
-    /// The last snapshot's data (the node's bytes; empty before any).
+    /// The node's bytes in the last snapshot (empty before any): at startup the node syncs its
+    /// chain to the head they name when it is behind (a crash can fall between storing a
+    /// received snapshot and installing it).
     ///
     /// # Errors
-    /// [`Error::Store`].
+    /// [`Error::Store`], [`Error::Corrupt`].
     pub fn snapshot_data(&self) -> Result<Vec<u8>> {
+        let raw = self.raw_snapshot_data()?;
+        if raw.is_empty() {
+            return Ok(raw);
+        }
+        snapshot::decode(&raw)
+            .map(|d| d.app)
+            .map_err(|source| Error::Corrupt {
+                what: "snapshot data",
+                source,
+            })
+    }
+
+    fn raw_snapshot_data(&self) -> Result<Vec<u8>> {
         let rx = self.db.begin_read().map_err(Error::store("begin read"))?;
         let t = rx
             .open_table(META)
@@ -548,7 +575,7 @@ impl Storage for RedbStorage {
             ));
         }
         let mut s = Snapshot {
-            data: self.snapshot_data().map_err(to_raft)?.into(),
+            data: self.raw_snapshot_data().map_err(to_raft)?.into(),
             ..Snapshot::default()
         };
         s.set_metadata(self.snapshot.clone());

@@ -424,7 +424,13 @@ impl Cluster {
                             self.stats.refused_steps += 1;
                         }
                         Err(cachet_raft::Error::Rule(r)) => {
-                            self.failures.push(format!("honest message refused: {r}"))
+                            let members = self.node(to).storage().members().clone();
+                            self.failures.push(format!(
+                                "member {to}: honest message from {from} refused: {r} (voters {:?}, learners {:?}, removed {:?})",
+                                members.voters(),
+                                members.learners(),
+                                members.removed()
+                            ))
                         }
                         // raft-rs drops messages from unknown peers; not a failure.
                         Err(_) => {}
