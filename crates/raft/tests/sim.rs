@@ -1,7 +1,8 @@
 //! Deterministic simulation of an in-process Raft cluster (3 and 5 members) on a seeded
 //! virtual network: message loss, delay and reordering, partitions (minority, majority with
-//! the leader cut off, full splits) and healing, leader crashes (some in the middle of a
-//! `Ready`: stored, nothing sent or applied) and restarts from the stored state. Every message
+//! the leader cut off, one-way cuts) and healing, crashes of the leader and of any member (some
+//! in the middle of a `Ready`: stored, nothing sent or applied) and restarts from the stored
+//! state. Every message
 //! goes through `wire` both ways.
 //!
 //! Checked per seed: the applied chains of all members are prefixes of one another; every
@@ -44,6 +45,7 @@ struct Totals {
     discarded: u64,
     leaders: u64,
     crashes: u64,
+    mid_ready_crashes: u64,
     snapshots: u64,
     partitions: u64,
     worst_recovery: u64,
@@ -53,10 +55,11 @@ fn run_seed(seed: u64, n: u64, totals: &mut Totals) -> Result<(), String> {
     let mut c = Cluster::new(seed, n);
     c.loss = [0.0, 0.05, 0.15, 0.3][c.rng.gen_range(0..4)];
     c.max_delay = c.rng.gen_range(1..=6);
+    c.crash_mid_p = [0.0, 0.002, 0.01][c.rng.gen_range(0..3)];
     let mut t = 0;
     while t < FAULT_TICKS {
         let span = c.rng.gen_range(20..80);
-        match c.rng.gen_range(0..5) {
+        match c.rng.gen_range(0..6) {
             // Crash the leader (sometimes mid-Ready) and restart it later.
             0 => {
                 if let Some(l) = c.leader() {
@@ -97,6 +100,14 @@ fn run_seed(seed: u64, n: u64, totals: &mut Totals) -> Result<(), String> {
                 }
                 totals.partitions += 1;
             }
+            // Crash any member (a voter's term and vote must survive).
+            4 => {
+                let id = c.rng.gen_range(1..=n);
+                let mid = c.rng.gen_bool(0.5);
+                c.crash(id, mid);
+                let at = c.now + c.rng.gen_range(1..40);
+                c.schedule_restart(id, at);
+            }
             // Calm.
             _ => {}
         }
@@ -114,6 +125,7 @@ fn run_seed(seed: u64, n: u64, totals: &mut Totals) -> Result<(), String> {
     // Heal everything: no cuts, no loss, every member up.
     c.cut.clear();
     c.loss = 0.0;
+    c.crash_mid_p = 0.0;
     for id in 1..=n {
         if !c.up(id) {
             let now = c.now;
@@ -146,6 +158,7 @@ fn run_seed(seed: u64, n: u64, totals: &mut Totals) -> Result<(), String> {
     totals.discarded += c.stats.discarded;
     totals.leaders += c.stats.leaders;
     totals.crashes += c.stats.crashes;
+    totals.mid_ready_crashes += c.stats.mid_ready_crashes;
     totals.snapshots += c.stats.snapshots;
     Ok(())
 }

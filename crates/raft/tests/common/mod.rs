@@ -122,6 +122,7 @@ pub struct Stats {
     pub discarded: u64,
     pub leaders: u64,
     pub crashes: u64,
+    pub mid_ready_crashes: u64,
     pub snapshots: u64,
     pub dropped: u64,
     pub refused_steps: u64,
@@ -145,6 +146,9 @@ pub struct Cluster {
     pub mint_p: f64,
     /// Compact every this many applied entries.
     pub compact_every: u64,
+    /// Per delivered message, the chance that its recipient crashes right after storing the
+    /// resulting `Ready` (nothing sent, nothing applied) and restarts a little later.
+    pub crash_mid_p: f64,
     /// Failures found (a test fails when any).
     pub failures: Vec<String>,
     salt: u64,
@@ -167,6 +171,7 @@ impl Cluster {
             stats: Stats::default(),
             mint_p: 0.5,
             compact_every: 16,
+            crash_mid_p: 0.0,
             failures: Vec::new(),
             salt: 0,
         };
@@ -434,6 +439,13 @@ impl Cluster {
                         }
                         // raft-rs drops messages from unknown peers; not a failure.
                         Err(_) => {}
+                    }
+                    if self.crash_mid_p > 0.0 && self.rng.gen_bool(self.crash_mid_p) {
+                        self.stats.mid_ready_crashes += 1;
+                        self.crash(to, true);
+                        let at = self.now + self.rng.gen_range(1..30);
+                        self.schedule_restart(to, at);
+                        continue;
                     }
                     self.drain(to);
                     if snap {
