@@ -140,9 +140,17 @@ pub enum Error {
     /// A rule of the cluster refused an action or a block.
     #[error("raft rule {0}")]
     Rule(#[from] RaftRule),
-    /// A membership or storage call with arguments it cannot take.
-    #[error("raft membership: {0}")]
-    Membership(String),
+    /// `initialize` on a store that already holds a cluster.
+    #[error("raft store already holds a cluster: start the node without initializing it")]
+    AlreadyInitialized,
+    /// `compact` above the applied index (or the log).
+    #[error("raft store cannot compact to index {index}: only {applied} is applied")]
+    CompactBeyondApplied {
+        /// The index asked for.
+        index: u64,
+        /// The applied index.
+        applied: u64,
+    },
     /// An invariant broke.
     #[error("raft: {0} (this is a bug in cachet)")]
     Internal(&'static str),

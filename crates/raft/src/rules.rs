@@ -309,3 +309,147 @@ pub const fn may_mint(
 ) -> bool {
     is_leader && !transferring && !outstanding && committed == last_index && delivered == committed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{DecodeError, Error};
+
+    #[test]
+    fn rule_and_error_messages_read_as_written() {
+        let h = B256::repeat_byte(0xab);
+        let hash = "0xabababababababababababababababababababababababababababababababab";
+        let cases: Vec<(Error, String)> = vec![
+            (
+                RaftRule::NotLeader {
+                    raft_id: 2,
+                    leader: 1,
+                }
+                .into(),
+                "raft rule NotLeader: raft id 2 is not the leader (leader: 1)".into(),
+            ),
+            (
+                RaftRule::MintOutstanding.into(),
+                "raft rule MintOutstanding: a minted block or an older entry is not yet committed and applied".into(),
+            ),
+            (
+                RaftRule::NotLeaderOfTerm {
+                    term: 4,
+                    leader: 1,
+                    signer: 3,
+                    hash: h,
+                }
+                .into(),
+                format!("raft rule NotLeaderOfTerm: block {hash} in term 4 is signed by raft id 3, but raft id 1 led that term"),
+            ),
+            (
+                RaftRule::NotMember { raft_id: 9, hash: h }.into(),
+                format!("raft rule NotMember: block {hash} is signed as raft id 9, which is not a voting member"),
+            ),
+            (
+                RaftRule::SignerMismatch { raft_id: 2, hash: h }.into(),
+                format!("raft rule SignerMismatch: block {hash} names raft id 2, but its signature is not that member's node key"),
+            ),
+            (
+                RaftRule::Unreadable {
+                    index: 7,
+                    reason: "x".into(),
+                }
+                .into(),
+                "raft rule Unreadable: entry 7 is not a signed raft block (x)".into(),
+            ),
+            (
+                RaftRule::ForwardedProposal { from: 3 }.into(),
+                "raft rule ForwardedProposal: raft id 3 sent a proposal; only the leader proposes, locally".into(),
+            ),
+            (
+                RaftRule::LocalMessage {
+                    from: 3,
+                    msg_type: 0,
+                }
+                .into(),
+                "raft rule LocalMessage: raft id 3 sent a local-only message type 0".into(),
+            ),
+            (
+                RaftRule::WrongRecipient { to: 5, me: 1 }.into(),
+                "raft rule WrongRecipient: a message for raft id 5 reached raft id 1".into(),
+            ),
+            (
+                RaftRule::WrongSender {
+                    claimed: 2,
+                    proven: 3,
+                }
+                .into(),
+                "raft rule WrongSender: the message claims raft id 2, the transport proved raft id 3".into(),
+            ),
+            (
+                RaftRule::RemovedId { raft_id: 2 }.into(),
+                "raft rule RemovedId: raft id 2 was removed from the cluster and never rejoins".into(),
+            ),
+            (
+                RaftRule::KeyInUse { raft_id: 1 }.into(),
+                "raft rule KeyInUse: the node key is already raft id 1's".into(),
+            ),
+            (
+                RaftRule::Membership("m".into()).into(),
+                "raft rule Membership: m".into(),
+            ),
+            (
+                Error::Store {
+                    op: "commit",
+                    source: Box::new(redb::StorageError::Corrupted("page 7".into()).into()),
+                },
+                "raft store: commit failed: check the disk and the data directory".into(),
+            ),
+            (
+                Error::Corrupt {
+                    what: "hard state",
+                    source: DecodeError::Truncated { what: "raft hard state" },
+                },
+                "raft store: hard state is corrupt: restore the data directory or rejoin the cluster".into(),
+            ),
+            (
+                Error::Raft {
+                    op: "propose a block",
+                    source: raft::Error::ProposalDropped,
+                },
+                "raft: propose a block failed".into(),
+            ),
+            (
+                Error::AlreadyInitialized,
+                "raft store already holds a cluster: start the node without initializing it".into(),
+            ),
+            (
+                Error::CompactBeyondApplied {
+                    index: 9,
+                    applied: 8,
+                },
+                "raft store cannot compact to index 9: only 8 is applied".into(),
+            ),
+            (
+                Error::Internal("x"),
+                "raft: x (this is a bug in cachet)".into(),
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn next_id_is_above_every_id_ever_used() {
+        let members = Members::new(BTreeMap::new(), [1, 2], [5], [7]);
+        assert_eq!(members.next_id(), 8);
+        assert_eq!(Members::default().next_id(), 1);
+    }
+
+    #[test]
+    fn may_mint_only_as_a_settled_leader() {
+        assert!(may_mint(true, false, false, 9, 9, 9));
+        assert!(!may_mint(false, false, false, 9, 9, 9));
+        assert!(!may_mint(true, true, false, 9, 9, 9));
+        assert!(!may_mint(true, false, true, 9, 9, 9));
+        assert!(!may_mint(true, false, false, 8, 9, 8));
+        assert!(!may_mint(true, false, false, 9, 9, 8));
+    }
+}

@@ -207,12 +207,10 @@ impl RedbStorage {
     /// this snapshot first.
     ///
     /// # Errors
-    /// [`Error::Membership`] when the store already holds a cluster; [`Error::Store`].
+    /// [`Error::AlreadyInitialized`]; [`Error::Store`].
     pub fn initialize(&mut self, keys: &[(u64, PublicKey)], data: &[u8]) -> Result<()> {
         if self.is_initialized() {
-            return Err(Error::Membership(
-                "the raft store already holds a cluster".into(),
-            ));
+            return Err(Error::AlreadyInitialized);
         }
         let voters: Vec<u64> = keys.iter().map(|(id, _)| *id).collect();
         let conf_state = ConfState::from((voters.clone(), Vec::<u64>::new()));
@@ -369,16 +367,16 @@ impl RedbStorage {
     /// conf state and `data` (the node's bytes), and the entries up to it deleted.
     ///
     /// # Errors
-    /// [`Error::Membership`] when `index` is above the applied index or below the last
-    /// snapshot; [`Error::Store`].
+    /// [`Error::CompactBeyondApplied`] when `index` is above the applied index;
+    /// [`Error::Store`].
     pub fn compact(&mut self, index: u64, app: &[u8]) -> Result<()> {
         let data = snapshot::encode(&self.members, app);
         let data = data.as_slice();
         if index > self.applied || index > self.last_index {
-            return Err(Error::Membership(format!(
-                "cannot compact to {index}: applied is {}",
-                self.applied
-            )));
+            return Err(Error::CompactBeyondApplied {
+                index,
+                applied: self.applied,
+            });
         }
         if index <= self.snapshot.index {
             return Ok(());

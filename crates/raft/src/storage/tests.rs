@@ -65,7 +65,7 @@ fn initializes_a_cluster_at_index_1_term_1() {
     let mut again = s;
     assert!(matches!(
         again.initialize(&[(1, key(1))], b""),
-        Err(Error::Membership(_))
+        Err(Error::AlreadyInitialized)
     ));
 }
 
@@ -144,7 +144,13 @@ fn compacts_to_a_snapshot() {
         })
         .unwrap();
         // Above the applied index: refused.
-        assert!(s.compact(9, b"x").is_err());
+        assert!(matches!(
+            s.compact(9, b"x"),
+            Err(Error::CompactBeyondApplied {
+                index: 9,
+                applied: 8
+            })
+        ));
         s.compact(6, b"head at 6").unwrap();
         assert_eq!(s.first_index().unwrap(), 7);
         assert_eq!(s.term(6).unwrap(), 2);
