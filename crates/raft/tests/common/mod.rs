@@ -445,9 +445,11 @@ impl Cluster {
                         self.crash(to, true);
                         let at = self.now + self.rng.gen_range(1..30);
                         self.schedule_restart(to, at);
-                        continue;
+                    } else {
+                        self.drain(to);
                     }
-                    self.drain(to);
+                    // The transport reports every snapshot it sent, whatever the receiver did
+                    // next (the leader sends that member nothing until it hears).
                     if snap {
                         self.snapshot_outcome(from, to, true);
                     }
