@@ -367,3 +367,54 @@ fn membership_changes_through_the_log_and_removed_ids_never_return() {
     c.check_prefixes();
     assert!(c.failures.is_empty(), "{:?}", c.failures);
 }
+
+#[test]
+fn a_term_whose_leader_was_never_seen_is_named_by_its_first_block() {
+    use cachet_raft::{Batch, Config, Event, RaftNode, RedbStorage};
+
+    // A member restarts with two committed entries of term 2 it never saw a leader for: the
+    // first block (by 1) names the leader, the second (by 2) is refused with the rule.
+    let db = memory_db();
+    let mut s = RedbStorage::open(db).unwrap();
+    let founders: Vec<_> = (1..=3).map(|i| (i, TestKey::numbered(i).public)).collect();
+    s.initialize(&founders, b"").unwrap();
+    let (h1, b1) = mint(&TestKey::numbered(1), 1, alloy_primitives::B256::ZERO, 1, 1);
+    let (h2, b2) = mint(&TestKey::numbered(2), 2, h1, 2, 2);
+    let entry = |index, data: Vec<u8>| {
+        let mut e = Entry::default();
+        e.term = 2;
+        e.index = index;
+        e.data = data.into();
+        e
+    };
+    let mut hs = cachet_raft::eraftpb::HardState::default();
+    hs.term = 2;
+    hs.commit = 3;
+    s.write(Batch {
+        entries: vec![entry(2, b1), entry(3, b2)],
+        hard_state: Some(hs),
+        ..Batch::default()
+    })
+    .unwrap();
+    let mut node = RaftNode::new(&Config::new(3), s).unwrap();
+    let events = node.ready().unwrap().unwrap().events;
+    let blocks: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Block { index, block, .. } => Some((*index, block.hash)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocks, vec![(2, h1)]);
+    assert!(events.contains(&Event::Refused {
+        index: 3,
+        term: 2,
+        rule: RaftRule::NotLeaderOfTerm {
+            term: 2,
+            leader: 1,
+            signer: 2,
+            hash: h2
+        }
+    }));
+    assert_eq!(node.leader_of(2), Some(1));
+}
