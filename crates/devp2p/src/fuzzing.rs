@@ -12,8 +12,9 @@ use tokio_util::codec::{Decoder, Encoder};
 use zeroize::Zeroizing;
 
 use crate::eth::{EthMessage, EthVersion};
+use crate::istanbul;
 use crate::p2p::message::{self, MAX_MESSAGE_SIZE};
-use crate::p2p::{DisconnectReason, Hello};
+use crate::p2p::{Capability, DisconnectReason, Hello, negotiate};
 use crate::rlpx::handshake::{self, Ack, Auth, Format};
 use crate::rlpx::{FrameCodec, Secrets};
 
@@ -95,6 +96,35 @@ pub fn eth_message(data: &[u8]) {
     }
 }
 
+/// `istanbul/100` beside eth/66, negotiated as with GoQuorum (eth at 0x10, istanbul/100 at 0x21):
+/// frame data `id ‖ payload` routed as the peer task routes it. A message in istanbul's range is
+/// handed on exactly when its code is one an engine sends, with its payload untouched, and its
+/// id is the one the service would send for that code; eth's range goes to the eth/66 decoder.
+pub fn istanbul_message(data: &[u8]) {
+    let Ok((id, payload)) = message::split(data) else {
+        return;
+    };
+    let shared = negotiate(
+        &[EthVersion::Eth66.protocol(), istanbul::protocol()],
+        &[
+            Capability::new("eth", 66),
+            Capability::new(istanbul::NAME, istanbul::VERSION),
+        ],
+    );
+    let [eth, consensus] = shared.as_slice() else {
+        return;
+    };
+    if let Some(code) = consensus.relative(id) {
+        if let Ok(accepted) = istanbul::accept(code, payload) {
+            assert_eq!(accepted, istanbul::is_consensus_code(code));
+            assert!(payload.len() <= istanbul::MAX_PAYLOAD);
+            assert_eq!(message::join(consensus.offset + code, payload, false), data);
+        }
+    } else if let Some(rel) = eth.relative(id) {
+        let _ = EthMessage::decode(EthVersion::Eth66, rel, payload);
+    }
+}
+
 /// A fixed throwaway key for fuzzing ECIES (never a node key).
 struct FuzzKey(SecretKey);
 
@@ -146,7 +176,8 @@ fn codec_pair() -> (FrameCodec, FrameCodec) {
 mod seeds {
     use super::*;
 
-    /// Writes `fuzz/corpus/{auth_ack,frame,p2p_message,eth_message}` (run by `scripts/fuzz-seeds`).
+    /// Writes `fuzz/corpus/{auth_ack,frame,p2p_message,eth_message,istanbul_message}` (run by
+    /// `scripts/fuzz-seeds`).
     #[test]
     fn write_seeds() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
@@ -223,5 +254,41 @@ mod seeds {
                 }
             }
         }
+        // istanbul/100: the messages GoQuorum's own code produced (testdata/bft, every one with
+        // its p2p code and payload) at their wire ids beside eth/66 (0x21 + code), one unused
+        // code (NewBlockMsg's 0x07) and one eth/66 message.
+        let bft = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/bft");
+        for file in [
+            "qbft-messages.json",
+            "ibft-messages.json",
+            "qbft-goquorum-devnet.json",
+        ] {
+            let text = std::fs::read_to_string(bft.join(file)).unwrap();
+            let vectors: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+            // Entries without a p2p code are blocks and digests, not messages.
+            for v in vectors.iter().filter(|v| v["p2p_msg_code"].is_string()) {
+                let code: u64 = v["p2p_msg_code"].as_str().unwrap().parse().unwrap();
+                let payload =
+                    hex::decode(v["p2p_payload"].as_str().unwrap().trim_start_matches("0x"))
+                        .unwrap();
+                let name = v["name"].as_str().unwrap();
+                write(
+                    "istanbul_message",
+                    name,
+                    &message::join(0x21 + code, &payload, false),
+                );
+            }
+        }
+        write(
+            "istanbul_message",
+            "unused-code-0x07",
+            &message::join(0x21 + 0x07, &[0xc0], false),
+        );
+        let sample = &crate::eth::message_samples()[0];
+        write(
+            "istanbul_message",
+            "eth66-sample00",
+            &message::join(0x10 + sample.id(), &sample.encode(), false),
+        );
     }
 }

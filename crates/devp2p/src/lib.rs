@@ -6,6 +6,8 @@
 //!   Disconnect, Ping/Pong.
 //! - [`eth`]: eth/66, eth/67 and eth/68 messages (one codec; [`eth::EthVersion`] holds every
 //!   difference) and Status with the EIP-2124 fork id.
+//! - [`istanbul`]: GoQuorum's consensus sub-protocol `istanbul/100` beside eth (IBFT/QBFT
+//!   chains, [`net::NetworkConfig::istanbul`]): frames carried, never decoded.
 //! - [`net`]: the async service the node builds on: listen, dial, per-peer tasks, events. Of
 //!   two crossing connections to one node, both sides keep the one dialled by the node with the
 //!   smaller node id.
@@ -35,6 +37,7 @@ mod error;
 pub mod eth;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod istanbul;
 pub mod net;
 pub mod p2p;
 pub mod rlpx;

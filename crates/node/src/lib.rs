@@ -22,6 +22,8 @@
 //! - [`testing`]: [`testing::VecTxSource`], a transaction source over a list (tests).
 //! - [`sync`]: serves and downloads headers/bodies over eth/66–68, imports announced blocks, drops
 //!   peers sending invalid ones, announces new heads.
+//! - [`istanbul`]: `istanbul/100` beside eth on IBFT/QBFT chains: [`istanbul::IstanbulNet`]
+//!   (the [`consensus_net::ConsensusNet`] a BFT driver sends through) and the inbound frames.
 //! - [`discovery`]: discv4 (and optionally discv5) on UDP; found nodes are dialled.
 //! - [`import`]: blocks from RLP files (`cachet import`), verified like a peer's.
 //! - [`sync_status::SyncStatus`]: download progress for `eth_syncing`.
@@ -49,6 +51,7 @@ mod error;
 pub mod exit;
 pub mod gossip;
 pub mod import;
+pub mod istanbul;
 pub mod metrics;
 mod pending;
 pub mod pool;

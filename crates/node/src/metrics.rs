@@ -14,6 +14,9 @@
 //! | `cachet_kms_last_check_timestamp_seconds` | gauge | Unix time of the lease's last check |
 //! | `cachet_rpc_requests_total` | counter | JSON-RPC calls by `method` and `outcome` (`ok`, `error`) |
 //! | `cachet_rpc_request_seconds` | histogram | JSON-RPC call latency by `method` |
+//! | `cachet_istanbul_frames_received_total` | counter | `istanbul/100` frames received, by `code` (IBFT/QBFT chains) |
+//! | `cachet_istanbul_frames_dropped_total` | counter | received frames dropped: `reason` `no_driver` or `queue_full` |
+//! | `cachet_istanbul_frames_sent_total` | counter | `istanbul/100` frames queued to peers |
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -77,6 +80,18 @@ fn describe() {
         "Unix time of the lease's last master-key check"
     );
     metrics::describe_counter!("cachet_rpc_requests_total", "JSON-RPC calls");
+    metrics::describe_counter!(
+        "cachet_istanbul_frames_received_total",
+        "istanbul/100 frames received"
+    );
+    metrics::describe_counter!(
+        "cachet_istanbul_frames_dropped_total",
+        "istanbul/100 frames dropped before a driver"
+    );
+    metrics::describe_counter!(
+        "cachet_istanbul_frames_sent_total",
+        "istanbul/100 frames queued to peers"
+    );
     metrics::describe_histogram!(
         "cachet_rpc_request_seconds",
         metrics::Unit::Seconds,

@@ -73,7 +73,11 @@ pub async fn run(
         None => None,
     };
     let pool = Arc::new(TxPool::new(chain.clone(), config.txpool.clone())?);
-    let (mut p2p, events) = start_p2p(&config, net_chain(&config, &chain), &held, true).await?;
+    let istanbul = crate::istanbul::offers_istanbul(chain.engine());
+    let (mut p2p, events) =
+        start_p2p(&config, net_chain(&config, &chain), &held, true, istanbul).await?;
+    // istanbul/100 frames: no BFT driver is attached yet, so they are counted and dropped.
+    let (events, consensus_route) = crate::istanbul::route_if(istanbul, events, None);
     let proposals = Proposals::default();
     let (seal_tx, seal_rx) = watch::channel(true);
     // The doppelganger check: sync shows it what peers send, the sealer judges.
@@ -151,7 +155,12 @@ pub async fn run(
     p2p.shutdown().await;
     stop_sync.send_replace(true);
     let _ = sync.await;
-    for task in background.into_iter().chain(sampler).chain(metrics) {
+    for task in background
+        .into_iter()
+        .chain(sampler)
+        .chain(metrics)
+        .chain(consensus_route)
+    {
         task.abort();
     }
     drop(held);
@@ -185,7 +194,8 @@ pub async fn run_p2p(
         total_difficulty: genesis.difficulty,
         timestamp: genesis.timestamp,
     };
-    let (mut p2p, mut events) = start_p2p(&config, (chain, head), &held, false).await?;
+    let istanbul = crate::istanbul::offers_istanbul(genesis.engine());
+    let (mut p2p, mut events) = start_p2p(&config, (chain, head), &held, false, istanbul).await?;
     on_started(&Started {
         enode: p2p.enode.to_string(),
         enr: p2p.discovery.as_ref().and_then(Discovery::v5_enr),
@@ -337,19 +347,22 @@ impl P2pStack {
     }
 }
 
-/// Step 4: RLPx on the node key, then discovery (discv4, and discv5 when asked) announcing
-/// the fork id at the head; with `dial_found` discovered nodes are dialled.
+/// Step 4: RLPx on the node key (with `istanbul/100` beside eth when `istanbul`), then
+/// discovery (discv4, and discv5 when asked) announcing the fork id at the head; with
+/// `dial_found` discovered nodes are dialled.
 async fn start_p2p(
     config: &NodeConfig,
     (chain, head): (ChainConfig, ChainHead),
     held: &Held,
     dial_found: bool,
+    istanbul: bool,
 ) -> Result<(P2pStack, mpsc::Receiver<NetworkEvent>)> {
     let keys = &held.unlocked.keys;
     let fork_id = chain.forks.fork_id(head.number, head.timestamp);
     let mut net_config = NetworkConfig::new(config.p2p_listen, chain, head);
     net_config.bootnodes = config.bootnodes.clone();
     net_config.max_peers = config.max_peers;
+    net_config.istanbul = istanbul;
     let (net, events) = Network::start(keys.node_key(), net_config).await?;
     let net = Arc::new(net);
     let mut enode = net.local_enode();

@@ -178,7 +178,7 @@ async fn handle(
 ) {
     match ev {
         NetworkEvent::PeerConnected(info) => {
-            tracing::info!(target: "cachet::sync", peer = %info.id, client = %info.hello.client_id, td = %info.status.total_difficulty, "peer connected");
+            tracing::info!(target: "cachet::sync", peer = %info.id, client = %info.hello.client_id, td = %info.status.total_difficulty, eth = info.status.version, istanbul = info.istanbul, "peer connected");
             let head = chain.head();
             if info.status.total_difficulty > head.total_difficulty {
                 // First the peer's head header (for eth_syncing's highestBlock), then the blocks.

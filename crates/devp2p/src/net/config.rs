@@ -64,6 +64,10 @@ pub struct NetworkConfig {
     /// The eth versions advertised in Hello (default: all of [`EthVersion::ALL`]); the highest
     /// one both sides list is used.
     pub eth_versions: Vec<EthVersion>,
+    /// Whether to offer GoQuorum's consensus sub-protocol `istanbul/100` beside eth (IBFT and
+    /// QBFT chains; off for clique, raft and ethash). Its frames arrive as
+    /// [`crate::net::NetworkEvent::Consensus`]. Default off.
+    pub istanbul: bool,
 }
 
 impl NetworkConfig {
@@ -85,6 +89,7 @@ impl NetworkConfig {
             redial_interval: Duration::from_secs(10),
             max_frame: crate::rlpx::MAX_FRAME_SIZE,
             eth_versions: EthVersion::ALL.to_vec(),
+            istanbul: false,
         }
     }
 }

@@ -8,6 +8,8 @@ mod peer;
 
 use std::net::SocketAddr;
 
+use alloy_primitives::Bytes;
+
 pub use config::{ChainConfig, ChainHead, NetworkConfig};
 /// The peer's node id: the same type as [`NodeId`] under the name the service's API uses.
 pub use enode::NodeId as PeerId;
@@ -41,6 +43,8 @@ pub struct PeerInfo {
     pub eth: EthVersion,
     /// Its eth Status.
     pub status: Status,
+    /// Whether `istanbul/100` was negotiated with it (both sides offered it).
+    pub istanbul: bool,
 }
 
 /// What the service reports.
@@ -55,6 +59,17 @@ pub enum NetworkEvent {
         peer: PeerId,
         /// The message.
         message: EthMessage,
+    },
+    /// A message of `istanbul/100` (only with [`NetworkConfig::istanbul`], only after Status):
+    /// one of the codes a consensus engine sends (0x11–0x15), payload as on the wire
+    /// (decompressed, not decoded; ≤ [`crate::istanbul::MAX_PAYLOAD`]).
+    Consensus {
+        /// The sender (the RLPx-proven node id, not the message's signer).
+        peer: PeerId,
+        /// Code relative to the sub-protocol's offset.
+        code: u64,
+        /// The payload bytes.
+        payload: Bytes,
     },
     /// A connected peer is gone.
     PeerDisconnected {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use alloy_primitives::Bytes;
 use cachet_primitives::NodeSigner;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, watch};
@@ -176,6 +177,50 @@ impl Network {
             .count()
     }
 
+    /// Queues an `istanbul/100` message (`code` relative to the sub-protocol, `payload` as it
+    /// goes on the wire) for one peer without waiting; false when the peer is not connected,
+    /// did not negotiate `istanbul/100`, its queue is full, or the frame is not valid to send
+    /// (code outside the 22-id space, payload over [`crate::istanbul::MAX_PAYLOAD`]).
+    pub fn send_consensus(&self, peer: &PeerId, code: u64, payload: Bytes) -> bool {
+        if !consensus_frame_ok(code, &payload) {
+            return false;
+        }
+        self.shared.peers().get(peer).is_some_and(|p| {
+            p.info.istanbul && p.tx.try_send(Command::Consensus { code, payload }).is_ok()
+        })
+    }
+
+    /// Queues an `istanbul/100` message for every connected peer that negotiated it, never
+    /// waiting: peers whose queue is full miss it. Returns how many queued it (0 for a frame
+    /// [`Network::send_consensus`] would refuse).
+    pub fn broadcast_consensus(&self, code: u64, payload: &Bytes) -> usize {
+        if !consensus_frame_ok(code, payload) {
+            return 0;
+        }
+        let peers = self.shared.peers();
+        peers
+            .values()
+            .filter(|p| p.info.istanbul)
+            .filter(|p| {
+                p.tx.try_send(Command::Consensus {
+                    code,
+                    payload: payload.clone(),
+                })
+                .is_ok()
+            })
+            .count()
+    }
+
+    /// The connected peers that negotiated `istanbul/100`.
+    pub fn consensus_peers(&self) -> Vec<PeerId> {
+        self.shared
+            .peers()
+            .values()
+            .filter(|p| p.info.istanbul)
+            .map(|p| p.info.id)
+            .collect()
+    }
+
     /// Disconnects a peer with a reason.
     pub fn disconnect(&self, peer: &PeerId, reason: DisconnectReason) {
         if let Some(p) = self.shared.peers().get(peer) {
@@ -252,13 +297,11 @@ impl Shared {
         }
     }
 
-    /// The eth versions we advertise, as protocols.
+    /// The eth versions we advertise, as protocols, and `istanbul/100` when configured.
     pub(crate) fn protocols(&self) -> Vec<crate::p2p::Protocol> {
-        self.config
-            .eth_versions
-            .iter()
-            .map(|v| v.protocol())
-            .collect()
+        let eth = self.config.eth_versions.iter().map(|v| v.protocol());
+        let istanbul = self.config.istanbul.then(crate::istanbul::protocol);
+        eth.chain(istanbul).collect()
     }
 
     /// Our Status at the current head, for the negotiated `version`.
@@ -334,6 +377,12 @@ async fn dial_loop(shared: Arc<Shared>) {
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Whether an outgoing `istanbul/100` frame may go out: a code in its space, a payload the
+/// receiver accepts.
+fn consensus_frame_ok(code: u64, payload: &[u8]) -> bool {
+    code < crate::istanbul::MESSAGES && payload.len() <= crate::istanbul::MAX_PAYLOAD
 }
 
 /// Of two crossing connections between us (`local`) and `remote`, the direction of the one

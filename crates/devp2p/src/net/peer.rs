@@ -14,7 +14,7 @@ use crate::eth::{EthMessage, EthVersion, Status, id as eth_id};
 use crate::net::network::{Admission, PEER_QUEUE, PeerEntry, Shared, direction};
 use crate::net::{Enode, NetworkEvent, PeerId, PeerInfo};
 use crate::p2p::message::{self, DISCONNECT, EMPTY_LIST, PING, PONG};
-use crate::p2p::{BASE_PROTOCOL_LENGTH, DisconnectReason, Session};
+use crate::p2p::{BASE_PROTOCOL_LENGTH, DisconnectReason, Session, SharedCapability};
 use crate::rlpx::{self, RlpxStream};
 use crate::{ChainMismatch, Error, PeerLabel, Result};
 
@@ -23,6 +23,13 @@ use crate::{ChainMismatch, Error, PeerLabel, Result};
 pub(crate) enum Command {
     /// Send an eth message.
     Send(EthMessage),
+    /// Send an `istanbul/100` message (code relative to its offset, payload as on the wire).
+    Consensus {
+        /// The relative code.
+        code: u64,
+        /// The payload.
+        payload: alloy_primitives::Bytes,
+    },
     /// Disconnect with a reason.
     Disconnect(DisconnectReason),
 }
@@ -71,6 +78,7 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
         hello: session.remote_hello().clone(),
         eth,
         status,
+        istanbul: istanbul_capability(&session).is_some(),
     };
     let (tx, rx) = mpsc::channel(PEER_QUEUE);
     let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
@@ -226,6 +234,11 @@ async fn establish(
             id if id == offset + eth_id::STATUS => {
                 break Status::decode(&data).map_err(|e| Error::decode(label.clone(), e))?;
             }
+            // istanbul/100 is usable only after Status (GoQuorum attaches it to the eth peer
+            // once registered): an early frame is dropped, not a breach.
+            id if istanbul_capability(&session).is_some_and(|c| c.relative(id).is_some()) => {
+                tracing::debug!(target: "cachet::devp2p", peer = %label, msg_id = id, "istanbul/100 message before status dropped");
+            }
             _ => {
                 return Err(Error::Protocol {
                     peer: label,
@@ -249,6 +262,7 @@ async fn serve(
     mut rx: mpsc::Receiver<Command>,
 ) -> Result<DisconnectReason> {
     let (offset, version) = eth_capability(session)?;
+    let istanbul = istanbul_capability(session).cloned();
     let mut stop = shared.shutdown.subscribe();
     let mut ping = tokio::time::interval(shared.config.ping_interval);
     ping.tick().await;
@@ -265,6 +279,18 @@ async fn serve(
                     // Reserved p2p ids: ignored for forward compatibility.
                     m if m < BASE_PROTOCOL_LENGTH => {}
                     m => {
+                        if let Some(code) = istanbul.as_ref().and_then(|c| c.relative(m)) {
+                            if !crate::istanbul::accept(code, &data).map_err(|e| Error::decode(session.peer().clone(), e))? {
+                                tracing::debug!(target: "cachet::devp2p", peer = %id, code, "istanbul/100 message with an unused code ignored");
+                                continue;
+                            }
+                            let event = NetworkEvent::Consensus { peer: id, code, payload: data.into() };
+                            if shared.events.send(event).await.is_err() {
+                                session.disconnect(DisconnectReason::ClientQuitting).await;
+                                return Ok(DisconnectReason::ClientQuitting);
+                            }
+                            continue;
+                        }
                         let rel = m.checked_sub(offset).filter(|r| *r < version.messages());
                         let Some(rel) = rel else {
                             return Err(Error::decode(session.peer().clone(), crate::DecodeError::UnknownMessage { id: m }));
@@ -299,6 +325,13 @@ async fn serve(
                         }
                         continue;
                     }
+                    Some(Command::Consensus { code, payload }) => {
+                        // `send_consensus` only queues for peers that negotiated it.
+                        if let Some(c) = &istanbul {
+                            session.send(c.offset + code, &payload).await?;
+                        }
+                        continue;
+                    }
                     Some(Command::Disconnect(reason)) => reason,
                     None => DisconnectReason::Requested,
                 };
@@ -329,6 +362,14 @@ fn eth_capability(session: &Session<TcpStream>) -> Result<(u64, EthVersion)> {
             peer: session.peer().clone(),
             reason: "no shared eth capability",
         })
+}
+
+/// The negotiated `istanbul/100`, if both sides offered it.
+fn istanbul_capability(session: &Session<TcpStream>) -> Option<&SharedCapability> {
+    session
+        .shared()
+        .iter()
+        .find(|c| c.capability.name == crate::istanbul::NAME)
 }
 
 fn check_status(

@@ -36,6 +36,11 @@ fn accepts_the_eth_message_corpus_without_panicking() {
     run("eth_message", fuzzing::eth_message);
 }
 
+#[test]
+fn accepts_the_istanbul_message_corpus_without_panicking() {
+    run("istanbul_message", fuzzing::istanbul_message);
+}
+
 /// A small in-CI fuzz of the eth decoders of every version: each `eth_message` seed, its first
 /// byte moved to every (version, id) slot and its data mutated (byte flips, truncations,
 /// insertions) by a fixed xorshift stream. `CACHET_FUZZ_ETH_RUNS` sets the mutations per seed
@@ -77,6 +82,51 @@ fn survives_mutated_eth_messages_of_every_version() {
                 }
             }
             fuzzing::eth_message(&input);
+        }
+    }
+}
+
+/// The same for `istanbul_message`: each seed's first bytes (its message id) set to every id
+/// from 0x00 to 0x40 (p2p, eth/66, the whole istanbul/100 space and past it) and its bytes
+/// mutated by a fixed xorshift stream. `CACHET_FUZZ_ISTANBUL_RUNS` sets the mutations per seed
+/// (default 200).
+#[test]
+fn survives_mutated_istanbul_messages() {
+    let runs: usize = std::env::var("CACHET_FUZZ_ISTANBUL_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/istanbul_message");
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let seed = std::fs::read(entry.unwrap().path()).unwrap();
+        // Every seed's id is one byte (< 0x80): the rest is the payload.
+        let Some((_, payload)) = seed.split_first() else {
+            continue;
+        };
+        for id in 0..=0x40u8 {
+            let mut input = vec![id];
+            input.extend_from_slice(payload);
+            fuzzing::istanbul_message(&input);
+        }
+        for _ in 0..runs {
+            let mut input = seed.clone();
+            input[0] = (next() % 0x41) as u8;
+            for _ in 0..=(next() % 4) {
+                let at = (next() as usize) % input.len().max(1);
+                match next() % 3 {
+                    0 if at < input.len() => input[at] ^= 1 << (next() % 8),
+                    1 => input.truncate(at.max(1)),
+                    _ => input.insert(at.min(input.len()), next() as u8),
+                }
+            }
+            fuzzing::istanbul_message(&input);
         }
     }
 }

@@ -306,6 +306,15 @@ fn peers(c: &RpcContext) -> Value {
         .peers()
         .iter()
         .map(|p| {
+            let mut protocols = json!({ "eth": {
+                "version": p.status.version,
+                "difficulty": qty256(p.status.total_difficulty),
+                "head": p.status.head,
+            }});
+            // GoQuorum lists its consensus sub-protocol under its name too.
+            if p.istanbul {
+                protocols["istanbul"] = json!({ "version": cachet_devp2p::istanbul::VERSION });
+            }
             json!({
                 "enode": Enode { id: p.id, addr: p.addr, discport: None, raftport: None }.to_string(),
                 "id": hex::encode(alloy_primitives::keccak256(p.id.0)),
@@ -315,11 +324,7 @@ fn peers(c: &RpcContext) -> Value {
                     "remoteAddress": p.addr.to_string(),
                     "inbound": matches!(p.direction, cachet_devp2p::net::Direction::Inbound),
                 },
-                "protocols": { "eth": {
-                    "version": p.status.version,
-                    "difficulty": qty256(p.status.total_difficulty),
-                    "head": p.status.head,
-                }},
+                "protocols": protocols,
             })
         })
         .collect();

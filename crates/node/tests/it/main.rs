@@ -8,6 +8,7 @@ mod crash;
 mod doppelganger;
 mod engines;
 mod import;
+mod istanbul;
 mod produce;
 mod revocation;
 mod rpc;
