@@ -327,7 +327,12 @@ impl UnlockedKeys {
         for (role, signer) in signers {
             let record = RemoteKey {
                 role,
-                backend: cachet_kms::SignerBackend::Hsm,
+                // A KMS signer is pinned to a key ARN, a PKCS#11 one to its URI.
+                backend: if signer.reference().key_id.starts_with("arn:") {
+                    cachet_kms::SignerBackend::Kms
+                } else {
+                    cachet_kms::SignerBackend::Hsm
+                },
                 reference: signer.reference(),
                 public_key: PublicKey::from_slice(&signer.public_key())
                     .map_err(|_| Error::Internal("a signer's public key is not a point"))?,
