@@ -55,6 +55,11 @@ def create_key(kms, alias=None):
     return {"key_arn": meta["Arn"], "key_id": meta["KeyId"]}
 
 
+def create_signing_key(kms):
+    meta = kms.create_key(KeySpec="ECC_SECG_P256K1", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    return {"key_arn": meta["Arn"], "key_id": meta["KeyId"]}
+
+
 def user_with_policy(iam, name, actions):
     iam.create_user(UserName=name)
     arn = iam.create_policy(PolicyName=f"{name}-policy", PolicyDocument=policy(actions))["Policy"]["Arn"]
@@ -94,6 +99,8 @@ def main():
         out = setup_revocation()
     elif args.command == "create-key":
         out = create_key(client("kms"), args.alias)
+    elif args.command == "create-signing-key":
+        out = create_signing_key(client("kms"))
     elif args.command == "create-alias":
         client("kms").create_alias(AliasName=args.alias, TargetKeyId=args.key)
         out = {}

@@ -33,6 +33,9 @@ pub(crate) enum Command {
     /// Create or manage master keys.
     #[command(subcommand)]
     MasterKey(cmd::master_key::MasterKeyCommand),
+    /// Create signing keys that never leave an HSM.
+    #[command(subcommand)]
+    SigningKey(cmd::signing_key::SigningKeyCommand),
     /// Create a node's key bundle (generate or import its keys) under a master key.
     Init(cmd::keys::InitArgs),
     /// Print a node's public identities from its bundle header (no master-key call).
@@ -82,6 +85,7 @@ impl Command {
     pub(crate) fn handles_keys(&self) -> bool {
         match self {
             Self::MasterKey(_)
+            | Self::SigningKey(_)
             | Self::Init(_)
             | Self::Unlock(_)
             | Self::Rotate(_)

@@ -25,6 +25,7 @@ use cachet_kms::{EncryptionContext, MasterKeyRef, WrappedDataKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::remote_key::RemoteKey;
 use crate::{Error, PublicIdentities, Result};
 
 /// File magic.
@@ -58,6 +59,10 @@ pub struct BundleHeader {
     pub identities: PublicIdentities,
     /// Creation time, RFC 3339 UTC.
     pub created: String,
+    /// The keys an HSM or KMS holds, at most one per role (absent when the bundle holds every
+    /// key, and in every bundle older than this field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_keys: Vec<RemoteKey>,
 }
 
 /// One master-key slot (v1: the master-key section): which key wraps the data key, and the
@@ -260,6 +265,13 @@ impl Bundle {
             })?;
         if header.format != version {
             return Err(corrupt("header.format", "does not match the file version"));
+        }
+        let mut roles = std::collections::HashSet::new();
+        if !header.remote_keys.iter().all(|r| roles.insert(r.role)) {
+            return Err(corrupt(
+                "header.remote_keys",
+                "one key role is recorded twice",
+            ));
         }
         let count = if version == FORMAT_V1 {
             1

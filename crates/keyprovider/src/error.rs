@@ -186,6 +186,41 @@ pub enum Error {
         /// Its curve.
         curve: &'static str,
     },
+    /// An HSM/KMS-resident key failed to sign, or to answer at unlock; the backend's error
+    /// decides the class (a removed key object or `AccessDenied` is denied, exit 10; another
+    /// public key under the reference is corrupt, exit 12).
+    #[error("the {role} in {location} failed")]
+    SigningKey {
+        /// `sealing key`, `wallet key`.
+        role: String,
+        /// Where it lives (`hsm:pkcs11:…`, `kms:<key ARN>`).
+        location: String,
+        /// The backend's error (boxed: it is large, and this enum travels in `Result`s).
+        #[source]
+        source: Box<cachet_kms::Error>,
+    },
+    /// An HSM/KMS-resident key did not answer within the signing deadline.
+    #[error(
+        "the {role} in {location} did not answer within {millis} ms: check the HSM or KMS connection, or raise --signer-timeout"
+    )]
+    SigningTimeout {
+        /// `sealing key`, `wallet key`.
+        role: String,
+        /// Where it lives.
+        location: String,
+        /// The deadline.
+        millis: u64,
+    },
+    /// A key the bundle does not hold was asked for in a form that needs its bytes.
+    #[error(
+        "the {role} lives in {location} and never leaves it: cachet can sign with it but cannot hand it to another program"
+    )]
+    KeyNotHeld {
+        /// `sealing key`, `wallet key`.
+        role: String,
+        /// Where it lives.
+        location: String,
+    },
     /// A file operation failed.
     #[error("{action} {} failed", .path.display())]
     Io {
@@ -204,7 +239,7 @@ pub enum Error {
 
 impl Error {
     /// The class of this error.
-    pub const fn class(&self) -> ErrorClass {
+    pub fn class(&self) -> ErrorClass {
         match self {
             Self::MasterKey(e) => e.class(),
             Self::NotInitialised { .. } | Self::AlreadyInitialised { .. } => {
@@ -228,6 +263,9 @@ impl Error {
             | Self::WrongPassword { .. }
             | Self::InvalidKey { .. } => ErrorClass::Usage,
             Self::KeysWiped => ErrorClass::Denied,
+            Self::SigningKey { source, .. } => source.class(),
+            Self::SigningTimeout { .. } => ErrorClass::Unreachable,
+            Self::KeyNotHeld { .. } => ErrorClass::Usage,
             Self::Io { .. } | Self::Internal(_) => ErrorClass::Local,
         }
     }
@@ -421,6 +459,36 @@ mod tests {
                 ErrorClass::Usage,
             ),
             (
+                Error::SigningKey {
+                    role: "sealing key".into(),
+                    location: "kms:arn:aws:kms:us-east-1:111122223333:key/k".into(),
+                    source: Box::new(cachet_kms::Error::AccessDenied {
+                        key: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
+                        operation: "Sign",
+                        source: None,
+                    }),
+                },
+                "the sealing key in kms:arn:aws:kms:us-east-1:111122223333:key/k failed",
+                ErrorClass::Denied,
+            ),
+            (
+                Error::SigningTimeout {
+                    role: "wallet key".into(),
+                    location: "hsm:pkcs11:object=w".into(),
+                    millis: 5000,
+                },
+                "the wallet key in hsm:pkcs11:object=w did not answer within 5000 ms: check the HSM or KMS connection, or raise --signer-timeout",
+                ErrorClass::Unreachable,
+            ),
+            (
+                Error::KeyNotHeld {
+                    role: "sealing key".into(),
+                    location: "hsm:pkcs11:object=s".into(),
+                },
+                "the sealing key lives in hsm:pkcs11:object=s and never leaves it: cachet can sign with it but cannot hand it to another program",
+                ErrorClass::Usage,
+            ),
+            (
                 Error::Io {
                     action: "rename",
                     path: path(),
@@ -435,7 +503,7 @@ mod tests {
                 ErrorClass::Local,
             ),
         ];
-        assert_eq!(cases.len(), 23, "one case per variant");
+        assert_eq!(cases.len(), 26, "one case per variant");
         for (error, text, class) in cases {
             assert_eq!(error.to_string(), text);
             assert_eq!(error.class(), class, "{text}");

@@ -15,7 +15,8 @@ use std::str::FromStr;
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
-use crate::{KeyRole, Result, UnlockedKeys};
+use crate::remote_key::RemoteKey;
+use crate::{Error, KeyRole, Result, UnlockedKeys};
 
 /// A key `cachet exec --keys` can hand over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +72,8 @@ impl UnlockedKeys {
     /// The bytes a client reads for `key` (see the module docs for each form).
     ///
     /// # Errors
-    /// [`crate::Error::KeysWiped`] after the key set was wiped.
+    /// [`crate::Error::KeysWiped`] after the key set was wiped; [`crate::Error::KeyNotHeld`]
+    /// for a key an HSM or KMS holds (it never leaves it).
     ///
     /// # Security
     /// The key leaves Cachet's locked memory: write the buffer where it goes and drop it (it
@@ -94,15 +96,19 @@ impl UnlockedKeys {
                     out.extend_from_slice(TESSERA_PREFIX);
                     out.extend_from_slice(&b64[..written]);
                     out.extend_from_slice(TESSERA_SUFFIX);
-                    return out;
+                    return Ok(out);
                 }
             };
-            let raw = Zeroizing::new(s.secp(role).secret_bytes());
+            let secret = s.secp(role).ok_or_else(|| Error::KeyNotHeld {
+                role: role.name().to_owned(),
+                location: s.remote(role).map(RemoteKey::location).unwrap_or_default(),
+            })?;
+            let raw = Zeroizing::new(secret.secret_bytes());
             let mut out = Zeroizing::new(vec![0u8; 64]);
             // 32 bytes always fit 64 hex characters: encode_to_slice cannot fail here.
             let _ = hex::encode_to_slice(*raw, &mut out);
-            out
-        })
+            Ok(out)
+        })?
     }
 }
 

@@ -16,7 +16,11 @@ use zeroize::Zeroizing;
 use cachet_primitives::KeyError;
 pub use cachet_primitives::{Ecdh, NodeSigner};
 
+use tokio::sync::watch;
+
 use crate::identity::{address_of, enode_id_hex};
+use crate::remote_key::{RemoteKey, RemoteRole};
+use crate::remote_signer::{RemoteSigner, RevokedTx, SignerRevoked};
 use crate::{Error, PublicIdentities, Result, SealingKeyMode};
 
 /// Which key of the set a handle uses.
@@ -31,8 +35,8 @@ pub enum KeyRole {
 }
 
 impl KeyRole {
-    #[cfg(any(test, feature = "test-utils"))]
-    const fn name(self) -> &'static str {
+    /// `node key`, `sealing key`, `wallet key`.
+    pub const fn name(self) -> &'static str {
         match self {
             Self::Node => "node key",
             Self::Sealer => "sealing key",
@@ -44,10 +48,13 @@ impl KeyRole {
 /// The plaintext key set. Crate-private: it never leaves `keyprovider`.
 pub(crate) struct KeySecrets {
     pub(crate) node: SecretKey,
-    /// `None` when the node key also seals.
+    /// `None` when the node key also seals, or when the sealing key is remote.
     pub(crate) sealer: Option<SecretKey>,
-    pub(crate) wallet: SecretKey,
+    /// `None` only when the wallet key is remote.
+    pub(crate) wallet: Option<SecretKey>,
     pub(crate) ptm: x25519_dalek::StaticSecret,
+    /// The keys an HSM or KMS holds (public records; their secrets are nowhere here).
+    pub(crate) remote: Vec<RemoteKey>,
 }
 
 impl KeySecrets {
@@ -60,35 +67,79 @@ impl KeySecrets {
                 SealingKeyMode::Separate => Some(SecretKey::new(&mut rng)),
                 SealingKeyMode::Node => None,
             },
-            wallet: SecretKey::new(&mut rng),
+            wallet: Some(SecretKey::new(&mut rng)),
             ptm: x25519_dalek::StaticSecret::random_from_rng(rng),
+            remote: Vec::new(),
         }
     }
 
-    pub(crate) fn secp(&self, role: KeyRole) -> &SecretKey {
+    /// Hands `roles` to their HSM/KMS keys: the generated or imported secret of each is erased
+    /// and the record kept (a remote sealing key is a key of its own, never the node key).
+    pub(crate) fn make_remote(&mut self, records: Vec<RemoteKey>) {
+        for record in &records {
+            match record.role {
+                RemoteRole::Sealing => {
+                    if let Some(s) = self.sealer.as_mut() {
+                        s.non_secure_erase();
+                    }
+                    self.sealer = None;
+                }
+                RemoteRole::Wallet => {
+                    if let Some(w) = self.wallet.as_mut() {
+                        w.non_secure_erase();
+                    }
+                    self.wallet = None;
+                }
+            }
+        }
+        self.remote = records;
+    }
+
+    /// The record of `role` when an HSM or KMS holds it.
+    pub(crate) fn remote(&self, role: KeyRole) -> Option<&RemoteKey> {
+        self.remote.iter().find(|r| r.role.role() == role)
+    }
+
+    /// The secret of `role`; `None` when an HSM or KMS holds it.
+    pub(crate) fn secp(&self, role: KeyRole) -> Option<&SecretKey> {
+        if self.remote(role).is_some() {
+            return None;
+        }
         match role {
-            KeyRole::Node => &self.node,
-            KeyRole::Sealer => self.sealer.as_ref().unwrap_or(&self.node),
-            KeyRole::Wallet => &self.wallet,
+            KeyRole::Node => Some(&self.node),
+            KeyRole::Sealer => Some(self.sealer.as_ref().unwrap_or(&self.node)),
+            KeyRole::Wallet => self.wallet.as_ref(),
         }
     }
 
-    /// The identities these secrets derive.
-    pub(crate) fn identities(&self) -> PublicIdentities {
+    /// The public key of `role`, held here or remote.
+    pub(crate) fn public(&self, role: KeyRole) -> Result<PublicKey> {
+        if let Some(record) = self.remote(role) {
+            return Ok(record.public_key);
+        }
+        self.secp(role)
+            .map(|s| s.public_key(SECP256K1))
+            .ok_or(Error::Internal(
+                "a key of the set is neither held nor remote",
+            ))
+    }
+
+    /// The identities these secrets (and remote records) derive.
+    pub(crate) fn identities(&self) -> Result<PublicIdentities> {
         let node = self.node.public_key(SECP256K1);
-        PublicIdentities {
+        Ok(PublicIdentities {
             enode_id: enode_id_hex(&node),
             node_address: address_of(&node),
-            sealer_address: address_of(&self.secp(KeyRole::Sealer).public_key(SECP256K1)),
-            sealing_key: if self.sealer.is_some() {
+            sealer_address: address_of(&self.public(KeyRole::Sealer)?),
+            sealing_key: if self.sealer.is_some() || self.remote(KeyRole::Sealer).is_some() {
                 SealingKeyMode::Separate
             } else {
                 SealingKeyMode::Node
             },
-            wallet_address: address_of(&self.wallet.public_key(SECP256K1)),
+            wallet_address: address_of(&self.public(KeyRole::Wallet)?),
             ptm_public_key: base64::engine::general_purpose::STANDARD
                 .encode(x25519_dalek::PublicKey::from(&self.ptm).as_bytes()),
-        }
+        })
     }
 }
 
@@ -100,7 +151,9 @@ impl Drop for KeySecrets {
         if let Some(sealer) = self.sealer.as_mut() {
             sealer.non_secure_erase();
         }
-        self.wallet.non_secure_erase();
+        if let Some(wallet) = self.wallet.as_mut() {
+            wallet.non_secure_erase();
+        }
     }
 }
 
@@ -127,6 +180,9 @@ impl Vault {
 
 struct Shared {
     identities: PublicIdentities,
+    remote_sealer: Option<RemoteSigner>,
+    remote_wallet: Option<RemoteSigner>,
+    revoked: RevokedTx,
     node_public: PublicKey,
     sealer_public: PublicKey,
     wallet_public: PublicKey,
@@ -155,22 +211,60 @@ pub struct UnlockedKeys {
 }
 
 impl UnlockedKeys {
-    pub(crate) fn from_secrets(secrets: Box<KeySecrets>) -> Self {
-        let identities = secrets.identities();
+    /// A key set with no remote key (tests).
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the secrets name a remote key (use [`Self::with_remote`]).
+    #[cfg(any(test, feature = "test-utils"))]
+    pub(crate) fn from_secrets(secrets: Box<KeySecrets>) -> Result<Self> {
+        if !secrets.remote.is_empty() {
+            return Err(Error::Internal("remote keys without their signers"));
+        }
+        Self::with_remote(secrets, Vec::new(), Arc::new(watch::channel(None).0))
+    }
+
+    /// A key set whose remote keys sign through `signers` (one per remote record), publishing
+    /// revocations on `revoked`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the signers do not match the records one to one.
+    pub(crate) fn with_remote(
+        secrets: Box<KeySecrets>,
+        signers: Vec<RemoteSigner>,
+        revoked: RevokedTx,
+    ) -> Result<Self> {
+        let identities = secrets.identities()?;
+        let signer_of = |role: RemoteRole| signers.iter().find(|s| s.key().role == role).cloned();
+        let remote_sealer = signer_of(RemoteRole::Sealing);
+        let remote_wallet = signer_of(RemoteRole::Wallet);
+        if remote_sealer.is_some() != secrets.remote(KeyRole::Sealer).is_some()
+            || remote_wallet.is_some() != secrets.remote(KeyRole::Wallet).is_some()
+            || signers.len() != secrets.remote.len()
+        {
+            return Err(Error::Internal(
+                "remote signers do not match the bundle's records",
+            ));
+        }
+        let node_public = secrets.node.public_key(SECP256K1);
+        let sealer_public = secrets.public(KeyRole::Sealer)?;
+        let wallet_public = secrets.public(KeyRole::Wallet)?;
         let vault = Vault::new(secrets);
         let s = &vault.secrets;
         let shared = Shared {
-            node_public: s.node.public_key(SECP256K1),
-            sealer_public: s.secp(KeyRole::Sealer).public_key(SECP256K1),
-            wallet_public: s.wallet.public_key(SECP256K1),
+            remote_sealer,
+            remote_wallet,
+            revoked,
+            node_public,
+            sealer_public,
+            wallet_public,
             ptm_public: x25519_dalek::PublicKey::from(&s.ptm).to_bytes(),
             memory_lock: vault._mlock.as_ref().map(|_| ()).map_err(Clone::clone),
             identities,
             vault: RwLock::new(Some(vault)),
         };
-        Self {
+        Ok(Self {
             shared: Arc::new(shared),
-        }
+        })
     }
 
     /// Builds a key set from raw throwaway keys, with no master key or bundle involved.
@@ -193,18 +287,84 @@ impl UnlockedKeys {
                 curve: "secp256k1",
             })
         };
-        Ok(Self::from_secrets(Box::new(KeySecrets {
+        Self::from_secrets(Box::new(KeySecrets {
             node: secp(KeyRole::Node, node)?,
             sealer: sealer.map(|s| secp(KeyRole::Sealer, s)).transpose()?,
-            wallet: secp(KeyRole::Wallet, wallet)?,
+            wallet: Some(secp(KeyRole::Wallet, wallet)?),
             ptm: x25519_dalek::StaticSecret::from(ptm),
-        })))
+            remote: Vec::new(),
+        }))
     }
 
     /// A random key set for tests.
     #[cfg(any(test, feature = "test-utils"))]
     pub fn generate_for_tests(mode: SealingKeyMode) -> Self {
-        Self::from_secrets(Box::new(KeySecrets::generate(mode)))
+        match Self::from_secrets(Box::new(KeySecrets::generate(mode))) {
+            Ok(keys) => keys,
+            Err(_) => unreachable!("generated keys have no remote records"),
+        }
+    }
+
+    /// A key set with throwaway node, PTM and (unless remote) wallet keys whose sealing key
+    /// and/or wallet key sign through `signers` (HSM/KMS signers opened by the test), each
+    /// on its own thread with `deadline`, audited in `audit_dir` when given.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when a signing thread cannot start.
+    ///
+    /// # Security
+    /// For tests and benches only: real key sets come from a bundle.
+    #[cfg(any(test, feature = "test-utils"))]
+    pub fn with_remote_for_tests(
+        signers: Vec<(RemoteRole, Arc<dyn cachet_kms::DigestSigner>)>,
+        deadline: std::time::Duration,
+        audit_dir: Option<&std::path::Path>,
+    ) -> Result<Self> {
+        let mut secrets = Box::new(KeySecrets::generate(SealingKeyMode::Separate));
+        let revoked: RevokedTx = Arc::new(watch::channel(None).0);
+        let mut records = Vec::new();
+        let mut handles = Vec::new();
+        for (role, signer) in signers {
+            let record = RemoteKey {
+                role,
+                // A KMS signer is pinned to a key ARN, a PKCS#11 one to its URI.
+                backend: if signer.reference().key_id.starts_with("arn:") {
+                    cachet_kms::SignerBackend::Kms
+                } else {
+                    cachet_kms::SignerBackend::Hsm
+                },
+                reference: signer.reference(),
+                public_key: PublicKey::from_slice(&signer.public_key())
+                    .map_err(|_| Error::Internal("a signer's public key is not a point"))?,
+            };
+            handles.push(RemoteSigner::spawn(
+                record.clone(),
+                signer,
+                deadline,
+                audit_dir.map(crate::AuditLog::new),
+                revoked.clone(),
+            )?);
+            records.push(record);
+        }
+        secrets.make_remote(records);
+        Self::with_remote(secrets, handles, revoked)
+    }
+
+    /// Where each secp256k1 key of the set lives: `None` for a key the bundle holds, the
+    /// record for one an HSM or KMS holds.
+    pub fn remote_key(&self, role: KeyRole) -> Option<&RemoteKey> {
+        match role {
+            KeyRole::Node => None,
+            KeyRole::Sealer => self.shared.remote_sealer.as_ref().map(RemoteSigner::key),
+            KeyRole::Wallet => self.shared.remote_wallet.as_ref().map(RemoteSigner::key),
+        }
+    }
+
+    /// A receiver that turns `Some` when an HSM/KMS-resident key answers a signature with a
+    /// denial (the key object removed, the PIN changed, `AccessDenied`, the key disabled): the
+    /// holder stops as on a master-key revocation.
+    pub fn signer_revoked(&self) -> watch::Receiver<Option<SignerRevoked>> {
+        self.shared.revoked.subscribe()
     }
 
     /// The public identities of this key set.
@@ -270,12 +430,18 @@ impl UnlockedKeys {
             KeyRole::Sealer => self.shared.sealer_public,
             KeyRole::Wallet => self.shared.wallet_public,
         };
+        let remote = match role {
+            KeyRole::Node => None,
+            KeyRole::Sealer => self.shared.remote_sealer.clone(),
+            KeyRole::Wallet => self.shared.remote_wallet.clone(),
+        };
         SigningKey {
             shared: self.shared.clone(),
             role,
             public,
             address: address_of(&public),
             chain_id: None,
+            remote,
         }
     }
 }
@@ -302,18 +468,29 @@ pub struct SigningKey {
     public: PublicKey,
     address: Address,
     chain_id: Option<ChainId>,
+    /// Set when an HSM or KMS holds the key: signatures go there.
+    remote: Option<RemoteSigner>,
 }
 
 impl SigningKey {
-    /// Signs a 32-byte digest exactly as given (no hashing, no prefix).
+    /// Signs a 32-byte digest exactly as given (no hashing, no prefix). A key an HSM or KMS
+    /// holds signs there, on its signing thread, within the signing deadline, audited.
     ///
     /// # Errors
-    /// [`Error::KeysWiped`] after the key set was wiped.
+    /// [`Error::KeysWiped`] after the key set was wiped; for a remote key
+    /// [`Error::SigningKey`] and [`Error::SigningTimeout`].
     pub fn sign_digest(&self, digest: &[u8; 32]) -> Result<[u8; 65]> {
+        if let Some(remote) = &self.remote {
+            // A wiped set signs nothing, wherever its keys live.
+            self.shared.with_secrets(|_| ())?;
+            return remote.sign_digest(digest);
+        }
         let message = Message::from_digest(*digest);
-        let sig = self
-            .shared
-            .with_secrets(|s| SECP256K1.sign_ecdsa_recoverable(&message, s.secp(self.role)))?;
+        let sig = self.shared.with_secrets(|s| {
+            s.secp(self.role)
+                .map(|secret| SECP256K1.sign_ecdsa_recoverable(&message, secret))
+        })?;
+        let sig = sig.ok_or(Error::Internal("a held key of the set has no secret"))?;
         let (recovery_id, rs) = sig.serialize_compact();
         let mut out = [0u8; 65];
         out[..64].copy_from_slice(&rs);
@@ -329,6 +506,11 @@ impl SigningKey {
     /// The key's public key.
     pub fn public_key(&self) -> PublicKey {
         self.public
+    }
+
+    /// The record of the HSM/KMS key behind this handle, if the bundle does not hold it.
+    pub fn remote(&self) -> Option<&RemoteKey> {
+        self.remote.as_ref().map(RemoteSigner::key)
     }
 
     /// Which key of the set this is.

@@ -6,6 +6,11 @@
 //! AES-256-GCM under one data key that a [`cachet_kms::MasterKey`] wraps. Unlocking is exactly
 //! one master-key call ([`unlock`]).
 //!
+//! The sealing key and the wallet key may instead live in an HSM (PKCS#11) or AWS KMS and never
+//! leave it: the bundle then records where ([`RemoteKey`]) and its public key, and their handles
+//! sign through a [`RemoteSigner`] (a thread of its own, a deadline per call, every signature
+//! audited). The node key always stays in the bundle: RLPx needs ECDH with it.
+//!
 //! Once unlocked, keys live in [`UnlockedKeys`] (locked memory, zeroized on drop or on
 //! [`UnlockedKeys::wipe`]) and are used through handles: [`SigningKey`] implements alloy's
 //! `Signer`/`SignerSync`, [`NodeKey`] adds [`Ecdh`] for RLPx. No handle gives out key bytes
@@ -34,6 +39,8 @@ pub mod import;
 mod keys;
 mod lease;
 mod provider;
+mod remote_key;
+mod remote_signer;
 mod sealed;
 
 pub use audit::{AuditCall, AuditEvent, AuditLog, AuditReport};
@@ -50,5 +57,7 @@ pub use lease::{
 pub use provider::{
     CONTEXT_CHAIN, CONTEXT_NODE, CONTEXT_PURPOSE, InitOptions, Initialised, LoadedBundle,
     MasterKeyChange, UnlockTiming, Unlocked, Unwrap, change_master_keys, context_for, destroy,
-    init, rotate, unlock, unlock_slot,
+    init, init_with_remote, rotate, unlock, unlock_slot,
 };
+pub use remote_key::{RemoteKey, RemoteRole};
+pub use remote_signer::{RemoteSigner, SignerRevoked};

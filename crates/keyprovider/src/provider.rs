@@ -15,6 +15,8 @@ use crate::bundle::{
 };
 use crate::import::ImportedKeys;
 use crate::keys::KeySecrets;
+use crate::remote_key::{RemoteKey, RemoteRole};
+use crate::remote_signer::{RemoteSigner, RevokedTx};
 use crate::{
     Error, ErrorClass, PublicIdentities, Result, SealingKeyMode, UnlockedKeys, datadir, sealed,
 };
@@ -58,9 +60,26 @@ pub async fn init(
     master_key: &dyn MasterKey,
     imported: ImportedKeys,
 ) -> Result<Initialised> {
+    init_with_remote(options, master_key, imported, Vec::new()).await
+}
+
+/// As [`init`], with keys an HSM or KMS holds (records made with [`RemoteKey::from_signer`]):
+/// their secrets are never generated into the bundle; the header records where they live and
+/// their public keys. At most one record per role; a remote sealing key needs
+/// `options.sealing_key` = separate.
+///
+/// # Errors
+/// As [`init`]; [`Error::Internal`] for two records of one role or a remote sealing key with
+/// the node key sealing (the CLI refuses both first).
+pub async fn init_with_remote(
+    options: &InitOptions,
+    master_key: &dyn MasterKey,
+    imported: ImportedKeys,
+    remote_keys: Vec<RemoteKey>,
+) -> Result<Initialised> {
     crate::harden_process();
     let audit = AuditLog::new(&options.datadir);
-    let result = init_inner(options, master_key, imported).await;
+    let result = init_inner(options, master_key, imported, &remote_keys).await;
     match &result {
         Ok((initialised, context, calls, sources)) => {
             let mut event = AuditEvent::new("init")
@@ -71,6 +90,9 @@ pub async fn init(
                     "sealing_key",
                     initialised.identities.sealing_key.to_string(),
                 );
+            if !remote_keys.is_empty() {
+                event = event.detail("remote_keys", remote_summary(&remote_keys));
+            }
             if !sources.is_empty() {
                 event = event.detail(
                     "imported",
@@ -111,6 +133,7 @@ async fn init_inner(
     options: &InitOptions,
     master_key: &dyn MasterKey,
     imported: ImportedKeys,
+    remote_keys: &[RemoteKey],
 ) -> Result<InitParts> {
     datadir::ensure_datadir(&options.datadir)?;
     let path = bundle_path(&options.datadir);
@@ -119,8 +142,18 @@ async fn init_inner(
             datadir: options.datadir.clone(),
         });
     }
-    let (secrets, sources) = imported.into_secrets(options.sealing_key);
-    let identities = secrets.identities();
+    let mut roles = std::collections::HashSet::new();
+    if !remote_keys.iter().all(|r| roles.insert(r.role))
+        || (options.sealing_key == SealingKeyMode::Node
+            && remote_keys.iter().any(|r| r.role == RemoteRole::Sealing))
+    {
+        return Err(Error::Internal(
+            "init options name one remote role twice, or a remote sealing key with the node key sealing",
+        ));
+    }
+    let (mut secrets, sources) = imported.into_secrets(options.sealing_key);
+    secrets.make_remote(remote_keys.to_vec());
+    let identities = secrets.identities()?;
     let context = context_for(&identities, options.chain_id);
     let generated = master_key.generate_data_key(&context).await?;
     let header = BundleHeader {
@@ -128,6 +161,7 @@ async fn init_inner(
         encryption_context: context.clone(),
         identities: identities.clone(),
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        remote_keys: remote_keys.to_vec(),
     };
     let master = MasterKeySection {
         master_key: master_key.reference(),
@@ -291,7 +325,9 @@ impl LoadedBundle {
         &self,
         master_key: &dyn MasterKey,
     ) -> Result<(UnlockedKeys, UnlockTiming)> {
-        let (keys, timing, ..) = self.unlock_slots(Unwrap::With(master_key), None).await?;
+        let (keys, timing, ..) = self
+            .unlock_slots(Unwrap::With(master_key), None, &KmsConfig::default())
+            .await?;
         Ok((keys, timing))
     }
 
@@ -303,6 +339,7 @@ impl LoadedBundle {
         &self,
         keys: Unwrap<'a>,
         only: Option<usize>,
+        config: &KmsConfig,
     ) -> Result<(UnlockedKeys, UnlockTiming, usize, SlotKey<'a>)> {
         crate::harden_process();
         let audit = AuditLog::new(&self.datadir);
@@ -330,14 +367,24 @@ impl LoadedBundle {
         };
         let opened = self.open_key_set(&unwrapped.plaintext);
         drop(unwrapped.plaintext);
-        let event = AuditEvent::new("unlock")
+        let mut event = AuditEvent::new("unlock")
             .with_key(&slot.master_key, context)
             .with_calls([&unwrapped.call])
             .detail("slot", walked.index + 1)
             .detail("slots", self.bundle.slots().len());
+        let remote = &self.bundle.header.remote_keys;
+        if !remote.is_empty() {
+            event = event.detail("remote_keys", remote_summary(remote));
+        }
+        // The records are authenticated only now (the header is the key set's associated
+        // data): no HSM or KMS named by an unauthenticated header is ever contacted.
+        let opened = match opened {
+            Ok(secrets) => self.open_remote(secrets, config).await,
+            Err(e) => Err(e),
+        };
         match opened {
-            Ok(secrets) => {
-                let keys = UnlockedKeys::from_secrets(secrets);
+            Ok((secrets, signers, revoked)) => {
+                let keys = UnlockedKeys::with_remote(secrets, signers, revoked)?;
                 let timing = UnlockTiming {
                     master_key: kms_time,
                     local: started.elapsed().saturating_sub(kms_time),
@@ -352,6 +399,41 @@ impl LoadedBundle {
         }
     }
 
+    /// Opens the signer of each HSM/KMS key the header records, pinned to its reference, and
+    /// checks that it still answers with the recorded public key (a replaced key: corrupt, exit
+    /// 12; a revoked one: denied, exit 10).
+    async fn open_remote(
+        &self,
+        secrets: Box<KeySecrets>,
+        config: &KmsConfig,
+    ) -> Result<(Box<KeySecrets>, Vec<RemoteSigner>, RevokedTx)> {
+        let revoked: RevokedTx = Arc::new(tokio::sync::watch::channel(None).0);
+        let mut signers = Vec::new();
+        for record in &self.bundle.header.remote_keys {
+            // Boxed: the AWS SDK's futures are deep, and every caller's future would hold them.
+            let signer = Box::pin(cachet_kms::open_signer_recorded(
+                record.backend,
+                &record.reference,
+                &record.public_key_bytes(),
+                config,
+            ))
+            .await
+            .map_err(|source| Error::SigningKey {
+                role: record.role.to_string(),
+                location: record.location(),
+                source: Box::new(source),
+            })?;
+            signers.push(RemoteSigner::spawn(
+                record.clone(),
+                signer,
+                config.signer_deadline(),
+                Some(AuditLog::new(&self.datadir)),
+                revoked.clone(),
+            )?);
+        }
+        Ok((secrets, signers, revoked))
+    }
+
     /// Opens the sealed key set with a data key and checks the identities.
     fn open_key_set(&self, data_key: &cachet_kms::DataKey) -> Result<Box<KeySecrets>> {
         let secrets = sealed::open(
@@ -360,6 +442,7 @@ impl LoadedBundle {
             data_key,
             &self.bundle.associated_data(),
             &self.path,
+            &self.bundle.header.remote_keys,
         )?;
         check_identities(&secrets, &self.bundle.header.identities, &self.path)?;
         Ok(secrets)
@@ -554,7 +637,9 @@ pub async fn unlock_slot(
 ) -> Result<Unlocked> {
     crate::harden_process();
     let bundle = LoadedBundle::load(datadir)?;
-    let (keys, timing, slot, key) = bundle.unlock_slots(Unwrap::Recorded(config), slot).await?;
+    let (keys, timing, slot, key) = bundle
+        .unlock_slots(Unwrap::Recorded(config), slot, config)
+        .await?;
     let SlotKey::Owned(master_key) = key else {
         return Err(Error::Internal("a recorded master key was not opened"));
     };
@@ -841,8 +926,15 @@ pub fn destroy(datadir: &Path) -> Result<PublicIdentities> {
     Ok(identities)
 }
 
+/// `role:location` of each remote key, for audit lines.
+fn remote_summary(keys: &[RemoteKey]) -> Vec<String> {
+    keys.iter()
+        .map(|r| format!("{}:{}", r.role.name(), r.location()))
+        .collect()
+}
+
 fn check_identities(secrets: &KeySecrets, header: &PublicIdentities, path: &Path) -> Result<()> {
-    let derived = secrets.identities();
+    let derived = secrets.identities()?;
     let mismatch = |which| {
         Err(Error::IdentityMismatch {
             path: path.to_path_buf(),

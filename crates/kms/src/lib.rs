@@ -13,7 +13,9 @@
 //!   KMS (`Sign` on the digest), behind [`DigestSigner`].
 //!
 //! Signing keys that never leave an HSM or KMS implement [`DigestSigner`]; [`der_to_rs`] and
-//! [`recoverable`] turn their ECDSA answers into Ethereum's `r ‖ s ‖ v`.
+//! [`recoverable`] turn their ECDSA answers into Ethereum's `r ‖ s ‖ v`. [`SigningKeySpec`]
+//! parses what an operator names at `init` (`hsm:pkcs11:…`, `kms:KEY`); [`open_signer`] and
+//! [`open_signer_recorded`] open one for init and at unlock.
 //!
 //! - `Pkcs11MasterKey` (`pkcs11:URI`, RFC 7512, feature `pkcs11`): an AES-256 key inside a
 //!   PKCS#11 token (an HSM, SoftHSM) through `cryptoki`; the data key is wrapped in the token
@@ -41,6 +43,7 @@ mod open;
 pub mod pkcs11;
 mod reference;
 mod signer;
+mod signing_key;
 
 #[cfg(feature = "aws")]
 pub use aws::{Arn, AwsKeyRef, AwsKmsKey, AwsKmsSigner, DEFAULT_ALIAS, DEFAULT_DEADLINE};
@@ -49,8 +52,9 @@ pub use data_key::{DataKey, WrappedDataKey};
 pub use error::{BoxedSource, Error, ErrorClass, Result};
 pub use local::LocalMasterKey;
 pub use master_key::{CallRecord, GeneratedDataKey, MasterKey, Unwrapped};
-pub use open::{KmsConfig, open_for_init, open_recorded};
+pub use open::{DEFAULT_SIGNER_TIMEOUT, KmsConfig, open_for_init, open_recorded};
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{Pkcs11MasterKey, Pkcs11Signer, SECP256K1_EC_PARAMS, WrapMode};
 pub use reference::{MasterKeyRef, MasterKeySpec};
 pub use signer::{DigestSigner, SignerRef, der_to_rs, fuzzing as signer_fuzzing, recoverable};
+pub use signing_key::{SignerBackend, SigningKeySpec, open_signer, open_signer_recorded};

@@ -19,6 +19,21 @@ pub struct KmsConfig {
     /// `--pkcs11-module` (also `CACHET_PKCS11_MODULE`): the PKCS#11 module for `pkcs11:` URIs
     /// without `module-path`.
     pub pkcs11_module: Option<PathBuf>,
+    /// `--signer-timeout`: the deadline of one signature by an HSM/KMS-resident key (retries
+    /// included), and of the check at unlock that it still answers. `None` =
+    /// [`DEFAULT_SIGNER_TIMEOUT`].
+    pub signer_timeout: Option<Duration>,
+}
+
+/// The default deadline of one HSM/KMS signature: well under a clique period of a few seconds,
+/// long enough for a KMS round trip with a retry or two.
+pub const DEFAULT_SIGNER_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl KmsConfig {
+    /// The signing deadline in force.
+    pub fn signer_deadline(&self) -> Duration {
+        self.signer_timeout.unwrap_or(DEFAULT_SIGNER_TIMEOUT)
+    }
 }
 
 /// Opens the master key an operator named at `init` (or as a `rotate` target). An AWS alias is

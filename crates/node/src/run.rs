@@ -424,6 +424,17 @@ fn start_sealer(
     if !config.mine {
         return Ok(None);
     }
+    // IBFT, QBFT and raft seal with the node key, which stays in the bundle: an HSM/KMS
+    // sealing key would silently not be used.
+    if chain.engine().seals_with_node_key()
+        && let Some(remote) = keys.sealing_key().remote()
+    {
+        return Err(Error::Config(format!(
+            "the sealing key lives in {} but {} seals with the node key (the validator's enode key, which must stay in the bundle for RLPx): an HSM/KMS sealing key is for clique chains",
+            remote.location(),
+            chain.engine()
+        )));
+    }
     let producer_config = ProducerConfig {
         datadir: &config.datadir,
         proposals: proposals.clone(),
@@ -493,6 +504,8 @@ enum Stop {
     Lease(Arc<cachet_kms::Error>),
     /// An embedder's key-status channel said revoked.
     Revoked(String),
+    /// An HSM/KMS-resident key answered a signature with a denial.
+    SignerRevoked(cachet_keyprovider::SignerRevoked),
     /// The doppelganger check found another node sealing with our key (sealing has stopped).
     Doppelganger(crate::doppelganger::Doppelganger),
 }
@@ -515,8 +528,10 @@ async fn wait_for_stop(
         _ => None,
     };
     let mut key_status = controls.key_status;
+    let mut signer_revoked = unlocked.keys.signer_revoked();
     loop {
         tokio::select! {
+            revoked = revoked_signer(&mut signer_revoked) => return Stop::SignerRevoked(revoked),
             r = shutdown.changed() => {
                 if r.is_err() || *shutdown.borrow() {
                     return Stop::Shutdown;
@@ -543,6 +558,7 @@ async fn finish(stop: Stop, held: &Held, p2p: &mut P2pStack, stopped: &[&str]) -
         Stop::Doppelganger(found) => return Err(Error::Doppelganger(found.clone())),
         Stop::Lease(error) => cachet_primitives::error::Chain(&**error).to_string(),
         Stop::Revoked(why) => why.clone(),
+        Stop::SignerRevoked(revoked) => revoked.to_string(),
     };
     tracing::error!(target: "cachet::node", reason = %why, "master key revoked: stopping sealing and discv5, wiping keys");
     let mut stopped = stopped.to_vec();
@@ -610,6 +626,18 @@ async fn found_doppelganger(
         return found;
     }
     *rx = None;
+    std::future::pending().await
+}
+
+/// The first HSM/KMS key found revoked; pending forever if none is (or the key set is gone).
+async fn revoked_signer(
+    rx: &mut watch::Receiver<Option<cachet_keyprovider::SignerRevoked>>,
+) -> cachet_keyprovider::SignerRevoked {
+    if let Ok(revoked) = rx.wait_for(Option::is_some).await
+        && let Some(revoked) = revoked.clone()
+    {
+        return revoked;
+    }
     std::future::pending().await
 }
 

@@ -74,6 +74,15 @@ impl SoftHsm {
         }
     }
 
+    /// The token directory a parent process made with [`Self::new`] and passed down (a bench
+    /// that re-runs itself with [`Self::env`]); the parent removes it.
+    pub fn at(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            _owned: None,
+        }
+    }
+
     /// Runs `body` in a child process with `SOFTHSM2_CONF` set to a fresh configuration. Call it
     /// from the test function named `name` in module `module` (`module_path!()`); in the child,
     /// the same call runs `body`.

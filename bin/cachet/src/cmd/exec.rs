@@ -15,7 +15,8 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use cachet_keyprovider::{
-    AuditEvent, AuditLog, HandoffKey, Lease, LeaseState, Revocation, RevocationCause, UnlockedKeys,
+    AuditEvent, AuditLog, HandoffKey, Lease, LeaseState, LoadedBundle, RemoteRole, Revocation,
+    RevocationCause, UnlockedKeys,
 };
 use clap::Args;
 use command_fds::{CommandFdExt as _, FdMapping};
@@ -70,6 +71,27 @@ pub(crate) struct ExecChildArgs {
     command: Vec<OsString>,
 }
 
+/// A key an HSM or KMS holds cannot be written to a pipe: refused (exit 2) from the bundle's
+/// header, before any master-key call.
+fn refuse_remote_keys(args: &ExecArgs) -> Result<(), Failure> {
+    let bundle = LoadedBundle::load(&args.datadir)?;
+    for key in &args.keys {
+        let role = match key {
+            HandoffKey::Sealing => RemoteRole::Sealing,
+            HandoffKey::Wallet => RemoteRole::Wallet,
+            HandoffKey::Node | HandoffKey::Ptm => continue,
+        };
+        if let Some(remote) = bundle.header().remote_keys.iter().find(|r| r.role == role) {
+            return Err(cachet_keyprovider::Error::KeyNotHeld {
+                role: role.to_string(),
+                location: remote.location(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Runs the client with the keys and returns the exit code to exit with: the client's
 /// (128 + the signal when a signal killed it), or a failure (10 on revocation).
 pub(crate) async fn run(args: ExecArgs) -> Result<u8, Failure> {
@@ -78,6 +100,7 @@ pub(crate) async fn run(args: ExecArgs) -> Result<u8, Failure> {
             return Err(Failure::usage(format!("--keys names {key} twice")));
         }
     }
+    refuse_remote_keys(&args)?;
     // Before the unlock, so that a stop signal during it is neither lost nor fatal.
     let mut signals = StopSignals::install();
     let kms = args.kms.config();

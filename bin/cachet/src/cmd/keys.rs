@@ -4,8 +4,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use cachet_keyprovider::import::{self, ImportedKeys};
-use cachet_keyprovider::{AuditLog, InitOptions, LoadedBundle, PublicIdentities, SealingKeyMode};
-use cachet_kms::{KmsConfig, MasterKeySpec};
+use cachet_keyprovider::{
+    AuditLog, BundleHeader, InitOptions, LoadedBundle, PublicIdentities, RemoteKey, RemoteRole,
+    SealingKeyMode,
+};
+use cachet_kms::{KmsConfig, MasterKeySpec, SigningKeySpec};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -30,6 +33,10 @@ pub(crate) struct KmsArgs {
     /// PKCS#11 module (shared library) for `pkcs11:` master keys whose URI has no module-path.
     #[arg(long, value_name = "PATH", env = "CACHET_PKCS11_MODULE")]
     pub(crate) pkcs11_module: Option<PathBuf>,
+    /// Deadline of one signature by a sealing or wallet key held in an HSM or KMS, retries
+    /// included (seconds, fractions allowed).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub(crate) signer_timeout: f64,
 }
 
 impl KmsArgs {
@@ -40,17 +47,36 @@ impl KmsArgs {
             profile: self.aws_profile.clone(),
             timeout: Some(std::time::Duration::from_secs(self.kms_timeout)),
             pkcs11_module: self.pkcs11_module.clone(),
+            signer_timeout: Some(std::time::Duration::from_secs_f64(
+                self.signer_timeout.clamp(0.001, 3600.0),
+            )),
         }
     }
 }
 
-/// `--sealing-key`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// `--sealing-key`: `separate`, `node`, or a key an HSM/KMS holds.
+#[derive(Debug, Clone)]
 pub(crate) enum SealingKeyArg {
-    /// A sealing key of its own (geth style).
+    /// A sealing key of its own in the bundle (geth style).
     Separate,
     /// The node key also seals clique blocks (Besu style).
     Node,
+    /// A key of its own that never leaves an HSM or KMS.
+    Remote(SigningKeySpec),
+}
+
+fn parse_sealing_key(given: &str) -> Result<SealingKeyArg, String> {
+    match given {
+        "separate" => Ok(SealingKeyArg::Separate),
+        "node" => Ok(SealingKeyArg::Node),
+        _ => SigningKeySpec::parse(given)
+            .map(SealingKeyArg::Remote)
+            .map_err(|e| format!("want separate, node, hsm:pkcs11:URI or kms:KEY; {e}")),
+    }
+}
+
+fn parse_signing_key(given: &str) -> Result<SigningKeySpec, String> {
+    SigningKeySpec::parse(given).map_err(|e| e.to_string())
 }
 
 /// `--keystore-role`.
@@ -74,9 +100,16 @@ pub(crate) struct InitArgs {
     /// Chain id bound into the bundle's encryption context.
     #[arg(long, default_value_t = 1337)]
     chain_id: u64,
-    /// Whether clique seals with a separate key or with the node key.
-    #[arg(long, value_enum, default_value_t = SealingKeyArg::Separate)]
+    /// The clique sealing key: `separate` (a key of its own in the bundle), `node` (the node
+    /// key seals), or a key that never leaves an HSM or KMS: `hsm:pkcs11:URI` (RFC 7512, a
+    /// secp256k1 private key; ?pin-source=file:PATH) or `kms:KEY` (an AWS KMS `ECC_SECG_P256K1`
+    /// key: ARN, id, alias/NAME or alias ARN).
+    #[arg(long, value_name = "separate|node|hsm:URI|kms:KEY", default_value = "separate", value_parser = parse_sealing_key)]
     sealing_key: SealingKeyArg,
+    /// The wallet account in an HSM or KMS instead of the bundle: `hsm:pkcs11:URI` or
+    /// `kms:KEY`, as for --sealing-key.
+    #[arg(long, value_name = "hsm:URI|kms:KEY", value_parser = parse_signing_key)]
+    wallet_key: Option<SigningKeySpec>,
     /// Import the node key from a geth `nodekey` file.
     #[arg(long, value_name = "FILE", conflicts_with = "import_besu_key")]
     import_nodekey: Option<PathBuf>,
@@ -185,22 +218,41 @@ pub(crate) enum AuditCommand {
 pub(crate) async fn init(args: InitArgs) -> Result<(), Failure> {
     let spec = MasterKeySpec::parse(&args.master_key)?;
     let mode = match args.sealing_key {
-        SealingKeyArg::Separate => SealingKeyMode::Separate,
         SealingKeyArg::Node => SealingKeyMode::Node,
+        SealingKeyArg::Separate | SealingKeyArg::Remote(_) => SealingKeyMode::Separate,
     };
     let imported = read_imports(&args, mode)?;
-    let master_key = cachet_kms::open_for_init(&spec, &args.kms.config()).await?;
+    let config = args.kms.config();
+    // Where each remote key lives and its public key, read before the master key is asked for
+    // anything: a wrong reference fails init with nothing written.
+    let mut remote_keys = Vec::new();
+    let remote = [
+        match &args.sealing_key {
+            SealingKeyArg::Remote(spec) => Some((RemoteRole::Sealing, spec)),
+            _ => None,
+        },
+        args.wallet_key
+            .as_ref()
+            .map(|spec| (RemoteRole::Wallet, spec)),
+    ];
+    for (role, spec) in remote.into_iter().flatten() {
+        let signer = cachet_kms::open_signer(spec, &config).await?;
+        remote_keys.push(RemoteKey::from_signer(role, spec.backend, signer.as_ref())?);
+    }
+    let master_key = cachet_kms::open_for_init(&spec, &config).await?;
     let options = InitOptions {
         datadir: args.datadir.clone(),
         chain_id: args.chain_id,
         sealing_key: mode,
     };
     let sources = imported.sources().to_vec();
-    let initialised = cachet_keyprovider::init(&options, master_key.as_ref(), imported).await?;
-    super::emit(
-        &serde_json::to_string_pretty(&identities_json(&initialised.identities))
-            .unwrap_or_default(),
-    );
+    let initialised =
+        cachet_keyprovider::init_with_remote(&options, master_key.as_ref(), imported, remote_keys)
+            .await?;
+    let mut out = identities_json(&initialised.identities);
+    let header = LoadedBundle::load(&args.datadir)?.header().clone();
+    out["key_locations"] = key_locations(&header);
+    super::emit(&serde_json::to_string_pretty(&out).unwrap_or_default());
     eprintln!(
         "created {} under {}",
         initialised.bundle_path.display(),
@@ -244,6 +296,7 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
     out["encryption_context"] = json!(header.encryption_context);
     out["created"] = json!(header.created);
     out["format"] = json!(header.format);
+    out["key_locations"] = key_locations(header);
     if args.json {
         super::emit(&serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
@@ -253,14 +306,27 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
             "node address:    {}",
             out["node_address"].as_str().unwrap_or_default()
         ));
+        let location = |role: RemoteRole| {
+            header
+                .remote_keys
+                .iter()
+                .find(|r| r.role == role)
+                .map(|r| format!(", in {}", r.location()))
+                .unwrap_or_default()
+        };
         super::emit(&format!(
-            "sealer address:  {} ({})",
+            "sealer address:  {} ({}{})",
             out["sealer_address"].as_str().unwrap_or_default(),
-            id.sealing_key
+            id.sealing_key,
+            location(RemoteRole::Sealing)
         ));
         super::emit(&format!(
-            "wallet address:  {}",
-            out["wallet_address"].as_str().unwrap_or_default()
+            "wallet address:  {}{}",
+            out["wallet_address"].as_str().unwrap_or_default(),
+            location(RemoteRole::Wallet)
+                .strip_prefix(", ")
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default()
         ));
         super::emit(&format!("ptm public key:  {}", id.ptm_public_key));
         for (i, slot) in bundle.slots().iter().enumerate() {
@@ -294,6 +360,7 @@ pub(crate) async fn unlock(args: UnlockArgs) -> Result<(), Failure> {
     let mut out = identities_json(unlocked.keys.identities());
     out["master_key"] = json!(unlocked.unlocked_by().master_key.given);
     out["slot"] = json!(unlocked.slot + 1);
+    out["key_locations"] = key_locations(unlocked.bundle.header());
     out["memory_locked"] = json!(unlocked.keys.memory_locked());
     out["hardening"] = cachet_node::hardening_json(&unlocked.keys);
     out["unlocked"] = json!(true);
@@ -396,6 +463,23 @@ fn read_imports(args: &InitArgs, mode: SealingKeyMode) -> Result<ImportedKeys, F
     if let Some(path) = &args.import_besu_key {
         imported.set_node(import::read_besu_key(path)?, "besu-key", path);
     }
+    let remote_sealer = matches!(args.sealing_key, SealingKeyArg::Remote(_));
+    if remote_sealer
+        && (args.import_sealing_key.is_some()
+            || matches!(args.keystore_role, Some(KeystoreRole::Sealer)))
+    {
+        return Err(Failure::usage(
+            "--sealing-key hsm:/kms: names a key that never leaves its HSM or KMS: it cannot be imported (--import-sealing-key, --keystore-role sealer)",
+        ));
+    }
+    if args.wallet_key.is_some()
+        && args.import_keystore.is_some()
+        && !matches!(args.keystore_role, Some(KeystoreRole::Sealer))
+    {
+        return Err(Failure::usage(
+            "--wallet-key names a key that never leaves its HSM or KMS: it cannot be imported (--keystore-role wallet)",
+        ));
+    }
     if let Some(path) = &args.import_sealing_key {
         if matches!(mode, SealingKeyMode::Node) {
             return Err(Failure::usage(
@@ -455,6 +539,30 @@ fn read_password(file: Option<&Path>, for_key: &Path) -> Result<Zeroizing<Vec<u8
     let password = rpassword::prompt_password(format!("password for {}: ", for_key.display()))
         .map_err(|e| Failure::usage(format!("reading the password: {e}")))?;
     Ok(Zeroizing::new(Zeroizing::new(password).as_bytes().to_vec()))
+}
+
+/// Where each key lives: `bundle`, or the HSM/KMS key (`hsm:pkcs11:…`, `kms:<key ARN>`) with
+/// its backend and the public key the bundle recorded.
+fn key_locations(header: &BundleHeader) -> serde_json::Value {
+    let of = |role: RemoteRole| match header.remote_keys.iter().find(|r| r.role == role) {
+        Some(r) => json!({
+            "location": r.location(),
+            "backend": r.backend,
+            "given": r.reference.given,
+            "public_key": hex::encode(r.public_key_bytes()),
+        }),
+        None => json!({"location": "bundle"}),
+    };
+    json!({
+        "node": {"location": "bundle"},
+        "sealing": if header.identities.sealing_key == SealingKeyMode::Node {
+            json!({"location": "bundle", "same_as": "node"})
+        } else {
+            of(RemoteRole::Sealing)
+        },
+        "wallet": of(RemoteRole::Wallet),
+        "ptm": {"location": "bundle"},
+    })
 }
 
 fn identities_json(id: &PublicIdentities) -> serde_json::Value {

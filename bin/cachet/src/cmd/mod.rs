@@ -10,6 +10,7 @@ pub(crate) mod node;
 pub(crate) mod p2p;
 pub(crate) mod seal;
 pub(crate) mod signals;
+pub(crate) mod signing_key;
 pub(crate) mod watch;
 
 use tracing_subscriber::EnvFilter;
@@ -32,6 +33,7 @@ pub(crate) async fn run(command: Command, log: Option<String>) -> Result<u8, Fai
             ));
         }
         Command::MasterKey(c) => master_key::run(c).await,
+        Command::SigningKey(c) => signing_key::run(c),
         Command::Init(args) => keys::init(args).await,
         Command::Inspect(args) => keys::inspect(args),
         Command::Unlock(args) => keys::unlock(args).await,

@@ -736,3 +736,85 @@ fn a_local_break_glass_key_unlocks_when_the_aws_key_is_revoked() {
     );
     assert!(stderr(&out).contains(&setup.key_arn), "{}", stderr(&out));
 }
+
+/// A sealing key that never leaves AWS KMS (moto with IAM enforced): `init --sealing-key
+/// kms:ARN` reads its public key with `GetPublicKey` and records it with the ARN; unlock checks
+/// it again, so a principal that may no longer call `kms:GetPublicKey` on it is refused at start
+/// with exit 10 (the node user's policy has no `kms:GetPublicKey`: `AccessDenied`), and `exec`
+/// refuses to hand it over (exit 2). moto's `Sign` with `DIGEST` is broken (decision 287): the
+/// signing path itself is checked with aws-smithy-mocks (`crates/seal/tests/it/kms.rs`).
+#[test]
+#[ignore = "needs moto: run scripts/test"]
+fn kms_sealing_key_is_recorded_at_init_and_access_denied_at_unlock_exits_10() {
+    let moto = MotoServer::start_with_iam();
+    let setup = moto.setup_revocation();
+    let admin = Some(&setup.admin);
+    let created = moto.admin(admin, &["create-signing-key"]);
+    let arn = created["key_arn"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d").display().to_string();
+    let master = format!("local:{}", dir.path().join("master.key").display());
+    assert_eq!(code(&run(&moto, admin, &["master-key", "new", &master])), 0);
+    let sealing = format!("kms:{arn}");
+    let out = run(
+        &moto,
+        admin,
+        &[
+            "init",
+            "--datadir",
+            &d,
+            "--master-key",
+            &master,
+            "--sealing-key",
+            &sealing,
+            "--kms-timeout",
+            "10",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let header = inspect(&moto, &d);
+    assert_eq!(
+        header["key_locations"]["sealing"]["location"],
+        sealing.as_str()
+    );
+    assert_eq!(header["key_locations"]["sealing"]["backend"], "kms");
+    let public = header["key_locations"]["sealing"]["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The address is the public key's (keccak of x ‖ y, last 20 bytes), as geth derives it.
+    let point = hex::decode(&public).unwrap();
+    assert_eq!(point.len(), 65);
+    let hash = alloy_primitives::keccak256(&point[1..]);
+    assert_eq!(
+        header["sealer_address"],
+        format!("0x{}", hex::encode(&hash[12..])).as_str()
+    );
+
+    let unlock = ["unlock", "--check", "--datadir", &d, "--kms-timeout", "10"];
+    let out = run(&moto, admin, &unlock);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = run(&moto, Some(&setup.node), &unlock);
+    assert_eq!(code(&out), 10, "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains(&format!("the sealing key in {sealing} failed")),
+        "{message}"
+    );
+    assert!(message.contains("kms:GetPublicKey"), "{message}");
+    let audit = audit_lines(&d);
+    let last = audit.last().unwrap();
+    assert_eq!(
+        (last["op"].as_str(), last["outcome"].as_str()),
+        (Some("unlock"), Some("error"))
+    );
+    assert_eq!(last["error_class"], "denied");
+
+    let out = run(
+        &moto,
+        admin,
+        &["exec", "--datadir", &d, "--keys", "sealing", "--", "true"],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("never leaves it"), "{}", stderr(&out));
+}

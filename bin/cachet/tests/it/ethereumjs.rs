@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::node::{base_port, devnet, interrupt, number, rpc, wait_until};
 
-fn ethereumjs() -> PathBuf {
+pub(crate) fn ethereumjs() -> PathBuf {
     let bin = std::env::var_os("CACHET_ETHEREUMJS").map_or_else(
         || cachet_testkit::node_peers_dir().join("ethereumjs-client/node_modules/.bin/ethereumjs"),
         PathBuf::from,

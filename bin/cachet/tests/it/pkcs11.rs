@@ -296,3 +296,238 @@ fn node_unlocks_from_the_token_and_exits_10_when_the_key_is_deleted() {
     assert_eq!(last["op"], "revoked", "{audit}");
     assert_eq!(last["details"]["keys_wiped"], true, "{audit}");
 }
+
+/// `cachet signing-key new hsm:…`, `init --sealing-key hsm:…` (the bundle records where the key
+/// lives and its public key; `inspect` shows it), `exec` refusing to hand it over, then a
+/// `cachet node` whose clique seals are made in the token: the `EthereumJS` client syncs the
+/// chain with the same hashes, validating every seal with its own clique code; deleting the key
+/// pair in the token stops the node with exit 10 at its next seal, keys wiped and audited.
+#[test]
+#[ignore = "needs softhsm2 and ethereumjs: run scripts/test"]
+fn hsm_sealing_key_seals_a_clique_chain_ethereumjs_syncs_and_deleting_it_exits_10() {
+    const BLOCKS: u64 = 8;
+    let hsm = SoftHsm::new();
+    hsm.init_token("cachet");
+    let pin = hsm.pin_file("pin", USER_PIN);
+    let module = hsm.module();
+    let sealing = format!(
+        "hsm:pkcs11:token=cachet;object=sealer?pin-source=file:{}",
+        pin.display()
+    );
+    let master = format!("local:{}", hsm.dir().join("master.key").display());
+    let d = hsm.dir().join("d").display().to_string();
+    assert_eq!(
+        code(&cachet(&hsm, None, &["master-key", "new", &master])),
+        0
+    );
+    let out = cachet(&hsm, Some(&module), &["signing-key", "new", &sealing]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let address = created["address"].as_str().unwrap().to_owned();
+    assert_eq!(object_files(&hsm).len(), 2, "a key pair in the token");
+    let again = cachet(&hsm, Some(&module), &["signing-key", "new", &sealing]);
+    assert_eq!(code(&again), 2, "{}", stderr(&again));
+
+    let out = cachet(
+        &hsm,
+        Some(&module),
+        &[
+            "init",
+            "--datadir",
+            &d,
+            "--master-key",
+            &master,
+            "--sealing-key",
+            &sealing,
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let inspect = cachet(&hsm, None, &["inspect", "--datadir", &d, "--json"]);
+    let inspect: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(inspect["sealer_address"], address.as_str());
+    assert_eq!(
+        inspect["key_locations"]["sealing"]["location"],
+        sealing.as_str()
+    );
+    assert_eq!(inspect["key_locations"]["sealing"]["backend"], "hsm");
+    assert_eq!(
+        inspect["key_locations"]["sealing"]["public_key"],
+        created["public_key"]
+    );
+    assert_eq!(inspect["key_locations"]["wallet"]["location"], "bundle");
+    let text = cachet(&hsm, None, &["inspect", "--datadir", &d]);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains(&format!("(separate, in {sealing})")),
+        "{text}"
+    );
+
+    // The key cannot be written to a pipe: refused before any master-key call.
+    let out = cachet(
+        &hsm,
+        Some(&module),
+        &[
+            "exec",
+            "--datadir",
+            &d,
+            "--keys",
+            "node,sealing",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "the sealing key lives in {sealing} and never leaves it"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    let genesis = hsm.dir().join("genesis.json");
+    let extra = format!(
+        "0x{}{}{}",
+        "00".repeat(32),
+        address.trim_start_matches("0x"),
+        "00".repeat(65)
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let spec = serde_json::json!({
+        "config": {
+            "chainId": 1337, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0,
+            "eip158Block": 0, "byzantiumBlock": 0, "constantinopleBlock": 0,
+            "petersburgBlock": 0, "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
+            "clique": {"period": 1, "epoch": 30000}
+        },
+        "nonce": "0x0", "timestamp": format!("{now:#x}"), "extraData": extra,
+        "gasLimit": "0x1c9c380", "difficulty": "0x1",
+        "mixHash": format!("0x{}", "00".repeat(32)),
+        "coinbase": "0x0000000000000000000000000000000000000000", "alloc": {}
+    });
+    std::fs::write(&genesis, spec.to_string()).unwrap();
+
+    let (p2p, http) = (free_port(), free_port());
+    let log = std::fs::File::create(format!("{d}.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(["node", "--datadir", &d, "--genesis"])
+        .arg(&genesis)
+        .args(["--port", &p2p.to_string(), "--http.port", &http.to_string()])
+        .args(["--http.api", "eth,net,web3,admin", "--mine"])
+        .envs(hsm.env())
+        .env("CACHET_PKCS11_MODULE", &module)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let log_text = || std::fs::read_to_string(format!("{d}.log")).unwrap_or_default();
+    let stop = |child: &mut Child| {
+        if child.try_wait().unwrap().is_none() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            if wait_exit(child, Duration::from_secs(20)).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    };
+    let sealed = super::node::wait_until(Duration::from_secs(90), || {
+        super::node::number(http) >= BLOCKS
+    });
+    if !sealed {
+        stop(&mut child);
+        panic!("the node did not seal {BLOCKS} blocks: {}", log_text());
+    }
+    let audit = std::fs::read_to_string(Path::new(&d).join("audit.log")).unwrap();
+    let signs: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["op"] == "sign")
+        .collect();
+    assert!(signs.len() as u64 >= BLOCKS, "{audit}");
+    assert!(
+        signs
+            .iter()
+            .all(|l| l["outcome"] == "ok" && l["details"]["role"] == "sealing"),
+        "{audit}"
+    );
+
+    // EthereumJS follows the chain, checking each seal against the genesis signer.
+    let enode = super::node::rpc(http, "admin_nodeInfo", serde_json::json!([])).unwrap()["enode"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (ejs_p2p, ejs_http) = (free_port(), free_port());
+    let ejs_log_path = hsm.dir().join("ethereumjs.log");
+    let ejs_log = std::fs::File::create(&ejs_log_path).unwrap();
+    let mut client = Command::new(super::ethereumjs::ethereumjs())
+        .arg("--gethGenesis")
+        .arg(&genesis)
+        .arg("--dataDir")
+        .arg(hsm.dir().join("ejs"))
+        .args(["--port", &ejs_p2p.to_string(), "--extIP", "127.0.0.1"])
+        .args([
+            "--discDns",
+            "false",
+            "--discV4",
+            "true",
+            "--bootnodes",
+            &enode,
+        ])
+        .args([
+            "--rpc",
+            "--rpcPort",
+            &ejs_http.to_string(),
+            "--rpcAddr",
+            "127.0.0.1",
+        ])
+        .stdout(Stdio::from(ejs_log.try_clone().unwrap()))
+        .stderr(Stdio::from(ejs_log))
+        .spawn()
+        .expect("spawn ethereumjs");
+    let synced = super::node::wait_until(Duration::from_secs(120), || {
+        super::node::number(ejs_http) >= BLOCKS
+    });
+    let mut mismatches = Vec::new();
+    if synced {
+        for n in 1..=BLOCKS {
+            let q = serde_json::json!([format!("{n:#x}"), false]);
+            let a =
+                super::node::rpc(http, "eth_getBlockByNumber", q.clone()).unwrap()["hash"].clone();
+            let b = super::node::rpc(ejs_http, "eth_getBlockByNumber", q).unwrap()["hash"].clone();
+            if a != b {
+                mismatches.push((n, a, b));
+            }
+        }
+    }
+    let _ = client.kill();
+    let _ = client.wait();
+    if !synced {
+        stop(&mut child);
+        panic!(
+            "ethereumjs did not sync {BLOCKS} HSM-sealed blocks\n--- ethereumjs.log\n{}\n--- node.log\n{}",
+            super::ethereumjs::tail(&ejs_log_path),
+            log_text()
+        );
+    }
+    assert!(mismatches.is_empty(), "hash mismatches: {mismatches:?}");
+
+    // The key pair deleted in the token: the next seal is denied and the node stops (10).
+    for file in object_files(&hsm) {
+        std::fs::remove_file(file).unwrap();
+    }
+    let exit = wait_exit(&mut child, Duration::from_secs(30));
+    stop(&mut child);
+    assert_eq!(exit, Some(10), "not exit 10: {}", log_text());
+    assert!(log_text().contains("was revoked"), "{}", log_text());
+    let audit = std::fs::read_to_string(Path::new(&d).join("audit.log")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(last["op"], "revoked", "{audit}");
+    assert_eq!(last["details"]["keys_wiped"], true, "{audit}");
+}

@@ -121,7 +121,7 @@ impl ImportedKeys {
             }
         }
         if let Some(wallet) = self.wallet.take() {
-            generated.wallet = wallet;
+            generated.wallet = Some(wallet);
         }
         if let Some(ptm) = self.ptm.take() {
             generated.ptm = ptm;

@@ -2,6 +2,7 @@
 //! resistance to corruption and tampering, and secret hygiene on disk.
 
 mod bundle;
+mod hsm_keys;
 mod hygiene;
 mod imports;
 mod slots;

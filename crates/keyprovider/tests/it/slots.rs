@@ -21,6 +21,7 @@ const RECORDED: Unwrap<'static> = Unwrap::Recorded(&KmsConfig {
     profile: None,
     timeout: None,
     pkcs11_module: None,
+    signer_timeout: None,
 });
 
 /// A bundle under the node's master key (slot 1) and a break-glass key (slot 2).

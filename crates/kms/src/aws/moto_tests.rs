@@ -17,6 +17,7 @@ fn config(moto: &MotoServer) -> KmsConfig {
         profile: None,
         timeout: Some(Duration::from_secs(20)),
         pkcs11_module: None,
+        signer_timeout: None,
     }
 }
 
@@ -307,6 +308,7 @@ async fn gives_up_on_a_closed_port_at_the_deadline() {
         profile: None,
         timeout: Some(Duration::from_secs(2)),
         pkcs11_module: None,
+        signer_timeout: None,
     };
     let arn = format!(
         "arn:aws:kms:{MOTO_REGION}:{MOTO_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -25,6 +25,7 @@ fn config(moto: &MotoServer) -> KmsConfig {
         profile: None,
         timeout: Some(Duration::from_secs(20)),
         pkcs11_module: None,
+        signer_timeout: None,
     }
 }
 

@@ -93,6 +93,119 @@ impl Pkcs11Signer {
         })
     }
 
+    /// Re-opens the key a bundle recorded (`reference.key_id` is its URI) and checks that the
+    /// token still holds it with the recorded public key.
+    ///
+    /// # Errors
+    /// As [`Self::open`]; [`Error::BadSignerAnswer`] (class corrupt) when the token holds
+    /// another public key under the URI: the key was replaced.
+    pub fn open_recorded(
+        reference: &SignerRef,
+        public_key: &[u8; 65],
+        config: &KmsConfig,
+    ) -> Result<Self> {
+        let signer = Self::open(&reference.key_id, config)?;
+        if signer.public_key != *public_key {
+            return Err(Error::BadSignerAnswer {
+                key: reference.key_id.clone(),
+                operation: "C_GetAttributeValue",
+                source: Some(
+                    "the token holds another public key under this URI than the bundle recorded"
+                        .into(),
+                ),
+            });
+        }
+        Ok(signer)
+    }
+
+    /// Creates a secp256k1 key pair in the token (`CKM_EC_KEY_PAIR_GEN`; the private key
+    /// `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE`, not `CKA_EXTRACTABLE`, allowed to sign only),
+    /// labelled and identified as the URI says, and opens it. Refuses when a private key already
+    /// matches the URI.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when a key already matches; the errors of [`Self::open`].
+    pub fn create(given: &str, config: &KmsConfig) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidReference {
+            given: given.to_owned(),
+            reason,
+        };
+        let uri = Pkcs11Uri::parse(given).map_err(|e| invalid(e.0))?;
+        uri.check_for_key(ObjectType::Private)
+            .map_err(|e| invalid(e.0))?;
+        let pin_file = uri.pin_file().map_err(|e| invalid(e.0))?;
+        let module = module::load(&module::module_path(&uri, config, given)?, given)?;
+        let slot = module.find_slot(&uri, given)?;
+        module.with_session(slot, &pin_file, given, true, |session| {
+            for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
+                match find_object(session, &uri, class, given) {
+                    Err(Error::KeyObjectMissing { .. }) => {}
+                    Ok(_) | Err(Error::Config { .. }) => {
+                        return Err(Error::Config {
+                            key: given.to_owned(),
+                            reason: "a key matching object=/id= already exists on the token: refusing to create another (the bundle pins one public key)".into(),
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let mut named = Vec::new();
+            if let Some(label) = &uri.object {
+                named.push(Attribute::Label(label.as_bytes().to_vec()));
+            }
+            if let Some(id) = &uri.id {
+                named.push(Attribute::Id(id.clone()));
+            }
+            let mut public = vec![
+                Attribute::Token(true),
+                Attribute::EcParams(SECP256K1_EC_PARAMS.to_vec()),
+                Attribute::Verify(true),
+            ];
+            public.extend(named.iter().cloned());
+            let mut private = vec![
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Sign(true),
+            ];
+            private.extend(named);
+            session
+                .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+                .map_err(|e| classify(e, given, "C_GenerateKeyPair", None))?;
+            Ok(())
+        })?;
+        Self::open(given, config)
+    }
+
+    /// Destroys the key pair objects the URI names, as an administrator revoking the key
+    /// would (`C_DestroyObject`); returns how many were destroyed. For tests of revocation.
+    ///
+    /// # Errors
+    /// The session's errors.
+    #[doc(hidden)]
+    pub fn destroy_for_tests(&self) -> Result<usize> {
+        self.module
+            .with_session(self.slot, &self.pin_file, &self.given, true, |session| {
+                let mut template = Vec::new();
+                if let Some(label) = &self.uri.object {
+                    template.push(Attribute::Label(label.as_bytes().to_vec()));
+                }
+                if let Some(id) = &self.uri.id {
+                    template.push(Attribute::Id(id.clone()));
+                }
+                let found = session
+                    .find_objects(&template)
+                    .map_err(|e| classify(e, &self.given, "C_FindObjects", None))?;
+                for object in &found {
+                    session
+                        .destroy_object(*object)
+                        .map_err(|e| classify(e, &self.given, "C_DestroyObject", None))?;
+                }
+                Ok(found.len())
+            })
+    }
+
     /// Signs a 32-byte digest with `CKM_ECDSA` inside the token: `(r, s)` as the token returned
     /// them (s not normalised, no recovery id).
     ///

@@ -2,7 +2,9 @@
 //! journal under SIGKILL, the fuzz corpus and the independent peers.
 
 mod corpus;
+mod hsm;
 mod journal_kill;
+mod kms;
 mod peers;
 mod sealing;
 mod vectors;
