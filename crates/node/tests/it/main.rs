@@ -9,6 +9,7 @@ mod doppelganger;
 mod engines;
 mod import;
 mod produce;
+mod qbft;
 mod revocation;
 mod rpc;
 mod rpc_state;
