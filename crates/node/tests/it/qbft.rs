@@ -209,7 +209,7 @@ impl Net {
         }
     }
 
-    /// Every open chain holds the same block at heights 1..=up_to, and each verifies with
+    /// Every open chain holds the same block at heights `1..=up_to`, and each verifies with
     /// `cachet_seal::qbft::verify` with seals from at least ceil(2N/3) validators.
     fn assert_agree(&self, up_to: u64) {
         let open: Vec<&Validator> = self
