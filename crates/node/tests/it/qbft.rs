@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 const GENESIS_TIME: u64 = 1_700_000_000;
-const DEADLINE: Duration = Duration::from_secs(120);
+const DEADLINE: Duration = Duration::from_secs(300);
 
 struct Running {
     allowed: watch::Sender<bool>,
@@ -266,7 +266,7 @@ fn author_of(frame: &ConsensusFrame) -> Option<Address> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_validators_survive_one_fault_stall_at_two_and_resume() {
-    let mut net = Net::new(4, 1, &[]);
+    let mut net = Net::new(4, 2, &[]);
     for i in 0..4 {
         net.start(i);
     }
@@ -390,7 +390,7 @@ async fn seven_validators_agree_with_lost_frames() {
 async fn four_validators_commit_pool_transactions() {
     let sender = secp256k1::SecretKey::from_byte_array(&[0x11; 32]).unwrap();
     let from = crate::build::address_of(&sender);
-    let mut net = Net::new(4, 2, &[from]);
+    let mut net = Net::new(4, 4, &[from]);
     let recipient = Address::repeat_byte(0x22);
     let candidates: Vec<_> = (0..3u64)
         .map(|nonce| {
