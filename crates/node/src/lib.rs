@@ -13,6 +13,8 @@
 //!   [`bft`] (IBFT/IBFT 2.0/QBFT with a fixed validator set; the single-validator sealer signs
 //!   proposal and committed seal with the node key), [`raft`] (PR 395 minter signature by the
 //!   node key, nanosecond timestamps, minting only while transactions are pending).
+//! - [`qbft`]: multi-validator QBFT: the driver that runs `cachet_consensus::qbft` height after
+//!   height over the `istanbul/100` network ([`consensus_net`]), and an in-process hub for tests.
 //! - [`produce`]: the one block-production loop for every engine: blocks built from a
 //!   [`consensus::TxSource`] ([`chain::Chain::build_child`]); every seal goes through the seal
 //!   journal, and the block being sealed through `sealing.rlp` (crash recovery).
@@ -56,6 +58,7 @@ pub mod metrics;
 mod pending;
 pub mod pool;
 pub mod produce;
+pub mod qbft;
 pub mod raft;
 pub mod rpc;
 pub mod run;

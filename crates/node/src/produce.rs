@@ -231,6 +231,26 @@ fn build_block<P: BlockProducer + ?Sized>(
     header: &Header,
     build: &BuildConfig,
 ) -> Result<Unsealed> {
+    let (header, body, transactions) = build_for(chain, header, producer.author(), build)?;
+    Ok(Unsealed {
+        header,
+        body,
+        transactions,
+    })
+}
+
+/// The block of the unsealed `header` authored by `author` (the fee recipient), as the
+/// producers build it (also the QBFT driver's proposals): returns the completed header, the
+/// body RLP and how many transactions it holds.
+///
+/// # Errors
+/// As [`Chain::build_child`].
+pub(crate) fn build_for(
+    chain: &Chain,
+    header: &Header,
+    author: alloy_primitives::Address,
+    build: &BuildConfig,
+) -> Result<(Header, Vec<u8>, usize)> {
     let mut header = header.clone();
     if let Some(target) = build.gas_limit {
         header.gas_limit = block::calc_gas_limit(header.gas_limit, target);
@@ -244,17 +264,13 @@ fn build_block<P: BlockProducer + ?Sized>(
         }
         None => Vec::new(),
     };
-    let (header, body) = chain.build_child(header, producer.author(), &candidates)?;
+    let (header, body) = chain.build_child(header, author, &candidates)?;
     let transactions = if candidates.is_empty() || block::body_is_empty(&body) {
         0
     } else {
         cachet_execution::decode_body(&body).map_or(0, |b| b.transactions.len())
     };
-    Ok(Unsealed {
-        header,
-        body,
-        transactions,
-    })
+    Ok((header, body, transactions))
 }
 
 /// Seals `block` with `producer` and imports it into `chain`; returns the sealed header.

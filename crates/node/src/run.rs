@@ -92,15 +92,18 @@ pub async fn run(
         }
         (None, None, None)
     };
-    let sealer = start_sealer(
-        &config,
-        &chain,
-        &held.unlocked.keys,
-        &proposals,
-        seal_rx,
-        &pool,
-        guard,
-    )?;
+    let sealer = match start_qbft(&config, &chain, &held.unlocked.keys, &seal_rx, &pool, &p2p)? {
+        Some(driver) => driver,
+        None => start_sealer(
+            &config,
+            &chain,
+            &held.unlocked.keys,
+            &proposals,
+            seal_rx,
+            &pool,
+            guard,
+        )?,
+    };
     let (stop_sync, sync_stop) = watch::channel(false);
     let sync_status = SyncStatus::default();
     let gossip = Arc::new(Gossip::new(pool.clone(), p2p.net.clone()));
@@ -452,6 +455,54 @@ fn start_sealer(
         producer
             .map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), allowed, build, guard))),
     )
+}
+
+/// Step 5a (QBFT with more than one validator, this node among them): the QBFT driver over
+/// the `istanbul/100` network, signing while `allowed` is true. `None` when the chain is not
+/// such a chain (the producer loop seals, [`start_sealer`]); `Some(None)` when it is but no
+/// consensus network is available.
+fn start_qbft(
+    config: &NodeConfig,
+    chain: &Arc<Chain>,
+    keys: &UnlockedKeys,
+    allowed: &watch::Receiver<bool>,
+    pool: &Arc<TxPool>,
+    p2p: &P2pStack,
+) -> Result<Option<Option<JoinHandle<()>>>> {
+    let key = keys.node_key().signer().clone();
+    if !config.mine || crate::qbft::check::plan(chain, &chain.head(), key.address()).is_err() {
+        return Ok(None);
+    }
+    let Some((net, inbound)) = consensus_network(p2p) else {
+        tracing::error!(target: "cachet::qbft", validator = %key.address(),
+            "not sealing: multi-validator QBFT needs the istanbul/100 network, which this build does not wire yet");
+        return Ok(Some(None));
+    };
+    let build = crate::produce::BuildConfig {
+        source: Some(pool.clone() as Arc<dyn crate::consensus::TxSource>),
+        gas_limit: config.miner_gas_limit,
+    };
+    let driver = crate::qbft::Driver::new(
+        chain.clone(),
+        key,
+        &config.datadir,
+        net,
+        allowed.clone(),
+        build,
+    )?;
+    Ok(Some(Some(tokio::spawn(driver.run(inbound)))))
+}
+
+/// The `istanbul/100` side of devp2p as the QBFT driver sees it: the network to broadcast on
+/// and the frames peers send. **The devp2p adapter plugs in here**; until then there is none.
+fn consensus_network(
+    p2p: &P2pStack,
+) -> Option<(
+    Arc<dyn crate::consensus_net::ConsensusNet>,
+    mpsc::Receiver<crate::consensus_net::InboundFrame>,
+)> {
+    let _ = &p2p.net;
+    None
 }
 
 /// Step 5b: JSON-RPC over HTTP and WebSocket, each when enabled.

@@ -10,6 +10,7 @@ mod engines;
 mod import;
 mod istanbul;
 mod produce;
+mod qbft;
 mod revocation;
 mod rpc;
 mod rpc_state;

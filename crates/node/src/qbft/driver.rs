@@ -1,0 +1,524 @@
+//! [`Driver`]: runs the QBFT state machine height after height for one validator, carrying out
+//! what it asks (broadcast, round timer, build a block, import the committed block).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, keccak256};
+use cachet_consensus::qbft::{
+    Backlog, Block, Env, FileJournal, Input, Message, Output, SignError, Signer, State,
+};
+use cachet_devp2p::net::PeerId;
+use cachet_keyprovider::SigningKey;
+use cachet_seal::Header;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Sleep;
+
+use super::check::{self, ChainCheck, HeightPlan, NotRun};
+use crate::block;
+use crate::chain::{Chain, HeadInfo};
+use crate::consensus_net::{ConsensusFrame, ConsensusNet, InboundFrame};
+use crate::error::{Error, Result};
+use crate::produce::BuildConfig;
+
+/// Undecodable frames from one peer after which the driver ignores that peer's frames.
+pub const MAX_BAD_FRAMES: u32 = 16;
+
+/// Messages of the current height kept until the height starts (block period not yet over).
+const EARLY_LIMIT: usize = 1000;
+
+/// Frames remembered for duplicate suppression (GoQuorum keeps 1024 in its ARC cache).
+const SEEN_LIMIT: usize = 4096;
+
+/// What the driver did, for tests, benchmarks and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A height started (its block period is over): round 0 runs.
+    Started {
+        /// Height.
+        height: u64,
+    },
+    /// This validator broadcast a PRE-PREPARE.
+    Proposed {
+        /// Height.
+        height: u64,
+        /// Round.
+        round: u32,
+        /// The proposal digest.
+        digest: B256,
+    },
+    /// The height moved to a round above 0.
+    RoundChanged {
+        /// Height.
+        height: u64,
+        /// The new round.
+        round: u32,
+    },
+    /// The height was decided here and the block imported.
+    Committed {
+        /// Height.
+        height: u64,
+        /// The round it was committed in.
+        round: u32,
+        /// The block hash.
+        hash: B256,
+    },
+    /// A block for the height arrived another way (sync) and ended it.
+    Synced {
+        /// Height.
+        height: u64,
+    },
+    /// A frame that did not decode.
+    BadFrame {
+        /// The peer that sent it.
+        peer: PeerId,
+    },
+}
+
+/// The node key as the state machine's signer, refusing as soon as sealing is no longer
+/// allowed (master key revoked, node stopping): the same `allowed` switch the producer loop
+/// obeys, asked before every signature rather than between heights.
+struct GatedSigner {
+    key: SigningKey,
+    allowed: watch::Receiver<bool>,
+}
+
+impl Signer for GatedSigner {
+    fn address(&self) -> Address {
+        self.key.address()
+    }
+
+    fn sign(&self, digest: &B256) -> std::result::Result<[u8; 65], SignError> {
+        if !*self.allowed.borrow() {
+            return Err(SignError(
+                "signing stopped: sealing is no longer allowed (master key revoked or node stopping)"
+                    .into(),
+            ));
+        }
+        cachet_seal::sign_digest(&self.key, digest).map_err(|e| SignError(e.to_string()))
+    }
+}
+
+/// Recent frame hashes (duplicate suppression), bounded.
+#[derive(Default)]
+struct Seen {
+    set: HashSet<B256>,
+    order: VecDeque<B256>,
+}
+
+impl Seen {
+    /// True when `key` is new (and remembers it).
+    fn insert(&mut self, key: B256) -> bool {
+        if !self.set.insert(key) {
+            return false;
+        }
+        self.order.push_back(key);
+        if self.order.len() > SEEN_LIMIT
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
+}
+
+/// GoQuorum's duplicate key: keccak of the payload as an RLP string (`bft-wire.md` §1).
+fn dedup_key(payload: &[u8]) -> B256 {
+    let mut s = Vec::with_capacity(payload.len() + 9);
+    cachet_primitives::rlp::put_bytes(&mut s, payload);
+    keccak256(&s)
+}
+
+/// How a height ended.
+enum HeightEnd {
+    /// Run the next height (committed here or arrived by sync).
+    Next,
+    /// Stop the driver.
+    Stop,
+}
+
+/// Runs QBFT for one validator: height after height, the state machine of
+/// `cachet_consensus::qbft` fed with decoded frames, timer expiries and built blocks, its
+/// outputs carried out on the network and the chain. See the module documentation.
+pub struct Driver {
+    chain: Arc<Chain>,
+    signer: GatedSigner,
+    journal: FileJournal,
+    net: Arc<dyn ConsensusNet>,
+    build: BuildConfig,
+    relay: bool,
+    events: Option<mpsc::UnboundedSender<Event>>,
+    seen: Seen,
+    strikes: HashMap<PeerId, u32>,
+    backlog: Backlog,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("validator", &self.signer.address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    /// A driver for the validator whose node key is `key`, journalling in `datadir` (the seal
+    /// journal and `qbft-prepared`, reloaded after a restart), sending on `net`, building
+    /// proposals as `build` says, signing while `allowed` is true.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the journal cannot be opened (held by another process, or the
+    /// prepared-certificate file does not decode).
+    pub fn new(
+        chain: Arc<Chain>,
+        key: SigningKey,
+        datadir: &Path,
+        net: Arc<dyn ConsensusNet>,
+        allowed: watch::Receiver<bool>,
+        build: BuildConfig,
+    ) -> Result<Self> {
+        let journal = FileJournal::open(datadir).map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Self {
+            chain,
+            signer: GatedSigner { key, allowed },
+            journal,
+            net,
+            build,
+            relay: true,
+            events: None,
+            seen: Seen::default(),
+            strikes: HashMap::new(),
+            backlog: Backlog::default(),
+        })
+    }
+
+    /// Re-broadcast every message handled without complaint (GoQuorum's gossip, so validators
+    /// not directly connected still hear each other). On by default.
+    #[must_use]
+    pub const fn with_relay(mut self, relay: bool) -> Self {
+        self.relay = relay;
+        self
+    }
+
+    /// Reports what the driver does on `events`.
+    #[must_use]
+    pub fn with_events(mut self, events: mpsc::UnboundedSender<Event>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// The validator address.
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// Runs until sealing is no longer allowed, the inbound channel closes or the chain is
+    /// dropped.
+    pub async fn run(mut self, mut inbound: mpsc::Receiver<InboundFrame>) {
+        let mut allowed = self.signer.allowed.clone();
+        let mut heads = self.chain.subscribe();
+        let me = self.address();
+        tracing::info!(target: "cachet::qbft", validator = %me, "qbft driver started");
+        let mut idle_reason: Option<NotRun> = None;
+        loop {
+            if !*allowed.borrow() {
+                break;
+            }
+            let head = heads.borrow_and_update().clone();
+            match check::plan(&self.chain, &head, me) {
+                Ok(plan) => {
+                    idle_reason = None;
+                    let end = self
+                        .run_height(&plan, &mut inbound, &mut heads, &mut allowed)
+                        .await;
+                    if matches!(end, HeightEnd::Stop) {
+                        break;
+                    }
+                }
+                Err(why) => {
+                    if idle_reason.as_ref() != Some(&why) {
+                        tracing::warn!(target: "cachet::qbft", validator = %me, number = head.header.number + 1, reason = ?why, "qbft driver idle at this height");
+                        idle_reason = Some(why);
+                    }
+                    tokio::select! {
+                        r = heads.changed() => if r.is_err() { break },
+                        r = allowed.changed() => if r.is_err() { break },
+                        f = inbound.recv() => match f {
+                            Some(f) => { let _ = self.admit(f); }
+                            None => break,
+                        },
+                    }
+                }
+            }
+        }
+        tracing::info!(target: "cachet::qbft", validator = %me, "qbft driver stopped");
+    }
+
+    async fn run_height(
+        &mut self,
+        plan: &HeightPlan,
+        inbound: &mut mpsc::Receiver<InboundFrame>,
+        heads: &mut watch::Receiver<HeadInfo>,
+        allowed: &mut watch::Receiver<bool>,
+    ) -> HeightEnd {
+        let height = plan.height;
+        let chain = self.chain.clone();
+        let check = ChainCheck::new(&chain, plan);
+        let mut state = State::new(height, plan.config.clone(), &self.journal);
+        // Messages of this height that arrived while the previous one ran.
+        let mut early: Vec<Message> = self.backlog.take(height);
+        // Like GoQuorum's miner, every validator starts the height once the parent's
+        // timestamp + period has come (the round-0 timer runs from here).
+        let start = tokio::time::sleep(block::until(plan.earliest()));
+        tokio::pin!(start);
+        let mut started = false;
+        let mut timer: Option<(u32, Pin<Box<Sleep>>)> = None;
+        loop {
+            let mut outs = Vec::new();
+            tokio::select! {
+                () = &mut start, if !started => {
+                    started = true;
+                    self.emit(Event::Started { height });
+                    outs = self.step(&mut state, &check, Input::Start);
+                    for msg in std::mem::take(&mut early) {
+                        outs.extend(self.on_message(&mut state, &check, msg));
+                    }
+                }
+                f = inbound.recv() => {
+                    let Some(f) = f else { return HeightEnd::Stop };
+                    if let Some(msg) = self.admit(f) {
+                        let h = msg.view().0;
+                        if h > height {
+                            self.backlog.push(height, msg);
+                        } else if h == height {
+                            if started {
+                                outs = self.on_message(&mut state, &check, msg);
+                            } else if early.len() < EARLY_LIMIT {
+                                early.push(msg);
+                            }
+                        }
+                    }
+                }
+                round = fire(&mut timer) => {
+                    outs = self.step(&mut state, &check, Input::Timeout { height, round });
+                }
+                r = heads.changed() => {
+                    if r.is_err() {
+                        return HeightEnd::Stop;
+                    }
+                    let head = heads.borrow().clone();
+                    if head.header.number >= height {
+                        tracing::debug!(target: "cachet::qbft", height, hash = %head.hash, "height ended by an imported block");
+                        self.emit(Event::Synced { height });
+                        return HeightEnd::Next;
+                    }
+                    if head.hash != plan.parent.hash {
+                        return HeightEnd::Next;
+                    }
+                }
+                r = allowed.changed() => {
+                    if r.is_err() || !*allowed.borrow() {
+                        return HeightEnd::Stop;
+                    }
+                }
+            }
+            let mut queue = VecDeque::from(outs);
+            while let Some(out) = queue.pop_front() {
+                match out {
+                    Output::Broadcast(msg) => self.send(&msg),
+                    Output::SetTimer {
+                        height: h,
+                        round,
+                        after_ms,
+                    } => {
+                        if h == height {
+                            timer = Some((
+                                round,
+                                Box::pin(tokio::time::sleep(Duration::from_millis(after_ms))),
+                            ));
+                        }
+                    }
+                    Output::BuildBlock { round, .. } => match self.propose_block(plan) {
+                        Ok(block) => {
+                            check.trust(block.digest());
+                            queue.extend(self.step(&mut state, &check, Input::Block(block)));
+                        }
+                        Err(e) => {
+                            tracing::warn!(target: "cachet::qbft", height, round, error = &e as &dyn std::error::Error, "building the proposal failed");
+                        }
+                    },
+                    Output::Committed {
+                        block,
+                        header,
+                        round,
+                    } => match self.import(&block, &header) {
+                        Ok(hash) => {
+                            tracing::info!(target: "cachet::qbft", height, round, %hash, txs = ?tx_count(&block), "committed block");
+                            self.emit(Event::Committed {
+                                height,
+                                round,
+                                hash,
+                            });
+                            return HeightEnd::Next;
+                        }
+                        Err(e) => {
+                            // The height is decided; the block will come by sync.
+                            tracing::error!(target: "cachet::qbft", height, round, error = &e as &dyn std::error::Error, "importing the committed block failed");
+                        }
+                    },
+                    Output::Ignored(why) => {
+                        tracing::debug!(target: "cachet::qbft", height, round = state.round(), %why, "ignored");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Feeds one input to the state machine.
+    fn step(&mut self, state: &mut State, check: &ChainCheck<'_>, input: Input) -> Vec<Output> {
+        let before = state.round();
+        let mut env = Env {
+            signer: &self.signer,
+            journal: &mut self.journal,
+            blocks: check,
+        };
+        let outs = state.handle(&mut env, input);
+        if state.round() > before {
+            tracing::info!(target: "cachet::qbft", height = state.height(), round = state.round(), "round change");
+            self.emit(Event::RoundChanged {
+                height: state.height(),
+                round: state.round(),
+            });
+        }
+        outs
+    }
+
+    /// Feeds a peer's message of the current height, relaying it when it was taken.
+    fn on_message(
+        &mut self,
+        state: &mut State,
+        check: &ChainCheck<'_>,
+        msg: Message,
+    ) -> Vec<Output> {
+        let frame = self.relay.then(|| frame_of(&msg));
+        let outs = self.step(state, check, Input::Message(msg));
+        if let Some(frame) = frame
+            && !outs.iter().any(|o| matches!(o, Output::Ignored(_)))
+        {
+            self.net.broadcast(frame);
+        }
+        outs
+    }
+
+    /// Decodes a frame unless it repeats one already seen or its peer sent too many bad ones.
+    fn admit(&mut self, f: InboundFrame) -> Option<Message> {
+        if self
+            .strikes
+            .get(&f.peer)
+            .is_some_and(|n| *n >= MAX_BAD_FRAMES)
+        {
+            return None;
+        }
+        let key = dedup_key(&f.frame.payload);
+        if self.seen.set.contains(&key) {
+            return None;
+        }
+        let decoded = u8::try_from(f.frame.code)
+            .map_err(|_| format!("code {:#x} out of range", f.frame.code))
+            .and_then(|c| Message::decode(c, &f.frame.payload).map_err(|e| e.to_string()));
+        match decoded {
+            Ok(msg) => {
+                self.seen.insert(key);
+                Some(msg)
+            }
+            Err(error) => {
+                let n = self.strikes.entry(f.peer).or_default();
+                *n += 1;
+                tracing::warn!(target: "cachet::qbft", peer = %hex::encode(&f.peer.0[..8]), code = f.frame.code, %error, bad_frames = *n, "undecodable consensus frame");
+                if *n == MAX_BAD_FRAMES {
+                    tracing::warn!(target: "cachet::qbft", peer = %hex::encode(&f.peer.0[..8]), "ignoring this peer's consensus frames from now on");
+                }
+                self.emit(Event::BadFrame { peer: f.peer });
+                None
+            }
+        }
+    }
+
+    fn send(&mut self, msg: &Message) {
+        let frame = frame_of(msg);
+        self.seen.insert(dedup_key(&frame.payload));
+        if let Message::PrePrepare(pp) = msg {
+            let p = &pp.proposal.payload;
+            tracing::debug!(target: "cachet::qbft", height = p.sequence, round = p.round, digest = %p.block.digest(), "proposing");
+            self.emit(Event::Proposed {
+                height: p.sequence,
+                round: p.round,
+                digest: p.block.digest(),
+            });
+        }
+        self.net.broadcast(frame);
+    }
+
+    /// Our proposal for the plan's height: built from the transaction source on the parent's
+    /// state (as the producer loop builds), timestamp the parent's + period or now if later.
+    fn propose_block(&self, plan: &HeightPlan) -> Result<Block> {
+        let me = self.address();
+        let timestamp = plan.earliest().max(block::now_secs());
+        let header = check::unsealed_child(&self.chain, plan, me, timestamp);
+        let (header, body, _) = crate::produce::build_for(&self.chain, &header, me, &self.build)?;
+        let split = |e: cachet_primitives::DecodeError| Error::Decode {
+            what: "the body built for a qbft proposal",
+            source: Box::new(e),
+        };
+        let mut items = cachet_primitives::rlp::single_list(&body, "built body").map_err(split)?;
+        let txs = items.raw("built body transactions").map_err(split)?;
+        let uncles = items.raw("built body uncles").map_err(split)?;
+        Block::new(header, txs, uncles).map_err(|e| Error::Config(format!("qbft proposal: {e}")))
+    }
+
+    /// Imports the committed block; returns its hash.
+    fn import(&self, block: &Block, header: &Header) -> Result<B256> {
+        let (_, body) = block::split_block(block.rlp())?;
+        self.chain.import(&header.encode(), &body)?;
+        self.chain.rules().hash(header)
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(event);
+        }
+    }
+}
+
+/// A message as the frame that carries it.
+fn frame_of(msg: &Message) -> ConsensusFrame {
+    ConsensusFrame {
+        code: msg.code() as u64,
+        payload: msg.encode().into(),
+    }
+}
+
+/// Transactions in a block, for the log.
+fn tx_count(block: &Block) -> Option<usize> {
+    let (_, body) = block::split_block(block.rlp()).ok()?;
+    cachet_execution::decode_body(&body)
+        .ok()
+        .map(|b| b.transactions.len())
+}
+
+/// Waits for the round timer; pending forever when none is set. Returns the timer's round.
+async fn fire(timer: &mut Option<(u32, Pin<Box<Sleep>>)>) -> u32 {
+    match timer {
+        Some((round, sleep)) => {
+            sleep.as_mut().await;
+            let round = *round;
+            *timer = None;
+            round
+        }
+        None => std::future::pending().await,
+    }
+}
