@@ -217,16 +217,7 @@ impl WorldState {
         Ok(layered)
     }
 
-    fn latest_flat(
-        txn: &ReadTransaction,
-    ) -> Result<
-        FlatState<
-            redb::ReadOnlyTable<&'static [u8; 20], &'static [u8; ROW_LEN]>,
-            redb::ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
-            redb::ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
-        >,
-        StateError,
-    > {
+    fn latest_flat(txn: &ReadTransaction) -> Result<ReadFlat, StateError> {
         Ok(FlatState {
             accounts: txn
                 .open_table(ACCOUNTS)
@@ -408,6 +399,13 @@ impl WorldState {
         Ok(root::state_root_unhashed(state))
     }
 }
+
+/// The flat tables of a read transaction.
+type ReadFlat = FlatState<
+    redb::ReadOnlyTable<&'static [u8; 20], &'static [u8; ROW_LEN]>,
+    redb::ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
+    redb::ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+>;
 
 /// The flat tables as a [`StateView`] (tables of a read or of a write transaction).
 struct FlatState<A, S, C> {
