@@ -76,6 +76,15 @@ struct State {
     head: HeadInfo,
 }
 
+/// A route between two stored blocks: the blocks to revert, newest first, then the blocks to
+/// apply, oldest first ([`Chain::reorg_route`]).
+type Route = (Vec<B256>, Vec<B256>);
+
+/// How many blocks back from the head (or across to a side chain) the state stays readable at
+/// a block (`eth_call`, `eth_getBalance` … at a block number): it is rebuilt from the change
+/// sets, at a cost that grows with the distance (decision 431; the issue asks for 128).
+pub const STATE_HISTORY: u64 = 256;
+
 /// The verified chain.
 pub struct Chain {
     store: ChainStore,
@@ -155,6 +164,17 @@ impl Chain {
         } else {
             genesis_header
         };
+        // The stored trie is the head's state (a converted old datadir is checked here too).
+        let trie_root = WorldState::trie_root(&store.begin_read()?)?;
+        if trie_root != header.state_root {
+            return Err(Error::Corrupt {
+                path: store.path().to_owned(),
+                what: format!(
+                    "the state trie's root {trie_root} is not the head's state root {}",
+                    header.state_root
+                ),
+            });
+        }
         let info = HeadInfo {
             header,
             hash: head.hash,
@@ -427,10 +447,15 @@ impl Chain {
         let parent = decode_header(&parent_rlp)?;
         let (body, author, senders) = self.check_block(&header, hash, &parent, body_rlp)?;
 
-        // From here the head must not move under us: the flat state is the head's.
+        // From here the head must not move under us: the flat state and the trie are the head's.
         let mut st = self.state();
         let on_head = header.parent_hash == st.head.hash;
-        let outcome = self.execute_on(on_head, &header, &parent, author, &body, &senders)?;
+        let route = if on_head {
+            Route::default()
+        } else {
+            self.reorg_route(st.head.hash, header.parent_hash)?
+        };
+        let outcome = self.execute_on(&route, &header, &parent, author, &body, &senders)?;
         outcome
             .check_against(&header)
             .map_err(|e| rule_error(header.number, &e))?;
@@ -443,10 +468,11 @@ impl Chain {
         // Proof-of-stake blocks (difficulty 0, ethash test chains after the merge) add no
         // difficulty: a child of the head becomes the head.
         let make_head = td > st.head.total_difficulty || (on_head && header.difficulty.is_zero());
-        let route = if make_head && !on_head {
-            Some(self.reorg_route(st.head.hash, header.parent_hash)?)
-        } else {
+        // A side block's root: the trie moved to its parent in a transaction that is dropped.
+        let side_root = if make_head {
             None
+        } else {
+            Some(self.root_on(&route, &parent, &outcome.changes)?)
         };
         let record = record(&header, hash, header_rlp, body_rlp);
         self.store.write(durability, |txn| {
@@ -456,7 +482,8 @@ impl Chain {
                 (&header, &body),
                 &parent,
                 &outcome,
-                make_head.then_some(route.as_ref()),
+                &route,
+                side_root,
             )
         })?;
         let stats = (body.transactions.len() as u64, header.gas_used);
@@ -541,7 +568,8 @@ impl Chain {
             (&header, &body),
             &parent,
             &outcome,
-            Some(None),
+            &Route::default(),
+            None,
         )
         .map_err(|e| {
             let fit = matches!(e, Error::InvalidBlock { .. });
@@ -620,10 +648,14 @@ impl Chain {
         Ok((body, author, senders))
     }
 
-    /// Writes an executed block in `txn`: the trie nodes (the state root must be the header's;
-    /// the only `InvalidBlock` this returns, before anything else is written), the change set,
-    /// the receipts, the block, and, when `head` is `Some`, the flat state moved to it (along
-    /// the reorg route when there is one), the transaction index and the head.
+    /// Writes an executed block in `txn`. As the head (`side_root` `None`): the trie moved
+    /// along `route` (head → parent) and by the block (the state root must be the header's:
+    /// the only `InvalidBlock` this returns, and then the trie is left unwritten when `route`
+    /// is empty), the change set, the receipts, the block, the flat state moved along the route
+    /// and by the block, the transaction index and the head. On a side chain (`side_root`: the
+    /// root computed on the parent's state, [`Self::root_on`]): the change set, the receipts
+    /// and the block only.
+    #[allow(clippy::too_many_arguments)]
     fn write_block(
         &self,
         txn: &WriteTransaction,
@@ -631,13 +663,37 @@ impl Chain {
         (header, body): (&Header, &cachet_execution::Body),
         parent: &Header,
         outcome: &cachet_execution::BlockOutcome,
-        head: Option<Option<&(Vec<B256>, Vec<B256>)>>,
+        route: &Route,
+        side_root: Option<B256>,
     ) -> Result<()> {
         let unchanged = outcome.changes == ChangeSet::default();
-        let root = if unchanged {
-            parent.state_root
-        } else {
-            WorldState::commit_trie(txn, parent.state_root, &outcome.changes)?
+        let make_head = side_root.is_none();
+        let root = match side_root {
+            Some(root) => root,
+            None => {
+                if !route.0.is_empty() || !route.1.is_empty() {
+                    let moved = WorldState::move_trie(txn, &route.0, &route.1)?;
+                    if moved != parent.state_root {
+                        return Err(Error::Corrupt {
+                            path: self.store.path().to_owned(),
+                            what: format!(
+                                "the trie moved to block {} has root {moved}, its header says {}",
+                                header.parent_hash, parent.state_root
+                            ),
+                        });
+                    }
+                }
+                if unchanged {
+                    parent.state_root
+                } else {
+                    WorldState::commit_trie_expecting(
+                        txn,
+                        parent.state_root,
+                        &outcome.changes,
+                        header.state_root,
+                    )?
+                }
+            }
         };
         if root != header.state_root {
             return Err(Error::InvalidBlock {
@@ -648,22 +704,20 @@ impl Chain {
                 ),
             });
         }
-        WorldState::store_changes(txn, record.hash, parent.state_root, &outcome.changes)?;
+        WorldState::store_changes(txn, record.hash, (&route.0, &route.1), &outcome.changes)?;
         // A block without transactions has no receipts to keep (`receipts` answers empty).
         if !outcome.receipts.is_empty() {
             let receipts = cachet_execution::encode_receipts(&outcome.receipts);
             self.store.put_receipts_in(txn, &record.hash, &receipts)?;
         }
-        if let Some(route) = head {
-            if let Some((back, forward)) = route {
-                for block in back {
-                    WorldState::revert_flat(txn, *block)?;
-                }
-                for block in forward {
-                    WorldState::apply_flat(txn, *block)?;
-                    let body = self.store.body_in(txn, block)?.unwrap_or_default();
-                    self.index_transactions(txn, block, &body)?;
-                }
+        if make_head {
+            for block in &route.0 {
+                WorldState::revert_flat(txn, *block)?;
+            }
+            for block in &route.1 {
+                WorldState::apply_flat(txn, *block)?;
+                let body = self.store.body_in(txn, block)?.unwrap_or_default();
+                self.index_transactions(txn, block, &body)?;
             }
             if !body.transactions.is_empty() {
                 let hashes: Vec<B256> = body.transactions.iter().map(|t| *t.tx_hash()).collect();
@@ -673,7 +727,17 @@ impl Chain {
                 WorldState::apply_flat(txn, record.hash)?;
             }
         }
-        self.store.insert_block_in(txn, record, head.is_some())
+        self.store.insert_block_in(txn, record, make_head)
+    }
+
+    /// The state root of `parent`'s post-state plus `changes`, where `route` leads from the
+    /// head to `parent`: computed on the trie moved there in a transaction that is dropped
+    /// (no write transaction may be open).
+    fn root_on(&self, route: &Route, parent: &Header, changes: &ChangeSet) -> Result<B256> {
+        if *changes == ChangeSet::default() {
+            return Ok(parent.state_root);
+        }
+        scratch_root(&self.store, route, parent.state_root, changes)
     }
 
     /// Records the transactions of `body_rlp` as in canonical block `block` (the hash lookup of
@@ -698,18 +762,19 @@ impl Chain {
         self.store.put_tx_lookups_in(txn, block, &hashes)
     }
 
-    /// Executes `body` as block `header` on `parent`'s post-state (the flat state when
-    /// `on_head`, else the trie at the parent's root). The caller holds the state lock.
+    /// Executes `body` as block `header` on `parent`'s post-state (the flat state moved along
+    /// `route`, head → parent; empty when the parent is the head). The caller holds the state
+    /// lock.
     fn execute_on(
         &self,
-        on_head: bool,
+        route: &Route,
         header: &Header,
         parent: &Header,
         author: Address,
         body: &cachet_execution::Body,
         senders: &[Address],
     ) -> Result<cachet_execution::BlockOutcome> {
-        self.on_parent_state(on_head, header, parent, |view, hashes, roots| {
+        self.on_parent_state(route, header, parent, |view, hashes, roots| {
             self.executor
                 .execute_with_roots(header, author, body, senders, view, hashes, roots)
         })
@@ -719,7 +784,7 @@ impl Chain {
     /// block's ancestor hashes and intermediate roots; the caller holds the state lock.
     fn on_parent_state<T>(
         &self,
-        on_head: bool,
+        route: &Route,
         header: &Header,
         parent: &Header,
         run: impl FnOnce(
@@ -729,6 +794,7 @@ impl Chain {
         ) -> Result<T, cachet_execution::BlockError>,
     ) -> Result<T> {
         let read = self.store.begin_read()?;
+        let on_head = route.0.is_empty() && route.1.is_empty();
         let hashes = Ancestors {
             store: &self.store,
             parent: (parent.number, header.parent_hash),
@@ -736,13 +802,14 @@ impl Chain {
         };
         let roots = ScratchRoots {
             store: &self.store,
+            route,
             parent_root: parent.state_root,
         };
         let result = if on_head {
             run(&WorldState::latest(&read)?, &hashes, &roots)
         } else {
             run(
-                &WorldState::at_root(&read, parent.state_root)?,
+                &WorldState::at_route(&read, &route.0, &route.1)?,
                 &hashes,
                 &roots,
             )
@@ -768,6 +835,7 @@ impl Chain {
     /// parent's trie plus the changes, computed in a transaction that is dropped).
     fn commit_to(
         &self,
+        route: &Route,
         header: &mut Header,
         parent: &Header,
         body: &cachet_execution::Body,
@@ -779,17 +847,7 @@ impl Chain {
         header.gas_used = outcome.gas_used;
         header.receipts_root = outcome.receipts_root;
         header.logs_bloom = outcome.logs_bloom;
-        header.state_root = if outcome.changes == ChangeSet::default() {
-            parent.state_root
-        } else {
-            self.store.scratch(|txn| {
-                Ok(WorldState::commit_trie(
-                    txn,
-                    parent.state_root,
-                    &outcome.changes,
-                )?)
-            })?
-        };
+        header.state_root = self.root_on(route, parent, &outcome.changes)?;
         Ok(())
     }
 
@@ -817,9 +875,9 @@ impl Chain {
             cachet_execution::recover_senders(&body.transactions).map_err(|e| invalid(&e))?;
         let parent = self.parent_of(&header)?;
         let st = self.state();
-        let on_head = header.parent_hash == st.head.hash;
-        let outcome = self.execute_on(on_head, &header, &parent, author, &body, &senders)?;
-        self.commit_to(&mut header, &parent, &body, &outcome)?;
+        let route = self.route_to(&st, header.parent_hash)?;
+        let outcome = self.execute_on(&route, &header, &parent, author, &body, &senders)?;
+        self.commit_to(&route, &mut header, &parent, &body, &outcome)?;
         drop(st);
         Ok(header)
     }
@@ -842,14 +900,23 @@ impl Chain {
     ) -> Result<(Header, Vec<u8>)> {
         let parent = self.parent_of(&header)?;
         let st = self.state();
-        let on_head = header.parent_hash == st.head.hash;
-        let built = self.on_parent_state(on_head, &header, &parent, |view, hashes, roots| {
+        let route = self.route_to(&st, header.parent_hash)?;
+        let built = self.on_parent_state(&route, &header, &parent, |view, hashes, roots| {
             self.executor
                 .build_with_roots(&header, author, candidates, view, hashes, roots)
         })?;
-        self.commit_to(&mut header, &parent, &built.body, &built.outcome)?;
+        self.commit_to(&route, &mut header, &parent, &built.body, &built.outcome)?;
         drop(st);
         Ok((header, built.body_rlp()))
+    }
+
+    /// The route from the head (`st`) to stored block `to` (empty when `to` is the head).
+    fn route_to(&self, st: &State, to: B256) -> Result<Route> {
+        if to == st.head.hash {
+            Ok(Route::default())
+        } else {
+            self.reorg_route(st.head.hash, to)
+        }
     }
 
     /// The blocks to take the flat state from `from` (the head) to `to` (a stored block on
@@ -877,8 +944,9 @@ impl Chain {
         Ok((back, forward))
     }
 
-    /// Runs `f` on the state after block `at` (the flat state when `at` is the head, else the
-    /// trie at its state root).
+    /// Runs `f` on the state after block `at`: the flat state when `at` is the head, else
+    /// the flat state moved back (and along a side chain) by the stored change sets, for
+    /// blocks at most [`STATE_HISTORY`] blocks from the head (decision 431).
     fn with_state<T>(
         &self,
         at: B256,
@@ -890,13 +958,22 @@ impl Chain {
             drop(st);
             return Ok(f(&WorldState::latest(&read)?)?);
         }
-        drop(st);
-        let header = self
+        let info = self
             .store
-            .header_by_hash(&at)?
+            .block_info(&at)?
             .ok_or_else(|| Error::Config(format!("block {at} is not stored")))?;
-        let root = decode_header(&header)?.state_root;
-        Ok(f(&WorldState::at_root(&read, root)?)?)
+        let head = st.head.header.number;
+        if head.abs_diff(info.number) > STATE_HISTORY {
+            return Err(Error::Config(format!(
+                "the state of block {} ({at}) is no longer kept: this node keeps the state of \
+                 the last {STATE_HISTORY} blocks (head {head})",
+                info.number
+            )));
+        }
+        let route = self.reorg_route(st.head.hash, at)?;
+        // The read transaction and the route are taken under the lock: they agree.
+        drop(st);
+        Ok(f(&WorldState::at_route(&read, &route.0, &route.1)?)?)
     }
 
     /// Runs `f` on the state after stored block `at` (`eth_call` and `eth_estimateGas`).
@@ -1008,7 +1085,7 @@ fn init_state(
             });
         }
         for hash in blocks.into_iter().filter(|h| *h != genesis_hash) {
-            WorldState::store_changes(txn, hash, root, &ChangeSet::default())?;
+            WorldState::store_changes(txn, hash, (&[], &[]), &ChangeSet::default())?;
         }
         Ok(())
     })
@@ -1018,16 +1095,40 @@ fn init_state(
 /// the parent's trie plus the changes so far, written in a transaction that is aborted.
 struct ScratchRoots<'a> {
     store: &'a ChainStore,
+    /// From the head to the parent.
+    route: &'a Route,
     parent_root: B256,
 }
 
 impl cachet_execution::IntermediateRoots for ScratchRoots<'_> {
     fn root_after(&self, changes: &ChangeSet) -> Result<B256, StateError> {
-        let root = self
-            .store
-            .scratch(|txn| Ok(WorldState::commit_trie(txn, self.parent_root, changes)?));
+        let root = scratch_root(self.store, self.route, self.parent_root, changes);
         root.map_err(|e| state_error(e, "intermediate state root"))
     }
+}
+
+/// The root of the state at `parent_root` (at the end of `route` from the head) plus
+/// `changes`, computed on the stored trie in a transaction that is dropped.
+fn scratch_root(
+    store: &ChainStore,
+    route: &Route,
+    parent_root: B256,
+    changes: &ChangeSet,
+) -> Result<B256> {
+    store.scratch(|txn| {
+        if !route.0.is_empty() || !route.1.is_empty() {
+            let moved = WorldState::move_trie(txn, &route.0, &route.1)?;
+            if moved != parent_root {
+                return Err(Error::Corrupt {
+                    path: store.path().to_owned(),
+                    what: format!(
+                        "the trie moved along a route has root {moved}, the parent's is {parent_root}"
+                    ),
+                });
+            }
+        }
+        Ok(WorldState::commit_trie(txn, parent_root, changes)?)
+    })
 }
 
 /// A node error met while execution reads the chain, as the state error execution reports:

@@ -120,7 +120,7 @@ fn import(
     let root = WorldState::commit_trie(&txn, parent, changes).unwrap();
     let commit = start.elapsed();
     let start = Instant::now();
-    WorldState::store_changes(&txn, block, parent, changes).unwrap();
+    WorldState::store_changes(&txn, block, (&[], &[]), changes).unwrap();
     WorldState::apply_flat(&txn, block).unwrap();
     let rest = start.elapsed();
     txn.commit().unwrap();

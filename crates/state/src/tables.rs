@@ -14,12 +14,14 @@ pub(crate) const STORAGE: TableDefinition<'_, &[u8; 52], &[u8; 32]> =
     TableDefinition::new("state_storage");
 /// Code by its keccak256 (never deleted).
 pub(crate) const CODE: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("state_code");
-/// Trie nodes (account trie and every storage trie) by the keccak256 of their RLP (never
-/// deleted: every stored root stays readable).
-pub(crate) const TRIE: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("state_trie");
-/// Storage slot preimages: keccak256(slot) → slot, to name the slots of a wiped account.
-pub(crate) const PREIMAGES: TableDefinition<'_, &[u8; 32], &[u8; 32]> =
-    TableDefinition::new("state_preimages");
+/// Trie nodes of the canonical head's state (account trie and every storage trie) by their
+/// path (`trie::node_key`); one version of each node (decision 430).
+pub(crate) const TRIE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state_trie_paths");
+/// The layout before decision 430: trie nodes by the keccak256 of their RLP, every version
+/// kept. A datadir that has it is converted when it is opened.
+pub(crate) const KECCAK_TRIE: &str = "state_trie";
+/// Storage slot preimages of the layout before decision 430 (deleted with it).
+pub(crate) const PREIMAGES: &str = "state_preimages";
 /// Per-block change sets: block hash → the encoding of `changes.rs`.
 pub(crate) const CHANGES: TableDefinition<'_, &[u8; 32], &[u8]> =
     TableDefinition::new("state_changes");
@@ -28,6 +30,8 @@ pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("
 
 /// The key in [`META`] written once the genesis `alloc` is loaded.
 pub(crate) const GENESIS: &str = "genesis";
+/// The key in [`META`] of the root of the trie stored in [`TRIE`] (absent: the empty root).
+pub(crate) const TRIE_ROOT: &str = "trie_root";
 
 /// Length of an encoded [`Row`]: nonce (8) ‖ balance (32) ‖ code hash (32) ‖ storage root (32).
 pub(crate) const ROW_LEN: usize = 104;

@@ -5,9 +5,16 @@
 //! then hashes the changed nodes bottom-up once and hands back the new nodes to store. Every
 //! key is 64 nibbles long (a keccak256), so branches never carry values.
 //!
-//! Nodes are stored by the keccak256 of their RLP when that RLP is at least 32 bytes long;
-//! shorter nodes are embedded in their parent, as the Yellow Paper requires. The root is always
-//! stored by its hash, whatever its length, so it can be found again.
+//! Nodes are stored by their *path* (decision 430): the trie they belong to (the account trie,
+//! or an account's storage trie named by the keccak256 of its address) and the nibbles from the
+//! root to them ([`node_key`]). Only the current version of each node is kept, so a trie holds
+//! one state, the canonical head's; older states come from the change sets. A node is stored
+//! when its RLP is at least 32 bytes long (its parent refers to it by hash); shorter nodes are
+//! embedded in their parent, as the Yellow Paper requires. The root is always stored, at the
+//! empty path. A loaded node is checked against the hash its parent names, so a stale or
+//! damaged node is an error, never a silent misread.
+
+use std::collections::HashSet;
 
 use alloy_primitives::{B256, keccak256};
 use alloy_rlp::{Decodable, Encodable};
@@ -27,24 +34,67 @@ const KEY_NIBBLES: usize = 64;
 
 /// Where a trie loads stored nodes from.
 pub(crate) trait NodeSource {
-    /// The RLP of the node whose keccak256 is `hash`.
+    /// The RLP of the node stored under `key` ([`node_key`]), `None` when there is none.
     ///
     /// # Errors
-    /// [`StateError::Corrupt`] when it is absent; [`StateError::Store`] when the store fails.
-    fn load(&self, hash: &B256) -> Result<Vec<u8>, StateError>;
+    /// [`StateError::Store`] when the store fails.
+    fn load(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
 }
 
-impl<T: ReadableTable<&'static [u8; 32], &'static [u8]>> NodeSource for T {
-    fn load(&self, hash: &B256) -> Result<Vec<u8>, StateError> {
-        match self.get(&hash.0).map_err(store_err("read trie node"))? {
-            Some(node) => Ok(node.value().to_vec()),
-            None => Err(corrupt(format!("trie node {hash} is missing"))),
-        }
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> NodeSource for T {
+    fn load(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self
+            .get(key)
+            .map_err(store_err("read trie node"))?
+            .map(|node| node.value().to_vec()))
     }
 }
 
-/// New nodes to store: keccak256 of the RLP → RLP.
-pub(crate) type NewNodes = Vec<(B256, Vec<u8>)>;
+/// The tag of the account trie's node keys.
+const ACCOUNT_TRIE: u8 = 0;
+/// The tag of storage tries' node keys (followed by the owner).
+const STORAGE_TRIE: u8 = 1;
+
+/// The key of the node at `path` in the account trie (`owner` `None`) or in the storage trie of
+/// the account whose keccak256 is `owner`: tag ‖ [owner] ‖ packed path ‖ path length. Nodes of
+/// one trie, and nodes near each other in it, sort next to each other (the locality the keccak
+/// keys lacked, decision 430).
+pub(crate) fn node_key(owner: Option<&B256>, path: &Nibbles) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + 32 + 33 + 1);
+    match owner {
+        None => key.push(ACCOUNT_TRIE),
+        Some(owner) => {
+            key.push(STORAGE_TRIE);
+            key.extend_from_slice(owner.as_slice());
+        }
+    }
+    key.extend_from_slice(&path.pack());
+    // At most 64: fits a byte.
+    key.push(path.len() as u8);
+    key
+}
+
+/// The first and the last possible key of `owner`'s storage trie (for deleting it whole).
+pub(crate) fn storage_range(owner: &B256) -> (Vec<u8>, Vec<u8>) {
+    let mut first = Vec::with_capacity(33);
+    first.push(STORAGE_TRIE);
+    first.extend_from_slice(owner.as_slice());
+    let mut last = first.clone();
+    // Longer than any packed path ‖ length (33 bytes), all 0xff: after every key of the trie.
+    last.extend_from_slice(&[0xff; 34]);
+    (first, last)
+}
+
+/// What committing tries writes: nodes to put, nodes to delete, storage tries to delete whole.
+#[derive(Debug, Default)]
+pub(crate) struct NewNodes {
+    /// Storage tries to delete whole (by owner) before anything else is written.
+    pub(crate) wiped: Vec<B256>,
+    /// Node keys whose node no longer exists.
+    pub(crate) deleted: Vec<Vec<u8>>,
+    /// Node key → RLP.
+    pub(crate) put: Vec<(Vec<u8>, Vec<u8>)>,
+}
 
 /// A trie node in memory. `rlp` is the node's reference in its parent while the node is
 /// unchanged since it was loaded or hashed (`None` once changed).
@@ -74,32 +124,50 @@ enum Node {
     },
 }
 
-/// A trie at some root, loaded lazily from `source`.
+/// Loads nodes of one trie and remembers the paths it loaded from the store.
+#[derive(Debug)]
+struct Loader<'s, S> {
+    source: &'s S,
+    owner: Option<B256>,
+    loaded: Vec<Nibbles>,
+}
+
+/// The trie of `owner` (see [`node_key`]) as stored, loaded lazily from `source`.
 #[derive(Debug)]
 pub(crate) struct Trie<'s, S> {
-    source: &'s S,
+    loader: Loader<'s, S>,
     root: Node,
 }
 
 impl<'s, S: NodeSource> Trie<'s, S> {
-    /// The trie whose root hash is `root` ([`EMPTY_ROOT_HASH`] for an empty trie).
-    pub(crate) fn open(source: &'s S, root: B256) -> Self {
+    /// The account trie (`owner` `None`) or `owner`'s storage trie, whose stored root hash is
+    /// `root` ([`EMPTY_ROOT_HASH`] for an empty trie).
+    pub(crate) fn open(source: &'s S, owner: Option<B256>, root: B256) -> Self {
         let root = if root == EMPTY_ROOT_HASH {
             Node::Empty
         } else {
             Node::Ref(RlpNode::word_rlp(&root))
         };
-        Self { source, root }
+        Self {
+            loader: Loader {
+                source,
+                owner,
+                loaded: Vec::new(),
+            },
+            root,
+        }
     }
 
     /// The value at `key`, `None` when absent. Keeps the loaded path for later updates.
     pub(crate) fn get(&mut self, key: &B256) -> Result<Option<Vec<u8>>, StateError> {
         let mut node = &mut self.root;
-        let mut key = Nibbles::unpack(key);
+        let full = Nibbles::unpack(key);
+        let mut key = full;
         loop {
             if matches!(node, Node::Ref(_)) {
                 let stored = std::mem::take(node);
-                *node = resolve(self.source, stored, key.len())?;
+                let path = full.slice(..KEY_NIBBLES - key.len());
+                *node = self.loader.resolve(stored, &path)?;
             }
             match node {
                 Node::Empty => return Ok(None),
@@ -126,59 +194,290 @@ impl<'s, S: NodeSource> Trie<'s, S> {
     /// Sets `key` to `value` (an RLP string's payload, never empty).
     pub(crate) fn insert(&mut self, key: &B256, value: Vec<u8>) -> Result<(), StateError> {
         let root = std::mem::take(&mut self.root);
-        self.root = insert(self.source, root, Nibbles::unpack(key), value)?;
+        self.root = self
+            .loader
+            .insert(root, Nibbles::new(), Nibbles::unpack(key), value)?;
         Ok(())
     }
 
     /// Removes `key` (nothing happens when it is absent).
     pub(crate) fn remove(&mut self, key: &B256) -> Result<(), StateError> {
         let root = std::mem::take(&mut self.root);
-        self.root = remove(self.source, root, Nibbles::unpack(key))?.0;
+        self.root = self
+            .loader
+            .remove(root, Nibbles::new(), Nibbles::unpack(key))?
+            .0;
         Ok(())
     }
 
-    /// Hashes the changed nodes bottom-up, appends those to store to `out` and returns the root
-    /// hash.
+    /// Hashes the changed nodes bottom-up, appends the nodes to store and those to delete to
+    /// `out` and returns the root hash.
     pub(crate) fn commit(&mut self, out: &mut NewNodes) -> B256 {
-        match &self.root {
-            Node::Empty => return EMPTY_ROOT_HASH,
+        let owner = self.loader.owner;
+        let key = |path: &Nibbles| node_key(owner.as_ref(), path);
+        let hash = match &self.root {
+            Node::Empty => EMPTY_ROOT_HASH,
             Node::Ref(rlp)
             | Node::Leaf { rlp: Some(rlp), .. }
             | Node::Extension { rlp: Some(rlp), .. }
-            | Node::Branch { rlp: Some(rlp), .. } => {
-                if let Some(hash) = rlp.as_hash() {
-                    return hash;
-                }
+            | Node::Branch { rlp: Some(rlp), .. }
+                if rlp.as_hash().is_some() =>
+            {
+                // Unchanged: nothing was written or removed.
+                return rlp.as_hash().unwrap_or(EMPTY_ROOT_HASH);
             }
-            _ => {}
+            _ => {
+                let mut written = Vec::new();
+                let encoded = encode(&mut self.root, Nibbles::new(), &mut written);
+                let hash = keccak256(&encoded);
+                written.push((Nibbles::new(), encoded));
+                set_rlp(&mut self.root, RlpNode::word_rlp(&hash));
+                out.put
+                    .extend(written.into_iter().map(|(path, node)| (key(&path), node)));
+                hash
+            }
+        };
+        // Stored nodes loaded for this commit that are no longer in the trie (a collapsed
+        // branch, a leaf moved up, a node now short enough to be embedded) are deleted.
+        let mut live = HashSet::new();
+        live_paths(owner.as_ref(), &self.root, &mut live);
+        for path in std::mem::take(&mut self.loader.loaded) {
+            let path = key(&path);
+            if !live.contains(&path) {
+                out.deleted.push(path);
+            }
         }
-        let encoded = encode(&mut self.root, out);
-        let hash = keccak256(&encoded);
-        out.push((hash, encoded));
-        set_rlp(&mut self.root, RlpNode::word_rlp(&hash));
         hash
-    }
-
-    /// Every (key, value) of the trie, in key order (loads the whole trie: O(its size)).
-    pub(crate) fn entries(&mut self) -> Result<Vec<(B256, Vec<u8>)>, StateError> {
-        let mut out = Vec::new();
-        let root = std::mem::take(&mut self.root);
-        walk(self.source, root, Nibbles::new(), &mut out)?;
-        Ok(out)
     }
 }
 
-/// Loads `node` if it is a reference; `remaining` is the number of key nibbles left at its
-/// position, which the loaded node must fit.
-fn resolve<S: NodeSource>(source: &S, node: Node, remaining: usize) -> Result<Node, StateError> {
-    let Node::Ref(rlp) = node else {
-        return Ok(node);
-    };
-    let bytes = match rlp.as_hash() {
-        Some(hash) => source.load(&hash)?,
-        None => rlp.to_vec(),
-    };
-    let mut buf = bytes.as_slice();
+/// Adds the key of every stored node of the loaded part of the tree to `live` (a node is
+/// stored when its parent refers to it by hash, and at the root).
+fn live_paths(owner: Option<&B256>, node: &Node, live: &mut HashSet<Vec<u8>>) {
+    collect_live(owner, node, Nibbles::new(), true, live);
+}
+
+fn collect_live(
+    owner: Option<&B256>,
+    node: &Node,
+    path: Nibbles,
+    is_root: bool,
+    out: &mut HashSet<Vec<u8>>,
+) {
+    let stored = |rlp: &Option<RlpNode>| is_root || rlp.as_ref().is_some_and(RlpNode::is_hash);
+    match node {
+        Node::Empty | Node::Ref(_) => {}
+        Node::Leaf { rlp, .. } => {
+            if stored(rlp) {
+                out.insert(node_key(owner, &path));
+            }
+        }
+        Node::Extension { key, child, rlp } => {
+            if stored(rlp) {
+                out.insert(node_key(owner, &path));
+            }
+            collect_live(owner, child, path.join(key), false, out);
+        }
+        Node::Branch { children, rlp } => {
+            if stored(rlp) {
+                out.insert(node_key(owner, &path));
+            }
+            for (index, child) in children.iter().enumerate() {
+                collect_live(owner, child, below(path, index), false, out);
+            }
+        }
+    }
+}
+impl<S: NodeSource> Loader<'_, S> {
+    /// Loads `node` if it is a reference; `path` is its position, whose remaining key nibbles
+    /// the loaded node must fit.
+    fn resolve(&mut self, node: Node, path: &Nibbles) -> Result<Node, StateError> {
+        let Node::Ref(rlp) = node else {
+            return Ok(node);
+        };
+        let remaining = KEY_NIBBLES.saturating_sub(path.len());
+        let bytes = match rlp.as_hash() {
+            Some(hash) => {
+                let key = node_key(self.owner.as_ref(), path);
+                let bytes = self.source.load(&key)?.ok_or_else(|| {
+                    corrupt(format!(
+                        "trie node {hash} at path {path:?} of {} is missing",
+                        trie_name(self.owner.as_ref())
+                    ))
+                })?;
+                // A stale node (left at its path by a bug) or a damaged one is refused here
+                // rather than read as the state.
+                if keccak256(&bytes) != hash {
+                    return Err(corrupt(format!(
+                        "trie node at path {path:?} of {} is not {hash}",
+                        trie_name(self.owner.as_ref())
+                    )));
+                }
+                self.loaded.push(*path);
+                bytes
+            }
+            None => rlp.to_vec(),
+        };
+        decode_node(rlp, &bytes, remaining)
+    }
+
+    fn insert(
+        &mut self,
+        node: Node,
+        path: Nibbles,
+        key: Nibbles,
+        value: Vec<u8>,
+    ) -> Result<Node, StateError> {
+        Ok(match self.resolve(node, &path)? {
+            Node::Empty => leaf(key, value),
+            Node::Leaf {
+                key: k,
+                value: v,
+                rlp,
+            } => {
+                if k == key {
+                    if v == value {
+                        Node::Leaf {
+                            key: k,
+                            value: v,
+                            rlp,
+                        }
+                    } else {
+                        leaf(k, value)
+                    }
+                } else {
+                    // Both keys have the same length and differ, so `p` < their length.
+                    let p = k.common_prefix_length(&key);
+                    let mut children = empty_children();
+                    *child_mut(&mut children, nibble(&k, p)?)? = leaf(k.slice(p + 1..), v);
+                    *child_mut(&mut children, nibble(&key, p)?)? = leaf(key.slice(p + 1..), value);
+                    under_prefix(key.slice(..p), branch(children))
+                }
+            }
+            Node::Extension { key: k, child, .. } => {
+                // `resolve` checked k.len() < key.len(), so `p` < key.len().
+                let p = k.common_prefix_length(&key);
+                if p == k.len() {
+                    let child = self.insert(*child, path.join(&k), key.slice(p..), value)?;
+                    Node::Extension {
+                        key: k,
+                        child: Box::new(child),
+                        rlp: None,
+                    }
+                } else {
+                    // The child keeps its position (path ‖ k): only the nodes above it change.
+                    let mut children = empty_children();
+                    *child_mut(&mut children, nibble(&k, p)?)? = if p + 1 < k.len() {
+                        Node::Extension {
+                            key: k.slice(p + 1..),
+                            child,
+                            rlp: None,
+                        }
+                    } else {
+                        *child
+                    };
+                    *child_mut(&mut children, nibble(&key, p)?)? = leaf(key.slice(p + 1..), value);
+                    under_prefix(key.slice(..p), branch(children))
+                }
+            }
+            Node::Branch { mut children, .. } => {
+                let index = nibble(&key, 0)?;
+                let slot = child_mut(&mut children, index)?;
+                let child = std::mem::take(slot);
+                *slot = self.insert(child, below(path, index), key.slice(1..), value)?;
+                branch(children)
+            }
+            Node::Ref(_) => return Err(unresolved()),
+        })
+    }
+
+    /// Removes `key` below `node`; the flag says whether anything changed.
+    fn remove(
+        &mut self,
+        node: Node,
+        path: Nibbles,
+        key: Nibbles,
+    ) -> Result<(Node, bool), StateError> {
+        Ok(match self.resolve(node, &path)? {
+            Node::Empty => (Node::Empty, false),
+            Node::Leaf { key: k, value, rlp } => {
+                if k == key {
+                    (Node::Empty, true)
+                } else {
+                    (Node::Leaf { key: k, value, rlp }, false)
+                }
+            }
+            Node::Extension { key: k, child, rlp } => {
+                if !key.starts_with(&k) {
+                    return Ok((Node::Extension { key: k, child, rlp }, false));
+                }
+                let (child, changed) = self.remove(*child, path.join(&k), key.slice(k.len()..))?;
+                if changed {
+                    (prefixed(k, child)?, true)
+                } else {
+                    (
+                        Node::Extension {
+                            key: k,
+                            child: Box::new(child),
+                            rlp,
+                        },
+                        false,
+                    )
+                }
+            }
+            Node::Branch { mut children, rlp } => {
+                let index = nibble(&key, 0)?;
+                let slot = child_mut(&mut children, index)?;
+                let child = std::mem::take(slot);
+                let (child, changed) = self.remove(child, below(path, index), key.slice(1..))?;
+                *slot = child;
+                if !changed {
+                    return Ok((Node::Branch { children, rlp }, false));
+                }
+                let mut live = children
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, child)| !matches!(child, Node::Empty));
+                match (live.next(), live.next()) {
+                    (None, _) => (Node::Empty, true),
+                    (Some(_), Some(_)) => (branch(children), true),
+                    (Some((only, _)), None) => {
+                        // One child left: the branch collapses into it, its nibble prefixed.
+                        let nibble = u8::try_from(only).map_err(|_| unresolved())?;
+                        let slot = child_mut(&mut children, only)?;
+                        let child = self.resolve(std::mem::take(slot), &below(path, only))?;
+                        (
+                            prefixed(Nibbles::from_nibbles_unchecked([nibble]), child)?,
+                            true,
+                        )
+                    }
+                }
+            }
+            Node::Ref(_) => return Err(unresolved()),
+        })
+    }
+}
+
+/// The path of child `index` of the branch at `path`.
+fn below(path: Nibbles, index: usize) -> Nibbles {
+    let mut below = path;
+    // A child index is below 16.
+    below.push(index as u8);
+    below
+}
+
+/// The name of a trie in errors.
+fn trie_name(owner: Option<&B256>) -> String {
+    match owner {
+        None => "the account trie".into(),
+        Some(owner) => format!("the storage trie of {owner}"),
+    }
+}
+
+/// Decodes the node `rlp` refers to (`bytes`: its RLP) at a position with `remaining` key
+/// nibbles left.
+fn decode_node(rlp: RlpNode, bytes: &[u8], remaining: usize) -> Result<Node, StateError> {
+    let mut buf = bytes;
     let decoded = TrieNode::decode(&mut buf)
         .map_err(|e| corrupt(format!("trie node {rlp:?} does not decode: {e}")))?;
     if !buf.is_empty() {
@@ -234,135 +533,6 @@ fn resolve<S: NodeSource>(source: &S, node: Node, remaining: usize) -> Result<No
     }
 }
 
-fn insert<S: NodeSource>(
-    source: &S,
-    node: Node,
-    key: Nibbles,
-    value: Vec<u8>,
-) -> Result<Node, StateError> {
-    Ok(match resolve(source, node, key.len())? {
-        Node::Empty => leaf(key, value),
-        Node::Leaf {
-            key: k,
-            value: v,
-            rlp,
-        } => {
-            if k == key {
-                if v == value {
-                    Node::Leaf {
-                        key: k,
-                        value: v,
-                        rlp,
-                    }
-                } else {
-                    leaf(k, value)
-                }
-            } else {
-                // Both keys have the same length and differ, so `p` < their length.
-                let p = k.common_prefix_length(&key);
-                let mut children = empty_children();
-                *child_mut(&mut children, nibble(&k, p)?)? = leaf(k.slice(p + 1..), v);
-                *child_mut(&mut children, nibble(&key, p)?)? = leaf(key.slice(p + 1..), value);
-                under_prefix(key.slice(..p), branch(children))
-            }
-        }
-        Node::Extension { key: k, child, .. } => {
-            // `resolve` checked k.len() < key.len(), so `p` < key.len().
-            let p = k.common_prefix_length(&key);
-            if p == k.len() {
-                let child = insert(source, *child, key.slice(p..), value)?;
-                Node::Extension {
-                    key: k,
-                    child: Box::new(child),
-                    rlp: None,
-                }
-            } else {
-                let mut children = empty_children();
-                *child_mut(&mut children, nibble(&k, p)?)? = if p + 1 < k.len() {
-                    Node::Extension {
-                        key: k.slice(p + 1..),
-                        child,
-                        rlp: None,
-                    }
-                } else {
-                    *child
-                };
-                *child_mut(&mut children, nibble(&key, p)?)? = leaf(key.slice(p + 1..), value);
-                under_prefix(key.slice(..p), branch(children))
-            }
-        }
-        Node::Branch { mut children, .. } => {
-            let index = nibble(&key, 0)?;
-            let slot = child_mut(&mut children, index)?;
-            let child = std::mem::take(slot);
-            *slot = insert(source, child, key.slice(1..), value)?;
-            branch(children)
-        }
-        Node::Ref(_) => return Err(unresolved()),
-    })
-}
-
-/// Removes `key` below `node`; the flag says whether anything changed.
-fn remove<S: NodeSource>(source: &S, node: Node, key: Nibbles) -> Result<(Node, bool), StateError> {
-    Ok(match resolve(source, node, key.len())? {
-        Node::Empty => (Node::Empty, false),
-        Node::Leaf { key: k, value, rlp } => {
-            if k == key {
-                (Node::Empty, true)
-            } else {
-                (Node::Leaf { key: k, value, rlp }, false)
-            }
-        }
-        Node::Extension { key: k, child, rlp } => {
-            if !key.starts_with(&k) {
-                return Ok((Node::Extension { key: k, child, rlp }, false));
-            }
-            let (child, changed) = remove(source, *child, key.slice(k.len()..))?;
-            if changed {
-                (prefixed(k, child)?, true)
-            } else {
-                (
-                    Node::Extension {
-                        key: k,
-                        child: Box::new(child),
-                        rlp,
-                    },
-                    false,
-                )
-            }
-        }
-        Node::Branch { mut children, rlp } => {
-            let index = nibble(&key, 0)?;
-            let slot = child_mut(&mut children, index)?;
-            let child = std::mem::take(slot);
-            let (child, changed) = remove(source, child, key.slice(1..))?;
-            *slot = child;
-            if !changed {
-                return Ok((Node::Branch { children, rlp }, false));
-            }
-            let mut live = children
-                .iter()
-                .enumerate()
-                .filter(|(_, child)| !matches!(child, Node::Empty));
-            match (live.next(), live.next()) {
-                (None, _) => (Node::Empty, true),
-                (Some(_), Some(_)) => (branch(children), true),
-                (Some((only, _)), None) => {
-                    // One child left: the branch collapses into it, its nibble prefixed.
-                    let slot = child_mut(&mut children, only)?;
-                    let child = resolve(source, std::mem::take(slot), key.len() - 1)?;
-                    let nibble = u8::try_from(only).map_err(|_| unresolved())?;
-                    (
-                        prefixed(Nibbles::from_nibbles_unchecked([nibble]), child)?,
-                        true,
-                    )
-                }
-            }
-        }
-        Node::Ref(_) => return Err(unresolved()),
-    })
-}
-
 /// `node` (loaded) moved up under `prefix`: leaves and extensions absorb it, a branch gets an
 /// extension above it.
 fn prefixed(prefix: Nibbles, node: Node) -> Result<Node, StateError> {
@@ -392,36 +562,11 @@ fn under_prefix(prefix: Nibbles, branch: Node) -> Node {
     }
 }
 
-/// Appends every leaf below `node` (at `path`) to `out`, in key order.
-fn walk<S: NodeSource>(
-    source: &S,
-    node: Node,
-    path: Nibbles,
-    out: &mut Vec<(B256, Vec<u8>)>,
-) -> Result<(), StateError> {
-    match resolve(source, node, KEY_NIBBLES - path.len())? {
-        Node::Empty => {}
-        Node::Leaf { key, value, .. } => {
-            let full = path.join(&key);
-            let mut hash = B256::ZERO;
-            full.pack_to(hash.as_mut_slice());
-            out.push((hash, value));
-        }
-        Node::Extension { key, child, .. } => walk(source, *child, path.join(&key), out)?,
-        Node::Branch { children, .. } => {
-            for (index, child) in (0u8..).zip(*children) {
-                let mut below = path;
-                below.push(index);
-                walk(source, child, below, out)?;
-            }
-        }
-        Node::Ref(_) => return Err(unresolved()),
-    }
-    Ok(())
-}
+/// Paths and RLP of the nodes to store, appended while encoding.
+type Written = Vec<(Nibbles, Vec<u8>)>;
 
-/// The RLP of `node` (loaded), hashing its changed children first.
-fn encode(node: &mut Node, out: &mut NewNodes) -> Vec<u8> {
+/// The RLP of `node` (loaded, at `path`), hashing its changed children first.
+fn encode(node: &mut Node, path: Nibbles, out: &mut Written) -> Vec<u8> {
     let mut buf = Vec::new();
     match node {
         Node::Empty | Node::Ref(_) => {
@@ -430,7 +575,7 @@ fn encode(node: &mut Node, out: &mut NewNodes) -> Vec<u8> {
         }
         Node::Leaf { key, value, .. } => LeafNodeRef::new(key, value).encode(&mut buf),
         Node::Extension { key, child, .. } => {
-            let child = reference(child, out);
+            let child = reference(child, path.join(key), out);
             ExtensionNodeRef::new(key, &child).encode(&mut buf);
         }
         Node::Branch { children, .. } => {
@@ -438,7 +583,7 @@ fn encode(node: &mut Node, out: &mut NewNodes) -> Vec<u8> {
             let mut mask = TrieMask::default();
             for (index, child) in (0u8..).zip(children.iter_mut()) {
                 if !matches!(child, Node::Empty) {
-                    stack.push(reference(child, out));
+                    stack.push(reference(child, below(path, usize::from(index)), out));
                     mask.set_bit(index);
                 }
             }
@@ -449,8 +594,8 @@ fn encode(node: &mut Node, out: &mut NewNodes) -> Vec<u8> {
 }
 
 /// `node`'s reference in its parent: its RLP when shorter than 32 bytes, else the RLP of its
-/// hash (then the node goes to `out`).
-fn reference(node: &mut Node, out: &mut NewNodes) -> RlpNode {
+/// hash (then the node goes to `out`, at `path`).
+fn reference(node: &mut Node, path: Nibbles, out: &mut Written) -> RlpNode {
     match node {
         Node::Ref(rlp)
         | Node::Leaf { rlp: Some(rlp), .. }
@@ -458,10 +603,10 @@ fn reference(node: &mut Node, out: &mut NewNodes) -> RlpNode {
         | Node::Branch { rlp: Some(rlp), .. } => return rlp.clone(),
         _ => {}
     }
-    let encoded = encode(node, out);
+    let encoded = encode(node, path, out);
     let rlp = RlpNode::from_rlp(&encoded);
     if rlp.is_hash() {
-        out.push((keccak256(&encoded), encoded));
+        out.push((path, encoded));
     }
     set_rlp(node, rlp.clone());
     rlp

@@ -1,25 +1,23 @@
 //! [`WorldState`]: the state's functions over the node's redb transactions.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::{Mutex, PoisonError},
-};
+use std::collections::{BTreeMap, HashMap};
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root};
 use redb::{
-    Key, ReadTransaction, ReadableTable, TableDefinition, TableError, Value, WriteTransaction,
+    Key, ReadTransaction, ReadableTable, TableDefinition, TableError, TableHandle, Value,
+    WriteTransaction,
 };
 
 use crate::{
     AccountChange, AccountInfo, ChangeSet, SlotChange, StateError, StateView,
     changes::{StoredAccount, StoredChanges},
     tables::{
-        ACCOUNTS, CHANGES, CODE, GENESIS, META, PREIMAGES, ROW_LEN, Row, STORAGE, TRIE, corrupt,
-        slot_key, slot_of, slot_range, store_err,
+        ACCOUNTS, CHANGES, CODE, GENESIS, KECCAK_TRIE, META, PREIMAGES, ROW_LEN, Row, STORAGE,
+        TRIE, TRIE_ROOT, corrupt, slot_key, slot_of, slot_range, store_err,
     },
-    trie::{NewNodes, NodeSource, Trie},
+    trie::{NewNodes, NodeSource, Trie, storage_range},
 };
 
 /// The world state: functions over the node's redb transactions (the node owns them, so a
@@ -34,14 +32,37 @@ impl WorldState {
     ///
     /// # Errors
     /// [`StateError::Store`] when the database fails.
+    ///
+    /// A datadir written before decision 430 (trie nodes keyed by keccak256, every version
+    /// kept) is converted here: the path-keyed trie is built from the flat state (the head's,
+    /// O(state) time and memory) and the old node and preimage tables are deleted. The change
+    /// sets stay as they are, so reorgs and reads at older blocks keep working; the node
+    /// checks at open that the converted trie's root is the head's state root.
     pub fn create_tables(txn: &WriteTransaction) -> Result<(), StateError> {
+        let old_layout = txn
+            .list_tables()
+            .map_err(store_err("list state tables"))?
+            .any(|table| table.name() == KECCAK_TRIE);
         create(txn, ACCOUNTS)?;
         create(txn, STORAGE)?;
         create(txn, CODE)?;
         create(txn, TRIE)?;
-        create(txn, PREIMAGES)?;
         create(txn, CHANGES)?;
-        create(txn, META)
+        create(txn, META)?;
+        if old_layout {
+            convert_keccak_layout(txn)?;
+        }
+        Ok(())
+    }
+
+    /// The root of the stored trie: the state root of the block the flat state is at (the
+    /// canonical head), which the node checks at open.
+    ///
+    /// # Errors
+    /// [`StateError::Store`] when the database fails.
+    pub fn trie_root(txn: &ReadTransaction) -> Result<B256, StateError> {
+        let meta = txn.open_table(META).map_err(store_err("open state meta"))?;
+        read_trie_root(&meta)
     }
 
     /// Loads genesis `alloc` into an empty state (flat tables and trie nodes) and returns the
@@ -91,7 +112,7 @@ impl WorldState {
                 },
             );
         }
-        let (root, storage_roots) = commit(txn, EMPTY_ROOT_HASH, &changes)?;
+        let (root, storage_roots) = commit(txn, EMPTY_ROOT_HASH, &changes, None)?;
         let mut accounts = txn
             .open_table(ACCOUNTS)
             .map_err(store_err("open state accounts"))?;
@@ -168,75 +189,149 @@ impl WorldState {
         })
     }
 
-    /// [`Self::at_root`] inside a write transaction; drop it before writing, as
-    /// [`Self::latest_in`].
+    /// The state after another stored block, read from the flat state (the head's) moved by
+    /// stored change sets without writing anything: `back` are the blocks to revert, newest
+    /// first (from the head down to the common ancestor), `forward` the blocks to apply,
+    /// oldest first (up to the block). The cost grows with the changes along the route, so the
+    /// node bounds it (the history window, decision 431).
     ///
     /// # Errors
-    /// [`StateError::Store`] when a table cannot be opened.
-    pub fn at_root_in(
+    /// [`StateError::Corrupt`] when a change set on the route is missing or does not decode;
+    /// [`StateError::Store`] when the database fails.
+    pub fn at_route<'t>(
+        txn: &'t ReadTransaction,
+        back: &[B256],
+        forward: &[B256],
+    ) -> Result<impl StateView + 't, StateError> {
+        let flat = Self::latest_flat(txn)?;
+        let changes = txn
+            .open_table(CHANGES)
+            .map_err(store_err("open state changes"))?;
+        let mut layered = Layered::new(flat);
+        for block in back {
+            revert_stored(&mut layered, &read_changes(&changes, block)?)?;
+        }
+        for block in forward {
+            apply_stored(&mut layered, &read_changes(&changes, block)?)?;
+        }
+        Ok(layered)
+    }
+
+    fn latest_flat(txn: &ReadTransaction) -> Result<ReadFlat, StateError> {
+        Ok(FlatState {
+            accounts: txn
+                .open_table(ACCOUNTS)
+                .map_err(store_err("open state accounts"))?,
+            storage: txn
+                .open_table(STORAGE)
+                .map_err(store_err("open state storage"))?,
+            code: txn.open_table(CODE).map_err(store_err("open state code"))?,
+        })
+    }
+
+    /// Moves the stored trie along a route of stored blocks (as [`Self::at_route`]: `back`
+    /// reverted newest first, then `forward` applied oldest first) and returns its new root.
+    /// A side chain's state root is computed by moving the trie in a transaction that is then
+    /// dropped; a reorg moves it in the transaction that moves the head.
+    ///
+    /// # Errors
+    /// [`StateError::Corrupt`] when a change set is missing or a node on a changed path is
+    /// missing or damaged; [`StateError::Store`] when the database fails.
+    pub fn move_trie(
         txn: &WriteTransaction,
-        root: B256,
-    ) -> Result<impl StateView + '_, StateError> {
-        Ok(TrieState {
-            trie: txn.open_table(TRIE).map_err(store_err("open state trie"))?,
-            code: txn.open_table(CODE).map_err(store_err("open state code"))?,
-            root,
-            accounts: Mutex::default(),
-        })
+        back: &[B256],
+        forward: &[B256],
+    ) -> Result<B256, StateError> {
+        let mut root = current_trie_root(txn)?;
+        for block in back {
+            let inverse = inverse(&stored_changes(txn, block)?);
+            root = commit(txn, root, &inverse, None)?.0;
+        }
+        for block in forward {
+            let stored = stored_changes(txn, block)?;
+            let changes = ChangeSet {
+                accounts: stored
+                    .accounts
+                    .into_iter()
+                    .map(|(address, account)| (address, account.change))
+                    .collect(),
+                codes: BTreeMap::new(),
+            };
+            root = commit(txn, root, &changes, None)?.0;
+        }
+        Ok(root)
     }
 
-    /// The state whose root is `root`, read through the trie (the post-state of any stored
-    /// block: side chains, history at a block number).
+    /// Moves the stored trie, which must be at `parent_root`, by `changes`, writes
+    /// `changes.codes`, and returns the new root. Loads only the nodes on the changed paths:
+    /// the cost grows with the size of `changes` times the trie depth, not with the state.
     ///
     /// # Errors
-    /// [`StateError::Store`] when the database fails; the view's reads fail with
-    /// [`StateError::Corrupt`] when `root` or a node below it is not stored.
-    pub fn at_root(txn: &ReadTransaction, root: B256) -> Result<impl StateView + '_, StateError> {
-        Ok(TrieState {
-            trie: txn.open_table(TRIE).map_err(store_err("open state trie"))?,
-            code: txn.open_table(CODE).map_err(store_err("open state code"))?,
-            root,
-            accounts: Mutex::default(),
-        })
-    }
-
-    /// Writes the trie nodes of (state at `parent_root`) + `changes`, and `changes.codes`, and
-    /// returns the new root. Loads only the nodes on the changed paths: the cost grows with the
-    /// size of `changes` times the trie depth, not with the state.
-    ///
-    /// # Errors
-    /// [`StateError::Corrupt`] when a node on a changed path is missing or does not decode;
+    /// [`StateError::Corrupt`] when the stored trie is not at `parent_root` (move it first,
+    /// [`Self::move_trie`]) or a node on a changed path is missing or does not decode;
     /// [`StateError::Store`] when the database fails.
     pub fn commit_trie(
         txn: &WriteTransaction,
         parent_root: B256,
         changes: &ChangeSet,
     ) -> Result<B256, StateError> {
-        Ok(commit(txn, parent_root, changes)?.0)
+        Ok(commit(txn, parent_root, changes, None)?.0)
+    }
+
+    /// [`Self::commit_trie`] that writes nothing unless the new root is `expected` (a block's
+    /// stated root): a block with a wrong root leaves the trie at its parent. Returns the
+    /// computed root either way.
+    ///
+    /// # Errors
+    /// As [`Self::commit_trie`].
+    pub fn commit_trie_expecting(
+        txn: &WriteTransaction,
+        parent_root: B256,
+        changes: &ChangeSet,
+        expected: B256,
+    ) -> Result<B256, StateError> {
+        Ok(commit(txn, parent_root, changes, Some(expected))?.0)
     }
 
     /// Stores `changes` as block `block_hash`'s reversible change set, with each account's
     /// storage roots and, for an account whose storage was wiped or which was deleted, every
-    /// slot it had at `parent_root` (read from the trie), so a revert restores them.
+    /// slot it had before the block, so a revert restores them. The parent's state is the flat
+    /// state moved along `route` (`(back, forward)` as in [`Self::at_route`]; both empty when
+    /// the flat state is at the parent).
     ///
     /// Call it after [`WorldState::commit_trie`] for the same changes: it then finds the new
-    /// storage roots computed there instead of hashing the storage tries again.
+    /// storage roots computed there instead of hashing the storage again.
     ///
     /// # Errors
-    /// [`StateError::Corrupt`] when a node at `parent_root` is missing or does not decode;
+    /// [`StateError::Corrupt`] when a change set on the route is missing or does not decode;
     /// [`StateError::Store`] when the database fails.
     pub fn store_changes(
         txn: &WriteTransaction,
         block_hash: B256,
-        parent_root: B256,
+        route: (&[B256], &[B256]),
         changes: &ChangeSet,
     ) -> Result<(), StateError> {
         let stored = {
-            let trie = txn.open_table(TRIE).map_err(store_err("open state trie"))?;
-            let preimages = txn
-                .open_table(PREIMAGES)
-                .map_err(store_err("open state preimages"))?;
-            reversible(&trie, &preimages, parent_root, changes)?
+            let flat = FlatState {
+                accounts: txn
+                    .open_table(ACCOUNTS)
+                    .map_err(store_err("open state accounts"))?,
+                storage: txn
+                    .open_table(STORAGE)
+                    .map_err(store_err("open state storage"))?,
+                code: (),
+            };
+            let table = txn
+                .open_table(CHANGES)
+                .map_err(store_err("open state changes"))?;
+            let mut parent = Layered::new(flat);
+            for block in route.0 {
+                revert_stored(&mut parent, &read_changes(&table, block)?)?;
+            }
+            for block in route.1 {
+                apply_stored(&mut parent, &read_changes(&table, block)?)?;
+            }
+            reversible(&parent, changes)?
         };
         let mut table = txn
             .open_table(CHANGES)
@@ -255,26 +350,7 @@ impl WorldState {
     /// [`StateError::Store`] when the database fails.
     pub fn apply_flat(txn: &WriteTransaction, block_hash: B256) -> Result<(), StateError> {
         let stored = stored_changes(txn, &block_hash)?;
-        let mut flat = FlatWriter::open(txn)?;
-        for (address, account) in &stored.accounts {
-            let change = &account.change;
-            if account.cleared.is_some() || change.wiped || change.after.is_none() {
-                flat.clear_storage(address)?;
-            }
-            let Some(info) = change.after else {
-                flat.remove_account(address)?;
-                continue;
-            };
-            for (slot, SlotChange { after, .. }) in &change.storage {
-                flat.set_slot(address, slot, after)?;
-            }
-            let storage_root = match account.roots {
-                Some((_, new)) => new,
-                None => flat.storage_root(address)?,
-            };
-            flat.set_account(address, Row::new(info, storage_root))?;
-        }
-        Ok(())
+        apply_stored(&mut FlatWriter::open(txn)?, &stored)
     }
 
     /// Moves the flat state back by block `block_hash`'s stored change set (the flat state must
@@ -285,33 +361,7 @@ impl WorldState {
     /// [`StateError::Store`] when the database fails.
     pub fn revert_flat(txn: &WriteTransaction, block_hash: B256) -> Result<(), StateError> {
         let stored = stored_changes(txn, &block_hash)?;
-        let mut flat = FlatWriter::open(txn)?;
-        for (address, account) in &stored.accounts {
-            let change = &account.change;
-            if change.after.is_none() || change.wiped {
-                flat.clear_storage(address)?;
-            } else {
-                for slot in change.storage.keys() {
-                    flat.set_slot(address, slot, &U256::ZERO)?;
-                }
-            }
-            let Some(info) = change.before else {
-                flat.remove_account(address)?;
-                continue;
-            };
-            for (slot, value) in account.cleared.iter().flatten() {
-                flat.set_slot(address, slot, value)?;
-            }
-            for (slot, SlotChange { before, .. }) in &change.storage {
-                flat.set_slot(address, slot, before)?;
-            }
-            let storage_root = match account.roots {
-                Some((old, _)) => old,
-                None => flat.storage_root(address)?,
-            };
-            flat.set_account(address, Row::new(info, storage_root))?;
-        }
-        Ok(())
+        revert_stored(&mut FlatWriter::open(txn)?, &stored)
     }
 
     /// The root recomputed from the flat state alone, from scratch with alloy-trie's
@@ -350,11 +400,64 @@ impl WorldState {
     }
 }
 
+/// The flat tables of a read transaction.
+type ReadFlat = FlatState<
+    redb::ReadOnlyTable<&'static [u8; 20], &'static [u8; ROW_LEN]>,
+    redb::ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
+    redb::ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+>;
+
 /// The flat tables as a [`StateView`] (tables of a read or of a write transaction).
 struct FlatState<A, S, C> {
     accounts: A,
     storage: S,
     code: C,
+}
+
+/// Reads of a flat state (the stored one, or one moved in memory by change sets).
+trait FlatRead {
+    /// The account's row, `None` when absent.
+    fn row(&self, address: &Address) -> Result<Option<Row>, StateError>;
+    /// One slot (zero when absent).
+    fn slot(&self, address: &Address, slot: &U256) -> Result<U256, StateError>;
+    /// Every non-zero slot of the account, in slot order.
+    fn slots(&self, address: &Address) -> Result<BTreeMap<U256, U256>, StateError>;
+}
+
+impl<A, S, C> FlatRead for FlatState<A, S, C>
+where
+    A: ReadableTable<&'static [u8; 20], &'static [u8; ROW_LEN]>,
+    S: ReadableTable<&'static [u8; 52], &'static [u8; 32]>,
+{
+    fn row(&self, address: &Address) -> Result<Option<Row>, StateError> {
+        Ok(self
+            .accounts
+            .get(&address.0.0)
+            .map_err(store_err("read state account"))?
+            .map(|row| Row::decode(row.value())))
+    }
+
+    fn slot(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
+        Ok(self
+            .storage
+            .get(&slot_key(address, slot))
+            .map_err(store_err("read state storage"))?
+            .map_or(U256::ZERO, |value| U256::from_be_bytes(*value.value())))
+    }
+
+    fn slots(&self, address: &Address) -> Result<BTreeMap<U256, U256>, StateError> {
+        let (first, last) = slot_range(address);
+        let mut slots = BTreeMap::new();
+        for entry in self
+            .storage
+            .range::<&[u8; 52]>(&first..=&last)
+            .map_err(store_err("read state storage"))?
+        {
+            let (key, value) = entry.map_err(store_err("read state storage"))?;
+            slots.insert(slot_of(key.value()), U256::from_be_bytes(*value.value()));
+        }
+        Ok(slots)
+    }
 }
 
 impl<A, S, C> StateView for FlatState<A, S, C>
@@ -364,19 +467,11 @@ where
     C: ReadableTable<&'static [u8; 32], &'static [u8]>,
 {
     fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StateError> {
-        Ok(self
-            .accounts
-            .get(&address.0.0)
-            .map_err(store_err("read state account"))?
-            .map(|row| Row::decode(row.value()).info))
+        Ok(self.row(address)?.map(|row| row.info))
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
-        Ok(self
-            .storage
-            .get(&slot_key(address, slot))
-            .map_err(store_err("read state storage"))?
-            .map_or(U256::ZERO, |value| U256::from_be_bytes(*value.value())))
+        self.slot(address, slot)
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StateError> {
@@ -384,65 +479,184 @@ where
     }
 }
 
-/// The state at one root, read through the trie.
-struct TrieState<T, C> {
-    trie: T,
-    code: C,
-    root: B256,
-    /// Accounts read so far (the root is fixed, so they never change): execution reads a
-    /// contract's slots one by one, and each needs the account's storage root.
-    accounts: Mutex<HashMap<Address, Option<TrieAccount>>>,
+/// Writes of a flat state, in the order change sets make them.
+trait FlatMut {
+    fn storage_root(&self, address: &Address) -> Result<B256, StateError>;
+    fn set_account(&mut self, address: &Address, row: Row) -> Result<(), StateError>;
+    fn remove_account(&mut self, address: &Address) -> Result<(), StateError>;
+    /// Sets a slot (zero deletes it).
+    fn set_slot(&mut self, address: &Address, slot: &U256, value: &U256) -> Result<(), StateError>;
+    fn clear_storage(&mut self, address: &Address) -> Result<(), StateError>;
 }
 
-impl<T, C> TrieState<T, C>
-where
-    T: ReadableTable<&'static [u8; 32], &'static [u8]>,
-{
-    fn trie_account(&self, address: &Address) -> Result<Option<TrieAccount>, StateError> {
-        let cached = self
-            .accounts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(address)
-            .copied();
-        if let Some(account) = cached {
-            return Ok(account);
+/// Moves a flat state forward by a block's stored change set (it must be at the parent).
+fn apply_stored(flat: &mut impl FlatMut, stored: &StoredChanges) -> Result<(), StateError> {
+    for (address, account) in &stored.accounts {
+        let change = &account.change;
+        if account.cleared.is_some() || change.wiped || change.after.is_none() {
+            flat.clear_storage(address)?;
         }
-        let account = trie_account(&mut Trie::open(&self.trie, self.root), address)?;
-        self.accounts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(*address, account);
-        Ok(account)
+        let Some(info) = change.after else {
+            flat.remove_account(address)?;
+            continue;
+        };
+        for (slot, SlotChange { after, .. }) in &change.storage {
+            flat.set_slot(address, slot, after)?;
+        }
+        let storage_root = match account.roots {
+            Some((_, new)) => new,
+            None => flat.storage_root(address)?,
+        };
+        flat.set_account(address, Row::new(info, storage_root))?;
+    }
+    Ok(())
+}
+
+/// Moves a flat state back by a block's stored change set (it must be at the block).
+fn revert_stored(flat: &mut impl FlatMut, stored: &StoredChanges) -> Result<(), StateError> {
+    for (address, account) in &stored.accounts {
+        let change = &account.change;
+        if change.after.is_none() || change.wiped {
+            flat.clear_storage(address)?;
+        } else {
+            for slot in change.storage.keys() {
+                flat.set_slot(address, slot, &U256::ZERO)?;
+            }
+        }
+        let Some(info) = change.before else {
+            flat.remove_account(address)?;
+            continue;
+        };
+        for (slot, value) in account.cleared.iter().flatten() {
+            flat.set_slot(address, slot, value)?;
+        }
+        for (slot, SlotChange { before, .. }) in &change.storage {
+            flat.set_slot(address, slot, before)?;
+        }
+        let storage_root = match account.roots {
+            Some((old, _)) => old,
+            None => flat.storage_root(address)?,
+        };
+        flat.set_account(address, Row::new(info, storage_root))?;
+    }
+    Ok(())
+}
+
+/// One account's storage in a [`Layered`] state.
+#[derive(Debug, Default)]
+struct LayeredStorage {
+    /// The flat state's slots of the account no longer count.
+    cleared: bool,
+    /// Slots set (zero: deleted).
+    slots: HashMap<U256, U256>,
+}
+
+/// A flat state moved in memory by change sets (history reads, a side chain's parent).
+struct Layered<F> {
+    flat: F,
+    accounts: HashMap<Address, Option<Row>>,
+    storage: HashMap<Address, LayeredStorage>,
+}
+
+impl<F> Layered<F> {
+    fn new(flat: F) -> Self {
+        Self {
+            flat,
+            accounts: HashMap::new(),
+            storage: HashMap::new(),
+        }
     }
 }
 
-impl<T, C> StateView for TrieState<T, C>
+impl<F: FlatRead> FlatRead for Layered<F> {
+    fn row(&self, address: &Address) -> Result<Option<Row>, StateError> {
+        match self.accounts.get(address) {
+            Some(row) => Ok(*row),
+            None => self.flat.row(address),
+        }
+    }
+
+    fn slot(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
+        match self.storage.get(address) {
+            Some(layer) => match layer.slots.get(slot) {
+                Some(value) => Ok(*value),
+                None if layer.cleared => Ok(U256::ZERO),
+                None => self.flat.slot(address, slot),
+            },
+            None => self.flat.slot(address, slot),
+        }
+    }
+
+    fn slots(&self, address: &Address) -> Result<BTreeMap<U256, U256>, StateError> {
+        let Some(layer) = self.storage.get(address) else {
+            return self.flat.slots(address);
+        };
+        let mut slots = if layer.cleared {
+            BTreeMap::new()
+        } else {
+            self.flat.slots(address)?
+        };
+        for (slot, value) in &layer.slots {
+            if value.is_zero() {
+                slots.remove(slot);
+            } else {
+                slots.insert(*slot, *value);
+            }
+        }
+        Ok(slots)
+    }
+}
+
+impl<F: FlatRead> FlatMut for Layered<F> {
+    fn storage_root(&self, address: &Address) -> Result<B256, StateError> {
+        Ok(self
+            .row(address)?
+            .map_or(EMPTY_ROOT_HASH, |row| row.storage_root))
+    }
+
+    fn set_account(&mut self, address: &Address, row: Row) -> Result<(), StateError> {
+        self.accounts.insert(*address, Some(row));
+        Ok(())
+    }
+
+    fn remove_account(&mut self, address: &Address) -> Result<(), StateError> {
+        self.accounts.insert(*address, None);
+        Ok(())
+    }
+
+    fn set_slot(&mut self, address: &Address, slot: &U256, value: &U256) -> Result<(), StateError> {
+        self.storage
+            .entry(*address)
+            .or_default()
+            .slots
+            .insert(*slot, *value);
+        Ok(())
+    }
+
+    fn clear_storage(&mut self, address: &Address) -> Result<(), StateError> {
+        let layer = self.storage.entry(*address).or_default();
+        layer.cleared = true;
+        layer.slots.clear();
+        Ok(())
+    }
+}
+
+impl<A, S, C> StateView for Layered<FlatState<A, S, C>>
 where
-    T: ReadableTable<&'static [u8; 32], &'static [u8]>,
+    A: ReadableTable<&'static [u8; 20], &'static [u8; ROW_LEN]>,
+    S: ReadableTable<&'static [u8; 52], &'static [u8; 32]>,
     C: ReadableTable<&'static [u8; 32], &'static [u8]>,
 {
     fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StateError> {
-        Ok(self.trie_account(address)?.map(|account| AccountInfo {
-            nonce: account.nonce,
-            balance: account.balance,
-            code_hash: account.code_hash,
-        }))
+        Ok(self.row(address)?.map(|row| row.info))
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
-        let Some(account) = self.trie_account(address)? else {
-            return Ok(U256::ZERO);
-        };
-        let key = keccak256(slot.to_be_bytes::<32>());
-        match Trie::open(&self.trie, account.storage_root).get(&key)? {
-            Some(value) => decode_slot(&value),
-            None => Ok(U256::ZERO),
-        }
+        self.slot(address, slot)
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StateError> {
-        read_code(&self.code, code_hash)
+        read_code(&self.flat.code, code_hash)
     }
 }
 
@@ -463,7 +677,9 @@ impl<'t> FlatWriter<'t> {
                 .map_err(store_err("open state storage"))?,
         })
     }
+}
 
+impl FlatMut for FlatWriter<'_> {
     fn storage_root(&self, address: &Address) -> Result<B256, StateError> {
         Ok(self
             .accounts
@@ -518,38 +734,120 @@ fn create<K: Key + 'static, V: Value + 'static>(
     Ok(())
 }
 
-/// Applies `changes` to the trie at `parent_root`, stores the new nodes, the slot preimages
-/// and the code, and returns the new root with the new storage root of every account whose
-/// storage was recomputed.
+fn read_trie_root(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<B256, StateError> {
+    match meta.get(TRIE_ROOT).map_err(store_err("read state meta"))? {
+        None => Ok(EMPTY_ROOT_HASH),
+        Some(root) => B256::try_from(root.value())
+            .map_err(|_| corrupt("the stored trie root is not 32 bytes")),
+    }
+}
+
+fn current_trie_root(txn: &WriteTransaction) -> Result<B256, StateError> {
+    let meta = txn.open_table(META).map_err(store_err("open state meta"))?;
+    read_trie_root(&meta)
+}
+
+/// Builds the path-keyed trie from the flat state and drops the keccak-keyed tables
+/// (see [`WorldState::create_tables`]).
+fn convert_keccak_layout(txn: &WriteTransaction) -> Result<(), StateError> {
+    let mut changes = ChangeSet::default();
+    {
+        let flat = FlatState {
+            accounts: txn
+                .open_table(ACCOUNTS)
+                .map_err(store_err("open state accounts"))?,
+            storage: txn
+                .open_table(STORAGE)
+                .map_err(store_err("open state storage"))?,
+            code: (),
+        };
+        for entry in flat
+            .accounts
+            .iter()
+            .map_err(store_err("read state accounts"))?
+        {
+            let (address, row) = entry.map_err(store_err("read state accounts"))?;
+            let address = Address::from(*address.value());
+            let info = Row::decode(row.value()).info;
+            let storage = flat
+                .slots(&address)?
+                .into_iter()
+                .map(|(slot, after)| {
+                    let change = SlotChange {
+                        before: U256::ZERO,
+                        after,
+                    };
+                    (slot, change)
+                })
+                .collect();
+            let change = AccountChange {
+                before: None,
+                after: Some(info),
+                wiped: false,
+                storage,
+            };
+            changes.accounts.insert(address, change);
+        }
+    }
+    for name in [KECCAK_TRIE, PREIMAGES] {
+        txn.delete_table(TableDefinition::<&[u8], &[u8]>::new(name))
+            .map_err(store_err("delete the keccak-keyed trie"))?;
+    }
+    {
+        let mut meta = txn.open_table(META).map_err(store_err("open state meta"))?;
+        meta.remove(TRIE_ROOT)
+            .map_err(store_err("write state meta"))?;
+    }
+    commit(txn, EMPTY_ROOT_HASH, &changes, None)?;
+    Ok(())
+}
+
+/// Applies `changes` to the stored trie, which must be at `parent_root`; unless `expected` is
+/// given and differs from the new root, stores the new nodes (deleting the replaced ones), the
+/// new root and the code. Returns the new root with the new storage root of every account
+/// whose storage was recomputed.
 fn commit(
     txn: &WriteTransaction,
     parent_root: B256,
     changes: &ChangeSet,
+    expected: Option<B256>,
 ) -> Result<(B256, BTreeMap<Address, B256>), StateError> {
-    let mut nodes = NewNodes::new();
-    let mut preimages = Vec::new();
+    let current = current_trie_root(txn)?;
+    if current != parent_root {
+        return Err(corrupt(format!(
+            "the stored trie is at root {current}, not at the parent root {parent_root}"
+        )));
+    }
+    let mut nodes = NewNodes::default();
     let mut storage_roots = BTreeMap::new();
     let mut table = txn.open_table(TRIE).map_err(store_err("open state trie"))?;
     let root = {
-        let mut trie = Trie::open(&table, parent_root);
+        let mut trie = Trie::open(&table, None, parent_root);
         for (address, change) in &changes.accounts {
             let hashed = keccak256(address);
-            let Some(info) = change.after else {
-                trie.remove(&hashed)?;
-                continue;
-            };
             let old_root = match trie.get(&hashed)? {
                 Some(value) => decode_account(&value)?.storage_root,
                 None => EMPTY_ROOT_HASH,
             };
+            let Some(info) = change.after else {
+                if old_root != EMPTY_ROOT_HASH {
+                    nodes.wiped.push(hashed);
+                }
+                trie.remove(&hashed)?;
+                continue;
+            };
             let storage_root = if change.wiped || !change.storage.is_empty() {
                 let base = if change.wiped {
+                    if old_root != EMPTY_ROOT_HASH {
+                        nodes.wiped.push(hashed);
+                    }
                     EMPTY_ROOT_HASH
                 } else {
                     old_root
                 };
-                let root = update_storage(&table, base, &change.storage, &mut nodes)?;
-                preimages.extend(change.storage.keys().copied());
+                let root = update_storage(&table, hashed, base, &change.storage, &mut nodes)?;
                 storage_roots.insert(*address, root);
                 root
             } else {
@@ -560,20 +858,29 @@ fn commit(
         }
         trie.commit(&mut nodes)
     };
-    for (hash, node) in &nodes {
+    if expected.is_some_and(|expected| expected != root) {
+        return Ok((root, storage_roots));
+    }
+    for owner in &nodes.wiped {
+        let (first, last) = storage_range(owner);
         table
-            .insert(&hash.0, node.as_slice())
+            .retain_in::<&[u8], _>(first.as_slice()..last.as_slice(), |_, _| false)
+            .map_err(store_err("delete storage trie"))?;
+    }
+    for key in &nodes.deleted {
+        table
+            .remove(key.as_slice())
+            .map_err(store_err("delete trie node"))?;
+    }
+    for (key, node) in &nodes.put {
+        table
+            .insert(key.as_slice(), node.as_slice())
             .map_err(store_err("write trie node"))?;
     }
-    let mut table = txn
-        .open_table(PREIMAGES)
-        .map_err(store_err("open state preimages"))?;
-    for slot in preimages {
-        let slot = slot.to_be_bytes::<32>();
-        table
-            .insert(&keccak256(slot).0, &slot)
-            .map_err(store_err("write slot preimage"))?;
-    }
+    drop(table);
+    let mut meta = txn.open_table(META).map_err(store_err("open state meta"))?;
+    meta.insert(TRIE_ROOT, root.as_slice())
+        .map_err(store_err("write state meta"))?;
     let mut table = txn.open_table(CODE).map_err(store_err("open state code"))?;
     for (hash, code) in &changes.codes {
         table
@@ -583,15 +890,17 @@ fn commit(
     Ok((root, storage_roots))
 }
 
-/// The storage trie at `base` with `slots` applied (zero deletes); appends the new nodes to
-/// `nodes` and returns the new storage root (and remembers it in the [`memo`]).
+/// The storage trie of the account whose keccak256 is `owner`, at `base`, with `slots` applied
+/// (zero deletes); appends the new nodes to `nodes` and returns the new storage root (and
+/// remembers it in the [`memo`]).
 fn update_storage<S: NodeSource>(
     source: &S,
+    owner: B256,
     base: B256,
     slots: &BTreeMap<U256, SlotChange>,
     nodes: &mut NewNodes,
 ) -> Result<B256, StateError> {
-    let mut trie = Trie::open(source, base);
+    let mut trie = Trie::open(source, Some(owner), base);
     for (slot, change) in slots {
         let key = keccak256(slot.to_be_bytes::<32>());
         if change.after.is_zero() {
@@ -605,18 +914,8 @@ fn update_storage<S: NodeSource>(
     Ok(root)
 }
 
-/// The reversible form of `changes` on the state at `parent_root`.
-fn reversible<S, P>(
-    trie: &S,
-    preimages: &P,
-    parent_root: B256,
-    changes: &ChangeSet,
-) -> Result<StoredChanges, StateError>
-where
-    S: NodeSource,
-    P: ReadableTable<&'static [u8; 32], &'static [u8; 32]>,
-{
-    let mut accounts = Trie::open(trie, parent_root);
+/// The reversible form of `changes` on the state `parent`.
+fn reversible(parent: &impl FlatRead, changes: &ChangeSet) -> Result<StoredChanges, StateError> {
     let mut stored = StoredChanges::default();
     for (address, change) in &changes.accounts {
         let clears = change.wiped || change.after.is_none();
@@ -628,8 +927,14 @@ where
             cleared: None,
         };
         if needs_roots {
-            let old_root = trie_account(&mut accounts, address)?
-                .map_or(EMPTY_ROOT_HASH, |account| account.storage_root);
+            let old_root = parent
+                .row(address)?
+                .map_or(EMPTY_ROOT_HASH, |row| row.storage_root);
+            let old_slots = if clears || memo_miss(old_root, change) {
+                Some(parent.slots(address)?)
+            } else {
+                None
+            };
             let new_root = match change.after {
                 None => EMPTY_ROOT_HASH,
                 Some(_) if !change.wiped && change.storage.is_empty() => old_root,
@@ -641,22 +946,32 @@ where
                     };
                     match memo::storage_root(base, &change.storage) {
                         Some(root) => root,
-                        None => update_storage(trie, base, &change.storage, &mut NewNodes::new())?,
+                        None => {
+                            // Not computed by a commit in this process: from the slots.
+                            let mut slots = if change.wiped {
+                                BTreeMap::new()
+                            } else {
+                                old_slots.clone().unwrap_or_default()
+                            };
+                            for (slot, SlotChange { after, .. }) in &change.storage {
+                                if after.is_zero() {
+                                    slots.remove(slot);
+                                } else {
+                                    slots.insert(*slot, *after);
+                                }
+                            }
+                            root::storage_root_unhashed(
+                                slots
+                                    .into_iter()
+                                    .map(|(slot, value)| (B256::from(slot), value)),
+                            )
+                        }
                     }
                 }
             };
             account.roots = Some((old_root, new_root));
             if clears {
-                let mut cleared = Vec::new();
-                for (hashed, value) in Trie::open(trie, old_root).entries()? {
-                    let slot = preimages
-                        .get(&hashed.0)
-                        .map_err(store_err("read slot preimage"))?
-                        .map(|slot| U256::from_be_bytes(*slot.value()))
-                        .ok_or_else(|| corrupt(format!("no preimage of storage key {hashed}")))?;
-                    cleared.push((slot, decode_slot(&value)?));
-                }
-                account.cleared = Some(cleared);
+                account.cleared = Some(old_slots.unwrap_or_default().into_iter().collect());
             }
         }
         stored.accounts.insert(*address, account);
@@ -664,24 +979,87 @@ where
     Ok(stored)
 }
 
+/// True when the new storage root of `change` (storage written, not wiped) is not in the memo.
+fn memo_miss(old_root: B256, change: &AccountChange) -> bool {
+    !change.wiped
+        && !change.storage.is_empty()
+        && change.after.is_some()
+        && memo::storage_root(old_root, &change.storage).is_none()
+}
+
+/// The change set that undoes a block's stored change set (for the trie: a wiped or deleted
+/// account gets back every slot it had).
+fn inverse(stored: &StoredChanges) -> ChangeSet {
+    let mut changes = ChangeSet::default();
+    for (address, account) in &stored.accounts {
+        let change = &account.change;
+        let undo = match (change.before, &account.cleared) {
+            (None, _) => AccountChange {
+                before: change.after,
+                after: None,
+                wiped: false,
+                storage: BTreeMap::new(),
+            },
+            (Some(before), Some(cleared)) => {
+                let mut slots: BTreeMap<U256, U256> = cleared.iter().copied().collect();
+                for (slot, SlotChange { before, .. }) in &change.storage {
+                    slots.insert(*slot, *before);
+                }
+                AccountChange {
+                    before: change.after,
+                    after: Some(before),
+                    wiped: true,
+                    storage: slots
+                        .into_iter()
+                        .filter(|(_, value)| !value.is_zero())
+                        .map(|(slot, after)| {
+                            let change = SlotChange {
+                                before: U256::ZERO,
+                                after,
+                            };
+                            (slot, change)
+                        })
+                        .collect(),
+                }
+            }
+            (Some(before), None) => AccountChange {
+                before: change.after,
+                after: Some(before),
+                wiped: false,
+                storage: change
+                    .storage
+                    .iter()
+                    .map(|(slot, c)| {
+                        let undo = SlotChange {
+                            before: c.after,
+                            after: c.before,
+                        };
+                        (*slot, undo)
+                    })
+                    .collect(),
+            },
+        };
+        changes.accounts.insert(*address, undo);
+    }
+    changes
+}
+
 fn stored_changes(txn: &WriteTransaction, block: &B256) -> Result<StoredChanges, StateError> {
     let table = txn
         .open_table(CHANGES)
         .map_err(store_err("open state changes"))?;
+    read_changes(&table, block)
+}
+
+fn read_changes(
+    table: &impl ReadableTable<&'static [u8; 32], &'static [u8]>,
+    block: &B256,
+) -> Result<StoredChanges, StateError> {
     let bytes = table
         .get(&block.0)
         .map_err(store_err("read state change set"))?
         .ok_or_else(|| corrupt(format!("no change set for block {block}")))?;
     StoredChanges::decode(block, bytes.value())
-}
-
-fn trie_account<S: NodeSource>(
-    trie: &mut Trie<'_, S>,
-    address: &Address,
-) -> Result<Option<TrieAccount>, StateError> {
-    trie.get(&keccak256(address))?
-        .map(|value| decode_account(&value))
-        .transpose()
 }
 
 fn decode_account(value: &[u8]) -> Result<TrieAccount, StateError> {
@@ -692,16 +1070,6 @@ fn decode_account(value: &[u8]) -> Result<TrieAccount, StateError> {
         return Err(corrupt("account leaf has trailing bytes"));
     }
     Ok(account)
-}
-
-fn decode_slot(value: &[u8]) -> Result<U256, StateError> {
-    let mut buf = value;
-    let slot = U256::decode(&mut buf)
-        .map_err(|e| corrupt(format!("storage leaf does not decode: {e}")))?;
-    if !buf.is_empty() {
-        return Err(corrupt("storage leaf has trailing bytes"));
-    }
-    Ok(slot)
 }
 
 fn read_code(

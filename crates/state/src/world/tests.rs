@@ -57,16 +57,63 @@ fn import(db: &Database, block: B256, parent_root: B256, changes: &ChangeSet) ->
     if block.0[0].is_multiple_of(2) {
         memo::clear();
     }
-    WorldState::store_changes(&txn, block, parent_root, changes).unwrap();
+    WorldState::store_changes(&txn, block, (&[], &[]), changes).unwrap();
     WorldState::apply_flat(&txn, block).unwrap();
     txn.commit().unwrap();
     root
 }
 
-fn revert(db: &Database, block: B256) {
+/// Every stored trie node (key, RLP), in key order.
+fn trie_nodes(db: &Database) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let txn = db.begin_read().unwrap();
+    let table = txn.open_table(TRIE).unwrap();
+    table
+        .iter()
+        .unwrap()
+        .map(|e| {
+            let (k, v) = e.unwrap();
+            (k.value().to_vec(), v.value().to_vec())
+        })
+        .collect()
+}
+
+/// The trie nodes of `model` written from scratch in one block on an empty store: what the
+/// table must hold, node for node, whatever history led to the state (no stale node left).
+fn fresh_nodes(model: &Model) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut changes = ChangeSet::default();
+    for (address, (info, slots)) in model {
+        let storage = slots
+            .iter()
+            .map(|(slot, value)| {
+                let change = SlotChange {
+                    before: U256::ZERO,
+                    after: *value,
+                };
+                (*slot, change)
+            })
+            .collect();
+        let change = AccountChange {
+            before: None,
+            after: Some(*info),
+            wiped: false,
+            storage,
+        };
+        changes.accounts.insert(*address, change);
+    }
+    let db = memory_db();
+    let txn = db.begin_write().unwrap();
+    WorldState::commit_trie(&txn, EMPTY_ROOT_HASH, &changes).unwrap();
+    txn.commit().unwrap();
+    trie_nodes(&db)
+}
+
+/// Reverts `block` (the head) from the flat state and the trie; returns the trie's new root.
+fn revert(db: &Database, block: B256) -> B256 {
     let txn = db.begin_write().unwrap();
     WorldState::revert_flat(&txn, block).unwrap();
+    let root = WorldState::move_trie(&txn, &[block], &[]).unwrap();
     txn.commit().unwrap();
+    root
 }
 
 /// The flat tables read back as a model, checking each row's storage root on the way.
@@ -281,7 +328,8 @@ fn block_hash(n: usize) -> B256 {
 }
 
 /// Imports `blocks` one after the other, checking each root against the oracle; then reads
-/// every old root through the trie; then reverts every block, checking the flat state.
+/// every older state through the change sets and moves the trie back to it (dropped); then
+/// reverts every block, checking the flat state and the trie.
 fn run_chain(blocks: &[Vec<Op>]) {
     let db = memory_db();
     let mut models = vec![Model::new()];
@@ -291,6 +339,10 @@ fn run_chain(blocks: &[Vec<Op>]) {
         let root = import(&db, block_hash(n), *roots.last().unwrap(), &changes);
         assert_eq!(root, oracle_root(&model), "root after block {n}");
         assert_eq!(flat_model(&db), model, "flat state after block {n}");
+        assert!(
+            trie_nodes(&db) == fresh_nodes(&model),
+            "trie nodes after block {n}"
+        );
         models.push(model);
         roots.push(root);
     }
@@ -300,20 +352,42 @@ fn run_chain(blocks: &[Vec<Op>]) {
         *roots.last().unwrap()
     );
     assert_reads(&WorldState::latest(&txn).unwrap(), models.last().unwrap());
-    for (root, model) in roots.iter().zip(&models) {
-        assert_reads(&WorldState::at_root(&txn, *root).unwrap(), model);
+    let hashes: Vec<B256> = (0..blocks.len()).rev().map(block_hash).collect();
+    for (n, model) in models.iter().enumerate() {
+        // Back from the head to block n - 1 (n = 0: the empty state before block 0).
+        let back = &hashes[..blocks.len() - n];
+        assert_reads(&WorldState::at_route(&txn, back, &[]).unwrap(), model);
     }
     drop(txn);
+    for (n, root) in roots.iter().enumerate() {
+        let txn = db.begin_write().unwrap();
+        let back = &hashes[..blocks.len() - n];
+        assert_eq!(
+            WorldState::move_trie(&txn, back, &[]).unwrap(),
+            *root,
+            "trie moved back to before block {n}"
+        );
+        txn.abort().unwrap();
+    }
     for n in (0..blocks.len()).rev() {
-        revert(&db, block_hash(n));
+        assert_eq!(
+            revert(&db, block_hash(n)),
+            roots[n],
+            "trie after reverting block {n}"
+        );
         assert_eq!(
             flat_model(&db),
             models[n],
             "flat state after reverting block {n}"
         );
+        assert!(
+            trie_nodes(&db) == fresh_nodes(&models[n]),
+            "trie nodes after reverting block {n}"
+        );
         let txn = db.begin_read().unwrap();
         assert_eq!(WorldState::root_from_flat(&txn).unwrap(), roots[n]);
     }
+    assert!(trie_nodes(&db).is_empty());
 }
 
 proptest! {
@@ -352,9 +426,9 @@ proptest! {
     }
 }
 
-/// Imports `base`, then sibling blocks `a` and `b` on it (the flat state follows `a`), then
-/// reorgs to `b`: both siblings' states stay readable by root, and the flat state ends as
-/// `b`'s.
+/// Imports `base`, then sibling blocks `a` and `b` on it (the flat state and the trie follow
+/// `a`; `b`'s root is computed on the trie moved back, in a dropped transaction), then reorgs
+/// to `b`: both siblings' states stay readable, and the flat state and the trie end as `b`'s.
 fn reorg(base: &[Op], a: &[Op], b: &[Op]) {
     let db = memory_db();
     let (model, changes) = block(&Model::new(), base);
@@ -362,23 +436,39 @@ fn reorg(base: &[Op], a: &[Op], b: &[Op]) {
     let (model_a, changes_a) = block(&model, a);
     let (model_b, changes_b) = block(&model, b);
     let root_a = import(&db, block_hash(1), root, &changes_a);
+    let (a_hash, b_hash) = (block_hash(1), block_hash(2));
     let txn = db.begin_write().unwrap();
+    assert_eq!(WorldState::move_trie(&txn, &[a_hash], &[]).unwrap(), root);
     let root_b = WorldState::commit_trie(&txn, root, &changes_b).unwrap();
-    WorldState::store_changes(&txn, block_hash(2), root, &changes_b).unwrap();
+    txn.abort().unwrap();
+    let txn = db.begin_write().unwrap();
+    WorldState::store_changes(&txn, b_hash, (&[a_hash], &[]), &changes_b).unwrap();
     txn.commit().unwrap();
     assert_eq!(root_a, oracle_root(&model_a));
     assert_eq!(root_b, oracle_root(&model_b));
     assert_eq!(flat_model(&db), model_a);
+    assert_eq!(
+        WorldState::trie_root(&db.begin_read().unwrap()).unwrap(),
+        root_a
+    );
 
     let txn = db.begin_write().unwrap();
-    WorldState::revert_flat(&txn, block_hash(1)).unwrap();
-    WorldState::apply_flat(&txn, block_hash(2)).unwrap();
+    assert_eq!(
+        WorldState::move_trie(&txn, &[a_hash], &[b_hash]).unwrap(),
+        root_b
+    );
+    WorldState::revert_flat(&txn, a_hash).unwrap();
+    WorldState::apply_flat(&txn, b_hash).unwrap();
     txn.commit().unwrap();
     assert_eq!(flat_model(&db), model_b);
     let txn = db.begin_read().unwrap();
     assert_eq!(WorldState::root_from_flat(&txn).unwrap(), root_b);
-    assert_reads(&WorldState::at_root(&txn, root_a).unwrap(), &model_a);
-    assert_reads(&WorldState::at_root(&txn, root_b).unwrap(), &model_b);
+    assert_eq!(WorldState::trie_root(&txn).unwrap(), root_b);
+    assert_reads(
+        &WorldState::at_route(&txn, &[b_hash], &[a_hash]).unwrap(),
+        &model_a,
+    );
+    assert_reads(&WorldState::at_route(&txn, &[b_hash], &[]).unwrap(), &model);
     assert_reads(&WorldState::latest(&txn).unwrap(), &model_b);
 }
 
@@ -559,11 +649,10 @@ fn load_genesis_gives_the_stated_roots() {
         let txn = db.begin_read().unwrap();
         assert!(WorldState::is_initialised(&txn).unwrap());
         assert_eq!(WorldState::root_from_flat(&txn).unwrap(), root);
+        assert_eq!(WorldState::trie_root(&txn).unwrap(), root);
         let latest = WorldState::latest(&txn).unwrap();
-        let trie = WorldState::at_root(&txn, root).unwrap();
         for (address, account) in &genesis.alloc {
             let info = latest.account(address).unwrap().unwrap();
-            assert_eq!(trie.account(address).unwrap(), Some(info));
             assert_eq!((info.nonce, info.balance), (account.nonce, account.balance));
             assert_eq!(
                 latest.code(&info.code_hash).unwrap(),
@@ -573,10 +662,86 @@ fn load_genesis_gives_the_stated_roots() {
                 let slot = U256::from_be_bytes(slot.0);
                 let value = U256::from_be_bytes(value.0);
                 assert_eq!(latest.storage(address, &slot).unwrap(), value);
-                assert_eq!(trie.storage(address, &slot).unwrap(), value);
             }
         }
     }
+}
+
+/// A store on the layout before decision 430 (keccak-keyed `state_trie`, `state_preimages`, no
+/// path-keyed trie) is converted by `create_tables`: the new trie's root is the flat state's
+/// and the old tables are gone; the converted trie then takes the next block.
+#[test]
+fn converts_the_keccak_layout() {
+    let ops: Vec<Op> = (0..12)
+        .flat_map(|account| {
+            let set = Op::Set {
+                account,
+                nonce: 1,
+                balance: account as u64 + 1,
+                code: account % 3 == 0,
+            };
+            let store = Op::Store {
+                account,
+                slot: account % 5,
+                value: 7,
+            };
+            [set, store]
+        })
+        .collect();
+    let (model, changes) = block(&Model::new(), &ops);
+    let db = memory_db();
+    let root = import(&db, block_hash(0), EMPTY_ROOT_HASH, &changes);
+    // Make it look like an old store: the old tables, no path-keyed trie, no trie root.
+    let txn = db.begin_write().unwrap();
+    txn.delete_table(TRIE).unwrap();
+    txn.open_table(TableDefinition::<&[u8; 32], &[u8]>::new(KECCAK_TRIE))
+        .unwrap()
+        .insert(&[1; 32], [0xc0u8].as_slice())
+        .unwrap();
+    txn.open_table(TableDefinition::<&[u8; 32], &[u8; 32]>::new(PREIMAGES))
+        .unwrap()
+        .insert(&[2; 32], &[3; 32])
+        .unwrap();
+    txn.open_table(META).unwrap().remove(TRIE_ROOT).unwrap();
+    txn.commit().unwrap();
+    assert_eq!(
+        WorldState::trie_root(&db.begin_read().unwrap()).unwrap(),
+        EMPTY_ROOT_HASH
+    );
+
+    let txn = db.begin_write().unwrap();
+    WorldState::create_tables(&txn).unwrap();
+    txn.commit().unwrap();
+    let txn = db.begin_read().unwrap();
+    assert_eq!(WorldState::trie_root(&txn).unwrap(), root);
+    let names: Vec<String> = txn
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n == KECCAK_TRIE || n == PREIMAGES),
+        "{names:?}"
+    );
+    drop(txn);
+    let (next_model, next) = block(
+        &model,
+        &[
+            Op::Delete {
+                account: 3,
+                wiped: true,
+            },
+            Op::Store {
+                account: 5,
+                slot: 0,
+                value: 9,
+            },
+        ],
+    );
+    assert_eq!(
+        import(&db, block_hash(1), root, &next),
+        oracle_root(&next_model)
+    );
 }
 
 #[test]
@@ -605,12 +770,15 @@ fn rejects_an_unknown_root() {
     )
     .1;
     let err = WorldState::commit_trie(&txn, unknown, &changes).unwrap_err();
-    assert!(err.to_string().contains("is missing"), "{err}");
+    assert!(err.to_string().contains("not at the parent root"), "{err}");
+    assert!(matches!(
+        WorldState::move_trie(&txn, &[unknown], &[]),
+        Err(StateError::Corrupt { .. })
+    ));
     drop(txn);
     let txn = db.begin_read().unwrap();
-    let view = WorldState::at_root(&txn, unknown).unwrap();
     assert!(matches!(
-        view.account(&Address::ZERO),
+        WorldState::at_route(&txn, &[unknown], &[]),
         Err(StateError::Corrupt { .. })
     ));
 }
@@ -686,54 +854,44 @@ fn corrupt_one_node(replace: impl Fn(&[u8]) -> Vec<u8>, which: usize) {
     let txn = db.begin_write().unwrap();
     {
         let mut trie = txn.open_table(TRIE).unwrap();
-        let keys: Vec<[u8; 32]> = trie
+        let keys: Vec<Vec<u8>> = trie
             .iter()
             .unwrap()
-            .map(|e| *e.unwrap().0.value())
+            .map(|e| e.unwrap().0.value().to_vec())
             .collect();
-        let key = keys[which % keys.len()];
-        let node = trie.get(&key).unwrap().unwrap().value().to_vec();
-        trie.insert(&key, replace(&node).as_slice()).unwrap();
+        let key = &keys[which % keys.len()];
+        let node = trie.get(key.as_slice()).unwrap().unwrap().value().to_vec();
+        trie.insert(key.as_slice(), replace(&node).as_slice())
+            .unwrap();
     }
     txn.commit().unwrap();
 
-    let txn = db.begin_read().unwrap();
-    let view = WorldState::at_root(&txn, root).unwrap();
-    let mut failures = 0;
-    for address in addresses() {
-        match view.account(&address) {
-            Ok(_) => {}
-            Err(StateError::Corrupt { .. }) => failures += 1,
-            Err(e) => panic!("{e}"),
-        }
-        for slot in slots() {
-            if let Err(e) = view.storage(&address, &slot) {
-                assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
-            }
-        }
-    }
-    let _ = failures;
-    drop(view);
-    drop(txn);
-    let (_, next) = block(
-        &model,
-        &[
-            Op::Delete {
-                account: 4,
-                wiped: true,
-            },
-            Op::Store {
-                account: 7,
-                slot: 2,
-                value: 0,
-            },
-        ],
-    );
+    // Reads and writes through the damaged node: an error, or (the node is off the changed
+    // paths, or the replacement equals it) the right root; never another root, never a panic.
+    let ops = [
+        Op::Delete {
+            account: 4,
+            wiped: true,
+        },
+        Op::Store {
+            account: 7,
+            slot: 2,
+            value: 0,
+        },
+        Op::Set {
+            account: 11,
+            nonce: 2,
+            balance: 6,
+            code: false,
+        },
+    ];
+    let (next_model, next) = block(&model, &ops);
     let txn = db.begin_write().unwrap();
-    if let Err(e) = WorldState::commit_trie(&txn, root, &next) {
-        assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
+    match WorldState::commit_trie(&txn, root, &next) {
+        Ok(new_root) => assert_eq!(new_root, oracle_root(&next_model)),
+        Err(e) => assert!(matches!(e, StateError::Corrupt { .. }), "{e}"),
     }
-    if let Err(e) = WorldState::store_changes(&txn, block_hash(1), root, &next) {
+    if let Err(e) = WorldState::store_changes(&txn, block_hash(1), (&[], &[]), &next) {
         assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
     }
 }
@@ -744,5 +902,5 @@ fn views_are_send_and_sync() {
     let db = memory_db();
     let txn = db.begin_read().unwrap();
     check(&WorldState::latest(&txn).unwrap());
-    check(&WorldState::at_root(&txn, EMPTY_ROOT_HASH).unwrap());
+    check(&WorldState::at_route(&txn, &[], &[]).unwrap());
 }
