@@ -28,7 +28,8 @@ pub struct Genesis {
     pub timestamp: u64,
     /// `extraData` (for clique/IBFT/QBFT, the initial signer/validator set).
     pub extra_data: Bytes,
-    /// `gasLimit`; 0 in the file means geth's default 4712388.
+    /// `gasLimit`; 0 or absent in the file means geth's default 4712388, or GoQuorum's
+    /// 800,000,000 when `config.isQuorum` is set.
     pub gas_limit: u64,
     /// `difficulty`; absent means 0 (current geth without `ethash`), or 131072 when
     /// `config.isQuorum` is set (GoQuorum's `ToBlock`).
@@ -68,6 +69,9 @@ pub struct GenesisAccount {
 
 /// geth's `params.GenesisGasLimit`, used when `gasLimit` is 0 or absent.
 const GENESIS_GAS_LIMIT: u64 = 4_712_388;
+
+/// GoQuorum's `params.GenesisGasLimit` (800,000,000), used instead on `isQuorum` chains.
+const QUORUM_GENESIS_GAS_LIMIT: u64 = 800_000_000;
 
 /// geth's `params.GenesisDifficulty`, GoQuorum's default when `difficulty` is absent.
 const GENESIS_DIFFICULTY: u64 = 131_072;
@@ -140,15 +144,18 @@ impl Genesis {
             None if config.is_quorum => U256::from(GENESIS_DIFFICULTY),
             None => U256::ZERO,
         };
+        let gas_limit = match top.u64("gasLimit")? {
+            // GoQuorum's `ToBlock` replaces a zero gas limit with its own default.
+            None | Some(0) if config.is_quorum => QUORUM_GENESIS_GAS_LIMIT,
+            None | Some(0) => GENESIS_GAS_LIMIT,
+            Some(g) => g,
+        };
         Ok(Self {
             config,
             nonce: top.u64("nonce")?.unwrap_or(0),
             timestamp: top.u64("timestamp")?.unwrap_or(0),
             extra_data: top.bytes("extraData")?.unwrap_or_default(),
-            gas_limit: match top.u64("gasLimit")? {
-                None | Some(0) => GENESIS_GAS_LIMIT,
-                Some(g) => g,
-            },
+            gas_limit,
             difficulty,
             mix_hash: top.b256("mixHash")?.unwrap_or_default(),
             coinbase: top.address("coinbase")?.unwrap_or_default(),

@@ -8,7 +8,10 @@
 //!
 //! - [`Watch`] (the sync side) recovers the signers of each header a peer sends (every
 //!   engine's seals: [`crate::consensus::ChainRules::signers`]) and passes those signed by our
-//!   address to the producer. Blocks read from our own chain store are never looked at.
+//!   address to the producer. Blocks read from our own chain store are never looked at, nor
+//!   blocks stamped before the check was armed: those are history (a node migrated from
+//!   GoQuorum syncs the blocks its key sealed under the old client), and a copy that is still
+//!   running seals again, after that time.
 //! - [`Guard`] (the producer side, [`crate::produce::run`]) holds the window and asks the
 //!   producer's journal ([`crate::consensus::BlockProducer::sealed_here`]) about each one: the
 //!   producer owns the journal (it is locked to one opener), and a block it sealed is recorded
@@ -19,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256};
-use cachet_seal::Header;
+use cachet_seal::{Engine, Header};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::{Chain, decode_header};
@@ -58,6 +61,8 @@ pub struct Doppelganger {
 pub struct Watch {
     chain: Arc<Chain>,
     address: Address,
+    /// Unix seconds when the check was armed: blocks stamped earlier are not judged.
+    since: u64,
     suspects: mpsc::Sender<Suspect>,
 }
 
@@ -68,6 +73,9 @@ impl Watch {
         let Ok(header) = decode_header(header_rlp) else {
             return;
         };
+        if block_secs(self.chain.engine(), header.timestamp) < self.since {
+            return;
+        }
         if !self.chain.rules().signers(&header).contains(&self.address) {
             return;
         }
@@ -78,6 +86,15 @@ impl Watch {
         if self.suspects.try_send(suspect).is_err() {
             tracing::warn!(target: "cachet::doppelganger", "too many blocks signed by our key waiting for the check; dropping one");
         }
+    }
+}
+
+/// A block timestamp in Unix seconds (Quorum Raft stamps blocks in nanoseconds).
+fn block_secs(engine: Engine, timestamp: u64) -> u64 {
+    if engine == Engine::Raft {
+        timestamp / 1_000_000_000
+    } else {
+        timestamp
     }
 }
 
@@ -105,6 +122,7 @@ pub fn arm(
         Watch {
             chain: chain.clone(),
             address,
+            since: crate::block::now_secs(),
             suspects: tx,
         },
         Guard {

@@ -53,6 +53,16 @@ fn accepts_rinkeby_genesis_hash() {
     assert_eq!(genesis.hash(), b256_of(&v["block_hash"]));
 }
 
+/// A GoQuorum clique genesis with `gasLimit` 0: GoQuorum's `geth init` gives block 0 its
+/// own default gas limit (800,000,000, not geth's 4,712,388); the hash GoQuorum computed.
+#[test]
+fn accepts_goquorum_genesis_with_zero_gas_limit() {
+    let v = vector("goquorum-clique-gaslimit-zero");
+    let genesis = load(v["genesis_file"].as_str().unwrap(), RaftMarker::FromGenesis);
+    assert!(genesis.config.is_quorum);
+    assert_eq!(genesis.hash(), b256_of(&v["block_hash"]));
+}
+
 /// The quorum-examples 7nodes files: the extraData stated in the vectors is what the file
 /// carries, and each file selects the engine its consensus section names.
 #[test]

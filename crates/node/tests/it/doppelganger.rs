@@ -471,3 +471,61 @@ async fn a_restarted_node_keeps_sealing_past_its_own_blocks() {
     a.shut_down().await.unwrap();
     f.shut_down().await.unwrap();
 }
+
+/// A node migrated from another client (GoQuorum): a fresh datadir holding the key that
+/// sealed the chain's earlier blocks elsewhere, with an empty seal journal. Those blocks were
+/// stamped before the node started, so they are history, not a doppelganger: it syncs them
+/// from a peer and seals after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_migrated_node_keeps_sealing_past_blocks_its_key_sealed_before_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_dir, signer) = init(dir.path()).await;
+    let genesis = dir.path().join("genesis.json");
+    // The old client: seals blocks 1..=3 with the key, then stops for good.
+    let old = start(&old_dir, &genesis, Vec::new(), true, 1).await;
+    let f = start(
+        &follower(dir.path(), "f").await,
+        &genesis,
+        vec![old.enode()],
+        false,
+        0,
+    )
+    .await;
+    old.wait_for_block(3).await;
+    f.wait_for_block(3).await;
+    old.shut_down().await.unwrap();
+    let sealed = f.head().await;
+    let (_, last) = f.block(sealed).await;
+    assert_eq!(
+        cachet_seal::signers(Engine::Clique, &last).unwrap(),
+        vec![signer]
+    );
+    // The migration takes time; here, until the clock is past the old client's last block.
+    tokio::time::timeout(DEADLINE, async {
+        while cachet_node::block::now_secs() <= last.timestamp {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap();
+
+    // The new node: the same key in a datadir of its own, nothing in its journal.
+    let new_dir = dir.path().join("new");
+    copy_bundle(&old_dir, &new_dir);
+    let new = start(&new_dir, &genesis, vec![f.enode()], true, 2).await;
+    new.wait_for_block(sealed + 3).await;
+    assert!(
+        !new.task.is_finished(),
+        "the migrated node is still running"
+    );
+    let journal = std::fs::read_to_string(new_dir.join(cachet_seal::JOURNAL_FILE)).unwrap();
+    assert!(
+        journal
+            .lines()
+            .any(|l| l.starts_with(&format!("clique {} ", sealed + 1))),
+        "the migrated node sealed block {}: {journal}",
+        sealed + 1
+    );
+    new.shut_down().await.unwrap();
+    f.shut_down().await.unwrap();
+}
