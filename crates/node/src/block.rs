@@ -112,10 +112,22 @@ pub fn empty_child(
     }
 }
 
+/// How a block's gas limit may move from its parent's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GasLimitStep {
+    /// Within ±parent/1024 (geth, Besu).
+    Bounded,
+    /// The first London block: within ±1/1024 of twice the parent's limit (EIP-1559: the limit
+    /// becomes the gas target times the elasticity multiplier, 2).
+    LondonFork,
+    /// Any step: GoQuorum chains (`isQuorum`) before London. GoQuorum's clique and istanbul
+    /// engines never bound it, and its miner jumps to its 700,000,000 floor at block 1
+    /// (`params.DefaultMinGasLimit`, `core.CalcGasLimit`; decision 378).
+    Free,
+}
+
 /// Checks the rules every block must meet against its parent (engine-independent): number,
-/// parent hash, timestamp order, gas limit bound (±parent/1024, ≥ 5000) and gas used. On the
-/// first London block (`london_fork_block`) the parent's gas limit counts twice (EIP-1559: the
-/// limit becomes the gas target times the elasticity multiplier, 2).
+/// parent hash, timestamp order, gas limit step ([`GasLimitStep`]; ≥ 5000) and gas used.
 ///
 /// # Errors
 /// [`Error::InvalidBlock`] naming the rule.
@@ -123,7 +135,7 @@ pub fn check_against_parent(
     header: &Header,
     parent: &Header,
     parent_hash: B256,
-    london_fork_block: bool,
+    step: GasLimitStep,
 ) -> Result<()> {
     let bad = |rule: String| Error::InvalidBlock {
         number: header.number,
@@ -141,13 +153,13 @@ pub fn check_against_parent(
             header.timestamp, parent.timestamp
         )));
     }
-    let parent_limit = if london_fork_block {
+    let parent_limit = if step == GasLimitStep::LondonFork {
         parent.gas_limit.saturating_mul(2)
     } else {
         parent.gas_limit
     };
     let bound = parent_limit / 1024;
-    if header.gas_limit.abs_diff(parent_limit) >= bound.max(1) {
+    if step != GasLimitStep::Free && header.gas_limit.abs_diff(parent_limit) >= bound.max(1) {
         return Err(bad(format!(
             "gas limit {} too far from parent's {parent_limit}",
             header.gas_limit
@@ -221,6 +233,38 @@ mod tests {
             assert!(next.abs_diff(limit) < limit / 1024, "{limit} -> {next}");
             limit = next;
         }
+    }
+
+    #[test]
+    fn goquorum_chains_take_any_gas_limit_step_before_london_others_the_1024th_bound() {
+        // GoQuorum's miner goes from a 30,000,000 genesis straight to its 700,000,000 floor at
+        // block 1 (seen on a 4-validator GoQuorum QBFT network, docs/interop.md).
+        let parent = Header {
+            number: 0,
+            timestamp: 1,
+            gas_limit: 30_000_000,
+            ..Header::default()
+        };
+        let hash = parent.hash_slow();
+        let child = |gas_limit| Header {
+            number: 1,
+            timestamp: 2,
+            parent_hash: hash,
+            gas_limit,
+            ..Header::default()
+        };
+        let jump = child(700_000_000);
+        check_against_parent(&jump, &parent, hash, GasLimitStep::Free).unwrap();
+        let err = check_against_parent(&jump, &parent, hash, GasLimitStep::Bounded).unwrap_err();
+        assert!(
+            err.to_string().contains("too far from parent's 30000000"),
+            "{err}"
+        );
+        // 30,000,000 / 1024 = 29296: one less passes, that much is refused.
+        check_against_parent(&child(30_029_295), &parent, hash, GasLimitStep::Bounded).unwrap();
+        check_against_parent(&child(30_029_296), &parent, hash, GasLimitStep::Bounded).unwrap_err();
+        // The floor and gas used ≤ gas limit hold on every chain.
+        check_against_parent(&child(4_999), &parent, hash, GasLimitStep::Free).unwrap_err();
     }
 
     #[test]

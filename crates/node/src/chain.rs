@@ -293,9 +293,23 @@ impl Chain {
             .is_active(Fork::London, number, timestamp)
     }
 
-    /// True when block `number` at `timestamp` is the first London block after `parent`.
-    fn london_fork_block(&self, number: u64, timestamp: u64, parent: &Header) -> bool {
-        self.london(number, timestamp) && !self.london(parent.number, parent.timestamp)
+    /// How the gas limit of block `number` at `timestamp` may move from `parent`'s: against
+    /// twice the parent's on the first London block (EIP-1559), freely on a GoQuorum chain
+    /// (`isQuorum`) before London, within ±1/1024 otherwise.
+    pub fn gas_limit_step(
+        &self,
+        number: u64,
+        timestamp: u64,
+        parent: &Header,
+    ) -> block::GasLimitStep {
+        let london = self.london(number, timestamp);
+        if london && !self.london(parent.number, parent.timestamp) {
+            block::GasLimitStep::LondonFork
+        } else if !london && self.genesis.config.is_quorum {
+            block::GasLimitStep::Free
+        } else {
+            block::GasLimitStep::Bounded
+        }
     }
 
     /// The base fee the child of `parent` at `timestamp` must carry (`None` before London).
@@ -326,7 +340,9 @@ impl Chain {
             self.base_fee_after(&head.header, timestamp),
         );
         // EIP-1559: the first London block's gas limit is the parent's times the elasticity.
-        if self.london_fork_block(child.number, timestamp, &head.header) {
+        if self.gas_limit_step(child.number, timestamp, &head.header)
+            == block::GasLimitStep::LondonFork
+        {
             child.gas_limit = child.gas_limit.saturating_mul(2);
         }
         child
@@ -626,8 +642,8 @@ impl Chain {
         parent: &Header,
         body_rlp: &[u8],
     ) -> Result<(cachet_execution::Body, Address, Vec<Address>)> {
-        let london_fork_block = self.london_fork_block(header.number, header.timestamp, parent);
-        block::check_against_parent(header, parent, header.parent_hash, london_fork_block)?;
+        let step = self.gas_limit_step(header.number, header.timestamp, parent);
+        block::check_against_parent(header, parent, header.parent_hash, step)?;
         let expected_fee = self.base_fee_after(parent, header.timestamp);
         if header.base_fee_per_gas != expected_fee {
             return Err(Error::InvalidBlock {

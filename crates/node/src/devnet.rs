@@ -2,9 +2,10 @@
 //! the nodes as child processes (`cachet node …`, the same binary).
 //!
 //! - clique: every node is a signer (its sealing key);
-//! - ibft (GoQuorum `istanbul`), ibft2 (Besu), qbft: node 0's node-key address is the single
-//!   validator in the genesis extraData; the other nodes follow (multi-validator BFT is not
-//!   built yet);
+//! - qbft: every node's node-key address is a validator in the genesis extraData (with more than
+//!   one, the nodes run the QBFT driver over `istanbul/100`);
+//! - ibft (GoQuorum `istanbul`), ibft2 (Besu): node 0's node-key address is the single
+//!   validator; the other nodes follow (multi-validator IBFT is not built yet);
 //! - raft: one node, raft id 1, minting while transactions are pending (`--raftblocktime`);
 //!
 //! every node's wallet account is funded (1,000,000 ETH) and so is every `--prefund` account.
@@ -127,7 +128,8 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
                 init.identities.node_address
             },
             wallet: init.identities.wallet_address,
-            seals: config.engine == Engine::Clique || i == 0,
+            // QBFT runs the multi-validator driver (istanbul/100): every node is a validator.
+            seals: matches!(config.engine, Engine::Clique | Engine::Qbft) || i == 0,
             enode: format!("enode://{}@127.0.0.1:{p2p_port}", init.identities.enode_id),
             datadir,
             p2p_port,

@@ -76,8 +76,17 @@ pub async fn run(
     let istanbul = crate::istanbul::offers_istanbul(chain.engine());
     let (mut p2p, events) =
         start_p2p(&config, net_chain(&config, &chain), &held, true, istanbul).await?;
-    // istanbul/100 frames: no BFT driver is attached yet, so they are counted and dropped.
-    let (events, consensus_route) = crate::istanbul::route_if(istanbul, events, None);
+    // istanbul/100 frames go to the QBFT driver when this node runs one; otherwise they are
+    // counted and dropped (a follower needs nothing from them: blocks come over eth).
+    let qbft_plan = qbft_plan(&config, &chain, &held.unlocked.keys);
+    let (frames_tx, frames_rx) = match qbft_plan {
+        Some(_) => {
+            let (tx, rx) = mpsc::channel(crate::istanbul::INBOUND_QUEUE);
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
+    let (events, consensus_route) = crate::istanbul::route_if(istanbul, events, frames_tx);
     let proposals = Proposals::default();
     let (seal_tx, seal_rx) = watch::channel(true);
     // The doppelganger check: sync shows it what peers send, the sealer judges.
@@ -92,7 +101,15 @@ pub async fn run(
         }
         (None, None, None)
     };
-    let sealer = match start_qbft(&config, &chain, &held.unlocked.keys, &seal_rx, &pool, &p2p)? {
+    let sealer = match start_qbft(
+        &config,
+        &chain,
+        &held.unlocked.keys,
+        &seal_rx,
+        &pool,
+        &p2p,
+        qbft_plan.zip(frames_rx),
+    )? {
         Some(driver) => driver,
         None => start_sealer(
             &config,
@@ -457,10 +474,26 @@ fn start_sealer(
     )
 }
 
+/// The validators of the next height when this node runs the QBFT driver: `--mine` on a QBFT
+/// chain with more than one validator, this node's key among them.
+fn qbft_plan(
+    config: &NodeConfig,
+    chain: &Chain,
+    keys: &UnlockedKeys,
+) -> Option<Vec<alloy_primitives::Address>> {
+    let me = keys.node_key().signer().address();
+    if !config.mine {
+        return None;
+    }
+    crate::qbft::check::plan(chain, &chain.head(), me)
+        .ok()
+        .map(|p| p.config.validators)
+}
+
 /// Step 5a (QBFT with more than one validator, this node among them): the QBFT driver over
-/// the `istanbul/100` network, signing while `allowed` is true. `None` when the chain is not
-/// such a chain (the producer loop seals, [`start_sealer`]); `Some(None)` when it is but no
-/// consensus network is available.
+/// the `istanbul/100` network ([`IstanbulNet`](crate::istanbul::IstanbulNet), sending to the
+/// validators only, as GoQuorum does), signing while `allowed` is true. `None` when the chain
+/// is not such a chain (the producer loop seals, [`start_sealer`]).
 fn start_qbft(
     config: &NodeConfig,
     chain: &Arc<Chain>,
@@ -468,16 +501,19 @@ fn start_qbft(
     allowed: &watch::Receiver<bool>,
     pool: &Arc<TxPool>,
     p2p: &P2pStack,
+    plan: Option<(
+        Vec<alloy_primitives::Address>,
+        mpsc::Receiver<crate::consensus_net::InboundFrame>,
+    )>,
 ) -> Result<Option<Option<JoinHandle<()>>>> {
-    let key = keys.node_key().signer().clone();
-    if !config.mine || crate::qbft::check::plan(chain, &chain.head(), key.address()).is_err() {
+    let Some((validators, inbound)) = plan else {
         return Ok(None);
-    }
-    let Some((net, inbound)) = consensus_network(p2p) else {
-        tracing::error!(target: "cachet::qbft", validator = %key.address(),
-            "not sealing: multi-validator QBFT needs the istanbul/100 network, which this build does not wire yet");
-        return Ok(Some(None));
     };
+    let key = keys.node_key().signer().clone();
+    let istanbul = crate::istanbul::IstanbulNet::new(p2p.net.clone());
+    // The set is fixed until validator votes are applied (not built yet).
+    istanbul.set_validators(Some(&validators));
+    let net: Arc<dyn crate::consensus_net::ConsensusNet> = Arc::new(istanbul);
     let build = crate::produce::BuildConfig {
         source: Some(pool.clone() as Arc<dyn crate::consensus::TxSource>),
         gas_limit: config.miner_gas_limit,
@@ -491,18 +527,6 @@ fn start_qbft(
         build,
     )?;
     Ok(Some(Some(tokio::spawn(driver.run(inbound)))))
-}
-
-/// The `istanbul/100` side of devp2p as the QBFT driver sees it: the network to broadcast on
-/// and the frames peers send. **The devp2p adapter plugs in here**; until then there is none.
-fn consensus_network(
-    p2p: &P2pStack,
-) -> Option<(
-    Arc<dyn crate::consensus_net::ConsensusNet>,
-    mpsc::Receiver<crate::consensus_net::InboundFrame>,
-)> {
-    let _ = &p2p.net;
-    None
 }
 
 /// Step 5b: JSON-RPC over HTTP and WebSocket, each when enabled.

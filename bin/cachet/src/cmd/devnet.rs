@@ -54,8 +54,8 @@ pub(crate) struct DevnetArgs {
     /// Seconds between blocks (raft: the minting interval).
     #[arg(long, default_value_t = 2)]
     period: u64,
-    /// Number of nodes (clique: all signers; ibft/ibft2/qbft: node 0 validates, the others
-    /// follow; raft: 1).
+    /// Number of nodes (clique: all signers; qbft: all validators; ibft/ibft2: node 0
+    /// validates, the others follow; raft: 1).
     #[arg(long, default_value_t = 1)]
     nodes: usize,
     /// Chain id.

@@ -184,9 +184,8 @@ impl<'a> ChainCheck<'a> {
             ));
         }
         let chain = self.chain;
-        let london_fork = chain.london(header.number, header.timestamp)
-            && !chain.london(parent.header.number, parent.header.timestamp);
-        block::check_against_parent(header, &parent.header, parent.hash, london_fork)
+        let step = chain.gas_limit_step(header.number, header.timestamp, &parent.header);
+        block::check_against_parent(header, &parent.header, parent.hash, step)
             .map_err(|e| e.to_string())?;
         let fee = chain.base_fee_after(&parent.header, header.timestamp);
         if header.base_fee_per_gas != fee {
