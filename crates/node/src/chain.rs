@@ -465,6 +465,11 @@ impl Chain {
 
         // From here the head must not move under us: the flat state and the trie are the head's.
         let mut st = self.state();
+        // Another importer may have stored the block while this one checked it (a BFT block
+        // both committed here and received from a peer: the same engine hash, other seals).
+        if self.store.block_info(&hash)?.is_some() {
+            return Ok((Imported::Known, (0, 0)));
+        }
         let on_head = header.parent_hash == st.head.hash;
         let route = if on_head {
             Route::default()
