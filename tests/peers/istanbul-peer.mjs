@@ -62,8 +62,10 @@ rlpx.events.on('error', (err) => fail('error', { error: String(err) }))
 rlpx.events.on('peer:removed', (peer, reason) => { if (!done) fail('error', { error: `removed: ${reason}` }) })
 
 rlpx.events.on('peer:added', (peer) => {
-  const handle = peer._handleMessage.bind(peer)
-  peer._handleMessage = (code, msg) => { wireIds.push(code); return handle(code, msg) }
+  // Every received frame's absolute id goes through _getProtocol (subprotocol messages never
+  // reach the Peer's own _handleMessage).
+  const getProtocol = peer._getProtocol.bind(peer)
+  peer._getProtocol = (code) => { wireIds.push(code); return getProtocol(code) }
   const h = peer.getHelloMessage()
   const hello = { clientId: h.clientId, capabilities: h.capabilities.map((c) => `${c.name}/${c.version}`) }
   const protocols = peer._protocols.map((p) => ({ name: p.protocol instanceof Istanbul ? 'istanbul' : 'eth',

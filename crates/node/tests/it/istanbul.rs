@@ -87,7 +87,9 @@ fn vector(file: &str, name: &str) -> (u64, Bytes) {
         .join(file);
     let all: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let v = all.iter().find(|v| v["name"] == name).unwrap();
-    let code = v["p2p_msg_code"].as_str().unwrap().parse().unwrap();
+    let code = v["p2p_msg_code"]
+        .as_u64()
+        .expect("p2p_msg_code is a number");
     let payload = hex::decode(v["p2p_payload"].as_str().unwrap().trim_start_matches("0x"));
     (code, payload.unwrap().into())
 }
