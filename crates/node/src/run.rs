@@ -444,17 +444,7 @@ fn start_sealer(
     if !config.mine {
         return Ok(None);
     }
-    // IBFT, QBFT and raft seal with the node key, which stays in the bundle: an HSM/KMS
-    // sealing key would silently not be used.
-    if chain.engine().seals_with_node_key()
-        && let Some(remote) = keys.sealing_key().remote()
-    {
-        return Err(Error::Config(format!(
-            "the sealing key lives in {} but {} seals with the node key (the validator's enode key, which must stay in the bundle for RLPx): an HSM/KMS sealing key is for clique chains",
-            remote.location(),
-            chain.engine()
-        )));
-    }
+    refuse_remote_sealing_key(chain, keys)?;
     let producer_config = ProducerConfig {
         datadir: &config.datadir,
         proposals: proposals.clone(),
@@ -472,6 +462,21 @@ fn start_sealer(
         producer
             .map(|p| tokio::spawn(crate::produce::run(p, chain.clone(), allowed, build, guard))),
     )
+}
+
+/// IBFT, QBFT and raft seal with the node key, which stays in the bundle: with an HSM/KMS
+/// sealing key, `--mine` on those engines is refused rather than that key silently not used.
+fn refuse_remote_sealing_key(chain: &Chain, keys: &UnlockedKeys) -> Result<()> {
+    if chain.engine().seals_with_node_key()
+        && let Some(remote) = keys.sealing_key().remote()
+    {
+        return Err(Error::Config(format!(
+            "the sealing key lives in {} but {} seals with the node key (the validator's enode key, which must stay in the bundle for RLPx): an HSM/KMS sealing key is for clique chains",
+            remote.location(),
+            chain.engine()
+        )));
+    }
+    Ok(())
 }
 
 /// The validators of the next height when this node runs the QBFT driver: `--mine` on a QBFT
@@ -509,6 +514,7 @@ fn start_qbft(
     let Some((validators, inbound)) = plan else {
         return Ok(None);
     };
+    refuse_remote_sealing_key(chain, keys)?;
     let key = keys.node_key().signer().clone();
     let istanbul = crate::istanbul::IstanbulNet::new(p2p.net.clone());
     // The set is fixed until validator votes are applied (not built yet).
