@@ -15,7 +15,7 @@ use rand::Rng as _;
 use secp256k1::{PublicKey, SECP256K1, SecretKey};
 use serde_json::{Value, json};
 
-use super::ethereumjs::tail;
+use super::ethereumjs::{start_follower, tail};
 use super::node::{base_port, interrupt, number, rpc, wait_until};
 
 /// Transactions each of the four accounts sends at once.
@@ -354,32 +354,14 @@ fn accepts_ethereumjs_re_executing_a_devnet_chain_with_the_erc20_and_200_transac
         .to_owned();
     let (ejs_p2p, ejs_http) = (base_port(62) + 30, base_port(62) + 31);
     let log = std::fs::File::create(dir.path().join("ethereumjs.log")).unwrap();
-    let client = Command::new("node")
-        .arg(&ejs)
-        .arg("--gethGenesis")
-        .arg(root.join("genesis.json"))
-        .arg("--dataDir")
-        .arg(dir.path().join("ejs"))
-        .args(["--port", &ejs_p2p.to_string(), "--extIP", "127.0.0.1"])
-        .args([
-            "--discDns",
-            "false",
-            "--discV4",
-            "true",
-            "--bootnodes",
-            &enode,
-        ])
-        .args([
-            "--rpc",
-            "--rpcPort",
-            &ejs_http.to_string(),
-            "--rpcAddr",
-            "127.0.0.1",
-        ])
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn ethereumjs");
+    let client = start_follower(
+        Command::new("node").arg(&ejs),
+        &root.join("genesis.json"),
+        &dir.path().join("ejs"),
+        (ejs_p2p, ejs_http),
+        &enode,
+        log,
+    );
     let client = KillOnDrop(client);
     // Synced and executed: the state at our head is in EthereumJS's trie only if its own
     // execution of every block reached our state root (a mismatch stops its execution there).

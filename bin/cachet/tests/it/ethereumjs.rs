@@ -6,8 +6,8 @@
 //! The client binary is `tests/peers/ethereumjs-client/node_modules/.bin/ethereumjs` (its own npm
 //! tree: next to `@ethereumjs/util` 10.1.3 its statemanager fails to load), or `$CACHET_ETHEREUMJS`.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
@@ -27,8 +27,46 @@ pub(crate) fn ethereumjs() -> PathBuf {
     bin
 }
 
+/// Starts the EthereumJS client `client` (its program and any flags already set) on `genesis`
+/// with its data in `data_dir`, on loopback: RLPx on `p2p` with discv4 only and `enode` as its
+/// bootnode, JSON-RPC on `http`; stdout and stderr go to `log`.
+pub(crate) fn start_follower(
+    client: &mut Command,
+    genesis: &Path,
+    data_dir: &Path,
+    (p2p, http): (u16, u16),
+    enode: &str,
+    log: std::fs::File,
+) -> Child {
+    client
+        .arg("--gethGenesis")
+        .arg(genesis)
+        .arg("--dataDir")
+        .arg(data_dir)
+        .args(["--port", &p2p.to_string(), "--extIP", "127.0.0.1"])
+        .args([
+            "--discDns",
+            "false",
+            "--discV4",
+            "true",
+            "--bootnodes",
+            enode,
+        ])
+        .args([
+            "--rpc",
+            "--rpcPort",
+            &http.to_string(),
+            "--rpcAddr",
+            "127.0.0.1",
+        ])
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn ethereumjs")
+}
+
 /// The last lines of a log, for a failure message (the temporary directory goes with the test).
-pub(crate) fn tail(path: &std::path::Path) -> String {
+pub(crate) fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("({e})"));
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(60)..].join("\n")
@@ -83,31 +121,14 @@ fn serve_ethereumjs_follower(salt: u16, eth_versions: Option<&str>) {
     let log = std::fs::File::create(dir.path().join("ethereumjs.log")).unwrap();
     let mut client = Command::new(&ejs);
     restrict(&mut client, eth_versions);
-    let mut client = client
-        .arg("--gethGenesis")
-        .arg(root.join("genesis.json"))
-        .arg("--dataDir")
-        .arg(dir.path().join("ejs"))
-        .args(["--port", &ejs_p2p.to_string(), "--extIP", "127.0.0.1"])
-        .args([
-            "--discDns",
-            "false",
-            "--discV4",
-            "true",
-            "--bootnodes",
-            &enode,
-        ])
-        .args([
-            "--rpc",
-            "--rpcPort",
-            &ejs_http.to_string(),
-            "--rpcAddr",
-            "127.0.0.1",
-        ])
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn ethereumjs");
+    let mut client = start_follower(
+        &mut client,
+        &root.join("genesis.json"),
+        &dir.path().join("ejs"),
+        (ejs_p2p, ejs_http),
+        &enode,
+        log,
+    );
     // Nothing else tells it about us: it finds Cachet through its bootnode (discv4) and dials.
     let up = wait_until(Duration::from_secs(60), || {
         rpc(ejs_http, "admin_nodeInfo", json!([])).is_some_and(|v| v["enode"].is_string())

@@ -466,31 +466,14 @@ fn hsm_sealing_key_seals_a_clique_chain_ethereumjs_syncs_and_deleting_it_exits_1
     let (ejs_p2p, ejs_http) = (free_port(), free_port());
     let ejs_log_path = hsm.dir().join("ethereumjs.log");
     let ejs_log = std::fs::File::create(&ejs_log_path).unwrap();
-    let mut client = Command::new(super::ethereumjs::ethereumjs())
-        .arg("--gethGenesis")
-        .arg(&genesis)
-        .arg("--dataDir")
-        .arg(hsm.dir().join("ejs"))
-        .args(["--port", &ejs_p2p.to_string(), "--extIP", "127.0.0.1"])
-        .args([
-            "--discDns",
-            "false",
-            "--discV4",
-            "true",
-            "--bootnodes",
-            &enode,
-        ])
-        .args([
-            "--rpc",
-            "--rpcPort",
-            &ejs_http.to_string(),
-            "--rpcAddr",
-            "127.0.0.1",
-        ])
-        .stdout(Stdio::from(ejs_log.try_clone().unwrap()))
-        .stderr(Stdio::from(ejs_log))
-        .spawn()
-        .expect("spawn ethereumjs");
+    let mut client = super::ethereumjs::start_follower(
+        &mut Command::new(super::ethereumjs::ethereumjs()),
+        &genesis,
+        &hsm.dir().join("ejs"),
+        (ejs_p2p, ejs_http),
+        &enode,
+        ejs_log,
+    );
     let synced = super::node::wait_until(Duration::from_secs(120), || {
         super::node::number(ejs_http) >= BLOCKS
     });
