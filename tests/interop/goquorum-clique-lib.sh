@@ -202,3 +202,32 @@ write_genesis() {
         coinbase: "0x0000000000000000000000000000000000000000", alloc: $alloc
     }' >"$file"
 }
+
+# The scripts' common start: GoQuorum's geth ($1) and the cachet binary ($2, default the debug
+# build) checked and made absolute, CHAIN_ID and PERIOD (overridable), the work directory, both
+# versions logged, a local master key (MK) and the keystore password file ($WORK/pw).
+start_run() {
+    GQ=${1:-}
+    [[ -n "$GQ" && -x "$GQ" ]] || {
+        echo "usage: $0 GOQUORUM_GETH [CACHET]" >&2
+        echo "GoQuorum's geth is built from https://github.com/Consensys/quorum (go build -ldflags=-checklinkname=0 ./cmd/geth)" >&2
+        exit 2
+    }
+    GQ=$(realpath "$GQ")
+    CACHET=${2:-${CARGO_TARGET_DIR:-$(dirname "${BASH_SOURCE[0]}")/../../target}/debug/cachet}
+    [[ -x "$CACHET" ]] || {
+        echo "no cachet binary at $CACHET: cargo build -p cachet --bin cachet, or pass its path" >&2
+        exit 2
+    }
+    CACHET=$(realpath "$CACHET")
+    CHAIN_ID=${CHAIN_ID:-2018}
+    PERIOD=${PERIOD:-2}
+    setup_work
+    log "GoQuorum: $("$GQ" version 2>/dev/null | grep -E '^(Version|Quorum Version|Git Commit):' | tr '\n' ' ')"
+    log "Cachet: $("$CACHET" --version)"
+
+    MK="local:$WORK/master.key"
+    "$CACHET" master-key new "$MK" >/dev/null
+    printf 'interop-test-password\n' >"$WORK/pw"
+    chmod 600 "$WORK/pw"
+}

@@ -24,29 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/interop/goquorum-clique-lib.sh
 source "$here/goquorum-clique-lib.sh"
 
-GQ=${1:-}
-[[ -n "$GQ" && -x "$GQ" ]] || {
-    echo "usage: $0 GOQUORUM_GETH [CACHET]" >&2
-    echo "GoQuorum's geth is built from https://github.com/Consensys/quorum (go build -ldflags=-checklinkname=0 ./cmd/geth)" >&2
-    exit 2
-}
-GQ=$(realpath "$GQ")
-CACHET=${2:-${CARGO_TARGET_DIR:-$here/../../target}/debug/cachet}
-[[ -x "$CACHET" ]] || {
-    echo "no cachet binary at $CACHET: cargo build -p cachet --bin cachet, or pass its path" >&2
-    exit 2
-}
-CACHET=$(realpath "$CACHET")
-CHAIN_ID=${CHAIN_ID:-2018}
-PERIOD=${PERIOD:-2}
-setup_work
-log "GoQuorum: $("$GQ" version 2>/dev/null | grep -E '^(Version|Quorum Version|Git Commit):' | tr '\n' ' ')"
-log "Cachet: $("$CACHET" --version)"
-
-MK="local:$WORK/master.key"
-"$CACHET" master-key new "$MK" >/dev/null
-printf 'interop-test-password\n' >"$WORK/pw"
-chmod 600 "$WORK/pw"
+start_run "$@"
 
 # A small contract: its creation stores 42 in slot 0 and logs one topic; its code returns slot 0.
 TOPIC=1111111111111111111111111111111111111111111111111111111111111111
