@@ -168,10 +168,12 @@ impl Net {
             .collect()
     }
 
-    /// Waits until every validator in `which` has a head of at least `n`.
+    /// Waits until every validator in `which` has a head of at least `n`, syncing laggards
+    /// meanwhile.
     async fn wait_heads(&self, which: &[usize], n: u64) {
         let done = tokio::time::timeout(DEADLINE, async {
             while !which.iter().all(|i| self.validators[*i].head() >= n) {
+                self.sync_laggards();
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
@@ -199,13 +201,32 @@ impl Net {
     }
 
     /// Imports into validator `to` the blocks validator `from` has above `to`'s head (sync).
+    /// An import refused (the driver may have imported the block itself meanwhile) ends the
+    /// round; a real disagreement is caught by `assert_agree`.
     fn sync(&self, from: usize, to: usize) {
         let (src, dst) = (self.validators[from].chain(), self.validators[to].chain());
         for n in dst.head().header.number + 1..=src.head().header.number {
             let hash = src.store().canonical_hash(n).unwrap().unwrap();
             let header = src.store().header_by_hash(&hash).unwrap().unwrap();
             let body = src.store().body_by_hash(&hash).unwrap().unwrap_or_default();
-            dst.import(&header, &body).unwrap();
+            if dst.import(&header, &body).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// What a node's sync does: a running validator behind the highest running one imports the
+    /// blocks it lacks. A validator that missed a height's messages (started late, or its
+    /// frames dropped on a loaded machine) otherwise waits forever while the other three commit.
+    fn sync_laggards(&self) {
+        let running = self.running();
+        let Some(top) = running.iter().copied().max_by_key(|i| self.validators[*i].head()) else {
+            return;
+        };
+        for i in running {
+            if self.validators[i].head() < self.validators[top].head() {
+                self.sync(top, i);
+            }
         }
     }
 
@@ -435,6 +456,7 @@ async fn four_validators_commit_pool_transactions() {
             if balances.iter().all(|b| *b == expected) {
                 break;
             }
+            net.sync_laggards();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
