@@ -220,7 +220,11 @@ impl Net {
     /// frames dropped on a loaded machine) otherwise waits forever while the other three commit.
     fn sync_laggards(&self) {
         let running = self.running();
-        let Some(top) = running.iter().copied().max_by_key(|i| self.validators[*i].head()) else {
+        let Some(top) = running
+            .iter()
+            .copied()
+            .max_by_key(|i| self.validators[*i].head())
+        else {
             return;
         };
         for i in running {
