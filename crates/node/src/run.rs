@@ -172,6 +172,7 @@ pub async fn run(
     }
     let outcome = finish(stop, &held, &mut p2p, &["sealing"]).await;
     rpc.stop();
+    rpc.stopped().await;
     p2p.shutdown().await;
     stop_sync.send_replace(true);
     let _ = sync.await;

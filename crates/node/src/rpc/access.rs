@@ -1252,10 +1252,18 @@ pub struct Servers {
 }
 
 impl Servers {
-    /// Stops every listener.
+    /// Tells every listener to stop (it closes its socket shortly after; see [`Self::stopped`]).
     pub fn stop(&self) {
         for (handle, _) in self.http.iter().chain(&self.ws) {
             let _ = handle.stop();
+        }
+    }
+
+    /// Waits until every listener told to stop has closed its socket, so that a stopped node
+    /// answers nothing on its ports.
+    pub async fn stopped(&self) {
+        for (handle, _) in self.http.iter().chain(&self.ws) {
+            handle.clone().stopped().await;
         }
     }
 }
