@@ -6,7 +6,7 @@ use std::time::Duration;
 use alloy_primitives::{B256, U256};
 
 use crate::eth::{EthVersion, ForkSchedule};
-use crate::net::Enode;
+use crate::net::{Enode, RedialBackoff};
 
 /// The chain a node is on, for Status and peer validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +57,12 @@ pub struct NetworkConfig {
     pub ping_interval: Duration,
     /// A peer silent for this long (no message, no pong) is disconnected with "ping timeout".
     pub idle_timeout: Duration,
-    /// How often bootnodes that are not connected are dialled again.
+    /// How often bootnodes that are not connected (and not waiting out their backoff) are
+    /// dialled again.
     pub redial_interval: Duration,
+    /// How long to wait before dialling again a peer whose last connection failed or ended
+    /// early (bootnodes, discovered nodes and `admin_addPeer` alike).
+    pub redial_backoff: RedialBackoff,
     /// Largest frame accepted (≤ 16 MiB); bounds per-peer buffer memory.
     pub max_frame: usize,
     /// The eth versions advertised in Hello (default: all of [`EthVersion::ALL`]); the highest
@@ -73,7 +77,8 @@ pub struct NetworkConfig {
 impl NetworkConfig {
     /// A configuration with geth-like defaults: 25 peers, 5 s handshake timeout (geth's
     /// `handshakeTimeout`), ping every 15 s and a 30 s idle limit (geth's `pingInterval` and
-    /// `frameReadTimeout`), redial every 10 s, 16 MiB frames, eth/66, eth/67 and eth/68.
+    /// `frameReadTimeout`), redial every 10 s with a per-peer backoff of 1 s doubling to 2 min
+    /// ([`RedialBackoff::default`]), 16 MiB frames, eth/66, eth/67 and eth/68.
     pub fn new(listen: SocketAddr, chain: ChainConfig, head: ChainHead) -> Self {
         Self {
             listen,
@@ -87,6 +92,7 @@ impl NetworkConfig {
             ping_interval: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(30),
             redial_interval: Duration::from_secs(10),
+            redial_backoff: RedialBackoff::default(),
             max_frame: crate::rlpx::MAX_FRAME_SIZE,
             eth_versions: EthVersion::ALL.to_vec(),
             istanbul: false,

@@ -1,6 +1,7 @@
 //! The async service the node builds on: a listener, bootnode dialling, one task per peer,
 //! and a stream of [`NetworkEvent`]s.
 
+mod backoff;
 mod config;
 mod enode;
 mod network;
@@ -10,6 +11,7 @@ use std::net::SocketAddr;
 
 use alloy_primitives::Bytes;
 
+pub use backoff::RedialBackoff;
 pub use config::{ChainConfig, ChainHead, NetworkConfig};
 /// The peer's node id: the same type as [`NodeId`] under the name the service's API uses.
 pub use enode::NodeId as PeerId;

@@ -10,8 +10,10 @@ use alloy_primitives::Bytes;
 use cachet_primitives::NodeSigner;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::Instant;
 
 use crate::eth::{EthMessage, EthVersion, Status};
+use crate::net::backoff::{Backoffs, Ended};
 use crate::net::peer::{self, Command};
 use crate::net::{ChainHead, Direction, Enode, NetworkConfig, NetworkEvent, PeerId, PeerInfo};
 use crate::p2p::{DisconnectReason, Hello, P2P_VERSION};
@@ -23,9 +25,6 @@ const EVENT_QUEUE: usize = 1024;
 /// Capacity of each peer's outgoing queue; [`Network::broadcast`] skips peers whose queue is
 /// full (slow peers) rather than growing it.
 pub(crate) const PEER_QUEUE: usize = 64;
-/// How long after a peer drops the bootnodes are dialled again (instead of waiting for the
-/// next `redial_interval` tick); long enough not to spin on a peer that drops us at once.
-const REDIAL_AFTER_DROP: Duration = Duration::from_millis(500);
 
 /// A handle to the running devp2p service. Cheap to clone; the service stops when
 /// [`Network::shutdown`] is called.
@@ -47,7 +46,10 @@ pub(crate) struct Shared {
     pub(crate) pending: AtomicUsize,
     /// Numbers connections, so a replaced connection's task does not remove its successor.
     pub(crate) next_connection: AtomicU64,
-    /// Woken when an established peer drops: the dial loop redials the bootnodes soon.
+    /// Per-peer redial backoff ([`crate::net::RedialBackoff`]).
+    pub(crate) backoff: Mutex<Backoffs>,
+    /// Woken when a connection to a known peer ends (and its backoff is recorded): the dial
+    /// loop dials the bootnodes whose wait is over and sleeps until the next one's.
     pub(crate) redial: Notify,
     pub(crate) events: mpsc::Sender<NetworkEvent>,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -68,6 +70,8 @@ pub(crate) struct PeerEntry {
     pub(crate) info: PeerInfo,
     /// Which connection this is ([`Shared::next_connection`]).
     pub(crate) connection: u64,
+    /// When it was admitted.
+    pub(crate) since: Instant,
 }
 
 /// What to do with a new connection to a node (see [`Shared::admit`]).
@@ -110,6 +114,7 @@ impl Network {
         };
         let (events, rx) = mpsc::channel(EVENT_QUEUE);
         let (shutdown, _) = watch::channel(false);
+        let backoff = Mutex::new(Backoffs::new(config.redial_backoff));
         let shared = Arc::new(Shared {
             key: Box::new(key),
             local_id,
@@ -120,6 +125,7 @@ impl Network {
             dialing: Mutex::new(HashSet::new()),
             pending: AtomicUsize::new(0),
             next_connection: AtomicU64::new(0),
+            backoff,
             redial: Notify::new(),
             events,
             shutdown,
@@ -258,6 +264,25 @@ impl Shared {
         self.dialing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub(crate) fn backoff(&self) -> MutexGuard<'_, Backoffs> {
+        self.backoff.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection to `id` ended: unless `id` is still connected over another connection
+    /// (the crossing one), records it in the redial backoff, then wakes the dial loop so it
+    /// dials the bootnodes whose wait is over and sleeps until the next one's.
+    pub(crate) fn connection_ended(&self, id: PeerId, ended: Ended) {
+        if self.peers().contains_key(&id) {
+            return;
+        }
+        let jitter = rand::random::<f64>();
+        let wait = self.backoff().record(id, ended, Instant::now(), jitter);
+        tracing::debug!(target: "cachet::devp2p", peer = %id, ?ended, wait_ms = wait.as_millis(), "peer redial backoff");
+        if !*self.shutdown.borrow() {
+            self.redial.notify_one();
+        }
+    }
+
     /// Whether a new connection to `id` in `direction` may proceed, given `peers`.
     ///
     /// Two nodes that dial each other at the same moment end up with two crossing connections,
@@ -319,7 +344,26 @@ impl Shared {
 }
 
 fn spawn_dial(shared: &Arc<Shared>, enode: Enode) {
-    if enode.id == shared.local_id || shared.peers().contains_key(&enode.id) {
+    if enode.id == shared.local_id {
+        return;
+    }
+    let connected = shared
+        .peers()
+        .get(&enode.id)
+        .map(|p| (p.info.direction, p.since));
+    if let Some((direction, since)) = connected {
+        // Already connected. Dial anyway only to open the connection the crossing rule keeps
+        // when the existing one is the other and brand new: the other node dialled us while
+        // this dial was being asked for, and both must end on the same connection as if the
+        // two dials had crossed on the wire (decision 450).
+        let crossing = direction != kept_direction(&shared.local_id, &enode.id)
+            && since.elapsed() < shared.config.handshake_timeout;
+        if !crossing {
+            return;
+        }
+    }
+    if let Some(until) = shared.backoff().waiting_until(&enode.id, Instant::now()) {
+        tracing::debug!(target: "cachet::devp2p", peer = %enode, wait_ms = until.saturating_duration_since(Instant::now()).as_millis(), "not dialling: peer in redial backoff");
         return;
     }
     if !shared.dialing().insert(enode.id) {
@@ -357,23 +401,25 @@ fn accept_one(shared: &Arc<Shared>, stream: tokio::net::TcpStream, addr: SocketA
     tokio::spawn(async move { peer::run(shared, peer::Origin::Accepted(stream, addr)).await });
 }
 
+/// Dials the bootnodes that are not connected and not waiting out their backoff, then sleeps
+/// until the next tick, the end of the first bootnode's backoff, or a connection's end.
 async fn dial_loop(shared: Arc<Shared>) {
     let mut stop = shared.shutdown.subscribe();
     loop {
-        for enode in shared.config.bootnodes.clone() {
+        let now = Instant::now();
+        let mut wake = now + shared.config.redial_interval;
+        for enode in &shared.config.bootnodes {
             if shared.peers().len() < shared.config.max_peers {
-                spawn_dial(&shared, enode);
+                spawn_dial(&shared, *enode);
+            }
+            if let Some(until) = shared.backoff().waiting_until(&enode.id, now) {
+                wake = wake.min(until);
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(shared.config.redial_interval) => {}
-            // A peer dropped: redial soon rather than at the next tick.
-            () = shared.redial.notified() => {
-                tokio::select! {
-                    _ = tokio::time::sleep(REDIAL_AFTER_DROP) => {}
-                    _ = stop.changed() => return,
-                }
-            }
+            () = tokio::time::sleep_until(wake) => {}
+            // A connection ended: its backoff is recorded; recompute the wake-up.
+            () = shared.redial.notified() => {}
             _ = stop.changed() => return,
         }
     }

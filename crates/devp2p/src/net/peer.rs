@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::eth::{EthMessage, EthVersion, Status, id as eth_id};
+use crate::net::backoff::Ended;
 use crate::net::network::{Admission, PEER_QUEUE, PeerEntry, Shared, direction};
 use crate::net::{Enode, NetworkEvent, PeerId, PeerInfo};
 use crate::p2p::message::{self, DISCONNECT, EMPTY_LIST, PING, PONG};
@@ -43,10 +44,15 @@ pub(crate) enum Origin {
     Accepted(TcpStream, SocketAddr),
 }
 
-/// Runs a peer from TCP connect or accept to the end, logging failures.
+/// Runs a peer from TCP connect or accept to the end, logging failures and recording in the
+/// redial backoff how our dials and every admitted session ended.
 pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
     shared.pending.fetch_add(1, Ordering::Relaxed);
-    let dial = matches!(origin, Origin::Dial(_));
+    let dialled = match &origin {
+        Origin::Dial(e) => Some(e.id),
+        Origin::Accepted(..) => None,
+    };
+    let dial = dialled.is_some();
     let (label, addr) = match &origin {
         Origin::Dial(e) => (PeerLabel(e.to_string()), e.addr),
         Origin::Accepted(_, addr) => (PeerLabel::from(*addr), *addr),
@@ -59,6 +65,18 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
             tracing::info!(target: "cachet::devp2p", peer = %label, error = &e as &dyn std::error::Error, "peer handshake failed");
+            // A dial that lost to the crossing connection ("already connected", from either
+            // side) is no failure of the peer.
+            let duplicate = matches!(
+                e,
+                Error::Disconnected {
+                    reason: DisconnectReason::AlreadyConnected,
+                    ..
+                }
+            );
+            if let Some(id) = dialled.filter(|_| !duplicate) {
+                shared.connection_ended(id, Ended::Failed);
+            }
             return;
         }
         Err(_) => {
@@ -68,6 +86,9 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
                 secs: timeout.as_secs(),
             };
             tracing::info!(target: "cachet::devp2p", error = %e, "peer handshake failed");
+            if let Some(id) = dialled {
+                shared.connection_ended(id, Ended::Failed);
+            }
             return;
         }
     };
@@ -91,6 +112,7 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
                     tx,
                     info: info.clone(),
                     connection,
+                    since: Instant::now(),
                 };
                 let old = peers.insert(id, entry);
                 (None, old.filter(|_| admission == Admission::Replace))
@@ -100,8 +122,14 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
     let mut session = session;
     if let Some(reason) = refused {
         session.disconnect(reason).await;
+        if reason != DisconnectReason::AlreadyConnected
+            && let Some(id) = dialled
+        {
+            shared.connection_ended(id, Ended::Failed);
+        }
         return;
     }
+    let admitted = Instant::now();
     if let Some(old) = replaced {
         // The crossing connection we drop; its task sees it was replaced and stays silent, so
         // the node sees it leave here, before this one arrives.
@@ -147,9 +175,7 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
         return;
     }
     tracing::info!(target: "cachet::devp2p", peer = %id, %reason, %cause, "peer disconnected");
-    if !*shared.shutdown.borrow() {
-        shared.redial.notify_one();
-    }
+    shared.connection_ended(id, Ended::Session(admitted.elapsed()));
     let _ = shared
         .events
         .send(NetworkEvent::PeerDisconnected {

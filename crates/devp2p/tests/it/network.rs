@@ -164,6 +164,51 @@ async fn keeps_one_of_two_crossing_connections_in_50_simultaneous_dials() {
     }
 }
 
+/// The interleaving that made the 50-dial test flaky, forced: the larger id's connection is
+/// already established on both sides when the smaller id's dial is asked for (the test task
+/// was descheduled between the two `dial` calls). The dial still opens the connection the rule
+/// keeps, and both sides end on it.
+#[tokio::test]
+async fn a_dial_by_the_smaller_id_right_after_the_other_connected_keeps_its_own() {
+    let g = B256::repeat_byte(0x0f);
+    let (big, mut big_rx, small, mut small_rx) = loop {
+        let (a, arx, _) = start(g, |_| {}).await;
+        let (b, brx, _) = start(g, |_| {}).await;
+        if a.local_enode().id > b.local_enode().id {
+            break (a, arx, b, brx);
+        }
+        a.shutdown();
+        b.shutdown();
+    };
+    big.dial(small.local_enode());
+    let connected = |e: NetworkEvent| match e {
+        NetworkEvent::PeerConnected(p) => Some(p.direction),
+        _ => None,
+    };
+    assert_eq!(
+        connected(next(&mut big_rx).await),
+        Some(Direction::Outbound)
+    );
+    assert_eq!(
+        connected(next(&mut small_rx).await),
+        Some(Direction::Inbound)
+    );
+    small.dial(big.local_enode());
+    // Each side reports the first connection gone, then the one the smaller id dialled.
+    for (rx, direction) in [
+        (&mut big_rx, Direction::Inbound),
+        (&mut small_rx, Direction::Outbound),
+    ] {
+        let NetworkEvent::PeerDisconnected { reason, .. } = next(rx).await else {
+            panic!("expected the first connection to go");
+        };
+        assert_eq!(reason, DisconnectReason::AlreadyConnected);
+        assert_eq!(connected(next(rx).await), Some(direction));
+    }
+    assert!(one_connection(&small, &big));
+    assert_eq!(small.peers()[0].direction, Direction::Outbound);
+}
+
 /// A bootnode that drops us is dialled again promptly, not at the next redial tick.
 #[tokio::test]
 async fn redials_a_dropped_bootnode_promptly() {
