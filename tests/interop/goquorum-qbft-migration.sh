@@ -111,6 +111,11 @@ for i in 0 1 2 3; do
     [[ $v == "$(printf '%s\n' "${VALIDATOR[@]}" | jq -R . | jq -sc 'sort')" ]] || fail "n$i (cachet): validators $v"
 done
 log "istanbul_getValidators on the four Cachet nodes: the four validators"
+# GoQuorum's n4, its static-nodes.json untouched, is peered with the four Cachet validators.
+cachet_peers_of_n4() { rpc_quiet "$OBS" admin_peers | jq '[.[] | select(.name | startswith("cachet/"))] | length'; }
+n4_has_four_cachet_peers() { [[ $(cachet_peers_of_n4) == 4 ]]; }
+wait_until "GoQuorum's n4 peered with the four Cachet validators" 60 n4_has_four_cachet_peers
+log "GoQuorum's n4 peers: $(rpc "$OBS" admin_peers | jq -c '[.[] | {name, eth: .protocols.eth.version, istanbul: .protocols.istanbul.version}] | group_by(.) | map(.[0] + {count: length})')"
 
 # chain FROM TO URL: "number hash stateRoot transactionsRoot receiptsRoot timestamp" per block, fetched in
 # JSON-RPC batches of 100.
