@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A 4-validator GoQuorum QBFT network on loopback (docs/dev/bft-wire.md §9a), for looking at real
-# istanbul/100 traffic: ./goquorum-devnet.sh GETH DIR start|stop|heights
+# istanbul/100 traffic: ./goquorum-devnet.sh GETH DIR start|stop|heights|observer|kill N|restart N
 #   GETH: a GoQuorum geth (go build -ldflags=-checklinkname=0 ./cmd/geth in ./quorum)
 #   DIR:  a scratch directory (wiped by start)
-# Validators are the quorum-examples 7nodes keys 1-4; ports 30400-30403; IPC at DIR/nI.ipc.
+# Validators are the quorum-examples 7nodes keys 1-4; ports 30400-30403; IPC at DIR/nI.ipc;
+# JSON-RPC over HTTP at 127.0.0.1:8540-8543. `observer` adds n4, a GoQuorum node that is not a
+# validator (a fresh node key, port 30404, HTTP 8544), dialling the four validators.
 # Logs (DIR/nI.log, verbosity 4) carry every broadcast message: grep 'QBFT: broadcast'.
 set -euo pipefail
 GETH=${1:?geth binary}; DIR=${2:?scratch dir}; CMD=${3:?start|stop|heights}
@@ -16,9 +18,12 @@ PUBS=(ac6b1096ca56b9f6d004b779ae3728bf83f8e22453404cc3cef16a3d9b96608bc67c4b30db
       579f786d4e2830bbcc02815a27e8a9bacccc9605df4dc6f20bcc1a6eb391e7225fff7cb83e5b4ecd1f3a94d8b733803f2f66b7e871961e7b029e22c155c3a778
       3d9ca5956b38557aba991e31cf510d4df641dce9cc26bfeb7de082f0c07abb6ede3a58410c8f249dabeecee4ad3979929ac4c7c496ad20b8cfdd061b7401b4f5)
 start_node() {
-  local i=$1
+  local i=$1 mine=(--mine --miner.threads 1)
+  [ "$i" -lt 4 ] || mine=()
   PRIVATE_CONFIG=ignore "$GETH" --datadir "$DIR/n$i" --nodiscover --port $((30400 + i)) --networkid 1337 \
-    --syncmode full --mine --miner.threads 1 --verbosity 4 --nousb --ipcpath "$DIR/n$i.ipc" >>"$DIR/n$i.log" 2>&1 &
+    --syncmode full "${mine[@]}" --verbosity 4 --nousb --ipcpath "$DIR/n$i.ipc" \
+    --http --http.addr 127.0.0.1 --http.port $((8540 + i)) --http.api admin,eth,net,web3,istanbul,debug \
+    >>"$DIR/n$i.log" 2>&1 &
   echo $! >"$DIR/n$i.pid"
 }
 case "$CMD" in
@@ -45,9 +50,15 @@ JSON
     "$GETH" --datadir "$DIR/n$i" init "$DIR/genesis.json" >"$DIR/n$i.init.log" 2>&1
     start_node $i
   done ;;
+observer)
+  mkdir -p "$DIR/n4/geth"
+  (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$DIR/n4/geth/nodekey")
+  cp "$DIR/n0/static-nodes.json" "$DIR/n4/static-nodes.json"
+  "$GETH" --datadir "$DIR/n4" init "$DIR/genesis.json" >"$DIR/n4.init.log" 2>&1
+  start_node 4 ;;
 restart) start_node "${4:?node index}" ;;
 kill) kill "$(cat "$DIR/n${4:?node index}.pid")" ;;
-stop) for i in 0 1 2 3; do [ -f "$DIR/n$i.pid" ] && kill "$(cat "$DIR/n$i.pid")" 2>/dev/null || true; done ;;
+stop) for i in 0 1 2 3 4; do [ -f "$DIR/n$i.pid" ] && kill "$(cat "$DIR/n$i.pid")" 2>/dev/null || true; done ;;
 heights) for i in 0 1 2 3; do echo "n$i $("$GETH" attach --exec eth.blockNumber "$DIR/n$i.ipc" 2>/dev/null | tail -1)"; done ;;
-*) echo "usage: $0 GETH DIR start|stop|heights|kill N|restart N" >&2; exit 2 ;;
+*) echo "usage: $0 GETH DIR start|stop|heights|observer|kill N|restart N" >&2; exit 2 ;;
 esac
