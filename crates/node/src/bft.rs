@@ -2,8 +2,10 @@
 //! [`BftRules`], the chain rules, and [`BftSealer`], the single-validator block producer. The
 //! seal formats themselves are `cachet_seal::{ibft, ibft2, qbft}`.
 //!
-//! **Rules.** The validator set is the genesis extraData's list and stays fixed (votes are
-//! refused: Cachet does not apply them yet). Every block must carry the same set, the
+//! **Rules.** The validator set starts as the genesis extraData's list and changes by the
+//! validator votes blocks carry (QBFT and GoQuorum IBFT; [`crate::bft_votes`], GoQuorum's
+//! rules): a [`VoteSnapshot`] is kept per recent block, as clique's snapshots are. Every block
+//! must list in extraData the set it is sealed under (the parent's snapshot's), the
 //! Istanbul header fields (`IstanbulDigest` mixHash, difficulty 1, nonce per engine), a
 //! timestamp at least `blockperiodseconds` (default 1, as GoQuorum's `DefaultConfig`) after
 //! its parent's, a proposer that is a validator and committed seals from distinct validators
@@ -20,8 +22,9 @@
 //! committed seals alone; multi-validator BFT messaging is not built yet, so the sealer then
 //! stays idle and says so (a multi-validator producer is a new [`BlockProducer`] here).
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256, U256};
@@ -30,6 +33,7 @@ use cachet_keyprovider::NodeKey;
 use cachet_seal::bft::{BftFormat, ISTANBUL_DIGEST, Threshold, seals_to_produce};
 use cachet_seal::{Header, Sealer, ibft};
 
+use crate::bft_votes::{VoteSnapshot, read_vote};
 use crate::block;
 use crate::chain::{Chain, HeadInfo};
 use crate::consensus::{BlockProducer, ChainRules, Slot};
@@ -40,6 +44,9 @@ use crate::produce::BuildConfig;
 /// GoQuorum's default `BlockPeriod` (consensus/istanbul/config.go `DefaultConfig`) and Besu's
 /// default `blockperiodseconds`.
 pub const DEFAULT_BLOCK_PERIOD: u64 = 1;
+
+/// How many blocks below the head keep their vote snapshot (as clique's).
+const SNAPSHOT_DEPTH: u64 = 256;
 
 /// The round every block is sealed in (single validator: no round changes).
 const ROUND: u32 = 0;
@@ -53,8 +60,10 @@ pub struct BftParams {
     pub qbft_block: Option<u64>,
     /// Seconds between blocks.
     pub period: u64,
-    /// The validators, byte-sorted.
+    /// The genesis validators, byte-sorted (the set changes by votes: [`BftRules::snapshot`]).
     pub validators: Vec<Address>,
+    /// Blocks per epoch (pending votes are dropped at every multiple).
+    pub epoch: u64,
     /// The committed-seal threshold applied on import.
     pub threshold: Threshold,
 }
@@ -69,10 +78,11 @@ impl BftParams {
     }
 }
 
-/// The IBFT family's chain rules (a fixed validator set).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The IBFT family's chain rules (the validator set from the genesis and votes).
+#[derive(Debug)]
 pub struct BftRules {
     params: BftParams,
+    snapshots: Mutex<HashMap<B256, VoteSnapshot>>,
 }
 
 fn seal_err(number: u64) -> impl Fn(cachet_seal::Error) -> Error {
@@ -120,14 +130,71 @@ impl BftRules {
                 qbft_block,
                 period: config.block_period.unwrap_or(DEFAULT_BLOCK_PERIOD),
                 validators,
+                epoch: if config.epoch == 0 {
+                    cachet_genesis::DEFAULT_EPOCH
+                } else {
+                    config.epoch
+                },
                 threshold,
             },
+            snapshots: Mutex::default(),
         })
     }
 
-    /// The parameters and validator set.
+    /// The parameters and genesis validator set.
     pub const fn params(&self) -> &BftParams {
         &self.params
+    }
+
+    fn genesis_snapshot(&self) -> VoteSnapshot {
+        VoteSnapshot::new(self.params.epoch, 0, self.params.validators.iter().copied())
+    }
+
+    /// The validator set and pending votes after block `hash`, when kept (the head and the
+    /// 256 blocks below it).
+    pub fn snapshot(&self, hash: &B256) -> Option<VoteSnapshot> {
+        self.snapshots().get(hash).cloned()
+    }
+
+    fn snapshots(&self) -> MutexGuard<'_, HashMap<B256, VoteSnapshot>> {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The author (GoQuorum IBFT: the proposer seal's signer; the others: coinbase) and vote
+    /// of `header`.
+    fn author_and_vote(
+        &self,
+        header: &Header,
+    ) -> Result<(Address, Option<cachet_seal::bft::Vote>)> {
+        let number = header.number;
+        let engine = self.params.engine_at(number);
+        let author = match engine {
+            Engine::Ibft => {
+                format(engine)?
+                    .recover(header)
+                    .map_err(seal_err(number))?
+                    .proposer
+            }
+            _ => header.beneficiary,
+        };
+        Ok((author, self.vote(header)?))
+    }
+
+    /// The vote `header` carries; an error for a vote in an IBFT 2.0 block (Cachet does not
+    /// apply Besu's IBFT 2.0 votes: decision 463).
+    fn vote(&self, header: &Header) -> Result<Option<cachet_seal::bft::Vote>> {
+        let number = header.number;
+        let engine = self.params.engine_at(number);
+        let vote = read_vote(engine, header).map_err(seal_err(number))?;
+        if engine == Engine::Ibft2 && vote.is_some() {
+            return Err(Error::InvalidBlock {
+                number,
+                rule: "ibft2 block carries a validator vote: cachet does not apply IBFT 2.0 votes (Besu's tally), only QBFT's and GoQuorum IBFT's".into(),
+            });
+        }
+        Ok(vote)
     }
 }
 
@@ -154,7 +221,7 @@ impl ChainRules for BftRules {
 
     /// The author is the proposer the seals name: GoQuorum's IBFT (istanbul) recovers it from
     /// the proposer seal (its coinbase carries votes); IBFT 2.0 and QBFT put it in the coinbase.
-    fn verify(&self, _hash: B256, header: &Header, parent: &Header) -> Result<Address> {
+    fn verify(&self, hash: B256, header: &Header, parent: &Header) -> Result<Address> {
         let p = &self.params;
         let number = header.number;
         let invalid = |rule: String| Error::InvalidBlock { number, rule };
@@ -166,31 +233,77 @@ impl ChainRules for BftRules {
         }
         let engine = p.engine_at(number);
         let f = format(engine)?;
+        let mut snap = self
+            .snapshot(&header.parent_hash)
+            .ok_or(Error::UnknownParent {
+                number,
+                hash,
+                parent: header.parent_hash,
+            })?;
+        let validators = snap.validator_list();
         let seals = f
-            .verify(header, Some(&p.validators), p.threshold)
+            .verify(header, Some(&validators), p.threshold)
             .map_err(seal_err(number))?;
         let mut listed = f.validators(&header.extra_data).map_err(seal_err(number))?;
-        if f.has_vote(header).map_err(seal_err(number))? {
-            return Err(invalid(format!(
-                "{engine} block carries a validator vote: cachet keeps the genesis validator set fixed and cannot apply votes yet"
-            )));
-        }
         listed.sort();
-        if listed != p.validators {
+        if listed != validators {
             return Err(invalid(format!(
-                "extraData lists validators {listed:?}, the chain's set is {:?}",
-                p.validators
+                "extraData lists validators {listed:?}, the chain's set after block {} is {validators:?}",
+                number.saturating_sub(1)
             )));
         }
+        let vote = self.vote(header)?;
+        snap.apply(number, seals.proposer, vote)
+            .map_err(|e| invalid(e.to_string()))?;
+        self.snapshots().insert(hash, snap);
         Ok(seals.proposer)
+    }
+
+    fn replay(
+        &self,
+        genesis: &Header,
+        head: (u64, B256),
+        canonical: &mut dyn FnMut(u64) -> Result<Vec<u8>>,
+    ) -> Result<()> {
+        let (head_number, head_hash) = head;
+        let mut snap = self.genesis_snapshot();
+        let mut kept = HashMap::new();
+        if head_number <= SNAPSHOT_DEPTH {
+            kept.insert(genesis.hash_slow(), snap.clone());
+        }
+        for n in 1..=head_number {
+            let rlp = canonical(n)?;
+            let header = crate::chain::decode_header(&rlp)?;
+            let (author, vote) = self.author_and_vote(&header)?;
+            snap.apply(n, author, vote)
+                .map_err(|e| Error::InvalidBlock {
+                    number: n,
+                    rule: e.to_string(),
+                })?;
+            if n + SNAPSHOT_DEPTH >= head_number {
+                kept.insert(self.hash(&header)?, snap.clone());
+            }
+        }
+        kept.insert(head_hash, snap);
+        *self.snapshots() = kept;
+        Ok(())
+    }
+
+    fn knows_parent(&self, parent: &B256) -> bool {
+        self.snapshots().contains_key(parent)
+    }
+
+    fn head_changed(&self, number: u64) {
+        self.snapshots()
+            .retain(|_, s| s.number.saturating_add(SNAPSHOT_DEPTH) >= number);
     }
 
     fn signers(&self, header: &Header) -> Vec<Address> {
         cachet_seal::signers(self.params.engine_at(header.number), header).unwrap_or_default()
     }
 
-    fn validators(&self, _at: &B256) -> Option<Vec<Address>> {
-        Some(self.params.validators.clone())
+    fn validators(&self, at: &B256) -> Option<Vec<Address>> {
+        self.snapshot(at).map(|s| s.validator_list())
     }
 }
 
@@ -244,23 +357,26 @@ impl BftSealer {
     /// True when this node alone can seal: it is a validator and one committed seal meets
     /// the threshold (a single validator).
     pub fn can_seal(&self) -> bool {
-        self.params().is_some_and(|p| {
-            p.validators.contains(&self.address()) && seals_to_produce(p.validators.len()) == 1
-        })
+        self.can_seal_on(&self.chain.signers())
+    }
+
+    fn can_seal_on(&self, validators: &[Address]) -> bool {
+        validators.contains(&self.address()) && seals_to_produce(validators.len()) == 1
     }
 
     /// The unsealed child of `head` (timestamp `max(parent + period, now)`), or `None` when
     /// this node cannot seal alone.
     pub fn build(&self, head: &HeadInfo, now: u64) -> Option<Header> {
         let p = self.params()?;
-        if !self.can_seal() {
+        let validators = self.chain.rules().validators(&head.hash)?;
+        if !self.can_seal_on(&validators) {
             return None;
         }
         let number = head.header.number.saturating_add(1);
         let timestamp = head.header.timestamp.saturating_add(p.period).max(now);
         let extra = format(p.engine_at(number))
             .ok()?
-            .unsealed_extra(&p.validators, ROUND);
+            .unsealed_extra(&validators, ROUND);
         let mut header = self
             .chain
             .empty_child(head, timestamp, U256::from(1), extra);
@@ -376,6 +492,7 @@ mod tests {
             qbft_block: Some(10),
             period: 1,
             validators: vec![Address::repeat_byte(1)],
+            epoch: 30_000,
             threshold: Threshold::QuorumMoreThanF,
         };
         assert_eq!(p.engine_at(9), Engine::Ibft);

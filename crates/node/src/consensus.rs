@@ -6,7 +6,7 @@
 //! | engine | rules | producer |
 //! |---|---|---|
 //! | clique | [`crate::clique::CliqueRules`] (snapshot per recent block) | [`crate::clique::CliqueSealer`] |
-//! | IBFT, IBFT 2.0, QBFT | [`crate::bft::BftRules`] (fixed validator set) | [`crate::bft::BftSealer`] (single validator) |
+//! | IBFT, IBFT 2.0, QBFT | [`crate::bft::BftRules`] (validator set per block from votes) | [`crate::bft::BftSealer`] (single validator) |
 //! | Quorum Raft | [`crate::raft::RaftRules`] (minter = raft member) | [`crate::raft::RaftMinter`] (single node) |
 //! | ethash | [`EthashRules`] (refuses every block) | none |
 //!

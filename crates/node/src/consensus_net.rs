@@ -32,4 +32,10 @@ pub struct InboundFrame {
 pub trait ConsensusNet: Send + Sync + fmt::Debug {
     /// Sends `frame` to every connected peer that negotiated `istanbul/100`.
     fn broadcast(&self, frame: ConsensusFrame);
+
+    /// The validator set of the height the driver starts (it changes by votes); a network
+    /// that sends to validators only follows it. The default ignores it.
+    fn target_validators(&self, validators: &[alloy_primitives::Address]) {
+        let _ = validators;
+    }
 }

@@ -85,6 +85,10 @@ impl IstanbulNet {
 }
 
 impl ConsensusNet for IstanbulNet {
+    fn target_validators(&self, validators: &[Address]) {
+        Self::set_validators(self, Some(validators));
+    }
+
     fn broadcast(&self, frame: ConsensusFrame) {
         let validators = self
             .validators

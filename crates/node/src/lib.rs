@@ -10,9 +10,10 @@
 //!   seal), and the two factories that pick an engine's implementations from the genesis.
 //! - One module per engine, owning both: [`clique`] (snapshot rules; in-turn/out-of-turn
 //!   difficulty and wiggle, recently-signed rule, epoch checkpoints, `clique_propose` votes),
-//!   [`bft`] (IBFT/IBFT 2.0/QBFT with a fixed validator set; the single-validator sealer signs
-//!   proposal and committed seal with the node key), [`raft`] (PR 395 minter signature by the
-//!   node key, nanosecond timestamps, minting only while transactions are pending).
+//!   [`bft`] (IBFT/IBFT 2.0/QBFT; the validator set per block from votes, [`bft_votes`]; the
+//!   single-validator sealer signs proposal and committed seal with the node key), [`raft`]
+//!   (PR 395 minter signature by the node key, nanosecond timestamps, minting only while
+//!   transactions are pending).
 //! - [`qbft`]: multi-validator QBFT: the driver that runs `cachet_consensus::qbft` height after
 //!   height over the `istanbul/100` network ([`consensus_net`]), and an in-process hub for tests.
 //! - [`produce`]: the one block-production loop for every engine: blocks built from a
@@ -40,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bft;
+pub mod bft_votes;
 pub mod block;
 pub mod chain;
 pub mod clique;

@@ -108,6 +108,7 @@ pub async fn run(
         &seal_rx,
         &pool,
         &p2p,
+        &proposals,
         qbft_plan.zip(frames_rx),
     )? {
         Some(driver) => driver,
@@ -500,6 +501,7 @@ fn qbft_plan(
 /// the `istanbul/100` network ([`IstanbulNet`](crate::istanbul::IstanbulNet), sending to the
 /// validators only, as GoQuorum does), signing while `allowed` is true. `None` when the chain
 /// is not such a chain (the producer loop seals, [`start_sealer`]).
+#[allow(clippy::too_many_arguments)] // the node's parts the driver is built from
 fn start_qbft(
     config: &NodeConfig,
     chain: &Arc<Chain>,
@@ -507,6 +509,7 @@ fn start_qbft(
     allowed: &watch::Receiver<bool>,
     pool: &Arc<TxPool>,
     p2p: &P2pStack,
+    proposals: &Proposals,
     plan: Option<(
         Vec<alloy_primitives::Address>,
         mpsc::Receiver<crate::consensus_net::InboundFrame>,
@@ -518,7 +521,7 @@ fn start_qbft(
     refuse_remote_sealing_key(chain, keys)?;
     let key = keys.node_key().signer().clone();
     let istanbul = crate::istanbul::IstanbulNet::new(p2p.net.clone());
-    // The set is fixed until validator votes are applied (not built yet).
+    // The driver updates the set at every height (votes change it).
     istanbul.set_validators(Some(&validators));
     let net: Arc<dyn crate::consensus_net::ConsensusNet> = Arc::new(istanbul);
     let build = crate::produce::BuildConfig {
@@ -532,7 +535,8 @@ fn start_qbft(
         net,
         allowed.clone(),
         build,
-    )?;
+    )?
+    .with_proposals(proposals.clone());
     Ok(Some(Some(tokio::spawn(driver.run(inbound)))))
 }
 

@@ -10,7 +10,7 @@ use cachet_consensus::qbft::validators::ProposerPolicy;
 use cachet_consensus::qbft::{Block, BlockCheck, Config};
 use cachet_genesis::Engine;
 use cachet_seal::Header;
-use cachet_seal::bft::{BftExtra, ISTANBUL_DIGEST};
+use cachet_seal::bft::{BftExtra, ISTANBUL_DIGEST, Vote};
 use cachet_seal::qbft as seal;
 
 use crate::bft::{BftRules, DEFAULT_BLOCK_PERIOD};
@@ -62,8 +62,9 @@ pub enum NotRun {
     SingleValidator,
 }
 
-/// The plan of the child of `head` for validator `me`: validators from the parent's QBFT
-/// extraData (sorted by address bytes), last proposer = the parent's coinbase (zero on the
+/// The plan of the child of `head` for validator `me`: validators of the chain's vote snapshot
+/// after the parent (`BftRules::snapshot`: the genesis list changed by votes, sorted by
+/// address bytes), last proposer = the parent's coinbase (zero on the
 /// genesis), policy, `requesttimeoutseconds` and `blockperiodseconds` from the genesis.
 ///
 /// # Errors
@@ -77,11 +78,15 @@ pub fn plan(chain: &Chain, head: &HeadInfo, me: Address) -> Result<HeightPlan, N
     {
         return Err(NotRun::NotQbft);
     }
-    let extra = seal::decode_extra(&head.header.extra_data)
-        .map_err(|e| NotRun::BadParent(e.to_string()))?;
-    let mut validators = extra.validators;
-    validators.sort();
-    validators.dedup();
+    let validators = rules
+        .snapshot(&head.hash)
+        .map(|s| s.validator_list())
+        .ok_or_else(|| {
+            NotRun::BadParent(format!(
+                "no validator snapshot kept for block {} ({})",
+                head.header.number, head.hash
+            ))
+        })?;
     if !validators.contains(&me) {
         return Err(NotRun::NotValidator);
     }
@@ -118,13 +123,20 @@ pub fn plan(chain: &Chain, head: &HeadInfo, me: Address) -> Result<HeightPlan, N
     })
 }
 
-/// The unsealed QBFT child of the plan's parent proposed by `me` at `timestamp`: round 0 in
-/// extraData (GoQuorum's proposals, also when proposing at a later round: decision 411),
-/// coinbase = proposer, the Istanbul header fields.
-pub fn unsealed_child(chain: &Chain, plan: &HeightPlan, me: Address, timestamp: u64) -> Header {
+/// The unsealed QBFT child of the plan's parent proposed by `me` at `timestamp` carrying
+/// `vote`: round 0 in extraData (GoQuorum's proposals, also when proposing at a later round:
+/// decision 411), coinbase = proposer, the Istanbul header fields.
+pub fn unsealed_child(
+    chain: &Chain,
+    plan: &HeightPlan,
+    me: Address,
+    timestamp: u64,
+    vote: Option<Vote>,
+) -> Header {
     let extra = seal::encode_extra(&BftExtra {
         vanity: vec![0; 32],
         validators: plan.config.validators.clone(),
+        vote,
         ..BftExtra::default()
     });
     let mut header = chain.empty_child(&plan.parent, timestamp, U256::from(1), extra);
@@ -136,7 +148,7 @@ pub fn unsealed_child(chain: &Chain, plan: &HeightPlan, me: Address, timestamp: 
 /// The chain's verification of a proposal against its parent, everything [`Chain::import`]
 /// checks except the committed seals: the header against the parent (number, link, timestamp
 /// order and block period, gas limit, base fee), the Istanbul fields, the validators in
-/// extraData, no vote, and the body executed on the parent's state giving exactly the
+/// extraData, a decodable vote, and the body executed on the parent's state giving exactly the
 /// proposal's roots, gas used and bloom. Proposals already checked (re-proposals, our own
 /// block) are not executed again.
 #[derive(Debug)]
@@ -195,12 +207,8 @@ impl<'a> ChainCheck<'a> {
             ));
         }
         cachet_seal::bft::verify_common_fields("qbft", header, false).map_err(|e| e.to_string())?;
-        let extra = seal::decode_extra(&header.extra_data).map_err(|e| e.to_string())?;
-        if extra.vote.is_some() {
-            return Err(
-                "proposal carries a validator vote: cachet keeps the validator set fixed".into(),
-            );
-        }
+        // The vote (any, or none) decodes; it is applied when the block is imported.
+        seal::decode_extra(&header.extra_data).map_err(|e| e.to_string())?;
         let (_, body) = block::split_block(block.rlp()).map_err(|e| e.to_string())?;
         let expected = chain
             .complete_child(header.clone(), header.beneficiary, &body)

@@ -20,6 +20,7 @@ use tokio::time::Sleep;
 use super::check::{self, ChainCheck, HeightPlan, NotRun};
 use crate::block;
 use crate::chain::{Chain, HeadInfo};
+use crate::clique::Proposals;
 use crate::consensus_net::{ConsensusFrame, ConsensusNet, InboundFrame};
 use crate::error::{Error, Result};
 use crate::produce::BuildConfig;
@@ -155,6 +156,7 @@ pub struct Driver {
     seen: Seen,
     strikes: HashMap<PeerId, u32>,
     backlog: Backlog,
+    proposals: Option<Proposals>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -193,7 +195,17 @@ impl Driver {
             seen: Seen::default(),
             strikes: HashMap::new(),
             backlog: Backlog::default(),
+            proposals: None,
         })
+    }
+
+    /// Puts one pending vote of `proposals` (the node's `qbft_proposeValidatorVote` /
+    /// `istanbul_propose` map) into each block this validator proposes, as GoQuorum does
+    /// (`bft_votes::pick_vote`).
+    #[must_use]
+    pub fn with_proposals(mut self, proposals: Proposals) -> Self {
+        self.proposals = Some(proposals);
+        self
     }
 
     /// Re-broadcast every message handled without complaint (GoQuorum's gossip, so validators
@@ -268,6 +280,7 @@ impl Driver {
         let height = plan.height;
         let chain = self.chain.clone();
         let check = ChainCheck::new(&chain, plan);
+        self.net.target_validators(&plan.config.validators);
         let mut state = State::new(height, plan.config.clone(), &self.journal);
         // Messages of this height that arrived while the previous one ran.
         let mut early: Vec<Message> = self.backlog.take(height);
@@ -468,7 +481,15 @@ impl Driver {
     fn propose_block(&self, plan: &HeightPlan) -> Result<Block> {
         let me = self.address();
         let timestamp = plan.earliest().max(block::now_secs());
-        let header = check::unsealed_child(&self.chain, plan, me, timestamp);
+        let vote = self.proposals.as_ref().and_then(|p| {
+            let snap = self
+                .chain
+                .rules_as::<crate::bft::BftRules>()?
+                .snapshot(&plan.parent.hash)?;
+            let p = p.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            crate::bft_votes::pick_vote(&snap, plan.height, &me, &p)
+        });
+        let header = check::unsealed_child(&self.chain, plan, me, timestamp, vote);
         let (header, body, _) = crate::produce::build_for(&self.chain, &header, me, &self.build)?;
         let split = |e: cachet_primitives::DecodeError| Error::Decode {
             what: "the body built for a qbft proposal",

@@ -336,7 +336,14 @@ impl AccessConfig {
 pub fn engine_read_only(engine: Engine) -> &'static [&'static str] {
     match engine {
         Engine::Clique => &["clique_getSigners", "clique_proposals"],
-        Engine::Ibft | Engine::Ibft2 | Engine::Qbft => &["istanbul_getValidators"],
+        Engine::Ibft | Engine::Ibft2 | Engine::Qbft => &[
+            "istanbul_getValidators",
+            "istanbul_getValidatorsAtHash",
+            "istanbul_candidates",
+            "qbft_getValidatorsByBlockNumber",
+            "qbft_getValidatorsByBlockHash",
+            "qbft_getPendingVotes",
+        ],
         Engine::Raft | Engine::Ethash => &[],
     }
 }
@@ -1367,10 +1374,12 @@ async fn serve(
     } else {
         tracing::info!(target: "cachet::rpc", "{line}");
     }
-    let steering: Vec<&str> = ["admin", "clique", "debug", "personal", "txpool"]
-        .into_iter()
-        .filter(|ns| policy.namespaces.contains(*ns))
-        .collect();
+    let steering: Vec<&str> = [
+        "admin", "clique", "debug", "istanbul", "personal", "qbft", "txpool",
+    ]
+    .into_iter()
+    .filter(|ns| policy.namespaces.contains(*ns))
+    .collect();
     if !is_loopback(bound.ip()) && !access.authenticates() && !steering.is_empty() {
         tracing::warn!(target: "cachet::rpc", namespaces = %steering.join(","), "JSON-RPC serves these namespaces to anyone who reaches {bound}, without authentication: see docs/rpc-security.md");
     }

@@ -1,9 +1,10 @@
 //! The JSON-RPC server (jsonrpsee, HTTP and WebSocket): geth-compatible `web3`, `net`, `eth`, `debug`,
-//! `admin`, `clique` and `istanbul` methods and the built-in wallet (`eth_accounts`,
+//! `admin`, `clique`, `istanbul` and `qbft` methods and the built-in wallet (`eth_accounts`,
 //! `eth_sign`, `personal_sign`, `eth_signTransaction`). Every parameter is parsed defensively: malformed input gets a
 //! JSON-RPC error (-32602), never a panic. Who may call which method: [`access`].
 
 pub mod access;
+mod bft;
 mod json;
 mod pubsub;
 mod sign_tx;
@@ -233,19 +234,6 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
             .remove(&target);
         Ok(Value::Null)
     })?;
-    reg(&mut m, "istanbul_getValidators", |c, _| {
-        // The BFT validator set is fixed (the genesis list), so every block has the same one.
-        let engine = c.chain.engine();
-        if !engine.has_rounds() {
-            return Err(err(
-                SERVER_ERROR,
-                format!(
-                    "this chain runs {engine}: istanbul_getValidators answers on IBFT and QBFT chains (clique: use clique_getSigners; raft and ethash have no validators)"
-                ),
-            ));
-        }
-        Ok(json!(c.chain.signers()))
-    })?;
     reg(&mut m, "eth_accounts", |c, _| {
         Ok(json!([c.wallet.address()]))
     })?;
@@ -262,6 +250,7 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
     reg(&mut m, "eth_signTransaction", sign_tx::sign_transaction)?;
     state::register(&mut m)?;
     txpool::register(&mut m)?;
+    bft::register(&mut m)?;
     pubsub::register(&mut m)?;
     Ok(m)
 }

@@ -242,25 +242,40 @@ fn rejects_bft_blocks_with_bad_seals() {
 }
 
 #[test]
-fn rejects_bft_votes_and_wrong_validator_lists() {
+fn applies_bft_votes_and_rejects_wrong_validator_lists() {
+    // One validator: a single vote is more than 1 / 2, so the candidate is a validator from
+    // the next block (GoQuorum's rules, decision 460).
     let (k, follower, unsealed, _dirs) = bft_fixture(Engine::Qbft);
     let me = k.node_key().signer().address();
+    let seven = Address::repeat_byte(7);
+    let mut both = vec![me, seven];
+    both.sort();
     let mut extra = qbft::decode_extra(&unsealed.extra_data).unwrap();
     extra.vote = Some(cachet_seal::bft::Vote {
-        recipient: Address::repeat_byte(7),
+        recipient: seven,
         authorize: true,
     });
     let voting = Header {
         extra_data: Bytes::from(qbft::encode_extra(&extra)),
         ..unsealed
     };
-    let err = follower
+    follower
         .import(
             &resealed(Engine::Qbft, &voting, &k).encode(),
             &EMPTY_BODY_RLP,
         )
-        .unwrap_err();
-    assert!(err.to_string().contains("vote"), "{err}");
+        .unwrap();
+    let head = follower.head();
+    assert_eq!(head.header.number, 1);
+    assert_eq!(follower.rules().validators(&head.hash).unwrap(), both);
+    assert_eq!(
+        follower
+            .rules()
+            .validators(&follower.genesis_hash())
+            .unwrap(),
+        vec![me]
+    );
+    // A block must list the set it is sealed under (the parent's): not one with another member.
     let mut extra = qbft::decode_extra(&unsealed.extra_data).unwrap();
     extra.vote = None;
     extra.validators = vec![me, Address::repeat_byte(9)];
@@ -276,16 +291,56 @@ fn rejects_bft_votes_and_wrong_validator_lists() {
             )
             .is_err()
     );
-    // IBFT 1.0 votes ride on coinbase + nonce.
+    // IBFT 1.0 votes ride on coinbase + nonce (0xff..ff adds).
     let (k, follower, unsealed, _dirs) = bft_fixture(Engine::Ibft);
+    let me = k.node_key().signer().address();
+    let bad_nonce = Header {
+        beneficiary: seven,
+        nonce: B64::new([1, 0, 0, 0, 0, 0, 0, 0]),
+        ..unsealed.clone()
+    };
+    let err = follower
+        .import(
+            &resealed(Engine::Ibft, &bad_nonce, &k).encode(),
+            &EMPTY_BODY_RLP,
+        )
+        .unwrap_err();
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert!(
+        source.as_deref().unwrap_or_default().contains("nonce"),
+        "{err}: {source:?}"
+    );
     let voting = Header {
-        beneficiary: Address::repeat_byte(7),
+        beneficiary: seven,
         nonce: B64::new([0xff; 8]),
+        ..unsealed
+    };
+    follower
+        .import(
+            &resealed(Engine::Ibft, &voting, &k).encode(),
+            &EMPTY_BODY_RLP,
+        )
+        .unwrap();
+    let mut both = vec![me, seven];
+    both.sort();
+    assert_eq!(
+        follower.rules().validators(&follower.head().hash).unwrap(),
+        both
+    );
+    // IBFT 2.0 votes (Besu's tally) are still refused.
+    let (k, follower, unsealed, _dirs) = bft_fixture(Engine::Ibft2);
+    let mut extra = ibft2::decode_extra(&unsealed.extra_data).unwrap();
+    extra.vote = Some(cachet_seal::bft::Vote {
+        recipient: seven,
+        authorize: true,
+    });
+    let voting = Header {
+        extra_data: Bytes::from(ibft2::encode_extra(&extra)),
         ..unsealed
     };
     let err = follower
         .import(
-            &resealed(Engine::Ibft, &voting, &k).encode(),
+            &resealed(Engine::Ibft2, &voting, &k).encode(),
             &EMPTY_BODY_RLP,
         )
         .unwrap_err();

@@ -6,7 +6,8 @@
 //! on), a second stopped validator (no quorum: rounds change, nothing is committed), both
 //! restarted over the same datadirs (progress resumes, the one left behind catches up by
 //! importing the blocks as sync would), undecodable frames, lost frames, and blocks with
-//! transactions from a `VecTxSource`. Every wait is for an event, under a generous deadline
+//! transactions from a `VecTxSource`, and validator votes placed through the JSON-RPC (three
+//! of four vote the fourth out). Every wait is for an event, under a generous deadline
 //! that only fails the test.
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use cachet_devp2p::net::PeerId;
 use cachet_genesis::{Genesis, RaftMarker};
 use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
 use cachet_node::chain::Chain;
+use cachet_node::clique::Proposals;
 use cachet_node::consensus_net::ConsensusFrame;
 use cachet_node::produce::BuildConfig;
 use cachet_node::qbft::{Driver, Event, MemoryHub};
@@ -45,6 +47,8 @@ struct Validator {
     chain: Option<Arc<Chain>>,
     running: Option<Running>,
     source: Arc<VecTxSource>,
+    /// The pending-vote map its driver proposes from (what the RPC fills).
+    proposals: Proposals,
 }
 
 impl Validator {
@@ -101,6 +105,7 @@ impl Net {
                 chain: None,
                 running: None,
                 source: Arc::new(VecTxSource::default()),
+                proposals: Proposals::default(),
             })
             .collect();
         let mut addresses: Vec<Address> = validators.iter().map(Validator::address).collect();
@@ -138,7 +143,8 @@ impl Net {
             build,
         )
         .unwrap()
-        .with_events(events_tx);
+        .with_events(events_tx)
+        .with_proposals(v.proposals.clone());
         let task = tokio::spawn(driver.run(inbound));
         v.running = Some(Running {
             allowed: allowed_tx,
@@ -486,6 +492,273 @@ async fn four_validators_commit_pool_transactions() {
         }
     }
     assert_eq!(included.values().sum::<usize>(), 3, "{included:?}");
+    for i in 0..4 {
+        net.stop(i, false).await;
+    }
+}
+
+/// An RPC server (every namespace) over validator `i`'s chain whose pending votes are the
+/// ones its driver proposes from.
+async fn serve_rpc(net: &Net, i: usize) -> std::net::SocketAddr {
+    use cachet_devp2p::eth::ForkSchedule;
+    use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig};
+    use cachet_node::rpc::access::{self, AccessConfig};
+    use cachet_node::rpc::{self, RpcContext};
+    let v = &net.validators[i];
+    let gh = v.chain().genesis_hash();
+    let cfg = NetworkConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        ChainConfig {
+            network_id: 1337,
+            genesis: gh,
+            forks: ForkSchedule::new(gh, vec![], vec![]),
+        },
+        ChainHead {
+            number: 0,
+            hash: gh,
+            total_difficulty: Default::default(),
+            timestamp: 0,
+        },
+    );
+    let (p2p, _events) = Network::start(v.keys.node_key(), cfg).await.unwrap();
+    let ctx = RpcContext {
+        chain: v.chain().clone(),
+        net: Arc::new(p2p),
+        proposals: v.proposals.clone(),
+        wallet: v.keys.wallet_key(),
+        network_id: 1337,
+        client_version: "cachet/test".into(),
+        sync: Default::default(),
+        discovery_port: None,
+        hardening: Default::default(),
+        eth: Default::default(),
+        pool: None,
+    };
+    let access = AccessConfig {
+        apis: Some(access::NAMESPACES.iter().map(|s| (*s).to_owned()).collect()),
+        audit_dir: Some(v.dir.path().to_owned()),
+        ..AccessConfig::default()
+    };
+    let (handle, addr) = rpc::start_with("127.0.0.1:0".parse().unwrap(), ctx, &access)
+        .await
+        .unwrap();
+    std::mem::forget(handle);
+    addr
+}
+
+fn lower(a: &Address) -> String {
+    format!("{a:#x}")
+}
+
+fn lowers(v: &[Address]) -> serde_json::Value {
+    serde_json::Value::Array(v.iter().map(|a| lower(a).into()).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_validators_vote_the_fourth_out_through_the_rpc() {
+    use crate::rpc::call;
+    use serde_json::json;
+    let mut net = Net::new(4, 2, &[]);
+    let all = net.addresses.clone();
+    // The one voted out: the validator whose address sorts last.
+    let out = *all.last().unwrap();
+    let stays: Vec<Address> = all[..3].to_vec();
+    let voters: Vec<usize> = (0..4)
+        .filter(|i| net.validators[*i].address() != out)
+        .collect();
+    let leaver = (0..4)
+        .find(|i| net.validators[*i].address() == out)
+        .unwrap();
+    for i in 0..4 {
+        net.start(i);
+    }
+    let mut rpcs = Vec::new();
+    for i in 0..4 {
+        rpcs.push(serve_rpc(&net, i).await);
+    }
+    // Before any vote: every validator, both clients' answers.
+    assert_eq!(
+        call(rpcs[0], "istanbul_getValidators", json!(["latest"])).await["result"],
+        lowers(&all)
+    );
+    assert_eq!(
+        call(rpcs[0], "qbft_getValidatorsByBlockNumber", json!(["0x0"])).await["result"],
+        lowers(&all)
+    );
+    // A vote placed and discarded (Besu answers true, GoQuorum null).
+    let other = Address::repeat_byte(0x77);
+    assert_eq!(
+        call(
+            rpcs[voters[0]],
+            "qbft_proposeValidatorVote",
+            json!([other, true])
+        )
+        .await["result"],
+        json!(true)
+    );
+    assert_eq!(
+        call(rpcs[voters[0]], "qbft_getPendingVotes", json!([])).await["result"],
+        json!({ lower(&other): true })
+    );
+    assert_eq!(
+        call(rpcs[voters[0]], "qbft_discardValidatorVote", json!([other])).await["result"],
+        json!(true)
+    );
+    assert_eq!(
+        call(rpcs[voters[0]], "istanbul_propose", json!([other, false])).await["result"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        call(rpcs[voters[0]], "istanbul_discard", json!([other])).await["result"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        call(rpcs[voters[0]], "istanbul_candidates", json!([])).await["result"],
+        json!({})
+    );
+    // A bad parameter is a JSON-RPC error, not a crash.
+    let bad = call(
+        rpcs[voters[0]],
+        "qbft_proposeValidatorVote",
+        json!(["0x12", true]),
+    )
+    .await;
+    assert!(bad["error"].is_object(), "{bad}");
+    // The three others vote the fourth out, two through Besu's name, one through GoQuorum's.
+    for (k, i) in voters.iter().enumerate() {
+        let (method, want) = if k < 2 {
+            ("qbft_proposeValidatorVote", json!(true))
+        } else {
+            ("istanbul_propose", serde_json::Value::Null)
+        };
+        assert_eq!(
+            call(rpcs[*i], method, json!([out, false])).await["result"],
+            want
+        );
+        assert_eq!(
+            call(rpcs[*i], "istanbul_candidates", json!([])).await["result"],
+            json!({ lower(&out): false })
+        );
+    }
+    // Wait until the set after the head no longer holds the fourth, then three more blocks.
+    let chain = net.validators[voters[0]].chain().clone();
+    let changed = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let head = chain.head();
+            if !chain.rules().validators(&head.hash).unwrap().contains(&out) {
+                return head.header.number;
+            }
+            net.sync_laggards();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the vote did not pass");
+    let top = changed + 3;
+    net.wait_heads(&[0, 1, 2, 3], top).await;
+    // The block where the set changes, from the rules by hand: each block's vote is read from
+    // its extraData; a drop of `out` counts once per distinct proposer among the set's
+    // validators; more than 4 / 2 = 2 of them, i.e. the third distinct voter's block, removes
+    // it. Blocks up to that one list (and are sealed under) all four; later blocks list three.
+    let mut voted: Vec<Address> = Vec::new();
+    let mut change_at = None;
+    for n in 1..=top {
+        let raw = chain.header_rlp_by_number(n).unwrap().unwrap();
+        let header = Header::decode(&raw).unwrap();
+        let extra = qbft::decode_extra(&header.extra_data).unwrap();
+        let set: &[Address] = if change_at.is_some() { &stays } else { &all };
+        assert_eq!(extra.validators, set, "block {n} lists the wrong set");
+        let seals = qbft::verify(&header, Some(set), Threshold::BesuTwoThirds)
+            .unwrap_or_else(|e| panic!("block {n} does not verify with its set: {e}"));
+        assert!(set.contains(&seals.proposer));
+        if change_at.is_some() {
+            assert_ne!(
+                seals.proposer, out,
+                "block {n} proposed by the removed validator"
+            );
+            assert!(
+                !seals.committers.contains(&out),
+                "block {n} sealed by the removed one"
+            );
+        }
+        if let Some(v) = extra.vote {
+            assert_eq!(v.recipient, out, "block {n} votes on someone else");
+            assert!(!v.authorize);
+            assert_ne!(seals.proposer, out, "the one voted on does not vote");
+            assert!(change_at.is_none(), "block {n} votes after the change");
+            if !voted.contains(&seals.proposer) {
+                voted.push(seals.proposer);
+            }
+            if voted.len() == 3 {
+                change_at = Some(n);
+            }
+        }
+    }
+    let k = change_at.expect("three distinct votes were committed");
+    // The chain's snapshots change at the same block.
+    let after = |n: u64| {
+        let h = chain.store().canonical_hash(n).unwrap().unwrap();
+        chain.rules().validators(&h).unwrap()
+    };
+    assert_eq!(after(k - 1), all, "set after block {}", k - 1);
+    assert_eq!(after(k), stays, "set after block {k}");
+    // Every running validator, the one voted out included (it follows by sync), agrees.
+    for v in &net.validators {
+        let c = v.chain();
+        for n in 1..=top {
+            assert_eq!(
+                c.store().canonical_hash(n).unwrap(),
+                chain.store().canonical_hash(n).unwrap()
+            );
+        }
+        let head = c.head();
+        assert_eq!(c.rules().validators(&head.hash).unwrap(), stays);
+    }
+    // The RPCs: GoQuorum's answer at block n is the set after it, Besu's the set block n lists.
+    let at = |n: u64| json!([format!("{n:#x}")]);
+    let r = rpcs[leaver];
+    assert_eq!(
+        call(r, "istanbul_getValidators", at(k - 1)).await["result"],
+        lowers(&all)
+    );
+    assert_eq!(
+        call(r, "istanbul_getValidators", at(k)).await["result"],
+        lowers(&stays)
+    );
+    assert_eq!(
+        call(r, "qbft_getValidatorsByBlockNumber", at(k)).await["result"],
+        lowers(&all)
+    );
+    assert_eq!(
+        call(r, "qbft_getValidatorsByBlockNumber", at(k + 1)).await["result"],
+        lowers(&stays)
+    );
+    assert_eq!(
+        call(r, "qbft_getValidatorsByBlockNumber", json!(["pending"])).await["result"],
+        lowers(&stays)
+    );
+    assert_eq!(
+        call(r, "qbft_getValidatorsByBlockNumber", json!(["0xffffff"])).await["result"],
+        serde_json::Value::Null
+    );
+    let hash_k = chain.store().canonical_hash(k).unwrap().unwrap();
+    assert_eq!(
+        call(r, "istanbul_getValidatorsAtHash", json!([hash_k])).await["result"],
+        lowers(&stays)
+    );
+    assert_eq!(
+        call(r, "qbft_getValidatorsByBlockHash", json!([hash_k])).await["result"],
+        lowers(&all)
+    );
+    assert_eq!(
+        call(
+            r,
+            "qbft_getValidatorsByBlockHash",
+            json!([alloy_primitives::B256::repeat_byte(9)])
+        )
+        .await["result"],
+        serde_json::Value::Null
+    );
     for i in 0..4 {
         net.stop(i, false).await;
     }
