@@ -90,7 +90,7 @@ pub async fn run(
     let proposals = Proposals::default();
     let (seal_tx, seal_rx) = watch::channel(true);
     // The doppelganger check: sync shows it what peers send, the sealer judges.
-    let (check, guard, doppelganger) = if config.mine && config.doppelganger_periods > 0 {
+    let (check, mut guard, doppelganger) = if config.mine && config.doppelganger_periods > 0 {
         let address = signer(&chain, &held.unlocked.keys);
         let (w, g, found) =
             crate::doppelganger::arm(chain.clone(), address, config.doppelganger_periods);
@@ -108,7 +108,10 @@ pub async fn run(
         &seal_rx,
         &pool,
         &p2p,
-        qbft_plan.zip(frames_rx),
+        // The driver takes the doppelganger check when it runs (decision 470).
+        qbft_plan
+            .zip(frames_rx)
+            .map(|(validators, rx)| (validators, rx, guard.take())),
     )? {
         Some(driver) => driver,
         None => start_sealer(
@@ -509,9 +512,10 @@ fn start_qbft(
     plan: Option<(
         Vec<alloy_primitives::Address>,
         mpsc::Receiver<crate::consensus_net::InboundFrame>,
+        Option<crate::doppelganger::Guard>,
     )>,
 ) -> Result<Option<Option<JoinHandle<()>>>> {
-    let Some((validators, inbound)) = plan else {
+    let Some((validators, inbound, guard)) = plan else {
         return Ok(None);
     };
     refuse_remote_sealing_key(chain, keys)?;
@@ -532,6 +536,11 @@ fn start_qbft(
         allowed.clone(),
         build,
     )?;
+    // The doppelganger check covers the driver's signatures too (decision 470).
+    let driver = match guard {
+        Some(g) => driver.with_doppelganger(g),
+        None => driver,
+    };
     Ok(Some(Some(tokio::spawn(driver.run(inbound)))))
 }
 
