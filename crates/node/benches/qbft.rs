@@ -6,6 +6,10 @@
 //! (1 proposal + N PREPAREs + N COMMITs with their seals = 1 + 3N signs, and per validator the
 //! recoveries of the proposal, N PREPAREs and a quorum of COMMITs with their seals:
 //! N·(1 + N + 2·⌈2N/3⌉)) and each latency's ratio to it.
+//! A validator left behind (it missed a height's messages while the other three committed) is
+//! brought up by importing the blocks it lacks, as a node's sync would (the hub carries
+//! consensus frames only); the heights it synced are counted and reported, not measured as its
+//! commits. A stalled run fails after a generous deadline instead of hanging.
 //! Run: `cargo bench -p cachet-node --bench qbft` (`CACHET_BENCH_HEIGHTS`, default 30).
 
 use std::collections::HashMap;
@@ -24,6 +28,8 @@ use secp256k1::{Message, SECP256K1, SecretKey};
 use tokio::sync::{mpsc, watch};
 
 const N: usize = 4;
+/// No event for this long: the run has stalled.
+const STALL: Duration = Duration::from_secs(120);
 const GENESIS_TIME: u64 = 1_700_000_000;
 
 fn genesis(validators: &[Address]) -> Vec<u8> {
@@ -37,6 +43,28 @@ fn genesis(validators: &[Address]) -> Vec<u8> {
         hex::encode(extra)
     )
     .into_bytes()
+}
+
+/// Imports into `to` the blocks `from` has above `to`'s head (what sync does); the number
+/// imported.
+fn sync(from: &Chain, to: &Chain) -> u64 {
+    let mut imported = 0;
+    for n in to.head().header.number + 1..=from.head().header.number {
+        let Ok(Some(hash)) = from.store().canonical_hash(n) else {
+            break;
+        };
+        let (Ok(Some(header)), Ok(body)) = (
+            from.store().header_by_hash(&hash),
+            from.store().body_by_hash(&hash),
+        ) else {
+            break;
+        };
+        if to.import(&header, &body.unwrap_or_default()).is_err() {
+            break;
+        }
+        imported += 1;
+    }
+    imported
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
@@ -125,9 +153,26 @@ async fn main() {
     let mut commits: HashMap<u64, Vec<Instant>> = HashMap::new();
     let mut frames_at_first = None;
     let mut round_changes = 0u64;
-    while commits.get(&last).is_none_or(|c| c.len() < N) {
-        let Some((_, event)) = events.recv().await else {
-            break;
+    let mut synced = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    while chains.iter().any(|c| c.head().header.number < last) {
+        let event = tokio::select! {
+            e = tokio::time::timeout(STALL, events.recv()) => e,
+            _ = tick.tick() => {
+                // A validator two heights behind the leader missed a height: sync it.
+                let top = chains.iter().max_by_key(|c| c.head().header.number).expect("chains");
+                let top_n = top.head().header.number;
+                for c in &chains {
+                    if c.head().header.number + 2 <= top_n {
+                        synced += sync(top, c);
+                    }
+                }
+                continue;
+            }
+        };
+        let Ok(Some((_, event))) = event else {
+            let heads: Vec<u64> = chains.iter().map(|c| c.head().header.number).collect();
+            panic!("qbft bench stalled: no driver event for {STALL:?}, heads {heads:?}");
         };
         let now = Instant::now();
         match event {
@@ -165,7 +210,7 @@ async fn main() {
     let raw = raw_signature_work();
     let ratio = |d: Duration| d.as_secs_f64() / raw.as_secs_f64();
     println!(
-        "qbft, {N} in-process validators, {} heights measured, {round_changes} round changes",
+        "qbft, {N} in-process validators, {} heights measured, {round_changes} round changes, {synced} blocks synced to a laggard",
         to_first.len()
     );
     println!("{:<48} {:>12} {:>10}", "row", "value", "x raw sig");

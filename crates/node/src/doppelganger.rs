@@ -17,6 +17,10 @@
 //!   producer owns the journal (it is locked to one opener), and a block it sealed is recorded
 //!   there before the seal leaves it, so our own blocks echoed back by peers, and our earlier
 //!   blocks after a restart, pass.
+//! - The QBFT driver ([`crate::qbft::Driver::with_doppelganger`]) holds the [`Guard`] instead of
+//!   the producer loop on a multi-validator QBFT chain: it listens the same window before its
+//!   first signature and judges blocks carrying our committed seal by its own journal
+//!   (`Guard::judge_by`; decisions 470–472).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -139,7 +143,13 @@ pub fn arm(
 impl Guard {
     /// How long to listen before the first seal: `periods` of the producer's block period.
     pub fn window(&self, producer: &dyn BlockProducer) -> Duration {
-        producer.block_period().saturating_mul(self.periods)
+        self.window_of(producer.block_period())
+    }
+
+    /// How long to listen before the first signature when a block period lasts `period`
+    /// (the QBFT driver: its genesis `blockperiodseconds`, at least a second).
+    pub fn window_of(&self, period: Duration) -> Duration {
+        period.saturating_mul(self.periods)
     }
 
     /// The next block signed by our key that a peer sent; pending forever once sync is gone.
@@ -154,8 +164,18 @@ impl Guard {
     /// not seal it. A block whose journal hash cannot be computed is judged not ours: our key
     /// signed it, and this node never seals such a block.
     pub(crate) fn judge(&self, producer: &dyn BlockProducer, suspect: &SuspectBlock) -> bool {
+        self.judge_by(producer.sealed_here(&suspect.0.header), suspect)
+    }
+
+    /// Judges `suspect` by what the signer's journal answered (`sealed_here`, see
+    /// [`Self::judge`]): the QBFT driver asks its own journal, which it holds locked.
+    pub(crate) fn judge_by(
+        &self,
+        sealed_here: crate::Result<bool>,
+        suspect: &SuspectBlock,
+    ) -> bool {
         let header = &suspect.0.header;
-        if producer.sealed_here(header).unwrap_or(false) {
+        if sealed_here.unwrap_or(false) {
             tracing::debug!(target: "cachet::doppelganger", number = header.number, peer = %suspect.0.peer, "our own block, back from a peer");
             return false;
         }
@@ -187,6 +207,13 @@ impl Guard {
 /// A block signed by our key, waiting for [`Guard::judge`].
 #[derive(Debug)]
 pub(crate) struct SuspectBlock(Suspect);
+
+impl SuspectBlock {
+    /// The block's header.
+    pub(crate) const fn header(&self) -> &Header {
+        &self.0.header
+    }
+}
 
 /// The next suspect block from `guard`; pending forever without one.
 pub(crate) async fn next_suspect(guard: &mut Option<Guard>) -> SuspectBlock {

@@ -90,7 +90,7 @@ pub async fn run(
     let proposals = Proposals::default();
     let (seal_tx, seal_rx) = watch::channel(true);
     // The doppelganger check: sync shows it what peers send, the sealer judges.
-    let (check, guard, doppelganger) = if config.mine && config.doppelganger_periods > 0 {
+    let (check, mut guard, doppelganger) = if config.mine && config.doppelganger_periods > 0 {
         let address = signer(&chain, &held.unlocked.keys);
         let (w, g, found) =
             crate::doppelganger::arm(chain.clone(), address, config.doppelganger_periods);
@@ -109,7 +109,10 @@ pub async fn run(
         &pool,
         &p2p,
         &proposals,
-        qbft_plan.zip(frames_rx),
+        // The driver takes the doppelganger check when it runs (decision 470).
+        qbft_plan
+            .zip(frames_rx)
+            .map(|(validators, rx)| (validators, rx, guard.take())),
     )? {
         Some(driver) => driver,
         None => start_sealer(
@@ -513,9 +516,10 @@ fn start_qbft(
     plan: Option<(
         Vec<alloy_primitives::Address>,
         mpsc::Receiver<crate::consensus_net::InboundFrame>,
+        Option<crate::doppelganger::Guard>,
     )>,
 ) -> Result<Option<Option<JoinHandle<()>>>> {
-    let Some((validators, inbound)) = plan else {
+    let Some((validators, inbound, guard)) = plan else {
         return Ok(None);
     };
     refuse_remote_sealing_key(chain, keys)?;
@@ -537,6 +541,11 @@ fn start_qbft(
         build,
     )?
     .with_proposals(proposals.clone());
+    // The doppelganger check covers the driver's signatures too (decision 470).
+    let driver = match guard {
+        Some(g) => driver.with_doppelganger(g),
+        None => driver,
+    };
     Ok(Some(Some(tokio::spawn(driver.run(inbound)))))
 }
 

@@ -56,7 +56,7 @@ pub(crate) fn devnet_with(engine: Engine, dir: &Path, p2p: u16, http: u16, args:
     child
 }
 
-fn inspect(datadir: &Path) -> Value {
+pub(crate) fn inspect(datadir: &Path) -> Value {
     let out = cachet(&["inspect", "--datadir", datadir.to_str().unwrap(), "--json"]);
     assert!(
         out.status.success(),
@@ -66,15 +66,47 @@ fn inspect(datadir: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn raw_hex(port: u16, n: u64) -> String {
+pub(crate) fn raw_hex(port: u16, n: u64) -> String {
     rpc(port, "debug_getRawHeader", json!([format!("{n:#x}")]))
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| panic!("no raw header {n}"))
 }
 
-fn block_hash(port: u16, tag: &str) -> Option<String> {
+pub(crate) fn block_hash(port: u16, tag: &str) -> Option<String> {
     rpc(port, "eth_getBlockByNumber", json!([tag, false]))
         .and_then(|b| b["hash"].as_str().map(str::to_owned))
+}
+
+/// Header `n` as the node on `port` serves it (`debug_getRawHeader`).
+pub(crate) fn raw_header(port: u16, n: u64) -> Header {
+    let bytes = hex::decode(raw_hex(port, n).trim_start_matches("0x")).unwrap();
+    Header::decode(&bytes).unwrap()
+}
+
+/// Checks a multi-validator QBFT block: `cachet_seal::qbft::verify` against `validators` (the
+/// set `cachet inspect` reports, sorted), committed seals from at least `quorum` distinct
+/// validators and a proposer among them. Returns the proposer.
+pub(crate) fn assert_qbft_committed(
+    header: &Header,
+    validators: &[Address],
+    quorum: usize,
+) -> Address {
+    let seals = qbft::verify(header, Some(validators), Default::default())
+        .unwrap_or_else(|e| panic!("block {}: {e}", header.number));
+    let committers: std::collections::BTreeSet<_> = seals.committers.iter().collect();
+    assert!(
+        committers.len() >= quorum && committers.iter().all(|c| validators.contains(c)),
+        "block {}: committers {:?}, wanted {quorum} of {validators:?}",
+        header.number,
+        seals.committers
+    );
+    assert!(
+        validators.contains(&seals.proposer),
+        "block {}: proposer {} not a validator",
+        header.number,
+        seals.proposer
+    );
+    seals.proposer
 }
 
 /// The sealing node of the devnet under `root`, as `cachet node` (stdout and stderr dropped).
@@ -667,12 +699,7 @@ fn four_qbft_validators_commit_blocks_over_istanbul() {
         })
         .collect();
     let headers: Vec<Header> = if grew {
-        (1..=top)
-            .map(|n| {
-                let bytes = hex::decode(raw_hex(http, n).trim_start_matches("0x")).unwrap();
-                Header::decode(&bytes).unwrap()
-            })
-            .collect()
+        (1..=top).map(|n| raw_header(http, n)).collect()
     } else {
         Vec::new()
     };
@@ -689,21 +716,7 @@ fn four_qbft_validators_commit_blocks_over_istanbul() {
     }
     let mut proposers = std::collections::BTreeSet::new();
     for header in &headers {
-        let seals = qbft::verify(header, Some(&validators), Default::default())
-            .unwrap_or_else(|e| panic!("block {}: {e}", header.number));
-        let committers: std::collections::BTreeSet<_> = seals.committers.iter().collect();
-        assert!(
-            committers.len() >= 3 && committers.iter().all(|c| validators.contains(c)),
-            "block {}: committers {:?}",
-            header.number,
-            seals.committers
-        );
-        assert!(
-            validators.contains(&seals.proposer),
-            "block {}",
-            header.number
-        );
-        proposers.insert(seals.proposer);
+        proposers.insert(assert_qbft_committed(header, &validators, 3));
     }
     assert!(
         proposers.len() >= 3,

@@ -17,6 +17,7 @@ mod p2p;
 mod pkcs11;
 mod pool_rpc;
 mod pre_london;
+mod qbft_faults;
 mod rpc_access;
 mod startup;
 mod txchain;

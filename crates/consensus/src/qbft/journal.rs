@@ -201,6 +201,14 @@ impl FileJournal {
             prepared,
         })
     }
+
+    /// True when `digest` is recorded at `height`, at `round` or any other round: this
+    /// validator signed for that block (the doppelganger check asks it of blocks carrying our
+    /// committed seal that peers send).
+    pub fn holds(&self, height: u64, round: u32, digest: &B256) -> bool {
+        self.seal
+            .holds(cachet_primitives::Engine::Qbft, height, round, digest)
+    }
 }
 
 fn encode_prepared(height: u64, cert: &PreparedCertificate) -> Vec<u8> {

@@ -22,6 +22,7 @@ use crate::block;
 use crate::chain::{Chain, HeadInfo};
 use crate::clique::Proposals;
 use crate::consensus_net::{ConsensusFrame, ConsensusNet, InboundFrame};
+use crate::doppelganger::{Guard, SuspectBlock, next_suspect};
 use crate::error::{Error, Result};
 use crate::produce::BuildConfig;
 
@@ -157,6 +158,7 @@ pub struct Driver {
     strikes: HashMap<PeerId, u32>,
     backlog: Backlog,
     proposals: Option<Proposals>,
+    guard: Option<Guard>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -196,6 +198,7 @@ impl Driver {
             strikes: HashMap::new(),
             backlog: Backlog::default(),
             proposals: None,
+            guard: None,
         })
     }
 
@@ -223,6 +226,17 @@ impl Driver {
         self
     }
 
+    /// The doppelganger check (`doppelganger.rs`, decision 470): the driver signs nothing for
+    /// the guard's window (its periods of `blockperiodseconds`), and from then on stops (the
+    /// node exits 15) when a peer sends a block carrying a committed seal of our key, or
+    /// proposed by us, whose (height, round) → digest our seal journal does not hold: another
+    /// node runs this validator's key.
+    #[must_use]
+    pub fn with_doppelganger(mut self, guard: Guard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
     /// The validator address.
     pub fn address(&self) -> Address {
         self.signer.address()
@@ -236,12 +250,20 @@ impl Driver {
         let me = self.address();
         tracing::info!(target: "cachet::qbft", validator = %me, "qbft driver started");
         let mut idle_reason: Option<NotRun> = None;
+        let mut listened = self.guard.is_none();
         loop {
             if !*allowed.borrow() {
                 break;
             }
             let head = heads.borrow_and_update().clone();
             match check::plan(&self.chain, &head, me) {
+                Ok(plan) if !listened => {
+                    listened = true;
+                    let period = Duration::from_secs(plan.period.max(1));
+                    if !self.listen(period, &mut inbound, &mut allowed).await {
+                        break;
+                    }
+                }
                 Ok(plan) => {
                     idle_reason = None;
                     let end = self
@@ -263,6 +285,7 @@ impl Driver {
                             Some(f) => { let _ = self.admit(f); }
                             None => break,
                         },
+                        s = next_suspect(&mut self.guard) => if self.judged(&s) { break },
                     }
                 }
             }
@@ -338,6 +361,11 @@ impl Driver {
                         return HeightEnd::Stop;
                     }
                 }
+                s = next_suspect(&mut self.guard) => {
+                    if self.judged(&s) {
+                        return HeightEnd::Stop;
+                    }
+                }
             }
             let mut queue = VecDeque::from(outs);
             while let Some(out) = queue.pop_front() {
@@ -389,6 +417,73 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// The doppelganger window: signs nothing for `period` × the guard's periods while judging
+    /// every block signed by our key that peers send; frames of later heights are kept for
+    /// them. False when the driver must not start (a doppelganger was found, sealing was
+    /// stopped, the network is gone).
+    async fn listen(
+        &mut self,
+        period: Duration,
+        inbound: &mut mpsc::Receiver<InboundFrame>,
+        allowed: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let Some(window) = self.guard.as_ref().map(|g| g.window_of(period)) else {
+            return true;
+        };
+        let me = self.address();
+        tracing::info!(target: "cachet::doppelganger", address = %me, seconds = window.as_secs_f64(),
+            "doppelganger check: listening for blocks signed by our key before signing qbft messages");
+        let deadline = tokio::time::sleep(window);
+        tokio::pin!(deadline);
+        loop {
+            if !*allowed.borrow() {
+                return false;
+            }
+            tokio::select! {
+                () = &mut deadline => break,
+                r = allowed.changed() => if r.is_err() { return false },
+                f = inbound.recv() => {
+                    let Some(f) = f else { return false };
+                    if let Some(msg) = self.admit(f) {
+                        let head = self.chain.head().header.number;
+                        self.backlog.push(head, msg);
+                    }
+                }
+                s = next_suspect(&mut self.guard) => if self.judged(&s) { return false },
+            }
+        }
+        tracing::info!(target: "cachet::doppelganger", address = %me,
+            "doppelganger check: no other node signed with our key; running qbft (the watch goes on)");
+        true
+    }
+
+    /// True when `suspect` (a block signed by our key that a peer sent) is a doppelganger's:
+    /// the guard has told the node.
+    fn judged(&self, suspect: &SuspectBlock) -> bool {
+        self.guard
+            .as_ref()
+            .is_some_and(|g| g.judge_by(self.signed_here(suspect.header()), suspect))
+    }
+
+    /// True when our journal holds `header`'s digest at its height, at the round in its
+    /// extraData (the commit round its committed seals sign) or any other: every digest this
+    /// validator proposes, prepares or commits is recorded there before the signature leaves.
+    fn signed_here(&self, header: &Header) -> Result<bool> {
+        let seal_err = |source| Error::Seal {
+            number: header.number,
+            source,
+        };
+        let extra =
+            cachet_seal::qbft::decode_extra(&header.extra_data).map_err(|e| seal_err(e.into()))?;
+        // A GoQuorum or Cachet proposal carries round 0, its digest is the block hash; a Besu
+        // ≥ 24.12 proposal carries its round, its digest is the commit digest.
+        let hash = cachet_seal::qbft::block_hash(header).map_err(seal_err)?;
+        let commit = cachet_seal::qbft::commit_digest(header).map_err(seal_err)?;
+        Ok([hash, commit]
+            .iter()
+            .any(|d| self.journal.holds(header.number, extra.round, d)))
     }
 
     /// Feeds one input to the state machine.

@@ -22,6 +22,7 @@ use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
 use cachet_node::chain::Chain;
 use cachet_node::clique::Proposals;
 use cachet_node::consensus_net::ConsensusFrame;
+use cachet_node::doppelganger::{self, Doppelganger, Guard, Watch};
 use cachet_node::produce::BuildConfig;
 use cachet_node::qbft::{Driver, Event, MemoryHub};
 use cachet_node::store::ChainStore;
@@ -29,7 +30,7 @@ use cachet_node::testing::VecTxSource;
 use cachet_seal::bft::{BftExtra, ISTANBUL_DIGEST, Threshold};
 use cachet_seal::{Header, qbft};
 use rand::{Rng, SeedableRng};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 const GENESIS_TIME: u64 = 1_700_000_000;
@@ -121,6 +122,34 @@ impl Net {
 
     /// Opens validator `i`'s chain (if closed) and starts a new driver on its datadir.
     fn start(&mut self, i: usize) {
+        self.start_with(i, None);
+    }
+
+    /// [`Self::start`] with the doppelganger check armed for `periods` block periods: the
+    /// `Watch` to show it blocks "from peers", and where its finding arrives.
+    fn start_guarded(
+        &mut self,
+        i: usize,
+        periods: u32,
+    ) -> (Watch, oneshot::Receiver<Doppelganger>) {
+        self.open(i);
+        let v = &self.validators[i];
+        let (watch, guard, found) = doppelganger::arm(v.chain().clone(), v.address(), periods);
+        self.start_with(i, Some(guard));
+        (watch, found)
+    }
+
+    fn open(&mut self, i: usize) {
+        let v = &mut self.validators[i];
+        if v.chain.is_none() {
+            let g = Genesis::from_json(&self.genesis, RaftMarker::FromGenesis).unwrap();
+            let store = ChainStore::open(&v.dir.path().join("chain.redb")).unwrap();
+            v.chain = Some(Arc::new(Chain::open(store, g).unwrap()));
+        }
+    }
+
+    fn start_with(&mut self, i: usize, guard: Option<Guard>) {
+        self.open(i);
         let v = &mut self.validators[i];
         if v.chain.is_none() {
             let g = Genesis::from_json(&self.genesis, RaftMarker::FromGenesis).unwrap();
@@ -145,6 +174,10 @@ impl Net {
         .unwrap()
         .with_events(events_tx)
         .with_proposals(v.proposals.clone());
+        let driver = match guard {
+            Some(g) => driver.with_doppelganger(g),
+            None => driver,
+        };
         let task = tokio::spawn(driver.run(inbound));
         v.running = Some(Running {
             allowed: allowed_tx,
@@ -760,6 +793,112 @@ async fn three_validators_vote_the_fourth_out_through_the_rpc() {
         serde_json::Value::Null
     );
     for i in 0..4 {
+/// Block `n` of validator `i`'s chain.
+fn header_of(net: &Net, i: usize, n: u64) -> Header {
+    let raw = net.validators[i]
+        .chain()
+        .header_rlp_by_number(n)
+        .unwrap()
+        .expect("block present");
+    Header::decode(&raw).unwrap()
+}
+
+/// What a second copy of validator `i` would send: `header` changed (a later timestamp, so
+/// another block at the same height and round) and committed with validator `i`'s key.
+fn forged_by(net: &Net, i: usize, header: &Header) -> Header {
+    let other = Header {
+        timestamp: header.timestamp + 1,
+        ..header.clone()
+    };
+    let other = qbft::with_committed_seals(&other, &[]).unwrap();
+    let seal = qbft::sign_commit(&other, net.validators[i].keys.node_key().signer()).unwrap();
+    qbft::with_committed_seals(&other, &[seal]).unwrap()
+}
+
+/// The doppelganger check covers the driver (decision 470): validator 0 runs with the check
+/// armed; a block peers send carrying its own committed seal passes (its journal holds the
+/// digest at that height and round), a block of the same height committed with its key that
+/// it never signed stops the driver and is reported (number, hash, signer, peer), and the
+/// other three keep committing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qbft_driver_stops_on_a_block_committed_with_its_key_elsewhere() {
+    let mut net = Net::new(4, 2, &[]);
+    let (watch, found) = net.start_guarded(0, 1);
+    for i in 1..4 {
+        net.start(i);
+    }
+    net.wait_heads(&[0, 1, 2, 3], 3).await;
+    let me = net.validators[0].address();
+    let head = net.validators[0].head();
+    let ours = (1..=head)
+        .map(|n| header_of(&net, 0, n))
+        .find(|h| qbft::recover_committers(h).unwrap().contains(&me))
+        .expect("validator 0 committed a block");
+    let forged = forged_by(&net, 0, &ours);
+    assert_ne!(
+        qbft::block_hash(&forged).unwrap(),
+        qbft::block_hash(&ours).unwrap()
+    );
+    // Judged in order: the genuine block first, so a finding for it would come first.
+    watch.inspect(&"peer-a", &ours.encode());
+    watch.inspect(&"peer-b", &forged.encode());
+    let found = tokio::time::timeout(DEADLINE, found)
+        .await
+        .expect("the doppelganger is reported")
+        .expect("finding sent");
+    assert_eq!(
+        found,
+        Doppelganger {
+            number: ours.number,
+            hash: qbft::block_hash(&forged).unwrap(),
+            signer: me,
+            peer: "peer-b".into(),
+        }
+    );
+    let running = net.validators[0].running.take().unwrap();
+    tokio::time::timeout(DEADLINE, running.task)
+        .await
+        .expect("the driver stops on a doppelganger")
+        .unwrap();
+    let h = (1..4).map(|i| net.validators[i].head()).max().unwrap();
+    net.wait_heads(&[1, 2, 3], h + 2).await;
+    for i in 1..4 {
+        net.stop(i, false).await;
+    }
+}
+
+/// Before its first signature the driver listens for the guard's window: with a window far
+/// longer than the test, validator 0 signs nothing (its seal journal stays empty) while the
+/// other three commit; a block committed with its key arriving meanwhile is reported and the
+/// driver never starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qbft_driver_listens_before_signing_and_stops_on_a_doppelganger_in_its_window() {
+    let mut net = Net::new(4, 2, &[]);
+    let (watch, found) = net.start_guarded(0, 10_000);
+    for i in 1..4 {
+        net.start(i);
+    }
+    net.wait_heads(&[1, 2, 3], 2).await;
+    let forged = forged_by(&net, 0, &header_of(&net, 1, 2));
+    watch.inspect(&"peer-c", &forged.encode());
+    let found = tokio::time::timeout(DEADLINE, found)
+        .await
+        .expect("the doppelganger is reported")
+        .expect("finding sent");
+    assert_eq!((found.number, found.peer.as_str()), (2, "peer-c"));
+    let mut running = net.validators[0].running.take().unwrap();
+    tokio::time::timeout(DEADLINE, &mut running.task)
+        .await
+        .expect("the driver stops on a doppelganger")
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Ok(e) = running.events.try_recv() {
+        seen.push(e);
+    }
+    assert!(seen.is_empty(), "validator 0 ran a height: {seen:?}");
+    let journal = cachet_seal::SealJournal::open(net.validators[0].dir.path()).unwrap();
+    assert!(journal.is_empty(), "validator 0 signed during its window");
+    for i in 1..4 {
         net.stop(i, false).await;
     }
 }

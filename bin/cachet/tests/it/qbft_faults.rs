@@ -1,0 +1,362 @@
+//! Four QBFT validators as four separate `cachet node --mine` processes on loopback (bundles and
+//! genesis from `cachet_node::devnet::prepare`, the devnet's own helper, with a 2 s
+//! `requesttimeoutseconds`), through the faults of issue 14 that `cachet devnet` cannot show (it
+//! stops every node when one dies): all four commit; one killed (SIGKILL) → the other three keep
+//! committing; a second killed → the two left go through round changes (round ≥ 3 in their
+//! logs) and commit nothing; both restarted over their datadirs → all four commit again and
+//! agree on every hash up to a common height; one validator's master key revoked while it runs
+//! → it exits 10 and the other three keep committing. Every block is checked with
+//! `cachet_seal::qbft::verify`: committed seals of at least 3 of the 4 validators.
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Seek as _, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy_primitives::Address;
+use cachet_node::devnet::{DevnetConfig, DevnetNode, prepare};
+use cachet_seal::Engine;
+use serde_json::{Value, json};
+
+use super::engines::{assert_qbft_committed, block_hash, inspect, raw_header};
+use super::node::{base_port, number, rpc, wait_until};
+
+const N: usize = 4;
+/// ⌈2N/3⌉ for N = 4.
+const QUORUM: usize = 3;
+/// The genesis `requesttimeoutseconds`: round 0 times out after 2 s.
+const ROUND_TIMEOUT_S: u64 = 2;
+/// Generous deadlines that only fail the test.
+const DEADLINE: Duration = Duration::from_secs(180);
+
+/// The validator processes; every child still running is killed by pid when dropped (a failed
+/// assertion included).
+struct Procs {
+    root: PathBuf,
+    nodes: Vec<DevnetNode>,
+    children: Vec<Option<Child>>,
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Procs {
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.root.join(format!("node{i}.log"))
+    }
+
+    /// Starts validator `i` (`cachet node --mine` over its datadir), its JSON log appended to
+    /// `node{i}.log`.
+    fn start(&mut self, i: usize) {
+        assert!(self.children[i].is_none(), "node{i} already runs");
+        let n = &self.nodes[i];
+        let others: Vec<&str> = (0..N)
+            .filter(|j| *j != i)
+            .map(|j| self.nodes[j].enode.as_str())
+            .collect();
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path(i))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_cachet"))
+            .args(["--log.format", "json", "node", "--datadir"])
+            .arg(&n.datadir)
+            .arg("--genesis")
+            .arg(self.root.join("genesis.json"))
+            .args(["--addr", "127.0.0.1", "--nodiscover"])
+            .args(["--port", &n.p2p_port.to_string()])
+            .args(["--http.port", &n.http_port.to_string()])
+            .args(["--http.api", "eth,net,web3,debug,istanbul"])
+            .args(["--mine", "--kms-recheck", "1"])
+            .args(["--bootnodes", &others.join(",")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn cachet node");
+        self.children[i] = Some(child);
+    }
+
+    /// SIGKILL to validator `i`.
+    fn kill(&mut self, i: usize) {
+        let mut child = self.children[i].take().expect("running");
+        child.kill().unwrap();
+        let _ = child.wait();
+    }
+
+    fn port(&self, i: usize) -> u16 {
+        self.nodes[i].http_port
+    }
+
+    fn heads(&self, which: &[usize]) -> Vec<u64> {
+        which.iter().map(|i| number(self.port(*i))).collect()
+    }
+
+    /// The last lines of every node's log, for a failure message.
+    fn logs(&self) -> String {
+        (0..N)
+            .map(|i| {
+                let text = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+                format!("--- node{i}.log (last lines)\n{tail}\n")
+            })
+            .collect()
+    }
+
+    /// Waits until every validator in `which` has a head of at least `n`.
+    fn wait_heads(&self, which: &[usize], n: u64, what: &str) {
+        let reached = wait_until(DEADLINE, || {
+            which.iter().all(|i| number(self.port(*i)) >= n)
+        });
+        assert!(
+            reached,
+            "{what}: validators {which:?} did not reach block {n}: heads {:?}\n{}",
+            self.heads(which),
+            self.logs()
+        );
+    }
+
+    /// The hashes of blocks 1..=`top` on validator `i`.
+    fn hashes(&self, i: usize, top: u64) -> Vec<Option<String>> {
+        (1..=top)
+            .map(|n| block_hash(self.port(i), &format!("{n:#x}")))
+            .collect()
+    }
+
+    /// Asserts that the validators in `which` hold the same block at every height up to the
+    /// lowest of their heads (a common height of at least `least`); returns that height.
+    fn assert_agree(&self, which: &[usize], least: u64, what: &str) -> u64 {
+        let common = which.iter().map(|i| number(self.port(*i))).min().unwrap();
+        assert!(common >= least, "{what}: common height {common} < {least}");
+        let first = self.hashes(which[0], common);
+        assert!(
+            first.iter().all(Option::is_some),
+            "{what}: node{} misses a block up to {common}",
+            which[0]
+        );
+        for i in &which[1..] {
+            assert_eq!(
+                self.hashes(*i, common),
+                first,
+                "{what}: node{i} and node{} disagree on blocks 1..={common}",
+                which[0]
+            );
+        }
+        common
+    }
+
+    /// The round changes (height, round) validator `i` logged from byte `from` of its log on.
+    fn round_changes(&self, i: usize, from: u64) -> Vec<(u64, u64)> {
+        let Ok(mut f) = File::open(self.log_path(i)) else {
+            return Vec::new();
+        };
+        f.seek(SeekFrom::Start(from)).unwrap();
+        BufReader::new(f)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
+            .filter(|v| v["fields"]["message"] == "round change")
+            .filter_map(|v| {
+                Some((
+                    v["fields"]["height"].as_u64()?,
+                    v["fields"]["round"].as_u64()?,
+                ))
+            })
+            .collect()
+    }
+
+    fn log_len(&self, i: usize) -> u64 {
+        std::fs::metadata(self.log_path(i)).map_or(0, |m| m.len())
+    }
+}
+
+/// Waits for `child` to exit; `None` past `limit`.
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+fn cachet(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cachet");
+    assert!(
+        out.status.success(),
+        "cachet {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Bundles and genesis for four QBFT validators as `cachet devnet --engine qbft --nodes 4`
+/// makes them, the genesis then given a short round timeout.
+fn prepare_network(root: &Path, p2p: u16, http: u16) -> Vec<DevnetNode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let nodes = runtime
+        .block_on(prepare(&DevnetConfig {
+            engine: Engine::Qbft,
+            dir: root.to_path_buf(),
+            period: 1,
+            nodes: N,
+            chain_id: 1337,
+            p2p_port: p2p,
+            http_port: http,
+            ws_port: 0,
+            prefund: Vec::new(),
+            london: true,
+        }))
+        .expect("devnet prepare");
+    let path = root.join("genesis.json");
+    let mut genesis: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    genesis["config"]["qbft"]["requesttimeoutseconds"] = json!(ROUND_TIMEOUT_S);
+    std::fs::write(&path, serde_json::to_vec_pretty(&genesis).unwrap()).unwrap();
+    nodes
+}
+
+#[test]
+fn four_qbft_processes_survive_one_fault_stall_at_two_resume_and_lose_a_revoked_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("net");
+    let (p2p, http) = (base_port(97), base_port(97) + 10);
+    let nodes = prepare_network(&root, p2p, http);
+    // Validator 1 gets its own master key, to be revoked while it runs (the others share the
+    // devnet's).
+    let own_key = root.join("master-1.key");
+    let own = format!("local:{}", own_key.display());
+    cachet(&["master-key", "new", &own]);
+    cachet(&[
+        "rotate",
+        "--datadir",
+        nodes[1].datadir.to_str().unwrap(),
+        "--to",
+        &own,
+    ]);
+    let mut validators: Vec<Address> = nodes
+        .iter()
+        .map(|n| {
+            inspect(&n.datadir)["node_address"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    validators.sort();
+    let mut procs = Procs {
+        root,
+        nodes,
+        children: (0..N).map(|_| None).collect(),
+    };
+    let all = [0, 1, 2, 3];
+    for i in all {
+        procs.start(i);
+    }
+
+    // 1. All four commit.
+    procs.wait_heads(&all, 3, "all four running");
+
+    // 2. Validator 3 SIGKILLed: the other three keep committing.
+    procs.kill(3);
+    let three = [0, 1, 2];
+    let from = *procs.heads(&three).iter().max().unwrap();
+    procs.wait_heads(&three, from + 3, "validator 3 down");
+
+    // 3. Validator 2 SIGKILLed too: no quorum. Both survivors time out into round 3 at the
+    // same stuck height (three round timers expired) and neither holds that block.
+    let marks = [procs.log_len(0), procs.log_len(1)];
+    procs.kill(2);
+    let two = [0, 1];
+    let mut stuck = [None, None];
+    let stalled = wait_until(DEADLINE, || {
+        for (k, i) in two.iter().enumerate() {
+            stuck[k] = procs
+                .round_changes(*i, marks[k])
+                .into_iter()
+                .filter(|(_, round)| *round >= 3)
+                .map(|(height, _)| height)
+                .max();
+        }
+        stuck.iter().all(Option::is_some)
+    });
+    assert!(
+        stalled,
+        "the two survivors never reached round 3: {stuck:?}\n{}",
+        procs.logs()
+    );
+    let stuck_at = stuck[0].unwrap();
+    assert_eq!(
+        stuck,
+        [Some(stuck_at); 2],
+        "the survivors are stuck at one height"
+    );
+    let heads = procs.heads(&two);
+    assert_eq!(
+        heads,
+        [stuck_at - 1; 2],
+        "no block {stuck_at} with two of four validators\n{}",
+        procs.logs()
+    );
+    for i in two {
+        assert_eq!(
+            rpc(
+                procs.port(i),
+                "eth_getBlockByNumber",
+                json!([format!("{stuck_at:#x}"), false])
+            ),
+            Some(Value::Null),
+            "node{i} has no block {stuck_at}"
+        );
+    }
+    procs.assert_agree(&two, stuck_at - 1, "two running");
+
+    // 4. Both restarted over their datadirs: all four commit again and agree.
+    procs.start(2);
+    procs.start(3);
+    procs.wait_heads(&all, stuck_at + 2, "both restarted");
+    procs.assert_agree(&all, stuck_at + 2, "both restarted");
+
+    // 5. Validator 1's master key revoked while it runs: it exits 10, the others go on.
+    std::fs::remove_file(&own_key).unwrap();
+    let status = wait_exit(procs.children[1].as_mut().unwrap(), DEADLINE);
+    let Some(status) = status else {
+        panic!(
+            "validator 1 kept running after its master key was revoked\n{}",
+            procs.logs()
+        );
+    };
+    procs.children[1] = None;
+    assert_eq!(
+        status.code(),
+        Some(10),
+        "exit 10 on revocation\n{}",
+        procs.logs()
+    );
+    let others = [0, 2, 3];
+    let from = *procs.heads(&others).iter().max().unwrap();
+    procs.wait_heads(&others, from + 3, "validator 1 revoked");
+    let top = procs.assert_agree(&others, from + 3, "validator 1 revoked");
+
+    // Every block: committed seals of at least 3 of the 4 validators.
+    for n in 1..=top {
+        assert_qbft_committed(&raw_header(procs.port(0), n), &validators, QUORUM);
+    }
+}
