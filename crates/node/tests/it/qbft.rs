@@ -793,6 +793,10 @@ async fn three_validators_vote_the_fourth_out_through_the_rpc() {
         serde_json::Value::Null
     );
     for i in 0..4 {
+        net.stop(i, false).await;
+    }
+}
+
 /// Block `n` of validator `i`'s chain.
 fn header_of(net: &Net, i: usize, n: u64) -> Header {
     let raw = net.validators[i]
