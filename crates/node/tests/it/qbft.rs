@@ -151,11 +151,6 @@ impl Net {
     fn start_with(&mut self, i: usize, guard: Option<Guard>) {
         self.open(i);
         let v = &mut self.validators[i];
-        if v.chain.is_none() {
-            let g = Genesis::from_json(&self.genesis, RaftMarker::FromGenesis).unwrap();
-            let store = ChainStore::open(&v.dir.path().join("chain.redb")).unwrap();
-            v.chain = Some(Arc::new(Chain::open(store, g).unwrap()));
-        }
         let (net, inbound) = self.hub.join(v.peer());
         let (allowed_tx, allowed) = watch::channel(true);
         let (events_tx, events) = mpsc::unbounded_channel();
