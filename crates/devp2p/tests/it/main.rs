@@ -4,3 +4,4 @@ mod fuzz_corpus;
 mod istanbul;
 mod network;
 mod peers;
+mod raft;
