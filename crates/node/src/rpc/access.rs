@@ -337,7 +337,8 @@ pub fn engine_read_only(engine: Engine) -> &'static [&'static str] {
     match engine {
         Engine::Clique => &["clique_getSigners", "clique_proposals"],
         Engine::Ibft | Engine::Ibft2 | Engine::Qbft => &["istanbul_getValidators"],
-        Engine::Raft | Engine::Ethash => &[],
+        Engine::Raft => &["raft_role", "raft_leader", "raft_cluster"],
+        Engine::Ethash => &[],
     }
 }
 

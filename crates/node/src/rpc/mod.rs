@@ -6,6 +6,7 @@
 pub mod access;
 mod json;
 mod pubsub;
+mod raft;
 mod sign_tx;
 mod state;
 mod txpool;
@@ -63,6 +64,8 @@ pub struct RpcContext {
     /// The transaction pool (`eth_sendRawTransaction`, `eth_sendTransaction`, `txpool_*`);
     /// `None` answers them with an error.
     pub pool: Option<Arc<crate::pool::TxPool>>,
+    /// The raft cluster member's driver (`raft_*`); `None` answers them with an error.
+    pub raft: Option<crate::raft_cluster::RaftHandle>,
 }
 
 type R = std::result::Result<Value, ErrorObjectOwned>;
@@ -263,6 +266,7 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
     state::register(&mut m)?;
     txpool::register(&mut m)?;
     pubsub::register(&mut m)?;
+    raft::register(&mut m)?;
     Ok(m)
 }
 
