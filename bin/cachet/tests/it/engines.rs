@@ -654,6 +654,35 @@ fn three_raft_members_commit_the_leaders_blocks() {
         let bytes = hex::decode(raws[0].trim_start_matches("0x")).unwrap();
         headers.push(Header::decode(&bytes).unwrap());
     }
+    // Membership calls run on the leader: a follower names it; the leader hands out the
+    // next raft id (4) to a learner, which raft_cluster lists, and removes it again.
+    let learner = format!(
+        "enode://{}@127.0.0.1:9",
+        cachet_primitives::NodeId::from_public_key(
+            &secp256k1::SecretKey::from_byte_array(&[7; 32])
+                .unwrap()
+                .public_key(secp256k1::SECP256K1)
+        )
+    );
+    let refused = call(fport, "raft_addLearner", json!([learner]));
+    assert_eq!(
+        refused["error"]["message"],
+        json!(format!(
+            "raft rule NotLeader: raft id {} is not the leader (leader: {leader_id})",
+            follower + 1
+        )),
+        "{refused}"
+    );
+    let lport = ports[leader];
+    assert_eq!(result(lport, "raft_addLearner", json!([learner])), json!(4));
+    let listed = wait_until(Duration::from_secs(30), || {
+        rpc(fport, "raft_cluster", json!([])).is_some_and(|c| {
+            c.as_array()
+                .is_some_and(|m| m.iter().any(|m| m["raftId"] == 4 && m["role"] == "learner"))
+        })
+    });
+    assert!(listed, "the learner is in raft_cluster on a follower");
+    assert_eq!(result(lport, "raft_removePeer", json!([4])), Value::Null);
     drop(net);
     let leader_key = members.get(leader_id).copied().unwrap();
     for h in &headers {
