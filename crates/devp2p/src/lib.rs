@@ -8,6 +8,8 @@
 //!   difference) and Status with the EIP-2124 fork id.
 //! - [`istanbul`]: GoQuorum's consensus sub-protocol `istanbul/100` beside eth (IBFT/QBFT
 //!   chains, [`net::NetworkConfig::istanbul`]): frames carried, never decoded.
+//! - [`raft`]: Cachet's raft transport `raft/1` beside eth (Quorum Raft clusters,
+//!   [`net::NetworkConfig::raft`]): one raft message per frame, carried, never decoded.
 //! - [`net`]: the async service the node builds on: listen, dial, per-peer tasks, events. Of
 //!   two crossing connections to one node, both sides keep the one dialled by the node with the
 //!   smaller node id.
@@ -40,6 +42,7 @@ pub mod fuzzing;
 pub mod istanbul;
 pub mod net;
 pub mod p2p;
+pub mod raft;
 pub mod rlpx;
 
 pub use error::{ChainMismatch, DecodeError, Error, PeerLabel, Result};

@@ -124,6 +124,7 @@ fn main() {
         hardening: Default::default(),
         eth: Default::default(),
         pool: None,
+        raft: None,
     };
     let local: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let (bare_handle, bare) = rt.block_on(async {

@@ -7,6 +7,8 @@
 //! - ibft (GoQuorum `istanbul`), ibft2 (Besu): node 0's node-key address is the single
 //!   validator; the other nodes follow (multi-validator IBFT is not built yet);
 //! - raft: one node, raft id 1, minting while transactions are pending (`--raftblocktime`);
+//!   with more than one, a raft cluster: every node's `static-nodes.json` lists all of them
+//!   (raft id = position), the leader mints;
 //!
 //! every node's wallet account is funded (1,000,000 ETH) and so is every `--prefund` account.
 
@@ -35,7 +37,7 @@ pub struct DevnetConfig {
     /// Seconds between blocks.
     pub period: u64,
     /// Number of nodes (clique: all signers; BFT: node 0 validates, the others follow;
-    /// raft: exactly 1).
+    /// raft: one minter, or a cluster of all of them).
     pub nodes: usize,
     /// Chain id.
     pub chain_id: u64,
@@ -85,8 +87,7 @@ fn cfg(e: impl std::fmt::Display) -> Error {
 /// Creates the master key, the bundles and `genesis.json` in `config.dir`.
 ///
 /// # Errors
-/// [`Error::Config`] if the directory is not empty or a raft devnet has more than one node,
-/// key-provider errors.
+/// [`Error::Config`] if the directory is not empty, key-provider errors.
 pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
     let dir = &config.dir;
     if !config.engine.seals() {
@@ -94,11 +95,6 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
             "a devnet seals blocks: {} is not a sealing engine (use clique, ibft, ibft2, qbft or raft)",
             config.engine
         )));
-    }
-    if config.engine == Engine::Raft && config.nodes != 1 {
-        return Err(cfg(
-            "a raft devnet runs one node (Cachet mints alone; raft consensus between nodes is not built yet): use --nodes 1",
-        ));
     }
     if dir.exists() && std::fs::read_dir(dir).map_err(cfg)?.next().is_some() {
         return Err(cfg(format!(
@@ -128,8 +124,9 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
                 init.identities.node_address
             },
             wallet: init.identities.wallet_address,
-            // QBFT runs the multi-validator driver (istanbul/100): every node is a validator.
-            seals: matches!(config.engine, Engine::Clique | Engine::Qbft) || i == 0,
+            // QBFT runs the multi-validator driver (istanbul/100): every node is a validator;
+            // every raft member mints when it leads.
+            seals: matches!(config.engine, Engine::Clique | Engine::Qbft | Engine::Raft) || i == 0,
             enode: format!("enode://{}@127.0.0.1:{p2p_port}", init.identities.enode_id),
             datadir,
             p2p_port,
@@ -140,6 +137,15 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
                 config.ws_port.saturating_add(i as u16)
             },
         });
+    }
+    if config.engine == Engine::Raft && nodes.len() > 1 {
+        // The cluster's founders, raft id = position (GoQuorum's static-nodes.json).
+        let founders: Vec<&str> = nodes.iter().map(|n| n.enode.as_str()).collect();
+        let text = serde_json::to_string_pretty(&founders).map_err(cfg)?;
+        for n in &nodes {
+            let path = n.datadir.join(crate::raft_cluster::STATIC_NODES);
+            std::fs::write(&path, &text).map_err(|source| Error::StateWrite { path, source })?;
+        }
     }
     let genesis = genesis_json(config, &nodes);
     let text = serde_json::to_string_pretty(&genesis).map_err(cfg)?;
@@ -318,7 +324,7 @@ pub fn spawn(
     }
     if config.engine == Engine::Raft {
         cmd.arg("--raft-id")
-            .arg("1")
+            .arg((i + 1).to_string())
             .arg("--raftblocktime")
             .arg(config.period.max(1).saturating_mul(1000).to_string());
     }

@@ -199,6 +199,29 @@ pub enum Error {
         "master key revoked while running ({0}): sealing stopped and keys wiped; restore KMS access and restart"
     )]
     KeysRevoked(String),
+    /// The raft cluster committed an entry this member's rules refuse: the node stops rather
+    /// than skip it (it would fork from the members that accept it).
+    #[error(
+        "raft: committed entry {index} (term {term}) refused: {rule}; this member stopped so its chain does not fork (check the cluster's members and keys: docs/dev/raft.md, \"The rules\")"
+    )]
+    RaftRefused {
+        /// Log index.
+        index: u64,
+        /// Log term.
+        term: u64,
+        /// The rule, named.
+        rule: cachet_raft::RaftRule,
+    },
+    /// The raft cluster driver failed (its store, a committed block that does not import, or
+    /// this member was removed).
+    #[error("raft: {what}")]
+    Raft {
+        /// What failed and what to check.
+        what: String,
+        /// The raft core's error, if any.
+        #[source]
+        source: Option<cachet_raft::Error>,
+    },
     /// Node state (the datadir, a devnet file, `sealing.rlp`) could not be written: a local
     /// failure (exit 1), not a usage error.
     #[error("cannot write {path}: check the disk, its free space and the directory's permissions")]

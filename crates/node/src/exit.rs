@@ -26,6 +26,9 @@ pub enum Code {
     DatadirState = 14,
     /// Another node seals with this node's key (the doppelganger check): sealing refused.
     Doppelganger = 15,
+    /// The raft cluster committed an entry this member's rules refuse (a block not signed by
+    /// the leader of its term, by a non-member): the member stopped rather than fork.
+    RaftRefused = 16,
 }
 
 impl From<ErrorClass> for Code {
@@ -141,6 +144,7 @@ impl From<crate::Error> for Failure {
             E::MasterKey(k) => k.into(),
             E::KeysRevoked(_) => Self::of(Code::Denied, &e),
             E::Doppelganger(_) => Self::of(Code::Doppelganger, &e),
+            E::RaftRefused { .. } => Self::of(Code::RaftRefused, &e),
             // Writing node state is local I/O, never the operator's flags (exit 1).
             E::StateWrite { .. } | E::ParentGone { .. } => Self::of(Code::Failure, &e),
             E::Config(_)

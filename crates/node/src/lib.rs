@@ -16,6 +16,8 @@
 //!   transactions are pending).
 //! - [`qbft`]: multi-validator QBFT: the driver that runs `cachet_consensus::qbft` height after
 //!   height over the `istanbul/100` network ([`consensus_net`]), and an in-process hub for tests.
+//! - [`raft_cluster`]: a Quorum Raft cluster member: `cachet-raft`'s node over `raft/1`
+//!   (founders from `static-nodes.json`), minting on the leader only, committed blocks imported.
 //! - [`produce`]: the one block-production loop for every engine: blocks built from a
 //!   [`consensus::TxSource`] ([`chain::Chain::build_child`]); every seal goes through the seal
 //!   journal, and the block being sealed through `sealing.rlp` (crash recovery).
@@ -62,6 +64,7 @@ pub mod pool;
 pub mod produce;
 pub mod qbft;
 pub mod raft;
+pub mod raft_cluster;
 pub mod rpc;
 pub mod run;
 pub mod store;

@@ -19,7 +19,7 @@
 //! (`<datadir>/sealing.rlp`).
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B64, B256, Bytes, U256};
@@ -44,21 +44,35 @@ pub const RAFT_MIN_TIMESTAMP_NS: u64 = 1_000_000_000_000_000;
 /// ethash's `MinimumDifficulty` (`params/protocol_params.go`), where raft blocks sit.
 pub const RAFT_MIN_DIFFICULTY: u64 = 131_072;
 
-/// Raft's chain rules: who may mint (the members).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Raft's chain rules: who may mint (the members; a cluster adds the members its log adds).
+#[derive(Debug, Clone, Default)]
 pub struct RaftRules {
-    members: RaftMembers,
+    members: Arc<RwLock<RaftMembers>>,
 }
 
 impl RaftRules {
     /// Rules accepting blocks minted by `members` (raft id → enode public key).
-    pub const fn new(members: RaftMembers) -> Self {
-        Self { members }
+    pub fn new(members: RaftMembers) -> Self {
+        Self {
+            members: Arc::new(RwLock::new(members)),
+        }
     }
 
     /// The members whose blocks this node accepts.
-    pub const fn members(&self) -> &RaftMembers {
-        &self.members
+    pub fn members(&self) -> RaftMembers {
+        self.members
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Accepts blocks of `raft_id` signed by `key` from now on (a member the raft log added;
+    /// removed members' old blocks keep verifying, so nothing is ever taken out).
+    pub fn add_member(&self, raft_id: u16, key: secp256k1::PublicKey) {
+        self.members
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(raft_id, key);
     }
 }
 
@@ -82,7 +96,8 @@ impl ChainRules for RaftRules {
         if header.ommers_hash != EMPTY_OMMERS_HASH {
             return Err(invalid("raft blocks have no ommers".into()));
         }
-        cachet_seal::raft::verify(header, &self.members).map_err(|source| match source {
+        let members = self.members.read().unwrap_or_else(PoisonError::into_inner);
+        cachet_seal::raft::verify(header, &members).map_err(|source| match source {
             cachet_seal::Error::UnknownRaftMember { raft_id } => invalid(format!(
                 "minted by raft id {raft_id}, which is not a known member: pass --raft-members with the cluster's raft ids and enodes"
             )),
@@ -152,7 +167,7 @@ impl RaftMinter {
                 chain.engine()
             )));
         };
-        let members = rules.members().clone();
+        let members = rules.members();
         if members.get(raft_id) != Some(&key.signer().public_key()) {
             return Err(Error::Config(format!(
                 "raft id {raft_id} belongs to another enode in --raft-members: check --raft-id"

@@ -67,15 +67,24 @@ pub async fn run(
 ) -> Result<()> {
     let plan = read_plan(&config)?;
     let held = unlock(&config).await?;
-    let chain = open_chain(&config, plan, &held.unlocked.keys)?;
+    let cluster = cluster_plan(&config, &plan, &held.unlocked.keys)?;
+    let chain = open_chain(&config, plan, &held.unlocked.keys, cluster.as_ref())?;
     let metrics = match config.metrics {
         Some(addr) => Some(crate::metrics::serve(addr)?),
         None => None,
     };
     let pool = Arc::new(TxPool::new(chain.clone(), config.txpool.clone())?);
     let istanbul = crate::istanbul::offers_istanbul(chain.engine());
-    let (mut p2p, events) =
-        start_p2p(&config, net_chain(&config, &chain), &held, true, istanbul).await?;
+    let raft_peers = cluster.as_ref().map(|c| c.peers.as_slice());
+    let (mut p2p, events) = start_p2p(
+        &config,
+        net_chain(&config, &chain),
+        &held,
+        true,
+        istanbul,
+        raft_peers,
+    )
+    .await?;
     // istanbul/100 frames go to the QBFT driver when this node runs one; otherwise they are
     // counted and dropped (a follower needs nothing from them: blocks come over eth).
     let qbft_plan = qbft_plan(&config, &chain, &held.unlocked.keys);
@@ -87,10 +96,24 @@ pub async fn run(
         None => (None, None),
     };
     let (events, consensus_route) = crate::istanbul::route_if(istanbul, events, frames_tx);
+    // raft/1 frames go to the raft member's driver.
+    let (events, raft_route, raft_inbound) = match &cluster {
+        Some(_) => {
+            let (tx, rx) = mpsc::channel(crate::raft_cluster::INBOUND_QUEUE);
+            let (events, task) = crate::raft_cluster::route(events, tx);
+            (events, Some(task), Some(rx))
+        }
+        None => (events, None, None),
+    };
     let proposals = Proposals::default();
     let (seal_tx, seal_rx) = watch::channel(true);
     // The doppelganger check: sync shows it what peers send, the sealer judges.
-    let (check, mut guard, doppelganger) = if config.mine && config.doppelganger_periods > 0 {
+    // A raft cluster member has none: its blocks commit through the log, bound to the raft
+    // id of the key the transport proved (decision 486).
+    let (check, mut guard, doppelganger) = if config.mine
+        && config.doppelganger_periods > 0
+        && cluster.is_none()
+    {
         let address = signer(&chain, &held.unlocked.keys);
         let (w, g, found) =
             crate::doppelganger::arm(chain.clone(), address, config.doppelganger_periods);
@@ -101,29 +124,49 @@ pub async fn run(
         }
         (None, None, None)
     };
-    let sealer = match start_qbft(
-        &config,
-        &chain,
-        &held.unlocked.keys,
-        &seal_rx,
-        &pool,
-        &p2p,
-        &proposals,
-        // The driver takes the doppelganger check when it runs (decision 470).
-        qbft_plan
-            .zip(frames_rx)
-            .map(|(validators, rx)| (validators, rx, guard.take())),
-    )? {
-        Some(driver) => driver,
-        None => start_sealer(
+    let (raft_driver, raft_fatal, raft_handle) = match (&cluster, raft_inbound) {
+        (Some(plan), Some(inbound)) => {
+            let (task, fatal, handle) = start_raft(
+                &config,
+                &chain,
+                &held.unlocked.keys,
+                seal_rx.clone(),
+                &pool,
+                &p2p,
+                plan,
+                inbound,
+            )?;
+            (Some(task), Some(fatal), Some(handle))
+        }
+        _ => (None, None, None),
+    };
+    let sealer = if raft_driver.is_some() {
+        raft_driver
+    } else {
+        match start_qbft(
             &config,
             &chain,
             &held.unlocked.keys,
-            &proposals,
-            seal_rx,
+            &seal_rx,
             &pool,
-            guard,
-        )?,
+            &p2p,
+            &proposals,
+            // The driver takes the doppelganger check when it runs (decision 470).
+            qbft_plan
+                .zip(frames_rx)
+                .map(|(validators, rx)| (validators, rx, guard.take())),
+        )? {
+            Some(driver) => driver,
+            None => start_sealer(
+                &config,
+                &chain,
+                &held.unlocked.keys,
+                &proposals,
+                seal_rx,
+                &pool,
+                guard,
+            )?,
+        }
     };
     let (stop_sync, sync_stop) = watch::channel(false);
     let sync_status = SyncStatus::default();
@@ -151,7 +194,16 @@ pub async fn run(
         Some(gossip),
         check,
     ));
-    let rpc = start_rpc(&config, &chain, &p2p, &held, proposals, sync_status, &pool).await?;
+    let rpc = start_rpc(
+        &config,
+        &chain,
+        &p2p,
+        &held,
+        (proposals, raft_handle),
+        sync_status,
+        &pool,
+    )
+    .await?;
     on_started(&Started {
         enode: p2p.enode.to_string(),
         enr: p2p.discovery.as_ref().and_then(Discovery::v5_enr),
@@ -168,7 +220,7 @@ pub async fn run(
         hardening: held.hardening.clone(),
     });
 
-    let stop = wait_for_stop(controls, &config, &held.unlocked, doppelganger).await;
+    let stop = wait_for_stop(controls, &config, &held.unlocked, doppelganger, raft_fatal).await;
     // Sealing stops first in every case: no block is signed while the rest shuts down.
     seal_tx.send_replace(false);
     if let Some(task) = sealer {
@@ -185,6 +237,7 @@ pub async fn run(
         .chain(sampler)
         .chain(metrics)
         .chain(consensus_route)
+        .chain(raft_route)
     {
         task.abort();
     }
@@ -220,7 +273,8 @@ pub async fn run_p2p(
         timestamp: genesis.timestamp,
     };
     let istanbul = crate::istanbul::offers_istanbul(genesis.engine());
-    let (mut p2p, mut events) = start_p2p(&config, (chain, head), &held, false, istanbul).await?;
+    let (mut p2p, mut events) =
+        start_p2p(&config, (chain, head), &held, false, istanbul, None).await?;
     on_started(&Started {
         enode: p2p.enode.to_string(),
         enr: p2p.discovery.as_ref().and_then(Discovery::v5_enr),
@@ -231,7 +285,7 @@ pub async fn run_p2p(
         hardening: held.hardening.clone(),
     });
     let stop = tokio::select! {
-        stop = wait_for_stop(controls, &config, &held.unlocked, None) => stop,
+        stop = wait_for_stop(controls, &config, &held.unlocked, None, None) => stop,
         () = async { while let Some(ev) = events.recv().await { on_event(&ev); } } => Stop::Shutdown,
     };
     let outcome = finish(stop, &held, &mut p2p, &[]).await;
@@ -258,9 +312,17 @@ fn read_plan(config: &NodeConfig) -> Result<Plan> {
     if config.http.is_some() || config.ws.is_some() {
         access.check_files()?;
     }
-    if config.mine && genesis.engine() == Engine::Raft && config.raft.raft_id.is_none() {
+    // A cluster member's raft id is its place in static-nodes.json.
+    if config.mine
+        && genesis.engine() == Engine::Raft
+        && config.raft.raft_id.is_none()
+        && !config
+            .datadir
+            .join(crate::raft_cluster::STATIC_NODES)
+            .exists()
+    {
         return Err(Error::Config(
-            "minting on a raft chain (--mine) needs --raft-id".into(),
+            "minting on a raft chain (--mine) needs --raft-id (or the cluster's founders in <datadir>/static-nodes.json)".into(),
         ));
     }
     if config.mine && !genesis.engine().seals() {
@@ -313,12 +375,42 @@ pub fn hardening_json(keys: &UnlockedKeys) -> serde_json::Value {
     out
 }
 
-/// Step 3: the chain store, with this node added to the raft members under `--raft-id`.
-fn open_chain(config: &NodeConfig, plan: Plan, keys: &UnlockedKeys) -> Result<Arc<Chain>> {
+/// The raft cluster this node founds or belongs to: a raft chain with
+/// `<datadir>/static-nodes.json` (decision 480).
+fn cluster_plan(
+    config: &NodeConfig,
+    plan: &Plan,
+    keys: &UnlockedKeys,
+) -> Result<Option<crate::raft_cluster::ClusterPlan>> {
+    if plan.genesis.engine() != Engine::Raft {
+        return Ok(None);
+    }
+    let own = keys.node_key().signer().public_key();
+    crate::raft_cluster::ClusterPlan::read(&config.datadir, &own, config.raft.raft_id)
+}
+
+/// Step 3: the chain store, with this node added to the raft members under `--raft-id` and a
+/// cluster's founders under their raft ids.
+fn open_chain(
+    config: &NodeConfig,
+    plan: Plan,
+    keys: &UnlockedKeys,
+    cluster: Option<&crate::raft_cluster::ClusterPlan>,
+) -> Result<Arc<Chain>> {
     let Plan {
         genesis,
         mut raft_members,
     } = plan;
+    for (id, key) in cluster.map(|c| c.founders.as_slice()).unwrap_or_default() {
+        match raft_members.get(*id) {
+            Some(k) if k != key => {
+                return Err(Error::Config(format!(
+                    "--raft-members gives raft id {id} to another enode than static-nodes.json does"
+                )));
+            }
+            _ => raft_members.insert(*id, *key),
+        }
+    }
     if let Some(id) = config.raft.raft_id {
         let own = keys.node_key().signer().public_key();
         match raft_members.get(id) {
@@ -372,22 +464,30 @@ impl P2pStack {
     }
 }
 
-/// Step 4: RLPx on the node key (with `istanbul/100` beside eth when `istanbul`), then
-/// discovery (discv4, and discv5 when asked) announcing the fork id at the head; with
-/// `dial_found` discovered nodes are dialled.
+/// Step 4: RLPx on the node key (with `istanbul/100` beside eth when `istanbul`, and `raft/1`
+/// with the other founders dialled as static peers when `raft_peers`), then discovery (discv4,
+/// and discv5 when asked) announcing the fork id at the head; with `dial_found` discovered
+/// nodes are dialled.
 async fn start_p2p(
     config: &NodeConfig,
     (chain, head): (ChainConfig, ChainHead),
     held: &Held,
     dial_found: bool,
     istanbul: bool,
+    raft_peers: Option<&[Enode]>,
 ) -> Result<(P2pStack, mpsc::Receiver<NetworkEvent>)> {
     let keys = &held.unlocked.keys;
     let fork_id = chain.forks.fork_id(head.number, head.timestamp);
     let mut net_config = NetworkConfig::new(config.p2p_listen, chain, head);
     net_config.bootnodes = config.bootnodes.clone();
+    for peer in raft_peers.unwrap_or_default() {
+        if !net_config.bootnodes.iter().any(|b| b.id == peer.id) {
+            net_config.bootnodes.push(*peer);
+        }
+    }
     net_config.max_peers = config.max_peers;
     net_config.istanbul = istanbul;
+    net_config.raft = raft_peers.is_some();
     let (net, events) = Network::start(keys.node_key(), net_config).await?;
     let net = Arc::new(net);
     let mut enode = net.local_enode();
@@ -549,13 +649,66 @@ fn start_qbft(
     Ok(Some(Some(tokio::spawn(driver.run(inbound)))))
 }
 
+/// Step 5a (a raft cluster member): the raft driver over `raft/1`, minting on the leader while
+/// `allowed`; its fatal error (a refused committed entry, its store) comes on the receiver.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the node's parts, passed once at startup"
+)]
+fn start_raft(
+    config: &NodeConfig,
+    chain: &Arc<Chain>,
+    keys: &UnlockedKeys,
+    allowed: watch::Receiver<bool>,
+    pool: &Arc<TxPool>,
+    p2p: &P2pStack,
+    plan: &crate::raft_cluster::ClusterPlan,
+    inbound: mpsc::Receiver<crate::raft_cluster::InboundRaft>,
+) -> Result<(
+    JoinHandle<()>,
+    tokio::sync::oneshot::Receiver<Error>,
+    crate::raft_cluster::RaftHandle,
+)> {
+    refuse_remote_sealing_key(chain, keys)?;
+    let block_time = Duration::from_millis(config.raft.block_time_ms);
+    let minter = crate::raft::RaftMinter::new(
+        chain.clone(),
+        &config.datadir,
+        keys.node_key(),
+        plan.id,
+        block_time,
+    )?;
+    let storage = crate::raft_cluster::open_store(&config.datadir, plan, chain.genesis_hash())?;
+    let build = crate::produce::BuildConfig {
+        source: Some(pool.clone() as Arc<dyn crate::consensus::TxSource>),
+        gas_limit: config.miner_gas_limit,
+    };
+    let driver = crate::raft_cluster::Driver::new(
+        plan,
+        storage,
+        chain.clone(),
+        p2p.net.clone(),
+        minter,
+        build,
+        allowed,
+        block_time,
+    )?;
+    let handle = driver.handle();
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel();
+    Ok((
+        tokio::spawn(driver.run(inbound, fatal_tx)),
+        fatal_rx,
+        handle,
+    ))
+}
+
 /// Step 5b: JSON-RPC over HTTP and WebSocket, each when enabled.
 async fn start_rpc(
     config: &NodeConfig,
     chain: &Arc<Chain>,
     p2p: &P2pStack,
     held: &Held,
-    proposals: Proposals,
+    (proposals, raft): (Proposals, Option<crate::raft_cluster::RaftHandle>),
     sync: SyncStatus,
     pool: &Arc<TxPool>,
 ) -> Result<Servers> {
@@ -578,6 +731,7 @@ async fn start_rpc(
         hardening: held.hardening.clone(),
         eth,
         pool: Some(pool.clone()),
+        raft,
     };
     rpc::start_listeners(ctx, &rpc_access(config), config.http, config.ws).await
 }
@@ -603,6 +757,8 @@ enum Stop {
     SignerRevoked(cachet_keyprovider::SignerRevoked),
     /// The doppelganger check found another node sealing with our key (sealing has stopped).
     Doppelganger(crate::doppelganger::Doppelganger),
+    /// The raft member's driver stopped on a fatal error (a refused committed entry).
+    Raft(Error),
 }
 
 /// Step 6: waits for a shutdown or a revocation. The lease (`--kms-recheck`) re-proves
@@ -612,6 +768,7 @@ async fn wait_for_stop(
     config: &NodeConfig,
     unlocked: &Unlocked,
     mut doppelganger: Option<tokio::sync::oneshot::Receiver<crate::doppelganger::Doppelganger>>,
+    mut raft_fatal: Option<tokio::sync::oneshot::Receiver<Error>>,
 ) -> Stop {
     let mut shutdown = controls.shutdown;
     let lease = match (&controls.key_status, config.lease) {
@@ -634,6 +791,7 @@ async fn wait_for_stop(
             }
             error = lease_revoked(lease.as_ref()) => return Stop::Lease(error),
             found = found_doppelganger(&mut doppelganger) => return Stop::Doppelganger(found),
+            e = raft_failed(&mut raft_fatal) => return Stop::Raft(e),
             status = next_status(&mut key_status) => {
                 if let Some(KeyStatus::Revoked(why)) = status {
                     return Stop::Revoked(why);
@@ -647,8 +805,11 @@ async fn wait_for_stop(
 /// the node key, then the lease's revocation wipes the keys and writes the audit line naming
 /// what was stopped (`stopped` plus `discv5` when it ran).
 async fn finish(stop: Stop, held: &Held, p2p: &mut P2pStack, stopped: &[&str]) -> Result<()> {
+    if let Stop::Raft(e) = stop {
+        return Err(e);
+    }
     let why = match &stop {
-        Stop::Shutdown => return Ok(()),
+        Stop::Shutdown | Stop::Raft(_) => return Ok(()),
         // Not a revocation: the keys are dropped (zeroized) as at any stop.
         Stop::Doppelganger(found) => return Err(Error::Doppelganger(found.clone())),
         Stop::Lease(error) => cachet_primitives::error::Chain(&**error).to_string(),
@@ -719,6 +880,18 @@ async fn found_doppelganger(
         && let Ok(found) = r.await
     {
         return found;
+    }
+    *rx = None;
+    std::future::pending().await
+}
+
+/// The raft driver's fatal error; pending forever without a driver (or once it ended
+/// without one).
+async fn raft_failed(rx: &mut Option<tokio::sync::oneshot::Receiver<Error>>) -> Error {
+    if let Some(r) = rx.as_mut()
+        && let Ok(e) = r.await
+    {
+        return e;
     }
     *rx = None;
     std::future::pending().await

@@ -429,6 +429,24 @@ impl RaftNode {
         self.raw.transfer_leader(to);
     }
 
+    /// The voter a stepping-down leader should hand over to: the most up to date one (highest
+    /// `Progress.matched`, the lowest id on a tie) other than this member; `None` when this
+    /// member is not the leader or is the only voter.
+    pub fn transfer_target(&self) -> Option<u64> {
+        if self.role() != StateRole::Leader {
+            return None;
+        }
+        let me = self.id();
+        let voters = self.raw.store().members().voters();
+        let prs = self.raw.raft.prs();
+        voters
+            .iter()
+            .filter(|id| **id != me)
+            .filter_map(|id| prs.get(*id).map(|p| (p.matched, *id)))
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+            .map(|(_, id)| id)
+    }
+
     /// `raft_addPeer`: proposes a new voter with node key `key`; returns its raft id (one
     /// above every id ever used).
     ///

@@ -418,3 +418,26 @@ fn a_term_whose_leader_was_never_seen_is_named_by_its_first_block() {
     }));
     assert_eq!(node.leader_of(2), Some(1));
 }
+
+#[test]
+fn a_leader_stepping_down_hands_over_to_an_up_to_date_voter() {
+    let (mut c, l) = elected(7, 3);
+    let target = c
+        .node(l)
+        .transfer_target()
+        .expect("a leader of three has a transfer target");
+    assert_ne!(target, l);
+    assert!(c.node(l).storage().members().voters().contains(&target));
+    // Followers have no target.
+    let follower = (1..=3).find(|id| *id != l).unwrap();
+    assert_eq!(c.node(follower).transfer_target(), None);
+    c.node(l).transfer_leader(target);
+    for _ in 0..200 {
+        c.tick();
+        if c.leader() == Some(target) {
+            break;
+        }
+    }
+    assert_eq!(c.leader(), Some(target), "{}", c.dump());
+    assert!(c.failures.is_empty(), "{:?}", c.failures);
+}

@@ -30,7 +30,7 @@ const ENGINES: [(Engine, &str); 5] = [
     (Engine::Qbft, "QBFT: node 0 is the single validator"),
     (
         Engine::Raft,
-        "Quorum Raft: one node, raft id 1, minting while transactions are pending",
+        "Quorum Raft: one node mints alone; with --nodes N a raft cluster whose leader mints while transactions are pending",
     ),
 ];
 
@@ -55,7 +55,7 @@ pub(crate) struct DevnetArgs {
     #[arg(long, default_value_t = 2)]
     period: u64,
     /// Number of nodes (clique: all signers; qbft: all validators; ibft/ibft2: node 0
-    /// validates, the others follow; raft: 1).
+    /// validates, the others follow; raft: one minter, or a cluster of N members).
     #[arg(long, default_value_t = 1)]
     nodes: usize,
     /// Chain id.
@@ -97,11 +97,6 @@ fn parse_prefund(s: &str) -> Result<(Address, U256), String> {
 }
 
 pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Failure> {
-    if args.engine == Engine::Raft && args.nodes != 1 {
-        return Err(Failure::usage(
-            "--engine raft runs one node (raft consensus between nodes is not built yet): use --nodes 1",
-        ));
-    }
     if args.nodes == 0 || args.nodes > 32 {
         return Err(Failure::usage("--nodes must be 1..=32"));
     }

@@ -546,24 +546,184 @@ fn accepts_raft_devnet_checked_by_python_and_synced() {
     engine_end_to_end(Engine::Raft, 69);
 }
 
+/// `cachet devnet --engine raft --nodes 3`: a raft cluster over `raft/1`. Exactly one member
+/// reports `raft_role` "minter" and every member names it in `raft_leader`; a transaction sent
+/// with `eth_sendTransaction` to a follower (its devnet wallet) is minted by the leader and
+/// present with the same block hash on all three; every block on every member is the same, and
+/// its PR 395 signature, recovered by `cachet_seal::raft`, is the leader's node key under the
+/// leader's raft id (its position in static-nodes.json).
 #[test]
-fn rejects_raft_devnet_with_more_than_one_node() {
+fn three_raft_members_commit_the_leaders_blocks() {
+    const MEMBERS: u16 = 3;
     let dir = tempfile::tempdir().unwrap();
-    let out = cachet(&[
-        "devnet",
-        "--engine",
-        "raft",
-        "--nodes",
-        "2",
-        "--dir",
-        dir.path().join("net").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+    let root = dir.path().join("net");
+    let (p2p, http) = (base_port(97), base_port(97) + 10);
+    // Stopped on every way out, failed assertions included.
+    struct Devnet(Child);
+    impl Drop for Devnet {
+        fn drop(&mut self) {
+            interrupt(&mut self.0);
+        }
+    }
+    let net = Devnet(devnet_with(
+        Engine::Raft,
+        &root,
+        p2p,
+        http,
+        &["--nodes", &MEMBERS.to_string(), "--period", "1"],
+    ));
+    let ports: Vec<u16> = (0..MEMBERS).map(|i| http + i).collect();
+    // raft id i + 1 → node id (64 bytes hex), as `cachet inspect` reports it.
+    let node_ids: Vec<String> = (0..MEMBERS)
+        .map(|i| {
+            inspect(&root.join(format!("node{i}")))["enode_id"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+        })
+        .collect();
+    let mut members = cachet_seal::RaftMembers::new();
+    for (i, id) in node_ids.iter().enumerate() {
+        let key =
+            cachet_seal::RaftMembers::parse_enode(&format!("enode://{id}@127.0.0.1:1")).unwrap();
+        members.insert(i as u16 + 1, key);
+    }
+    for p in &ports {
+        head_once_up(*p);
+    }
+    let mut leader = None;
+    let elected = wait_until(Duration::from_secs(60), || {
+        let roles: Vec<Option<Value>> = ports
+            .iter()
+            .map(|p| rpc(*p, "raft_role", json!([])))
+            .collect();
+        let minters: Vec<usize> = (0..roles.len())
+            .filter(|i| roles[*i] == Some(json!("minter")))
+            .collect();
+        let verifiers = roles
+            .iter()
+            .filter(|r| **r == Some(json!("verifier")))
+            .count();
+        leader = minters.first().copied();
+        minters.len() == 1 && verifiers == roles.len() - 1
+    });
+    let Some(leader) = leader.filter(|_| elected) else {
+        panic!("no single raft leader among {MEMBERS} members within 60 s");
+    };
+    let leader_id = leader as u16 + 1;
+    for p in &ports {
+        assert_eq!(
+            rpc(*p, "raft_leader", json!([])),
+            Some(json!(node_ids[leader])),
+            "port {p}: raft_leader"
+        );
+    }
+    let follower = (leader + 1) % usize::from(MEMBERS);
+    let fport = ports[follower];
+    let cluster = rpc(fport, "raft_cluster", json!([])).expect("raft_cluster");
+    let listed: Vec<(u64, String, String)> = cluster
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["raftId"].as_u64().unwrap(),
+                m["nodeId"].as_str().unwrap().to_owned(),
+                m["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String, String)> = (0..usize::from(MEMBERS))
+        .map(|i| {
+            let role = if i == leader { "minter" } else { "verifier" };
+            (i as u64 + 1, node_ids[i].clone(), role.to_owned())
+        })
+        .collect();
+    assert_eq!(listed, expected, "raft_cluster on a follower: {cluster}");
+
+    // No transactions yet: nothing minted.
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--nodes 1"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ports.iter().all(|p| number(*p) == 0),
+        "raft minted an empty block"
     );
+    let wallet: Address =
+        serde_json::from_value(result(fport, "eth_accounts", json!([]))[0].clone()).unwrap();
+    let to = Key::random().address;
+    let hash: B256 = serde_json::from_value(result(
+        fport,
+        "eth_sendTransaction",
+        json!([{"from": wallet, "to": to, "value": "0x3039"}]),
+    ))
+    .unwrap();
+    let receipts: Vec<Option<Value>> = ports.iter().map(|p| receipt(*p, hash, 60)).collect();
+    let heads: Vec<u64> = ports.iter().map(|p| number(*p)).collect();
+    if receipts.iter().any(Option::is_none) {
+        let log = std::fs::read_to_string(root.join(format!("node{leader}/node.log")))
+            .unwrap_or_default();
+        panic!("the transaction is not on every member: heads {heads:?}\n{log}");
+    }
+    let in_block: Vec<&Value> = receipts
+        .iter()
+        .map(|r| &r.as_ref().unwrap()["blockHash"])
+        .collect();
+    assert!(
+        in_block.iter().all(|b| *b == in_block[0]),
+        "the transaction's block differs between members: {in_block:?}"
+    );
+    assert_eq!(receipts[0].as_ref().unwrap()["status"], "0x1");
+    assert_eq!(balance(fport, to), U256::from(0x3039));
+
+    // Every member holds the same blocks, each signed by the leader.
+    let top = heads.iter().copied().min().unwrap();
+    assert!(top >= 1);
+    let mut headers = Vec::new();
+    for n in 1..=top {
+        let raws: Vec<String> = ports.iter().map(|p| raw_hex(*p, n)).collect();
+        assert!(
+            raws.iter().all(|r| *r == raws[0]),
+            "block {n} differs between members"
+        );
+        let bytes = hex::decode(raws[0].trim_start_matches("0x")).unwrap();
+        headers.push(Header::decode(&bytes).unwrap());
+    }
+    // Membership calls run on the leader: a follower names it; the leader hands out the
+    // next raft id (4) to a learner, which raft_cluster lists, and removes it again.
+    let learner = format!(
+        "enode://{}@127.0.0.1:9",
+        cachet_primitives::NodeId::from_public_key(
+            &secp256k1::SecretKey::from_byte_array(&[7; 32])
+                .unwrap()
+                .public_key(secp256k1::SECP256K1)
+        )
+    );
+    let refused = call(fport, "raft_addLearner", json!([learner]));
+    assert_eq!(
+        refused["error"]["message"],
+        json!(format!(
+            "raft rule NotLeader: raft id {} is not the leader (leader: {leader_id})",
+            follower + 1
+        )),
+        "{refused}"
+    );
+    let lport = ports[leader];
+    assert_eq!(result(lport, "raft_addLearner", json!([learner])), json!(4));
+    let listed = wait_until(Duration::from_secs(30), || {
+        rpc(fport, "raft_cluster", json!([])).is_some_and(|c| {
+            c.as_array()
+                .is_some_and(|m| m.iter().any(|m| m["raftId"] == 4 && m["role"] == "learner"))
+        })
+    });
+    assert!(listed, "the learner is in raft_cluster on a follower");
+    assert_eq!(result(lport, "raft_removePeer", json!([4])), Value::Null);
+    drop(net);
+    let leader_key = members.get(leader_id).copied().unwrap();
+    for h in &headers {
+        let signer = raft::recover(h).unwrap_or_else(|e| panic!("block {}: {e}", h.number));
+        assert_eq!(signer.raft_id, leader_id, "block {}: raft id", h.number);
+        assert_eq!(signer.public_key, leader_key, "block {}: signer", h.number);
+        let verified = raft::verify(h, &members).unwrap();
+        assert_eq!(verified.raft_id, leader_id);
+    }
 }
 
 fn vector(file: &str, name: &str) -> Value {

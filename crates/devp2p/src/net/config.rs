@@ -72,6 +72,9 @@ pub struct NetworkConfig {
     /// QBFT chains; off for clique, raft and ethash). Its frames arrive as
     /// [`crate::net::NetworkEvent::Consensus`]. Default off.
     pub istanbul: bool,
+    /// Whether to offer Cachet's raft transport `raft/1` beside eth (Quorum Raft clusters).
+    /// Its frames arrive as [`crate::net::NetworkEvent::Raft`]. Default off.
+    pub raft: bool,
 }
 
 impl NetworkConfig {
@@ -96,6 +99,7 @@ impl NetworkConfig {
             max_frame: crate::rlpx::MAX_FRAME_SIZE,
             eth_versions: EthVersion::ALL.to_vec(),
             istanbul: false,
+            raft: false,
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct PeerInfo {
     pub status: Status,
     /// Whether `istanbul/100` was negotiated with it (both sides offered it).
     pub istanbul: bool,
+    /// Whether `raft/1` was negotiated with it (both sides offered it).
+    pub raft: bool,
 }
 
 /// What the service reports.
@@ -70,6 +72,14 @@ pub enum NetworkEvent {
         peer: PeerId,
         /// Code relative to the sub-protocol's offset.
         code: u64,
+        /// The payload bytes.
+        payload: Bytes,
+    },
+    /// A message of `raft/1` (only with [`NetworkConfig::raft`], only after Status): one raft
+    /// message as on the wire (decompressed, not decoded; ≤ [`crate::raft::MAX_PAYLOAD`]).
+    Raft {
+        /// The sender: the node id the RLPx handshake proved.
+        peer: PeerId,
         /// The payload bytes.
         payload: Bytes,
     },

@@ -227,6 +227,29 @@ impl Network {
             .collect()
     }
 
+    /// Queues a `raft/1` message (one encoded raft message) for one peer without waiting;
+    /// false when the peer is not connected, did not negotiate `raft/1`, its queue is full, or
+    /// the payload is over [`crate::raft::MAX_PAYLOAD`].
+    pub fn send_raft(&self, peer: &PeerId, payload: Bytes) -> bool {
+        if payload.len() > crate::raft::MAX_PAYLOAD {
+            return false;
+        }
+        self.shared
+            .peers()
+            .get(peer)
+            .is_some_and(|p| p.info.raft && p.tx.try_send(Command::Raft(payload)).is_ok())
+    }
+
+    /// The connected peers that negotiated `raft/1`.
+    pub fn raft_peers(&self) -> Vec<PeerId> {
+        self.shared
+            .peers()
+            .values()
+            .filter(|p| p.info.raft)
+            .map(|p| p.info.id)
+            .collect()
+    }
+
     /// Disconnects a peer with a reason.
     pub fn disconnect(&self, peer: &PeerId, reason: DisconnectReason) {
         if let Some(p) = self.shared.peers().get(peer) {
@@ -322,11 +345,13 @@ impl Shared {
         }
     }
 
-    /// The eth versions we advertise, as protocols, and `istanbul/100` when configured.
+    /// The eth versions we advertise, as protocols, and `istanbul/100` and `raft/1` when
+    /// configured.
     pub(crate) fn protocols(&self) -> Vec<crate::p2p::Protocol> {
         let eth = self.config.eth_versions.iter().map(|v| v.protocol());
         let istanbul = self.config.istanbul.then(crate::istanbul::protocol);
-        eth.chain(istanbul).collect()
+        let raft = self.config.raft.then(crate::raft::protocol);
+        eth.chain(istanbul).chain(raft).collect()
     }
 
     /// Our Status at the current head, for the negotiated `version`.

@@ -31,6 +31,8 @@ pub(crate) enum Command {
         /// The payload.
         payload: alloy_primitives::Bytes,
     },
+    /// Send a `raft/1` message (one encoded raft message).
+    Raft(alloy_primitives::Bytes),
     /// Disconnect with a reason.
     Disconnect(DisconnectReason),
 }
@@ -100,6 +102,7 @@ pub(crate) async fn run(shared: Arc<Shared>, origin: Origin) {
         eth,
         status,
         istanbul: istanbul_capability(&session).is_some(),
+        raft: raft_capability(&session).is_some(),
     };
     let (tx, rx) = mpsc::channel(PEER_QUEUE);
     let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
@@ -265,6 +268,9 @@ async fn establish(
             id if istanbul_capability(&session).is_some_and(|c| c.relative(id).is_some()) => {
                 tracing::debug!(target: "cachet::devp2p", peer = %label, msg_id = id, "istanbul/100 message before status dropped");
             }
+            id if raft_capability(&session).is_some_and(|c| c.relative(id).is_some()) => {
+                tracing::debug!(target: "cachet::devp2p", peer = %label, msg_id = id, "raft/1 message before status dropped");
+            }
             _ => {
                 return Err(Error::Protocol {
                     peer: label,
@@ -289,6 +295,7 @@ async fn serve(
 ) -> Result<DisconnectReason> {
     let (offset, version) = eth_capability(session)?;
     let istanbul = istanbul_capability(session).cloned();
+    let raft = raft_capability(session).cloned();
     let mut stop = shared.shutdown.subscribe();
     let mut ping = tokio::time::interval(shared.config.ping_interval);
     ping.tick().await;
@@ -311,6 +318,18 @@ async fn serve(
                                 continue;
                             }
                             let event = NetworkEvent::Consensus { peer: id, code, payload: data.into() };
+                            if shared.events.send(event).await.is_err() {
+                                session.disconnect(DisconnectReason::ClientQuitting).await;
+                                return Ok(DisconnectReason::ClientQuitting);
+                            }
+                            continue;
+                        }
+                        if let Some(code) = raft.as_ref().and_then(|c| c.relative(m)) {
+                            if !crate::raft::accept(code, &data).map_err(|e| Error::decode(session.peer().clone(), e))? {
+                                tracing::debug!(target: "cachet::devp2p", peer = %id, code, "raft/1 message with an unknown code ignored");
+                                continue;
+                            }
+                            let event = NetworkEvent::Raft { peer: id, payload: data.into() };
                             if shared.events.send(event).await.is_err() {
                                 session.disconnect(DisconnectReason::ClientQuitting).await;
                                 return Ok(DisconnectReason::ClientQuitting);
@@ -358,6 +377,13 @@ async fn serve(
                         }
                         continue;
                     }
+                    Some(Command::Raft(payload)) => {
+                        // `send_raft` only queues for peers that negotiated it.
+                        if let Some(c) = &raft {
+                            session.send(c.offset + crate::raft::RAFT_MSG, &payload).await?;
+                        }
+                        continue;
+                    }
                     Some(Command::Disconnect(reason)) => reason,
                     None => DisconnectReason::Requested,
                 };
@@ -396,6 +422,14 @@ fn istanbul_capability(session: &Session<TcpStream>) -> Option<&SharedCapability
         .shared()
         .iter()
         .find(|c| c.capability.name == crate::istanbul::NAME)
+}
+
+/// The negotiated `raft/1`, if both sides offered it.
+fn raft_capability(session: &Session<TcpStream>) -> Option<&SharedCapability> {
+    session
+        .shared()
+        .iter()
+        .find(|c| c.capability.name == crate::raft::NAME)
 }
 
 fn check_status(

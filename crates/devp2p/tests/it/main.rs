@@ -4,4 +4,5 @@ mod fuzz_corpus;
 mod istanbul;
 mod network;
 mod peers;
+mod raft;
 mod redial;

@@ -344,7 +344,8 @@ pub fn engine_read_only(engine: Engine) -> &'static [&'static str] {
             "qbft_getValidatorsByBlockHash",
             "qbft_getPendingVotes",
         ],
-        Engine::Raft | Engine::Ethash => &[],
+        Engine::Raft => &["raft_role", "raft_leader", "raft_cluster"],
+        Engine::Ethash => &[],
     }
 }
 

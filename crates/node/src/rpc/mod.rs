@@ -7,6 +7,7 @@ pub mod access;
 mod bft;
 mod json;
 mod pubsub;
+mod raft;
 mod sign_tx;
 mod state;
 mod txpool;
@@ -64,6 +65,8 @@ pub struct RpcContext {
     /// The transaction pool (`eth_sendRawTransaction`, `eth_sendTransaction`, `txpool_*`);
     /// `None` answers them with an error.
     pub pool: Option<Arc<crate::pool::TxPool>>,
+    /// The raft cluster member's driver (`raft_*`); `None` answers them with an error.
+    pub raft: Option<crate::raft_cluster::RaftHandle>,
 }
 
 type R = std::result::Result<Value, ErrorObjectOwned>;
@@ -252,6 +255,7 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>> {
     txpool::register(&mut m)?;
     bft::register(&mut m)?;
     pubsub::register(&mut m)?;
+    raft::register(&mut m)?;
     Ok(m)
 }
 

@@ -116,6 +116,7 @@ pub(crate) async fn fixture_on(
         hardening: Default::default(),
         eth: Default::default(),
         pool: None,
+        raft: None,
     };
     access
         .audit_dir

@@ -57,6 +57,7 @@ async fn serve_with(chain: Arc<Chain>, eth: rpc::EthState) -> SocketAddr {
         hardening: Default::default(),
         eth,
         pool: None,
+        raft: None,
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await
@@ -1288,6 +1289,7 @@ async fn pending_reads_go_through_the_pool_hook() {
         hardening: Default::default(),
         eth,
         pool: None,
+        raft: None,
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await

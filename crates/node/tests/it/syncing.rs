@@ -110,6 +110,7 @@ async fn accepts_eth_syncing_object_while_downloading_a_longer_chain() {
         hardening: Default::default(),
         eth: Default::default(),
         pool: None,
+        raft: None,
     };
     let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
         .await

@@ -121,6 +121,7 @@ async fn node(
         hardening: Default::default(),
         eth,
         pool: Some(pool),
+        raft: None,
     };
     let mut access = AccessConfig {
         audit_dir: Some(dir.path().to_owned()),
