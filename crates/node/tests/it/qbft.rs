@@ -561,6 +561,7 @@ async fn serve_rpc(net: &Net, i: usize) -> std::net::SocketAddr {
         hardening: Default::default(),
         eth: Default::default(),
         pool: None,
+        raft: None,
     };
     let access = AccessConfig {
         apis: Some(access::NAMESPACES.iter().map(|s| (*s).to_owned()).collect()),
