@@ -546,6 +546,42 @@ fn accepts_raft_devnet_checked_by_python_and_synced() {
     engine_end_to_end(Engine::Raft, 69);
 }
 
+/// The node ids (64 bytes hex, lowercase, as `cachet inspect` reports them) of the raft
+/// founders whose datadirs are `datadirs` in static-nodes.json order, and their
+/// `RaftMembers` (raft id = position + 1).
+pub(crate) fn raft_founders(
+    datadirs: &[std::path::PathBuf],
+) -> (Vec<String>, cachet_seal::RaftMembers) {
+    let node_ids: Vec<String> = datadirs
+        .iter()
+        .map(|d| inspect(d)["enode_id"].as_str().unwrap().to_lowercase())
+        .collect();
+    let mut members = cachet_seal::RaftMembers::new();
+    for (i, id) in node_ids.iter().enumerate() {
+        let key =
+            cachet_seal::RaftMembers::parse_enode(&format!("enode://{id}@127.0.0.1:1")).unwrap();
+        members.insert(u16::try_from(i + 1).unwrap(), key);
+    }
+    (node_ids, members)
+}
+
+/// The index in `ports` of the one member whose `raft_role` is "minter" while every other
+/// answers "verifier"; `None` otherwise (no leader, two, or a member not answering).
+pub(crate) fn raft_minter(ports: &[u16]) -> Option<usize> {
+    let roles: Vec<Option<Value>> = ports
+        .iter()
+        .map(|p| rpc(*p, "raft_role", json!([])))
+        .collect();
+    let minters: Vec<usize> = (0..roles.len())
+        .filter(|i| roles[*i] == Some(json!("minter")))
+        .collect();
+    let verifiers = roles
+        .iter()
+        .filter(|r| **r == Some(json!("verifier")))
+        .count();
+    (minters.len() == 1 && verifiers == roles.len() - 1).then(|| minters[0])
+}
+
 /// `cachet devnet --engine raft --nodes 3`: a raft cluster over `raft/1`. Exactly one member
 /// reports `raft_role` "minter" and every member names it in `raft_leader`; a transaction sent
 /// with `eth_sendTransaction` to a follower (its devnet wallet) is minted by the leader and
@@ -573,39 +609,17 @@ fn three_raft_members_commit_the_leaders_blocks() {
         &["--nodes", &MEMBERS.to_string(), "--period", "1"],
     ));
     let ports: Vec<u16> = (0..MEMBERS).map(|i| http + i).collect();
-    // raft id i + 1 → node id (64 bytes hex), as `cachet inspect` reports it.
-    let node_ids: Vec<String> = (0..MEMBERS)
-        .map(|i| {
-            inspect(&root.join(format!("node{i}")))["enode_id"]
-                .as_str()
-                .unwrap()
-                .to_lowercase()
-        })
+    let datadirs: Vec<std::path::PathBuf> = (0..MEMBERS)
+        .map(|i| root.join(format!("node{i}")))
         .collect();
-    let mut members = cachet_seal::RaftMembers::new();
-    for (i, id) in node_ids.iter().enumerate() {
-        let key =
-            cachet_seal::RaftMembers::parse_enode(&format!("enode://{id}@127.0.0.1:1")).unwrap();
-        members.insert(i as u16 + 1, key);
-    }
+    let (node_ids, members) = raft_founders(&datadirs);
     for p in &ports {
         head_once_up(*p);
     }
     let mut leader = None;
     let elected = wait_until(Duration::from_secs(60), || {
-        let roles: Vec<Option<Value>> = ports
-            .iter()
-            .map(|p| rpc(*p, "raft_role", json!([])))
-            .collect();
-        let minters: Vec<usize> = (0..roles.len())
-            .filter(|i| roles[*i] == Some(json!("minter")))
-            .collect();
-        let verifiers = roles
-            .iter()
-            .filter(|r| **r == Some(json!("verifier")))
-            .count();
-        leader = minters.first().copied();
-        minters.len() == 1 && verifiers == roles.len() - 1
+        leader = raft_minter(&ports);
+        leader.is_some()
     });
     let Some(leader) = leader.filter(|_| elected) else {
         panic!("no single raft leader among {MEMBERS} members within 60 s");

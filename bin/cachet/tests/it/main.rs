@@ -18,6 +18,7 @@ mod pkcs11;
 mod pool_rpc;
 mod pre_london;
 mod qbft_faults;
+mod raft_faults;
 mod rpc_access;
 mod startup;
 mod txchain;

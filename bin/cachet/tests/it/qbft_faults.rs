@@ -28,14 +28,17 @@ const QUORUM: usize = 3;
 /// The genesis `requesttimeoutseconds`: round 0 times out after 2 s.
 const ROUND_TIMEOUT_S: u64 = 2;
 /// Generous deadlines that only fail the test.
-const DEADLINE: Duration = Duration::from_secs(180);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(180);
 
-/// The validator processes; every child still running is killed by pid when dropped (a failed
-/// assertion included).
-struct Procs {
-    root: PathBuf,
-    nodes: Vec<DevnetNode>,
-    children: Vec<Option<Child>>,
+/// The validator processes (`cachet node --mine --kms-recheck 1` over each devnet datadir, plus
+/// `args`); every child still running is killed by pid when dropped (a failed assertion
+/// included). Shared with `raft_faults`.
+pub(crate) struct Procs {
+    pub(crate) root: PathBuf,
+    pub(crate) nodes: Vec<DevnetNode>,
+    /// Extra `cachet node` arguments of every process.
+    pub(crate) args: Vec<String>,
+    pub(crate) children: Vec<Option<Child>>,
 }
 
 impl Drop for Procs {
@@ -48,16 +51,26 @@ impl Drop for Procs {
 }
 
 impl Procs {
+    pub(crate) fn new(root: PathBuf, nodes: Vec<DevnetNode>, args: &[&str]) -> Self {
+        let children = nodes.iter().map(|_| None).collect();
+        Self {
+            root,
+            nodes,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            children,
+        }
+    }
+
     fn log_path(&self, i: usize) -> PathBuf {
         self.root.join(format!("node{i}.log"))
     }
 
     /// Starts validator `i` (`cachet node --mine` over its datadir), its JSON log appended to
     /// `node{i}.log`.
-    fn start(&mut self, i: usize) {
+    pub(crate) fn start(&mut self, i: usize) {
         assert!(self.children[i].is_none(), "node{i} already runs");
         let n = &self.nodes[i];
-        let others: Vec<&str> = (0..N)
+        let others: Vec<&str> = (0..self.nodes.len())
             .filter(|j| *j != i)
             .map(|j| self.nodes[j].enode.as_str())
             .collect();
@@ -74,8 +87,8 @@ impl Procs {
             .args(["--addr", "127.0.0.1", "--nodiscover"])
             .args(["--port", &n.p2p_port.to_string()])
             .args(["--http.port", &n.http_port.to_string()])
-            .args(["--http.api", "eth,net,web3,debug,istanbul"])
             .args(["--mine", "--kms-recheck", "1"])
+            .args(&self.args)
             .args(["--bootnodes", &others.join(",")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -86,23 +99,23 @@ impl Procs {
     }
 
     /// SIGKILL to validator `i`.
-    fn kill(&mut self, i: usize) {
+    pub(crate) fn kill(&mut self, i: usize) {
         let mut child = self.children[i].take().expect("running");
         child.kill().unwrap();
         let _ = child.wait();
     }
 
-    fn port(&self, i: usize) -> u16 {
+    pub(crate) fn port(&self, i: usize) -> u16 {
         self.nodes[i].http_port
     }
 
-    fn heads(&self, which: &[usize]) -> Vec<u64> {
+    pub(crate) fn heads(&self, which: &[usize]) -> Vec<u64> {
         which.iter().map(|i| number(self.port(*i))).collect()
     }
 
     /// The last lines of every node's log, for a failure message.
-    fn logs(&self) -> String {
-        (0..N)
+    pub(crate) fn logs(&self) -> String {
+        (0..self.nodes.len())
             .map(|i| {
                 let text = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
                 let lines: Vec<&str> = text.lines().collect();
@@ -113,7 +126,7 @@ impl Procs {
     }
 
     /// Waits until every validator in `which` has a head of at least `n`.
-    fn wait_heads(&self, which: &[usize], n: u64, what: &str) {
+    pub(crate) fn wait_heads(&self, which: &[usize], n: u64, what: &str) {
         let reached = wait_until(DEADLINE, || {
             which.iter().all(|i| number(self.port(*i)) >= n)
         });
@@ -134,7 +147,7 @@ impl Procs {
 
     /// Asserts that the validators in `which` hold the same block at every height up to the
     /// lowest of their heads (a common height of at least `least`); returns that height.
-    fn assert_agree(&self, which: &[usize], least: u64, what: &str) -> u64 {
+    pub(crate) fn assert_agree(&self, which: &[usize], least: u64, what: &str) -> u64 {
         let common = which.iter().map(|i| number(self.port(*i))).min().unwrap();
         assert!(common >= least, "{what}: common height {common} < {least}");
         let first = self.hashes(which[0], common);
@@ -180,7 +193,7 @@ impl Procs {
 }
 
 /// Waits for `child` to exit; `None` past `limit`.
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait().unwrap() {
@@ -191,7 +204,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitSta
     None
 }
 
-fn cachet(args: &[&str]) {
+pub(crate) fn cachet(args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_cachet"))
         .args(args)
         .stdin(Stdio::null())
@@ -202,6 +215,22 @@ fn cachet(args: &[&str]) {
         "cachet {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Moves node `i`'s bundle to a local master key of its own (`cachet master-key new`,
+/// `cachet rotate`), `<root>/master-<i>.key`, whose removal revokes it; returns that path.
+pub(crate) fn own_master_key(root: &Path, node: &DevnetNode, i: usize) -> PathBuf {
+    let key = root.join(format!("master-{i}.key"));
+    let uri = format!("local:{}", key.display());
+    cachet(&["master-key", "new", &uri]);
+    cachet(&[
+        "rotate",
+        "--datadir",
+        node.datadir.to_str().unwrap(),
+        "--to",
+        &uri,
+    ]);
+    key
 }
 
 /// Bundles and genesis for four QBFT validators as `cachet devnet --engine qbft --nodes 4`
@@ -240,16 +269,7 @@ fn four_qbft_processes_survive_one_fault_stall_at_two_resume_and_lose_a_revoked_
     let nodes = prepare_network(&root, p2p, http);
     // Validator 1 gets its own master key, to be revoked while it runs (the others share the
     // devnet's).
-    let own_key = root.join("master-1.key");
-    let own = format!("local:{}", own_key.display());
-    cachet(&["master-key", "new", &own]);
-    cachet(&[
-        "rotate",
-        "--datadir",
-        nodes[1].datadir.to_str().unwrap(),
-        "--to",
-        &own,
-    ]);
+    let own_key = own_master_key(&root, &nodes[1], 1);
     let mut validators: Vec<Address> = nodes
         .iter()
         .map(|n| {
@@ -261,11 +281,7 @@ fn four_qbft_processes_survive_one_fault_stall_at_two_resume_and_lose_a_revoked_
         })
         .collect();
     validators.sort();
-    let mut procs = Procs {
-        root,
-        nodes,
-        children: (0..N).map(|_| None).collect(),
-    };
+    let mut procs = Procs::new(root, nodes, &["--http.api", "eth,net,web3,debug,istanbul"]);
     let all = [0, 1, 2, 3];
     for i in all {
         procs.start(i);
