@@ -593,7 +593,7 @@ fn three_raft_members_commit_the_leaders_blocks() {
     const MEMBERS: u16 = 3;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
-    let (p2p, http) = (base_port(97), base_port(97) + 10);
+    let (p2p, http) = (base_port(114), base_port(114) + 10);
     // Stopped on every way out, failed assertions included.
     struct Devnet(Child);
     impl Drop for Devnet {
