@@ -8,14 +8,14 @@
 //! has it (sent it to us, was sent it, or announced it). Sends never wait: a peer whose queue
 //! is full misses the message (`Network::try_send`).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718 as _;
 use alloy_primitives::{B256, Bytes};
 use cachet_devp2p::eth::{EthMessage, EthVersion, MAX_ITEMS, transaction_items};
-use cachet_devp2p::net::{Network, PeerId};
+use cachet_devp2p::net::{Network, PeerId, PeerInfo};
 use tokio::sync::{broadcast, watch};
 
 use crate::pool::TxPool;
@@ -103,6 +103,25 @@ impl Gossip {
     /// Forgets a peer that left.
     pub fn forget(&self, peer: &PeerId) {
         self.known().remove(peer);
+    }
+
+    /// Announces the pool's pending transactions to a peer that just connected, as geth does
+    /// on a new peer: a transaction broadcast before the session existed (or over a session
+    /// that was replaced, decision 450) would otherwise never reach it.
+    pub fn welcome(&self, peer: &PeerInfo) {
+        let pending = self.pool.pool().content().pending;
+        let mut known = self.known();
+        let k = known.entry(peer.id).or_default();
+        let fresh: Vec<TxEnvelope> = pending
+            .into_values()
+            .flat_map(BTreeMap::into_values)
+            .filter(|t| k.insert(*t.tx_hash()))
+            .collect();
+        drop(known);
+        for chunk in fresh.chunks(MAX_ITEMS) {
+            let refs: Vec<&TxEnvelope> = chunk.iter().collect();
+            self.net.try_send(&peer.id, announcement(peer.eth, &refs));
+        }
     }
 
     /// Handles a transaction message from `peer`; other messages are left alone (false).

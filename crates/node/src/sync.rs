@@ -56,6 +56,7 @@ pub async fn run(
                     match &ev {
                         NetworkEvent::Message { peer, message } if g.on_message(*peer, message) => continue,
                         NetworkEvent::PeerDisconnected { peer, .. } => g.forget(peer),
+                        NetworkEvent::PeerConnected(info) => g.welcome(info),
                         _ => {}
                     }
                 }

@@ -262,7 +262,7 @@ fn sealing_node(root: &Path, p2p: u16, http: u16, extra: &[&str]) -> Command {
 }
 
 /// `cachet node --mine` for the devnet's node `i` under `root`, stdout discarded.
-fn devnet_node(root: &Path, i: usize, p2p: u16, http: u16, extra: &[&str]) -> Command {
+pub(crate) fn devnet_node(root: &Path, i: usize, p2p: u16, http: u16, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cachet"));
     command
         .arg("node")

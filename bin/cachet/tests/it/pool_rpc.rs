@@ -838,3 +838,78 @@ fn keeps_the_pool_within_its_limits_under_a_flood() {
     );
     assert!(pending > 0, "the pool took transactions");
 }
+
+/// A transaction pooled while its node had no peer reaches a peer that connects later: the
+/// node announces its pending transactions to every new peer, as geth does (a broadcast made
+/// before the session existed is never repeated otherwise).
+#[test]
+fn announces_pending_transactions_to_a_peer_that_connects_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("net");
+    let k = Key::random();
+    let (p2p, http) = (base_port(76), base_port(76) + 10);
+    // Bundles and genesis of a 2-signer clique devnet that seals once an hour.
+    let mut net = devnet_with(
+        Engine::Clique,
+        &root,
+        p2p,
+        http,
+        &[
+            "--period",
+            "3600",
+            "--nodes",
+            "2",
+            &k.prefund(1_000 * ETHER),
+        ],
+    );
+    head_once_up(http);
+    interrupt(&mut net);
+    // Node 1 alone: the transaction enters its pool with nobody to broadcast it to.
+    let lone = Running(
+        super::node::devnet_node(&root, 1, p2p + 1, http + 1, &["--http.api", "txpool,admin"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn cachet node"),
+    );
+    head_once_up(http + 1);
+    let price = quantity(&result(http + 1, "eth_gasPrice", json!([]))).to::<u128>();
+    let hash = format!(
+        "{:#x}",
+        send_raw(
+            http + 1,
+            &legacy(&k, 0, price, Address::repeat_byte(0xee), 1)
+        )
+    );
+    let enode = result(http + 1, "admin_nodeInfo", json!([]))["enode"]
+        .as_str()
+        .expect("enode")
+        .to_owned();
+    // Node 0 starts afterwards and dials node 1.
+    let late = Running(
+        super::node::devnet_node(
+            &root,
+            0,
+            p2p,
+            http,
+            &["--bootnodes", &enode, "--http.api", "txpool"],
+        )
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn cachet node"),
+    );
+    head_once_up(http);
+    let pending = |port: u16| -> Vec<String> {
+        content(port)
+            .into_iter()
+            .filter(|((section, _, _), _)| section == "pending")
+            .map(|(_, h)| h)
+            .collect()
+    };
+    let reached = wait_until(Duration::from_secs(60), || {
+        pending(http) == vec![hash.clone()]
+    });
+    let seen = pending(http);
+    drop(late);
+    drop(lone);
+    assert!(reached, "node 0's pending pool: {seen:?}, want [{hash}]");
+}
