@@ -175,7 +175,7 @@ fn judged(producer: &dyn BlockProducer, guard: Option<&Guard>, suspect: &Suspect
 }
 
 /// Waits until a transaction becomes ready; forever without a source (or once it is gone).
-async fn ready_changed(ready: &mut Option<watch::Receiver<u64>>) {
+pub(crate) async fn ready_changed(ready: &mut Option<watch::Receiver<u64>>) {
     let closed = match ready.as_mut() {
         Some(r) => r.changed().await.is_err(),
         None => true,

@@ -423,7 +423,7 @@ impl Driver {
                     None => break Ok(()),
                 },
                 r = self.allowed.changed() => if r.is_err() { break Ok(()) },
-                () = ready_changed(&mut ready) => {}
+                () = crate::produce::ready_changed(&mut ready) => {}
                 () = sleep_opt(mint_due) => {}
                 call = next_call(&mut calls) => self.membership(call),
             }
@@ -763,18 +763,6 @@ async fn sleep_opt(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Waits until a transaction becomes ready; forever without a source (or once it is gone).
-async fn ready_changed(ready: &mut Option<watch::Receiver<u64>>) {
-    let closed = match ready.as_mut() {
-        Some(r) => r.changed().await.is_err(),
-        None => true,
-    };
-    if closed {
-        *ready = None;
-        std::future::pending::<()>().await;
     }
 }
 

@@ -336,9 +336,11 @@ fn revoked_master_key_stops_a_sealing_node_with_exit_10() {
     );
 }
 
-fn cachet(args: &[&str]) -> std::process::Output {
+/// Runs `cachet` with `args` (no stdin) and asserts that it succeeded.
+pub(crate) fn cachet(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_cachet"))
         .args(args)
+        .stdin(Stdio::null())
         .output()
         .expect("run cachet");
     assert!(
@@ -349,7 +351,8 @@ fn cachet(args: &[&str]) -> std::process::Output {
     out
 }
 
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+/// Waits for `child` to exit; `None` past `limit`.
+pub(crate) fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait().unwrap() {

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufRead as _, BufReader, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy_primitives::Address;
 use cachet_node::devnet::{DevnetConfig, DevnetNode, prepare};
@@ -20,7 +20,7 @@ use cachet_seal::Engine;
 use serde_json::{Value, json};
 
 use super::engines::{assert_qbft_committed, block_hash, inspect, raw_header};
-use super::node::{base_port, number, rpc, wait_until};
+use super::node::{base_port, cachet, number, rpc, wait_exit, wait_until};
 
 const N: usize = 4;
 /// ⌈2N/3⌉ for N = 4.
@@ -190,31 +190,6 @@ impl Procs {
     fn log_len(&self, i: usize) -> u64 {
         std::fs::metadata(self.log_path(i)).map_or(0, |m| m.len())
     }
-}
-
-/// Waits for `child` to exit; `None` past `limit`.
-pub(crate) fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
-pub(crate) fn cachet(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cachet"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cachet");
-    assert!(
-        out.status.success(),
-        "cachet {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Moves node `i`'s bundle to a local master key of its own (`cachet master-key new`,

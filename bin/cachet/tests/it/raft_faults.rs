@@ -16,9 +16,9 @@ use cachet_seal::{Engine, raft};
 use serde_json::{Value, json};
 
 use super::engines::{block_hash, raft_founders, raft_minter, raw_header, raw_hex};
-use super::node::{base_port, head_once_up, number, rpc, wait_until};
+use super::node::{base_port, head_once_up, number, rpc, wait_exit, wait_until};
 use super::pool_rpc::{Key, call, receipt, result};
-use super::qbft_faults::{DEADLINE, Procs, own_master_key, wait_exit};
+use super::qbft_faults::{DEADLINE, Procs, own_master_key};
 
 const N: usize = 3;
 /// raft-rs's longest election timeout here: 20 ticks of 100 ms.
