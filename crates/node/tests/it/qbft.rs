@@ -528,41 +528,16 @@ async fn four_validators_commit_pool_transactions() {
 /// An RPC server (every namespace) over validator `i`'s chain whose pending votes are the
 /// ones its driver proposes from.
 async fn serve_rpc(net: &Net, i: usize) -> std::net::SocketAddr {
-    use cachet_devp2p::eth::ForkSchedule;
-    use cachet_devp2p::net::{ChainConfig, ChainHead, Network, NetworkConfig};
+    use cachet_node::rpc;
     use cachet_node::rpc::access::{self, AccessConfig};
-    use cachet_node::rpc::{self, RpcContext};
     let v = &net.validators[i];
-    let gh = v.chain().genesis_hash();
-    let cfg = NetworkConfig::new(
-        "127.0.0.1:0".parse().unwrap(),
-        ChainConfig {
-            network_id: 1337,
-            genesis: gh,
-            forks: ForkSchedule::new(gh, vec![], vec![]),
-        },
-        ChainHead {
-            number: 0,
-            hash: gh,
-            total_difficulty: Default::default(),
-            timestamp: 0,
-        },
-    );
-    let (p2p, _events) = Network::start(v.keys.node_key(), cfg).await.unwrap();
-    let ctx = RpcContext {
-        chain: v.chain().clone(),
-        net: Arc::new(p2p),
-        proposals: v.proposals.clone(),
-        wallet: v.keys.wallet_key(),
-        network_id: 1337,
-        client_version: "cachet/test".into(),
-        sync: Default::default(),
-        discovery_port: None,
-        hardening: Default::default(),
-        eth: Default::default(),
-        pool: None,
-        raft: None,
-    };
+    let ctx = crate::rpc_state::context(
+        v.chain().clone(),
+        &v.keys,
+        v.proposals.clone(),
+        Default::default(),
+    )
+    .await;
     let access = AccessConfig {
         apis: Some(access::NAMESPACES.iter().map(|s| (*s).to_owned()).collect()),
         audit_dir: Some(v.dir.path().to_owned()),

@@ -29,6 +29,22 @@ async fn serve(chain: Arc<Chain>) -> SocketAddr {
 /// Serves `chain` with the call limits of `eth`.
 async fn serve_with(chain: Arc<Chain>, eth: rpc::EthState) -> SocketAddr {
     let keys = UnlockedKeys::generate_for_tests(SealingKeyMode::Separate);
+    let ctx = context(chain, &keys, Proposals::default(), eth).await;
+    let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
+        .await
+        .unwrap();
+    std::mem::forget(handle);
+    addr
+}
+
+/// The RPC context of a node serving `chain` with `keys`' wallet, pending votes `proposals`
+/// and the call limits of `eth`, over a devp2p service started on a loopback port.
+pub(crate) async fn context(
+    chain: Arc<Chain>,
+    keys: &UnlockedKeys,
+    proposals: Proposals,
+    eth: rpc::EthState,
+) -> RpcContext {
     let gh = chain.genesis_hash();
     let cfg = NetworkConfig::new(
         "127.0.0.1:0".parse().unwrap(),
@@ -45,10 +61,10 @@ async fn serve_with(chain: Arc<Chain>, eth: rpc::EthState) -> SocketAddr {
         },
     );
     let (net, _events) = Network::start(keys.node_key(), cfg).await.unwrap();
-    let ctx = RpcContext {
+    RpcContext {
         chain,
         net: Arc::new(net),
-        proposals: Proposals::default(),
+        proposals,
         wallet: keys.wallet_key(),
         network_id: 1337,
         client_version: "cachet/test".into(),
@@ -58,12 +74,7 @@ async fn serve_with(chain: Arc<Chain>, eth: rpc::EthState) -> SocketAddr {
         eth,
         pool: None,
         raft: None,
-    };
-    let (handle, addr) = rpc::start("127.0.0.1:0".parse().unwrap(), ctx)
-        .await
-        .unwrap();
-    std::mem::forget(handle);
-    addr
+    }
 }
 
 async fn result(addr: SocketAddr, method: &str, params: Value) -> Value {
