@@ -72,6 +72,10 @@ pub struct RaftConfig {
     /// `--raft-members`: raft id → enode of the other minters whose blocks are accepted
     /// (`raft_cluster` JSON or `{"<raft id>": "<enode>"}`).
     pub members: Option<PathBuf>,
+    /// `--raft-join-existing`: join a running cluster as this raft id (the one
+    /// `raft_addPeer`/`raft_addLearner` returned); `<datadir>/static-nodes.json` lists members
+    /// to dial.
+    pub join_existing: Option<u16>,
 }
 
 impl Default for RaftConfig {
@@ -81,6 +85,7 @@ impl Default for RaftConfig {
             raft_id: None,
             block_time_ms: crate::raft::DEFAULT_RAFT_BLOCK_TIME_MS,
             members: None,
+            join_existing: None,
         }
     }
 }

@@ -4,7 +4,11 @@
 //!
 //! - **Cluster.** The founders are `<datadir>/static-nodes.json` (GoQuorum's file: a JSON
 //!   array of enode URLs), raft id = 1-based position ([`ClusterPlan::read`]). A raft chain
-//!   without that file keeps the single minter of [`crate::raft::RaftMinter`].
+//!   without that file keeps the single minter of [`crate::raft::RaftMinter`]. A member added
+//!   later (`raft_addPeer`) starts with `--raft-join-existing <id>`: its static-nodes.json
+//!   lists members to dial, its store starts empty and the leader's snapshot teaches it the
+//!   members ([`first_contact`], decisions 520–524); its chain syncs only after that
+//!   ([`hold_until`]).
 //! - **Store.** `<datadir>/raft.redb`; founders write the founding snapshot once (its node bytes:
 //!   the genesis hash).
 //! - **Transport.** Every message goes to the peer whose node key the membership binds to its
@@ -54,15 +58,19 @@ pub const MAX_BAD_FRAMES: u32 = 16;
 pub const COMPACT_EVERY: u64 = 250;
 /// How long a revoked leader waits for its successor before the node stops anyway.
 pub const STEP_DOWN_WAIT: Duration = Duration::from_secs(3);
+/// Events a joining member holds back before it drops eth messages ([`hold_until`]).
+pub const HOLD_CAP: usize = 4096;
 
 /// The initial cluster and this node's place in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterPlan {
     /// This node's raft id.
     pub id: u16,
-    /// The founders: raft id → node key, ids 1..=n.
+    /// The founders: raft id → node key, ids 1..=n; empty for a member joining a running
+    /// cluster (`--raft-join-existing`), which learns the members from the leader.
     pub founders: Vec<(u16, PublicKey)>,
-    /// The other founders' enodes (dialled as static peers).
+    /// The other members' enodes (dialled as static peers); a joining member takes its first
+    /// raft frames only from these keys.
     pub peers: Vec<Enode>,
 }
 
@@ -73,14 +81,35 @@ impl ClusterPlan {
     /// # Errors
     /// [`Error::ReadFile`]; [`Error::Config`] when the file is not a list of enode URLs, this
     /// node's key is not in it, or `--raft-id` disagrees with its position.
-    pub fn read(datadir: &Path, own: &PublicKey, raft_id: Option<u16>) -> Result<Option<Self>> {
+    pub fn read(
+        datadir: &Path,
+        own: &PublicKey,
+        raft_id: Option<u16>,
+        join: Option<u16>,
+    ) -> Result<Option<Self>> {
         let path = datadir.join(STATIC_NODES);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return match join {
+                    Some(id) => Err(Error::Config(format!(
+                        "--raft-join-existing {id} needs {}: a JSON list of the running cluster's enode URLs to dial",
+                        path.display()
+                    ))),
+                    None => Ok(None),
+                };
+            }
             Err(source) => return Err(Error::ReadFile { path, source }),
         };
-        Self::parse(&path, &text, own, raft_id).map(Some)
+        match join {
+            Some(id) => Self::parse_joining(&path, &text, own, raft_id, id).map(Some),
+            None => Self::parse(&path, &text, own, raft_id).map(Some),
+        }
+    }
+
+    /// Whether this node joins a running cluster (it knows no founders).
+    pub const fn joining(&self) -> bool {
+        self.founders.is_empty()
     }
 
     /// Parses the static-nodes list `text` (read from `path`).
@@ -94,27 +123,11 @@ impl ClusterPlan {
                 path.display()
             ))
         };
-        let urls: Vec<String> = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not a JSON list of strings ({e})")))?;
-        if urls.is_empty() || urls.len() > usize::from(u16::MAX) {
-            return Err(bad(format!("{} entries", urls.len())));
-        }
-        let mut founders = Vec::with_capacity(urls.len());
-        let mut enodes = Vec::with_capacity(urls.len());
-        for (i, url) in urls.iter().enumerate() {
-            let enode: Enode = url
-                .parse()
-                .map_err(|e| bad(format!("entry {} is not an enode URL ({e})", i + 1)))?;
-            let key = enode
-                .id
-                .public_key()
-                .ok_or_else(|| bad(format!("entry {} is not a secp256k1 node id", i + 1)))?;
-            if founders.iter().any(|(_, k)| *k == key) {
-                return Err(bad(format!("entry {} repeats a node id", i + 1)));
-            }
+        let (enodes, keys) = enode_list(text, &bad)?;
+        let mut founders = Vec::with_capacity(keys.len());
+        for (i, key) in keys.into_iter().enumerate() {
             let id = u16::try_from(i + 1).map_err(|_| bad("too many entries".into()))?;
             founders.push((id, key));
-            enodes.push(enode);
         }
         let id = founders
             .iter()
@@ -136,6 +149,71 @@ impl ClusterPlan {
             peers,
         })
     }
+
+    /// Parses the static-nodes list of a member joining a running cluster as `join`: the
+    /// members to dial, in any order (this node's own entry, if listed, is skipped).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the file is not a list of enode URLs or names no other node, or
+    /// `--raft-id` disagrees with `join`.
+    pub fn parse_joining(
+        path: &Path,
+        text: &str,
+        own: &PublicKey,
+        raft_id: Option<u16>,
+        join: u16,
+    ) -> Result<Self> {
+        let bad = |why: String| {
+            Error::Config(format!(
+                "{}: {why}: a member joining a running cluster lists the members to dial as enode URLs",
+                path.display()
+            ))
+        };
+        if let Some(flag) = raft_id
+            && flag != join
+        {
+            return Err(Error::Config(format!(
+                "--raft-id {flag} disagrees with --raft-join-existing {join}: give the id raft_addPeer returned"
+            )));
+        }
+        let (enodes, _) = enode_list(text, &bad)?;
+        let own_id = PeerId::from_public_key(own);
+        let peers: Vec<Enode> = enodes.into_iter().filter(|e| e.id != own_id).collect();
+        if peers.is_empty() {
+            return Err(bad("it names no member of the running cluster".into()));
+        }
+        Ok(Self {
+            id: join,
+            founders: Vec::new(),
+            peers,
+        })
+    }
+}
+
+/// The enodes of a static-nodes list and their keys, refusing repeats.
+fn enode_list(text: &str, bad: &dyn Fn(String) -> Error) -> Result<(Vec<Enode>, Vec<PublicKey>)> {
+    let urls: Vec<String> =
+        serde_json::from_str(text).map_err(|e| bad(format!("not a JSON list of strings ({e})")))?;
+    if urls.is_empty() || urls.len() > usize::from(u16::MAX) {
+        return Err(bad(format!("{} entries", urls.len())));
+    }
+    let mut keys: Vec<PublicKey> = Vec::with_capacity(urls.len());
+    let mut enodes = Vec::with_capacity(urls.len());
+    for (i, url) in urls.iter().enumerate() {
+        let enode: Enode = url
+            .parse()
+            .map_err(|e| bad(format!("entry {} is not an enode URL ({e})", i + 1)))?;
+        let key = enode
+            .id
+            .public_key()
+            .ok_or_else(|| bad(format!("entry {} is not a secp256k1 node id", i + 1)))?;
+        if keys.contains(&key) {
+            return Err(bad(format!("entry {} repeats a node id", i + 1)));
+        }
+        keys.push(key);
+        enodes.push(enode);
+    }
+    Ok((enodes, keys))
 }
 
 /// What the `raft_*` RPCs read: updated by the driver after every input.
@@ -185,6 +263,8 @@ pub struct RaftHandle {
     pub calls: mpsc::Sender<MembershipRequest>,
     /// Known members' enodes.
     pub addresses: Arc<RwLock<HashMap<u64, Enode>>>,
+    /// True once this member knows the cluster's members ([`Driver::members_known`]).
+    pub members_known: watch::Receiver<bool>,
 }
 
 impl RaftHandle {
@@ -267,6 +347,105 @@ pub fn proven_member(members: &cachet_raft::Members, peer: &PeerId) -> Option<u6
     peer.public_key().and_then(|k| members.id_of(&k))
 }
 
+/// The raft id a frame from `key` is stepped as while this member (`me`, holding `own`) knows
+/// no members yet (it joins with an empty store): `key` is one of the static nodes, and the
+/// frame is one only a leader sends (append, heartbeat, snapshot); a snapshot must also give
+/// its sender's id to `key` and `me` to `own`, or it would teach this member a wrong cluster.
+/// raft-rs refuses the appends of an empty log, so the leader soon sends its snapshot.
+///
+/// # Errors
+/// Why the frame is not taken.
+pub fn first_contact(
+    msg: &Message,
+    key: &PublicKey,
+    me: u64,
+    own: &PublicKey,
+) -> std::result::Result<u64, String> {
+    let t = msg.get_msg_type();
+    if !matches!(
+        t,
+        MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
+    ) {
+        return Err(format!(
+            "{t:?} from raft id {} before this joining member knows the cluster: only the leader's appends, heartbeats and snapshot are taken",
+            msg.from
+        ));
+    }
+    if t == MessageType::MsgSnapshot {
+        let data = msg
+            .snapshot
+            .as_ref()
+            .map(|s| cachet_raft::snapshot::decode(&s.data))
+            .transpose()
+            .map_err(|e| format!("snapshot from raft id {}: {e}", msg.from))?
+            .ok_or_else(|| {
+                format!(
+                    "snapshot message from raft id {} without a snapshot",
+                    msg.from
+                )
+            })?;
+        let holds = |id: u64, k: &PublicKey| data.keys.iter().any(|(i, x)| *i == id && x == k);
+        if !holds(msg.from, key) {
+            return Err(format!(
+                "the snapshot from raft id {} does not give that id to the node key that sent it",
+                msg.from
+            ));
+        }
+        if !holds(me, own) {
+            return Err(format!(
+                "the cluster's snapshot does not list this node as raft id {me}: start it with --raft-join-existing <the id raft_addPeer returned for its enode>"
+            ));
+        }
+    }
+    Ok(msg.from)
+}
+
+/// Holds every devp2p event back (in order) until `open` turns true, then passes them on:
+/// a joining member must not import blocks before it knows who may mint (sync would refuse
+/// them and drop the peer). Reading goes on while held, so raft frames routed before this are
+/// never blocked; beyond [`HOLD_CAP`] held events, eth messages are dropped (peers announce
+/// again) but connections and disconnections are kept.
+pub fn hold_until(
+    mut events: mpsc::Receiver<NetworkEvent>,
+    mut open: watch::Receiver<bool>,
+) -> (mpsc::Receiver<NetworkEvent>, Option<JoinHandle<()>>) {
+    if *open.borrow() {
+        return (events, None);
+    }
+    let (tx, rx) = mpsc::channel(crate::istanbul::EVENT_QUEUE);
+    let task = tokio::spawn(async move {
+        let mut held = std::collections::VecDeque::new();
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(NetworkEvent::Message { .. }) if held.len() >= HOLD_CAP => {
+                        metrics::counter!("cachet_raft_held_events_dropped_total").increment(1);
+                    }
+                    Some(ev) => held.push_back(ev),
+                    None => return,
+                },
+                r = open.wait_for(|o| *o) => {
+                    if r.is_err() {
+                        return;
+                    }
+                    break;
+                }
+            }
+        }
+        for ev in held {
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+        while let Some(ev) = events.recv().await {
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    });
+    (rx, Some(task))
+}
+
 /// Opens `<datadir>/raft.redb`, founding the cluster in it on first start.
 ///
 /// # Errors
@@ -282,7 +461,8 @@ pub fn open_store(datadir: &Path, plan: &ClusterPlan, genesis: B256) -> Result<R
     })?;
     let mut storage =
         RedbStorage::open(Arc::new(db)).map_err(|e| raft_err("open the raft store", e))?;
-    if !storage.is_initialized() {
+    // A joining member's store stays empty until the leader's snapshot fills it.
+    if !storage.is_initialized() && !plan.joining() {
         let keys: Vec<(u64, PublicKey)> = plan
             .founders
             .iter()
@@ -320,6 +500,17 @@ pub struct Driver {
     last_applied: u64,
     confirmed: u64,
     last_compact: u64,
+    /// This node's key.
+    own: PublicKey,
+    /// The static nodes: while joining, the only senders taken before the snapshot.
+    static_peers: Vec<Enode>,
+    /// While joining: the ids those senders claimed ([`first_contact`]), to answer them.
+    learned: HashMap<u64, PublicKey>,
+    /// True once the store knows the cluster's members (at once for a founder).
+    known: watch::Sender<bool>,
+    /// A membership change was applied: compact at once, so the snapshot a new member receives
+    /// lists it (raft-rs refuses a snapshot whose conf state lacks the receiver).
+    compact_now: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -356,16 +547,23 @@ impl Driver {
             .map_err(|e| raft_err("start raft", e))?;
         let mut book: HashMap<u64, Enode> = HashMap::new();
         for enode in &plan.peers {
-            let id = enode
-                .id
-                .public_key()
-                .and_then(|k| plan.founders.iter().find(|(_, f)| *f == k))
-                .map(|(id, _)| u64::from(*id));
+            let id = enode.id.public_key().and_then(|k| {
+                plan.founders
+                    .iter()
+                    .find(|(_, f)| *f == k)
+                    .map(|(id, _)| u64::from(*id))
+                    .or_else(|| node.storage().members().id_of(&k))
+            });
             if let Some(id) = id {
                 book.insert(id, *enode);
             }
         }
+        let own =
+            net.local_enode().id.public_key().ok_or_else(|| {
+                Error::Config("this node's enode holds no secp256k1 node key".into())
+            })?;
         book.insert(u64::from(plan.id), net.local_enode());
+        let known = watch::channel(node.storage().is_initialized()).0;
         let (calls_tx, calls) = mpsc::channel(16);
         let driver = Self {
             node,
@@ -384,9 +582,59 @@ impl Driver {
             last_applied,
             confirmed: last_applied,
             last_compact,
+            own,
+            static_peers: plan.peers.clone(),
+            learned: HashMap::new(),
+            known,
+            compact_now: false,
         };
+        // Members added before a restart are in the store, not in the chain's rules.
+        driver.teach_rules();
         driver.publish();
         Ok(driver)
+    }
+
+    /// True once this member knows the cluster's members: a joining member's chain syncs only
+    /// then ([`hold_until`]).
+    pub fn members_known(&self) -> watch::Receiver<bool> {
+        self.known.subscribe()
+    }
+
+    /// Gives the chain's raft rules every member key the store holds, removed members' too
+    /// (their blocks still verify).
+    fn teach_rules(&self) {
+        let Some(rules) = self.chain.rules_as::<crate::raft::RaftRules>() else {
+            return;
+        };
+        for (id, key) in self.node.storage().members().keys() {
+            if let Ok(id) = u16::try_from(*id) {
+                rules.add_member(id, *key);
+            }
+        }
+    }
+
+    /// A joining member's store has just learned the members: the chain may sync now.
+    fn check_known(&mut self) {
+        if *self.known.borrow() || !self.node.storage().is_initialized() {
+            return;
+        }
+        self.teach_rules();
+        self.learned.clear();
+        // raft_cluster shows the static nodes' addresses under the ids now known.
+        let members = self.node.storage().members();
+        let mut book = self
+            .addresses
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for enode in &self.static_peers {
+            if let Some(id) = enode.id.public_key().and_then(|k| members.id_of(&k)) {
+                book.entry(id).or_insert(*enode);
+            }
+        }
+        drop(book);
+        self.known.send_replace(true);
+        tracing::info!(target: "cachet::raft", raft_id = self.node.id(), members = ?self.node.storage().members().keys().keys().collect::<Vec<_>>(),
+            "joined the raft cluster: members learned from the leader's snapshot; the chain syncs now");
     }
 
     /// What the `raft_*` RPCs hold.
@@ -395,6 +643,7 @@ impl Driver {
             status: self.status.clone(),
             calls: self.calls_tx.clone(),
             addresses: self.addresses.clone(),
+            members_known: self.members_known(),
         }
     }
 
@@ -451,26 +700,46 @@ impl Driver {
         }))
     }
 
-    /// One frame: stepped as the raft id the sender's proven key holds, dropped otherwise.
+    /// One frame: stepped as the raft id the sender's proven key holds, dropped otherwise
+    /// (before a joining member knows the cluster: as [`first_contact`] allows).
     fn receive(&mut self, frame: InboundRaft) {
         let proven = proven_member(self.node.storage().members(), &frame.peer);
-        let Some(proven) = proven else {
-            metrics::counter!("cachet_raft_frames_dropped_total", "reason" => "not_member")
-                .increment(1);
-            tracing::debug!(target: "cachet::raft", peer = %frame.peer, "raft frame from a node that is no member dropped");
-            return;
+        let contact = (!self.node.storage().is_initialized()
+            && self.static_peers.iter().any(|e| e.id == frame.peer))
+        .then(|| frame.peer.public_key())
+        .flatten();
+        // A member's id, or the key of a static node a joining member may hear first.
+        let sender = match (proven, contact) {
+            (Some(id), _) => Ok(id),
+            (None, Some(key)) => Err(key),
+            (None, None) => {
+                metrics::counter!("cachet_raft_frames_dropped_total", "reason" => "not_member")
+                    .increment(1);
+                tracing::debug!(target: "cachet::raft", peer = %frame.peer, "raft frame from a node that is no member dropped");
+                return;
+            }
         };
         let result = wire::decode_message(&frame.payload)
             .map_err(|e| e.to_string())
-            .and_then(|msg| self.node.step(proven, msg).map_err(|e| e.to_string()));
+            .and_then(|msg| {
+                let id = match sender {
+                    Ok(id) => id,
+                    Err(key) => {
+                        let id = first_contact(&msg, &key, self.node.id(), &self.own)?;
+                        self.learned.insert(id, key);
+                        id
+                    }
+                };
+                self.node.step(id, msg).map_err(|e| e.to_string())
+            });
         if let Err(why) = result {
             metrics::counter!("cachet_raft_frames_dropped_total", "reason" => "refused")
                 .increment(1);
-            tracing::debug!(target: "cachet::raft", peer = %frame.peer, raft_id = proven, %why, "raft frame dropped");
+            tracing::debug!(target: "cachet::raft", peer = %frame.peer, raft_id = ?proven, %why, "raft frame dropped");
             let bad = self.bad_frames.entry(frame.peer).or_default();
             *bad += 1;
             if *bad >= MAX_BAD_FRAMES {
-                tracing::warn!(target: "cachet::raft", peer = %frame.peer, raft_id = proven, %why, "disconnecting a member after {MAX_BAD_FRAMES} refused raft frames");
+                tracing::warn!(target: "cachet::raft", peer = %frame.peer, raft_id = ?proven, %why, "disconnecting a peer after {MAX_BAD_FRAMES} refused raft frames");
                 self.net
                     .disconnect(&frame.peer, DisconnectReason::ProtocolBreach);
                 self.bad_frames.remove(&frame.peer);
@@ -502,12 +771,14 @@ impl Driver {
             self.confirmed = committed;
             self.last_applied = self.node.storage().applied();
         }
-        if self.last_applied >= self.last_compact + COMPACT_EVERY {
+        self.check_known();
+        if self.compact_now || self.last_applied >= self.last_compact + COMPACT_EVERY {
             let head = self.chain.head().hash;
             self.node
                 .compact(self.last_applied, head.as_slice())
                 .map_err(|e| raft_err("compact the raft log", e))?;
             self.last_compact = self.last_applied;
+            self.compact_now = false;
         }
         self.publish();
         Ok(())
@@ -523,6 +794,7 @@ impl Driver {
             .storage()
             .members()
             .key(to)
+            .or_else(|| self.learned.get(&to))
             .map(PeerId::from_public_key);
         let sent = peer.is_some_and(|p| {
             self.net
@@ -544,12 +816,15 @@ impl Driver {
             } => self.import(index, &data, &block),
             Event::Refused { index, term, rule } => Err(Error::RaftRefused { index, term, rule }),
             Event::Snapshot { index, data, .. } => {
-                // The chain catches up over eth (sync runs beside the driver).
+                // The chain catches up over eth (sync runs beside the driver), checking the
+                // signatures of members this snapshot taught.
+                self.teach_rules();
                 tracing::info!(target: "cachet::raft", index, head = %alloy_primitives::hex::encode(&data), "raft snapshot installed; the chain syncs over eth");
                 Ok(())
             }
             Event::Membership { index, change } => {
                 tracing::info!(target: "cachet::raft", index, ?change, "raft membership changed");
+                self.compact_now = true;
                 if let MembershipChange::Added { id, key, .. } = &change
                     && let (Ok(id16), Some(rules)) = (
                         u16::try_from(*id),
@@ -557,6 +832,15 @@ impl Driver {
                     )
                 {
                     rules.add_member(id16, *key);
+                }
+                if let MembershipChange::Removed { id } = change
+                    && id != self.node.id()
+                    && let Some(key) = self.node.storage().members().key(id)
+                {
+                    // Its raft frames are dropped from now on; the session goes too (it may
+                    // come back as an eth peer, never as a member).
+                    self.net
+                        .disconnect(&PeerId::from_public_key(key), DisconnectReason::Requested);
                 }
                 if let MembershipChange::Removed { id } = change
                     && id == self.node.id()
@@ -842,10 +1126,129 @@ mod tests {
     }
 
     #[test]
+    fn a_joining_member_dials_the_listed_members_and_knows_no_founders() {
+        let text = serde_json::to_string(&[url(1, 30301), url(2, 30302), url(4, 30304)]).unwrap();
+        let p = Path::new("/d/static-nodes.json");
+        let plan = ClusterPlan::parse_joining(p, &text, &key(4), None, 4).unwrap();
+        assert_eq!(plan.id, 4);
+        assert!(plan.joining() && plan.founders.is_empty());
+        let ports: Vec<u16> = plan.peers.iter().map(|e| e.addr.port()).collect();
+        assert_eq!(ports, [30301, 30302], "its own entry is skipped");
+
+        let id = ClusterPlan::parse_joining(p, &text, &key(4), Some(3), 4)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            id.contains("--raft-id 3 disagrees with --raft-join-existing 4"),
+            "{id}"
+        );
+        let alone = serde_json::to_string(&[url(4, 1)]).unwrap();
+        let alone = ClusterPlan::parse_joining(p, &alone, &key(4), None, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(alone.contains("names no member"), "{alone}");
+        let dir = tempfile::tempdir().unwrap();
+        let missing = ClusterPlan::read(dir.path(), &key(4), None, Some(4))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("--raft-join-existing 4 needs")
+                && missing.contains("static-nodes.json"),
+            "{missing}"
+        );
+    }
+
+    fn message(t: MessageType, from: u64, snapshot: Option<Vec<u8>>) -> Message {
+        let mut m = Message::default();
+        m.set_msg_type(t);
+        m.from = from;
+        m.to = 4;
+        if let Some(data) = snapshot {
+            m.set_snapshot(cachet_raft::eraftpb::Snapshot {
+                data: data.into(),
+                ..Default::default()
+            });
+        }
+        m
+    }
+
+    fn snapshot_of(ids: &[u8]) -> Vec<u8> {
+        let keys = ids.iter().map(|i| (u64::from(*i), key(*i))).collect();
+        let voters: Vec<u64> = ids.iter().map(|i| u64::from(*i)).collect();
+        let members = cachet_raft::Members::new(keys, voters, [], []);
+        cachet_raft::snapshot::encode(&members, b"head")
+    }
+
+    #[test]
+    fn a_joining_member_takes_first_a_leaders_frames_and_a_snapshot_naming_it_and_the_sender() {
+        let (leader, me) = (key(1), key(4));
+        let good = snapshot_of(&[1, 2, 3, 4]);
+        for t in [MessageType::MsgHeartbeat, MessageType::MsgAppend] {
+            assert_eq!(first_contact(&message(t, 1, None), &leader, 4, &me), Ok(1));
+        }
+        let snap = message(MessageType::MsgSnapshot, 1, Some(good.clone()));
+        assert_eq!(first_contact(&snap, &leader, 4, &me), Ok(1));
+
+        let vote = first_contact(
+            &message(MessageType::MsgRequestVote, 1, None),
+            &leader,
+            4,
+            &me,
+        )
+        .unwrap_err();
+        assert!(vote.contains("only the leader's"), "{vote}");
+        // The sender claims an id the snapshot gives to another key.
+        let claimed = message(MessageType::MsgSnapshot, 2, Some(good));
+        let claimed = first_contact(&claimed, &leader, 4, &me).unwrap_err();
+        assert!(claimed.contains("does not give that id"), "{claimed}");
+        // A snapshot from before this node was added, or for another id.
+        let old = message(MessageType::MsgSnapshot, 1, Some(snapshot_of(&[1, 2, 3])));
+        let old = first_contact(&old, &leader, 4, &me).unwrap_err();
+        assert!(
+            old.contains("does not list this node as raft id 4"),
+            "{old}"
+        );
+        let other_id = first_contact(&snap, &leader, 5, &me).unwrap_err();
+        assert!(other_id.contains("raft id 5"), "{other_id}");
+        let junk = message(MessageType::MsgSnapshot, 1, Some(vec![1, 2, 3]));
+        let junk = first_contact(&junk, &leader, 4, &me).unwrap_err();
+        assert!(junk.contains("snapshot from raft id 1"), "{junk}");
+    }
+
+    fn frame(i: u8) -> NetworkEvent {
+        NetworkEvent::Raft {
+            peer: PeerId([i; 64]),
+            payload: Bytes::from(vec![i]),
+        }
+    }
+
+    #[tokio::test]
+    async fn held_events_pass_in_order_once_the_members_are_known() {
+        let (tx, rx) = mpsc::channel(16);
+        let (open, open_rx) = watch::channel(false);
+        let (mut out, task) = hold_until(rx, open_rx);
+        assert!(task.is_some());
+        tx.send(frame(1)).await.unwrap();
+        tx.send(frame(2)).await.unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(200), out.recv()).await;
+        assert!(early.is_err(), "an event passed while held: {early:?}");
+        open.send_replace(true);
+        assert_eq!(out.recv().await, Some(frame(1)));
+        assert_eq!(out.recv().await, Some(frame(2)));
+        tx.send(frame(3)).await.unwrap();
+        assert_eq!(out.recv().await, Some(frame(3)));
+
+        // A member that knows the cluster holds nothing.
+        let (_tx, rx) = mpsc::channel::<NetworkEvent>(1);
+        let (_open, open_rx) = watch::channel(true);
+        assert!(hold_until(rx, open_rx).1.is_none());
+    }
+
+    #[test]
     fn a_datadir_without_static_nodes_has_no_cluster() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(
-            ClusterPlan::read(dir.path(), &key(1), Some(1)).unwrap(),
+            ClusterPlan::read(dir.path(), &key(1), Some(1), None).unwrap(),
             None
         );
     }

@@ -140,6 +140,11 @@ pub async fn run(
         }
         _ => (None, None, None),
     };
+    // A joining member's chain syncs once the leader's snapshot named the members.
+    let (events, held_route) = match &raft_handle {
+        Some(h) => crate::raft_cluster::hold_until(events, h.members_known.clone()),
+        None => (events, None),
+    };
     let sealer = if raft_driver.is_some() {
         raft_driver
     } else {
@@ -238,6 +243,7 @@ pub async fn run(
         .chain(metrics)
         .chain(consensus_route)
         .chain(raft_route)
+        .chain(held_route)
     {
         task.abort();
     }
@@ -311,6 +317,11 @@ fn read_plan(config: &NodeConfig) -> Result<Plan> {
     }
     if config.http.is_some() || config.ws.is_some() {
         access.check_files()?;
+    }
+    if config.raft.join_existing.is_some() && genesis.engine() != Engine::Raft {
+        return Err(Error::Config(
+            "--raft-join-existing on a genesis that is not a raft network (add --raft or \"raft\": true)".into(),
+        ));
     }
     // A cluster member's raft id is its place in static-nodes.json.
     if config.mine
@@ -386,7 +397,12 @@ fn cluster_plan(
         return Ok(None);
     }
     let own = keys.node_key().signer().public_key();
-    crate::raft_cluster::ClusterPlan::read(&config.datadir, &own, config.raft.raft_id)
+    crate::raft_cluster::ClusterPlan::read(
+        &config.datadir,
+        &own,
+        config.raft.raft_id,
+        config.raft.join_existing,
+    )
 }
 
 /// Step 3: the chain store, with this node added to the raft members under `--raft-id` and a
@@ -411,7 +427,8 @@ fn open_chain(
             _ => raft_members.insert(*id, *key),
         }
     }
-    if let Some(id) = config.raft.raft_id {
+    // This node under its raft id: `--raft-id`, or its place in (or the id it joins) the cluster.
+    if let Some(id) = config.raft.raft_id.or(cluster.map(|c| c.id)) {
         let own = keys.node_key().signer().public_key();
         match raft_members.get(id) {
             Some(k) if *k != own => {

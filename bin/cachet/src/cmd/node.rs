@@ -127,6 +127,11 @@ pub(crate) struct NodeArgs {
     /// {"<raft id>": "<enode>"} (this node is added under --raft-id).
     #[arg(long = "raft-members", value_name = "FILE")]
     raft_members: Option<PathBuf>,
+    /// Join a running raft cluster as this raft id: the id `raft_addPeer` (or
+    /// `raft_addLearner`) returned for this node's enode on the leader. <datadir>/static-nodes.json
+    /// lists members to dial; keep the flag on restarts (GoQuorum's `--raftjoinexisting`).
+    #[arg(long = "raft-join-existing", value_name = "ID", value_parser = clap::value_parser!(u16).range(1..))]
+    raft_join_existing: Option<u16>,
     /// Accept ethash blocks without checking their proof of work (test chains only: hive's
     /// `HIVE_SKIP_POW`); refused for any other engine.
     #[arg(long)]
@@ -290,6 +295,7 @@ pub(crate) async fn run(args: NodeArgs) -> Result<(), Failure> {
             raft_id: args.raft_id,
             block_time_ms: args.raft_block_time,
             members: args.raft_members,
+            join_existing: args.raft_join_existing,
         },
         skip_pow: args.skip_pow,
     };

@@ -68,6 +68,11 @@ impl Procs {
     /// Starts validator `i` (`cachet node --mine` over its datadir), its JSON log appended to
     /// `node{i}.log`.
     pub(crate) fn start(&mut self, i: usize) {
+        self.start_with(i, &[]);
+    }
+
+    /// [`Self::start`] with `extra` arguments for this process only.
+    pub(crate) fn start_with(&mut self, i: usize, extra: &[&str]) {
         assert!(self.children[i].is_none(), "node{i} already runs");
         let n = &self.nodes[i];
         let others: Vec<&str> = (0..self.nodes.len())
@@ -89,6 +94,7 @@ impl Procs {
             .args(["--http.port", &n.http_port.to_string()])
             .args(["--mine", "--kms-recheck", "1"])
             .args(&self.args)
+            .args(extra)
             .args(["--bootnodes", &others.join(",")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -7,6 +7,9 @@
 //! (checked with `cachet_seal::raft`) both hold; the new leader killed (SIGKILL) → the one member left
 //! mints nothing; the killed member restarted over its datadir → a leader is elected, the
 //! pending transaction is minted and both agree on every block.
+//! A second test adds a fourth member: `raft_addPeer` on the leader, the new node started with
+//! `--raft-join-existing`, it syncs and follows (a transaction sent through it is in the same
+//! block on all four); then `raft_removePeer` of it → it stops, the three go on.
 
 use std::time::Duration;
 
@@ -24,9 +27,9 @@ const N: usize = 3;
 /// raft-rs's longest election timeout here: 20 ticks of 100 ms.
 const ELECTION_TIMEOUT_MAX: Duration = Duration::from_secs(2);
 
-/// Bundles, genesis and static-nodes.json for three raft members as `cachet devnet --engine
-/// raft --nodes 3 --period 1` makes them.
-fn prepare_network(root: &std::path::Path, p2p: u16, http: u16) -> Vec<DevnetNode> {
+/// Bundles, genesis and static-nodes.json for `n` raft members as `cachet devnet --engine
+/// raft --nodes n --period 1` makes them.
+fn prepare_network(root: &std::path::Path, n: usize, p2p: u16, http: u16) -> Vec<DevnetNode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -36,7 +39,7 @@ fn prepare_network(root: &std::path::Path, p2p: u16, http: u16) -> Vec<DevnetNod
             engine: Engine::Raft,
             dir: root.to_path_buf(),
             period: 1,
-            nodes: N,
+            nodes: n,
             chain_id: 1337,
             p2p_port: p2p,
             http_port: http,
@@ -133,7 +136,7 @@ fn three_raft_processes_fail_over_from_a_revoked_leader_stall_alone_and_resume()
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
     let (p2p, http) = (base_port(113), base_port(113) + 10);
-    let nodes = prepare_network(&root, p2p, http);
+    let nodes = prepare_network(&root, N, p2p, http);
     // Each member gets its own master key: whichever leads can be revoked alone.
     let keys: Vec<_> = nodes
         .iter()
@@ -249,4 +252,89 @@ fn three_raft_processes_fail_over_from_a_revoked_leader_stall_alone_and_resume()
         let h = raw_header(procs.port(last), k);
         raft::verify(&h, &members).unwrap_or_else(|e| panic!("block {k}: {e}"));
     }
+}
+
+#[test]
+fn a_fourth_member_added_by_raft_add_peer_joins_follows_and_leaves_when_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("net");
+    let (p2p, http) = (base_port(117), base_port(117) + 10);
+    let nodes = prepare_network(&root, N + 1, p2p, http);
+    // Three founders; the fourth node's static-nodes.json lists them as the members to dial.
+    let founders: Vec<&str> = nodes[..N].iter().map(|n| n.enode.as_str()).collect();
+    let list = serde_json::to_string(&founders).unwrap();
+    for n in &nodes {
+        std::fs::write(n.datadir.join("static-nodes.json"), &list).unwrap();
+    }
+    let datadirs: Vec<_> = nodes.iter().map(|n| n.datadir.clone()).collect();
+    let (node_ids, _) = raft_founders(&datadirs);
+    let joiner_enode = nodes[N].enode.clone();
+    let mut procs = Procs::new(
+        root,
+        nodes,
+        &[
+            "--http.api",
+            "eth,net,web3,debug,raft",
+            "--wallet.rpc",
+            "--raftblocktime",
+            "200",
+        ],
+    );
+    let three = [0, 1, 2];
+    for i in three {
+        procs.start(i);
+    }
+    for i in three {
+        head_once_up(procs.port(i));
+    }
+    let leader = elect(&procs, &three, &node_ids, "three founders");
+    let tx = send(&procs, (leader + 1) % N);
+    let (_, before) = mined_on(&procs, &three, tx, "three founders");
+
+    // Added on the leader: raft id 4; then started with --raft-join-existing 4.
+    assert_eq!(
+        result(procs.port(leader), "raft_addPeer", json!([joiner_enode])),
+        json!(4)
+    );
+    procs.start_with(N, &["--raft-join-existing", "4"]);
+    head_once_up(procs.port(N));
+    procs.wait_heads(&[N], before, "the joined member syncs");
+    let all = [0, 1, 2, 3];
+    procs.assert_agree(&all, before, "after the join");
+    assert_eq!(
+        rpc(procs.port(N), "raft_role", json!([])),
+        Some(json!("verifier")),
+        "the joined member is a voter that does not lead\n{}",
+        procs.logs()
+    );
+    let listed = rpc(procs.port(N), "raft_cluster", json!([])).unwrap_or_default();
+    let ids: Vec<u64> = listed
+        .as_array()
+        .map(|m| m.iter().filter_map(|m| m["raftId"].as_u64()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids.len(), 4, "raft_cluster on the joined member: {listed}");
+    // It follows: a transaction sent through it is in the same block on all four.
+    let tx = send(&procs, N);
+    let (_, joined) = mined_on(&procs, &all, tx, "four members");
+    assert!(joined > before);
+
+    // Removed: it stops (a removed id never returns), the three go on.
+    let leader = elect(&procs, &three, &node_ids, "before the removal");
+    assert_eq!(
+        result(procs.port(leader), "raft_removePeer", json!([4])),
+        Value::Null
+    );
+    let status = wait_exit(procs.children[N].as_mut().unwrap(), DEADLINE);
+    let Some(status) = status else {
+        panic!("the removed member kept running\n{}", procs.logs());
+    };
+    procs.children[N] = None;
+    assert_eq!(status.code(), Some(1), "{}", procs.logs());
+    assert!(
+        procs.logs().contains("was removed from the cluster"),
+        "{}",
+        procs.logs()
+    );
+    let tx = send(&procs, (leader + 2) % N);
+    mined_on(&procs, &three, tx, "after the removal");
 }
