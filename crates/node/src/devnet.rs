@@ -96,6 +96,20 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
             config.engine
         )));
     }
+    let span = u16::try_from(config.nodes).unwrap_or(u16::MAX);
+    let overlap = |a: u16, b: u16| {
+        a != 0 && b != 0 && a < b.saturating_add(span) && b < a.saturating_add(span)
+    };
+    if overlap(config.http_port, config.ws_port) {
+        return Err(cfg(format!(
+            "JSON-RPC ports {}–{} and WebSocket ports {}–{} overlap for {} nodes: pass --ws.port outside the first range (or 0 for free ports)",
+            config.http_port,
+            config.http_port.saturating_add(span - 1),
+            config.ws_port,
+            config.ws_port.saturating_add(span - 1),
+            config.nodes
+        )));
+    }
     if dir.exists() && std::fs::read_dir(dir).map_err(cfg)?.next().is_some() {
         return Err(cfg(format!(
             "devnet directory {} is not empty: pass a fresh --dir",
@@ -430,4 +444,50 @@ pub async fn started_line(child: &mut Child) -> Result<String> {
         .await
         .map_err(cfg)?
         .ok_or_else(|| cfg("node exited before it started; see its node.log"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path, http_port: u16, ws_port: u16) -> DevnetConfig {
+        DevnetConfig {
+            engine: Engine::Raft,
+            dir: dir.to_path_buf(),
+            period: 1,
+            nodes: 3,
+            chain_id: 1337,
+            p2p_port: 30303,
+            http_port,
+            ws_port,
+            prefund: Vec::new(),
+            london: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn refuses_websocket_ports_that_overlap_the_json_rpc_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        // geth's 8545/8546 for three nodes: node 0's WebSocket is node 1's HTTP port.
+        let err = prepare(&config(&dir.path().join("a"), 8545, 8546))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "JSON-RPC ports 8545–8547 and WebSocket ports 8546–8548 overlap for 3 nodes"
+            ),
+            "{err}"
+        );
+        assert!(!dir.path().join("a").exists(), "nothing written");
+        // Adjacent ranges and free ports are fine.
+        let nodes = prepare(&config(&dir.path().join("b"), 8545, 8548))
+            .await
+            .unwrap();
+        let ports: Vec<(u16, u16)> = nodes.iter().map(|n| (n.http_port, n.ws_port)).collect();
+        assert_eq!(ports, [(8545, 8548), (8546, 8549), (8547, 8550)]);
+        prepare(&config(&dir.path().join("c"), 8545, 0))
+            .await
+            .unwrap();
+    }
 }

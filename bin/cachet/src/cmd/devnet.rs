@@ -67,9 +67,10 @@ pub(crate) struct DevnetArgs {
     /// First JSON-RPC port (node i listens on http.port + i).
     #[arg(long = "http.port", default_value_t = 8545)]
     http_port: u16,
-    /// First JSON-RPC WebSocket port (node i listens on ws.port + i; 0: free ports).
-    #[arg(long = "ws.port", default_value_t = 8546)]
-    ws_port: u16,
+    /// First JSON-RPC WebSocket port (node i listens on ws.port + i; 0: free ports). Default:
+    /// http.port + nodes (8546 for one node), so the two ranges never overlap.
+    #[arg(long = "ws.port")]
+    ws_port: Option<u16>,
     /// Fund this account in the genesis: `ADDR` (1,000,000 ETH) or `ADDR=WEI`; repeatable.
     /// Every node's wallet account is funded anyway.
     #[arg(long, value_name = "ADDR[=WEI]", value_parser = parse_prefund)]
@@ -114,7 +115,9 @@ pub(crate) async fn run(args: DevnetArgs, log: Option<String>) -> Result<(), Fai
         chain_id: args.chain_id,
         p2p_port: args.port,
         http_port: args.http_port,
-        ws_port: args.ws_port,
+        ws_port: args.ws_port.unwrap_or_else(|| {
+            u16::try_from(args.nodes).map_or(0, |n| args.http_port.saturating_add(n))
+        }),
         prefund: args.prefund,
         london: !args.no_london,
     };
