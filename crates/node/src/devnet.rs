@@ -450,7 +450,7 @@ pub async fn started_line(child: &mut Child) -> Result<String> {
 mod tests {
     use super::*;
 
-    fn config(dir: &std::path::Path, http_port: u16, ws_port: u16) -> DevnetConfig {
+    fn config(dir: &Path, http_port: u16, ws_port: u16) -> DevnetConfig {
         DevnetConfig {
             engine: Engine::Raft,
             dir: dir.to_path_buf(),
