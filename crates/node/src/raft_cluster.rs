@@ -39,7 +39,7 @@ use secp256k1::PublicKey;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::chain::{Chain, Imported};
+use crate::chain::Chain;
 use crate::error::{Error, Result};
 use crate::produce::BuildConfig;
 use crate::raft::{RaftMinter, now_nanos};
@@ -887,9 +887,9 @@ impl Driver {
             Ok(imported) => {
                 crate::metrics::imported("raft", started.elapsed(), 1, 0);
                 tracing::info!(target: "cachet::raft", index, number = block.header.number, hash = %block.hash, minter = block.minter, ?imported, "committed block imported");
-                if imported == Imported::Head && block.minter == self.node.id() {
-                    self.last_mint = Some(Instant::now());
-                }
+                // The block time runs from the previous mint, not from its commit: a block
+                // that takes longer than --raftblocktime to commit is followed at once
+                // (decision 532).
                 Ok(())
             }
             Err(e) => Err(Error::Raft {
