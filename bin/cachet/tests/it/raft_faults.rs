@@ -9,7 +9,9 @@
 //! pending transaction is minted and both agree on every block.
 //! A second test adds a fourth member: `raft_addPeer` on the leader, the new node started with
 //! `--raft-join-existing`, it syncs and follows (a transaction sent through it is in the same
-//! block on all four); then `raft_removePeer` of it → it stops, the three go on.
+//! block on all four); then `raft_removePeer` of it → it stops, the three go on; then the
+//! leader SIGKILLed → the other two elect another leader, whose raft id and key sign the next
+//! block, and the killed member restarted over its datadir catches up.
 
 use std::time::Duration;
 
@@ -267,7 +269,7 @@ fn a_fourth_member_added_by_raft_add_peer_joins_follows_and_leaves_when_removed(
         std::fs::write(n.datadir.join("static-nodes.json"), &list).unwrap();
     }
     let datadirs: Vec<_> = nodes.iter().map(|n| n.datadir.clone()).collect();
-    let (node_ids, _) = raft_founders(&datadirs);
+    let (node_ids, members) = raft_founders(&datadirs);
     let joiner_enode = nodes[N].enode.clone();
     let mut procs = Procs::new(
         root,
@@ -337,4 +339,27 @@ fn a_fourth_member_added_by_raft_add_peer_joins_follows_and_leaves_when_removed(
     );
     let tx = send(&procs, (leader + 2) % N);
     mined_on(&procs, &three, tx, "after the removal");
+
+    // The leader SIGKILLed (no hand-over): the two others elect a new leader, whose raft id and
+    // key sign the next block; the killed member restarted over its datadir catches up.
+    procs.kill(leader);
+    let two: Vec<usize> = three.into_iter().filter(|i| *i != leader).collect();
+    let next = elect(&procs, &two, &node_ids, "leader killed");
+    let tx = send(&procs, two[0]);
+    let (_, n) = mined_on(&procs, &two, tx, "leader killed");
+    let signer = raft::recover(&raw_header(procs.port(next), n))
+        .unwrap_or_else(|e| panic!("block {n}: {e}"));
+    assert_eq!(usize::from(signer.raft_id), next + 1, "block {n}: raft id");
+    assert_eq!(
+        Some(signer.public_key),
+        members.get(signer.raft_id).copied(),
+        "block {n}: the new leader's key"
+    );
+    procs.start(leader);
+    procs.wait_heads(&[leader], n, "the killed leader restarted");
+    let top = procs.assert_agree(&three, n, "the killed leader restarted");
+    for k in 1..=top {
+        let h = raw_header(procs.port(leader), k);
+        raft::verify(&h, &members).unwrap_or_else(|e| panic!("block {k}: {e}"));
+    }
 }
