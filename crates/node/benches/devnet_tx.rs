@@ -24,26 +24,27 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy_eips::eip2718::Encodable2718 as _;
-use alloy_primitives::{Address, B256, TxKind, U256, keccak256};
+use alloy_primitives::{Address, B256, TxKind, U256};
 use cachet_node::devnet::{DevnetConfig, prepare};
 use cachet_node::{Controls, NodeConfig, RaftConfig};
 use cachet_seal::Engine;
 use http_client::Client;
+use measure::{Refusals, add_token, env_u64, hex_u64, key, ms, pct, round_trips};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use revm::context::{BlockEnv, TxEnv};
 use secp256k1::SecretKey;
-use serde_json::{Value, json};
+use serde_json::json;
 use token::{ETHER, GWEI, TOKEN, TRANSFER_GAS};
 
 #[path = "shared/http_client.rs"]
 mod http_client;
+#[path = "shared/measure.rs"]
+mod measure;
 #[path = "shared/token.rs"]
 mod token;
 
@@ -58,27 +59,11 @@ const INFLIGHT: u64 = 3_000;
 /// `eth_blockNumber` calls timed for the round-trip baseline (after 50 unmeasured).
 const RTT_CALLS: usize = 500;
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
-}
-
-fn key(tag: &str, i: u64) -> SecretKey {
-    SecretKey::from_slice(keccak256(format!("{tag} {i}")).as_slice()).expect("key")
-}
-
-fn hex_u64(v: &Value) -> u64 {
-    let s = v.as_str().expect("hex quantity");
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex quantity")
 }
 
 /// A sealing node running in-process.
@@ -191,14 +176,6 @@ impl Node {
     }
 }
 
-/// Puts the bench token, with a balance for each of `holders`, into the genesis file.
-fn add_token(path: &Path, holders: &[Address]) {
-    let mut genesis: Value =
-        serde_json::from_slice(&std::fs::read(path).expect("genesis")).expect("genesis json");
-    genesis["alloc"][format!("{TOKEN:x}")] = token::token_alloc(holders);
-    std::fs::write(path, genesis.to_string()).expect("write genesis");
-}
-
 /// A token transfer from `key` at `nonce` to a random recipient: the raw bytes to send and
 /// its hash.
 fn transfer(
@@ -223,29 +200,6 @@ fn transfer(
     (tx, raw)
 }
 
-/// `p` in 0..=100: the nearest-rank percentile of sorted `v`.
-fn pct(v: &[Duration], p: usize) -> Duration {
-    let i = (v.len() * p).div_ceil(100).clamp(1, v.len()) - 1;
-    v[i]
-}
-
-/// Round trips of `eth_blockNumber` on one keep-alive connection, sorted.
-fn round_trips(node: &Node) -> Vec<Duration> {
-    let mut c = node.client();
-    for _ in 0..50 {
-        c.result("eth_blockNumber", json!([]));
-    }
-    let mut out: Vec<Duration> = (0..RTT_CALLS)
-        .map(|_| {
-            let t = Instant::now();
-            c.result("eth_blockNumber", json!([]));
-            t.elapsed()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 struct Latency {
     /// Sorted send → receipt times.
     samples: Vec<Duration>,
@@ -264,7 +218,7 @@ fn latency(engine: Engine, period: Duration, txs: u64, senders: u64, idle: bool)
         u64::try_from(period.as_millis()).expect("ms"),
         &funded,
     );
-    let rtt = round_trips(&node);
+    let rtt = round_trips(node.client(), RTT_CALLS);
     let poll = (period / 100).max(Duration::from_millis(1));
     let gas_price = if engine == Engine::Raft { 0 } else { GAS_PRICE };
     let mut samples: Vec<Duration> = std::thread::scope(|s| {
@@ -339,18 +293,17 @@ fn throughput(secs: f64, senders: u64, workers: usize) -> Throughput {
     let funded: Vec<Address> = keys.iter().map(token::address_of).collect();
     let node = Node::start(Engine::Clique, 1000, &funded);
     let sent = AtomicU64::new(0);
-    let refused = AtomicU64::new(0);
+    let refused = Refusals::default();
     let included = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
-    let first_refusal = Mutex::new(None::<String>);
     let mut blocks: Vec<Seen> = Vec::new();
     let mut window = (0, 0);
     let mut pool_max = (0u64, 0u64);
     let envs: HashMap<B256, TxEnv> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
-                let (node, sent, refused, included, stop, first_refusal) =
-                    (&node, &sent, &refused, &included, &stop, &first_refusal);
+                let (node, sent, refused, included, stop) =
+                    (&node, &sent, &refused, &included, &stop);
                 let mine: Vec<(&SecretKey, Address)> = keys
                     .iter()
                     .zip(&funded)
@@ -376,14 +329,7 @@ fn throughput(secs: f64, senders: u64, workers: usize) -> Throughput {
                         next += 1;
                         let (key, address) = mine[i];
                         let (tx, raw) = transfer(key, nonces[i], GAS_PRICE, &mut rng);
-                        let response = c.rpc("eth_sendRawTransaction", json!([raw]));
-                        if response.get("error").is_some() {
-                            refused.fetch_add(1, Ordering::Relaxed);
-                            first_refusal
-                                .lock()
-                                .expect("lock")
-                                .get_or_insert_with(|| response.to_string());
-                            std::thread::sleep(Duration::from_millis(1));
+                        if !refused.send(&mut c, &raw) {
                             continue;
                         }
                         nonces[i] += 1;
@@ -478,20 +424,17 @@ fn throughput(secs: f64, senders: u64, workers: usize) -> Throughput {
         assert_eq!(gas, chain_gas, "raw revm used different gas than the node");
         *r = time;
     }
+    let (refused, first_refusal) = refused.into_parts();
     Throughput {
         blocks,
         window,
         sent: sent.into_inner(),
-        refused: refused.into_inner(),
-        first_refusal: first_refusal.into_inner().expect("lock"),
+        refused,
+        first_refusal,
         raw: (raw[0], raw[1]),
         senders: funded.len(),
         pool_max,
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn main() {

@@ -46,17 +46,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_eips::eip2718::Encodable2718 as _;
-use alloy_primitives::{Address, TxKind, U256, keccak256};
+use alloy_primitives::{Address, TxKind, U256};
 use http_client::Client;
-use members::{Cluster, Member, wait_for_quiet};
+use measure::{Refusals, env_u64, hex_u64, key, ms, pct, round_trips};
+use members::{Cluster, wait_for_quiet};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secp256k1::SecretKey;
-use serde_json::{Value, json};
+use serde_json::json;
 use token::{TOKEN, TRANSFER_GAS};
 
 #[path = "shared/http_client.rs"]
 mod http_client;
+#[path = "shared/measure.rs"]
+mod measure;
 #[path = "raft_cluster/members.rs"]
 mod members;
 #[path = "shared/token.rs"]
@@ -88,22 +91,6 @@ fn phase(what: impl Into<String>) {
     *PHASE.lock().unwrap_or_else(|e| e.into_inner()) = what.into();
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-fn key(tag: &str, i: u64) -> SecretKey {
-    SecretKey::from_slice(keccak256(format!("{tag} {i}")).as_slice()).expect("key")
-}
-
-fn hex_u64(v: &Value) -> u64 {
-    let s = v.as_str().expect("hex quantity");
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex quantity")
-}
-
 /// A token transfer from `key` at `nonce` to a random recipient (gas price 0: GoQuorum's raft
 /// chains take none), as the raw hex to send.
 fn transfer(key: &SecretKey, nonce: u64, rng: &mut StdRng) -> String {
@@ -122,12 +109,6 @@ fn transfer(key: &SecretKey, nonce: u64, rng: &mut StdRng) -> String {
     format!("0x{}", hex::encode(tx.encoded_2718()))
 }
 
-/// `p` in 0..=100: the nearest-rank percentile of sorted `v`.
-fn pct(v: &[Duration], p: usize) -> Duration {
-    let i = (v.len() * p).div_ceil(100).clamp(1, v.len()) - 1;
-    v[i]
-}
-
 /// The mean and the largest of `v` (zero when empty).
 fn mean_max(v: impl Iterator<Item = Duration>) -> (Duration, Duration) {
     let (mut sum, mut max, mut n) = (Duration::ZERO, Duration::ZERO, 0u32);
@@ -137,27 +118,6 @@ fn mean_max(v: impl Iterator<Item = Duration>) -> (Duration, Duration) {
         n += 1;
     }
     (sum / n.max(1), max)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// Round trips of `eth_blockNumber` on one keep-alive connection, sorted.
-fn round_trips(m: &Member) -> Vec<Duration> {
-    let mut c = m.client();
-    for _ in 0..50 {
-        c.result("eth_blockNumber", json!([]));
-    }
-    let mut out: Vec<Duration> = (0..RTT_CALLS)
-        .map(|_| {
-            let t = Instant::now();
-            c.result("eth_blockNumber", json!([]));
-            t.elapsed()
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// Send-to-leader → receipt, sorted: (on all members, on the leader).
@@ -234,10 +194,9 @@ fn throughput(
     const WORKERS: usize = 2;
     let follower = (leader + 1) % MEMBERS;
     let sent = AtomicU64::new(0);
-    let refused = AtomicU64::new(0);
+    let refused = Refusals::default();
     let included = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
-    let first_refusal = Mutex::new(None::<String>);
     let mut blocks: Vec<Seen> = Vec::new();
     let mut window = (0, 0);
     let mut pool_pending = Vec::new();
@@ -249,8 +208,7 @@ fn throughput(
     );
     std::thread::scope(|s| {
         for w in 0..WORKERS {
-            let (sent, refused, included, stop, first_refusal) =
-                (&sent, &refused, &included, &stop, &first_refusal);
+            let (sent, refused, included, stop) = (&sent, &refused, &included, &stop);
             let mine: Vec<&SecretKey> = keys.iter().skip(w).step_by(WORKERS).collect();
             let member = &cluster.members[leader];
             s.spawn(move || {
@@ -280,14 +238,7 @@ fn throughput(
                         Some(raw) if !raw.is_empty() => std::mem::take(raw),
                         _ => transfer(mine[i], nonces[i], &mut rng),
                     };
-                    let response = c.rpc("eth_sendRawTransaction", json!([raw]));
-                    if response.get("error").is_some() {
-                        refused.fetch_add(1, Ordering::Relaxed);
-                        first_refusal
-                            .lock()
-                            .expect("lock")
-                            .get_or_insert_with(|| response.to_string());
-                        std::thread::sleep(Duration::from_millis(1));
+                    if !refused.send(&mut c, &raw) {
                         continue;
                     }
                     nonces[i] += 1;
@@ -343,7 +294,7 @@ fn throughput(
                     follower + 1,
                     WAIT.as_secs(),
                     sent.load(Ordering::Relaxed),
-                    refused.load(Ordering::Relaxed),
+                    refused.count(),
                     cluster.states()
                 );
             }
@@ -367,12 +318,13 @@ fn throughput(
         }
         stop.store(true, Ordering::Relaxed);
     });
+    let (refused, first_refusal) = refused.into_parts();
     Throughput {
         blocks,
         window,
         sent: sent.into_inner(),
-        refused: refused.into_inner(),
-        first_refusal: first_refusal.into_inner().expect("lock"),
+        refused,
+        first_refusal,
         pool: pool_pending,
         heads,
     }
@@ -494,7 +446,7 @@ fn main() {
     let cluster = Cluster::start(&funded);
     let leader = cluster.leader("first election");
     phase("latency");
-    let rtt = round_trips(&cluster.members[leader]);
+    let rtt = round_trips(cluster.members[leader].client(), RTT_CALLS);
     let slot = latency(&cluster, leader, &lat_key, 0, txs, 0.0);
     let idle = latency(&cluster, leader, &lat_key, txs, txs, 1.0);
     phase("sustained load");

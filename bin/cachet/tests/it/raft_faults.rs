@@ -10,7 +10,7 @@
 //! A second test adds a fourth member: `raft_addPeer` on the leader, the new node started with
 //! `--raft-join-existing`, it syncs and follows (a transaction sent through it is in the same
 //! block on all four); then `raft_removePeer` of it → it stops, the three go on; then the
-//! leader SIGKILLed → the other two elect another leader, whose raft id and key sign the next
+//! leader killed (SIGKILL) → the other two elect another leader, whose raft id and key sign the next
 //! block, and the killed member restarted over its datadir catches up.
 
 use std::time::Duration;
@@ -50,6 +50,30 @@ fn prepare_network(root: &std::path::Path, n: usize, p2p: u16, http: u16) -> Vec
             london: true,
         }))
         .expect("devnet prepare")
+}
+
+/// The member processes over `nodes` (raft namespace and wallet signing over RPC on), the
+/// first three started and answering.
+fn start_founders(root: std::path::PathBuf, nodes: Vec<DevnetNode>, block_time_ms: u32) -> Procs {
+    let block_time = block_time_ms.to_string();
+    let mut procs = Procs::new(
+        root,
+        nodes,
+        &[
+            "--http.api",
+            "eth,net,web3,debug,raft",
+            "--wallet.rpc",
+            "--raftblocktime",
+            &block_time,
+        ],
+    );
+    for i in 0..N {
+        procs.start(i);
+    }
+    for i in 0..N {
+        head_once_up(procs.port(i));
+    }
+    procs
 }
 
 /// Waits until exactly one of `which` is the minter, every other one a verifier, and all of
@@ -147,24 +171,8 @@ fn three_raft_processes_fail_over_from_a_revoked_leader_stall_alone_and_resume()
         .collect();
     let datadirs: Vec<_> = nodes.iter().map(|n| n.datadir.clone()).collect();
     let (node_ids, members) = raft_founders(&datadirs);
-    let mut procs = Procs::new(
-        root,
-        nodes,
-        &[
-            "--http.api",
-            "eth,net,web3,debug,raft",
-            "--wallet.rpc",
-            "--raftblocktime",
-            "1000",
-        ],
-    );
     let all = [0, 1, 2];
-    for i in all {
-        procs.start(i);
-    }
-    for i in all {
-        head_once_up(procs.port(i));
-    }
+    let mut procs = start_founders(root, nodes, 1000);
 
     // 1. A transaction sent through a follower is minted by the leader, on all three.
     let first = elect(&procs, &all, &node_ids, "three running");
@@ -271,24 +279,8 @@ fn a_fourth_member_added_by_raft_add_peer_joins_follows_and_leaves_when_removed(
     let datadirs: Vec<_> = nodes.iter().map(|n| n.datadir.clone()).collect();
     let (node_ids, members) = raft_founders(&datadirs);
     let joiner_enode = nodes[N].enode.clone();
-    let mut procs = Procs::new(
-        root,
-        nodes,
-        &[
-            "--http.api",
-            "eth,net,web3,debug,raft",
-            "--wallet.rpc",
-            "--raftblocktime",
-            "200",
-        ],
-    );
     let three = [0, 1, 2];
-    for i in three {
-        procs.start(i);
-    }
-    for i in three {
-        head_once_up(procs.port(i));
-    }
+    let mut procs = start_founders(root, nodes, 200);
     let leader = elect(&procs, &three, &node_ids, "three founders");
     let tx = send(&procs, (leader + 1) % N);
     let (_, before) = mined_on(&procs, &three, tx, "three founders");

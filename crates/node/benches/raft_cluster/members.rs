@@ -15,7 +15,8 @@ use cachet_seal::Engine;
 use serde_json::{Value, json};
 
 use crate::http_client::Client;
-use crate::token::{self, ETHER, TOKEN};
+use crate::measure::add_token;
+use crate::token::{self, ETHER};
 use crate::{BLOCK_TIME, MEMBERS, POLL, PORT_BASE, WAIT};
 
 /// The first of `n` consecutive loopback TCP ports that are free now, from [`PORT_BASE`] up,
@@ -358,12 +359,4 @@ pub(crate) fn wait_for_quiet(mut done: impl FnMut() -> bool) -> Option<Instant> 
         }
         std::thread::sleep(POLL);
     }
-}
-
-/// Puts the bench token, with a balance for each of `holders`, into the genesis file.
-pub(crate) fn add_token(path: &Path, holders: &[Address]) {
-    let mut genesis: Value =
-        serde_json::from_slice(&std::fs::read(path).expect("genesis")).expect("genesis json");
-    genesis["alloc"][format!("{TOKEN:x}")] = token::token_alloc(holders);
-    std::fs::write(path, genesis.to_string()).expect("write genesis");
 }
