@@ -612,14 +612,25 @@ fn qbft_plan(
     if !config.mine {
         return None;
     }
-    crate::qbft::check::plan(chain, &chain.head(), me)
-        .ok()
-        .map(|p| p.config.validators)
+    let head = chain.head();
+    match crate::qbft::check::plan(chain, &head, me) {
+        Ok(p) => Some(p.config.validators),
+        // Not (yet) a validator: the driver runs idle, so that a vote adding this node starts
+        // it validating without a restart (decision 526). Only beside two or more validators:
+        // a lone validator seals alone (decision 410) and runs no driver to take it in.
+        Err(crate::qbft::check::NotRun::NotValidator) => chain
+            .rules_as::<crate::bft::BftRules>()
+            .and_then(|r| r.snapshot(&head.hash))
+            .map(|s| s.validator_list())
+            .filter(|v| v.len() >= 2),
+        Err(_) => None,
+    }
 }
 
-/// Step 5a (QBFT with more than one validator, this node among them): the QBFT driver over
-/// the `istanbul/100` network ([`IstanbulNet`](crate::istanbul::IstanbulNet), sending to the
-/// validators only, as GoQuorum does), signing while `allowed` is true. `None` when the chain
+/// Step 5a (QBFT with more than one validator, this node among them or waiting to be voted
+/// in): the QBFT driver over the `istanbul/100` network
+/// ([`IstanbulNet`](crate::istanbul::IstanbulNet), sending to the validators only, as GoQuorum
+/// does), signing while `allowed` is true. `None` when the chain
 /// is not such a chain (the producer loop seals, [`start_sealer`]).
 #[allow(clippy::too_many_arguments)] // the node's parts the driver is built from
 fn start_qbft(

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use super::engines::{assert_qbft_committed, block_hash, inspect, raw_header};
 use super::node::{base_port, cachet, number, rpc, wait_exit, wait_until};
+use super::pool_rpc::result;
 
 const N: usize = 4;
 /// ⌈2N/3⌉ for N = 4.
@@ -214,9 +215,9 @@ pub(crate) fn own_master_key(root: &Path, node: &DevnetNode, i: usize) -> PathBu
     key
 }
 
-/// Bundles and genesis for four QBFT validators as `cachet devnet --engine qbft --nodes 4`
+/// Bundles and genesis for `n` QBFT validators as `cachet devnet --engine qbft --nodes n`
 /// makes them, the genesis then given a short round timeout.
-fn prepare_network(root: &Path, p2p: u16, http: u16) -> Vec<DevnetNode> {
+fn prepare_network(root: &Path, n: usize, p2p: u16, http: u16) -> Vec<DevnetNode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -226,7 +227,7 @@ fn prepare_network(root: &Path, p2p: u16, http: u16) -> Vec<DevnetNode> {
             engine: Engine::Qbft,
             dir: root.to_path_buf(),
             period: 1,
-            nodes: N,
+            nodes: n,
             chain_id: 1337,
             p2p_port: p2p,
             http_port: http,
@@ -247,7 +248,7 @@ fn four_qbft_processes_survive_one_fault_stall_at_two_resume_and_lose_a_revoked_
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
     let (p2p, http) = (base_port(97), base_port(97) + 10);
-    let nodes = prepare_network(&root, p2p, http);
+    let nodes = prepare_network(&root, N, p2p, http);
     // Validator 1 gets its own master key, to be revoked while it runs (the others share the
     // devnet's).
     let own_key = own_master_key(&root, &nodes[1], 1);
@@ -356,4 +357,83 @@ fn four_qbft_processes_survive_one_fault_stall_at_two_resume_and_lose_a_revoked_
     for n in 1..=top {
         assert_qbft_committed(&raw_header(procs.port(0), n), &validators, QUORUM);
     }
+}
+
+/// The node address `cachet inspect` reports for a datadir.
+fn node_address(datadir: &Path) -> Address {
+    inspect(datadir)["node_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_node_voted_in_by_three_of_four_validators_starts_validating_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("net");
+    let (p2p, http) = (base_port(118), base_port(118) + 10);
+    let nodes = prepare_network(&root, N + 1, p2p, http);
+    let addresses: Vec<Address> = nodes.iter().map(|n| node_address(&n.datadir)).collect();
+    // The genesis lists the first four only; the fifth runs `--mine` as every other.
+    let mut validators = addresses[..N].to_vec();
+    validators.sort();
+    let path = root.join("genesis.json");
+    let mut genesis: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let extra = cachet_seal::qbft::encode_extra(&cachet_seal::bft::BftExtra {
+        vanity: vec![0; 32],
+        validators: validators.clone(),
+        ..Default::default()
+    });
+    genesis["extraData"] = json!(format!("0x{}", hex::encode(extra)));
+    std::fs::write(&path, serde_json::to_vec_pretty(&genesis).unwrap()).unwrap();
+    let newcomer = addresses[N];
+
+    let mut procs = Procs::new(root, nodes, &["--http.api", "eth,net,web3,debug,istanbul"]);
+    let all = [0, 1, 2, 3, 4];
+    for i in all {
+        procs.start(i);
+    }
+    procs.wait_heads(&all, 2, "four validators and a fifth node");
+    let before = number(procs.port(0));
+    for k in 1..=before {
+        let h = raw_header(procs.port(0), k);
+        let proposer = assert_qbft_committed(&h, &validators, QUORUM);
+        assert_ne!(proposer, newcomer, "block {k}: proposed by a non-validator");
+    }
+
+    // Three of the four vote it in (more than half of four).
+    for i in 0..3 {
+        assert_eq!(
+            result(procs.port(i), "istanbul_propose", json!([newcomer, true])),
+            Value::Null
+        );
+    }
+    let mut five = validators.clone();
+    five.push(newcomer);
+    five.sort();
+    // The node, never restarted, proposes a block that the five commit.
+    let mut checked = before;
+    let mut proposed = None;
+    let found = wait_until(DEADLINE, || {
+        let top = number(procs.port(0));
+        while proposed.is_none() && checked < top {
+            checked += 1;
+            let h = raw_header(procs.port(0), checked);
+            if h.beneficiary == newcomer {
+                proposed = Some(h);
+            }
+        }
+        proposed.is_some()
+    });
+    let Some(block) = proposed.filter(|_| found) else {
+        panic!(
+            "the node voted in proposed no block up to {checked}: validators now {:?}\n{}",
+            rpc(procs.port(0), "istanbul_getValidators", json!(["latest"])),
+            procs.logs()
+        );
+    };
+    // ⌈2·5/3⌉ = 4 committed seals of the five.
+    assert_eq!(assert_qbft_committed(&block, &five, 4), newcomer);
+    procs.assert_agree(&all, block.number, "after the vote");
 }
