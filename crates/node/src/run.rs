@@ -616,19 +616,17 @@ fn qbft_plan(
     match crate::qbft::check::plan(chain, &head, me) {
         Ok(p) => Some(p.config.validators),
         // Not (yet) a validator: the driver runs idle, so that a vote adding this node starts
-        // it validating without a restart (decision 526). Only beside two or more validators:
-        // a lone validator seals alone (decision 410) and runs no driver to take it in.
+        // it validating without a restart (decision 526).
         Err(crate::qbft::check::NotRun::NotValidator) => chain
             .rules_as::<crate::bft::BftRules>()
             .and_then(|r| r.snapshot(&head.hash))
-            .map(|s| s.validator_list())
-            .filter(|v| v.len() >= 2),
+            .map(|s| s.validator_list()),
         Err(_) => None,
     }
 }
 
-/// Step 5a (QBFT with more than one validator, this node among them or waiting to be voted
-/// in): the QBFT driver over the `istanbul/100` network
+/// Step 5a (QBFT, this node a validator or waiting to be voted in): the QBFT driver over the
+/// `istanbul/100` network
 /// ([`IstanbulNet`](crate::istanbul::IstanbulNet), sending to the validators only, as GoQuorum
 /// does), signing while `allowed` is true. `None` when the chain
 /// is not such a chain (the producer loop seals, [`start_sealer`]).

@@ -368,15 +368,17 @@ fn node_address(datadir: &Path) -> Address {
         .unwrap()
 }
 
-#[test]
-fn a_node_voted_in_by_three_of_four_validators_starts_validating_without_a_restart() {
+/// `genesis_validators` validators in the genesis and one more `cachet node --mine` outside it;
+/// the first `voters` of them vote it in; it must then propose a block that a quorum of the
+/// grown set commits, without a restart (decisions 526–527).
+fn vote_in(genesis_validators: usize, voters: usize, salt: u16) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
-    let (p2p, http) = (base_port(118), base_port(118) + 10);
-    let nodes = prepare_network(&root, N + 1, p2p, http);
+    let (p2p, http) = (base_port(salt), base_port(salt) + 10);
+    let n = genesis_validators;
+    let nodes = prepare_network(&root, n + 1, p2p, http);
     let addresses: Vec<Address> = nodes.iter().map(|n| node_address(&n.datadir)).collect();
-    // The genesis lists the first four only; the fifth runs `--mine` as every other.
-    let mut validators = addresses[..N].to_vec();
+    let mut validators = addresses[..n].to_vec();
     validators.sort();
     let path = root.join("genesis.json");
     let mut genesis: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -387,32 +389,32 @@ fn a_node_voted_in_by_three_of_four_validators_starts_validating_without_a_resta
     });
     genesis["extraData"] = json!(format!("0x{}", hex::encode(extra)));
     std::fs::write(&path, serde_json::to_vec_pretty(&genesis).unwrap()).unwrap();
-    let newcomer = addresses[N];
+    let newcomer = addresses[n];
+    let quorum = |v: usize| (2 * v).div_ceil(3);
 
     let mut procs = Procs::new(root, nodes, &["--http.api", "eth,net,web3,debug,istanbul"]);
-    let all = [0, 1, 2, 3, 4];
-    for i in all {
-        procs.start(i);
+    let all: Vec<usize> = (0..=n).collect();
+    for i in &all {
+        procs.start(*i);
     }
-    procs.wait_heads(&all, 2, "four validators and a fifth node");
+    procs.wait_heads(&all, 2, "the validators and a node outside the set");
     let before = number(procs.port(0));
     for k in 1..=before {
         let h = raw_header(procs.port(0), k);
-        let proposer = assert_qbft_committed(&h, &validators, QUORUM);
+        let proposer = assert_qbft_committed(&h, &validators, quorum(n));
         assert_ne!(proposer, newcomer, "block {k}: proposed by a non-validator");
     }
 
-    // Three of the four vote it in (more than half of four).
-    for i in 0..3 {
+    for i in 0..voters {
         assert_eq!(
             result(procs.port(i), "istanbul_propose", json!([newcomer, true])),
             Value::Null
         );
     }
-    let mut five = validators.clone();
-    five.push(newcomer);
-    five.sort();
-    // The node, never restarted, proposes a block that the five commit.
+    let mut grown = validators.clone();
+    grown.push(newcomer);
+    grown.sort();
+    // The node, never restarted, proposes a block that the grown set commits.
     let mut checked = before;
     let mut proposed = None;
     let found = wait_until(DEADLINE, || {
@@ -433,7 +435,19 @@ fn a_node_voted_in_by_three_of_four_validators_starts_validating_without_a_resta
             procs.logs()
         );
     };
-    // ⌈2·5/3⌉ = 4 committed seals of the five.
-    assert_eq!(assert_qbft_committed(&block, &five, 4), newcomer);
+    assert_eq!(
+        assert_qbft_committed(&block, &grown, quorum(n + 1)),
+        newcomer
+    );
     procs.assert_agree(&all, block.number, "after the vote");
+}
+
+#[test]
+fn a_node_voted_in_by_three_of_four_validators_starts_validating_without_a_restart() {
+    vote_in(N, 3, 118);
+}
+
+#[test]
+fn a_lone_validator_votes_in_a_second_one_and_the_two_commit_together() {
+    vote_in(1, 1, 119);
 }

@@ -58,8 +58,6 @@ pub enum NotRun {
     BadParent(String),
     /// This node is not among the height's validators.
     NotValidator,
-    /// One validator: the single-validator sealer (`bft::BftSealer`) seals.
-    SingleValidator,
 }
 
 /// The plan of the child of `head` for validator `me`: validators of the chain's vote snapshot
@@ -89,9 +87,6 @@ pub fn plan(chain: &Chain, head: &HeadInfo, me: Address) -> Result<HeightPlan, N
         })?;
     if !validators.contains(&me) {
         return Err(NotRun::NotValidator);
-    }
-    if validators.len() < 2 {
-        return Err(NotRun::SingleValidator);
     }
     let bft = chain.genesis().bft();
     let policy = match bft.map(|b| b.policy) {

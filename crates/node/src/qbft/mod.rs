@@ -12,8 +12,8 @@
 //!   the sealing switch and recorded first in the seal journal (`FileJournal`).
 //! - [`hub`]: the in-process network.
 //!
-//! A chain whose only validator is this node keeps the single-validator `bft::BftSealer`
-//! (decision 410).
+//! It runs for any number of validators, one included (decision 527: a lone validator then
+//! proposes votes and hands over to the driver's quorum once a second one is voted in).
 
 pub mod check;
 pub mod driver;
