@@ -24,6 +24,7 @@ use crate::clique::Proposals;
 use crate::consensus_net::{ConsensusFrame, ConsensusNet, InboundFrame};
 use crate::doppelganger::{Guard, SuspectBlock, next_suspect};
 use crate::error::{Error, Result};
+use crate::pending::PendingHeader;
 use crate::produce::BuildConfig;
 
 /// Undecodable frames from one peer after which the driver ignores that peer's frames.
@@ -150,6 +151,8 @@ pub struct Driver {
     chain: Arc<Chain>,
     signer: GatedSigner,
     journal: FileJournal,
+    /// Our last proposal (`sealing.rlp`), proposed again at its height after a restart.
+    pending: PendingHeader,
     net: Arc<dyn ConsensusNet>,
     build: BuildConfig,
     relay: bool,
@@ -171,7 +174,8 @@ impl std::fmt::Debug for Driver {
 
 impl Driver {
     /// A driver for the validator whose node key is `key`, journalling in `datadir` (the seal
-    /// journal and `qbft-prepared`, reloaded after a restart), sending on `net`, building
+    /// journal, `qbft-prepared` and our last proposal in `sealing.rlp`, reloaded after a
+    /// restart), sending on `net`, building
     /// proposals as `build` says, signing while `allowed` is true.
     ///
     /// # Errors
@@ -190,6 +194,7 @@ impl Driver {
             chain,
             signer: GatedSigner { key, allowed },
             journal,
+            pending: PendingHeader::new(datadir),
             net,
             build,
             relay: true,
@@ -572,7 +577,8 @@ impl Driver {
     }
 
     /// Our proposal for the plan's height: built from the transaction source on the parent's
-    /// state (as the producer loop builds), timestamp the parent's + period or now if later.
+    /// state (as the producer loop builds), timestamp the parent's + period or now if later;
+    /// or the block recorded earlier for this height on this parent.
     fn propose_block(&self, plan: &HeightPlan) -> Result<Block> {
         let me = self.address();
         let timestamp = plan.earliest().max(block::now_secs());
@@ -586,6 +592,10 @@ impl Driver {
         });
         let header = check::unsealed_child(&self.chain, plan, me, timestamp, vote);
         let (header, body, _) = crate::produce::build_for(&self.chain, &header, me, &self.build)?;
+        // A block already recorded for this height on this parent (our proposal before a
+        // restart, or at an earlier round) is proposed again: the journal may hold its digest
+        // and would refuse any other block at that round (decision 528).
+        let (header, body) = self.pending.take_or_record(&header, &body)?;
         let split = |e: cachet_primitives::DecodeError| Error::Decode {
             what: "the body built for a qbft proposal",
             source: Box::new(e),

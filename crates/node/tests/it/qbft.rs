@@ -877,3 +877,53 @@ async fn qbft_driver_listens_before_signing_and_stops_on_a_doppelganger_in_its_w
         net.stop(i, false).await;
     }
 }
+
+/// Decision 528: a proposer stopped after its PRE-PREPARE, before the height was decided,
+/// proposes the same block again when restarted (its journal holds that digest for round 0
+/// and would refuse any other block there), so the height commits at round 0 instead of
+/// waiting out the round timeout (30 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_proposer_proposes_its_block_again_and_the_height_commits_at_round_zero() {
+    let mut net = Net::new(2, 30, &[]);
+    // Height 1's round-0 proposer: the one of the two that proposes when started alone.
+    let mut proposer = None;
+    for i in 0..2 {
+        net.start(i);
+        let proposed = tokio::time::timeout(
+            Duration::from_secs(5),
+            net.wait_event(i, |e| matches!(e, Event::Proposed { height: 1, .. })),
+        )
+        .await;
+        if let Ok(Event::Proposed { round, digest, .. }) = proposed {
+            assert_eq!(round, 0);
+            proposer = Some((i, digest));
+            break;
+        }
+        net.stop(i, true).await;
+    }
+    let (p, digest) = proposer.expect("one of the two proposes height 1 at round 0");
+    // Stopped before anyone else saw the proposal; a block built now would carry a later
+    // timestamp (another digest).
+    net.stop(p, true).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The other one first, so that it is on the hub when the proposal goes out.
+    let other = 1 - p;
+    net.start(other);
+    net.start(p);
+    let again = net
+        .wait_event(p, |e| matches!(e, Event::Proposed { height: 1, .. }))
+        .await;
+    assert!(
+        matches!(again, Event::Proposed { round: 0, digest: d, .. } if d == digest),
+        "the restarted proposer proposed {again:?}, not its recorded block {digest}"
+    );
+    let committed = net
+        .wait_event(p, |e| matches!(e, Event::Committed { height: 1, .. }))
+        .await;
+    assert!(
+        matches!(committed, Event::Committed { round: 0, .. }),
+        "height 1 committed as {committed:?}, not at round 0"
+    );
+    net.wait_heads(&[0, 1], 1).await;
+    net.assert_agree(1);
+}
