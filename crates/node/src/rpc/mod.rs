@@ -131,6 +131,24 @@ fn reg(
     })
 }
 
+/// Registers a method that may run long (EVM execution, range scans, a wait on the raft
+/// driver) on the blocking pool, so it does not hold up the runtime's workers.
+fn reg_blocking(
+    m: &mut RpcModule<RpcContext>,
+    name: &'static str,
+    f: fn(&RpcContext, &[Value]) -> R,
+) -> Result<()> {
+    m.register_blocking_method(name, move |params: Params<'_>, ctx: Arc<RpcContext>, _| {
+        let a = args(&params)?;
+        f(&ctx, &a)
+    })
+    .map(|_| ())
+    .map_err(|e| Error::RpcMethod {
+        name,
+        source: Box::new(e),
+    })
+}
+
 /// The module with every method.
 ///
 /// # Errors

@@ -12,8 +12,8 @@ use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::{Value, json};
 
 use super::json::{SERVER_ERROR, arg_str, err, invalid};
-use super::{R, RpcContext, reg};
-use crate::error::{Error, Result};
+use super::{RpcContext, reg, reg_blocking};
+use crate::error::Result;
 use crate::raft_cluster::{MembershipCall, RaftHandle, RaftStatus};
 
 /// How long a membership call waits for the driver.
@@ -69,25 +69,6 @@ fn call(c: &RpcContext, call: MembershipCall) -> std::result::Result<u64, ErrorO
     handle(c)?
         .call(call, CALL_TIMEOUT)
         .map_err(|e| err(SERVER_ERROR, e))
-}
-
-fn reg_blocking(
-    m: &mut RpcModule<RpcContext>,
-    name: &'static str,
-    f: fn(&RpcContext, &[Value]) -> R,
-) -> Result<()> {
-    m.register_blocking_method(
-        name,
-        move |params: jsonrpsee::types::Params<'_>, ctx: std::sync::Arc<RpcContext>, _| {
-            let a = super::json::args(&params)?;
-            f(&ctx, &a)
-        },
-    )
-    .map(|_| ())
-    .map_err(|e| Error::RpcMethod {
-        name,
-        source: Box::new(e),
-    })
 }
 
 pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {

@@ -28,9 +28,8 @@ use super::json::{
     ReceiptFields, SERVER_ERROR, TxPlace, block_json, data, effective_gas_price, err, invalid,
     log_json, parse_quantity, qty, qty256, receipt_json, tx_json,
 };
-use super::{R, RpcContext, internal, reg};
+use super::{R, RpcContext, internal, reg, reg_blocking};
 use crate::chain::{Chain, decode_header};
-use crate::error::Error;
 use crate::error::Result;
 
 /// geth's default `--rpc.gascap`.
@@ -352,27 +351,6 @@ pub(super) fn register(m: &mut RpcModule<RpcContext>) -> Result<()> {
     })?;
     reg_blocking(m, "eth_feeHistory", fee_history)?;
     Ok(())
-}
-
-/// Registers a method that may run long (EVM execution, range scans) on the blocking pool, so
-/// it does not hold up the runtime's workers.
-fn reg_blocking(
-    m: &mut RpcModule<RpcContext>,
-    name: &'static str,
-    f: fn(&RpcContext, &[Value]) -> R,
-) -> Result<()> {
-    m.register_blocking_method(
-        name,
-        move |params: jsonrpsee::types::Params<'_>, ctx: Arc<RpcContext>, _| {
-            let a = super::json::args(&params)?;
-            f(&ctx, &a)
-        },
-    )
-    .map(|_| ())
-    .map_err(|e| Error::RpcMethod {
-        name,
-        source: Box::new(e),
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
