@@ -30,10 +30,12 @@ use std::time::{Duration, Instant};
 use alloy_eips::eip2718::Encodable2718 as _;
 use alloy_primitives::{Address, B256, TxKind, U256};
 use cachet_node::devnet::{DevnetConfig, prepare};
-use cachet_node::{Controls, NodeConfig, RaftConfig};
+use cachet_node::{Controls, RaftConfig};
 use cachet_seal::Engine;
 use http_client::Client;
-use measure::{Refusals, add_token, env_u64, hex_u64, key, ms, pct, round_trips};
+use measure::{
+    Refusals, add_token, env_u64, hex_u64, key, ms, pct, round_trips, sealing_node_config,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use revm::context::{BlockEnv, TxEnv};
@@ -107,41 +109,17 @@ impl Node {
         let node = nodes.first().expect("one node").clone();
         add_token(&net.join("genesis.json"), funded);
         let rpc: SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
-        let config = NodeConfig {
-            skip_pow: false,
-            datadir: node.datadir.clone(),
-            genesis: net.join("genesis.json"),
-            network_id: None,
-            p2p_listen: format!("127.0.0.1:{}", node.p2p_port)
-                .parse()
-                .expect("addr"),
-            bootnodes: Vec::new(),
-            max_peers: 25,
-            discovery: None,
-            raft: RaftConfig {
+        let config = sealing_node_config(
+            &node,
+            &net.join("genesis.json"),
+            rpc,
+            RaftConfig {
                 raft_id: (engine == Engine::Raft).then_some(1),
                 block_time_ms,
                 ..RaftConfig::default()
             },
-            extra_data: Vec::new(),
-            miner_gas_limit: None,
-            txpool: cachet_node::PoolConfig::default(),
-            rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
-            rpc_evm_timeout: cachet_node::rpc::DEFAULT_EVM_TIMEOUT,
-            metrics: None,
-            http: Some(rpc),
-            ws: None,
-            rpc_access: cachet_node::rpc::access::AccessConfig {
-                apis: Some(["eth", "net", "web3", "txpool"].map(String::from).to_vec()),
-                ..Default::default()
-            },
-            mine: true,
-            // The bench's own fresh chain: no copy of its key exists, and the window would
-            // only delay the first block.
-            doppelganger_periods: 0,
-            kms: Default::default(),
-            lease: Some(cachet_keyprovider::LeaseConfig::default()),
-        };
+            &["eth", "net", "web3", "txpool"],
+        );
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let task = rt.spawn(cachet_node::run(

@@ -215,16 +215,23 @@ pub(crate) fn own_master_key(root: &Path, node: &DevnetNode, i: usize) -> PathBu
     key
 }
 
-/// Bundles and genesis for `n` QBFT validators as `cachet devnet --engine qbft --nodes n`
-/// makes them, the genesis then given a short round timeout.
-fn prepare_network(root: &Path, n: usize, p2p: u16, http: u16) -> Vec<DevnetNode> {
+/// Bundles and genesis (and for raft static-nodes.json) of `n` nodes as `cachet devnet
+/// --engine <engine> --nodes n --period 1` makes them, RLPx and JSON-RPC ports from `p2p` and
+/// `http`. Shared with `raft_faults`.
+pub(crate) fn prepare_devnet(
+    root: &Path,
+    engine: Engine,
+    n: usize,
+    p2p: u16,
+    http: u16,
+) -> Vec<DevnetNode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let nodes = runtime
+    runtime
         .block_on(prepare(&DevnetConfig {
-            engine: Engine::Qbft,
+            engine,
             dir: root.to_path_buf(),
             period: 1,
             nodes: n,
@@ -235,7 +242,13 @@ fn prepare_network(root: &Path, n: usize, p2p: u16, http: u16) -> Vec<DevnetNode
             prefund: Vec::new(),
             london: true,
         }))
-        .expect("devnet prepare");
+        .expect("devnet prepare")
+}
+
+/// Bundles and genesis for `n` QBFT validators as `cachet devnet --engine qbft --nodes n`
+/// makes them, the genesis then given a short round timeout.
+fn prepare_network(root: &Path, n: usize, p2p: u16, http: u16) -> Vec<DevnetNode> {
+    let nodes = prepare_devnet(root, Engine::Qbft, n, p2p, http);
     let path = root.join("genesis.json");
     let mut genesis: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     genesis["config"]["qbft"]["requesttimeoutseconds"] = json!(ROUND_TIMEOUT_S);

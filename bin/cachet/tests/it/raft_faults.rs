@@ -16,14 +16,14 @@
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256};
-use cachet_node::devnet::{DevnetConfig, DevnetNode, prepare};
+use cachet_node::devnet::DevnetNode;
 use cachet_seal::{Engine, raft};
 use serde_json::{Value, json};
 
 use super::engines::{block_hash, raft_founders, raft_minter, raw_header, raw_hex};
 use super::node::{base_port, head_once_up, number, rpc, wait_exit, wait_until};
 use super::pool_rpc::{Key, call, receipt, result};
-use super::qbft_faults::{DEADLINE, Procs, own_master_key};
+use super::qbft_faults::{DEADLINE, Procs, own_master_key, prepare_devnet};
 
 const N: usize = 3;
 /// raft-rs's longest election timeout here: 20 ticks of 100 ms.
@@ -32,24 +32,7 @@ const ELECTION_TIMEOUT_MAX: Duration = Duration::from_secs(2);
 /// Bundles, genesis and static-nodes.json for `n` raft members as `cachet devnet --engine
 /// raft --nodes n --period 1` makes them.
 fn prepare_network(root: &std::path::Path, n: usize, p2p: u16, http: u16) -> Vec<DevnetNode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime
-        .block_on(prepare(&DevnetConfig {
-            engine: Engine::Raft,
-            dir: root.to_path_buf(),
-            period: 1,
-            nodes: n,
-            chain_id: 1337,
-            p2p_port: p2p,
-            http_port: http,
-            ws_port: 0,
-            prefund: Vec::new(),
-            london: true,
-        }))
-        .expect("devnet prepare")
+    prepare_devnet(root, Engine::Raft, n, p2p, http)
 }
 
 /// The member processes over `nodes` (raft namespace and wallet signing over RPC on), the

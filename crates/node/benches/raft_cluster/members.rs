@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
 use cachet_node::devnet::{DevnetConfig, DevnetNode, prepare};
-use cachet_node::{Controls, NodeConfig, RaftConfig};
+use cachet_node::{Controls, RaftConfig};
 use cachet_seal::Engine;
 use serde_json::{Value, json};
 
 use crate::http_client::Client;
-use crate::measure::add_token;
+use crate::measure::{add_token, sealing_node_config};
 use crate::token::{self, ETHER};
 use crate::{BLOCK_TIME, MEMBERS, POLL, PORT_BASE, WAIT};
 
@@ -53,45 +53,18 @@ impl Member {
         let rpc: SocketAddr = format!("127.0.0.1:{}", node.http_port)
             .parse()
             .expect("addr");
-        let config = NodeConfig {
-            skip_pow: false,
-            datadir: node.datadir.clone(),
-            genesis: genesis.to_path_buf(),
-            network_id: None,
-            p2p_listen: format!("127.0.0.1:{}", node.p2p_port)
-                .parse()
-                .expect("addr"),
-            // The founders dial each other from static-nodes.json.
-            bootnodes: Vec::new(),
-            max_peers: 25,
-            discovery: None,
-            raft: RaftConfig {
+        // The founders dial each other from static-nodes.json.
+        let config = sealing_node_config(
+            node,
+            genesis,
+            rpc,
+            RaftConfig {
                 raft_id: Some(u16::try_from(i + 1).expect("raft id")),
                 block_time_ms: u64::try_from(BLOCK_TIME.as_millis()).expect("ms"),
                 ..RaftConfig::default()
             },
-            extra_data: Vec::new(),
-            miner_gas_limit: None,
-            txpool: cachet_node::PoolConfig::default(),
-            rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
-            rpc_evm_timeout: cachet_node::rpc::DEFAULT_EVM_TIMEOUT,
-            metrics: None,
-            http: Some(rpc),
-            ws: None,
-            rpc_access: cachet_node::rpc::access::AccessConfig {
-                apis: Some(
-                    ["eth", "net", "web3", "txpool", "raft"]
-                        .map(String::from)
-                        .to_vec(),
-                ),
-                ..Default::default()
-            },
-            mine: true,
-            // The bench's own fresh chain: no copy of any key exists.
-            doppelganger_periods: 0,
-            kms: Default::default(),
-            lease: Some(cachet_keyprovider::LeaseConfig::default()),
-        };
+            &["eth", "net", "web3", "txpool", "raft"],
+        );
         let (started_tx, started_rx) = mpsc::channel::<Result<(), String>>();
         let (kill, kill_rx) = tokio::sync::oneshot::channel::<()>();
         let exited = Arc::new(Mutex::new(None));

@@ -4,10 +4,13 @@
 // Each bench uses part of this module.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, keccak256};
+use cachet_node::devnet::DevnetNode;
+use cachet_node::{NodeConfig, RaftConfig};
 use secp256k1::SecretKey;
 use serde_json::{Value, json};
 
@@ -104,5 +107,47 @@ impl Refusals {
             self.count.into_inner(),
             self.first.into_inner().expect("lock"),
         )
+    }
+}
+
+/// The configuration of a devnet node run in-process by a bench: sealing (`--mine`), JSON-RPC
+/// on `rpc` serving `apis`, no discovery, no bootnodes, the doppelganger window off (the
+/// bench's own fresh chain: no copy of any key exists, and the window would only delay the
+/// first block).
+pub(crate) fn sealing_node_config(
+    node: &DevnetNode,
+    genesis: &Path,
+    rpc: SocketAddr,
+    raft: RaftConfig,
+    apis: &[&str],
+) -> NodeConfig {
+    NodeConfig {
+        skip_pow: false,
+        datadir: node.datadir.clone(),
+        genesis: genesis.to_path_buf(),
+        network_id: None,
+        p2p_listen: format!("127.0.0.1:{}", node.p2p_port)
+            .parse()
+            .expect("addr"),
+        bootnodes: Vec::new(),
+        max_peers: 25,
+        discovery: None,
+        raft,
+        extra_data: Vec::new(),
+        miner_gas_limit: None,
+        txpool: cachet_node::PoolConfig::default(),
+        rpc_gas_cap: cachet_node::rpc::DEFAULT_GAS_CAP,
+        rpc_evm_timeout: cachet_node::rpc::DEFAULT_EVM_TIMEOUT,
+        metrics: None,
+        http: Some(rpc),
+        ws: None,
+        rpc_access: cachet_node::rpc::access::AccessConfig {
+            apis: Some(apis.iter().map(|a| (*a).to_owned()).collect()),
+            ..Default::default()
+        },
+        mine: true,
+        doppelganger_periods: 0,
+        kms: Default::default(),
+        lease: Some(cachet_keyprovider::LeaseConfig::default()),
     }
 }
