@@ -3,33 +3,22 @@
 
 use alloy_primitives::{B256, Bytes};
 use cachet_devp2p::istanbul;
-use cachet_devp2p::net::{Network, NetworkEvent, PeerInfo};
-use tokio::sync::mpsc::Receiver;
+use cachet_devp2p::net::NetworkEvent;
 
-use crate::network::{next, start};
+use crate::network::{Side, connected_pair, next};
 
-async fn pair(
-    a_offers: bool,
-    b_offers: bool,
-) -> (
-    (Network, Receiver<NetworkEvent>, PeerInfo),
-    (Network, Receiver<NetworkEvent>, PeerInfo),
-) {
-    let g = B256::repeat_byte(0x11);
-    let (a, mut arx, _) = start(g, |c| c.istanbul = a_offers).await;
-    let (b, mut brx, _) = start(g, |c| c.istanbul = b_offers).await;
-    a.dial(b.local_enode());
-    let (NetworkEvent::PeerConnected(pa), NetworkEvent::PeerConnected(pb)) =
-        (next(&mut arx).await, next(&mut brx).await)
-    else {
-        panic!("expected connections");
-    };
-    ((a, arx, pa), (b, brx, pb))
+async fn pair(a_offers: bool, b_offers: bool) -> (Side, Side) {
+    connected_pair(
+        B256::repeat_byte(0x11),
+        |c| c.istanbul = a_offers,
+        |c| c.istanbul = b_offers,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn negotiates_istanbul100_and_carries_frames_both_ways() {
-    let ((a, mut arx, pa), (b, mut brx, pb)) = pair(true, true).await;
+    let ((a, mut arx, pa, _), (b, mut brx, pb, _)) = pair(true, true).await;
     assert!(pa.istanbul && pb.istanbul);
     let caps: Vec<String> = pa
         .hello
@@ -75,7 +64,7 @@ async fn negotiates_istanbul100_and_carries_frames_both_ways() {
 
 #[tokio::test]
 async fn shares_only_eth_with_a_peer_that_does_not_offer_istanbul() {
-    let ((a, _arx, pa), (b, _brx, pb)) = pair(true, false).await;
+    let ((a, _arx, pa, _), (b, _brx, pb, _)) = pair(true, false).await;
     assert!(!pa.istanbul && !pb.istanbul);
     let caps: Vec<String> = pb
         .hello

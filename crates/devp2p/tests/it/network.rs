@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use alloy_primitives::{B256, U256};
 use cachet_devp2p::eth::{BlockId, EthMessage, EthVersion, ForkSchedule};
-use cachet_devp2p::net::{ChainConfig, ChainHead, Direction, Network, NetworkConfig, NetworkEvent};
+use cachet_devp2p::net::{
+    ChainConfig, ChainHead, Direction, Network, NetworkConfig, NetworkEvent, PeerInfo,
+};
 use cachet_devp2p::p2p::DisconnectReason;
 use cachet_primitives::testing::TestNodeKey;
 use tokio::sync::mpsc::Receiver;
@@ -36,6 +38,28 @@ pub(crate) async fn start(
     (net, rx, keys)
 }
 
+/// One side of [`connected_pair`]: the service, its events, the other side as it sees it, and
+/// its key.
+pub(crate) type Side = (Network, Receiver<NetworkEvent>, PeerInfo, TestNodeKey);
+
+/// Two services on `genesis` (each configuration tweaked), the first dialling the second, once
+/// both report the connection.
+pub(crate) async fn connected_pair(
+    genesis: B256,
+    tweak_a: impl FnOnce(&mut NetworkConfig),
+    tweak_b: impl FnOnce(&mut NetworkConfig),
+) -> (Side, Side) {
+    let (a, mut arx, akeys) = start(genesis, tweak_a).await;
+    let (b, mut brx, bkeys) = start(genesis, tweak_b).await;
+    a.dial(b.local_enode());
+    let (NetworkEvent::PeerConnected(pa), NetworkEvent::PeerConnected(pb)) =
+        (next(&mut arx).await, next(&mut brx).await)
+    else {
+        panic!("expected connections");
+    };
+    ((a, arx, pa, akeys), (b, brx, pb, bkeys))
+}
+
 pub(crate) async fn next(rx: &mut Receiver<NetworkEvent>) -> NetworkEvent {
     tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
@@ -46,14 +70,8 @@ pub(crate) async fn next(rx: &mut Receiver<NetworkEvent>) -> NetworkEvent {
 #[tokio::test]
 async fn connects_exchanges_status_and_messages_both_ways() {
     let g = B256::repeat_byte(0x11);
-    let (a, mut arx, akeys) = start(g, |_| {}).await;
-    let (b, mut brx, bkeys) = start(g, |_| {}).await;
-    a.dial(b.local_enode());
-    let (NetworkEvent::PeerConnected(pa), NetworkEvent::PeerConnected(pb)) =
-        (next(&mut arx).await, next(&mut brx).await)
-    else {
-        panic!("expected connections");
-    };
+    let ((a, mut arx, pa, akeys), (b, mut brx, pb, bkeys)) =
+        connected_pair(g, |_| {}, |_| {}).await;
     assert_eq!(pa.id.0, bkeys.enode_id());
     assert_eq!(pb.id.0, akeys.enode_id());
     assert_eq!(pa.direction, Direction::Outbound);

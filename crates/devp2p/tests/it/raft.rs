@@ -2,31 +2,26 @@
 //! raft message per frame both ways after Status, tagged with the RLPx-proven sender.
 
 use alloy_primitives::{B256, Bytes};
-use cachet_devp2p::net::{Network, NetworkEvent, PeerId, PeerInfo};
+use cachet_devp2p::net::NetworkEvent;
 use cachet_devp2p::raft;
-use tokio::sync::mpsc::Receiver;
 
-use crate::network::{next, start};
+use crate::network::{Side, connected_pair, next};
 
-type Side = (Network, Receiver<NetworkEvent>, PeerInfo, PeerId);
-
+/// a and b, each offering `raft/1` or not; a dialled b.
 async fn pair(a_offers: bool, b_offers: bool) -> (Side, Side) {
-    let g = B256::repeat_byte(0x22);
-    let (a, mut arx, akey) = start(g, |c| c.raft = a_offers).await;
-    let (b, mut brx, bkey) = start(g, |c| c.raft = b_offers).await;
-    a.dial(b.local_enode());
-    let (NetworkEvent::PeerConnected(pa), NetworkEvent::PeerConnected(pb)) =
-        (next(&mut arx).await, next(&mut brx).await)
-    else {
-        panic!("expected connections");
-    };
-    let (ida, idb) = (PeerId(akey.enode_id()), PeerId(bkey.enode_id()));
-    ((a, arx, pa, ida), (b, brx, pb, idb))
+    connected_pair(
+        B256::repeat_byte(0x22),
+        |c| c.raft = a_offers,
+        |c| c.raft = b_offers,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn negotiates_raft1_and_carries_messages_from_the_proven_sender() {
-    let ((a, mut arx, pa, ida), (b, mut brx, pb, idb)) = pair(true, true).await;
+    let ((a, mut arx, pa, _), (b, mut brx, pb, _)) = pair(true, true).await;
+    // Each side's peer info names the other: pa.id is b, pb.id is a.
+    let (ida, idb) = (pb.id, pa.id);
     assert!(pa.raft && pb.raft);
     assert!(!pa.istanbul);
     let caps: Vec<String> = pa
@@ -63,7 +58,9 @@ async fn negotiates_raft1_and_carries_messages_from_the_proven_sender() {
 
 #[tokio::test]
 async fn shares_only_eth_with_a_peer_that_does_not_offer_raft() {
-    let ((a, _arx, pa, _), (b, _brx, pb, ida)) = pair(true, false).await;
+    let ((a, _arx, pa, _), (b, _brx, pb, _)) = pair(true, false).await;
+    // b's peer is a (the old binding here named b's own id, which b can never send to).
+    let ida = pb.id;
     assert!(!pa.raft && !pb.raft);
     assert!(a.raft_peers().is_empty());
     assert!(!a.send_raft(&pa.id, Bytes::from_static(&[0x08, 0x08])));
