@@ -54,7 +54,7 @@ fn eth_requests(version: u64, genesis: &std::path::Path, hash: &str, enode: &str
 fn ethereumjs_devp2p_on_eth66_then_eth67_fetches_headers_and_bodies_from_cachet() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
-    let (p2p, http) = (base_port(91), base_port(91) + 10);
+    let (p2p, http) = (base_port(93), base_port(93) + 10);
     let mut net = devnet(&root, 1, p2p, http);
     let up = wait_until(Duration::from_secs(60), || number(http) >= 4);
     let enode = rpc(http, "admin_nodeInfo", json!([])).unwrap()["enode"]

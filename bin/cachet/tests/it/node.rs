@@ -2,6 +2,7 @@
 //! signers and agrees on the chain; a sealing node killed with SIGKILL at random moments
 //! restarts with an intact chain and no height sealed twice with different blocks.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
@@ -69,12 +70,68 @@ fn raw_header(port: u16, n: u64) -> Header {
 /// binary's tests) gets its own block, so tests running in parallel never share a port, and
 /// every block lies below the kernel's ephemeral range (32768 and up), so no `bind(0)` or
 /// outgoing connection elsewhere can take one of them.
+///
+/// A salt claimed by two tests would let them share ports, which fails one of them only when
+/// they happen to overlap; so the first test to use a salt owns it, and another test asking for
+/// it panics at once, whatever the timing (every test of this binary runs in one process).
 pub(crate) fn base_port(salt: u16) -> u16 {
+    echo_panics_inline();
+    claim_salt(salt);
     const LOW: u32 = 20_000;
     const BLOCK: u32 = 40;
     const BLOCKS: u32 = (32_768 - LOW) / BLOCK;
     let slot = (std::process::id().wrapping_mul(7) + u32::from(salt)) % BLOCKS;
     u16::try_from(LOW + slot * BLOCK).expect("below 32768")
+}
+
+/// Makes a panic also print, uncaptured, where it happens in the run's output. libtest keeps a
+/// failing test's message for its summary at the end of the binary's output, and CI shows only
+/// part of a long log; the inline copy sits next to the test's `FAILED` line. Installed by the
+/// first process test to take ports (every process test does).
+fn echo_panics_inline() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            const MOST: usize = 8 * 1024;
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("(a panic without a message)");
+            let cut = message.floor_char_boundary(MOST);
+            let test = std::thread::current().name().unwrap_or("?").to_owned();
+            let at = info.location().map(ToString::to_string).unwrap_or_default();
+            // Straight to fd 2: `eprintln!` in a test is captured.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "--- {test} panicked at {at}:\n{}{}",
+                &message[..cut],
+                if cut < message.len() { " [...]" } else { "" }
+            );
+            previous(info);
+        }));
+    });
+}
+
+/// Records the running test (its thread's name) as `salt`'s owner; panics if another test owns it.
+fn claim_salt(salt: u16) {
+    static OWNERS: std::sync::Mutex<BTreeMap<u16, String>> = std::sync::Mutex::new(BTreeMap::new());
+    // libtest names each test's thread after the test; run with one thread it may run them all
+    // on "main", and a helper thread has no name: neither says which test is asking.
+    let test = match std::thread::current().name() {
+        Some(name) if name != "main" => name.to_owned(),
+        _ => return,
+    };
+    let mut owners = OWNERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let owner = owners.entry(salt).or_insert_with(|| test.clone());
+    assert!(
+        *owner == test,
+        "port salt {salt} is used by both {owner} and {test}: give one of them an unused salt"
+    );
 }
 
 pub(crate) fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {

@@ -353,8 +353,8 @@ fn ethereumjs_serving(dir: &Path, chain_dir: &Path, p2p: u16, http: u16) -> std:
 fn syncs_ethereumjs_transaction_chains_from_an_ethereumjs_client() {
     // London at genesis, and Berlin blocks first with London from block 3 (the fork transition
     // crosses the wire too).
-    sync_from_ethereumjs(0, 33);
-    sync_from_ethereumjs(3, 34);
+    sync_from_ethereumjs(0, 120);
+    sync_from_ethereumjs(3, 121);
 }
 
 fn sync_from_ethereumjs(london_block: u64, salt: u16) {
