@@ -47,17 +47,47 @@ struct Suspect {
     peer: String,
 }
 
-/// What the check found: a block signed by our key that this node did not seal.
+/// What the check found: a block, or a QBFT message, signed by our key that this node did not
+/// sign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Doppelganger {
-    /// The block number.
+    /// What was signed: a block, or a consensus message.
+    pub what: Evidence,
+    /// The block number (for a message, its height).
     pub number: u64,
-    /// The block hash (the engine's).
+    /// The block hash (the engine's); for a message, the digest it signs.
     pub hash: B256,
     /// Our sealing address, which signed it.
     pub signer: Address,
     /// The peer that sent it.
     pub peer: String,
+}
+
+/// What a doppelganger was caught signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// A block (its seal, or a QBFT committed seal in it).
+    Block,
+    /// A QBFT PRE-PREPARE, PREPARE or COMMIT (`kind`) at `round` of the height, which may
+    /// never reach a block (decision 533).
+    Message {
+        /// The message's name.
+        kind: &'static str,
+        /// Its round.
+        round: u32,
+    },
+}
+
+impl Doppelganger {
+    /// "block 7", or "PREPARE for height 7 round 0", for messages.
+    pub fn subject(&self) -> String {
+        match self.what {
+            Evidence::Block => format!("block {}", self.number),
+            Evidence::Message { kind, round } => {
+                format!("{kind} for height {} round {round}", self.number)
+            }
+        }
+    }
 }
 
 /// The sync side: looks at headers peers send.
@@ -180,6 +210,7 @@ impl Guard {
             return false;
         }
         let found = Doppelganger {
+            what: Evidence::Block,
             number: header.number,
             hash: self
                 .chain
@@ -189,9 +220,34 @@ impl Guard {
             signer: self.address,
             peer: suspect.0.peer.clone(),
         };
-        tracing::error!(target: "cachet::doppelganger", number = found.number, hash = %found.hash,
+        self.report(found);
+        true
+    }
+
+    /// Reports a QBFT message signed by our key at (`height`, `round`) over `digest` that the
+    /// driver's journal does not hold (the driver judged it: decision 533).
+    pub(crate) fn report_message(
+        &self,
+        kind: &'static str,
+        height: u64,
+        round: u32,
+        digest: B256,
+        peer: String,
+    ) {
+        self.report(Doppelganger {
+            what: Evidence::Message { kind, round },
+            number: height,
+            hash: digest,
+            signer: self.address,
+            peer,
+        });
+    }
+
+    /// Logs `found` and tells the node (once: the first finding stops it).
+    fn report(&self, found: Doppelganger) {
+        tracing::error!(target: "cachet::doppelganger", what = %found.subject(), hash = %found.hash,
             signer = %found.signer, peer = %found.peer,
-            "doppelganger: a block signed by our key that this node did not seal; sealing stopped");
+            "doppelganger: signed by our key, not by this node; sealing stopped");
         let sender = self
             .found
             .lock()
@@ -200,7 +256,6 @@ impl Guard {
         if let Some(tx) = sender {
             let _ = tx.send(found);
         }
-        true
     }
 }
 

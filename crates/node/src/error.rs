@@ -187,11 +187,11 @@ pub enum Error {
         "engine {0} is not supported by this node yet: use a clique, istanbul (IBFT), ibft2, qbft or raft genesis"
     )]
     UnsupportedEngine(&'static str),
-    /// A peer sent a block signed by this node's sealing key that this node did not seal:
-    /// another node seals with the same key. Sealing stopped (exit 15).
+    /// A peer sent a block (or a QBFT message) signed by this node's sealing key that this node
+    /// did not sign: another node seals with the same key. Sealing stopped (exit 15).
     #[error(
-        "doppelganger: block {} ({}) signed by this node's key {} arrived from peer {} but is not in this node's seal journal: another node is sealing with the same key (a copied datadir or bundle); sealing stopped. Stop the other node before restarting this one (docs/operations.md, \"Doppelganger check\")",
-        .0.number, .0.hash, .0.signer, .0.peer
+        "doppelganger: {} ({}) signed by this node's key {} arrived from peer {} but is not in this node's seal journal: another node is sealing with the same key (a copied datadir or bundle); sealing stopped. Stop the other node before restarting this one (docs/operations.md, \"Doppelganger check\")",
+        .0.subject(), .0.hash, .0.signer, .0.peer
     )]
     Doppelganger(crate::doppelganger::Doppelganger),
     /// The master key was revoked while running: sealing stopped and the keys were wiped.

@@ -208,6 +208,7 @@ mod tests {
     fn a_doppelganger_exits_15_naming_block_key_and_peer() {
         let failure = Failure::from(crate::Error::Doppelganger(
             crate::doppelganger::Doppelganger {
+                what: crate::doppelganger::Evidence::Block,
                 number: 7,
                 hash: alloy_primitives::B256::repeat_byte(0xab),
                 signer: alloy_primitives::Address::repeat_byte(0x11),
@@ -224,6 +225,27 @@ mod tests {
             failure.message.contains(
                 "key 0x1111111111111111111111111111111111111111 arrived from peer enode-id"
             ),
+            "{}",
+            failure.message
+        );
+        // A QBFT message that never reached a block (decision 533) names its kind and round.
+        let failure = Failure::from(crate::Error::Doppelganger(
+            crate::doppelganger::Doppelganger {
+                what: crate::doppelganger::Evidence::Message {
+                    kind: "PREPARE",
+                    round: 2,
+                },
+                number: 7,
+                hash: alloy_primitives::B256::repeat_byte(0xab),
+                signer: alloy_primitives::Address::repeat_byte(0x11),
+                peer: "enode-id".into(),
+            },
+        ));
+        assert_eq!(failure.code as u8, 15);
+        assert!(
+            failure
+                .message
+                .starts_with("doppelganger: PREPARE for height 7 round 2 (0xabab"),
             "{}",
             failure.message
         );

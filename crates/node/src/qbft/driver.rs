@@ -137,6 +137,16 @@ fn dedup_key(payload: &[u8]) -> B256 {
 }
 
 /// How a height ended.
+/// What [`Driver::admit`] made of a frame.
+enum Admitted {
+    /// A decoded message to handle.
+    Message(Message),
+    /// A repeat, a bad frame or a frame of a peer no longer heard.
+    Dropped,
+    /// A message signed by our key elsewhere: the driver stops.
+    Doppelganger,
+}
+
 enum HeightEnd {
     /// Run the next height (committed here or arrived by sync).
     Next,
@@ -287,7 +297,7 @@ impl Driver {
                         r = heads.changed() => if r.is_err() { break },
                         r = allowed.changed() => if r.is_err() { break },
                         f = inbound.recv() => match f {
-                            Some(f) => { let _ = self.admit(f); }
+                            Some(f) => if matches!(self.admit(f), Admitted::Doppelganger) { break },
                             None => break,
                         },
                         s = next_suspect(&mut self.guard) => if self.judged(&s) { break },
@@ -331,7 +341,12 @@ impl Driver {
                 }
                 f = inbound.recv() => {
                     let Some(f) = f else { return HeightEnd::Stop };
-                    if let Some(msg) = self.admit(f) {
+                    let msg = match self.admit(f) {
+                        Admitted::Message(msg) => Some(msg),
+                        Admitted::Dropped => None,
+                        Admitted::Doppelganger => return HeightEnd::Stop,
+                    };
+                    if let Some(msg) = msg {
                         let h = msg.view().0;
                         if h > height {
                             self.backlog.push(height, msg);
@@ -451,9 +466,13 @@ impl Driver {
                 r = allowed.changed() => if r.is_err() { return false },
                 f = inbound.recv() => {
                     let Some(f) = f else { return false };
-                    if let Some(msg) = self.admit(f) {
-                        let head = self.chain.head().header.number;
-                        self.backlog.push(head, msg);
+                    match self.admit(f) {
+                        Admitted::Message(msg) => {
+                            let head = self.chain.head().header.number;
+                            self.backlog.push(head, msg);
+                        }
+                        Admitted::Dropped => {}
+                        Admitted::Doppelganger => return false,
                     }
                 }
                 s = next_suspect(&mut self.guard) => if self.judged(&s) { return false },
@@ -527,18 +546,19 @@ impl Driver {
         outs
     }
 
-    /// Decodes a frame unless it repeats one already seen or its peer sent too many bad ones.
-    fn admit(&mut self, f: InboundFrame) -> Option<Message> {
+    /// Decodes a frame unless it repeats one already seen or its peer sent too many bad ones;
+    /// with the doppelganger check armed, judges a message signed by our key.
+    fn admit(&mut self, f: InboundFrame) -> Admitted {
         if self
             .strikes
             .get(&f.peer)
             .is_some_and(|n| *n >= MAX_BAD_FRAMES)
         {
-            return None;
+            return Admitted::Dropped;
         }
         let key = dedup_key(&f.frame.payload);
         if self.seen.set.contains(&key) {
-            return None;
+            return Admitted::Dropped;
         }
         let decoded = u8::try_from(f.frame.code)
             .map_err(|_| format!("code {:#x} out of range", f.frame.code))
@@ -546,7 +566,10 @@ impl Driver {
         match decoded {
             Ok(msg) => {
                 self.seen.insert(key);
-                Some(msg)
+                if self.signed_elsewhere(&msg, &f.peer) {
+                    return Admitted::Doppelganger;
+                }
+                Admitted::Message(msg)
             }
             Err(error) => {
                 let n = self.strikes.entry(f.peer).or_default();
@@ -556,9 +579,37 @@ impl Driver {
                     tracing::warn!(target: "cachet::qbft", peer = %hex::encode(&f.peer.0[..8]), "ignoring this peer's consensus frames from now on");
                 }
                 self.emit(Event::BadFrame { peer: f.peer });
-                None
+                Admitted::Dropped
             }
         }
+    }
+
+    /// True (and the guard told) when `msg` is a PRE-PREPARE, PREPARE or COMMIT signed by our
+    /// key for a height above our head whose (height, round) → digest the journal does not
+    /// hold: this validator records every such digest before its signature leaves, so another
+    /// holder of the key signed it (decision 533). ROUND-CHANGEs are not judged: they commit
+    /// to no digest the journal records. Heights at or below the head are history, where our
+    /// own messages echo back.
+    fn signed_elsewhere(&self, msg: &Message, peer: &PeerId) -> bool {
+        let Some(guard) = &self.guard else {
+            return false;
+        };
+        let (height, round) = msg.view();
+        if height <= self.chain.head().header.number {
+            return false;
+        }
+        let digest = match msg {
+            Message::PrePrepare(m) => m.proposal.payload.block.digest(),
+            Message::Prepare(m) => m.payload.digest,
+            Message::Commit(m) => m.payload.digest,
+            Message::RoundChange(_) => return false,
+        };
+        // One recovery per message signed by anyone: the state machine recovers again.
+        if msg.author().ok() != Some(self.address()) || self.journal.holds(height, round, &digest) {
+            return false;
+        }
+        guard.report_message(msg.code().name(), height, round, digest, peer.to_string());
+        true
     }
 
     fn send(&mut self, msg: &Message) {

@@ -824,6 +824,7 @@ async fn qbft_driver_stops_on_a_block_committed_with_its_key_elsewhere() {
     assert_eq!(
         found,
         Doppelganger {
+            what: doppelganger::Evidence::Block,
             number: ours.number,
             hash: qbft::block_hash(&forged).unwrap(),
             signer: me,
@@ -926,4 +927,118 @@ async fn a_restarted_proposer_proposes_its_block_again_and_the_height_commits_at
     );
     net.wait_heads(&[0, 1], 1).await;
     net.assert_agree(1);
+}
+
+/// The doppelganger check also judges consensus messages that may never reach a block
+/// (decision 533). Validator 0 never hears a COMMIT, so it stays at height 1 after signing a
+/// PREPARE and a COMMIT there while the other three go on. Restarted with the check armed, it is
+/// sent its own two messages back (a peer relaying them): they pass, as its journal holds their
+/// digest at that height and round. Then a PREPARE for the same height and round over another
+/// digest, signed with its key, arrives: the driver reports it and stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qbft_driver_stops_on_a_prepare_signed_with_its_key_elsewhere_and_passes_its_own() {
+    let mut net = Net::new(4, 2, &[]);
+    let deaf = net.validators[0].peer();
+    net.hub.set_filter(Box::new(move |_, to, frame| {
+        *to == deaf && frame.code == cachet_consensus::qbft::Code::Commit as u64
+    }));
+    for i in 0..4 {
+        net.start(i);
+    }
+    // `wait_heads` would sync validator 0 too: only the other three catch up with each other.
+    let three = tokio::time::timeout(DEADLINE, async {
+        while (1..4).any(|i| net.validators[i].head() < 2) {
+            let top = (1..4).max_by_key(|i| net.validators[*i].head()).unwrap();
+            for i in 1..4 {
+                net.sync(top, i);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    three.await.expect("validators 1-3 reach block 2");
+    let me = net.validators[0].address();
+    let ours = |code: cachet_consensus::qbft::Code| {
+        net.hub.log().into_iter().map(|(_, f)| f).find(|f| {
+            f.code == code as u64
+                && author_of(f) == Some(me)
+                && Message::decode(code as u8, &f.payload).unwrap().view().0 == 1
+        })
+    };
+    let own: Vec<ConsensusFrame> = [
+        cachet_consensus::qbft::Code::Prepare,
+        cachet_consensus::qbft::Code::Commit,
+    ]
+    .into_iter()
+    .map(|c| {
+        ours(c).unwrap_or_else(|| {
+            let sent: Vec<_> = net
+                .hub
+                .log()
+                .into_iter()
+                .filter(|(_, f)| author_of(f) == Some(me))
+                .map(|(_, f)| {
+                    let m = Message::decode(u8::try_from(f.code).unwrap(), &f.payload).unwrap();
+                    (m.code().name(), m.view())
+                })
+                .collect();
+            panic!("validator 0 sent no {} at height 1: it sent {sent:?}", c.name())
+        })
+    })
+    .collect();
+    net.stop(0, false).await;
+    assert_eq!(
+        net.validators[0].head(),
+        0,
+        "validator 0 committed height 1"
+    );
+
+    let (_watch, found) = net.start_guarded(0, 1);
+    let from = net.validators[1].peer();
+    for frame in &own {
+        net.hub
+            .inject(from, &net.validators[0].peer(), frame.clone());
+    }
+    let digest = alloy_primitives::B256::repeat_byte(0x5a);
+    let v0 = &net.validators[0];
+    let forged = Message::Prepare(
+        cachet_consensus::qbft::message::Signed::sign(
+            cachet_consensus::qbft::message::Prepare {
+                sequence: 1,
+                round: 0,
+                digest,
+            },
+            &cachet_consensus::qbft::AlloySigner::new(v0.keys.node_key().signer(), me),
+        )
+        .unwrap(),
+    );
+    let frame = ConsensusFrame {
+        code: forged.code() as u64,
+        payload: forged.encode().into(),
+    };
+    net.hub.inject(from, &v0.peer(), frame);
+    let found = tokio::time::timeout(DEADLINE, found)
+        .await
+        .expect("the doppelganger is reported")
+        .expect("finding sent");
+    assert_eq!(
+        found,
+        Doppelganger {
+            what: doppelganger::Evidence::Message {
+                kind: "PREPARE",
+                round: 0
+            },
+            number: 1,
+            hash: digest,
+            signer: me,
+            peer: from.to_string(),
+        }
+    );
+    let running = net.validators[0].running.take().unwrap();
+    tokio::time::timeout(DEADLINE, running.task)
+        .await
+        .expect("the driver stops on a doppelganger")
+        .unwrap();
+    for i in 1..4 {
+        net.stop(i, false).await;
+    }
 }
