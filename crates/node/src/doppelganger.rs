@@ -20,7 +20,8 @@
 //! - The QBFT driver ([`crate::qbft::Driver::with_doppelganger`]) holds the [`Guard`] instead of
 //!   the producer loop on a multi-validator QBFT chain: it listens the same window before its
 //!   first signature and judges blocks carrying our committed seal by its own journal
-//!   (`Guard::judge_by`; decisions 470–472).
+//!   (`Guard::judge_by`; decisions 470–472), and the PRE-PREPAREs, PREPAREs and COMMITs signed
+//!   by our key that peers relay (`Guard::report_message`; decision 533).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -139,8 +139,8 @@ fn dedup_key(payload: &[u8]) -> B256 {
 /// How a height ended.
 /// What [`Driver::admit`] made of a frame.
 enum Admitted {
-    /// A decoded message to handle.
-    Message(Message),
+    /// A decoded message to handle (boxed: a PRE-PREPARE carries a block).
+    Message(Box<Message>),
     /// A repeat, a bad frame or a frame of a peer no longer heard.
     Dropped,
     /// A message signed by our key elsewhere: the driver stops.
@@ -342,7 +342,7 @@ impl Driver {
                 f = inbound.recv() => {
                     let Some(f) = f else { return HeightEnd::Stop };
                     let msg = match self.admit(f) {
-                        Admitted::Message(msg) => Some(msg),
+                        Admitted::Message(msg) => Some(*msg),
                         Admitted::Dropped => None,
                         Admitted::Doppelganger => return HeightEnd::Stop,
                     };
@@ -469,7 +469,7 @@ impl Driver {
                     match self.admit(f) {
                         Admitted::Message(msg) => {
                             let head = self.chain.head().header.number;
-                            self.backlog.push(head, msg);
+                            self.backlog.push(head, *msg);
                         }
                         Admitted::Dropped => {}
                         Admitted::Doppelganger => return false,
@@ -569,7 +569,7 @@ impl Driver {
                 if self.signed_elsewhere(&msg, &f.peer) {
                     return Admitted::Doppelganger;
                 }
-                Admitted::Message(msg)
+                Admitted::Message(Box::new(msg))
             }
             Err(error) => {
                 let n = self.strikes.entry(f.peer).or_default();
