@@ -17,6 +17,7 @@
     clippy::panic
 )]
 
+pub mod ibft;
 pub mod qbft;
 
 #[doc(hidden)]

@@ -1,0 +1,8 @@
+//! Legacy IBFT (`GoQuorum` `consensus/istanbul/ibft`, genesis key `istanbul`/`ibft`; facts in
+//! `docs/dev/bft-wire.md` §7 and `seal-formats.md` §2.1): the messages and their codec
+//! ([`message`]). Signing, validator arithmetic and blocks are QBFT's ([`crate::qbft::Signer`],
+//! [`crate::qbft::validators`], [`crate::qbft::Block`] with its IBFT constructors).
+
+pub mod message;
+
+pub use message::{Code, Content, Message, MessageError, sort_validators};
