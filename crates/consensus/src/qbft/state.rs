@@ -89,13 +89,16 @@ pub struct Env<'a> {
     pub blocks: &'a dyn BlockCheck,
 }
 
-/// An event for the state machine.
+/// An event for the state machine (`M` is the engine's message: QBFT's by default, IBFT's for
+/// [`crate::ibft::State`]).
+// Inputs are moved straight into `handle`, never stored in bulk (as `Output`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-pub enum Input {
+pub enum Input<M = Message> {
     /// Start the height (round 0): sets the round timer and, on the proposer, asks for a block.
     Start,
     /// A decoded message from a peer.
-    Message(Message),
+    Message(M),
     /// The timer set for (height, round) elapsed.
     Timeout {
         /// Height.
@@ -107,13 +110,13 @@ pub enum Input {
     Block(Block),
 }
 
-/// What the host must do.
+/// What the host must do (`M` as for [`Input`]).
 // Outputs are short-lived and moved, never stored in bulk: boxing would only add allocations.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-pub enum Output {
+pub enum Output<M = Message> {
     /// Send to every other validator.
-    Broadcast(Message),
+    Broadcast(M),
     /// Fire [`Input::Timeout`] for (height, round) after `after_ms`; replaces earlier timers.
     SetTimer {
         /// Height.
