@@ -18,8 +18,9 @@ use cachet_seal::ibft::{self as seal, IstanbulExtra};
 
 use super::message::{Content, Message, committed_seal_digest};
 use crate::qbft::message::recover;
+use crate::qbft::state::{admit, in_window};
 use crate::qbft::validators::{self, ProposerPolicy};
-use crate::qbft::{Block, Env, MAX_ROUND, PreparedCertificate, ROUND_WINDOW};
+use crate::qbft::{Block, Env, MAX_ROUND, PreparedCertificate};
 
 /// An event for the IBFT state machine.
 pub type Input = crate::qbft::Input<Message>;
@@ -207,6 +208,8 @@ impl State {
         self.phase = Phase::AcceptRequest;
         self.proposal = self.locked.clone();
         self.proposed = false;
+        // A block asked for in an earlier round may never come (the host builds per round).
+        self.awaiting_block = false;
         self.rounds.retain(|r, _| *r >= round);
         if waiting {
             self.round_changes.retain(|r, _| *r >= round);
@@ -304,20 +307,15 @@ impl State {
     fn on_message(&mut self, env: &mut Env<'_>, msg: Message, out: &mut Vec<Output>) {
         let ignore = |out: &mut Vec<Output>, why: String| out.push(Output::Ignored(why));
         let (height, round) = msg.view();
-        if height != self.height {
-            return ignore(out, format!("height {height}, at {}", self.height));
-        }
-        let author = match msg.author() {
+        let author = match admit(
+            (self.height, &self.cfg.validators),
+            height,
+            msg.author().map_err(|e| e.to_string()),
+        ) {
             Ok(a) => a,
-            Err(e) => return ignore(out, e.to_string()),
+            Err(why) => return ignore(out, why),
         };
-        if !self.is_validator(&author) {
-            return ignore(out, format!("{author} is not a validator"));
-        }
-        if round < self.round
-            || round > self.round.saturating_add(ROUND_WINDOW)
-            || round > MAX_ROUND
-        {
+        if !in_window(self.round, round) {
             return ignore(
                 out,
                 format!("round {round} outside the window at {}", self.round),
