@@ -481,3 +481,32 @@ fn the_lock_survives_a_restart_through_the_file_journal() {
     let state = State::new(1, config(Address::ZERO), &journal);
     assert_eq!(state.locked(), Some(digest));
 }
+
+/// Quorum rules (`bft-wire.md` §5) and the round timer (`newRoundChangeTimer`).
+#[test]
+fn quorum_rules_and_round_timer() {
+    let cfg = |n: usize, quorum| Config {
+        validators: (1..=n as u64)
+            .map(|i| TestKey::numbered(i).address())
+            .collect(),
+        quorum,
+        ..config(Address::ZERO)
+    };
+    for (n, two_thirds, two_f_plus_one) in [(1, 1, 1), (4, 3, 3), (5, 4, 3), (6, 4, 3), (7, 5, 5)] {
+        assert_eq!(
+            cfg(n, QuorumRule::TwoThirds).quorum(),
+            two_thirds,
+            "N = {n}"
+        );
+        assert_eq!(
+            cfg(n, QuorumRule::TwoFPlusOne).quorum(),
+            two_f_plus_one,
+            "N = {n}"
+        );
+    }
+    let c = config(Address::ZERO);
+    assert_eq!(c.timeout_ms(0), 4000);
+    assert_eq!(c.timeout_ms(1), 6000);
+    assert_eq!(c.timeout_ms(3), 12_000);
+    assert_eq!(c.timeout_ms(70), u64::MAX);
+}
