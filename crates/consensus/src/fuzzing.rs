@@ -16,3 +16,18 @@ pub fn qbft_message(data: &[u8]) {
         let _ = msg.verify_justification_signatures();
     }
 }
+
+/// Decodes `data` as an IBFT p2p payload (code 0x11) and as a bare wrapper. Whatever decodes
+/// must re-encode to the same bytes, and its signer and seal recovery must not panic.
+pub fn ibft_message(data: &[u8]) {
+    use crate::ibft::message::{Message as Ibft, P2P_CODE};
+    if let Ok(msg) = Ibft::decode(P2P_CODE, data) {
+        assert_eq!(msg.encode(), data, "re-encoding differs");
+        let _ = msg.author();
+        let _ = msg.committed_seal_signer();
+    }
+    if let Ok(msg) = Ibft::decode_wrapper(data) {
+        assert_eq!(msg.wrapper_rlp(), data, "wrapper re-encoding differs");
+        let _ = msg.author();
+    }
+}

@@ -1,5 +1,5 @@
-//! What a node runs per engine. For now: QBFT ([`qbft`]), wire-compatible with `GoQuorum` and
-//! Besu on `istanbul/100` (`docs/dev/bft-wire.md`).
+//! What a node runs per engine: QBFT ([`qbft`]), wire-compatible with `GoQuorum` and Besu on
+//! `istanbul/100`, and `GoQuorum`'s legacy IBFT ([`ibft`]) (`docs/dev/bft-wire.md`).
 //!
 //! Everything here is pure and synchronous: no I/O, no clock, no randomness. The node feeds
 //! decoded messages, timer expiries and built blocks into [`qbft::State`] and carries out what it
@@ -17,6 +17,7 @@
     clippy::panic
 )]
 
+pub mod ibft;
 pub mod qbft;
 
 #[doc(hidden)]

@@ -234,7 +234,9 @@ fn decode_prepared(bytes: &[u8]) -> Result<(u64, PreparedCertificate), super::Me
             round: u64::MAX,
         }
     })?;
-    let block = Block::decode(l.raw("qbft prepared certificate block")?)?;
+    // An IBFT node saves its locked block here too (`ibft::State`, decision 543).
+    let raw = l.raw("qbft prepared certificate block")?;
+    let block = Block::decode(raw).or_else(|_| Block::decode_ibft(raw))?;
     let mut list = l.list("qbft prepared certificate prepares")?;
     let mut prepares = Vec::new();
     while !list.is_empty() {

@@ -120,7 +120,7 @@ pub enum MessageError {
     },
 }
 
-fn round_from(r: &mut Reader<'_>, what: &'static str) -> Result<u32, MessageError> {
+pub(crate) fn round_from(r: &mut Reader<'_>, what: &'static str) -> Result<u32, MessageError> {
     let v = r.u64(what)?;
     u32::try_from(v)
         .ok()
@@ -144,13 +144,61 @@ impl Block {
     /// # Errors
     /// [`MessageError`] naming the part that is wrong.
     pub fn decode(raw: &[u8]) -> Result<Self, MessageError> {
+        let (header, _) = Self::split(raw)?;
+        Self::with_header(header, raw.to_vec())
+    }
+
+    /// The strict header and the RLP of the transaction and uncle lists of a block RLP.
+    fn split(raw: &[u8]) -> Result<(Header, &[u8]), MessageError> {
         let mut list = rlp::single_list(raw, "proposed block")?;
         let header_rlp = list.raw("proposed block header")?;
+        let body = list.rest();
         list.list("proposed block transactions")?;
         list.list("proposed block uncles")?;
         list.finish("proposed block")?;
-        let header = Header::decode(header_rlp)?;
-        Self::with_header(header, raw.to_vec())
+        Ok((Header::decode(header_rlp)?, body))
+    }
+
+    /// Decodes a legacy IBFT (`GoQuorum` `istanbul`) block RLP: as [`Block::decode`], but with
+    /// IBFT extraData and the IBFT block hash as digest (`seal-formats.md` §2.1).
+    ///
+    /// # Errors
+    /// [`MessageError`] naming the part that is wrong.
+    pub fn decode_ibft(raw: &[u8]) -> Result<Self, MessageError> {
+        let (header, _) = Self::split(raw)?;
+        let digest = cachet_seal::ibft::block_hash(&header)
+            .map_err(|e| MessageError::Block(e.to_string()))?;
+        Ok(Self {
+            header,
+            rlp: raw.to_vec(),
+            digest,
+        })
+    }
+
+    /// An IBFT block from its header and the RLP of its transaction and uncle lists.
+    ///
+    /// # Errors
+    /// [`MessageError::Block`] when extraData is not IBFT extraData.
+    pub fn new_ibft(
+        header: &Header,
+        txs_rlp: &[u8],
+        uncles_rlp: &[u8],
+    ) -> Result<Self, MessageError> {
+        let mut payload = header.encode();
+        payload.extend_from_slice(txs_rlp);
+        payload.extend_from_slice(uncles_rlp);
+        Self::decode_ibft(&rlp::list(&payload))
+    }
+
+    /// This IBFT block with `header` in place of its header (same body).
+    ///
+    /// # Errors
+    /// [`MessageError::Block`] when the new extraData is not IBFT extraData.
+    pub fn with_ibft_header(&self, header: &Header) -> Result<Self, MessageError> {
+        let (_, body) = Self::split(&self.rlp)?;
+        let mut payload = header.encode();
+        payload.extend_from_slice(body);
+        Self::decode_ibft(&rlp::list(&payload))
     }
 
     /// A block from its header and the RLP of its transaction and uncle lists.

@@ -6,7 +6,7 @@
 pub mod journal;
 pub mod message;
 mod signer;
-mod state;
+pub(crate) mod state;
 pub mod validators;
 
 pub use journal::{

@@ -78,6 +78,29 @@ pub trait BlockCheck {
     fn check(&self, height: u64, block: &Block) -> Result<(), String>;
 }
 
+/// The first checks of a message of `height` whose signature recovered to `author`: the height
+/// is `at.0` and the author one of the validators `at.1`. The author, or why not.
+pub(crate) fn admit(
+    at: (u64, &[Address]),
+    height: u64,
+    author: Result<Address, String>,
+) -> Result<Address, String> {
+    if height != at.0 {
+        return Err(format!("height {height}, at {}", at.0));
+    }
+    let author = author?;
+    if !at.1.contains(&author) {
+        return Err(format!("{author} is not a validator"));
+    }
+    Ok(author)
+}
+
+/// Whether a message of `round` is kept at `current`: not older, at most [`ROUND_WINDOW`] ahead,
+/// and not above [`MAX_ROUND`].
+pub(crate) const fn in_window(current: u32, round: u32) -> bool {
+    round >= current && round <= current.saturating_add(ROUND_WINDOW) && round <= MAX_ROUND
+}
+
 /// What the state machine needs from its host for one call.
 #[allow(missing_debug_implementations)]
 pub struct Env<'a> {
@@ -89,13 +112,16 @@ pub struct Env<'a> {
     pub blocks: &'a dyn BlockCheck,
 }
 
-/// An event for the state machine.
+/// An event for the state machine (`M` is the engine's message: QBFT's by default, IBFT's for
+/// [`crate::ibft::State`]).
+// Inputs are moved straight into `handle`, never stored in bulk (as `Output`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-pub enum Input {
+pub enum Input<M = Message> {
     /// Start the height (round 0): sets the round timer and, on the proposer, asks for a block.
     Start,
     /// A decoded message from a peer.
-    Message(Message),
+    Message(M),
     /// The timer set for (height, round) elapsed.
     Timeout {
         /// Height.
@@ -107,13 +133,13 @@ pub enum Input {
     Block(Block),
 }
 
-/// What the host must do.
+/// What the host must do (`M` as for [`Input`]).
 // Outputs are short-lived and moved, never stored in bulk: boxing would only add allocations.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-pub enum Output {
+pub enum Output<M = Message> {
     /// Send to every other validator.
-    Broadcast(Message),
+    Broadcast(M),
     /// Fire [`Input::Timeout`] for (height, round) after `after_ms`; replaces earlier timers.
     SetTimer {
         /// Height.
@@ -352,20 +378,15 @@ impl State {
     fn on_message(&mut self, env: &mut Env<'_>, msg: Message, out: &mut Vec<Output>) {
         let (height, round) = msg.view();
         let ignore = |out: &mut Vec<Output>, why: String| out.push(Output::Ignored(why));
-        if height != self.height {
-            return ignore(out, format!("height {height}, at {}", self.height));
-        }
-        let author = match msg.author() {
+        let author = match admit(
+            (self.height, &self.cfg.validators),
+            height,
+            msg.author().map_err(|e| e.to_string()),
+        ) {
             Ok(a) => a,
-            Err(e) => return ignore(out, e.to_string()),
+            Err(why) => return ignore(out, why),
         };
-        if !self.is_validator(&author) {
-            return ignore(out, format!("{author} is not a validator"));
-        }
-        if round < self.round
-            || round > self.round.saturating_add(ROUND_WINDOW)
-            || round > MAX_ROUND
-        {
+        if !in_window(self.round, round) {
             if let Message::RoundChange(rc) = &msg {
                 // Still counts toward the F+1 catch-up rule.
                 if round > self.round && round <= MAX_ROUND && self.valid_rc(rc).is_ok() {

@@ -1,6 +1,8 @@
 //! Test helpers: a plain-memory key as a QBFT [`Signer`] and hex/JSON helpers.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod sim;
+
 use alloy_primitives::{Address, B256, keccak256};
 use cachet_consensus::qbft::{SignError, Signer};
 use secp256k1::{Message, PublicKey, SECP256K1, SecretKey};
