@@ -981,7 +981,10 @@ async fn qbft_driver_stops_on_a_prepare_signed_with_its_key_elsewhere_and_passes
                     (m.code().name(), m.view())
                 })
                 .collect();
-            panic!("validator 0 sent no {} at height 1: it sent {sent:?}", c.name())
+            panic!(
+                "validator 0 sent no {} at height 1: it sent {sent:?}",
+                c.name()
+            )
         })
     })
     .collect();
