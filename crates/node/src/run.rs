@@ -658,7 +658,7 @@ fn start_qbft(
         source: Some(pool.clone() as Arc<dyn crate::consensus::TxSource>),
         gas_limit: config.miner_gas_limit,
     };
-    let driver = crate::qbft::Driver::new(
+    let driver = crate::qbft::Driver::<crate::qbft::Qbft>::new(
         chain.clone(),
         key,
         &config.datadir,

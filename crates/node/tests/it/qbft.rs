@@ -9,319 +9,20 @@
 //! transactions from a `VecTxSource`, and validator votes placed through the JSON-RPC (three
 //! of four vote the fourth out). Every wait is for an event, under a generous deadline
 //! that only fails the test.
-
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
 use cachet_consensus::qbft::Message;
 use cachet_devp2p::net::PeerId;
-use cachet_genesis::{Genesis, RaftMarker};
-use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
-use cachet_node::chain::Chain;
-use cachet_node::clique::Proposals;
 use cachet_node::consensus_net::ConsensusFrame;
-use cachet_node::doppelganger::{self, Doppelganger, Guard, Watch};
-use cachet_node::produce::BuildConfig;
-use cachet_node::qbft::{Driver, Event, MemoryHub};
-use cachet_node::store::ChainStore;
-use cachet_node::testing::VecTxSource;
-use cachet_seal::bft::{BftExtra, ISTANBUL_DIGEST, Threshold};
+use cachet_node::doppelganger::{self, Doppelganger};
+use cachet_node::qbft::Event;
+use cachet_seal::bft::Threshold;
 use cachet_seal::{Header, qbft};
 use rand::{Rng, SeedableRng};
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 
-const GENESIS_TIME: u64 = 1_700_000_000;
-const DEADLINE: Duration = Duration::from_secs(300);
-
-struct Running {
-    allowed: watch::Sender<bool>,
-    task: JoinHandle<()>,
-    events: mpsc::UnboundedReceiver<Event>,
-}
-
-struct Validator {
-    keys: UnlockedKeys,
-    dir: tempfile::TempDir,
-    chain: Option<Arc<Chain>>,
-    running: Option<Running>,
-    source: Arc<VecTxSource>,
-    /// The pending-vote map its driver proposes from (what the RPC fills).
-    proposals: Proposals,
-}
-
-impl Validator {
-    fn address(&self) -> Address {
-        self.keys.node_key().signer().address()
-    }
-
-    fn peer(&self) -> PeerId {
-        PeerId(self.keys.node_key().enode_id())
-    }
-
-    fn chain(&self) -> &Arc<Chain> {
-        self.chain.as_ref().expect("chain open")
-    }
-
-    fn head(&self) -> u64 {
-        self.chain().head().header.number
-    }
-}
-
-struct Net {
-    hub: Arc<MemoryHub>,
-    genesis: Vec<u8>,
-    validators: Vec<Validator>,
-    addresses: Vec<Address>,
-}
-
-/// A QBFT genesis (period 1 s, round-0 timeout `timeout` s) for `validators`, funding `funded`.
-fn genesis_json(validators: &[Address], timeout: u64, funded: &[Address]) -> Vec<u8> {
-    let mut sorted = validators.to_vec();
-    sorted.sort();
-    let extra = qbft::encode_extra(&BftExtra {
-        vanity: vec![0; 32],
-        validators: sorted,
-        ..BftExtra::default()
-    });
-    let mut g: serde_json::Value = serde_json::from_str(&format!(
-        r#"{{"config":{{"chainId":1337,"homesteadBlock":0,"eip150Block":0,"eip155Block":0,"eip158Block":0,"byzantiumBlock":0,"constantinopleBlock":0,"petersburgBlock":0,"istanbulBlock":0,"berlinBlock":0,"londonBlock":0,"qbft":{{"blockperiodseconds":1,"epochlength":30000,"requesttimeoutseconds":{timeout},"policy":0}}}},"timestamp":"{GENESIS_TIME:#x}","extraData":"0x{}","gasLimit":"0x1c9c380","difficulty":"0x1","mixHash":"{ISTANBUL_DIGEST}","alloc":{{}}}}"#,
-        hex::encode(extra)
-    ))
-    .unwrap();
-    for a in funded {
-        g["alloc"][format!("{a:x}")] = serde_json::json!({"balance": "0xde0b6b3a7640000"});
-    }
-    serde_json::to_vec(&g).unwrap()
-}
-
-impl Net {
-    fn new(n: usize, timeout: u64, funded: &[Address]) -> Self {
-        let validators: Vec<Validator> = (0..n)
-            .map(|_| Validator {
-                keys: UnlockedKeys::generate_for_tests(SealingKeyMode::Separate),
-                dir: tempfile::tempdir().unwrap(),
-                chain: None,
-                running: None,
-                source: Arc::new(VecTxSource::default()),
-                proposals: Proposals::default(),
-            })
-            .collect();
-        let mut addresses: Vec<Address> = validators.iter().map(Validator::address).collect();
-        addresses.sort();
-        let genesis = genesis_json(&addresses, timeout, funded);
-        Self {
-            hub: MemoryHub::new(),
-            genesis,
-            validators,
-            addresses,
-        }
-    }
-
-    /// Opens validator `i`'s chain (if closed) and starts a new driver on its datadir.
-    fn start(&mut self, i: usize) {
-        self.start_with(i, None);
-    }
-
-    /// [`Self::start`] with the doppelganger check armed for `periods` block periods: the
-    /// `Watch` to show it blocks "from peers", and where its finding arrives.
-    fn start_guarded(
-        &mut self,
-        i: usize,
-        periods: u32,
-    ) -> (Watch, oneshot::Receiver<Doppelganger>) {
-        self.open(i);
-        let v = &self.validators[i];
-        let (watch, guard, found) = doppelganger::arm(v.chain().clone(), v.address(), periods);
-        self.start_with(i, Some(guard));
-        (watch, found)
-    }
-
-    fn open(&mut self, i: usize) {
-        let v = &mut self.validators[i];
-        if v.chain.is_none() {
-            let g = Genesis::from_json(&self.genesis, RaftMarker::FromGenesis).unwrap();
-            let store = ChainStore::open(&v.dir.path().join("chain.redb")).unwrap();
-            v.chain = Some(Arc::new(Chain::open(store, g).unwrap()));
-        }
-    }
-
-    fn start_with(&mut self, i: usize, guard: Option<Guard>) {
-        self.open(i);
-        let v = &mut self.validators[i];
-        let (net, inbound) = self.hub.join(v.peer());
-        let (allowed_tx, allowed) = watch::channel(true);
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let build = BuildConfig {
-            source: Some(v.source.clone() as Arc<dyn cachet_node::consensus::TxSource>),
-            gas_limit: None,
-        };
-        let driver = Driver::new(
-            v.chain().clone(),
-            v.keys.node_key().signer().clone(),
-            v.dir.path(),
-            net,
-            allowed,
-            build,
-        )
-        .unwrap()
-        .with_events(events_tx)
-        .with_proposals(v.proposals.clone());
-        let driver = match guard {
-            Some(g) => driver.with_doppelganger(g),
-            None => driver,
-        };
-        let task = tokio::spawn(driver.run(inbound));
-        v.running = Some(Running {
-            allowed: allowed_tx,
-            task,
-            events,
-        });
-    }
-
-    /// Turns validator `i`'s sealing switch off (what a revocation does) and waits until its
-    /// driver has stopped; with `close`, also closes its chain (a stopped node).
-    async fn stop(&mut self, i: usize, close: bool) {
-        let v = &mut self.validators[i];
-        let running = v.running.take().expect("running");
-        running.allowed.send_replace(false);
-        tokio::time::timeout(DEADLINE, running.task)
-            .await
-            .expect("the driver stops when sealing is switched off")
-            .unwrap();
-        if close {
-            v.chain = None;
-        }
-    }
-
-    fn running(&self) -> Vec<usize> {
-        (0..self.validators.len())
-            .filter(|i| self.validators[*i].running.is_some())
-            .collect()
-    }
-
-    /// Waits until every validator in `which` has a head of at least `n`, syncing laggards
-    /// meanwhile.
-    async fn wait_heads(&self, which: &[usize], n: u64) {
-        let done = tokio::time::timeout(DEADLINE, async {
-            while !which.iter().all(|i| self.validators[*i].head() >= n) {
-                self.sync_laggards();
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await;
-        let heads: Vec<u64> = which.iter().map(|i| self.validators[*i].head()).collect();
-        assert!(
-            done.is_ok(),
-            "validators {which:?} did not reach block {n}: heads {heads:?}"
-        );
-    }
-
-    /// Waits for an event of validator `i` matching `f`.
-    async fn wait_event(&mut self, i: usize, f: impl Fn(&Event) -> bool) -> Event {
-        let events = &mut self.validators[i].running.as_mut().expect("running").events;
-        tokio::time::timeout(DEADLINE, async {
-            loop {
-                let ev = events.recv().await.expect("driver running");
-                if f(&ev) {
-                    return ev;
-                }
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("validator {i}: the awaited event did not come"))
-    }
-
-    /// Imports into validator `to` the blocks validator `from` has above `to`'s head (sync).
-    /// An import refused (the driver may have imported the block itself meanwhile) ends the
-    /// round; a real disagreement is caught by `assert_agree`.
-    fn sync(&self, from: usize, to: usize) {
-        let (src, dst) = (self.validators[from].chain(), self.validators[to].chain());
-        for n in dst.head().header.number + 1..=src.head().header.number {
-            let hash = src.store().canonical_hash(n).unwrap().unwrap();
-            let header = src.store().header_by_hash(&hash).unwrap().unwrap();
-            let body = src.store().body_by_hash(&hash).unwrap().unwrap_or_default();
-            if dst.import(&header, &body).is_err() {
-                return;
-            }
-        }
-    }
-
-    /// What a node's sync does: a running validator behind the highest running one imports the
-    /// blocks it lacks. A validator that missed a height's messages (started late, or its
-    /// frames dropped on a loaded machine) otherwise waits forever while the other three commit.
-    fn sync_laggards(&self) {
-        let running = self.running();
-        let Some(top) = running
-            .iter()
-            .copied()
-            .max_by_key(|i| self.validators[*i].head())
-        else {
-            return;
-        };
-        for i in running {
-            if self.validators[i].head() < self.validators[top].head() {
-                self.sync(top, i);
-            }
-        }
-    }
-
-    /// Every open chain holds the same block at heights `1..=up_to`, and each verifies with
-    /// `cachet_seal::qbft::verify` with seals from at least ceil(2N/3) validators.
-    fn assert_agree(&self, up_to: u64) {
-        let open: Vec<&Validator> = self
-            .validators
-            .iter()
-            .filter(|v| v.chain.is_some())
-            .collect();
-        for n in 1..=up_to {
-            // The block hash (seals filtered out) is what must agree: each validator imports
-            // the quorum of committed seals it gathered, which may be a different subset.
-            let hashes: Vec<_> = open
-                .iter()
-                .map(|v| {
-                    v.chain()
-                        .store()
-                        .canonical_hash(n)
-                        .unwrap()
-                        .expect("block present")
-                })
-                .collect();
-            for h in &hashes[1..] {
-                assert_eq!(h, &hashes[0], "validators disagree at height {n}");
-            }
-            for v in &open {
-                let raw = v
-                    .chain()
-                    .header_rlp_by_number(n)
-                    .unwrap()
-                    .expect("block present");
-                let header = Header::decode(&raw).unwrap();
-                assert_eq!(qbft::block_hash(&header).unwrap(), hashes[0]);
-                let seals = qbft::verify(&header, Some(&self.addresses), Threshold::BesuTwoThirds)
-                    .unwrap_or_else(|e| panic!("block {n} does not verify: {e}"));
-                let mut committers = seals.committers.clone();
-                committers.sort();
-                committers.dedup();
-                assert!(
-                    committers.len() >= (2 * self.addresses.len()).div_ceil(3),
-                    "block {n}: {} distinct committers",
-                    committers.len()
-                );
-                assert!(self.addresses.contains(&seals.proposer));
-            }
-        }
-    }
-}
-
-fn author_of(frame: &ConsensusFrame) -> Option<Address> {
-    Message::decode(u8::try_from(frame.code).ok()?, &frame.payload)
-        .ok()?
-        .author()
-        .ok()
-}
+use super::bft_net::{DEADLINE, Net, author_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_validators_survive_one_fault_stall_at_two_and_resume() {
@@ -348,31 +49,7 @@ async fn four_validators_survive_one_fault_stall_at_two_and_resume() {
     net.assert_agree(3);
 
     // Revoke validator 3: it stops signing at once; the others keep committing.
-    let revoked = net.validators[3].address();
-    net.stop(3, false).await;
-    let mark = net.hub.broadcasts();
-    let h = (0..3).map(|i| net.validators[i].head()).max().unwrap();
-    net.wait_heads(&[0, 1, 2], h + 5).await;
-    // After the mark it sent nothing, and every message carrying its signature is a relayed
-    // copy of one it had signed before (no new signature).
-    let log = net.hub.log();
-    let revoked_peer = net.validators[3].peer();
-    let signed_before: Vec<_> = log[..mark]
-        .iter()
-        .filter(|(_, f)| author_of(f) == Some(revoked))
-        .map(|(_, f)| f.payload.clone())
-        .collect();
-    assert!(!signed_before.is_empty(), "validator 3 took part before");
-    assert!(log.len() > mark, "the others went on");
-    for (from, f) in &log[mark..] {
-        assert_ne!(*from, revoked_peer, "the revoked validator sent a frame");
-        if author_of(f) == Some(revoked) {
-            assert!(
-                signed_before.contains(&f.payload),
-                "the revoked validator signed after its revocation"
-            );
-        }
-    }
+    let h = net.others_go_on_without(3).await;
     // Round-robin gives validator 3 the round-0 turn once in any 4 heights from h + 2 on
     // (h + 1 may have been proposed before the revocation): the others changed round then.
     let chain = net.validators[0].chain();
@@ -390,42 +67,7 @@ async fn four_validators_survive_one_fault_stall_at_two_and_resume() {
         "no round change while the revoked validator's turn came"
     );
     net.validators[3].chain = None;
-
-    // Stop validator 2 too: two of four cannot commit. Both survivors go through round
-    // changes at the same height without committing.
-    net.stop(2, true).await;
-    let stuck = net.validators[0].head() + 1;
-    let Event::RoundChanged { height: h0, .. } = net
-        .wait_event(0, |e| matches!(e, Event::RoundChanged { height, round } if *height >= stuck && *round >= 2))
-        .await
-    else {
-        unreachable!()
-    };
-    let Event::RoundChanged { height: h1, .. } = net
-        .wait_event(
-            1,
-            |e| matches!(e, Event::RoundChanged { height, round } if *height >= h0 && *round >= 2),
-        )
-        .await
-    else {
-        unreachable!()
-    };
-    assert_eq!(h0, h1, "the survivors are at the same height");
-    assert_eq!(net.validators[0].head(), h0 - 1, "no block without quorum");
-    assert_eq!(net.validators[1].head(), h0 - 1, "no block without quorum");
-    net.assert_agree(h0 - 1);
-
-    // Restart both over their datadirs and journals; validator 3, left behind, catches up by
-    // importing the missing blocks while its driver runs (a block by sync ends its height).
-    net.start(2);
-    net.start(3);
-    net.sync(0, 3);
-    net.wait_heads(&[0, 1, 2, 3], h0 + 2).await;
-    let top = (0..4).map(|i| net.validators[i].head()).min().unwrap();
-    net.assert_agree(top);
-    for i in net.running() {
-        net.stop(i, false).await;
-    }
+    net.stall_and_resume().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -981,7 +623,10 @@ async fn qbft_driver_stops_on_a_prepare_signed_with_its_key_elsewhere_and_passes
                     (m.code().name(), m.view())
                 })
                 .collect();
-            panic!("validator 0 sent no {} at height 1: it sent {sent:?}", c.name())
+            panic!(
+                "validator 0 sent no {} at height 1: it sent {sent:?}",
+                c.name()
+            )
         })
     })
     .collect();
