@@ -23,7 +23,7 @@ pub trait BftEngine: Send + Sync + 'static {
     /// Its state machine's per-height configuration.
     type Config: Clone + std::fmt::Debug + Send + Sync + 'static;
     /// Its state machine for one height.
-    type State;
+    type State: Send;
 
     /// Its name in logs.
     const NAME: &'static str;
