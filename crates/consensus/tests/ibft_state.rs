@@ -173,6 +173,41 @@ fn a_validator_sends_goquorums_prepare_and_commit() {
     assert!(n.state.is_committed());
 }
 
+/// A committed block the host could not import unlocks and asks for the next round (`GoQuorum`
+/// `commit`: `UnlockHash`, `sendNextRoundChange`); before the height commits it does nothing.
+#[test]
+fn a_failed_import_unlocks_and_asks_for_the_next_round() {
+    let mut n = Node::new(VF512, 1, config(Address::ZERO));
+    n.feed(Input::Start);
+    let pp = decode(&vector("ibft-preprepare-h1-r0"));
+    let digest = pp.content.digest();
+    n.feed(Input::Message(pp));
+    let mut env = Env {
+        signer: &n.key,
+        journal: &mut n.journal,
+        blocks: &AnyBlock,
+    };
+    assert!(n.state.import_failed(&mut env).is_empty(), "not committed");
+    for who in [VD8DB, V6571, VE36C] {
+        n.feed(Input::Message(commit(who, 1, 0, digest)));
+    }
+    assert!(n.state.is_committed());
+    assert_eq!(n.state.locked(), Some(digest));
+    let mut env = Env {
+        signer: &n.key,
+        journal: &mut n.journal,
+        blocks: &AnyBlock,
+    };
+    let out = n.state.import_failed(&mut env);
+    assert!(!n.state.is_committed());
+    assert_eq!(n.state.locked(), None);
+    assert_eq!(n.state.round(), 1);
+    let msgs = sent(&out);
+    assert_eq!(msgs.len(), 1, "{out:?}");
+    assert_eq!(msgs[0].view(), (1, 1));
+    assert_eq!(msgs[0].content, Content::RoundChange);
+}
+
 /// COMMITs count toward the PREPARE quorum (`GetPrepareOrCommitSize`).
 #[test]
 fn commits_count_toward_the_prepare_quorum() {

@@ -21,7 +21,7 @@ use cachet_genesis::{Genesis, RaftMarker};
 use cachet_keyprovider::{SealingKeyMode, UnlockedKeys};
 use cachet_node::chain::Chain;
 use cachet_node::produce::BuildConfig;
-use cachet_node::qbft::{Driver, Event, MemoryHub};
+use cachet_node::qbft::{Driver, Event, MemoryHub, Qbft};
 use cachet_node::store::ChainStore;
 use cachet_seal::bft::{BftExtra, ISTANBUL_DIGEST};
 use secp256k1::{Message, SECP256K1, SecretKey};
@@ -132,7 +132,7 @@ async fn main() {
                 let _ = forward.send((i, e));
             }
         });
-        let driver = Driver::new(
+        let driver = Driver::<Qbft>::new(
             chain.clone(),
             k.node_key().signer().clone(),
             dir.path(),

@@ -455,7 +455,7 @@ impl BlockProducer for BftSealer {
             tracing::info!(target: "cachet::sealer", validator = %self.address(), %engine, "bft sealer started");
         } else {
             tracing::warn!(target: "cachet::sealer", validator = %self.address(), %engine,
-                "not sealing: the node key's address must be the chain's only validator (multi-validator BFT is not built yet)");
+                "not sealing: the node key's address must be the chain's only validator (multi-validator IBFT 2.0 is not built; an IBFT chain that grew to two or more validators runs the IBFT driver after a restart)");
         }
     }
 

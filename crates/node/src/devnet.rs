@@ -2,10 +2,10 @@
 //! the nodes as child processes (`cachet node …`, the same binary).
 //!
 //! - clique: every node is a signer (its sealing key);
-//! - qbft: every node's node-key address is a validator in the genesis extraData (with more than
-//!   one, the nodes run the QBFT driver over `istanbul/100`);
-//! - ibft (GoQuorum `istanbul`), ibft2 (Besu): node 0's node-key address is the single
-//!   validator; the other nodes follow (multi-validator IBFT is not built yet);
+//! - qbft, ibft (GoQuorum `istanbul`): every node's node-key address is a validator in the
+//!   genesis extraData (with more than one, the nodes run the BFT driver over `istanbul/100`);
+//! - ibft2 (Besu): node 0's node-key address is the single validator; the other nodes follow
+//!   (multi-validator IBFT 2.0 is not built);
 //! - raft: one node, raft id 1, minting while transactions are pending (`--raftblocktime`);
 //!   with more than one, a raft cluster: every node's `static-nodes.json` lists all of them
 //!   (raft id = position), the leader mints;
@@ -138,9 +138,12 @@ pub async fn prepare(config: &DevnetConfig) -> Result<Vec<DevnetNode>> {
                 init.identities.node_address
             },
             wallet: init.identities.wallet_address,
-            // QBFT runs the multi-validator driver (istanbul/100): every node is a validator;
-            // every raft member mints when it leads.
-            seals: matches!(config.engine, Engine::Clique | Engine::Qbft | Engine::Raft) || i == 0,
+            // QBFT and GoQuorum IBFT run the multi-validator driver (istanbul/100): every node
+            // is a validator; every raft member mints when it leads.
+            seals: matches!(
+                config.engine,
+                Engine::Clique | Engine::Ibft | Engine::Qbft | Engine::Raft
+            ) || i == 0,
             enode: format!("enode://{}@127.0.0.1:{p2p_port}", init.identities.enode_id),
             datadir,
             p2p_port,

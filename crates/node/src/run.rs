@@ -601,32 +601,42 @@ fn refuse_remote_sealing_key(chain: &Chain, keys: &UnlockedKeys) -> Result<()> {
     Ok(())
 }
 
-/// The validators of the next height when this node runs the QBFT driver: `--mine` on a QBFT
-/// chain with more than one validator, this node's key among them.
-fn qbft_plan(
-    config: &NodeConfig,
-    chain: &Chain,
-    keys: &UnlockedKeys,
-) -> Option<Vec<alloy_primitives::Address>> {
+/// The engine and the validators of the next height the BFT driver starts with ([`qbft_plan`]).
+type DriverPlan = (Engine, Vec<alloy_primitives::Address>);
+
+/// The engine and validators of the next height when this node runs the BFT driver: `--mine`
+/// on a QBFT chain (any number of validators, decision 527), or on a legacy IBFT (`istanbul`)
+/// chain whose validator set has more than one member (a single IBFT validator seals alone
+/// with `BftSealer`); this node's key among them or not (the driver idles until a vote adds it,
+/// decision 526).
+fn qbft_plan(config: &NodeConfig, chain: &Chain, keys: &UnlockedKeys) -> Option<DriverPlan> {
+    use crate::qbft::check::{NotRun, ibft_plan, plan};
     let me = keys.node_key().signer().address();
     if !config.mine {
         return None;
     }
     let head = chain.head();
-    match crate::qbft::check::plan(chain, &head, me) {
-        Ok(p) => Some(p.config.validators),
-        // Not (yet) a validator: the driver runs idle, so that a vote adding this node starts
-        // it validating without a restart (decision 526).
-        Err(crate::qbft::check::NotRun::NotValidator) => chain
+    let snapshot = || {
+        chain
             .rules_as::<crate::bft::BftRules>()
             .and_then(|r| r.snapshot(&head.hash))
-            .map(|s| s.validator_list()),
-        Err(_) => None,
+            .map(|s| s.validator_list())
+    };
+    match plan(chain, &head, me) {
+        Ok(p) => return Some((Engine::Qbft, p.config.validators)),
+        Err(NotRun::NotValidator) => return snapshot().map(|v| (Engine::Qbft, v)),
+        Err(_) => {}
     }
+    let validators = match ibft_plan(chain, &head, me) {
+        Ok(p) => p.config.validators,
+        Err(NotRun::NotValidator) => snapshot()?,
+        Err(_) => return None,
+    };
+    (validators.len() > 1).then_some((Engine::Ibft, validators))
 }
 
-/// Step 5a (QBFT, this node a validator or waiting to be voted in): the QBFT driver over the
-/// `istanbul/100` network
+/// Step 5a (QBFT, or legacy IBFT with more than one validator; this node a validator or waiting
+/// to be voted in): the BFT driver of the chain's engine over the `istanbul/100` network
 /// ([`IstanbulNet`](crate::istanbul::IstanbulNet), sending to the validators only, as GoQuorum
 /// does), signing while `allowed` is true. `None` when the chain
 /// is not such a chain (the producer loop seals, [`start_sealer`]).
@@ -640,12 +650,12 @@ fn start_qbft(
     p2p: &P2pStack,
     proposals: &Proposals,
     plan: Option<(
-        Vec<alloy_primitives::Address>,
+        DriverPlan,
         mpsc::Receiver<crate::consensus_net::InboundFrame>,
         Option<crate::doppelganger::Guard>,
     )>,
 ) -> Result<Option<Option<JoinHandle<()>>>> {
-    let Some((validators, inbound, guard)) = plan else {
+    let Some(((engine, validators), inbound, guard)) = plan else {
         return Ok(None);
     };
     refuse_remote_sealing_key(chain, keys)?;
@@ -658,21 +668,32 @@ fn start_qbft(
         source: Some(pool.clone() as Arc<dyn crate::consensus::TxSource>),
         gas_limit: config.miner_gas_limit,
     };
-    let driver = crate::qbft::Driver::new(
-        chain.clone(),
-        key,
-        &config.datadir,
-        net,
-        allowed.clone(),
-        build,
-    )?
-    .with_proposals(proposals.clone());
-    // The doppelganger check covers the driver's signatures too (decision 470).
+    let (chain, dir, allowed) = (chain.clone(), config.datadir.as_path(), allowed.clone());
+    let task = if engine == Engine::Ibft {
+        let driver = crate::qbft::IbftDriver::new(chain, key, dir, net, allowed, build)?;
+        spawn_driver(driver, proposals, guard, inbound)
+    } else {
+        let driver =
+            crate::qbft::Driver::<crate::qbft::Qbft>::new(chain, key, dir, net, allowed, build)?;
+        spawn_driver(driver, proposals, guard, inbound)
+    };
+    Ok(Some(Some(task)))
+}
+
+/// Runs `driver` with the node's vote map and, when armed, the doppelganger check (it covers
+/// the driver's signatures too: decision 470).
+fn spawn_driver<E: crate::qbft::BftEngine>(
+    driver: crate::qbft::Driver<E>,
+    proposals: &Proposals,
+    guard: Option<crate::doppelganger::Guard>,
+    inbound: mpsc::Receiver<crate::consensus_net::InboundFrame>,
+) -> JoinHandle<()> {
+    let driver = driver.with_proposals(proposals.clone());
     let driver = match guard {
         Some(g) => driver.with_doppelganger(g),
         None => driver,
     };
-    Ok(Some(Some(tokio::spawn(driver.run(inbound)))))
+    tokio::spawn(driver.run(inbound))
 }
 
 /// Step 5a (a raft cluster member): the raft driver over `raft/1`, minting on the leader while

@@ -21,13 +21,13 @@ const ENGINES: [(Engine, &str); 5] = [
     ),
     (
         Engine::Ibft,
-        "GoQuorum IBFT (`istanbul`): node 0 is the single validator",
+        "GoQuorum IBFT (`istanbul`): every node is a validator",
     ),
     (
         Engine::Ibft2,
         "Besu IBFT 2.0: node 0 is the single validator",
     ),
-    (Engine::Qbft, "QBFT: node 0 is the single validator"),
+    (Engine::Qbft, "QBFT: every node is a validator"),
     (
         Engine::Raft,
         "Quorum Raft: one node mints alone; with --nodes N a raft cluster whose leader mints while transactions are pending",
@@ -54,7 +54,7 @@ pub(crate) struct DevnetArgs {
     /// Seconds between blocks (raft: the minting interval).
     #[arg(long, default_value_t = 2)]
     period: u64,
-    /// Number of nodes (clique: all signers; qbft: all validators; ibft/ibft2: node 0
+    /// Number of nodes (clique: all signers; qbft, ibft: all validators; ibft2: node 0
     /// validates, the others follow; raft: one minter, or a cluster of N members).
     #[arg(long, default_value_t = 1)]
     nodes: usize,

@@ -69,8 +69,9 @@ pub(crate) struct NodeArgs {
     ws_port: u16,
     #[command(flatten)]
     rpc: RpcAccessArgs,
-    /// Seal blocks: clique with the sealing key when it is an authorised signer; IBFT/QBFT
-    /// with the node key when its address is the only validator; raft: mint as `--raft-id`.
+    /// Seal blocks: clique with the sealing key when it is an authorised signer; QBFT and
+    /// GoQuorum IBFT with the node key as one of the validators; IBFT 2.0 with the node key
+    /// when its address is the only validator; raft: mint as `--raft-id`.
     #[arg(long)]
     mine: bool,
     /// With --mine: block periods to listen before the first seal (raft: periods of the

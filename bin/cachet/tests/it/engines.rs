@@ -91,8 +91,23 @@ pub(crate) fn assert_qbft_committed(
     validators: &[Address],
     quorum: usize,
 ) -> Address {
-    let seals = qbft::verify(header, Some(validators), Default::default())
-        .unwrap_or_else(|e| panic!("block {}: {e}", header.number));
+    assert_committed(Engine::Qbft, header, validators, quorum)
+}
+
+/// [`assert_qbft_committed`] for a QBFT or (`Engine::Ibft`) GoQuorum IBFT block (proposer seal
+/// and committed seals, `cachet_seal::ibft::verify`).
+fn assert_committed(
+    engine: Engine,
+    header: &Header,
+    validators: &[Address],
+    quorum: usize,
+) -> Address {
+    let seals = if engine == Engine::Ibft {
+        ibft::verify(header, Some(validators), Default::default())
+    } else {
+        qbft::verify(header, Some(validators), Default::default())
+    }
+    .unwrap_or_else(|e| panic!("block {}: {e}", header.number));
     let committers: std::collections::BTreeSet<_> = seals.committers.iter().collect();
     assert!(
         committers.len() >= quorum && committers.iter().all(|c| validators.contains(c)),
@@ -835,13 +850,26 @@ fn rejects_raft_minting_without_raft_id_before_unlocking() {
 /// inspect` reports), and the proposer rotates round-robin over at least three of them.
 #[test]
 fn four_qbft_validators_commit_blocks_over_istanbul() {
+    four_validators_commit_blocks(Engine::Qbft, 96);
+}
+
+/// `cachet devnet --engine ibft --nodes 4`: the same with GoQuorum legacy IBFT (the IBFT
+/// driver, messages on code 0x11; blocks checked by `cachet_seal::ibft::verify`: proposer seal
+/// and committed seals).
+#[test]
+fn four_ibft_validators_commit_blocks_over_istanbul() {
+    four_validators_commit_blocks(Engine::Ibft, 133);
+}
+
+/// Four validator processes of `engine` on a devnet whose ports come from `salt`.
+fn four_validators_commit_blocks(engine: Engine, salt: u16) {
     const VALIDATORS: u16 = 4;
     const BLOCKS: u64 = 6;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
-    let (p2p, http) = (base_port(96), base_port(96) + 10);
+    let (p2p, http) = (base_port(salt), base_port(salt) + 10);
     let mut net = devnet_with(
-        Engine::Qbft,
+        engine,
         &root,
         p2p,
         http,
@@ -880,7 +908,7 @@ fn four_qbft_validators_commit_blocks_over_istanbul() {
     interrupt(&mut net);
     assert!(
         grew,
-        "four QBFT validators commit {BLOCKS} blocks after {start}: heads {heads:?}"
+        "four {engine} validators commit {BLOCKS} blocks after {start}: heads {heads:?}"
     );
     for (i, h) in hashes.iter().enumerate().skip(1) {
         assert_eq!(
@@ -890,7 +918,7 @@ fn four_qbft_validators_commit_blocks_over_istanbul() {
     }
     let mut proposers = std::collections::BTreeSet::new();
     for header in &headers {
-        proposers.insert(assert_qbft_committed(header, &validators, 3));
+        proposers.insert(assert_committed(engine, header, &validators, 3));
     }
     assert!(
         proposers.len() >= 3,

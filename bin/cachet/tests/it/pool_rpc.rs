@@ -689,15 +689,16 @@ fn gossips_pending_transactions_to_every_peer_in_full_or_announced() {
     assert!(reached, "node 0 and node 2 pools: {seen:?}, want {want:?}");
 }
 
-/// An IBFT devnet of a validator (node 0) and a follower (node 1): a transaction sent to the
-/// follower is mined, which only gossip can do.
+/// An IBFT 2.0 devnet of a validator (node 0) and a follower (node 1): a transaction sent to the
+/// follower is mined, which only gossip can do. (IBFT 2.0: an `ibft` devnet makes every node a
+/// validator since the IBFT driver runs multi-validator chains.)
 #[test]
-fn mines_a_transaction_sent_to_an_ibft_follower() {
+fn mines_a_transaction_sent_to_an_ibft2_follower() {
     let dir = tempfile::tempdir().unwrap();
     let k = Key::random();
     let (p2p, http) = (base_port(73), base_port(73) + 10);
     let net = Running(devnet_with(
-        Engine::Ibft,
+        Engine::Ibft2,
         &dir.path().join("net"),
         p2p,
         http,

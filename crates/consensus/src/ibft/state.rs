@@ -191,6 +191,21 @@ impl State {
         out
     }
 
+    /// The host could not import the committed block (`GoQuorum` `commit`: `UnlockHash`, then
+    /// `sendNextRoundChange`): unlocks and asks for the next round. Nothing when the height is
+    /// not committed here.
+    pub fn import_failed(&mut self, env: &mut Env<'_>) -> Vec<Output> {
+        let mut out = Vec::new();
+        if !self.is_committed() {
+            return out;
+        }
+        self.locked = None;
+        self.phase = Phase::AcceptRequest;
+        self.send_round_change(env, self.round.saturating_add(1), &mut out);
+        self.progress(env, &mut out);
+        out
+    }
+
     fn is_proposer(&self, env: &Env<'_>) -> bool {
         self.cfg.proposer(self.round) == Some(env.signer.address())
     }

@@ -114,15 +114,44 @@ pub const BACKLOG_LIMIT: usize = 1000;
 /// Messages for heights above the current one, replayed when the node gets there. Bounded: at
 /// most [`BACKLOG_MAX_DISTANCE`] heights ahead and [`BACKLOG_LIMIT`] messages, evicting the
 /// highest height first (Besu's `FutureMessageBuffer`), so a peer cannot grow it without limit.
-#[derive(Debug, Default, Clone)]
-pub struct Backlog {
-    by_height: BTreeMap<u64, VecDeque<Message>>,
+///
+/// Generic over the message ([`Viewed`]): QBFT's by default, legacy IBFT's for its driver.
+#[derive(Debug, Clone)]
+pub struct Backlog<M = Message> {
+    by_height: BTreeMap<u64, VecDeque<M>>,
     len: usize,
 }
 
-impl Backlog {
+impl<M> Default for Backlog<M> {
+    fn default() -> Self {
+        Self {
+            by_height: BTreeMap::new(),
+            len: 0,
+        }
+    }
+}
+
+/// A consensus message's (height, round).
+pub trait Viewed {
+    /// (height, round).
+    fn view(&self) -> (u64, u32);
+}
+
+impl Viewed for Message {
+    fn view(&self) -> (u64, u32) {
+        Self::view(self)
+    }
+}
+
+impl Viewed for crate::ibft::Message {
+    fn view(&self) -> (u64, u32) {
+        Self::view(self)
+    }
+}
+
+impl<M: Viewed> Backlog<M> {
     /// Keeps `msg` (of height `msg.view().0`) if it is within reach of `current`.
-    pub fn push(&mut self, current: u64, msg: Message) {
+    pub fn push(&mut self, current: u64, msg: M) {
         let h = msg.view().0;
         if h <= current || h > current.saturating_add(BACKLOG_MAX_DISTANCE) {
             return;
@@ -145,7 +174,7 @@ impl Backlog {
     }
 
     /// Removes and returns the messages of `height`, dropping those of lower heights.
-    pub fn take(&mut self, height: u64) -> Vec<Message> {
+    pub fn take(&mut self, height: u64) -> Vec<M> {
         let mut keep = self.by_height.split_off(&height);
         let out = keep.remove(&height).map(Vec::from).unwrap_or_default();
         self.by_height = keep;
@@ -173,6 +202,8 @@ pub const PREPARED_FILE: &str = "qbft-prepared";
 #[derive(Debug)]
 pub struct FileJournal {
     seal: cachet_seal::SealJournal,
+    /// The engine the seal journal's keys name ([`FileJournal::open_for`]).
+    engine: cachet_primitives::Engine,
     path: std::path::PathBuf,
     prepared: Option<(u64, PreparedCertificate)>,
 }
@@ -184,6 +215,19 @@ impl FileJournal {
     /// [`JournalError::Storage`] when a file cannot be opened or the certificate file does not
     /// decode (a node must not sign without knowing what it prepared).
     pub fn open(datadir: &std::path::Path) -> Result<Self, JournalError> {
+        Self::open_for(datadir, cachet_primitives::Engine::Qbft)
+    }
+
+    /// As [`FileJournal::open`], recording digests under `engine`'s keys in the seal journal
+    /// (a legacy IBFT validator: [`cachet_primitives::Engine::Ibft`], the key its single-validator
+    /// sealer uses).
+    ///
+    /// # Errors
+    /// As [`FileJournal::open`].
+    pub fn open_for(
+        datadir: &std::path::Path,
+        engine: cachet_primitives::Engine,
+    ) -> Result<Self, JournalError> {
         let seal = cachet_seal::SealJournal::open(datadir)
             .map_err(|e| JournalError::Storage(e.to_string()))?;
         let path = datadir.join(PREPARED_FILE);
@@ -197,6 +241,7 @@ impl FileJournal {
         };
         Ok(Self {
             seal,
+            engine,
             path,
             prepared,
         })
@@ -206,8 +251,7 @@ impl FileJournal {
     /// validator signed for that block (the doppelganger check asks it of blocks carrying our
     /// committed seal that peers send).
     pub fn holds(&self, height: u64, round: u32, digest: &B256) -> bool {
-        self.seal
-            .holds(cachet_primitives::Engine::Qbft, height, round, digest)
+        self.seal.holds(self.engine, height, round, digest)
     }
 }
 
@@ -258,7 +302,7 @@ fn decode_prepared(bytes: &[u8]) -> Result<(u64, PreparedCertificate), super::Me
 
 impl Journal for FileJournal {
     fn record(&mut self, height: u64, round: u32, digest: B256) -> Result<(), JournalError> {
-        let key = cachet_seal::JournalKey::new(cachet_primitives::Engine::Qbft, height, round);
+        let key = cachet_seal::JournalKey::new(self.engine, height, round);
         self.seal.record(key, digest).map_err(|e| match e {
             cachet_seal::Error::Equivocation { signed, .. } => JournalError::Equivocation {
                 height,

@@ -11,6 +11,7 @@ pub mod validators;
 
 pub use journal::{
     Backlog, FileJournal, Journal, JournalError, MemoryJournal, PREPARED_FILE, PreparedCertificate,
+    Viewed,
 };
 pub use message::{Block, Code, Message, MessageError};
 pub use signer::{AlloySigner, SignError, Signer};

@@ -1,5 +1,6 @@
-//! [`Driver`]: runs the QBFT state machine height after height for one validator, carrying out
-//! what it asks (broadcast, round timer, build a block, import the committed block).
+//! [`Driver`]: runs a BFT state machine (QBFT, or legacy IBFT: [`super::engine`]) height after
+//! height for one validator, carrying out what it asks (broadcast, round timer, build a block,
+//! import the committed block).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, B256, keccak256};
 use cachet_consensus::qbft::{
-    Backlog, Block, Env, FileJournal, Input, Message, Output, SignError, Signer, State,
+    Backlog, Block, Env, FileJournal, Input, Output, SignError, Signer, Viewed,
 };
 use cachet_devp2p::net::PeerId;
 use cachet_keyprovider::SigningKey;
@@ -17,11 +18,12 @@ use cachet_seal::Header;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Sleep;
 
-use super::check::{self, ChainCheck, HeightPlan, NotRun};
+use super::check::{ChainCheck, HeightPlan, NotRun};
+use super::engine::{BftEngine, Qbft};
 use crate::block;
 use crate::chain::{Chain, HeadInfo};
 use crate::clique::Proposals;
-use crate::consensus_net::{ConsensusFrame, ConsensusNet, InboundFrame};
+use crate::consensus_net::{ConsensusNet, InboundFrame};
 use crate::doppelganger::{Guard, SuspectBlock, next_suspect};
 use crate::error::{Error, Result};
 use crate::pending::PendingHeader;
@@ -138,9 +140,9 @@ fn dedup_key(payload: &[u8]) -> B256 {
 
 /// How a height ended.
 /// What [`Driver::admit`] made of a frame.
-enum Admitted {
+enum Admitted<M> {
     /// A decoded message to handle (boxed: a PRE-PREPARE carries a block).
-    Message(Box<Message>),
+    Message(Box<M>),
     /// A repeat, a bad frame or a frame of a peer no longer heard.
     Dropped,
     /// A message signed by our key elsewhere: the driver stops.
@@ -154,10 +156,10 @@ enum HeightEnd {
     Stop,
 }
 
-/// Runs QBFT for one validator: height after height, the state machine of
-/// `cachet_consensus::qbft` fed with decoded frames, timer expiries and built blocks, its
-/// outputs carried out on the network and the chain. See the module documentation.
-pub struct Driver {
+/// Runs QBFT (or, as `Driver<Ibft>`, legacy IBFT) for one validator: height after height, the
+/// engine's state machine fed with decoded frames, timer expiries and built blocks, its outputs
+/// carried out on the network and the chain. See the module documentation.
+pub struct Driver<E: BftEngine = Qbft> {
     chain: Arc<Chain>,
     signer: GatedSigner,
     journal: FileJournal,
@@ -169,23 +171,26 @@ pub struct Driver {
     events: Option<mpsc::UnboundedSender<Event>>,
     seen: Seen,
     strikes: HashMap<PeerId, u32>,
-    backlog: Backlog,
+    backlog: Backlog<E::Message>,
     proposals: Option<Proposals>,
     guard: Option<Guard>,
+    engine: std::marker::PhantomData<E>,
 }
 
-impl std::fmt::Debug for Driver {
+impl<E: BftEngine> std::fmt::Debug for Driver<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
+            .field("engine", &E::NAME)
             .field("validator", &self.signer.address())
             .finish_non_exhaustive()
     }
 }
 
-impl Driver {
-    /// A driver for the validator whose node key is `key`, journalling in `datadir` (the seal
-    /// journal, `qbft-prepared` and our last proposal in `sealing.rlp`, reloaded after a
-    /// restart), sending on `net`, building
+impl<E: BftEngine> Driver<E> {
+    /// A driver (`Driver::<Qbft>::new`, or [`super::IbftDriver::new`] for legacy IBFT) for the
+    /// validator whose node key is `key`, journalling in `datadir` (the seal journal under the
+    /// engine's keys, the prepared certificate or IBFT lock in `qbft-prepared` and our last
+    /// proposal in `sealing.rlp`, reloaded after a restart), sending on `net`, building
     /// proposals as `build` says, signing while `allowed` is true.
     ///
     /// # Errors
@@ -199,7 +204,7 @@ impl Driver {
         allowed: watch::Receiver<bool>,
         build: BuildConfig,
     ) -> Result<Self> {
-        let journal = FileJournal::open(datadir).map_err(|e| Error::Config(e.to_string()))?;
+        let journal = E::open_journal(datadir)?;
         Ok(Self {
             chain,
             signer: GatedSigner { key, allowed },
@@ -214,6 +219,7 @@ impl Driver {
             backlog: Backlog::default(),
             proposals: None,
             guard: None,
+            engine: std::marker::PhantomData,
         })
     }
 
@@ -263,7 +269,7 @@ impl Driver {
         let mut allowed = self.signer.allowed.clone();
         let mut heads = self.chain.subscribe();
         let me = self.address();
-        tracing::info!(target: "cachet::qbft", validator = %me, "qbft driver started");
+        tracing::info!(target: "cachet::qbft", engine = E::NAME, validator = %me, "bft driver started");
         let mut idle_reason: Option<NotRun> = None;
         let mut listened = self.guard.is_none();
         loop {
@@ -271,7 +277,7 @@ impl Driver {
                 break;
             }
             let head = heads.borrow_and_update().clone();
-            match check::plan(&self.chain, &head, me) {
+            match E::plan(&self.chain, &head, me) {
                 Ok(plan) if !listened => {
                     listened = true;
                     let period = Duration::from_secs(plan.period.max(1));
@@ -290,7 +296,7 @@ impl Driver {
                 }
                 Err(why) => {
                     if idle_reason.as_ref() != Some(&why) {
-                        tracing::warn!(target: "cachet::qbft", validator = %me, number = head.header.number + 1, reason = ?why, "qbft driver idle at this height");
+                        tracing::warn!(target: "cachet::qbft", validator = %me, number = head.header.number + 1, reason = ?why, engine = E::NAME, "bft driver idle at this height");
                         idle_reason = Some(why);
                     }
                     tokio::select! {
@@ -305,12 +311,12 @@ impl Driver {
                 }
             }
         }
-        tracing::info!(target: "cachet::qbft", validator = %me, "qbft driver stopped");
+        tracing::info!(target: "cachet::qbft", engine = E::NAME, validator = %me, "bft driver stopped");
     }
 
     async fn run_height(
         &mut self,
-        plan: &HeightPlan,
+        plan: &HeightPlan<E::Config>,
         inbound: &mut mpsc::Receiver<InboundFrame>,
         heads: &mut watch::Receiver<HeadInfo>,
         allowed: &mut watch::Receiver<bool>,
@@ -318,10 +324,10 @@ impl Driver {
         let height = plan.height;
         let chain = self.chain.clone();
         let check = ChainCheck::new(&chain, plan);
-        self.net.target_validators(&plan.config.validators);
-        let mut state = State::new(height, plan.config.clone(), &self.journal);
+        self.net.target_validators(E::validators(&plan.config));
+        let mut state = E::state(height, plan.config.clone(), &self.journal);
         // Messages of this height that arrived while the previous one ran.
-        let mut early: Vec<Message> = self.backlog.take(height);
+        let mut early: Vec<E::Message> = self.backlog.take(height);
         // Like GoQuorum's miner, every validator starts the height once the parent's
         // timestamp + period has come (the round-0 timer runs from here).
         let start = tokio::time::sleep(block::until(plan.earliest()));
@@ -427,12 +433,19 @@ impl Driver {
                             return HeightEnd::Next;
                         }
                         Err(e) => {
-                            // The height is decided; the block will come by sync.
+                            // QBFT: the height is decided, the block will come by sync. IBFT:
+                            // unlock and ask for the next round (GoQuorum `commit`).
                             tracing::error!(target: "cachet::qbft", height, round, error = &e as &dyn std::error::Error, "importing the committed block failed");
+                            let mut env = Env {
+                                signer: &self.signer,
+                                journal: &mut self.journal,
+                                blocks: &check,
+                            };
+                            queue.extend(E::import_failed(&mut state, &mut env));
                         }
                     },
                     Output::Ignored(why) => {
-                        tracing::debug!(target: "cachet::qbft", height, round = state.round(), %why, "ignored");
+                        tracing::debug!(target: "cachet::qbft", height, round = E::round(&state), %why, "ignored");
                     }
                 }
             }
@@ -454,7 +467,7 @@ impl Driver {
         };
         let me = self.address();
         tracing::info!(target: "cachet::doppelganger", address = %me, seconds = window.as_secs_f64(),
-            "doppelganger check: listening for blocks signed by our key before signing qbft messages");
+            engine = E::NAME, "doppelganger check: listening for blocks signed by our key before signing consensus messages");
         let deadline = tokio::time::sleep(window);
         tokio::pin!(deadline);
         loop {
@@ -479,7 +492,7 @@ impl Driver {
             }
         }
         tracing::info!(target: "cachet::doppelganger", address = %me,
-            "doppelganger check: no other node signed with our key; running qbft (the watch goes on)");
+            engine = E::NAME, "doppelganger check: no other node signed with our key; running the driver (the watch goes on)");
         true
     }
 
@@ -495,36 +508,31 @@ impl Driver {
     /// extraData (the commit round its committed seals sign) or any other: every digest this
     /// validator proposes, prepares or commits is recorded there before the signature leaves.
     fn signed_here(&self, header: &Header) -> Result<bool> {
-        let seal_err = |source| Error::Seal {
-            number: header.number,
-            source,
-        };
-        let extra =
-            cachet_seal::qbft::decode_extra(&header.extra_data).map_err(|e| seal_err(e.into()))?;
-        // A GoQuorum or Cachet proposal carries round 0, its digest is the block hash; a Besu
-        // ≥ 24.12 proposal carries its round, its digest is the commit digest.
-        let hash = cachet_seal::qbft::block_hash(header).map_err(seal_err)?;
-        let commit = cachet_seal::qbft::commit_digest(header).map_err(seal_err)?;
-        Ok([hash, commit]
+        let (round, digests) = E::journal_digests(header)?;
+        Ok(digests
             .iter()
-            .any(|d| self.journal.holds(header.number, extra.round, d)))
+            .any(|d| self.journal.holds(header.number, round, d)))
     }
 
     /// Feeds one input to the state machine.
-    fn step(&mut self, state: &mut State, check: &ChainCheck<'_>, input: Input) -> Vec<Output> {
-        let before = state.round();
+    fn step(
+        &mut self,
+        state: &mut E::State,
+        check: &ChainCheck<'_, E::Config>,
+        input: Input<E::Message>,
+    ) -> Vec<Output<E::Message>> {
+        let before = E::round(state);
         let mut env = Env {
             signer: &self.signer,
             journal: &mut self.journal,
             blocks: check,
         };
-        let outs = state.handle(&mut env, input);
-        if state.round() > before {
-            tracing::info!(target: "cachet::qbft", height = state.height(), round = state.round(), "round change");
-            self.emit(Event::RoundChanged {
-                height: state.height(),
-                round: state.round(),
-            });
+        let outs = E::handle(state, &mut env, input);
+        let round = E::round(state);
+        if round > before {
+            let height = check.height();
+            tracing::info!(target: "cachet::qbft", height, round, "round change");
+            self.emit(Event::RoundChanged { height, round });
         }
         outs
     }
@@ -532,11 +540,11 @@ impl Driver {
     /// Feeds a peer's message of the current height, relaying it when it was taken.
     fn on_message(
         &mut self,
-        state: &mut State,
-        check: &ChainCheck<'_>,
-        msg: Message,
-    ) -> Vec<Output> {
-        let frame = self.relay.then(|| frame_of(&msg));
+        state: &mut E::State,
+        check: &ChainCheck<'_, E::Config>,
+        msg: E::Message,
+    ) -> Vec<Output<E::Message>> {
+        let frame = self.relay.then(|| E::frame(&msg));
         let outs = self.step(state, check, Input::Message(msg));
         if let Some(frame) = frame
             && !outs.iter().any(|o| matches!(o, Output::Ignored(_)))
@@ -548,7 +556,7 @@ impl Driver {
 
     /// Decodes a frame unless it repeats one already seen or its peer sent too many bad ones;
     /// with the doppelganger check armed, judges a message signed by our key.
-    fn admit(&mut self, f: InboundFrame) -> Admitted {
+    fn admit(&mut self, f: InboundFrame) -> Admitted<E::Message> {
         if self
             .strikes
             .get(&f.peer)
@@ -562,7 +570,7 @@ impl Driver {
         }
         let decoded = u8::try_from(f.frame.code)
             .map_err(|_| format!("code {:#x} out of range", f.frame.code))
-            .and_then(|c| Message::decode(c, &f.frame.payload).map_err(|e| e.to_string()));
+            .and_then(|c| E::decode(c, &f.frame.payload));
         match decoded {
             Ok(msg) => {
                 self.seen.insert(key);
@@ -590,7 +598,7 @@ impl Driver {
     /// holder of the key signed it (decision 533). ROUND-CHANGEs are not judged: they commit
     /// to no digest the journal records. Heights at or below the head are history, where our
     /// own messages echo back.
-    fn signed_elsewhere(&self, msg: &Message, peer: &PeerId) -> bool {
+    fn signed_elsewhere(&self, msg: &E::Message, peer: &PeerId) -> bool {
         let Some(guard) = &self.guard else {
             return false;
         };
@@ -598,30 +606,27 @@ impl Driver {
         if height <= self.chain.head().header.number {
             return false;
         }
-        let digest = match msg {
-            Message::PrePrepare(m) => m.proposal.payload.block.digest(),
-            Message::Prepare(m) => m.payload.digest,
-            Message::Commit(m) => m.payload.digest,
-            Message::RoundChange(_) => return false,
+        let Some(digest) = E::signed_digest(msg) else {
+            return false;
         };
         // One recovery per message signed by anyone: the state machine recovers again.
-        if msg.author().ok() != Some(self.address()) || self.journal.holds(height, round, &digest) {
+        if E::author(msg) != Some(self.address()) || self.journal.holds(height, round, &digest) {
             return false;
         }
-        guard.report_message(msg.code().name(), height, round, digest, peer.to_string());
+        guard.report_message(E::kind(msg), height, round, digest, peer.to_string());
         true
     }
 
-    fn send(&mut self, msg: &Message) {
-        let frame = frame_of(msg);
+    fn send(&mut self, msg: &E::Message) {
+        let frame = E::frame(msg);
         self.seen.insert(dedup_key(&frame.payload));
-        if let Message::PrePrepare(pp) = msg {
-            let p = &pp.proposal.payload;
-            tracing::debug!(target: "cachet::qbft", height = p.sequence, round = p.round, digest = %p.block.digest(), "proposing");
+        if let Some(digest) = E::proposal_digest(msg) {
+            let (height, round) = msg.view();
+            tracing::debug!(target: "cachet::qbft", height, round, %digest, "proposing");
             self.emit(Event::Proposed {
-                height: p.sequence,
-                round: p.round,
-                digest: p.block.digest(),
+                height,
+                round,
+                digest,
             });
         }
         self.net.broadcast(frame);
@@ -630,7 +635,7 @@ impl Driver {
     /// Our proposal for the plan's height: built from the transaction source on the parent's
     /// state (as the producer loop builds), timestamp the parent's + period or now if later;
     /// or the block recorded earlier for this height on this parent.
-    fn propose_block(&self, plan: &HeightPlan) -> Result<Block> {
+    fn propose_block(&self, plan: &HeightPlan<E::Config>) -> Result<Block> {
         let me = self.address();
         let timestamp = plan.earliest().max(block::now_secs());
         let vote = self.proposals.as_ref().and_then(|p| {
@@ -641,20 +646,30 @@ impl Driver {
             let p = p.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             crate::bft_votes::pick_vote(&snap, plan.height, &me, &p)
         });
-        let header = check::unsealed_child(&self.chain, plan, me, timestamp, vote);
+        let fields = E::unsealed_fields(&plan.config, me, vote);
+        let mut header = self.chain.empty_child(
+            &plan.parent,
+            timestamp,
+            alloy_primitives::U256::from(1),
+            fields.extra,
+        );
+        header.mix_hash = cachet_seal::bft::ISTANBUL_DIGEST;
+        header.beneficiary = fields.coinbase;
+        header.nonce = fields.nonce;
         let (header, body, _) = crate::produce::build_for(&self.chain, &header, me, &self.build)?;
         // A block already recorded for this height on this parent (our proposal before a
         // restart, or at an earlier round) is proposed again: the journal may hold its digest
         // and would refuse any other block at that round (decision 528).
         let (header, body) = self.pending.take_or_record(&header, &body)?;
         let split = |e: cachet_primitives::DecodeError| Error::Decode {
-            what: "the body built for a qbft proposal",
+            what: "the body built for a proposal",
             source: Box::new(e),
         };
         let mut items = cachet_primitives::rlp::single_list(&body, "built body").map_err(split)?;
         let txs = items.raw("built body transactions").map_err(split)?;
         let uncles = items.raw("built body uncles").map_err(split)?;
-        Block::new(header, txs, uncles).map_err(|e| Error::Config(format!("qbft proposal: {e}")))
+        E::block(header, txs, uncles)
+            .map_err(|e| Error::Config(format!("{} proposal: {e}", E::NAME)))
     }
 
     /// Imports the committed block; returns its hash.
@@ -668,14 +683,6 @@ impl Driver {
         if let Some(tx) = &self.events {
             let _ = tx.send(event);
         }
-    }
-}
-
-/// A message as the frame that carries it.
-fn frame_of(msg: &Message) -> ConsensusFrame {
-    ConsensusFrame {
-        code: msg.code() as u64,
-        payload: msg.encode().into(),
     }
 }
 

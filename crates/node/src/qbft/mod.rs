@@ -12,12 +12,20 @@
 //!   the sealing switch and recorded first in the seal journal (`FileJournal`).
 //! - [`hub`]: the in-process network.
 //!
+//! The driver is generic over the engine ([`engine::BftEngine`]): [`Qbft`] by default, [`Ibft`]
+//! (`GoQuorum`'s legacy IBFT, `cachet_consensus::ibft`) for `istanbul` chains (`docs/dev/ibft-node.md`).
+//!
 //! It runs for any number of validators, one included (decision 527: a lone validator then
 //! proposes votes and hands over to the driver's quorum once a second one is voted in).
 
 pub mod check;
 pub mod driver;
+pub mod engine;
 pub mod hub;
 
 pub use driver::{Driver, Event, MAX_BAD_FRAMES};
+pub use engine::{BftEngine, Ibft, Qbft};
+
+/// The legacy IBFT driver.
+pub type IbftDriver = Driver<Ibft>;
 pub use hub::MemoryHub;

@@ -1,12 +1,14 @@
 //! Integration tests for `cachet-node`.
 
 mod access;
+mod bft_net;
 mod blockchain_tests;
 mod build;
 mod clique;
 mod crash;
 mod doppelganger;
 mod engines;
+mod ibft;
 mod import;
 mod istanbul;
 mod produce;
