@@ -96,7 +96,7 @@ pub(crate) fn assert_qbft_committed(
 
 /// [`assert_qbft_committed`] for a QBFT or (`Engine::Ibft`) GoQuorum IBFT block (proposer seal
 /// and committed seals, `cachet_seal::ibft::verify`).
-fn assert_committed(
+pub(crate) fn assert_committed(
     engine: Engine,
     header: &Header,
     validators: &[Address],

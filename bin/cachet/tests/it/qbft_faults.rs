@@ -1,12 +1,14 @@
-//! Four QBFT validators as four separate `cachet node --mine` processes on loopback (bundles and
-//! genesis from `cachet_node::devnet::prepare`, the devnet's own helper, with a 2 s
+//! Four QBFT (and, the same steps, four GoQuorum IBFT) validators as four separate
+//! `cachet node --mine` processes on loopback (bundles and genesis from
+//! `cachet_node::devnet::prepare`, the devnet's own helper, with a 2 s
 //! `requesttimeoutseconds`), through the faults of issue 14 that `cachet devnet` cannot show (it
 //! stops every node when one dies): all four commit; one killed (SIGKILL) → the other three keep
 //! committing; a second killed → the two left go through round changes (round ≥ 3 in their
 //! logs) and commit nothing; both restarted over their datadirs → all four commit again and
 //! agree on every hash up to a common height; one validator's master key revoked while it runs
 //! → it exits 10 and the other three keep committing. Every block is checked with
-//! `cachet_seal::qbft::verify`: committed seals of at least 3 of the 4 validators.
+//! `cachet_seal::qbft::verify` (IBFT: `cachet_seal::ibft::verify`): committed seals of at least
+//! 3 of the 4 validators.
 
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Seek as _, SeekFrom};
@@ -19,7 +21,7 @@ use cachet_node::devnet::{DevnetConfig, DevnetNode, prepare};
 use cachet_seal::Engine;
 use serde_json::{Value, json};
 
-use super::engines::{assert_qbft_committed, block_hash, inspect, raw_header};
+use super::engines::{assert_committed, assert_qbft_committed, block_hash, inspect, raw_header};
 use super::node::{base_port, cachet, number, rpc, wait_exit, wait_until};
 use super::pool_rpc::result;
 
@@ -245,23 +247,39 @@ pub(crate) fn prepare_devnet(
         .expect("devnet prepare")
 }
 
-/// Bundles and genesis for `n` QBFT validators as `cachet devnet --engine qbft --nodes n`
-/// makes them, the genesis then given a short round timeout.
-fn prepare_network(root: &Path, n: usize, p2p: u16, http: u16) -> Vec<DevnetNode> {
-    let nodes = prepare_devnet(root, Engine::Qbft, n, p2p, http);
+/// Bundles and genesis for `n` validators of `engine` (QBFT or IBFT) as `cachet devnet
+/// --engine … --nodes n` makes them, the genesis then given a short round timeout.
+fn prepare_network(root: &Path, engine: Engine, n: usize, p2p: u16, http: u16) -> Vec<DevnetNode> {
+    let nodes = prepare_devnet(root, engine, n, p2p, http);
     let path = root.join("genesis.json");
     let mut genesis: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    genesis["config"]["qbft"]["requesttimeoutseconds"] = json!(ROUND_TIMEOUT_S);
+    let key = if engine == Engine::Ibft {
+        "istanbul"
+    } else {
+        "qbft"
+    };
+    assert!(genesis["config"][key].is_object(), "no config.{key}");
+    genesis["config"][key]["requesttimeoutseconds"] = json!(ROUND_TIMEOUT_S);
     std::fs::write(&path, serde_json::to_vec_pretty(&genesis).unwrap()).unwrap();
     nodes
 }
 
 #[test]
 fn four_qbft_processes_survive_one_fault_stall_at_two_resume_and_lose_a_revoked_validator() {
+    four_processes_survive_faults(Engine::Qbft, 97);
+}
+
+#[test]
+fn four_ibft_processes_survive_one_fault_stall_at_two_resume_and_lose_a_revoked_validator() {
+    four_processes_survive_faults(Engine::Ibft, 134);
+}
+
+/// The steps of the module documentation for four validators of `engine`, ports from `salt`.
+fn four_processes_survive_faults(engine: Engine, salt: u16) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("net");
-    let (p2p, http) = (base_port(97), base_port(97) + 10);
-    let nodes = prepare_network(&root, N, p2p, http);
+    let (p2p, http) = (base_port(salt), base_port(salt) + 10);
+    let nodes = prepare_network(&root, engine, N, p2p, http);
     // Validator 1 gets its own master key, to be revoked while it runs (the others share the
     // devnet's).
     let own_key = own_master_key(&root, &nodes[1], 1);
@@ -368,7 +386,7 @@ fn four_qbft_processes_survive_one_fault_stall_at_two_resume_and_lose_a_revoked_
 
     // Every block: committed seals of at least 3 of the 4 validators.
     for n in 1..=top {
-        assert_qbft_committed(&raw_header(procs.port(0), n), &validators, QUORUM);
+        assert_committed(engine, &raw_header(procs.port(0), n), &validators, QUORUM);
     }
 }
 
@@ -389,7 +407,7 @@ fn vote_in(genesis_validators: usize, voters: usize, salt: u16) {
     let root = dir.path().join("net");
     let (p2p, http) = (base_port(salt), base_port(salt) + 10);
     let n = genesis_validators;
-    let nodes = prepare_network(&root, n + 1, p2p, http);
+    let nodes = prepare_network(&root, Engine::Qbft, n + 1, p2p, http);
     let addresses: Vec<Address> = nodes.iter().map(|n| node_address(&n.datadir)).collect();
     let mut validators = addresses[..n].to_vec();
     validators.sort();
