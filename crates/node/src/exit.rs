@@ -206,15 +206,18 @@ mod tests {
 
     #[test]
     fn a_doppelganger_exits_15_naming_block_key_and_peer() {
-        let failure = Failure::from(crate::Error::Doppelganger(
-            crate::doppelganger::Doppelganger {
-                what: crate::doppelganger::Evidence::Block,
-                number: 7,
-                hash: alloy_primitives::B256::repeat_byte(0xab),
-                signer: alloy_primitives::Address::repeat_byte(0x11),
-                peer: "enode-id".into(),
-            },
-        ));
+        let found = |what| {
+            Failure::from(crate::Error::Doppelganger(
+                crate::doppelganger::Doppelganger {
+                    what,
+                    number: 7,
+                    hash: alloy_primitives::B256::repeat_byte(0xab),
+                    signer: alloy_primitives::Address::repeat_byte(0x11),
+                    peer: "enode-id".into(),
+                },
+            ))
+        };
+        let failure = found(crate::doppelganger::Evidence::Block);
         assert_eq!(failure.code as u8, 15);
         assert!(
             failure.message.starts_with("doppelganger: block 7 (0xabab"),
@@ -229,18 +232,10 @@ mod tests {
             failure.message
         );
         // A QBFT message that never reached a block (decision 533) names its kind and round.
-        let failure = Failure::from(crate::Error::Doppelganger(
-            crate::doppelganger::Doppelganger {
-                what: crate::doppelganger::Evidence::Message {
-                    kind: "PREPARE",
-                    round: 2,
-                },
-                number: 7,
-                hash: alloy_primitives::B256::repeat_byte(0xab),
-                signer: alloy_primitives::Address::repeat_byte(0x11),
-                peer: "enode-id".into(),
-            },
-        ));
+        let failure = found(crate::doppelganger::Evidence::Message {
+            kind: "PREPARE",
+            round: 2,
+        });
         assert_eq!(failure.code as u8, 15);
         assert!(
             failure

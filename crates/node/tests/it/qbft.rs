@@ -420,6 +420,14 @@ fn header_of(net: &Net, i: usize, n: u64) -> Header {
     Header::decode(&raw).unwrap()
 }
 
+/// The doppelganger check's finding, once the guard reports it.
+async fn reported(found: tokio::sync::oneshot::Receiver<Doppelganger>) -> Doppelganger {
+    tokio::time::timeout(DEADLINE, found)
+        .await
+        .expect("the doppelganger is reported")
+        .expect("finding sent")
+}
+
 /// What a second copy of validator `i` would send: `header` changed (a later timestamp, so
 /// another block at the same height and round) and committed with validator `i`'s key.
 fn forged_by(net: &Net, i: usize, header: &Header) -> Header {
@@ -459,10 +467,7 @@ async fn qbft_driver_stops_on_a_block_committed_with_its_key_elsewhere() {
     // Judged in order: the genuine block first, so a finding for it would come first.
     watch.inspect(&"peer-a", &ours.encode());
     watch.inspect(&"peer-b", &forged.encode());
-    let found = tokio::time::timeout(DEADLINE, found)
-        .await
-        .expect("the doppelganger is reported")
-        .expect("finding sent");
+    let found = reported(found).await;
     assert_eq!(
         found,
         Doppelganger {
@@ -499,10 +504,7 @@ async fn qbft_driver_listens_before_signing_and_stops_on_a_doppelganger_in_its_w
     net.wait_heads(&[1, 2, 3], 2).await;
     let forged = forged_by(&net, 0, &header_of(&net, 1, 2));
     watch.inspect(&"peer-c", &forged.encode());
-    let found = tokio::time::timeout(DEADLINE, found)
-        .await
-        .expect("the doppelganger is reported")
-        .expect("finding sent");
+    let found = reported(found).await;
     assert_eq!((found.number, found.peer.as_str()), (2, "peer-c"));
     let mut running = net.validators[0].running.take().unwrap();
     tokio::time::timeout(DEADLINE, &mut running.task)
@@ -661,10 +663,7 @@ async fn qbft_driver_stops_on_a_prepare_signed_with_its_key_elsewhere_and_passes
         payload: forged.encode().into(),
     };
     net.hub.inject(from, &v0.peer(), frame);
-    let found = tokio::time::timeout(DEADLINE, found)
-        .await
-        .expect("the doppelganger is reported")
-        .expect("finding sent");
+    let found = reported(found).await;
     assert_eq!(
         found,
         Doppelganger {
